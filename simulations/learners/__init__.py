@@ -1,0 +1,1 @@
+"""Learners: optax-style optimizers, one-pass training loops, MLE and model selection."""

@@ -1,0 +1,1 @@
+"""Samplers: Best-of-N, value-guided backtracking and baselines, random walks."""
