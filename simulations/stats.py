@@ -1,0 +1,327 @@
+"""Rate fits and intervals used to accept or reject the paper's predictions.
+
+* :func:`loglog_fit` -- slope of ``log statistic(y | x)`` against ``log x`` with a stratified
+  bootstrap interval (replicates resampled within each ``x``; vectorised, no loop over
+  resamples) and Theil--Sen as a robust cross-check.
+* :func:`binomial_interval` -- exact Clopper--Pearson interval, vectorised.
+* :func:`bonferroni` -- per-assertion level/alpha for ``m`` simultaneous assertions.
+* :func:`slope_test` -- the acceptance rule ``predicted in [ci_low - tol, ci_high + tol]``.
+
+See ``../shared/reference/style-anchors.md`` section 4 for the recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from theory._validation import as_finite_array, check_int, check_real
+
+__all__ = ["RateFit", "loglog_fit", "binomial_interval", "bonferroni", "slope_test"]
+
+
+@dataclass(frozen=True)
+class RateFit:
+    """Result of :func:`loglog_fit`.
+
+    Attributes
+    ----------
+    slope, intercept : float
+        OLS fit of ``log statistic`` on ``log x``: ``statistic ~ exp(intercept) * x**slope``.
+    ci_low, ci_high : float
+        Stratified-bootstrap percentile interval for ``slope`` at confidence ``level``.
+    level : float
+        Confidence level of both intervals.
+    method : str
+        Description of the fit and interval.
+    n_points : int
+        Number of ``x`` values used in the fit.
+    theil_slope, theil_low, theil_high : float
+        Theil--Sen slope and its interval (``scipy.stats.theilslopes``) on the same points.
+    statistic : str
+        ``"mean"`` or ``"quantile(q)"``.
+    n_dropped : int
+        Points dropped because their statistic was not positive (``nonpositive="drop"``).
+    n_boot_invalid : int
+        Bootstrap resamples discarded because a resampled statistic was not positive.
+    """
+
+    slope: float
+    intercept: float
+    ci_low: float
+    ci_high: float
+    level: float
+    method: str
+    n_points: int
+    theil_slope: float
+    theil_low: float
+    theil_high: float
+    statistic: str = "mean"
+    n_dropped: int = 0
+    n_boot_invalid: int = 0
+
+    def to_dict(self):
+        """Return a JSON-ready dict."""
+        return asdict(self)
+
+
+def _replicates_iv(x, y_replicates):
+    """Return ``x`` (K,), padded replicates (K, R) with NaN padding, and counts (K,)."""
+    x = as_finite_array(x, "x", ndim=1)
+    if (x <= 0).any():
+        raise ValueError(f"`x` must be positive for a log-log fit, got minimum {x.min()}.")
+    if np.unique(x).size != x.size:
+        raise ValueError("`x` must not contain repeated values (put replicates in `y_replicates`).")
+    if isinstance(y_replicates, np.ndarray) and y_replicates.dtype != object:
+        arr = as_finite_array(y_replicates, "y_replicates", ndim=2)
+        rows = list(arr)
+    else:
+        try:
+            rows = [as_finite_array(r, "y_replicates", ndim=1) for r in y_replicates]
+        except TypeError:
+            raise TypeError("`y_replicates` must be a 2-D array or a sequence of 1-D arrays.") from None
+    if len(rows) != x.size:
+        raise ValueError(f"`y_replicates` must have one row per `x` value ({x.size}), got {len(rows)}.")
+    counts = np.array([r.size for r in rows])
+    if counts.min() < 1:
+        raise ValueError("`y_replicates` must have at least one replicate per `x` value.")
+    padded = np.full((x.size, counts.max()), np.nan)
+    for k, r in enumerate(rows):
+        padded[k, :r.size] = r
+    return x, padded, counts
+
+
+def _reduce(values, statistic, q, axis=-1):
+    """Mean or quantile along ``axis``, ignoring NaN padding."""
+    if statistic == "mean":
+        return np.nanmean(values, axis=axis)
+    return np.nanquantile(values, q, axis=axis)
+
+
+def _ols_slopes(lx, ly):
+    """OLS slope and intercept of ``ly`` on ``lx`` along the last axis (vectorised)."""
+    xc = lx - lx.mean(axis=-1, keepdims=True)
+    yc = ly - ly.mean(axis=-1, keepdims=True)
+    slope = (xc * yc).sum(axis=-1) / (xc * xc).sum(axis=-1)
+    return slope, ly.mean(axis=-1) - slope * lx.mean(axis=-1)
+
+
+def loglog_fit(x, y_replicates, *, level=0.95, n_boot=2000, rng, statistic="mean", q=None,
+               nonpositive="raise"):
+    """Fit ``statistic(y | x) ~ C x^slope`` on log-log axes with a stratified bootstrap CI.
+
+    Parameters
+    ----------
+    x : (K,) array_like
+        Positive, distinct design points (e.g. sample sizes ``n``), ``K >= 2``.
+    y_replicates : (K, R) array_like or sequence of K 1-D arrays
+        Replicates of the response at each ``x`` (ragged allowed).
+    level : float
+        Confidence level in (0, 1) of the bootstrap and Theil--Sen intervals.
+    n_boot : int
+        Number of bootstrap resamples (>= 100).
+    rng : numpy.random.Generator
+        Source of the bootstrap resampling.
+    statistic : {"mean", "quantile"}
+        Per-``x`` summary that the claim is about (fit the mean for claims on expectations).
+    q : float, optional
+        Quantile in (0, 1); required iff ``statistic == "quantile"``.
+    nonpositive : {"raise", "drop"}
+        What to do with points whose statistic is ``<= 0`` (no logarithm): raise a
+        ``ValueError`` naming them, or drop them (counted in ``RateFit.n_dropped``).
+
+    Returns
+    -------
+    RateFit
+
+    Raises
+    ------
+    ValueError
+        Bad shapes or values, fewer than two usable points, or more than ``(1 - level) / 2``
+        of the bootstrap resamples having a non-positive statistic (the interval would then
+        be unreliable).
+
+    Notes
+    -----
+    With :math:`s_k` the statistic of the replicates at :math:`x_k`, the slope is the OLS
+    coefficient of :math:`\\log s_k` on :math:`\\log x_k`.  Each bootstrap resample draws
+    :math:`R_k` replicates with replacement *within* each :math:`x_k` (the design is kept),
+    recomputes :math:`s_k^*` and refits; the interval is the percentile interval of the
+    :math:`B` refitted slopes.  All :math:`B` resamples are computed as one array.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> n = np.array([64, 128, 256, 512, 1024])
+    >>> y = n[:, None] ** -0.5 * rng.lognormal(0, 0.1, size=(5, 40))
+    >>> fit = loglog_fit(n, y, rng=rng)
+    >>> bool(fit.ci_low < -0.5 < fit.ci_high)
+    True
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"`rng` must be a numpy.random.Generator, got {type(rng).__name__}.")
+    level = check_real(level, "level", low=0, high=1, low_open=True, high_open=True)
+    n_boot = check_int(n_boot, "n_boot", low=100)
+    if statistic not in ("mean", "quantile"):
+        raise ValueError(f"`statistic` must be 'mean' or 'quantile', got {statistic!r}.")
+    if statistic == "quantile":
+        if q is None:
+            raise ValueError("`q` is required when `statistic` is 'quantile'.")
+        q = check_real(q, "q", low=0, high=1)
+    elif q is not None:
+        raise ValueError("`q` is only used with statistic='quantile'.")
+    if nonpositive not in ("raise", "drop"):
+        raise ValueError(f"`nonpositive` must be 'raise' or 'drop', got {nonpositive!r}.")
+    x, data, counts = _replicates_iv(x, y_replicates)
+
+    stat = _reduce(data, statistic, q)
+    bad = stat <= 0
+    if bad.any() and nonpositive == "raise":
+        raise ValueError(
+            f"`y_replicates`: the {statistic} is <= 0 at x = {x[bad].tolist()}, so its "
+            "logarithm is undefined; pass nonpositive='drop' to fit the remaining points.")
+    keep = ~bad
+    if keep.sum() < 2:
+        raise ValueError(f"need at least 2 points with a positive {statistic}, got {keep.sum()}.")
+    x, data, counts, stat = x[keep], data[keep], counts[keep], stat[keep]
+    lx, ly = np.log(x), np.log(stat)
+    slope, intercept = _ols_slopes(lx, ly)
+
+    # Stratified bootstrap: (B, K, Rmax) indices drawn within each x's own replicate count.
+    K, rmax = data.shape
+    idx = np.floor(rng.random((n_boot, K, rmax)) * counts[None, :, None]).astype(np.intp)
+    boot = np.take_along_axis(np.broadcast_to(data, (n_boot, K, rmax)), idx, axis=-1)
+    boot = np.where(np.arange(rmax)[None, None, :] < counts[None, :, None], boot, np.nan)
+    boot_stat = _reduce(boot, statistic, q)
+    valid = (boot_stat > 0).all(axis=-1)
+    n_invalid = int((~valid).sum())
+    alpha = 1.0 - level
+    if n_invalid > alpha / 2 * n_boot:
+        raise ValueError(
+            f"{n_invalid} of {n_boot} bootstrap resamples have a {statistic} <= 0 at some x; "
+            "the interval would be unreliable (add replicates or drop the near-zero points).")
+    boot_slopes, _ = _ols_slopes(lx, np.log(boot_stat[valid]))
+    ci_low, ci_high = np.quantile(boot_slopes, [alpha / 2, 1 - alpha / 2])
+
+    if x.size >= 3:
+        theil = stats.theilslopes(ly, lx, alpha=level)
+        t_slope, t_low, t_high = float(theil.slope), float(theil.low_slope), float(theil.high_slope)
+    else:
+        t_slope, t_low, t_high = float(slope), float("nan"), float("nan")
+    name = "mean" if statistic == "mean" else f"quantile({q:g})"
+    return RateFit(
+        slope=float(slope), intercept=float(intercept), ci_low=float(ci_low),
+        ci_high=float(ci_high), level=level,
+        method=f"OLS on log-log of per-x {name}; stratified bootstrap percentile CI (B={n_boot})",
+        n_points=int(x.size), theil_slope=t_slope, theil_low=t_low, theil_high=t_high,
+        statistic=name, n_dropped=int(bad.sum()), n_boot_invalid=n_invalid)
+
+
+def binomial_interval(k, n, *, level=0.95):
+    """Exact (Clopper--Pearson) two-sided interval for a binomial proportion, vectorised.
+
+    Parameters
+    ----------
+    k : int or array_like of int
+        Successes, ``0 <= k <= n``.
+    n : int or array_like of int
+        Trials, ``n >= 1`` (broadcast against ``k``).
+    level : float
+        Confidence level in (0, 1).
+
+    Returns
+    -------
+    lo, hi : float or ndarray
+        Bounds with coverage at least ``level`` for every true proportion.
+
+    Notes
+    -----
+    .. math::
+
+        \\text{lo} = B^{-1}(\\alpha/2;\\, k, n-k+1), \\qquad
+        \\text{hi} = B^{-1}(1-\\alpha/2;\\, k+1, n-k),
+
+    with ``lo = 0`` when ``k = 0`` and ``hi = 1`` when ``k = n``; equal to
+    ``scipy.stats.binomtest(k, n).proportion_ci(level, method="exact")``.
+
+    Examples
+    --------
+    >>> lo, hi = binomial_interval(0, 10, level=0.95)
+    >>> float(lo), round(float(hi), 4)
+    (0.0, 0.3085)
+    """
+    level = check_real(level, "level", low=0, high=1, low_open=True, high_open=True)
+    k_arr = np.asarray(k)
+    n_arr = np.asarray(n)
+    for name, arr in (("k", k_arr), ("n", n_arr)):
+        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+            if not (np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr))):
+                raise TypeError(f"`{name}` must contain integers, got dtype {arr.dtype}.")
+    k_arr, n_arr = np.broadcast_arrays(k_arr.astype(np.float64), n_arr.astype(np.float64))
+    if (n_arr < 1).any():
+        raise ValueError(f"`n` must be >= 1, got minimum {n_arr.min()}.")
+    if (k_arr < 0).any() or (k_arr > n_arr).any():
+        raise ValueError("`k` must satisfy 0 <= k <= n.")
+    alpha = 1.0 - level
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lo = np.where(k_arr == 0, 0.0,
+                      special.betaincinv(np.maximum(k_arr, 1), n_arr - k_arr + 1, alpha / 2))
+        hi = np.where(k_arr == n_arr, 1.0,
+                      special.betaincinv(k_arr + 1, np.maximum(n_arr - k_arr, 1), 1 - alpha / 2))
+    if lo.ndim == 0:
+        return float(lo), float(hi)
+    return lo, hi
+
+
+def bonferroni(level_or_alpha, m):
+    """Per-assertion level (or alpha) for ``m`` simultaneous assertions.
+
+    Parameters
+    ----------
+    level_or_alpha : float
+        A family-wise *confidence level* when in ``[0.5, 1)`` (e.g. 0.95), or a family-wise
+        *false-fail rate* ``alpha`` when in ``(0, 0.5)`` (e.g. 1e-4).  The return value is of
+        the same kind.
+    m : int
+        Number of assertions (>= 1).
+
+    Returns
+    -------
+    float
+        ``1 - (1 - level) / m`` for a level, ``alpha / m`` for an alpha.
+
+    Examples
+    --------
+    >>> round(bonferroni(0.95, 5), 6), bonferroni(1e-4, 4)
+    (0.99, 2.5e-05)
+    """
+    value = check_real(level_or_alpha, "level_or_alpha", low=0, high=1, low_open=True,
+                       high_open=True)
+    m = check_int(m, "m", low=1)
+    if value >= 0.5:
+        return 1.0 - (1.0 - value) / m
+    return value / m
+
+
+def slope_test(fit, predicted, tol=0.0):
+    """Acceptance rule for a rate: ``predicted in [fit.ci_low - tol, fit.ci_high + tol]``.
+
+    Parameters
+    ----------
+    fit : RateFit
+    predicted : float
+        The theorem's exponent.
+    tol : float
+        Non-negative slack absorbing known finite-``n`` corrections (state it in the claim).
+
+    Returns
+    -------
+    bool
+    """
+    if not isinstance(fit, RateFit):
+        raise TypeError(f"`fit` must be a RateFit, got {type(fit).__name__}.")
+    predicted = check_real(predicted, "predicted")
+    tol = check_real(tol, "tol", low=0)
+    return bool(fit.ci_low - tol <= predicted <= fit.ci_high + tol)
