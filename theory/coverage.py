@@ -1,0 +1,343 @@
+r"""The coverage profile and its empirical and per-prompt variants.
+
+The coverage profile of a model :math:`\hat\pi` relative to a reference :math:`\pi`
+(Definition 1.1, Eq. (1) of arXiv 2510.15020) is
+
+.. math::
+
+    \mathrm{Cov}_N(\pi \,\|\, \hat\pi)
+      = \mathbb{P}_{x\sim\mu,\ y\sim\pi(\cdot|x)}
+        \left[\frac{\pi(y|x)}{\hat\pi(y|x)} \ge N\right]
+      = \mathbb{P}\left[\log\frac{\pi}{\hat\pi} \ge \log N\right],
+
+the upper tail of the log density ratio at level :math:`\log N` (Remark E.1 ICLR /
+Remark 2.1 arXiv).  The convention is ``>= N`` everywhere in this toolkit.
+
+Everything here takes the *log-ratio* as input, so the same code serves exact evaluation
+(enumerated support with probability weights), Monte Carlo (samples, no weights) and the
+empirical coverage between two candidate models (Eq. (13) ICLR / (28) arXiv).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logsumexp
+
+from ._validation import (as_float_array, as_int_array, check_log_probabilities,
+                          check_thresholds, check_weights)
+
+__all__ = [
+    "coverage_profile",
+    "per_prompt_coverage",
+    "answer_level_coverage",
+    "empirical_coverage",
+    "on_policy_coverage",
+    "log_thresholds",
+]
+
+
+def log_thresholds(N, *, name="N"):
+    """Return ``log N`` for validated thresholds ``N >= 1`` (``+inf`` allowed)."""
+    N = check_thresholds(N, name)
+    with np.errstate(divide="ignore"):
+        return np.log(N)
+
+
+def _coverage_sorted(sorted_lr, tail_mass, log_n):
+    """Upper-tail mass ``sum(w[lr >= t])`` for each ``t`` in ``log_n``.
+
+    ``sorted_lr`` is ascending; ``tail_mass[i]`` is the mass of ``sorted_lr[i:]`` (length
+    ``len(sorted_lr) + 1`` with a trailing 0).
+    """
+    idx = np.searchsorted(sorted_lr, log_n, side="left")
+    return tail_mass[idx]
+
+
+def _tail_masses(log_ratio, weights):
+    order = np.argsort(log_ratio, kind="stable")
+    sorted_lr = log_ratio[order]
+    w = weights[order]
+    tail = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])
+    # Rounding in the cumulative sum must not push coverage outside [0, 1].
+    np.clip(tail, 0.0, 1.0, out=tail)
+    return sorted_lr, tail
+
+
+def _coverage_profile_iv(log_ratio, N, weights):
+    lr = as_float_array(log_ratio, "log_ratio", ndim=1)
+    log_n = log_thresholds(N)
+    if weights is None:
+        w = np.full(lr.shape, 1.0 / lr.size)
+    else:
+        w = check_weights(weights, "weights", lr.shape)
+        # A point of zero probability may carry an undefined log-ratio (0/0 in the ratio).
+        lr = np.where(w > 0, lr, -np.inf)
+    if np.isnan(lr).any():
+        raise ValueError("`log_ratio` must not contain NaN where the weight is positive.")
+    return lr, log_n, w
+
+
+def coverage_profile(log_ratio, N, *, weights=None):
+    r"""Coverage profile :math:`\mathrm{Cov}_N` at every threshold in ``N``.
+
+    .. math::
+
+        \mathrm{Cov}_N = \sum_i w_i\, \mathbf 1\{\ell_i \ge \log N\},
+        \qquad \ell_i = \log\frac{\pi(y_i|x_i)}{\hat\pi(y_i|x_i)} .
+
+    Parameters
+    ----------
+    log_ratio : (m,) array_like
+        Log density ratios :math:`\log \pi/\hat\pi` on the points of a support or sample.
+        ``+inf`` (the model gives probability 0) is allowed and always counts.
+    N : float or array_like
+        Thresholds, every entry ``>= 1`` (``inf`` allowed).  Any shape.
+    weights : (m,) array_like, optional
+        Probabilities of the points under the reference (``mu(x) pi(y|x)`` for an
+        enumerated support): the result is then the *exact* coverage.  With ``None`` each
+        point has weight ``1/m`` and the result is the empirical coverage of a sample.
+
+    Returns
+    -------
+    ndarray
+        Coverage at each threshold, shape ``np.shape(N)``; values in ``[0, 1]``,
+        non-increasing in ``N``.
+
+    Notes
+    -----
+    The log-ratios are sorted once and each threshold is a binary search, so the cost is
+    :math:`O((m + |N|)\log m)`.  Definition 1.1 (both numberings).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theory.coverage import coverage_profile
+    >>> p = 0.3; N = 4.0      # witness of Prop. F.2 / D.2: Ber(p) against Ber(p/N)
+    >>> lr = np.array([np.log(N), np.log((1 - p) / (1 - p / N))])
+    >>> float(coverage_profile(lr, N, weights=[p, 1 - p]))
+    0.3
+    >>> coverage_profile(lr, [1.0, 2.0, 5.0], weights=[p, 1 - p]).round(3)
+    array([1. , 0.3, 0. ])
+    """
+    lr, log_n, w = _coverage_profile_iv(log_ratio, N, weights)
+    sorted_lr, tail = _tail_masses(lr, w)
+    return _coverage_sorted(sorted_lr, tail, log_n)
+
+
+def per_prompt_coverage(log_ratio, N, *, weights=None):
+    r"""Per-prompt coverage :math:`\mathrm{Cov}_N(x) = P_{y\sim\pi(\cdot|x)}[\pi/\hat\pi \ge N]`.
+
+    Parameters
+    ----------
+    log_ratio : (n_prompts, m) array_like
+        Log density ratios for ``m`` responses (support points or samples) of each prompt.
+    N : float or array_like
+        Thresholds ``>= 1``.
+    weights : (n_prompts, m) array_like, optional
+        Conditional probabilities :math:`\pi(y|x)` (each row sums to one) for exact
+        coverage; ``None`` gives the per-prompt empirical coverage.
+
+    Returns
+    -------
+    ndarray
+        Shape ``(n_prompts,) + np.shape(N)``.  Averaging over :math:`x\sim\mu` gives
+        :func:`coverage_profile`.
+
+    Examples
+    --------
+    >>> per_prompt_coverage([[0.0, 2.0], [3.0, 3.0]], 2.0)
+    array([0.5, 1. ])
+    """
+    lr = as_float_array(log_ratio, "log_ratio", ndim=2)
+    log_n = log_thresholds(N)
+    n_prompts, m = lr.shape
+    if weights is None:
+        w = np.full(lr.shape, 1.0 / m)
+    else:
+        w = as_float_array(weights, "weights", ndim=2, allow_posinf=False, allow_neginf=False)
+        if w.shape != lr.shape:
+            raise ValueError(f"`weights` must have the shape of `log_ratio` {lr.shape}, got {w.shape}.")
+        if (w < 0).any() or not np.allclose(w.sum(axis=1), 1.0, rtol=0, atol=1e-8):
+            raise ValueError("`weights` rows must be probability vectors (non-negative, summing to one).")
+        lr = np.where(w > 0, lr, -np.inf)
+    if np.isnan(lr).any():
+        raise ValueError("`log_ratio` must not contain NaN where the weight is positive.")
+    # One comparison tensor (n_prompts, m, |N|): prompts are few in exact use.
+    flat_n = np.ravel(log_n)
+    hits = lr[:, :, None] >= flat_n[None, None, :]
+    cov = np.einsum("pm,pmk->pk", w, hits)
+    return np.clip(cov, 0.0, 1.0).reshape((n_prompts,) + np.shape(log_n))
+
+
+def answer_level_coverage(log_p, log_q, answer, N, *, prompt_weights=None):
+    r"""Answer-level coverage :math:`\mathrm{Cov}^{ans}_N` (Sec. A.1 ICLR / 7.1 arXiv).
+
+    Responses are ``y = (y_cot, y_ans)``; both models are marginalised onto the answer,
+
+    .. math::
+
+        \mathrm{Cov}^{ans}_N(\pi\|\hat\pi)
+        = P_{\pi}\left[\frac{\pi(y_{ans}|x)}{\hat\pi(y_{ans}|x)} \ge N\right]
+        \le \mathrm{Cov}_N(\pi\|\hat\pi).
+
+    Parameters
+    ----------
+    log_p, log_q : (n_prompts, m) array_like
+        Normalised log-probabilities of the reference and the model on an enumerated
+        response support (``-inf`` allowed).
+    answer : (m,) or (n_prompts, m) array_like of int
+        Answer label of each response.
+    N : float or array_like
+        Thresholds ``>= 1``.
+    prompt_weights : (n_prompts,) array_like, optional
+        Prompt distribution :math:`\mu`; uniform by default.
+
+    Returns
+    -------
+    ndarray
+        Shape ``np.shape(N)``.
+
+    Examples
+    --------
+    >>> lp = np.log([[0.25, 0.25, 0.5]]); lq = np.log([[0.5, 0.0 + 1e-9, 0.5 - 1e-9]])
+    >>> float(answer_level_coverage(lp, lq, [0, 0, 1], 2.0))
+    0.0
+    """
+    log_p = check_log_probabilities(log_p, "log_p", ndim=2)
+    log_q = check_log_probabilities(log_q, "log_q", ndim=2)
+    if log_q.shape != log_p.shape:
+        raise ValueError(f"`log_q` must have the shape of `log_p` {log_p.shape}, got {log_q.shape}.")
+    n_prompts, m = log_p.shape
+    ans = as_int_array(answer, "answer", low=0)
+    if ans.ndim == 1:
+        ans = np.broadcast_to(ans, log_p.shape)
+    if ans.shape != log_p.shape:
+        raise ValueError(f"`answer` must have shape ({m},) or {log_p.shape}, got {ans.shape}.")
+    mu = _prompt_weights(prompt_weights, n_prompts)
+    n_ans = int(ans.max()) + 1
+    # Marginals over answers by a grouped logsumexp: (n_prompts, n_ans).
+    onehot_log = np.where(ans[:, :, None] == np.arange(n_ans), 0.0, -np.inf)
+    marg_p = logsumexp(log_p[:, :, None] + onehot_log, axis=1)
+    marg_q = logsumexp(log_q[:, :, None] + onehot_log, axis=1)
+    w = (mu[:, None] * np.exp(marg_p)).ravel()
+    with np.errstate(invalid="ignore"):
+        lr = (marg_p - marg_q).ravel()
+    return coverage_profile(np.where(w > 0, lr, -np.inf), N, weights=w / w.sum())
+
+
+def _prompt_weights(prompt_weights, n_prompts):
+    if prompt_weights is None:
+        return np.full(n_prompts, 1.0 / n_prompts)
+    return check_weights(prompt_weights, "prompt_weights", (n_prompts,))
+
+
+def empirical_coverage(loglik_ref, loglik_model, N):
+    r"""Empirical coverage :math:`\widehat{\mathrm{Cov}}_N(\pi'\|\pi)` (Eq. (13) ICLR / (28) arXiv).
+
+    .. math::
+
+        \widehat{\mathrm{Cov}}_N(\pi'\|\pi) = \frac1n\left|\{i :
+            \pi'(y_i|x_i)/\pi(y_i|x_i) \ge N\}\right|, \qquad (x_i, y_i)\sim\pi_D .
+
+    With :math:`\pi' = \pi_D` it is an unbiased estimate of :math:`\mathrm{Cov}_N(\pi_D\|\pi)`;
+    between two candidates it needs only their likelihoods on samples from :math:`\pi_D`.
+
+    Parameters
+    ----------
+    loglik_ref : (..., n) array_like
+        :math:`\log\pi'(y_i|x_i)` on ``n`` samples.
+    loglik_model : (..., n) array_like
+        :math:`\log\pi(y_i|x_i)` on the same samples; broadcast against ``loglik_ref``
+        (e.g. ``(K, 1, n)`` against ``(1, K, n)`` gives all pairs of ``K`` candidates).
+    N : float or array_like
+        Thresholds ``>= 1``.
+
+    Returns
+    -------
+    ndarray
+        Shape ``broadcast(...) + np.shape(N)``.
+
+    Examples
+    --------
+    >>> empirical_coverage([0.0, 0.0, 0.0, 0.0], np.log([1.0, 0.5, 0.1, 0.4]), [1.0, 2.0, 4.0])
+    array([1.  , 0.75, 0.25])
+    """
+    ref = as_float_array(loglik_ref, "loglik_ref", min_ndim=1, allow_posinf=False)
+    mod = as_float_array(loglik_model, "loglik_model", min_ndim=1, allow_posinf=False)
+    if ref.shape[-1] != mod.shape[-1]:
+        raise ValueError(f"`loglik_ref` and `loglik_model` must have the same number of samples "
+                         f"(last axis), got {ref.shape[-1]} and {mod.shape[-1]}.")
+    try:
+        lead = np.broadcast_shapes(ref.shape[:-1], mod.shape[:-1])
+    except ValueError:
+        raise ValueError(f"`loglik_ref` {ref.shape} and `loglik_model` {mod.shape} do not broadcast.") from None
+    log_n = log_thresholds(N)
+    n = ref.shape[-1]
+    with np.errstate(invalid="ignore"):
+        lr = ref - mod  # (-inf) - (-inf) is NaN: the ratio 0/0 never reaches N.
+    lr = np.where(np.isnan(lr), -np.inf, lr)
+    lr = np.broadcast_to(lr, lead + (n,))
+    # Sort each row once; then each count is a binary search.  Loop over whichever of
+    # rows and thresholds is shorter, vectorising over the other.
+    srt = np.sort(lr, axis=-1).reshape(-1, n)
+    flat_n = np.ravel(log_n)
+    if srt.shape[0] <= flat_n.size:
+        below = np.stack([np.searchsorted(row, flat_n, side="left") for row in srt])
+    else:
+        below = np.stack([np.sum(srt < t, axis=-1) for t in flat_n], axis=-1)
+    return ((n - below) / n).reshape(lead + np.shape(log_n))
+
+
+def on_policy_coverage(loglik_ref, loglik_model, N, *, weights=None):
+    r"""On-policy empirical coverage :math:`\widehat{\mathrm{Cov}}^{\bar\pi}_N(\pi'\|\pi)`.
+
+    .. math::
+
+        \widehat{\mathrm{Cov}}^{\bar\pi}_N(\pi'\|\pi) = \frac1n\sum_{i=1}^n
+        P_{y\sim\bar\pi(\cdot|x_i)}\left[\frac{\pi'(y|x_i)}{\pi(y|x_i)} \ge N\right]
+
+    (offset tournament, Eq. (39) ICLR / (32) arXiv), the inner probability estimated from
+    ``m`` generations of :math:`\bar\pi` per prompt or computed exactly on an enumerated
+    support with ``weights`` :math:`\bar\pi(y|x_i)`.
+
+    Parameters
+    ----------
+    loglik_ref, loglik_model : (..., n, m) array_like
+        :math:`\log\pi'` and :math:`\log\pi` on ``m`` responses for each of ``n`` prompts.
+    N : float or array_like
+        Thresholds ``>= 1``.
+    weights : (n, m) array_like, optional
+        Probabilities :math:`\bar\pi(y|x_i)` of the responses (rows sum to one); uniform
+        ``1/m`` (samples) by default.
+
+    Returns
+    -------
+    ndarray
+        Shape ``broadcast(...) + np.shape(N)``.
+
+    Examples
+    --------
+    >>> float(on_policy_coverage([[0.0, 0.0]], np.log([[0.25, 1.0]]), 4.0))
+    0.5
+    """
+    ref = as_float_array(loglik_ref, "loglik_ref", min_ndim=2, allow_posinf=False)
+    mod = as_float_array(loglik_model, "loglik_model", min_ndim=2, allow_posinf=False)
+    try:
+        shape = np.broadcast_shapes(ref.shape, mod.shape)
+    except ValueError:
+        raise ValueError(f"`loglik_ref` {ref.shape} and `loglik_model` {mod.shape} do not broadcast.") from None
+    n, m = shape[-2:]
+    if weights is None:
+        w = np.full((n, m), 1.0 / m)
+    else:
+        w = as_float_array(weights, "weights", ndim=2, allow_posinf=False, allow_neginf=False)
+        if w.shape != (n, m) or (w < 0).any() or not np.allclose(w.sum(axis=1), 1.0, atol=1e-8):
+            raise ValueError(f"`weights` must be a ({n}, {m}) array of probability rows.")
+    log_n = log_thresholds(N)
+    with np.errstate(invalid="ignore"):
+        lr = ref - mod
+    lr = np.where(np.isnan(lr), -np.inf, lr)
+    flat_n = np.ravel(log_n)
+    hits = lr[..., None] >= flat_n
+    cov = np.einsum("nm,...nmk->...k", w, hits) / n
+    return cov.reshape(shape[:-2] + np.shape(log_n))

@@ -1,0 +1,387 @@
+r"""Autoregressive models with Markov (tabular) next-token distributions.
+
+A :class:`MarkovModel` is given by a table of next-token log-probabilities
+``log_probs[x, h, prev, v]`` :math:`= \log\pi(y_h = v \mid x, y_{h-1} = prev)` (position
+``h`` 0-based; ``prev = V`` is the begin-of-sequence symbol) and a prompt distribution
+:math:`\mu`.  The sequence law is
+:math:`\pi(y_{1:H}|x) = \prod_h \pi(y_h|x, y_{h-1})`.
+
+Autoregressive linear models with :class:`~theory.models.TabularFeatures` are Markov models
+(``AutoregressiveLinearModel.as_markov()``); categorical distributions are the case
+``H = 1``.  A leading *batch* axis of length ``P`` holds ``P`` models evaluated together
+(a finite class, replicates, checkpoints).
+
+Batch semantics of the evaluation methods: with ``paired=False`` (default) every model is
+evaluated on every sequence and results have shape ``batch_shape + x.shape``; with
+``paired=True`` the leading axis of ``x`` is the model axis (``x.shape[0] == P``) and
+results have shape ``x.shape``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+from scipy.special import logsumexp
+
+from .._validation import (as_float_array, as_int_array, check_int, check_weights,
+                           readonly)
+from .features import previous_tokens
+
+__all__ = ["MarkovModel", "categorical_model", "enumerate_sequences"]
+
+#: Largest support that exact enumeration builds without being asked explicitly.
+MAX_ENUMERATION = 2 ** 22
+
+#: Chunk size (number of floats) for gathers over batch x sequences x positions.
+_CHUNK_FLOATS = 2 ** 24
+
+
+def enumerate_sequences(vocab_size, horizon, *, max_sequences=MAX_ENUMERATION):
+    """All ``V**H`` sequences in lexicographic order, shape ``(V**H, H)``.
+
+    Row ``s`` is the base-``V`` expansion of ``s`` (most significant token first), the
+    order used by :meth:`MarkovModel.enumerate_log_probs`.
+
+    Examples
+    --------
+    >>> enumerate_sequences(2, 2)
+    array([[0, 0],
+           [0, 1],
+           [1, 0],
+           [1, 1]], dtype=uint8)
+    """
+    v = check_int(vocab_size, "vocab_size", low=1)
+    h = check_int(horizon, "horizon", low=1)
+    size = _support_size(v, h, max_sequences)
+    dtype = np.uint8 if v <= 256 else np.int64
+    s = np.arange(size, dtype=np.int64)
+    powers = v ** np.arange(h - 1, -1, -1, dtype=np.int64)
+    return ((s[:, None] // powers) % v).astype(dtype)
+
+
+def _support_size(v, h, max_sequences):
+    if h * np.log(max(v, 1)) > np.log(max_sequences) + 1e-9:
+        raise ValueError(f"exact enumeration of V**H = {v}**{h} sequences exceeds `max_sequences`="
+                         f"{max_sequences}; use certified bounds (theory.log_ratio) or Monte Carlo.")
+    return v ** h
+
+
+@dataclass(frozen=True, eq=False)
+class MarkovModel:
+    r"""Autoregressive model with Markov next-token distributions.
+
+    Parameters
+    ----------
+    log_probs : ([P,] n_prompts, H or 1, V + 1, V) array_like
+        Normalised next-token log-probabilities (``-inf`` allowed).  A position axis of
+        length 1 is time-homogeneous.
+    horizon : int
+        Sequence length ``H``.
+    prompt_weights : (n_prompts,) array_like, optional
+        Prompt distribution :math:`\mu` (uniform by default).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = categorical_model([0.25, 0.75])
+    >>> m.enumerate_log_probs().round(4)
+    array([[-1.3863, -0.2877]])
+    """
+
+    log_probs: np.ndarray
+    horizon: int
+    prompt_weights: np.ndarray | None = None
+    batch_shape: tuple = field(init=False)
+
+    def __post_init__(self):
+        lp = as_float_array(self.log_probs, "log_probs", allow_posinf=False)
+        if lp.ndim not in (4, 5):
+            raise ValueError("`log_probs` must have shape ([P,] n_prompts, H, V + 1, V), "
+                             f"got {lp.shape}.")
+        if lp.shape[-2] != lp.shape[-1] + 1:
+            raise ValueError(f"`log_probs` axis -2 must be V + 1 = {lp.shape[-1] + 1}, got {lp.shape[-2]}.")
+        total = logsumexp(lp, axis=-1)
+        if not np.allclose(total, 0.0, atol=1e-8):
+            raise ValueError("`log_probs` must be normalised over the last (token) axis "
+                             f"(max |log-sum| {np.max(np.abs(total)):.3g}).")
+        horizon = check_int(self.horizon, "horizon", low=1)
+        if lp.shape[-3] not in (1, horizon):
+            raise ValueError(f"`log_probs` position axis must have length 1 or `horizon`={horizon}, "
+                             f"got {lp.shape[-3]}.")
+        n_prompts = lp.shape[-4]
+        if self.prompt_weights is None:
+            mu = np.full(n_prompts, 1.0 / n_prompts)
+        else:
+            mu = check_weights(self.prompt_weights, "prompt_weights", (n_prompts,))
+        object.__setattr__(self, "log_probs", readonly(lp))
+        object.__setattr__(self, "horizon", horizon)
+        object.__setattr__(self, "prompt_weights", readonly(mu))
+        object.__setattr__(self, "batch_shape", lp.shape[:-4])
+
+    # ------------------------------------------------------------------ shapes
+    @property
+    def n_prompts(self):
+        return self.log_probs.shape[-4]
+
+    @property
+    def vocab_size(self):
+        return self.log_probs.shape[-1]
+
+    @property
+    def n_models(self):
+        return int(np.prod(self.batch_shape)) if self.batch_shape else 1
+
+    @cached_property
+    def _flat(self):
+        """Table with an explicit model axis: ``(P, X, Hd, V+1, V)``."""
+        return self.log_probs.reshape((self.n_models,) + self.log_probs.shape[-4:])
+
+    def _pos(self, h):
+        return h if self.log_probs.shape[-3] > 1 else np.zeros_like(h)
+
+    def __getitem__(self, index):
+        """The ``index``-th model of a batch, as an unbatched :class:`MarkovModel`."""
+        if not self.batch_shape:
+            raise TypeError("an unbatched MarkovModel cannot be indexed.")
+        return MarkovModel(self.log_probs[index], self.horizon, self.prompt_weights)
+
+    # -------------------------------------------------------------- validation
+    def _sequences_iv(self, x, y, paired):
+        x = as_int_array(x, "x", low=0, high=self.n_prompts)
+        y = as_int_array(y, "y", low=0, high=self.vocab_size)
+        if y.shape != x.shape + (self.horizon,):
+            raise ValueError(f"`y` must have shape x.shape + (H,) = {x.shape + (self.horizon,)}, "
+                             f"got {y.shape}.")
+        if paired:
+            if not self.batch_shape or x.ndim < 1 or x.shape[0] != self.n_models:
+                raise ValueError(f"with paired=True the leading axis of `x` must index the "
+                                 f"{self.n_models} models of the batch; got x.shape={x.shape}.")
+        return x, y
+
+    # -------------------------------------------------------------- evaluation
+    def next_token_log_probs(self, x, y, *, paired=False):
+        """Next-token distributions along given paths, shape ``(..., H, V)``.
+
+        Entry ``[..., h, v]`` is :math:`\\log\\pi(v \\mid x, y_{<h})`.
+        """
+        x, y = self._sequences_iv(x, y, paired)
+        prev = previous_tokens(y, self.vocab_size)
+        pos = self._pos(np.arange(self.horizon))
+        t = self._flat
+        if paired:
+            model = np.arange(self.n_models).reshape((-1,) + (1,) * x.ndim)
+            return t[model, x[..., None], pos, prev]
+        out = t[:, x[..., None], pos, prev]
+        return out.reshape(self.batch_shape + out.shape[1:])
+
+    def token_log_probs(self, x, y, *, paired=False):
+        r"""Per-token log-probabilities :math:`\log\pi(y_h|x, y_{<h})`, shape ``(..., H)``."""
+        x, y = self._sequences_iv(x, y, paired)
+        prev = previous_tokens(y, self.vocab_size)
+        pos = self._pos(np.arange(self.horizon))
+        t = self._flat
+        if paired:
+            model = np.arange(self.n_models).reshape((-1,) + (1,) * x.ndim)
+            return t[model, x[..., None], pos, prev, y]
+        out = t[:, x[..., None], pos, prev, y]
+        return out.reshape(self.batch_shape + out.shape[1:])
+
+    def log_prob(self, x, y, *, paired=False):
+        r"""Sequence log-probabilities :math:`\log\pi(y|x) = \sum_h \log\pi(y_h|x,y_{<h})`.
+
+        Parameters
+        ----------
+        x : (...) array_like of int
+            Prompts.
+        y : (..., H) array_like of int
+            Responses.
+        paired : bool
+            See the module docstring.
+
+        Returns
+        -------
+        ndarray
+            ``batch_shape + x.shape`` (or ``x.shape`` when paired).
+        """
+        x, y = self._sequences_iv(x, y, paired)
+        if paired or self.n_models * y.size <= _CHUNK_FLOATS:
+            return self.token_log_probs(x, y, paired=paired).sum(axis=-1)
+        xf, yf = x.reshape(-1), y.reshape(-1, self.horizon)
+        step = max(1, _CHUNK_FLOATS // (self.n_models * self.horizon))
+        out = np.concatenate([self.token_log_probs(xf[i:i + step], yf[i:i + step]).sum(-1)
+                              for i in range(0, len(xf), step)], axis=-1)
+        return out.reshape(self.batch_shape + x.shape)
+
+    def token_counts(self, x, y):
+        """Sufficient statistics: counts of ``(x, h, prev, v)`` transitions, ``(X, Hd, V+1, V)``.
+
+        The log-likelihood of a data set under every model of the batch is
+        ``(log_probs * counts).sum()`` over the last four axes (see :meth:`log_likelihood`).
+        """
+        x, y = self._sequences_iv(x, y, False)
+        prev = previous_tokens(y, self.vocab_size)
+        pos = np.broadcast_to(self._pos(np.arange(self.horizon)), y.shape)
+        shape = (self.n_prompts, self.log_probs.shape[-3], self.vocab_size + 1, self.vocab_size)
+        flat = np.ravel_multi_index((np.broadcast_to(x[..., None], y.shape), pos, prev, y), shape)
+        return np.bincount(flat.ravel(), minlength=int(np.prod(shape))).reshape(shape).astype(float)
+
+    def log_likelihood(self, x, y):
+        r"""Total log-likelihood :math:`\hat L_n(\pi) = \sum_i \log\pi(y_i|x_i)` of a data set.
+
+        Computed from sufficient statistics for every model in the batch at once, at a
+        cost independent of the number of sequences.  Returns ``batch_shape``.
+        """
+        counts = self.token_counts(x, y)
+        t = self._flat
+        with np.errstate(invalid="ignore"):
+            terms = np.where(counts > 0, t * counts, 0.0)
+        return terms.reshape(self.n_models, -1).sum(axis=1).reshape(self.batch_shape)
+
+    # --------------------------------------------------------------- sampling
+    def sample(self, n, *, rng, x=None):
+        """Draw ``n`` i.i.d. pairs ``(x, y)`` from :math:`\\mu \\otimes \\pi` for each model.
+
+        Parameters
+        ----------
+        n : int
+            Number of sequences per model.
+        rng : numpy.random.Generator
+        x : (n,) or (P, n) array_like of int, optional
+            Fixed prompts instead of draws from :math:`\\mu`.
+
+        Returns
+        -------
+        x : ``batch_shape + (n,)`` int array
+        y : ``batch_shape + (n, H)`` int array (``uint8`` when ``V <= 256``)
+        """
+        n = check_int(n, "n", low=0)
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("`rng` must be a numpy.random.Generator (use np.random.default_rng(seed)).")
+        p = self.n_models
+        if x is None:
+            xs = rng.choice(self.n_prompts, size=(p, n), p=self.prompt_weights)
+        else:
+            xs = np.broadcast_to(as_int_array(x, "x", low=0, high=self.n_prompts, nonempty=False),
+                                 (p, n)).copy()
+        v = self.vocab_size
+        dtype = np.uint8 if v <= 256 else np.int64
+        ys = np.empty((p, n, self.horizon), dtype=dtype)
+        probs = np.exp(self._flat)
+        cdf = np.cumsum(probs, axis=-1)
+        cdf[..., -1] = np.inf  # guards against rounding in the last bin
+        model = np.arange(p)[:, None]
+        prev = np.full((p, n), v, dtype=np.int64)
+        u = np.empty((p, n))
+        for h in range(self.horizon):
+            rng.random(out=u)
+            rows = cdf[model, xs, self._pos(h), prev]          # (p, n, V)
+            y_h = (rows <= u[..., None]).sum(axis=-1)
+            ys[:, :, h] = y_h
+            prev = y_h
+        return (xs.reshape(self.batch_shape + (n,)),
+                ys.reshape(self.batch_shape + (n, self.horizon)))
+
+    # ------------------------------------------------------------ enumeration
+    def enumerate_log_probs(self, *, max_sequences=MAX_ENUMERATION):
+        r"""Log-probabilities of all ``V**H`` sequences for every prompt.
+
+        Built level by level (each prefix extended by every token), so the cost is
+        :math:`O(V^H)` per prompt and model with no ``(V^H, H)`` intermediate.
+
+        Returns
+        -------
+        ndarray
+            ``batch_shape + (n_prompts, V**H)``: conditional log-probabilities
+            :math:`\log\pi(y|x)`, sequences in the order of :func:`enumerate_sequences`.
+        """
+        v, horizon = self.vocab_size, self.horizon
+        _support_size(v, horizon, max_sequences)
+        t = self._flat                                          # (P, X, Hd, V+1, V)
+        lp = t[:, :, self._pos(0), v, :]                        # (P, X, V)
+        last = np.tile(np.arange(v), 1)                         # last token of each prefix
+        for h in range(1, horizon):
+            step = t[:, :, self._pos(h)][:, :, last, :]          # (P, X, S, V)
+            lp = (lp[..., None] + step).reshape(lp.shape[0], lp.shape[1], -1)
+            last = np.tile(np.arange(v), last.size)
+        return lp.reshape(self.batch_shape + lp.shape[1:])
+
+    def enumerate_support(self, *, max_sequences=MAX_ENUMERATION):
+        """The joint support: ``x (S,)``, ``y (S, H)`` and ``log_weight`` :math:`\\log\\mu(x)\\pi(y|x)`.
+
+        ``S = n_prompts * V**H``; for a batched model ``log_weight`` has shape
+        ``batch_shape + (S,)``.
+        """
+        y1 = enumerate_sequences(self.vocab_size, self.horizon, max_sequences=max_sequences)
+        lp = self.enumerate_log_probs(max_sequences=max_sequences)
+        with np.errstate(divide="ignore"):
+            lw = lp + np.log(self.prompt_weights)[:, None]
+        x = np.repeat(np.arange(self.n_prompts), len(y1))
+        y = np.tile(y1, (self.n_prompts, 1))
+        return x, y, lw.reshape(self.batch_shape + (-1,))
+
+    # ---------------------------------------------------- forward marginals
+    def state_marginals(self):
+        r"""Law of the context ``(x, y_{h-1})`` at every position, ``(H, n_prompts, V + 1)``.
+
+        Entry ``[h, x, prev]`` is :math:`P_{\mu\otimes\pi}[x, y_{h-1} = prev]` (``prev = V``
+        is the begin-of-sequence symbol, all mass at ``h = 0``).  Unbatched models only.
+        """
+        if self.batch_shape:
+            raise ValueError("state_marginals needs an unbatched model; index the batch first.")
+        p = np.exp(self.log_probs)                              # (X, Hd, V+1, V)
+        v = self.vocab_size
+        out = np.zeros((self.horizon, self.n_prompts, v + 1))
+        out[0, :, v] = self.prompt_weights
+        for h in range(1, self.horizon):
+            nxt = np.einsum("xp,xpv->xv", out[h - 1], p[:, self._pos(h - 1)])
+            out[h, :, :v] = nxt
+        return out
+
+    def expected_token_sum(self, values):
+        r"""Exact :math:`\mathbb E_{\mu\otimes\pi}\sum_h g(x, h, y_{h-1})` for a context table ``g``.
+
+        Parameters
+        ----------
+        values : (..., n_prompts, H or 1, V + 1) array_like
+            ``g[x, h, prev]``; leading axes are kept.  Non-finite entries in contexts of
+            zero probability are ignored.
+
+        Returns
+        -------
+        per_position : (..., H) ndarray
+            :math:`\mathbb E[g(x, h, y_{h-1})]` for each position.
+        """
+        marg = self.state_marginals()                          # (H, X, V+1)
+        g = np.asarray(values, dtype=float)
+        g = np.broadcast_to(g, g.shape[:-3] + (self.n_prompts, self.horizon, self.vocab_size + 1))
+        g_hx = np.moveaxis(g, -2, -3)                          # (..., H, X, V+1)
+        with np.errstate(invalid="ignore"):
+            terms = np.where(marg > 0, marg * g_hx, 0.0)
+        return terms.sum(axis=(-1, -2))
+
+
+def categorical_model(probs, *, prompt_weights=None):
+    """A one-step (``H = 1``) :class:`MarkovModel` from probabilities ``([P,] n_prompts, V)``.
+
+    A 1-d ``probs`` is a single prompt.
+
+    Examples
+    --------
+    >>> categorical_model([[0.5, 0.5], [0.1, 0.9]]).n_prompts
+    2
+    """
+    p = as_float_array(probs, "probs", allow_posinf=False, allow_neginf=False)
+    if (p < 0).any():
+        raise ValueError("`probs` must be non-negative.")
+    if not np.allclose(p.sum(-1), 1.0, atol=1e-8):
+        raise ValueError("`probs` must sum to one along the last axis.")
+    if p.ndim == 1:
+        p = p[None, :]
+    v = p.shape[-1]
+    with np.errstate(divide="ignore"):
+        lp = np.log(p)
+    # Unused begin-of-sequence-free rows still need to be normalised: fill them with lp too.
+    table = np.broadcast_to(lp[..., None, None, :], p.shape[:-1] + (1, v + 1, v))
+    return MarkovModel(table, 1, prompt_weights)

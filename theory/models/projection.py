@@ -1,0 +1,46 @@
+r"""Euclidean projections onto parameter sets :math:`\Theta` (Assumption 2.2).
+
+Both act on the last axis and broadcast over leading (replicate) axes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import as_finite_array, check_real
+
+__all__ = ["project_l2_ball", "project_box"]
+
+
+def project_l2_ball(theta, radius=1.0):
+    r"""Project onto :math:`\{\theta : \|\theta\|_2 \le R\}`.
+
+    .. math:: \mathrm{Proj}(\theta) = \theta\,\min\{1, R/\|\theta\|_2\}.
+
+    Examples
+    --------
+    >>> project_l2_ball([3.0, 4.0], radius=1.0)
+    array([0.6, 0.8])
+    """
+    t = as_finite_array(theta, "theta", min_ndim=1)
+    r = check_real(radius, "radius", low=0.0)
+    norm = np.linalg.norm(t, axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(norm > r, r / norm, 1.0)
+    return t * scale
+
+
+def project_box(theta, low=-1.0, high=1.0):
+    r"""Project onto the box :math:`\{\theta : \ell \le \theta_i \le u\}` (coordinatewise clip).
+
+    Examples
+    --------
+    >>> project_box([-2.0, 0.5, 3.0])
+    array([-1. ,  0.5,  1. ])
+    """
+    t = as_finite_array(theta, "theta", min_ndim=1)
+    lo = check_real(low, "low")
+    hi = check_real(high, "high")
+    if lo > hi:
+        raise ValueError(f"`low` must be <= `high`, got {lo} > {hi}.")
+    return np.clip(t, lo, hi)
