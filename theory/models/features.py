@@ -101,10 +101,11 @@ class TabularFeatures:
         prev = prefix[:, h - 1] if h > 0 else np.full(len(x), self.vocab_size)
         return self.table[x, self.position_index(h), prev]
 
-    def path_candidates(self, x, y):
-        """Candidate features along whole paths: ``(..., H, V, d)`` for ``y`` ``(..., H)``."""
-        prev = previous_tokens(y, self.vocab_size)
-        pos = self.position_index(np.arange(self.horizon))
+    def path_candidates(self, x, y, start=0, stop=None):
+        """Candidate features along paths at positions ``start:stop``: ``(..., Hb, V, d)``."""
+        stop = self.horizon if stop is None else stop
+        prev = previous_tokens(y, self.vocab_size)[..., start:stop]
+        pos = self.position_index(np.arange(start, stop))
         return self.table[x[..., None], pos, prev]
 
 

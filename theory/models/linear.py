@@ -147,16 +147,34 @@ class AutoregressiveLinearModel:
                              f"{self.n_models} models of the batch; got x.shape={x.shape}.")
         return x, y
 
-    def _path_logits(self, x, y, paired):
-        """Candidate features ``(..., H, V, d)`` and logits ``(P?, ..., H, V)`` along paths."""
-        feats = self.features.path_candidates(x, y)
-        if paired:
-            logits = np.einsum("r...vd,rd->r...v", feats, self._theta2)
+    def _path_blocks(self, x, y, paired):
+        """Yield ``(feats, logits, tokens)`` over blocks of consecutive positions.
+
+        ``feats`` is ``(..., Hb, V, d)``, ``logits`` ``(P?, ..., Hb, V)`` (no model axis when
+        paired or unbatched), ``tokens`` ``(..., Hb)``.  Tabular features are gathered for
+        many positions at once (blocks sized to bound memory); callable features are
+        evaluated one position at a time, as the feature map is called per position.
+        """
+        if isinstance(self.features, TabularFeatures):
+            models = 1 if paired else self.n_models
+            per_pos = max(1, y.size // self.horizon) * self.vocab_size * (self.dim + models)
+            block = max(1, min(self.horizon, _CHUNK_FLOATS // per_pos))
+            for h0 in range(0, self.horizon, block):
+                feats = self.features.path_candidates(x, y, h0, h0 + block)
+                yield feats, self._logits(feats, paired), y[..., h0:h0 + block]
         else:
-            logits = np.einsum("...hvd,md->m...hv", feats, self._theta2)
-            if not self.batch_shape:
-                logits = logits[0]
-        return feats, logits
+            lead = y.shape[:-1]
+            xf = np.broadcast_to(x, lead).reshape(-1)
+            yf = y.reshape(-1, self.horizon)
+            for h in range(self.horizon):
+                feats = self.features.candidates(xf, yf[:, :h], h).reshape(lead + (1, self.vocab_size, self.dim))
+                yield feats, self._logits(feats, paired), y[..., h:h + 1]
+
+    def _logits(self, feats, paired):
+        if paired:
+            return np.einsum("r...vd,rd->r...v", feats, self._theta2)
+        logits = np.einsum("...vd,md->m...v", feats, self._theta2)
+        return logits if self.batch_shape else logits[0]
 
     # ------------------------------------------------------------- evaluation
     def next_token_log_probs(self, x, y, *, paired=False):
@@ -164,17 +182,20 @@ class AutoregressiveLinearModel:
         x, y = self._sequences_iv(x, y, paired)
         if isinstance(self.features, TabularFeatures):
             return self._markov.next_token_log_probs(x, y, paired=paired)
-        _, logits = self._path_logits(x, y, paired)
-        return log_softmax(logits, axis=-1)
+        return np.concatenate([log_softmax(lg, axis=-1) for _, lg, _ in self._path_blocks(x, y, paired)],
+                              axis=-2)
 
     def token_log_probs(self, x, y, *, paired=False):
         r"""Per-token :math:`\log\pi_\theta(y_h|x,y_{<h})`: ``batch_shape + x.shape + (H,)``."""
         x, y = self._sequences_iv(x, y, paired)
         if isinstance(self.features, TabularFeatures):
             return self._markov.token_log_probs(x, y, paired=paired)
-        lp = self.next_token_log_probs(x, y, paired=paired)
-        idx = np.broadcast_to(y[..., None].astype(np.int64), lp.shape[:-1] + (1,))
-        return np.take_along_axis(lp, idx, axis=-1)[..., 0]
+        out = []
+        for _, lg, tok in self._path_blocks(x, y, paired):
+            lp = log_softmax(lg, axis=-1)
+            idx = np.broadcast_to(tok[..., None].astype(np.int64), lp.shape[:-1] + (1,))
+            out.append(np.take_along_axis(lp, idx, axis=-1)[..., 0])
+        return np.concatenate(out, axis=-1)
 
     def log_prob(self, x, y, *, paired=False):
         r"""Sequence log-probabilities :math:`\log\pi_\theta(y|x)`.
@@ -223,13 +244,14 @@ class AutoregressiveLinearModel:
         if level not in ("sequence", "token"):
             raise ValueError(f"`level` must be 'sequence' or 'token', got {level!r}.")
         x, y = self._sequences_iv(x, y, paired)
-        feats, logits = self._path_logits(x, y, paired)              # (..., H, V, d), (P?, ..., H, V)
-        probs = np.exp(log_softmax(logits, axis=-1))
-        idx = y[..., None, None].astype(np.int64)
-        chosen = np.take_along_axis(feats, np.broadcast_to(idx, feats.shape[:-2] + (1, self.dim)), axis=-2)[..., 0, :]
-        mean = np.einsum("...v,...vd->...d", probs, feats)
-        g = chosen - mean
-        return g.sum(axis=-2) if level == "sequence" else g
+        parts = []
+        for feats, logits, tok in self._path_blocks(x, y, paired):
+            probs = np.exp(log_softmax(logits, axis=-1))
+            idx = np.broadcast_to(tok[..., None, None].astype(np.int64), feats.shape[:-2] + (1, self.dim))
+            chosen = np.take_along_axis(feats, idx, axis=-2)[..., 0, :]          # (..., Hb, d)
+            g = chosen - np.einsum("...v,...vd->...d", probs, feats)            # (P?, ..., Hb, d)
+            parts.append(g.sum(axis=-2) if level == "sequence" else g)
+        return sum(parts) if level == "sequence" else np.concatenate(parts, axis=-2)
 
     def hessian_log_prob(self, x, y, *, paired=False):
         r"""Hessian :math:`\nabla^2_\theta\log\pi_\theta(y|x) = -\sum_h\mathrm{Cov}_{\pi_\theta}[\phi]`.
@@ -238,12 +260,13 @@ class AutoregressiveLinearModel:
         :meth:`grad_log_prob`).
         """
         x, y = self._sequences_iv(x, y, paired)
-        feats, logits = self._path_logits(x, y, paired)
-        probs = np.exp(log_softmax(logits, axis=-1))
-        mean = np.einsum("...v,...vd->...d", probs, feats)
-        second = np.einsum("...v,...vd,...ve->...de", probs, feats, feats)
-        cov = second - mean[..., :, None] * mean[..., None, :]
-        return -cov.sum(axis=-3)
+        total = 0.0
+        for feats, logits, _ in self._path_blocks(x, y, paired):
+            probs = np.exp(log_softmax(logits, axis=-1))
+            mean = np.einsum("...v,...vd->...d", probs, feats)
+            second = np.einsum("...v,...vd,...ve->...de", probs, feats, feats)
+            total = total + (second - mean[..., :, None] * mean[..., None, :]).sum(axis=-3)
+        return -total
 
     def hvp(self, x, y, vector, *, paired=False):
         r"""Hessian-vector product :math:`\nabla^2_\theta\log\pi_\theta(y|x)\,v` without forming the Hessian.
@@ -254,12 +277,12 @@ class AutoregressiveLinearModel:
         v = as_finite_array(vector, "vector", ndim=1)
         if v.shape != (self.dim,):
             raise ValueError(f"`vector` must have shape ({self.dim},), got {v.shape}.")
-        feats, logits = self._path_logits(x, y, paired)
-        probs = np.exp(log_softmax(logits, axis=-1))
-        mean = np.einsum("...v,...vd->...d", probs, feats)
-        centred = feats - mean[..., None, :]
-        proj = centred @ v
-        return -np.einsum("...v,...v,...vd->...d", probs, proj, centred).sum(axis=-2)
+        total = 0.0
+        for feats, logits, _ in self._path_blocks(x, y, paired):
+            probs = np.exp(log_softmax(logits, axis=-1))
+            centred = feats - np.einsum("...v,...vd->...d", probs, feats)[..., None, :]
+            total = total + np.einsum("...v,...v,...vd->...d", probs, centred @ v, centred).sum(axis=-2)
+        return -total
 
     # ----------------------------------------------------------------- sampling
     def sample(self, n, *, rng, x=None):
