@@ -1,0 +1,66 @@
+"""A tiny test-only experiment (not in the registry unless a test registers it).
+
+Power law ``y = x^{-1/2} * LogNormal(0, 0.2)`` on a 4-point grid; one claim on the slope.
+Module-level counters let tests see how many tasks actually ran in this process.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulations.experiment import Claim, Task, analysis_rng
+from simulations.plots import rate_plot
+from simulations.stats import loglog_fit, slope_test
+
+NAME = "toy-power-law"
+PAPER_REF = "test only"
+TITLE = "toy power law y ~ x^-1/2"
+TOPIC = "zz test"
+
+CALLS = []
+
+
+@dataclass(frozen=True)
+class Config:
+    xs: tuple = (16, 32, 64, 128)
+    reps: int = 6
+    exponent: float = -0.5
+
+    @classmethod
+    def quick(cls):
+        return cls()
+
+    @classmethod
+    def full(cls):
+        return cls(reps=20)
+
+
+def tasks(config):
+    return [Task(cell=i, rep=r, params={"x": x})
+            for i, x in enumerate(config.xs) for r in range(config.reps)]
+
+
+def run_task(config, task, *, rng):
+    CALLS.append((task.cell, task.rep))
+    x = task.params["x"]
+    y = x ** config.exponent * rng.lognormal(0.0, 0.2)
+    return [{"x": x, "y": float(y), "u": float(rng.random())}]
+
+
+def claims(config, records):
+    xs = np.array(config.xs, dtype=float)
+    ys = [np.array([r["y"] for r in records if r["x"] == x]) for x in config.xs]
+    fit = loglog_fit(xs, ys, level=0.999, n_boot=500, rng=analysis_rng(NAME))
+    return [Claim(id=f"{NAME}/slope", paper_ref=PAPER_REF, statement="slope of E[y] in x is -1/2",
+                  predicted=-0.5, measured=fit.slope, interval=[fit.ci_low, fit.ci_high],
+                  evaluation="monte_carlo", passed=slope_test(fit, -0.5, tol=0.05),
+                  details=fit.method)]
+
+
+def plot(config, records, out_dir):
+    xs = np.array(config.xs, dtype=float)
+    means = np.array([np.mean([r["y"] for r in records if r["x"] == x]) for x in config.xs])
+    fit = loglog_fit(xs, [np.array([r["y"] for r in records if r["x"] == x]) for x in config.xs],
+                     n_boot=200, rng=analysis_rng(NAME))
+    return [rate_plot(xs, means, None, None, fit, -0.5, xlabel="x", ylabel="E[y]",
+                      title=TITLE, path=out_dir / "toy_rate.png")]

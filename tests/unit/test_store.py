@@ -1,0 +1,171 @@
+"""Tests for :mod:`simulations.store` and resume through :func:`simulations.experiment.run`."""
+
+import dataclasses
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from simulations.experiment import Claim, Task, run, run_experiment
+from simulations.store import (CorruptStoreError, ResumeConflictError, TaskStore, read_records,
+                               to_jsonable)
+
+
+def _make_toy(monkeypatch, name="store_toy_mod"):
+    """A minimal experiment module living only in ``sys.modules`` (serial runs only)."""
+    mod = types.ModuleType(name)
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        cells: int = 3
+        reps: int = 2
+
+        @classmethod
+        def quick(cls):
+            return cls()
+
+        @classmethod
+        def full(cls):
+            return cls(cells=5)
+
+    Config.__module__ = name
+    calls = []
+
+    def tasks(config):
+        return [Task(c, r, {"c": c}) for c in range(config.cells) for r in range(config.reps)]
+
+    def run_task(config, task, *, rng):
+        calls.append((task.cell, task.rep))
+        return [{"v": float(rng.random()), "arr": np.arange(2)}]
+
+    def claims(config, records):
+        return [Claim("toy/n", "none", "count", len(tasks(config)), len(records), None,
+                      "exact", len(records) == len(tasks(config)))]
+
+    def plot(config, records, out_dir):
+        return []
+
+    mod.__dict__.update(NAME="store-toy", PAPER_REF="none", TITLE="toy", TOPIC="test",
+                        Config=Config, tasks=tasks, run_task=run_task, claims=claims, plot=plot,
+                        calls=calls)
+    monkeypatch.setitem(sys.modules, name, mod)
+    return mod
+
+
+def _lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_run_writes_store_and_claims(tmp_path, monkeypatch):
+    mod = _make_toy(monkeypatch)
+    records = run(mod, mod.Config.quick(), seed=3, out_dir=tmp_path)
+    folder = tmp_path / "store-toy"
+    assert len(records) == 6 and all({"cell", "rep", "v", "arr"} <= r.keys() for r in records)
+    assert records[0]["arr"] == [0, 1]
+    lines = _lines(folder / "records.jsonl")
+    assert [(e["cell"], e["rep"]) for e in lines] == [(c, r) for c in range(3) for r in range(2)]
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["seed"] == 3 and meta["config"] == {"cells": 3, "reps": 2}
+    assert meta["experiment"] == "store-toy" and "numpy" in meta["versions"] and "argv" in meta
+    claims = json.loads((folder / "claims.json").read_text())
+    assert claims[0]["passed"] is True and claims[0]["evaluation"] == "exact"
+    assert read_records(folder) == records
+
+
+def test_resume_skips_finished_tasks(tmp_path, monkeypatch):
+    mod = _make_toy(monkeypatch)
+    first = run(mod, mod.Config.quick(), seed=0, out_dir=tmp_path)
+    assert len(mod.calls) == 6
+    second = run_experiment(mod, mod.Config.quick(), seed=0, out_dir=tmp_path)
+    assert len(mod.calls) == 6  # nothing re-run
+    assert second.n_resumed == 6 and list(second.records) == first
+    assert len(_lines(tmp_path / "store-toy" / "records.jsonl")) == 6
+
+
+def test_truncated_last_line_is_redone_without_duplicates(tmp_path, monkeypatch):
+    mod = _make_toy(monkeypatch)
+    first = run(mod, mod.Config.quick(), seed=0, out_dir=tmp_path)
+    path = tmp_path / "store-toy" / "records.jsonl"
+    raw = path.read_bytes()
+    path.write_bytes(raw[:-15])  # crash in the middle of writing the last task
+    mod.calls.clear()
+    again = run(mod, mod.Config.quick(), seed=0, out_dir=tmp_path)
+    assert mod.calls == [(2, 1)]
+    assert again == first
+    lines = _lines(path)  # every line parses
+    keys = [(e["cell"], e["rep"]) for e in lines]
+    assert len(keys) == len(set(keys)) == 6
+
+
+def test_garbage_last_line_is_ignored(tmp_path):
+    store = TaskStore(tmp_path, experiment="e", seed=0, config={})
+    store.append(0, 0, [{"a": 1}])
+    with open(tmp_path / "records.jsonl", "a") as fh:
+        fh.write("{not json}\n")
+    store = TaskStore(tmp_path, experiment="e", seed=0, config={})
+    assert store.finished_tasks() == {(0, 0)}
+    store.append(0, 1, [{"a": 2}])
+    assert [e["rep"] for e in _lines(tmp_path / "records.jsonl")] == [0, 1]
+
+
+def test_corrupt_middle_line_is_an_error(tmp_path):
+    store = TaskStore(tmp_path, experiment="e", seed=0, config={})
+    store.append(0, 0, [{"a": 1}])
+    with open(tmp_path / "records.jsonl", "a") as fh:
+        fh.write("{broken\n")
+    store.append(0, 1, [{"a": 2}])
+    with pytest.raises(CorruptStoreError, match="line 2"):
+        TaskStore(tmp_path, experiment="e", seed=0, config={})
+
+
+def test_append_is_idempotent(tmp_path):
+    store = TaskStore(tmp_path, experiment="e", seed=0, config={})
+    store.append(1, 1, [{"a": 1}])
+    store.append(1, 1, [{"a": 99}])
+    assert len(_lines(tmp_path / "records.jsonl")) == 1 and store.records_of(1, 1) == [{"a": 1}]
+
+
+@pytest.mark.parametrize("change", [{"seed": 1}, {"config": {"n": 4}}, {"experiment": "f"}])
+def test_refuses_to_resume_a_different_run(tmp_path, change):
+    base = dict(experiment="e", seed=0, config={"n": 3})
+    TaskStore(tmp_path, **base).append(0, 0, [{"a": 1}])
+    with pytest.raises(ResumeConflictError, match="refusing to resume"):
+        TaskStore(tmp_path, **{**base, **change})
+    TaskStore(tmp_path / "fresh", **{**base, **change})  # a fresh folder is fine
+
+
+def test_meta_may_change_while_folder_is_empty(tmp_path):
+    TaskStore(tmp_path, experiment="e", seed=0, config={"n": 3})
+    store = TaskStore(tmp_path, experiment="e", seed=1, config={"n": 4})
+    assert json.loads((tmp_path / "meta.json").read_text())["seed"] == 1
+    assert store.finished_tasks() == set()
+
+
+def test_crash_midway_keeps_finished_tasks(tmp_path, monkeypatch):
+    mod = _make_toy(monkeypatch)
+    original = mod.run_task
+
+    def flaky(config, task, *, rng):
+        if task.cell == 1:
+            raise RuntimeError("boom")
+        return original(config, task, rng=rng)
+
+    monkeypatch.setattr(mod, "run_task", flaky)
+    with pytest.raises(RuntimeError, match="boom"):
+        run(mod, mod.Config.quick(), seed=0, out_dir=tmp_path)
+    assert len(_lines(tmp_path / "store-toy" / "records.jsonl")) == 2
+    monkeypatch.setattr(mod, "run_task", original)
+    mod.calls.clear()
+    records = run(mod, mod.Config.quick(), seed=0, out_dir=tmp_path)
+    assert len(mod.calls) == 4 and len(records) == 6
+    assert records == run(mod, mod.Config.quick(), seed=0)  # same as an uninterrupted run
+
+
+def test_to_jsonable():
+    out = to_jsonable({"a": np.float64(1.5), "b": np.arange(3), "c": (np.int32(2), np.bool_(True))})
+    assert out == {"a": 1.5, "b": [0, 1, 2], "c": [2, True]}
+    assert json.dumps(out)
+    with pytest.raises(TypeError):
+        to_jsonable({"x": object()})
