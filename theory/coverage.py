@@ -67,7 +67,7 @@ def _coverage_profile_iv(log_ratio, N, weights):
     lr = as_float_array(log_ratio, "log_ratio", ndim=1)
     log_n = log_thresholds(N)
     if weights is None:
-        w = np.full(lr.shape, 1.0 / lr.size)
+        w = None
     else:
         w = check_weights(weights, "weights", lr.shape)
         # A point of zero probability may carry an undefined log-ratio (0/0 in the ratio).
@@ -117,9 +117,12 @@ def coverage_profile(log_ratio, N, *, weights=None):
     >>> float(coverage_profile(lr, N, weights=[p, 1 - p]))
     0.3
     >>> coverage_profile(lr, [1.0, 2.0, 5.0], weights=[p, 1 - p]).round(3)
-    array([1. , 0.3, 0. ])
+    array([0.3, 0.3, 0. ])
     """
     lr, log_n, w = _coverage_profile_iv(log_ratio, N, weights)
+    if weights is None:  # exact counts: k/m, with no rounding from summing 1/m
+        srt = np.sort(lr)
+        return (lr.size - np.searchsorted(srt, log_n, side="left")) / lr.size
     sorted_lr, tail = _tail_masses(lr, w)
     return _coverage_sorted(sorted_lr, tail, log_n)
 

@@ -1,0 +1,244 @@
+r"""The law of the log density ratio :math:`Z = \log\pi_D(y|x)/\hat\pi(y|x)` under :math:`\pi_D`.
+
+The coverage profile is the upper tail of :math:`Z` and the KL divergence its mean
+(Remark E.1 ICLR / 2.1 arXiv).  This module obtains that law
+
+* **exactly**, by enumerating the support ``X x V^H`` (:func:`exact_log_ratio`);
+* by **Monte Carlo**, from samples of :math:`\pi_D` (:func:`sampled_log_ratio`), with
+  exact binomial (Clopper–Pearson) intervals for coverage;
+
+and gives the Markov-model quantities that need no enumeration at all (sequence KL and
+per-position KL profile by forward state marginals, valid at any ``H``).
+
+Models are :class:`~theory.models.MarkovModel` or
+:class:`~theory.models.AutoregressiveLinearModel` instances; ``data`` must be a single
+distribution, ``model`` may be a batch (then results carry its leading axis).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from ._validation import check_int, check_real, readonly
+from .coverage import coverage_profile, log_thresholds
+from .divergences import categorical_kl, stopped_kl
+from .models import AutoregressiveLinearModel, MarkovModel
+from .models.markov import MAX_ENUMERATION
+
+__all__ = [
+    "LogRatioLaw",
+    "exact_log_ratio",
+    "sampled_log_ratio",
+    "path_token_kls",
+    "exact_stopped_kl",
+    "markov_token_kl_profile",
+    "markov_kl",
+    "clopper_pearson",
+]
+
+EVALUATIONS = ("exact", "certified", "monte_carlo")
+
+
+def clopper_pearson(k, n, *, level=0.95):
+    r"""Exact (Clopper–Pearson) two-sided interval for a binomial proportion, vectorised.
+
+    .. math:: [\,B^{-1}_{\alpha/2}(k, n-k+1),\ B^{-1}_{1-\alpha/2}(k+1, n-k)\,]
+
+    with :math:`B^{-1}` the beta quantile, ``0`` and ``1`` at the edges.  The interval
+    covers the true proportion with probability at least ``level``.
+
+    Examples
+    --------
+    >>> lo, hi = clopper_pearson(0, 10, level=0.95)
+    >>> float(lo), round(float(hi), 4)
+    (0.0, 0.3085)
+    """
+    k = np.asarray(k)
+    n = np.asarray(n)
+    if not (np.issubdtype(k.dtype, np.integer) and np.issubdtype(n.dtype, np.integer)):
+        if not (np.all(k == np.round(k)) and np.all(n == np.round(n))):
+            raise TypeError("`k` and `n` must be integers.")
+    if (n < 1).any():
+        raise ValueError("`n` must be >= 1.")
+    if (k < 0).any() or (k > n).any():
+        raise ValueError("`k` must satisfy 0 <= k <= n.")
+    level = check_real(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
+    alpha = 1.0 - level
+    with np.errstate(invalid="ignore"):
+        lo = np.where(k > 0, stats.beta.ppf(alpha / 2, k, n - k + 1), 0.0)
+        hi = np.where(k < n, stats.beta.ppf(1 - alpha / 2, k + 1, n - k), 1.0)
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class LogRatioLaw:
+    r"""A (weighted) sample of :math:`Z = \log\pi_D/\hat\pi` under :math:`\pi_D`.
+
+    Attributes
+    ----------
+    values : ([P,] m) ndarray
+        Log-ratios at ``m`` points (support points or samples), one row per model.
+    weights : (m,) ndarray or None
+        :math:`\mu(x)\pi_D(y|x)` of the points (exact law) or ``None`` (i.i.d. sample).
+    evaluation : {"exact", "monte_carlo"}
+    """
+
+    values: np.ndarray
+    weights: np.ndarray | None
+    evaluation: str
+
+    def __post_init__(self):
+        object.__setattr__(self, "values", readonly(self.values))
+        if self.weights is not None:
+            object.__setattr__(self, "weights", readonly(self.weights))
+        if self.evaluation not in EVALUATIONS:
+            raise ValueError(f"`evaluation` must be one of {EVALUATIONS}, got {self.evaluation!r}.")
+
+    @property
+    def n_points(self):
+        return self.values.shape[-1]
+
+    def coverage(self, N):
+        """Coverage profile at thresholds ``N``: shape ``[P,] + np.shape(N)``."""
+        rows = self.values.reshape(-1, self.n_points)
+        out = np.stack([coverage_profile(r, N, weights=self.weights) for r in rows])
+        return out.reshape(self.values.shape[:-1] + np.shape(N))
+
+    def coverage_interval(self, N, *, level=0.95):
+        """Clopper–Pearson interval for Monte Carlo coverage (the point value twice if exact)."""
+        cov = self.coverage(N)
+        if self.weights is not None:
+            return cov, cov
+        k = np.rint(cov * self.n_points).astype(np.int64)
+        return clopper_pearson(k, np.full_like(k, self.n_points), level=level)
+
+    def kl(self):
+        r"""Mean of :math:`Z`: the KL divergence (exact law) or its sample estimate; ``[P]``."""
+        w = self.weights if self.weights is not None else np.full(self.n_points, 1.0 / self.n_points)
+        keep = w > 0
+        return (self.values[..., keep] * w[keep]).sum(axis=-1)
+
+    def to_dict(self):
+        return {"values": self.values.tolist(),
+                "weights": None if self.weights is None else self.weights.tolist(),
+                "evaluation": self.evaluation}
+
+
+def _models_iv(data, model):
+    kinds = (MarkovModel, AutoregressiveLinearModel)
+    if not isinstance(data, kinds):
+        raise TypeError("`data` must be a MarkovModel or AutoregressiveLinearModel.")
+    if not isinstance(model, kinds):
+        raise TypeError("`model` must be a MarkovModel or AutoregressiveLinearModel.")
+    if data.batch_shape:
+        raise ValueError("`data` must be a single distribution, not a batch.")
+    if (data.n_prompts, data.vocab_size, data.horizon) != (model.n_prompts, model.vocab_size, model.horizon):
+        raise ValueError("`data` and `model` must share prompts, vocabulary and horizon; got "
+                         f"{(data.n_prompts, data.vocab_size, data.horizon)} and "
+                         f"{(model.n_prompts, model.vocab_size, model.horizon)}.")
+    if not np.allclose(data.prompt_weights, model.prompt_weights):
+        raise ValueError("`data` and `model` must have the same prompt distribution.")
+
+
+def exact_log_ratio(data, model, *, max_sequences=MAX_ENUMERATION):
+    r"""Exact law of :math:`\log\pi_D/\hat\pi` by enumerating the support.
+
+    Points of zero :math:`\pi_D`-probability are dropped; a point where the model has
+    probability zero has ratio ``+inf``.
+
+    Examples
+    --------
+    >>> from theory.models import categorical_model
+    >>> law = exact_log_ratio(categorical_model([0.3, 0.7]), categorical_model([0.075, 0.925]))
+    >>> float(law.coverage(4.0))
+    0.3
+    """
+    _models_iv(data, model)
+    lp_d = data.enumerate_log_probs(max_sequences=max_sequences)
+    lp_m = model.enumerate_log_probs(max_sequences=max_sequences)
+    with np.errstate(divide="ignore"):
+        log_w = lp_d + np.log(data.prompt_weights)[:, None]
+    w = np.exp(log_w).ravel()
+    keep = w > 0
+    values = (lp_d - lp_m).reshape(model.batch_shape + (-1,))[..., keep]
+    w = w[keep]
+    return LogRatioLaw(values, w / w.sum(), "exact")
+
+
+def sampled_log_ratio(data, model, n, *, rng):
+    r"""Monte Carlo law of :math:`\log\pi_D/\hat\pi` from ``n`` samples of :math:`\pi_D`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theory.models import categorical_model
+    >>> law = sampled_log_ratio(categorical_model([0.3, 0.7]), categorical_model([0.075, 0.925]),
+    ...                         1000, rng=np.random.default_rng(0))
+    >>> lo, hi = law.coverage_interval(4.0, level=0.999)
+    >>> bool(lo <= 0.3 <= hi)
+    True
+    """
+    _models_iv(data, model)
+    n = check_int(n, "n", low=1)
+    x, y = data.sample(n, rng=rng)
+    values = data.log_prob(x, y) - model.log_prob(x, y)
+    return LogRatioLaw(values, None, "monte_carlo")
+
+
+def path_token_kls(data, model, x, y):
+    r"""Per-position KLs :math:`\varepsilon_h = D_{KL}(\pi_D(\cdot|x,y_{<h})\|\hat\pi(\cdot|x,y_{<h}))` along paths.
+
+    Returns ``model.batch_shape + x.shape + (H,)``; the ingredient of the stopped KL
+    (Prop. F.10 / D.10) and of the truncated distillation weights (Thm G.2 / 6.2 arXiv).
+    """
+    _models_iv(data, model)
+    return categorical_kl(data.next_token_log_probs(x, y), model.next_token_log_probs(x, y))
+
+
+def exact_stopped_kl(data, model, N, *, max_sequences=MAX_ENUMERATION):
+    r"""Exact stopped KL :math:`D_{seq,N}(\pi_D\|\hat\pi)` (Prop. F.10 / D.10) by enumeration.
+
+    Returns ``model.batch_shape + np.shape(N)``.
+    """
+    _models_iv(data, model)
+    log_thresholds(N)
+    x, y, log_w = data.enumerate_support(max_sequences=max_sequences)
+    w = np.exp(log_w)
+    keep = w > 0
+    sums = path_token_kls(data, model, x[keep], y[keep]).sum(axis=-1)
+    rows = sums.reshape(-1, int(keep.sum()))
+    wk = w[keep] / w[keep].sum()
+    out = np.stack([stopped_kl(r, N, weights=wk) for r in rows])
+    return out.reshape(model.batch_shape + np.shape(N))
+
+
+def _markov(m):
+    return m.as_markov() if isinstance(m, AutoregressiveLinearModel) else m
+
+
+def markov_token_kl_profile(data, model):
+    r"""Expected per-position KL :math:`\mathbb E_{\pi_D}[\varepsilon_h]` for Markov models, ``[P,] (H,)``.
+
+    Exact at any ``H`` through the forward law of the context ``(x, y_{h-1})``; the sum
+    over positions is the sequence-level KL (chain rule).
+    """
+    _models_iv(data, model)
+    d, m = _markov(data), _markov(model)
+    lp_d = d.log_probs
+    g = categorical_kl(lp_d, m.log_probs)                    # ([P,] X, Hd, V+1)
+    return d.expected_token_sum(g)
+
+
+def markov_kl(data, model):
+    r"""Sequence-level :math:`D_{KL}(\pi_D\|\hat\pi)` for Markov models, exact at any ``H``; ``[P]``.
+
+    Examples
+    --------
+    >>> from theory.models import categorical_model
+    >>> round(float(markov_kl(categorical_model([0.5, 0.5]), categorical_model([0.9, 0.1]))), 6)
+    0.510826
+    """
+    return markov_token_kl_profile(data, model).sum(axis=-1)
