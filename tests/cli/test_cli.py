@@ -1,0 +1,193 @@
+"""End-to-end tests of ``python -m simulations`` through :func:`simulations.cli.main`."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import toy_experiment
+
+from simulations import bench, registry
+from simulations.cli import main
+
+
+@pytest.fixture
+def toy():
+    registry.register_module(toy_experiment)
+    toy_experiment.CALLS.clear()
+    yield toy_experiment
+    registry.unregister(toy_experiment.NAME)
+
+
+def _one_line_error(err):
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "error" in lines[0]
+    return lines[0]
+
+
+def test_list_names_every_experiment(toy, capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert any(line.startswith("toy-power-law") and "test only" in line and toy.TITLE in line
+               for line in out.splitlines())
+    for module in registry.all_experiments():
+        assert module.NAME in out and module.PAPER_REF in out
+
+
+def test_list_via_python_dash_m():
+    proc = subprocess.run([sys.executable, "-m", "simulations", "list"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_unknown_experiment_exits_2(capsys, tmp_path):
+    assert main(["run", "no-such-experiment", "--out", str(tmp_path)]) == 2
+    line = _one_line_error(capsys.readouterr().err)
+    assert "no-such-experiment" in line
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "toy-power-law", "--seed", "-1"],
+    ["run", "toy-power-law", "--seed", "abc"],
+    ["run", "toy-power-law", "--jobs", "0"],
+    ["run", "toy-power-law", "--executor", "ray"],
+    ["reproduce", "--seed", "1.5"],
+    ["frobnicate"],
+])
+def test_bad_flag_values_exit_2(argv, toy, capsys):
+    assert main(argv) == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_unwritable_out_dir_exits_2(toy, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["run", toy.NAME, "--quick", "--out", str(blocker / "sub")]) == 2
+    line = _one_line_error(capsys.readouterr().err)
+    assert "cannot write to output folder" in line
+
+
+def test_run_end_to_end(toy, tmp_path, capsys):
+    assert main(["run", toy.NAME, "--quick", "--seed", "4", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    folder = tmp_path / toy.NAME
+    lines = (folder / "records.jsonl").read_text().splitlines()
+    cfg = toy.Config.quick()
+    assert len(lines) == len(cfg.xs) * cfg.reps
+    claims = json.loads((folder / "claims.json").read_text())
+    assert claims[0]["id"] == "toy-power-law/slope" and claims[0]["passed"] is True
+    assert {"id", "paper_ref", "statement", "predicted", "measured", "interval", "evaluation",
+            "passed"} <= claims[0].keys()
+    png = folder / "toy_rate.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((folder / "meta.json").read_text())["seed"] == 4
+    assert "toy-power-law/slope" in out and "PASS" in out
+    # rerun resumes: no task executed again, same claims
+    toy.CALLS.clear()
+    assert main(["run", toy.NAME, "--quick", "--seed", "4", "--out", str(tmp_path)]) == 0
+    assert toy.CALLS == []
+    assert json.loads((folder / "claims.json").read_text()) == claims
+
+
+def test_rerun_with_other_seed_in_same_folder_exits_2(toy, tmp_path, capsys):
+    assert main(["run", toy.NAME, "--quick", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["run", toy.NAME, "--quick", "--seed", "9", "--out", str(tmp_path)]) == 2
+    assert "refusing to resume" in _one_line_error(capsys.readouterr().err)
+
+
+def test_process_pool_matches_serial(toy, tmp_path):
+    assert main(["run", toy.NAME, "--quick", "--out", str(tmp_path / "serial")]) == 0
+    assert main(["run", toy.NAME, "--quick", "--jobs", "2", "--out", str(tmp_path / "pool")]) == 0
+    serial = (tmp_path / "serial" / toy.NAME / "records.jsonl").read_text()
+    pool = (tmp_path / "pool" / toy.NAME / "records.jsonl").read_text()
+    assert serial == pool
+
+
+@pytest.fixture
+def only_toy(toy, monkeypatch):
+    monkeypatch.setattr(registry, "all_experiments", lambda: [toy])
+    monkeypatch.setattr(registry, "import_errors", lambda: {})
+    return toy
+
+
+def test_reproduce_writes_report(only_toy, tmp_path, capsys):
+    assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    report = (tmp_path / "report.md").read_text()
+    assert "root seed" in report and "## zz test" in report
+    assert "| toy-power-law/slope |" in report and "PASS" in report
+    assert f"({only_toy.NAME}/toy_rate.png)" in report
+    assert "1/1 claims passed" in out
+
+
+def test_reproduce_exit_1_when_a_claim_fails(only_toy, tmp_path, monkeypatch, capsys):
+    from simulations.experiment import Claim
+
+    def failing(config, records):
+        return [Claim("toy/bad", "-", "fails", 1.0, 2.0, None, "exact", False),
+                Claim("toy/explore", "-", "exploratory fail", 1.0, 2.0, None, "exact", False,
+                      exploratory=True)]
+
+    monkeypatch.setattr(only_toy, "claims", failing)
+    assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 1
+    report = (tmp_path / "report.md").read_text()
+    assert "FAIL" in report and "exploratory" in report
+
+
+def test_reproduce_only_exploratory_failures_pass(only_toy, tmp_path, monkeypatch):
+    from simulations.experiment import Claim
+
+    monkeypatch.setattr(only_toy, "claims", lambda config, records: [
+        Claim("toy/explore", "-", "x", 1.0, 2.0, None, "exact", False, exploratory=True)])
+    assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 0
+
+
+def test_reproduce_crash_is_reported(only_toy, tmp_path, monkeypatch, capsys):
+    def boom(config, records):
+        raise RuntimeError("analysis exploded")
+
+    monkeypatch.setattr(only_toy, "claims", boom)
+    assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 1
+    assert "analysis exploded" in (tmp_path / "report.md").read_text()
+
+
+def test_bench_table_and_json(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    monkeypatch.setattr(bench, "WORKLOADS", {})
+    monkeypatch.setattr(bench, "collect_workloads", lambda: {})
+
+    @bench.workload("test-sum", issue="#t")
+    def _sum(ctx):
+        assert ctx.quick and ctx.exp_rate > 0 and ctx.gemm_rate > 0
+        x = np.ones(10_000)
+        s = ctx.best_of(lambda: x.sum(), repeat=2)
+        return {"seconds": s, "throughput": (x.size / s, "elem/s"),
+                "reference_ratio": 1.0, "limit_ratio": 2.0, "target": "<= 2x", "passed": True}
+
+    path = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "baseline: np.exp" in out and "baseline: GEMM" in out and "test-sum" in out
+    rows = json.loads(path.read_text())
+    assert [r["name"] for r in rows] == ["baseline: np.exp", "baseline: GEMM", "test-sum"]
+    assert rows[0]["throughput"] > 0 and rows[2]["passed"] is True
+
+
+def test_bench_failing_workload_exits_1(monkeypatch, capsys):
+    monkeypatch.setattr(bench, "WORKLOADS", {})
+
+    @bench.workload("test-broken")
+    def _broken(ctx):
+        raise ValueError("nope")
+
+    monkeypatch.setattr(bench, "collect_workloads", lambda: {})
+    assert main(["bench", "--quick"]) == 1
+    assert "ERROR" in capsys.readouterr().out
+
+
+def test_bench_unwritable_json_exits_2(tmp_path, capsys):
+    assert main(["bench", "--quick", "--json", str(tmp_path / "missing" / "b.json")]) == 2
+    _one_line_error(capsys.readouterr().err)
