@@ -1,0 +1,180 @@
+r"""Predicted rates of the paper's theorems, as vectorised functions.
+
+The main theorems are stated up to unspecified absolute constants ("≲").  Each function
+here returns the **rate shape** with every constant set to one, so experiments compare
+*shapes* (log-log slopes, dependence on ``H`` and ``N``) and fit at most one overall
+constant.  Constants that appear explicitly in the proofs (step sizes, thresholds) are
+implemented exactly, in the ``*_step_size`` / ``*_parameters`` functions.
+
+All arguments broadcast (numpy semantics).  Numbering: ICLR camera-ready first, arXiv v2
+second.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "bernoulli_coverage_rate",
+    "finite_class_mle_coverage_rate",
+    "linear_mle_coverage_rate",
+    "kl_lower_bound_prop_3_2",
+    "high_dim_coverage_lower_bound",
+    "coarse_lower_bound_prop_g1",
+    "fine_lower_bound_prop_g1",
+    "misspecification_lower_bound",
+    "sgd_coverage_rate",
+    "sgd_coverage_lower_bound",
+    "sgd_step_size",
+    "normalized_sgd_coverage_rate",
+    "normalized_sgd_parameters",
+    "ttt_kl_rate",
+    "ttt_coverage_rate",
+    "ttt_step_size",
+    "distillation_coverage_rate",
+    "distillation_step_size",
+    "tournament_coverage_rate",
+    "offset_tournament_coverage_rate",
+]
+
+
+def _f(a):
+    return np.asarray(a, dtype=float)
+
+
+def bernoulli_coverage_rate(n, delta):
+    r"""Bernoulli case study (Section 3): :math:`\mathrm{Cov}_N(\hat p) \lesssim \log(1/\delta)/n` w.p. :math:`1-\delta`, for all :math:`N \ge 2`.
+
+    >>> float(bernoulli_coverage_rate(100, np.exp(-1)))
+    0.01
+    """
+    return np.log(1.0 / _f(delta)) / _f(n)
+
+
+def finite_class_mle_coverage_rate(n, N, class_size, delta):
+    r"""Theorem 4.1 for a finite class (cover at every scale of size ``|Π|``).
+
+    .. math:: \frac{\log|\Pi|}{n\log N} + \frac{\log|\Pi| + \log(1/\delta)}{n}
+
+    The first (fine) term decays with ``N``; the second (coarse) term is the worst case
+    of :math:`\log N_\infty(\Pi, c\log N) \le \log|\Pi|` and vanishes once the class is
+    ``c log N``-separated.
+    """
+    logc = np.log(_f(class_size))
+    return logc / (_f(n) * np.log(_f(N))) + (logc + np.log(1.0 / _f(delta))) / _f(n)
+
+
+def linear_mle_coverage_rate(n, N, sigma_sq, B):
+    r"""Theorem 4.2 (Eq. (7) ICLR / (9) arXiv): :math:`\sqrt{\sigma_\star^2/(n\log N)} + B^2/n`."""
+    n = _f(n)
+    return np.sqrt(_f(sigma_sq) / (n * np.log(_f(N)))) + _f(B) ** 2 / n
+
+
+def kl_lower_bound_prop_3_2(n, H):
+    r"""Prop. 3.2: every proper estimator has :math:`D_{KL} \ge H/(4n)` w.p. :math:`\ge 1/4` (exact constant)."""
+    return _f(H) / (4.0 * _f(n))
+
+
+def high_dim_coverage_lower_bound(n, H, N):
+    r"""Prop. K.1 / I.1: :math:`\mathbb E\,\mathrm{Cov}_N \ge c\min\{1, H/(n\log N)\}`."""
+    return np.minimum(1.0, _f(H) / (_f(n) * np.log(_f(N))))
+
+
+def coarse_lower_bound_prop_g1(n, d):
+    r"""Prop. G.1(a) / 4.1(a): :math:`\mathrm{Cov}_N(\hat\pi) \ge c\,d/n` for all :math:`N \le e^B`."""
+    return _f(d) / _f(n)
+
+
+def fine_lower_bound_prop_g1(n, d, N):
+    r"""Prop. G.1(b) / 4.1(b): :math:`\mathrm{Cov}_N(\hat\pi) \ge c\,d/(n\log N)`."""
+    return _f(d) / (_f(n) * np.log(_f(N)))
+
+
+def misspecification_lower_bound(alpha, M):
+    r"""Prop. G.2 / E.2: :math:`\mathrm{Cov}_N(\pi_2) \ge c\,\alpha^2/\log M`."""
+    return _f(alpha) ** 2 / np.log(_f(M))
+
+
+def sgd_coverage_rate(T, N, sigma_sq, B, H):
+    r"""Prop. 5.1 upper bound (Eq. (9) ICLR / (15) arXiv): :math:`\frac{1}{\log N}(\sqrt{\sigma_\star^2/T} + B^2H/T)`."""
+    T = _f(T)
+    return (np.sqrt(_f(sigma_sq) / T) + _f(B) ** 2 * _f(H) / T) / np.log(_f(N))
+
+
+def sgd_coverage_lower_bound(T, H, N):
+    r"""Prop. 5.1 lower bound (Eq. (16) arXiv): :math:`c\min\{H/(T\log N), 1\}` for any constant step."""
+    return np.minimum(_f(H) / (_f(T) * np.log(_f(N))), 1.0)
+
+
+def sgd_step_size(T, H, B, sigma_sq):
+    r"""Step size optimising Prop. 5.1's bound: :math:`\eta = \min\{1/(2HB^2), \sqrt{2/(\sigma_\star^2 T)}\}`.
+
+    (The paper leaves it implicit; this choice balances :math:`4/(\eta T) + 2\eta\sigma_\star^2`
+    under the constraint :math:`\eta \le 1/(2HB^2)`.)
+    """
+    with np.errstate(divide="ignore"):
+        return np.minimum(1.0 / (2 * _f(H) * _f(B) ** 2), np.sqrt(2.0 / (_f(sigma_sq) * _f(T))))
+
+
+def normalized_sgd_coverage_rate(T, K, N, sigma_sq, B):
+    r"""Theorem 5.1 (Eq. (11) ICLR / (19) arXiv): :math:`\sqrt{\sigma_\star^2/(T\log N)} + B^2/T + B/(K\log N)`."""
+    T, logn = _f(T), np.log(_f(N))
+    return np.sqrt(_f(sigma_sq) / (T * logn)) + _f(B) ** 2 / T + _f(B) / (_f(K) * logn)
+
+
+def normalized_sgd_parameters(T, N, B, sigma_sq):
+    r"""The proof's choices for Theorem 5.1 (App. K.5 / I.5), with :math:`M = \log N`.
+
+    .. math:: \eta = \min\{1/(128B),\ (M/(\sigma_\star^2T))^{1/4}\},\qquad \lambda = M/(16\eta).
+
+    Returns ``(eta, lam)``.
+    """
+    M = np.log(_f(N))
+    with np.errstate(divide="ignore"):
+        eta = np.minimum(1.0 / (128.0 * _f(B)), (M / (_f(sigma_sq) * _f(T))) ** 0.25)
+    return eta, M / (16.0 * eta)
+
+
+def ttt_kl_rate(T, sigma_sq, B):
+    r"""Theorem 6.1: :math:`\mathbb E\frac1T\sum_t D_{KL}(\pi_D\|\pi^{TTT}_{\theta_t}) \lesssim \sqrt{\sigma_\star^2/T} + B^2/T` (no ``H``)."""
+    T = _f(T)
+    return np.sqrt(_f(sigma_sq) / T) + _f(B) ** 2 / T
+
+
+def ttt_coverage_rate(T, N, sigma_sq, B):
+    r"""Theorem 6.1, coverage form: :math:`\frac{1}{\log N}(\sqrt{\sigma_\star^2/T} + B^2/T)`."""
+    return ttt_kl_rate(T, sigma_sq, B) / np.log(_f(N))
+
+
+def ttt_step_size(T, B, sigma_sq):
+    r"""Theorem 6.1's step: :math:`\eta = \min\{1/(2B^2), (\sigma_\star^2T)^{-1/2}\}`."""
+    with np.errstate(divide="ignore"):
+        return np.minimum(1.0 / (2 * _f(B) ** 2), (1.0 / (_f(sigma_sq) * _f(T))) ** 0.5)
+
+
+def distillation_coverage_rate(T, N, sigma_sq, B):
+    r"""Theorem G.2 / 6.2 arXiv: :math:`\sqrt{\sigma_\star^2/(T\log N)} + B^2/T` (matches Theorem 4.2)."""
+    return linear_mle_coverage_rate(T, N, sigma_sq, B)
+
+
+def distillation_step_size(T, N, B, sigma_sq):
+    r"""Theorem G.2's step: :math:`\eta = \min\{1/((64\log N + 2)B^2), (T\sigma_\star^2\log N)^{-1/2}\}`."""
+    logn = np.log(_f(N))
+    with np.errstate(divide="ignore"):
+        return np.minimum(1.0 / ((64 * logn + 2) * _f(B) ** 2), (1.0 / (_f(T) * _f(sigma_sq) * logn)) ** 0.5)
+
+
+def tournament_coverage_rate(N, a, best_coverage, class_size, n, delta):
+    r"""Theorem 6.2 / 6.3 arXiv (simple tournament), bound on :math:`\mathrm{Cov}_{N^{1+a}}(\hat\pi)`.
+
+    .. math:: \min_\pi\mathrm{Cov}_{N^a}(\pi) + N^{-(1-a)} + \log(|\Pi|/\delta)/n
+
+    ``best_coverage`` is :math:`\min_\pi\mathrm{Cov}_{N^a}(\pi)`.
+    """
+    return (_f(best_coverage) + _f(N) ** (-(1.0 - _f(a)))
+            + np.log(_f(class_size) / _f(delta)) / _f(n))
+
+
+def offset_tournament_coverage_rate(class_size, n, delta):
+    r"""Theorem G.3 / 6.4 arXiv: :math:`\mathrm{Cov}_{2N^{1+a}}(\hat\pi) \lesssim \log(|\Pi|/\delta)/n`."""
+    return np.log(_f(class_size) / _f(delta)) / _f(n)
