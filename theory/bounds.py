@@ -723,10 +723,9 @@ def hellinger_converse_witness(horizon, mass):
 
     Two prompts: with probability ``mass`` the data emits token 0 at every step while the
     model emits token 1 (every step has :math:`D_H^2=1`, so the sum is ``H`` and the
-    ratio is infinite); otherwise data and model agree (sum 0).  For any :math:`\delta`
-    and :math:`N` with :math:`\log(N/\delta)\le H`: :math:`\mathrm{Cov}_N` = ``mass`` and
-    the bound equals ``mass - delta``.  Taking :math:`N=\delta e^H` puts the sum exactly
-    at the threshold (the ``>=`` in the statement matters).
+    ratio is infinite); otherwise data and model agree (sum 0, ratio 1).  For any
+    :math:`\delta` and :math:`N>1` with :math:`\log(N/\delta)\le H`:
+    :math:`\mathrm{Cov}_N` = ``mass`` and the bound equals ``mass - delta``.
 
     Returns
     -------
