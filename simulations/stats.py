@@ -100,6 +100,30 @@ def _reduce(values, statistic, q, axis=-1):
     return np.nanquantile(values, q, axis=axis)
 
 
+#: Cap on the elements of one (resamples, K, R) bootstrap block (about 32 MB of float64).
+_BOOT_BLOCK_ELEMENTS = 4_000_000
+
+
+def _stratified_bootstrap(data, counts, n_boot, statistic, q, rng):
+    """Per-x statistic of ``n_boot`` stratified resamples, shape (n_boot, K).
+
+    Resamples are drawn as whole ``(b, K, Rmax)`` index arrays (replicates drawn with
+    replacement within each x, respecting each x's own count); only the memory cap splits
+    them into a few blocks.
+    """
+    K, rmax = data.shape
+    block = max(1, _BOOT_BLOCK_ELEMENTS // (K * rmax))
+    valid_slot = np.arange(rmax)[None, None, :] < counts[None, :, None]
+    rows = np.arange(K)[None, :, None]
+    out = np.empty((n_boot, K))
+    for start in range(0, n_boot, block):
+        b = min(block, n_boot - start)
+        idx = np.floor(rng.random((b, K, rmax)) * counts[None, :, None]).astype(np.intp)
+        boot = np.where(valid_slot, data[rows, idx], np.nan)
+        out[start:start + b] = _reduce(boot, statistic, q)
+    return out
+
+
 def _ols_slopes(lx, ly):
     """OLS slope and intercept of ``ly`` on ``lx`` along the last axis (vectorised)."""
     xc = lx - lx.mean(axis=-1, keepdims=True)
@@ -149,7 +173,8 @@ def loglog_fit(x, y_replicates, *, level=0.95, n_boot=2000, rng, statistic="mean
     coefficient of :math:`\\log s_k` on :math:`\\log x_k`.  Each bootstrap resample draws
     :math:`R_k` replicates with replacement *within* each :math:`x_k` (the design is kept),
     recomputes :math:`s_k^*` and refits; the interval is the percentile interval of the
-    :math:`B` refitted slopes.  All :math:`B` resamples are computed as one array.
+    :math:`B` refitted slopes.  Resamples are vectorised as ``(B, K, R)`` index arrays
+    (split into a few blocks only to cap memory); there is no loop over single resamples.
 
     Examples
     --------
@@ -189,12 +214,7 @@ def loglog_fit(x, y_replicates, *, level=0.95, n_boot=2000, rng, statistic="mean
     lx, ly = np.log(x), np.log(stat)
     slope, intercept = _ols_slopes(lx, ly)
 
-    # Stratified bootstrap: (B, K, Rmax) indices drawn within each x's own replicate count.
-    K, rmax = data.shape
-    idx = np.floor(rng.random((n_boot, K, rmax)) * counts[None, :, None]).astype(np.intp)
-    boot = np.take_along_axis(np.broadcast_to(data, (n_boot, K, rmax)), idx, axis=-1)
-    boot = np.where(np.arange(rmax)[None, None, :] < counts[None, :, None], boot, np.nan)
-    boot_stat = _reduce(boot, statistic, q)
+    boot_stat = _stratified_bootstrap(data, counts, n_boot, statistic, q, rng)
     valid = (boot_stat > 0).all(axis=-1)
     n_invalid = int((~valid).sum())
     alpha = 1.0 - level
