@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import logsumexp
+from .coverage import comparison_log_thresholds
 
 from ._validation import (as_finite_array, as_float_array, as_int_array,
                           check_log_probabilities, check_thresholds, check_weights,
@@ -561,7 +562,7 @@ def bon_necessity_reward(log_p_target, log_p_model, N):
         lr = np.broadcast_to(lt, shape) - np.broadcast_to(lm, shape)
     lr = np.where(np.isneginf(lt), -np.inf, lr)  # pi_T = 0: never in S_x
     with np.errstate(over="ignore"):
-        log_2n = np.log(2.0 * N)                    # same threshold as coverage_profile(., 2N)
+        log_2n = comparison_log_thresholds(2.0 * N)   # the cut-off coverage_profile(., 2N) uses
     out = lr >= log_2n.reshape(log_2n.shape + (1,) * lr.ndim)
     return readonly(out.astype(np.int8))
 
