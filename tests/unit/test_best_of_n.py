@@ -286,10 +286,13 @@ class TestCoverageBounds:
         assert bon_necessity_bound(0.3) == pytest.approx(0.15)
 
     def test_necessity_reward_threshold_is_ge(self):
-        # log-ratio exactly log(2N) = log 4 is included; just below it is not.
+        # log-ratio exactly log(2N) = log 4 is included, also when rounded a few ulps low
+        # (theory.coverage.TIE_ATOL); clearly below it is not.
+        from theory.coverage import TIE_ATOL
         log4 = np.log(4.0)
         assert bon_necessity_reward(0.0, -log4, 2) == 1
-        assert bon_necessity_reward(0.0, -np.nextafter(log4, 0.0), 2) == 0
+        assert bon_necessity_reward(0.0, -np.nextafter(log4, 0.0), 2) == 1
+        assert bon_necessity_reward(0.0, -(log4 - 2 * TIE_ATOL), 2) == 0
         # huge N: 2N overflows, only pi_hat = 0 < pi_T qualifies.
         np.testing.assert_array_equal(bon_necessity_reward([0.0, 0.0], [-np.inf, -700.0],
                                                            1e308), [1, 0])
