@@ -20,7 +20,7 @@ from scipy import stats
 from theory._validation import as_finite_array, check_int, check_real
 from theory.intervals import clopper_pearson
 
-__all__ = ["RateFit", "loglog_fit", "binomial_interval", "bonferroni", "slope_test"]
+__all__ = ["RateFit", "loglog_fit", "binomial_interval", "bonferroni", "slope_test", "weighted_quantile"]
 
 
 @dataclass(frozen=True)
@@ -302,3 +302,44 @@ def slope_test(fit, predicted, tol=0.0):
     predicted = check_real(predicted, "predicted")
     tol = check_real(tol, "tol", low=0)
     return bool(fit.ci_low - tol <= predicted <= fit.ci_high + tol)
+
+
+def weighted_quantile(values, weights, q):
+    r"""Quantile of a discrete law along the last axis: :math:`\inf\{c : P[X \le c] \ge q\}`.
+
+    Parameters
+    ----------
+    values : (..., m) array_like
+        Support points (any order).
+    weights : (..., m) array_like
+        Non-negative probabilities (normalised along the last axis here).
+    q : float
+        Level in (0, 1].  The cumulative probability is compared with ``q - 1e-12`` so that
+        rounding in the weights cannot skip an atom.
+
+    Returns
+    -------
+    ndarray
+        Shape ``values.shape[:-1]``.
+
+    Examples
+    --------
+    >>> float(weighted_quantile([0.0, 1.0, 2.0], [0.5, 0.3, 0.2], 0.8))
+    1.0
+    """
+    v = as_finite_array(values, "values", min_ndim=1)
+    w = as_finite_array(weights, "weights", min_ndim=1)
+    if w.shape != v.shape:
+        raise ValueError(f"`weights` must have the shape of `values` {v.shape}, got {w.shape}.")
+    if (w < 0).any():
+        raise ValueError("`weights` must be non-negative.")
+    q = check_real(q, "q", low=0.0, high=1.0, low_open=True)
+    total = w.sum(axis=-1, keepdims=True)
+    if (total <= 0).any():
+        raise ValueError("`weights` must have positive total mass along the last axis.")
+    order = np.argsort(v, axis=-1, kind="stable")
+    sv = np.take_along_axis(v, order, axis=-1)
+    cdf = np.cumsum(np.take_along_axis(w, order, axis=-1), axis=-1) / total
+    idx = np.minimum((cdf < q - 1e-12).sum(axis=-1), v.shape[-1] - 1)
+    return np.take_along_axis(sv, idx[..., None], axis=-1)[..., 0]
+
