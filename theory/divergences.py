@@ -225,9 +225,11 @@ def stopped_kl(token_kl_sums, N, *, weights=None):
     # E[min(c, S)] = sum_{S < c} w S + c * P[S >= c], with prefix sums over the sorted S.
     ws = np.where(w_sorted > 0, w_sorted * np.where(np.isinf(s_sorted), 0.0, s_sorted), 0.0)
     prefix_ws = np.concatenate([[0.0], np.cumsum(ws)])
-    prefix_w = np.concatenate([[0.0], np.cumsum(w_sorted)])
+    # P[S >= c] as a suffix sum (exactly 0 when every S < c; 1 - prefix would leave rounding
+    # residue that c = log N = inf turns into inf).
+    suffix_w = np.concatenate([np.cumsum(w_sorted[::-1])[::-1], [0.0]])
     idx = np.searchsorted(s_sorted, c, side="left")
-    tail = np.clip(1.0 - prefix_w[idx], 0.0, 1.0)
+    tail = np.clip(suffix_w[idx], 0.0, 1.0)
     with np.errstate(invalid="ignore"):
         capped = np.where(tail > 0, c * tail, 0.0)
     return np.minimum(prefix_ws[idx] + capped, c)
