@@ -87,7 +87,8 @@ def kl_divergence(log_p, log_q, *, prompt_weights=None):
     0.510826
     """
     lp, lq, mu = _pair_iv(log_p, log_q, prompt_weights)
-    return float(mu @ _kl_terms(lp, lq).sum(axis=1))
+    # Each per-prompt KL is >= 0; rounding of nearly equal log-probabilities must not make it negative.
+    return float(mu @ np.maximum(_kl_terms(lp, lq).sum(axis=1), 0.0))
 
 
 def cross_entropy(log_p, log_q, *, prompt_weights=None):
