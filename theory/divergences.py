@@ -17,7 +17,6 @@ variation is :math:`\tfrac12\sum|p-q|`.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
 from ._validation import as_float_array, check_log_probabilities, check_weights
 from .coverage import log_thresholds
@@ -56,6 +55,11 @@ def _kl_terms(lp, lq):
     p = np.exp(lp)
     with np.errstate(invalid="ignore"):
         return np.where(p > 0, p * (lp - lq), 0.0)
+
+
+def _hellinger_terms(lp, lq, axis):
+    """``0.5 * sum((sqrt p - sqrt q)**2)`` along ``axis``: no cancellation for small distances."""
+    return 0.5 * ((np.exp(0.5 * lp) - np.exp(0.5 * lq)) ** 2).sum(axis=axis)
 
 
 def kl_divergence(log_p, log_q, *, prompt_weights=None):
@@ -119,8 +123,8 @@ def squared_hellinger(log_p, log_q, *, prompt_weights=None):
             \left(\sqrt{\pi(y|x)} - \sqrt{\hat\pi(y|x)}\right)^2
         = 1 - \mathbb E_\mu \sum_y \sqrt{\pi\hat\pi} \in [0, 1],
 
-    the convention of Prop. F.4 / D.4.  Computed as ``1 - BC`` with the Bhattacharyya
-    coefficient in log space, clipped to ``[0, 1]``.
+    the convention of Prop. F.4 / D.4.  Computed as the sum of squares (not as ``1 - BC``,
+    which cancels catastrophically for nearly equal distributions), clipped to ``[0, 1]``.
 
     Examples
     --------
@@ -129,8 +133,7 @@ def squared_hellinger(log_p, log_q, *, prompt_weights=None):
     1.0
     """
     lp, lq, mu = _pair_iv(log_p, log_q, prompt_weights)
-    log_bc = logsumexp(0.5 * (lp + lq), axis=1)
-    return float(np.clip(mu @ -np.expm1(log_bc), 0.0, 1.0))
+    return float(np.clip(mu @ _hellinger_terms(lp, lq, axis=1), 0.0, 1.0))
 
 
 def total_variation(log_p, log_q, *, prompt_weights=None):
@@ -179,7 +182,7 @@ def categorical_squared_hellinger(log_p, log_q, *, axis=-1):
     """
     lp = np.asarray(log_p, dtype=float)
     lq = np.asarray(log_q, dtype=float)
-    return np.clip(-np.expm1(logsumexp(0.5 * (lp + lq), axis=axis)), 0.0, 1.0)
+    return np.clip(_hellinger_terms(lp, lq, axis=axis), 0.0, 1.0)
 
 
 def stopped_kl(token_kl_sums, N, *, weights=None):
