@@ -202,7 +202,15 @@ def answer_level_coverage(log_p, log_q, answer, N, *, prompt_weights=None):
 
         \mathrm{Cov}^{ans}_N(\pi\|\hat\pi)
         = P_{\pi}\left[\frac{\pi(y_{ans}|x)}{\hat\pi(y_{ans}|x)} \ge N\right]
-        \le \mathrm{Cov}_N(\pi\|\hat\pi).
+        \le \frac{\mathrm{Cov}_{cN}(\pi\|\hat\pi)}{1 - c}
+        \quad (0 < c < 1,\ cN \ge 1).
+
+    (If :math:`\pi(a)/\hat\pi(a) \ge N`, the responses of answer :math:`a` with ratio
+    :math:`< cN` carry :math:`\pi`-mass :math:`< cN\hat\pi(a) \le c\,\pi(a)`.)  The
+    pointwise :math:`\mathrm{Cov}^{ans}_N \le \mathrm{Cov}_N` does **not** hold in general:
+    :math:`\pi = (0.1, 0.1 \mid 0.8)`, :math:`\hat\pi = (0.001, 0.019 \mid 0.98)` with the
+    first two responses sharing an answer gives :math:`\mathrm{Cov}^{ans}_{10} = 0.2 >
+    \mathrm{Cov}_{10} = 0.1`.
 
     Parameters
     ----------
