@@ -241,7 +241,7 @@ def answer_level_coverage(log_p, log_q, answer, N, *, prompt_weights=None):
         raise ValueError(f"`log_q` must have the shape of `log_p` {log_p.shape}, got {log_q.shape}.")
     n_prompts, m = log_p.shape
     ans = as_int_array(answer, "answer", low=0)
-    if ans.ndim == 1:
+    if ans.shape == (m,):
         ans = np.broadcast_to(ans, log_p.shape)
     if ans.shape != log_p.shape:
         raise ValueError(f"`answer` must have shape ({m},) or {log_p.shape}, got {ans.shape}.")
