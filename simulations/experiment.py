@@ -306,6 +306,8 @@ def run_experiment(module, config, *, seed, out_dir=None, executor=None, progres
     tasks = list(module.tasks(config))
     if not all(isinstance(t, Task) for t in tasks):
         raise TypeError(f"{module.__name__}.tasks must return a list of Task.")
+    for t in tasks:
+        json.dumps(t.to_dict())  # TypeError early if `params` is not JSON-serialisable
     keys = [(t.cell, t.rep) for t in tasks]
     if len(set(keys)) != len(keys):
         raise ValueError(f"{module.__name__}.tasks returned duplicate (cell, rep) pairs.")

@@ -15,11 +15,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 
 from theory._validation import as_finite_array, check_int, check_real
+from theory.intervals import clopper_pearson
 
-__all__ = ["RateFit", "loglog_fit", "binomial_interval", "bonferroni", "slope_test"]
+__all__ = ["RateFit", "loglog_fit", "binomial_interval", "bonferroni", "slope_test", "weighted_quantile"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,30 @@ def _reduce(values, statistic, q, axis=-1):
     return np.nanquantile(values, q, axis=axis)
 
 
+#: Cap on the elements of one (resamples, K, R) bootstrap block (about 32 MB of float64).
+_BOOT_BLOCK_ELEMENTS = 4_000_000
+
+
+def _stratified_bootstrap(data, counts, n_boot, statistic, q, rng):
+    """Per-x statistic of ``n_boot`` stratified resamples, shape (n_boot, K).
+
+    Resamples are drawn as whole ``(b, K, Rmax)`` index arrays (replicates drawn with
+    replacement within each x, respecting each x's own count); only the memory cap splits
+    them into a few blocks.
+    """
+    K, rmax = data.shape
+    block = max(1, _BOOT_BLOCK_ELEMENTS // (K * rmax))
+    valid_slot = np.arange(rmax)[None, None, :] < counts[None, :, None]
+    rows = np.arange(K)[None, :, None]
+    out = np.empty((n_boot, K))
+    for start in range(0, n_boot, block):
+        b = min(block, n_boot - start)
+        idx = np.floor(rng.random((b, K, rmax)) * counts[None, :, None]).astype(np.intp)
+        boot = np.where(valid_slot, data[rows, idx], np.nan)
+        out[start:start + b] = _reduce(boot, statistic, q)
+    return out
+
+
 def _ols_slopes(lx, ly):
     """OLS slope and intercept of ``ly`` on ``lx`` along the last axis (vectorised)."""
     xc = lx - lx.mean(axis=-1, keepdims=True)
@@ -149,7 +174,8 @@ def loglog_fit(x, y_replicates, *, level=0.95, n_boot=2000, rng, statistic="mean
     coefficient of :math:`\\log s_k` on :math:`\\log x_k`.  Each bootstrap resample draws
     :math:`R_k` replicates with replacement *within* each :math:`x_k` (the design is kept),
     recomputes :math:`s_k^*` and refits; the interval is the percentile interval of the
-    :math:`B` refitted slopes.  All :math:`B` resamples are computed as one array.
+    :math:`B` refitted slopes.  Resamples are vectorised as ``(B, K, R)`` index arrays
+    (split into a few blocks only to cap memory); there is no loop over single resamples.
 
     Examples
     --------
@@ -189,12 +215,7 @@ def loglog_fit(x, y_replicates, *, level=0.95, n_boot=2000, rng, statistic="mean
     lx, ly = np.log(x), np.log(stat)
     slope, intercept = _ols_slopes(lx, ly)
 
-    # Stratified bootstrap: (B, K, Rmax) indices drawn within each x's own replicate count.
-    K, rmax = data.shape
-    idx = np.floor(rng.random((n_boot, K, rmax)) * counts[None, :, None]).astype(np.intp)
-    boot = np.take_along_axis(np.broadcast_to(data, (n_boot, K, rmax)), idx, axis=-1)
-    boot = np.where(np.arange(rmax)[None, None, :] < counts[None, :, None], boot, np.nan)
-    boot_stat = _reduce(boot, statistic, q)
+    boot_stat = _stratified_bootstrap(data, counts, n_boot, statistic, q, rng)
     valid = (boot_stat > 0).all(axis=-1)
     n_invalid = int((~valid).sum())
     alpha = 1.0 - level
@@ -220,31 +241,7 @@ def loglog_fit(x, y_replicates, *, level=0.95, n_boot=2000, rng, statistic="mean
 
 
 def binomial_interval(k, n, *, level=0.95):
-    """Exact (Clopper--Pearson) two-sided interval for a binomial proportion, vectorised.
-
-    Parameters
-    ----------
-    k : int or array_like of int
-        Successes, ``0 <= k <= n``.
-    n : int or array_like of int
-        Trials, ``n >= 1`` (broadcast against ``k``).
-    level : float
-        Confidence level in (0, 1).
-
-    Returns
-    -------
-    lo, hi : float or ndarray
-        Bounds with coverage at least ``level`` for every true proportion.
-
-    Notes
-    -----
-    .. math::
-
-        \\text{lo} = B^{-1}(\\alpha/2;\\, k, n-k+1), \\qquad
-        \\text{hi} = B^{-1}(1-\\alpha/2;\\, k+1, n-k),
-
-    with ``lo = 0`` when ``k = 0`` and ``hi = 1`` when ``k = n``; equal to
-    ``scipy.stats.binomtest(k, n).proportion_ci(level, method="exact")``.
+    """Exact Clopper--Pearson interval; see :func:`theory.intervals.clopper_pearson`.
 
     Examples
     --------
@@ -252,27 +249,7 @@ def binomial_interval(k, n, *, level=0.95):
     >>> float(lo), round(float(hi), 4)
     (0.0, 0.3085)
     """
-    level = check_real(level, "level", low=0, high=1, low_open=True, high_open=True)
-    k_arr = np.asarray(k)
-    n_arr = np.asarray(n)
-    for name, arr in (("k", k_arr), ("n", n_arr)):
-        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-            if not (np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr))):
-                raise TypeError(f"`{name}` must contain integers, got dtype {arr.dtype}.")
-    k_arr, n_arr = np.broadcast_arrays(k_arr.astype(np.float64), n_arr.astype(np.float64))
-    if (n_arr < 1).any():
-        raise ValueError(f"`n` must be >= 1, got minimum {n_arr.min()}.")
-    if (k_arr < 0).any() or (k_arr > n_arr).any():
-        raise ValueError("`k` must satisfy 0 <= k <= n.")
-    alpha = 1.0 - level
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lo = np.where(k_arr == 0, 0.0,
-                      special.betaincinv(np.maximum(k_arr, 1), n_arr - k_arr + 1, alpha / 2))
-        hi = np.where(k_arr == n_arr, 1.0,
-                      special.betaincinv(k_arr + 1, np.maximum(n_arr - k_arr, 1), 1 - alpha / 2))
-    if lo.ndim == 0:
-        return float(lo), float(hi)
-    return lo, hi
+    return clopper_pearson(k, n, level=level)
 
 
 def bonferroni(level_or_alpha, m):
@@ -325,3 +302,44 @@ def slope_test(fit, predicted, tol=0.0):
     predicted = check_real(predicted, "predicted")
     tol = check_real(tol, "tol", low=0)
     return bool(fit.ci_low - tol <= predicted <= fit.ci_high + tol)
+
+
+def weighted_quantile(values, weights, q):
+    r"""Quantile of a discrete law along the last axis: :math:`\inf\{c : P[X \le c] \ge q\}`.
+
+    Parameters
+    ----------
+    values : (..., m) array_like
+        Support points (any order).
+    weights : (..., m) array_like
+        Non-negative probabilities (normalised along the last axis here).
+    q : float
+        Level in (0, 1].  The cumulative probability is compared with ``q - 1e-12`` so that
+        rounding in the weights cannot skip an atom.
+
+    Returns
+    -------
+    ndarray
+        Shape ``values.shape[:-1]``.
+
+    Examples
+    --------
+    >>> float(weighted_quantile([0.0, 1.0, 2.0], [0.5, 0.3, 0.2], 0.8))
+    1.0
+    """
+    v = as_finite_array(values, "values", min_ndim=1)
+    w = as_finite_array(weights, "weights", min_ndim=1)
+    if w.shape != v.shape:
+        raise ValueError(f"`weights` must have the shape of `values` {v.shape}, got {w.shape}.")
+    if (w < 0).any():
+        raise ValueError("`weights` must be non-negative.")
+    q = check_real(q, "q", low=0.0, high=1.0, low_open=True)
+    total = w.sum(axis=-1, keepdims=True)
+    if (total <= 0).any():
+        raise ValueError("`weights` must have positive total mass along the last axis.")
+    order = np.argsort(v, axis=-1, kind="stable")
+    sv = np.take_along_axis(v, order, axis=-1)
+    cdf = np.cumsum(np.take_along_axis(w, order, axis=-1), axis=-1) / total
+    idx = np.minimum((cdf < q - 1e-12).sum(axis=-1), v.shape[-1] - 1)
+    return np.take_along_axis(sv, idx[..., None], axis=-1)[..., 0]
+

@@ -105,7 +105,7 @@ def _dask_client(address, jobs):
                            "python -m pip install -e \".[dask]\"") from exc
     if address is None:
         cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=":0")
         return Client(cluster), cluster
     return Client(address), None
 

@@ -14,7 +14,7 @@ function                                   statement
 =========================================  =====================================================
 :func:`kl_to_coverage`                     Prop. 3.1: :math:`\mathrm{Cov}_N\le D_{KL}/\log(N/e)`
 :func:`kl_to_coverage_sharp`               Prop. F.1 / D.1: :math:`D_{KL}/(\log N-1+1/N)`
-:func:`kl_tightness_witness`               Prop. F.2 / D.2: Ber(p) vs Ber(p/N)
+:func:`kl_tightness_witness`               Prop. F.2 / D.2: attained value :math:`D_{KL}/(\log N-\frac12+\frac1{2N})`
 :func:`coverage_decay_to_kl`               Prop. F.3 / D.3
 :func:`hellinger_to_coverage`              Prop. F.4 / D.4: :math:`2N/(\sqrt N-1)^2\,D_H^2`
 :func:`coverage_chain_rule`                Prop. F.5 / D.5
@@ -47,8 +47,8 @@ from .coverage import _tail_masses, coverage_profile
 __all__ = [
     "kl_to_coverage",
     "kl_to_coverage_sharp",
-    "kl_tightness_lower_bound",
     "kl_tightness_witness",
+    "kl_tightness_instance",
     "bernoulli_witness",
     "uniform_coverage_decay",
     "coverage_decay_to_kl",
@@ -184,18 +184,30 @@ def kl_to_coverage_sharp(kl, N):
     return _ratio_or_inf(kl, den, den > 0)
 
 
-def kl_tightness_lower_bound(kl, N):
-    r"""The coverage level that Prop. F.2 / D.2 shows is attainable.
+def kl_tightness_witness(kl, N):
+    r"""The coverage level attained on the witness of Prop. F.2 (ICLR) / Prop. D.2 (arXiv).
 
     .. math:: \frac{D_{KL}}{\log N - \tfrac12 + \tfrac1{2N}}
 
-    For every :math:`N\ge2` there are models with :math:`\mathrm{Cov}_N` at least this
-    (witness :func:`kl_tightness_witness`), so Prop. F.1's denominator is optimal up to
-    the difference :math:`\tfrac12 - \tfrac1{2N}`.
+    For every :math:`N\ge2` and :math:`p\le\tfrac12`, the pair
+    :math:`\pi_D=\mathrm{Ber}(p)`, :math:`\hat\pi=\mathrm{Ber}(p/N)`
+    (:func:`kl_tightness_instance`) has :math:`\mathrm{Cov}_N = p` at least this value of
+    its own KL, so Prop. F.1's denominator is optimal up to :math:`\tfrac12 - \tfrac1{2N}`.
+
+    Parameters
+    ----------
+    kl : float or array_like
+        KL divergence(s), ``>= 0``.
+    N : float or array_like
+        Thresholds ``>= 1`` (``inf`` at ``N = 1``, where the denominator vanishes).
+
+    Returns
+    -------
+    ndarray
 
     Examples
     --------
-    >>> round(float(kl_tightness_lower_bound(0.1, 2.0)), 6)   # 0.1 / (log 2 - 1/4)
+    >>> round(float(kl_tightness_witness(0.1, 2.0)), 6)   # 0.1 / (log 2 - 1/4)
     0.225659
     """
     kl = _nonneg(kl, "kl")
@@ -343,8 +355,8 @@ def bernoulli_witness(p, N):
         coverage=readonly(p.copy()), kl=readonly(kl), hellinger_sq=readonly(0.5 * (h1 + h0)))
 
 
-def kl_tightness_witness(p, N):
-    r"""Witness of Prop. F.2 (ICLR) / D.2 (arXiv): Ber(p) vs Ber(p/N), :math:`p\le\tfrac12`, :math:`N\ge2`.
+def kl_tightness_instance(p, N):
+    r"""The instance of Prop. F.2 (ICLR) / D.2 (arXiv): Ber(p) vs Ber(p/N), :math:`p\le\tfrac12`, :math:`N\ge2`.
 
     .. math::
 
@@ -352,12 +364,12 @@ def kl_tightness_witness(p, N):
         \;\ge\; \frac{D_{KL}}{\log N - \tfrac12 + \tfrac1{2N}} .
 
     Returns the :class:`BernoulliWitness`; compare its ``coverage`` with
-    :func:`kl_tightness_lower_bound` of its ``kl``.
+    :func:`kl_tightness_witness` of its ``kl``.
 
     Examples
     --------
-    >>> w = kl_tightness_witness(0.5, 2.0)
-    >>> bool(w.coverage >= kl_tightness_lower_bound(w.kl, 2.0))
+    >>> w = kl_tightness_instance(0.5, 2.0)
+    >>> bool(w.coverage >= kl_tightness_witness(w.kl, 2.0))
     True
     """
     pa = as_float_array(p, "p", allow_posinf=False, allow_neginf=False)

@@ -29,7 +29,8 @@ Then, for every threshold :math:`t=\log N` simultaneously and every :math:`s\ge0
     \mathbb P[Z_r\ge t+s] - \mathbb P[E<-s] \;\le\; \mathrm{Cov}_N \;\le\;
     \mathbb P[Z_r\ge t-s] + \mathbb P[E>s],
 
-and the bounds take the best :math:`s` on a grid.  The lattice covers a window that follows
+and the bounds take the best :math:`s` on a grid (thresholds follow the toolkit's tie
+convention, :func:`theory.coverage.comparison_log_thresholds`).  The lattice covers a window that follows
 the exact mean of :math:`Z_h` (``width_sd`` standard deviations each side, clipped to the
 reachable range); mass that leaves the window is not lost but kept with deterministic
 bounds on its final value (counted by the upper bound, and by the lower bound only when
@@ -57,6 +58,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ._validation import check_int, check_real, check_thresholds, readonly
+from .coverage import comparison_log_thresholds
 from .divergences import categorical_kl
 
 __all__ = [
@@ -239,7 +241,8 @@ class CertifiedLogRatioLaw:
             Shape ``np.shape(N)``.
         """
         N = check_thresholds(N)
-        t = np.log(N).ravel()
+        # the toolkit's coverage convention: ties pi/pi_hat = N count up to TIE_ATOL (log scale)
+        t = comparison_log_thresholds(N).ravel()
         e_min, e_max = self.error_bounds
         j_max = int(min(max_shifts, np.ceil(max(e_max, -e_min, 0.0) / self.step) + 1))
         s_up = np.unique(np.concatenate([self.step * np.arange(j_max + 1), [max(e_max, 0.0)]]))

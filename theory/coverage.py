@@ -33,7 +33,13 @@ __all__ = [
     "empirical_coverage",
     "on_policy_coverage",
     "log_thresholds",
+    "comparison_log_thresholds",
+    "TIE_ATOL",
 ]
+
+
+#: Absolute tolerance on the log scale with which a tie ``pi/pi_hat == N`` counts as ``>= N``.
+TIE_ATOL = 1e-10
 
 
 def log_thresholds(N, *, name="N"):
@@ -41,6 +47,20 @@ def log_thresholds(N, *, name="N"):
     N = check_thresholds(N, name)
     with np.errstate(divide="ignore"):
         return np.log(N)
+
+
+def comparison_log_thresholds(N, *, name="N"):
+    r"""The cut-offs against which log-ratios are compared: :math:`\log N - \tau`.
+
+    The event :math:`\pi/\hat\pi \ge N` is evaluated as
+    :math:`\log\pi - \log\hat\pi \ge \log N - \tau` with :math:`\tau` = ``TIE_ATOL``
+    (``1e-10``).  Log-ratios are differences of (sums of) rounded log-probabilities, so a
+    ratio that equals ``N`` exactly (the Prop. F.2 witness, the F.7 witness reward, any
+    constructed tie) comes out a few ulps on either side of :math:`\log N`; the tolerance
+    makes the ``>=`` convention hold for such ties.  It changes the count only for ratios
+    within a factor :math:`e^{10^{-10}}` of ``N``.
+    """
+    return log_thresholds(N, name=name) - TIE_ATOL
 
 
 def _coverage_sorted(sorted_lr, tail_mass, log_n):
@@ -64,8 +84,8 @@ def _tail_masses(log_ratio, weights):
 
 
 def _coverage_profile_iv(log_ratio, N, weights):
-    lr = as_float_array(log_ratio, "log_ratio", ndim=1)
-    log_n = log_thresholds(N)
+    lr = as_float_array(log_ratio, "log_ratio", ndim=1, allow_nan=weights is not None)
+    log_n = comparison_log_thresholds(N)
     if weights is None:
         w = None
     else:
@@ -91,7 +111,8 @@ def coverage_profile(log_ratio, N, *, weights=None):
         Log density ratios :math:`\log \pi/\hat\pi` on the points of a support or sample.
         ``+inf`` (the model gives probability 0) is allowed and always counts.
     N : float or array_like
-        Thresholds, every entry ``>= 1`` (``inf`` allowed).  Any shape.
+        Thresholds, every entry ``>= 1`` (``inf`` allowed).  Any shape.  Ties
+        (ratio exactly ``N``) count, up to rounding: see :func:`comparison_log_thresholds`.
     weights : (m,) array_like, optional
         Probabilities of the points under the reference (``mu(x) pi(y|x)`` for an
         enumerated support): the result is then the *exact* coverage.  With ``None`` each
@@ -151,8 +172,8 @@ def per_prompt_coverage(log_ratio, N, *, weights=None):
     >>> per_prompt_coverage([[0.0, 2.0], [3.0, 3.0]], 2.0)
     array([0.5, 1. ])
     """
-    lr = as_float_array(log_ratio, "log_ratio", ndim=2)
-    log_n = log_thresholds(N)
+    lr = as_float_array(log_ratio, "log_ratio", ndim=2, allow_nan=weights is not None)
+    log_n = comparison_log_thresholds(N)
     n_prompts, m = lr.shape
     if weights is None:
         w = np.full(lr.shape, 1.0 / m)
@@ -181,7 +202,15 @@ def answer_level_coverage(log_p, log_q, answer, N, *, prompt_weights=None):
 
         \mathrm{Cov}^{ans}_N(\pi\|\hat\pi)
         = P_{\pi}\left[\frac{\pi(y_{ans}|x)}{\hat\pi(y_{ans}|x)} \ge N\right]
-        \le \mathrm{Cov}_N(\pi\|\hat\pi).
+        \le \frac{\mathrm{Cov}_{cN}(\pi\|\hat\pi)}{1 - c}
+        \quad (0 < c < 1,\ cN \ge 1).
+
+    (If :math:`\pi(a)/\hat\pi(a) \ge N`, the responses of answer :math:`a` with ratio
+    :math:`< cN` carry :math:`\pi`-mass :math:`< cN\hat\pi(a) \le c\,\pi(a)`.)  The
+    pointwise :math:`\mathrm{Cov}^{ans}_N \le \mathrm{Cov}_N` does **not** hold in general:
+    :math:`\pi = (0.1, 0.1 \mid 0.8)`, :math:`\hat\pi = (0.001, 0.019 \mid 0.98)` with the
+    first two responses sharing an answer gives :math:`\mathrm{Cov}^{ans}_{10} = 0.2 >
+    \mathrm{Cov}_{10} = 0.1`.
 
     Parameters
     ----------
@@ -212,7 +241,7 @@ def answer_level_coverage(log_p, log_q, answer, N, *, prompt_weights=None):
         raise ValueError(f"`log_q` must have the shape of `log_p` {log_p.shape}, got {log_q.shape}.")
     n_prompts, m = log_p.shape
     ans = as_int_array(answer, "answer", low=0)
-    if ans.ndim == 1:
+    if ans.shape == (m,):
         ans = np.broadcast_to(ans, log_p.shape)
     if ans.shape != log_p.shape:
         raise ValueError(f"`answer` must have shape ({m},) or {log_p.shape}, got {ans.shape}.")
@@ -274,7 +303,7 @@ def empirical_coverage(loglik_ref, loglik_model, N):
         lead = np.broadcast_shapes(ref.shape[:-1], mod.shape[:-1])
     except ValueError:
         raise ValueError(f"`loglik_ref` {ref.shape} and `loglik_model` {mod.shape} do not broadcast.") from None
-    log_n = log_thresholds(N)
+    log_n = comparison_log_thresholds(N)
     n = ref.shape[-1]
     with np.errstate(invalid="ignore"):
         lr = ref - mod  # (-inf) - (-inf) is NaN: the ratio 0/0 never reaches N.
@@ -336,7 +365,7 @@ def on_policy_coverage(loglik_ref, loglik_model, N, *, weights=None):
         w = as_float_array(weights, "weights", ndim=2, allow_posinf=False, allow_neginf=False)
         if w.shape != (n, m) or (w < 0).any() or not np.allclose(w.sum(axis=1), 1.0, atol=1e-8):
             raise ValueError(f"`weights` must be a ({n}, {m}) array of probability rows.")
-    log_n = log_thresholds(N)
+    log_n = comparison_log_thresholds(N)
     with np.errstate(invalid="ignore"):
         lr = ref - mod
     lr = np.where(np.isnan(lr), -np.inf, lr)

@@ -17,7 +17,6 @@ variation is :math:`\tfrac12\sum|p-q|`.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
 from ._validation import as_float_array, check_log_probabilities, check_weights
 from .coverage import log_thresholds
@@ -55,8 +54,12 @@ def _kl_terms(lp, lq):
     """Pointwise p (log p - log q) with 0 log 0 = 0 and +inf where p > 0 = q."""
     p = np.exp(lp)
     with np.errstate(invalid="ignore"):
-        diff = lp - lq
-    return np.where(p > 0, p * diff, 0.0)
+        return np.where(p > 0, p * (lp - lq), 0.0)
+
+
+def _hellinger_terms(lp, lq, axis):
+    """``0.5 * sum((sqrt p - sqrt q)**2)`` along ``axis``: no cancellation for small distances."""
+    return 0.5 * ((np.exp(0.5 * lp) - np.exp(0.5 * lq)) ** 2).sum(axis=axis)
 
 
 def kl_divergence(log_p, log_q, *, prompt_weights=None):
@@ -88,7 +91,8 @@ def kl_divergence(log_p, log_q, *, prompt_weights=None):
     0.510826
     """
     lp, lq, mu = _pair_iv(log_p, log_q, prompt_weights)
-    return float(mu @ _kl_terms(lp, lq).sum(axis=1))
+    # Each per-prompt KL is >= 0; rounding of nearly equal log-probabilities must not make it negative.
+    return float(mu @ np.maximum(_kl_terms(lp, lq).sum(axis=1), 0.0))
 
 
 def cross_entropy(log_p, log_q, *, prompt_weights=None):
@@ -105,7 +109,8 @@ def cross_entropy(log_p, log_q, *, prompt_weights=None):
     """
     lp, lq, mu = _pair_iv(log_p, log_q, prompt_weights)
     p = np.exp(lp)
-    terms = np.where(p > 0, -p * lq, 0.0)
+    with np.errstate(invalid="ignore"):
+        terms = np.where(p > 0, -p * lq, 0.0)
     return float(mu @ terms.sum(axis=1))
 
 
@@ -118,18 +123,17 @@ def squared_hellinger(log_p, log_q, *, prompt_weights=None):
             \left(\sqrt{\pi(y|x)} - \sqrt{\hat\pi(y|x)}\right)^2
         = 1 - \mathbb E_\mu \sum_y \sqrt{\pi\hat\pi} \in [0, 1],
 
-    the convention of Prop. F.4 / D.4.  Computed as ``1 - BC`` with the Bhattacharyya
-    coefficient in log space, clipped to ``[0, 1]``.
+    the convention of Prop. F.4 / D.4.  Computed as the sum of squares (not as ``1 - BC``,
+    which cancels catastrophically for nearly equal distributions), clipped to ``[0, 1]``.
 
     Examples
     --------
     >>> import numpy as np
-    >>> squared_hellinger(np.log([1.0, 0.0]), np.log([0.0, 1.0]))
+    >>> squared_hellinger([0.0, -np.inf], [-np.inf, 0.0])
     1.0
     """
     lp, lq, mu = _pair_iv(log_p, log_q, prompt_weights)
-    log_bc = logsumexp(0.5 * (lp + lq), axis=1)
-    return float(np.clip(mu @ -np.expm1(log_bc), 0.0, 1.0))
+    return float(np.clip(mu @ _hellinger_terms(lp, lq, axis=1), 0.0, 1.0))
 
 
 def total_variation(log_p, log_q, *, prompt_weights=None):
@@ -138,7 +142,7 @@ def total_variation(log_p, log_q, *, prompt_weights=None):
     Examples
     --------
     >>> import numpy as np
-    >>> total_variation(np.log([0.5, 0.5]), np.log([1.0, 0.0]))
+    >>> total_variation(np.log([0.5, 0.5]), [0.0, -np.inf])
     0.5
     """
     lp, lq, mu = _pair_iv(log_p, log_q, prompt_weights)
@@ -157,7 +161,7 @@ def categorical_kl(log_p, log_q, *, axis=-1):
     Examples
     --------
     >>> import numpy as np
-    >>> categorical_kl(np.log([[0.5, 0.5], [1.0, 0.0]]), np.log([[0.5, 0.5], [0.5, 0.5]])).round(6)
+    >>> categorical_kl([[np.log(0.5), np.log(0.5)], [0.0, -np.inf]], np.log([[0.5, 0.5], [0.5, 0.5]])).round(6)
     array([0.      , 0.693147])
     """
     lp = np.asarray(log_p, dtype=float)
@@ -173,12 +177,12 @@ def categorical_squared_hellinger(log_p, log_q, *, axis=-1):
     Examples
     --------
     >>> import numpy as np
-    >>> float(categorical_squared_hellinger(np.log([1.0, 0.0]), np.log([0.0, 1.0])))
+    >>> float(categorical_squared_hellinger([0.0, -np.inf], [-np.inf, 0.0]))
     1.0
     """
     lp = np.asarray(log_p, dtype=float)
     lq = np.asarray(log_q, dtype=float)
-    return np.clip(-np.expm1(logsumexp(0.5 * (lp + lq), axis=axis)), 0.0, 1.0)
+    return np.clip(_hellinger_terms(lp, lq, axis=axis), 0.0, 1.0)
 
 
 def stopped_kl(token_kl_sums, N, *, weights=None):
@@ -225,9 +229,11 @@ def stopped_kl(token_kl_sums, N, *, weights=None):
     # E[min(c, S)] = sum_{S < c} w S + c * P[S >= c], with prefix sums over the sorted S.
     ws = np.where(w_sorted > 0, w_sorted * np.where(np.isinf(s_sorted), 0.0, s_sorted), 0.0)
     prefix_ws = np.concatenate([[0.0], np.cumsum(ws)])
-    prefix_w = np.concatenate([[0.0], np.cumsum(w_sorted)])
+    # P[S >= c] as a suffix sum (exactly 0 when every S < c; 1 - prefix would leave rounding
+    # residue that c = log N = inf turns into inf).
+    suffix_w = np.concatenate([np.cumsum(w_sorted[::-1])[::-1], [0.0]])
     idx = np.searchsorted(s_sorted, c, side="left")
-    tail = np.clip(1.0 - prefix_w[idx], 0.0, 1.0)
+    tail = np.clip(suffix_w[idx], 0.0, 1.0)
     with np.errstate(invalid="ignore"):
         capped = np.where(tail > 0, c * tail, 0.0)
     return np.minimum(prefix_ws[idx] + capped, c)

@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from ._validation import check_int, check_real, readonly
 from .coverage import coverage_profile, log_thresholds
+from .intervals import clopper_pearson
 from .divergences import categorical_kl, stopped_kl
 from .models import AutoregressiveLinearModel, MarkovModel
 from .models.markov import MAX_ENUMERATION
@@ -40,37 +40,6 @@ __all__ = [
 ]
 
 EVALUATIONS = ("exact", "certified", "monte_carlo")
-
-
-def clopper_pearson(k, n, *, level=0.95):
-    r"""Exact (Clopper–Pearson) two-sided interval for a binomial proportion, vectorised.
-
-    .. math:: [\,B^{-1}_{\alpha/2}(k, n-k+1),\ B^{-1}_{1-\alpha/2}(k+1, n-k)\,]
-
-    with :math:`B^{-1}` the beta quantile, ``0`` and ``1`` at the edges.  The interval
-    covers the true proportion with probability at least ``level``.
-
-    Examples
-    --------
-    >>> lo, hi = clopper_pearson(0, 10, level=0.95)
-    >>> float(lo), round(float(hi), 4)
-    (0.0, 0.3085)
-    """
-    k = np.asarray(k)
-    n = np.asarray(n)
-    if not (np.issubdtype(k.dtype, np.integer) and np.issubdtype(n.dtype, np.integer)):
-        if not (np.all(k == np.round(k)) and np.all(n == np.round(n))):
-            raise TypeError("`k` and `n` must be integers.")
-    if (n < 1).any():
-        raise ValueError("`n` must be >= 1.")
-    if (k < 0).any() or (k > n).any():
-        raise ValueError("`k` must satisfy 0 <= k <= n.")
-    level = check_real(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
-    alpha = 1.0 - level
-    with np.errstate(invalid="ignore"):
-        lo = np.where(k > 0, stats.beta.ppf(alpha / 2, k, n - k + 1), 0.0)
-        hi = np.where(k < n, stats.beta.ppf(1 - alpha / 2, k + 1, n - k), 1.0)
-    return lo, hi
 
 
 @dataclass(frozen=True)

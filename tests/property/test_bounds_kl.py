@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bounds_strategies import coverage, distribution_pairs, leq, log_ratio, thresholds
 from theory.bounds import (bernoulli_witness, coverage_decay_to_kl, coverage_decay_witness,
-                           kl_tightness_lower_bound, kl_tightness_witness, kl_to_coverage,
+                           kl_tightness_instance, kl_tightness_witness, kl_to_coverage,
                            kl_to_coverage_sharp, uniform_coverage_decay)
 from theory.coverage import coverage_profile
 from theory.divergences import kl_divergence
@@ -73,10 +73,10 @@ def test_prop_f1_attained_on_witness(p, N):
 # ----------------------------------------------------------------------------- Prop F.2
 @given(st.floats(1e-6, 0.5), st.floats(np.log(2.0), 40.0).map(np.exp))
 def test_prop_f2_witness_inequality(p, N):
-    w = kl_tightness_witness(p, N)
+    w = kl_tightness_instance(p, N)
     cov = coverage_profile(w.log_ratio, N, weights=[p, 1 - p])
     assert cov == p
-    assert leq(kl_tightness_lower_bound(w.kl, N), cov)
+    assert leq(kl_tightness_witness(w.kl, N), cov)
     assert leq(cov, kl_to_coverage_sharp(w.kl, N))      # consistent with F.1
 
 
@@ -85,7 +85,7 @@ def test_prop_f2_constant_is_sharp(N):
     # At p = 1/2 the witness violates the claim with -1/2 replaced by -3/4:
     # KL >= p (den - 2 slack) with slack <= 0.0966 + 1/(8N - 4) (derived in the module
     # docstring of proofs_check.kl_coverage / f2_inequality), so Cov * (den - 1/4)/KL < 1.
-    w = kl_tightness_witness(0.5, N)
+    w = kl_tightness_instance(0.5, N)
     den_tighter = np.log(N) - 0.75 + 0.5 / N
     assert 0.5 < w.kl / den_tighter
 
