@@ -64,6 +64,7 @@ __all__ = [
     "lemma_j1_clipped_exponential",
     "lemma_j1_witness",
     "finite_class_mle_hellinger_bound",
+    "finite_class_mle_failure_probability",
     "Witness",
     "BernoulliWitness",
 ]
@@ -964,3 +965,92 @@ def finite_class_mle_hellinger_bound(n, class_size, delta):
     if (d <= 0).any() or (d >= 1).any():
         raise ValueError("`delta` must lie in (0, 1).")
     return _out(np.log(k / d) / n)
+
+
+def _compositions(n, k):
+    """All count vectors of ``n`` samples in ``k`` cells, shape ``(C(n+k-1, k-1), k)``."""
+    from itertools import combinations
+
+    cuts = np.array(list(combinations(range(n + k - 1), k - 1)), dtype=np.int64).reshape(-1, k - 1)
+    edges = np.concatenate([np.full((len(cuts), 1), -1), cuts, np.full((len(cuts), 1), n + k - 1)], axis=1)
+    return np.diff(edges, axis=1) - 1
+
+
+def finite_class_mle_failure_probability(log_class, n, threshold, *, prompt_weights=None,
+                                         max_outcomes=2_000_000):
+    r"""Exact probability that some log-likelihood maximiser over a finite class has Hellinger risk above ``threshold``.
+
+    The class member ``0`` is the data distribution :math:`\pi_D` (realizable case).  With
+    :math:`n` i.i.d. samples of :math:`\mu\otimes\pi_D` the likelihood depends only on the
+    counts of the ``(prompt, response)`` cells, so
+
+    .. math::
+
+        \mathbb P\Big[\exists\,\hat\pi\in\arg\max_{\pi\in\Pi}\hat L_n(\pi):\
+        \mathbb E_\mu D_H^2(\pi_D,\hat\pi) > \text{threshold}\Big]
+        = \sum_{c} \mathrm{Mult}(c;\,n,\mu\otimes\pi_D)\,
+          \mathbf 1\{\text{some maximiser for } c \text{ is far}\}
+
+    over all count vectors :math:`c` (ties between maximisers resolved adversarially, up to a
+    relative ``1e-9`` on the log-likelihood).  With ``threshold`` =
+    :func:`finite_class_mle_hellinger_bound` this is at most :math:`\delta`.
+
+    Parameters
+    ----------
+    log_class : (K, m) or (K, n_prompts, m) array_like
+        Normalised log-probabilities of the class members; member 0 is :math:`\pi_D`.
+    n : int
+        Sample size.
+    threshold : float
+        Hellinger level (one-half convention).
+    prompt_weights : (n_prompts,) array_like, optional
+        :math:`\mu`; uniform by default.
+    max_outcomes : int
+        Refuse to enumerate more count vectors than this.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> lc = np.log([[0.5, 0.5], [0.9, 0.1]])
+    >>> p = finite_class_mle_failure_probability(lc, 10, finite_class_mle_hellinger_bound(10, 2, 0.1))
+    >>> bool(p <= 0.1)
+    True
+    """
+    from math import comb
+
+    from scipy.special import gammaln
+
+    from .divergences import squared_hellinger
+
+    lc = as_float_array(log_class, "log_class", allow_posinf=False)
+    if lc.ndim == 2:
+        lc = lc[:, None, :]
+    if lc.ndim != 3 or lc.shape[0] < 1:
+        raise ValueError("`log_class` must have shape (K, m) or (K, n_prompts, m).")
+    for k in range(lc.shape[0]):
+        check_log_probabilities(lc[k], "log_class", axis=-1)
+    n = check_int(n, "n", low=1)
+    thr = as_float_array(threshold, "threshold", allow_posinf=False, allow_neginf=False)
+    if thr.ndim != 0 or thr < 0:
+        raise ValueError("`threshold` must be a non-negative scalar.")
+    threshold = float(thr)
+    K, X, m = lc.shape
+    mu = np.full(X, 1.0 / X) if prompt_weights is None else check_weights(prompt_weights, "prompt_weights", (X,))
+    cells = X * m
+    if comb(n + cells - 1, cells - 1) > max_outcomes:
+        raise ValueError(f"too many count vectors to enumerate (n={n}, {cells} cells); raise `max_outcomes`.")
+    with np.errstate(divide="ignore"):
+        log_joint = (np.log(mu)[None, :, None] + lc).reshape(K, cells)
+    counts = _compositions(n, cells)
+    log_mult = gammaln(n + 1) - gammaln(counts + 1).sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        ll = np.where(counts[None] > 0, counts[None] * log_joint[:, None, :], 0.0).sum(-1)   # (K, C)
+    prob = np.exp(log_mult + ll[0])
+    h2 = np.array([squared_hellinger(lc[0], lc[k], prompt_weights=mu) for k in range(K)])
+    best = ll.max(axis=0)
+    is_max = ll >= best - 1e-9 * np.maximum(1.0, np.abs(best))
+    fail = (is_max & (h2[:, None] > threshold)).any(axis=0)
+    return float(np.clip(prob[fail].sum(), 0.0, 1.0))

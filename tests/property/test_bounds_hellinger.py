@@ -10,7 +10,8 @@ from scipy import stats
 from scipy.special import gammaln, logsumexp
 
 from bounds_strategies import coverage, distribution_pairs, distribution_tuples, leq, thresholds
-from theory.bounds import (bernoulli_witness, finite_class_mle_hellinger_bound, hellinger_to_coverage,
+from theory.bounds import (_compositions, bernoulli_witness, finite_class_mle_failure_probability,
+                           finite_class_mle_hellinger_bound, hellinger_to_coverage,
                            lemma_j1_clipped_exponential, lemma_j1_witness)
 from theory.coverage import coverage_profile
 from theory.divergences import squared_hellinger
@@ -60,34 +61,20 @@ def test_lemma_j1_equality_at_log4():
 
 
 # ------------------------------------------------------------- finite-class MLE (F.8)
-def _compositions(n, k):
-    """All count vectors of n samples into k cells, shape (M, k)."""
-    out = []
-    for cut in itertools.combinations(range(n + k - 1), k - 1):
-        c = np.diff(np.concatenate([[-1], cut, [n + k - 1]])) - 1
-        out.append(c)
-    return np.array(out)
-
-
-def _mle_failure_probability(log_class, mu, n, bound):
-    """Exact P[some log-likelihood maximiser has E_mu D_H^2 > bound]; member 0 is the data.
-
-    Cells are the (prompt, response) pairs; ties between maximisers are resolved adversarially.
-    """
+def _brute_force_failure(log_class, mu, n, bound):
+    """Independent check: enumerate every sample sequence of (prompt, response) cells."""
     K = log_class.shape[0]
-    with np.errstate(divide="ignore"):
-        log_joint = np.log(mu)[None, :, None] + log_class               # (K, X, m)
-    cells = log_joint.reshape(K, -1)
-    counts = _compositions(n, cells.shape[1])                           # (M, cells)
-    log_mult = gammaln(n + 1) - gammaln(counts + 1).sum(1)
-    with np.errstate(invalid="ignore"):
-        ll = np.where(counts[None] > 0, counts[None] * cells[:, None, :], 0.0).sum(-1)   # (K, M)
-    prob = np.exp(log_mult + np.where(counts > 0, counts * cells[0], 0.0).sum(1))
+    log_joint = (np.log(mu)[None, :, None] + log_class).reshape(K, -1)
     h2 = np.array([squared_hellinger(log_class[0], log_class[k], prompt_weights=mu) for k in range(K)])
-    best = ll.max(axis=0)
-    is_max = ll >= best - 1e-9 * np.maximum(1.0, np.abs(best))
-    fail = (is_max & (h2[:, None] > bound)).any(axis=0)
-    return float(prob[fail].sum())
+    total = 0.0
+    for seq in itertools.product(range(log_joint.shape[1]), repeat=n):
+        ll = log_joint[:, list(seq)].sum(axis=1)
+        if not np.isfinite(ll[0]):
+            continue
+        best = ll.max()
+        if ((ll >= best - 1e-9 * max(1.0, abs(best))) & (h2 > bound)).any():
+            total += np.exp(ll[0])
+    return total
 
 
 @given(distribution_tuples(4, zeros_allowed=(False, True, True, True), max_points=3, max_prompts=2),
@@ -96,7 +83,7 @@ def test_finite_class_mle_hellinger_bound_holds(members, n, delta):
     log_class = np.stack([d.log_p for d in members])
     mu = members[0].mu
     bound = finite_class_mle_hellinger_bound(n, len(members), delta)
-    assert _mle_failure_probability(log_class, mu, n, bound) <= delta + 1e-12
+    assert finite_class_mle_failure_probability(log_class, n, bound, prompt_weights=mu) <= delta + 1e-12
 
 
 @pytest.mark.parametrize("n, delta", [(400, 1e-6), (1000, 1e-6), (200, 1e-4), (2000, 1e-8)])
@@ -112,6 +99,15 @@ def test_finite_class_mle_constant_cannot_be_halved(n, delta):
     full = 2 * half
     eps_f = 0.5 * np.sqrt(1 - (1 - full) ** 2)
     assert stats.binom.cdf(n // 2, n, 0.5 + eps_f) <= delta
+
+
+@given(distribution_tuples(3, zeros_allowed=(False, True, True), max_points=3, max_prompts=2),
+       st.integers(1, 4), st.floats(0.0, 0.6))
+def test_mle_failure_probability_matches_brute_force(members, n, level):
+    log_class = np.stack([d.log_p for d in members])
+    mu = members[0].mu
+    exact = finite_class_mle_failure_probability(log_class, n, level, prompt_weights=mu)
+    assert abs(exact - _brute_force_failure(log_class, mu, n, level)) <= 1e-12
 
 
 def test_compositions_enumerate_all():
