@@ -22,14 +22,15 @@ error :math:`E = Z - Z_r = \sum_h(\delta_h - r_h)` is controlled rigorously:
   :math:`e^{\lambda(\delta-r)}`), so :math:`\mathbb P[E>s]\le\min_\lambda e^{-\lambda s}
   \mathbb E e^{\lambda E}`.
 
-Then, for every threshold :math:`t=\log N` simultaneously and every :math:`s\ge0`,
+Then, for every threshold :math:`t=\log N` simultaneously,
 
 .. math::
 
-    \mathbb P[Z_r\ge t+s] - \mathbb P[E<-s] \;\le\; \mathrm{Cov}_N \;\le\;
-    \mathbb P[Z_r\ge t-s] + \mathbb P[E>s],
+    \mathbb P[Z_r\ge t-s] - \mathbb P[E<s] \;\le\; \mathrm{Cov}_N \;\le\;
+    \mathbb P[Z_r\ge t-s] + \mathbb P[E>s]
 
-and the bounds take the best :math:`s` on a grid (thresholds follow the toolkit's tie
+for every real :math:`s` (so a systematic drift of the rounding error costs nothing), and
+the bounds take the best :math:`s` on a grid (thresholds follow the toolkit's tie
 convention, :func:`theory.coverage.comparison_log_thresholds`).  The lattice covers a window that follows
 the exact mean of :math:`Z_h` (``width_sd`` standard deviations each side, clipped to the
 reachable range); mass that leaves the window is not lost but kept with deterministic
@@ -158,6 +159,11 @@ class CertifiedLogRatioLaw:
     error_mean : float
         Exact :math:`\mathbb E[E;\,Z<\infty]` (so ``lattice_mean() + error_mean`` is the
         KL when nothing escaped and ``inf_mass = 0``).
+    tail_slack : float
+        Bound on the error of every tail sum of ``masses`` (the aliased mass of the
+        ``"fft"`` method plus floating-point rounding; ``0`` for ``"lattice"``).
+    method : {"lattice", "fft"}
+        How the lattice law was computed.
     evaluation : str
         ``"certified"``.
     """
@@ -175,6 +181,8 @@ class CertifiedLogRatioLaw:
     log_mgf_neg: np.ndarray
     kl: float
     error_mean: float = 0.0
+    tail_slack: float = 0.0
+    method: str = "lattice"
     evaluation: str = "certified"
 
     def __post_init__(self):
@@ -232,8 +240,8 @@ class CertifiedLogRatioLaw:
         N : float or array_like
             Thresholds ``>= 1`` (``inf`` allowed).
         max_shifts : int
-            Largest number of lattice shifts :math:`s` tried (the deterministic
-            shift :math:`E_{\max}` is always tried too).
+            Largest number of shifts :math:`s\in[E_{\min}, E_{\max}]` tried (one per lattice
+            step when that is fewer; the two ends are always tried).
 
         Returns
         -------
@@ -244,14 +252,22 @@ class CertifiedLogRatioLaw:
         # the toolkit's coverage convention: ties pi/pi_hat = N count up to TIE_ATOL (log scale)
         t = comparison_log_thresholds(N).ravel()
         e_min, e_max = self.error_bounds
-        j_max = int(min(max_shifts, np.ceil(max(e_max, -e_min, 0.0) / self.step) + 1))
-        s_up = np.unique(np.concatenate([self.step * np.arange(j_max + 1), [max(e_max, 0.0)]]))
-        s_dn = np.unique(np.concatenate([self.step * np.arange(j_max + 1), [max(-e_min, 0.0)]]))
-        t_up = t[:, None] - s_up[None, :]
-        t_dn = t[:, None] + s_dn[None, :]
+        # shifts s anywhere in [E_min, E_max] (E need not be centred: its mean is often a
+        # systematic drift of the rounding):
+        #   P[Z >= t] <= P[Z_r >= t - s] + P[E > s],   P[Z >= t] >= P[Z_r >= t - s] - P[E < s]
+        span = max(e_max - e_min, 0.0)
+        if span / self.step + 2 <= max_shifts:
+            shifts = e_min + self.step * np.arange(int(np.floor(span / self.step)) + 1)
+        else:
+            shifts = np.linspace(e_min, e_max, max_shifts)
+        shifts = np.unique(np.concatenate([shifts, [e_min, e_max]]))
+        t_s = t[:, None] - shifts[None, :]
         with np.errstate(invalid="ignore"):
-            hi_tr = np.min(self._tail(t_up, True) + self._error_tail(s_up, +1)[None, :], axis=1)
-            lo_tr = np.max(self._tail(t_dn, False) - self._error_tail(s_dn, -1)[None, :], axis=1)
+            hi_tr = np.min(self._tail(t_s, True) + self.tail_slack + self._error_tail(shifts, +1)[None, :],
+                           axis=1)
+            lo_tr = np.max(self._tail(t_s, False) - self.tail_slack - self._error_tail(-shifts, -1)[None, :],
+                           axis=1)
+        hi_tr = np.minimum(hi_tr, self.finite_mass)
         lo_tr = np.maximum(lo_tr, 0.0)
         # Escaped mass: counted in lo only if certainly >= t, in hi if possibly >= t.
         esc_lo = (self.escape_mass[None, :] * (self.escape_lower[None, :] >= t[:, None])).sum(axis=1)
@@ -264,8 +280,8 @@ class CertifiedLogRatioLaw:
     def to_dict(self):
         return {"origin": self.origin, "step": self.step, "n_bins": self.n_bins,
                 "inf_mass": self.inf_mass, "escaped_mass": float(self.escape_mass.sum()),
-                "error_bounds": list(self.error_bounds), "kl": self.kl,
-                "evaluation": self.evaluation}
+                "error_bounds": list(self.error_bounds), "kl": self.kl, "tail_slack": self.tail_slack,
+                "method": self.method, "evaluation": self.evaluation}
 
 
 # ------------------------------------------------------------------------ internals
@@ -282,6 +298,30 @@ def _tables(d, m):
     lpd = np.asarray(d.log_probs, dtype=float)
     lpm = np.asarray(m.log_probs, dtype=float)
     return lpd, lpm
+
+
+def _lse(a, axis):
+    """``log(sum(exp(a)))`` over ``axis`` (``-inf`` safe), without scipy's per-call overhead."""
+    mx = np.max(a, axis=axis, keepdims=True)
+    mx = np.where(np.isfinite(mx), mx, 0.0)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(a - mx), axis=axis, keepdims=True)) + mx
+    return np.squeeze(out, axis=axis)
+
+
+class _Steps:
+    """Per-position transition arrays, computed once (twice for time-homogeneous tables)."""
+
+    def __init__(self, lpd, lpm):
+        self.lpd, self.lpm = lpd, lpm
+        self.homogeneous = lpd.shape[1] == 1 and lpm.shape[1] == 1
+        self._cache = {}
+
+    def __call__(self, h):
+        key = (min(h, 1) if self.homogeneous else h)
+        if key not in self._cache:
+            self._cache[key] = _step_arrays(self.lpd, self.lpm, h, h == 0)
+        return self._cache[key]
 
 
 def _step_arrays(lpd, lpm, h, first):
@@ -324,8 +364,9 @@ def _moment_pass(lpd, lpm, horizon, n_prompts, mu):
     hard_hi = [0.0]
     reach = []
     inf_mass = 0.0
+    steps = _Steps(lpd, lpm)
     for h in range(horizon):
-        w, winf, d = _step_arrays(lpd, lpm, h, h == 0)
+        w, winf, d = steps(h)
         live = (m0 > 0)[:, :, None]
         reach.append(live[:, :, 0])
         inf_mass += float(np.einsum("xp,xpv->", m0, winf))
@@ -383,8 +424,9 @@ def _certified_single(d, m, n_bins, width_sd, n_lambdas):
     d_max_steps = np.zeros(H)
     d_min_steps = np.zeros(H)
     inf_after = np.zeros(H + 1, dtype=bool)
+    cache = _Steps(lpd, lpm)
     for h in range(H):
-        w, winf, dl = _step_arrays(lpd, lpm, h, h == 0)
+        w, winf, dl = cache(h)
         k = np.rint(dl / step)
         err = dl - k * step
         reach = mom["reach"][h][:, :, None]
@@ -450,25 +492,10 @@ def _certified_single(d, m, n_bins, width_sd, n_lambdas):
     origin = float(k0[H] * step)
 
     # ---- exact MGF of the rounding error E (finite paths), both signs
-    lambdas = np.geomspace(1e-2 / (step * np.sqrt(H)), 2e2 / step, n_lambdas)
+    lambdas = _err_lambdas(step, H, n_lambdas)
     lam = np.concatenate([lambdas, -lambdas])
-    g = np.broadcast_to(mu[None, :, None], (lam.size, X, 1)).copy()
-    log_scale = np.zeros(lam.size)
-    e0 = mu[:, None].copy()
-    e1 = np.zeros_like(e0)
-    for h in range(H):
-        w, _, _, err = steps[h]
-        e0, e1 = (np.einsum("xp,xpv->xv", e0, w),
-                  np.einsum("xp,xpv->xv", e1, w) + np.einsum("xp,xpv->xv", e0, w * err))
-        tilt = w[None] * np.exp(lam[:, None, None, None] * err[None])   # (Λ, X, P, V)
-        g = np.einsum("lxp,lxpv->lxv", g, tilt)
-        c = g.sum(axis=(1, 2))
-        good = c > 0
-        g[good] /= c[good, None, None]
-        with np.errstate(divide="ignore"):
-            log_scale += np.log(c)
-    with np.errstate(divide="ignore"):
-        log_mgf = log_scale + np.log(g.sum(axis=(1, 2)))
+    log_mgf = _tilted_log_mgf(d, m, lambda h, w, winf, dl: steps[h][3], lam)
+    e1 = _tilted_mean(d, m, step)
     n_l = lambdas.size
     kl = float(markov_kl(d, m))
     return CertifiedLogRatioLaw(
@@ -477,7 +504,144 @@ def _certified_single(d, m, n_bins, width_sd, n_lambdas):
         escape_upper=np.array(esc_upper, dtype=float),
         error_bounds=(float(e_min_cum[-1]), float(e_max_cum[-1])),
         lambdas=lambdas, log_mgf_pos=log_mgf[:n_l], log_mgf_neg=log_mgf[n_l:], kl=kl,
-        error_mean=float(e1.sum()))
+        error_mean=e1)
+
+
+def _tilted_log_mgf(d, m, values_of, lambdas):
+    """``log E[exp(lam * sum_h values_of(h)) ; Z < inf]`` for every ``lam`` (forward recursion).
+
+    ``values_of(h, w, winf, dl)`` returns the per-transition increments ``(X, P, V)``.  The
+    recursion runs in log space (``logsumexp`` over the previous token), so no state's
+    weight can underflow: the result is an exact MGF up to rounding, never an
+    underestimate by lost mass (which would invalidate the Chernoff bounds).
+    """
+    lpd, lpm = _tables(d, m)
+    X, H = d.n_prompts, d.horizon
+    mu = np.asarray(d.prompt_weights, dtype=float)
+    steps = _Steps(lpd, lpm)
+    with np.errstate(divide="ignore"):
+        lg = np.broadcast_to(np.log(mu)[None, :, None], (lambdas.size, X, 1)).copy()
+    cache = {}
+    for h in range(H):
+        key = min(h, 1) if steps.homogeneous else h
+        if key not in cache:
+            w, winf, dl = steps(h)
+            val = values_of(h, w, winf, dl)
+            with np.errstate(divide="ignore"):
+                logw = np.log(w)
+            cache = {key: logw[None] + lambdas[:, None, None, None] * np.where(w > 0, val, 0.0)[None]}
+        lg = _lse(lg[..., None] + cache[key], axis=2)                        # (L, X, V)
+    return _lse(lg.reshape(lambdas.size, -1), axis=1)
+
+
+def _is_homogeneous(d, m):
+    return d.log_probs.shape[-3] == 1 and m.log_probs.shape[-3] == 1
+
+
+def _certified_fft_single(d, m, n_bins, width_sd, n_lambdas, chunk=1 << 15):
+    """Time-homogeneous chains: the aliased lattice law by FFT and matrix powers per frequency.
+
+    The lattice law of :math:`Z_r` modulo ``n_bins`` is exact (characteristic function at the
+    DFT frequencies, :math:`T(\\omega)^{H-1}` by repeated squaring); the mass outside the
+    window, which aliasing folds back, is bounded by Chernoff bounds with the exact moment
+    generating function of :math:`Z_r`.
+    """
+    from .log_ratio import markov_kl
+
+    lpd, lpm = _tables(d, m)
+    H, X, V = d.horizon, d.n_prompts, d.vocab_size
+    mu = np.asarray(d.prompt_weights, dtype=float)
+    L = n_bins
+    mom = _moment_pass(lpd, lpm, H, X, mu)
+    mean, sd = mom["mean"][-1], mom["sd"][-1]
+    lo_w = max(mean - width_sd * sd, mom["hard_lo"][-1])
+    hi_w = max(min(mean + width_sd * sd, mom["hard_hi"][-1]), lo_w)
+    scale = hi_w - lo_w if hi_w > lo_w else 1.0
+    step = scale / (L - 4)
+    k0 = int(np.floor(lo_w / step)) - 2
+    # transitions: BOS row and the homogeneous V x V block
+    w_b, winf_b, d_b = _step_arrays(lpd, lpm, 0, True)          # (X, 1, V)
+    w_t, winf_t, d_t = _step_arrays(lpd, lpm, 1 if H > 1 else 0, False)   # (X, V, V)
+    k_b, k_t = np.rint(d_b / step).astype(np.int64), np.rint(d_t / step).astype(np.int64)
+    err_b, err_t = d_b - k_b * step, d_t - k_t * step
+    # inf mass and the reachable ranges of the rounding error (deterministic bounds on E)
+    reach = mom["reach"]
+    inf_mass = float(mom["inf_mass"])
+    e_max = e_min = 0.0
+    for h in range(H):
+        w, err = (w_b, err_b) if h == 0 else (w_t, err_t)
+        ok = reach[h][:, :, None] & (w > 0)
+        if ok.any():
+            e_max += float(err[ok].max())
+            e_min += float(err[ok].min())
+    # characteristic function at the rfft frequencies, chunk by chunk; phases from a table of
+    # the L-th roots of unity (exact integer arithmetic for j * k mod L)
+    n_freq = L // 2 + 1
+    phi = np.zeros(n_freq, dtype=complex)
+    roots = np.exp(-2j * np.pi * np.arange(L) / L)
+    kb_mod, kt_mod = np.mod(k_b, L), np.mod(k_t, L)
+    for j0 in range(0, n_freq, chunk):
+        j = np.arange(j0, min(j0 + chunk, n_freq), dtype=np.int64)
+        for x in range(X):
+            vec = (w_b[x, 0][None, :] * roots[np.mod(np.multiply.outer(j, kb_mod[x, 0]), L)])[:, None, :]
+            if H > 1:
+                P = w_t[x][None] * roots[np.mod(j[:, None, None] * kt_mod[x][None], L)]    # (C, V, V)
+                n = H - 1
+                while n:
+                    if n & 1:
+                        vec = vec @ P
+                    n >>= 1
+                    if n:
+                        P = P @ P
+            phi[j] += mu[x] * vec[:, 0, :].sum(axis=1)
+    shift = np.conj(roots[np.mod(np.arange(n_freq, dtype=np.int64) * (k0 % L), L)])
+    masses = np.fft.irfft(phi * shift, n=L)
+    # mass of Z_r outside the window [k0, k0 + L) (folded back by aliasing): Chernoff bounds
+    lam = np.geomspace(1e-2, 1e2, n_lambdas) / max(sd, step)
+    lam_all = np.concatenate([lam, -lam])
+    lm_z = _tilted_log_mgf(d, m, lambda h, w, winf, dl: np.rint(dl / step) * step, lam_all)
+    top, bottom = (k0 + L) * step, k0 * step
+    kb_fin, kt_fin = k_b[w_b > 0], k_t[w_t > 0]
+
+    def _ext(a, fn):
+        return float(fn(a)) if a.size else 0.0
+
+    hard_lo_r = (_ext(kb_fin, np.min) + (H - 1) * _ext(kt_fin, np.min)) * step
+    hard_hi_r = (_ext(kb_fin, np.max) + (H - 1) * _ext(kt_fin, np.max)) * step
+    n_l = lam.size
+    with np.errstate(over="ignore"):
+        up = 0.0 if hard_hi_r < top else float(np.exp(np.min(lm_z[:n_l] - lam * top)))
+        down = 0.0 if hard_lo_r >= bottom else float(np.exp(np.min(lm_z[n_l:] + lam * bottom)))
+    fp_slack = 4.0 * L * H * np.finfo(float).eps
+    # rounding error E: exact MGF (both signs)
+    lm_e = _tilted_log_mgf(d, m, lambda h, w, winf, dl: dl - np.rint(dl / step) * step,
+                           np.concatenate([_err_lambdas(step, H, n_lambdas), -_err_lambdas(step, H, n_lambdas)]))
+    e1 = _tilted_mean(d, m, step)
+    return CertifiedLogRatioLaw(
+        origin=float(k0 * step), step=float(step), masses=masses, inf_mass=inf_mass,
+        escape_mass=np.zeros(0), escape_lower=np.zeros(0), escape_upper=np.zeros(0),
+        error_bounds=(e_min, e_max), lambdas=_err_lambdas(step, H, n_lambdas),
+        log_mgf_pos=lm_e[:n_lambdas], log_mgf_neg=lm_e[n_lambdas:], kl=float(markov_kl(d, m)),
+        error_mean=e1, tail_slack=min(1.0, up + down + fp_slack), method="fft")
+
+
+def _err_lambdas(step, H, n_lambdas):
+    return np.geomspace(1e-2 / (step * np.sqrt(H)), 2e2 / step, n_lambdas)
+
+
+def _tilted_mean(d, m, step):
+    """Exact E[E; Z < inf] for nearest rounding on a lattice of this step."""
+    lpd, lpm = _tables(d, m)
+    mu = np.asarray(d.prompt_weights, dtype=float)
+    e0 = mu[:, None].copy()
+    e1 = np.zeros_like(e0)
+    steps = _Steps(lpd, lpm)
+    for h in range(d.horizon):
+        w, _, dl = steps(h)
+        err = dl - np.rint(dl / step) * step
+        e0, e1 = (np.einsum("xp,xpv->xv", e0, w),
+                  np.einsum("xp,xpv->xv", e1, w) + np.einsum("xp,xpv->xv", e0, w * err))
+    return float(e1.sum())
 
 
 def _check_bins(n_bins):
@@ -485,7 +649,18 @@ def _check_bins(n_bins):
 
 
 # -------------------------------------------------------------------------- public
-def certified_log_ratio(data, model, *, n_bins=4096, width_sd=8.0, n_lambdas=48):
+def _dispatch(d, m, n_bins, width_sd, n_lambdas, method):
+    if method not in ("auto", "lattice", "fft"):
+        raise ValueError(f"`method` must be 'auto', 'lattice' or 'fft', got {method!r}.")
+    homogeneous = _is_homogeneous(d, m)
+    if method == "fft" and not homogeneous:
+        raise ValueError("`method`='fft' needs time-homogeneous data and model tables (position axis 1).")
+    if method == "fft" or (method == "auto" and homogeneous and d.horizon >= 64):
+        return _certified_fft_single(d, m, n_bins, width_sd, n_lambdas)
+    return _certified_single(d, m, n_bins, width_sd, n_lambdas)
+
+
+def certified_log_ratio(data, model, *, n_bins=4096, width_sd=8.0, n_lambdas=48, method="auto"):
     r"""Certified lattice law of :math:`Z=\log\pi_D/\hat\pi` under :math:`\pi_D` (Markov models).
 
     See the module docstring for the method.  Cost :math:`O(H\,X\,V^2\,\text{n\_bins})`
@@ -503,6 +678,13 @@ def certified_log_ratio(data, model, *, n_bins=4096, width_sd=8.0, n_lambdas=48)
         Half-width of the moving window in standard deviations of :math:`Z_h`.
     n_lambdas : int
         Number of Chernoff tilts per sign.
+    method : {"auto", "lattice", "fft"}
+        ``"lattice"``: the position-by-position dynamic programme over a moving window (any
+        Markov model).  ``"fft"``: time-homogeneous tables only; the lattice law modulo
+        ``n_bins`` from the characteristic function at the DFT frequencies (matrix powers by
+        repeated squaring, :math:`O(\text{n\_bins}\,X V^3\log H)`), the window covering only the
+        final law and the aliased mass bounded by Chernoff bounds with the exact MGF of
+        :math:`Z_r`.  ``"auto"`` uses ``"fft"`` for homogeneous tables with ``H >= 64``.
 
     Returns
     -------
@@ -522,10 +704,10 @@ def certified_log_ratio(data, model, *, n_bins=4096, width_sd=8.0, n_lambdas=48)
     n_bins = _check_bins(n_bins)
     width_sd = check_real(width_sd, "width_sd", low=0.0, low_open=True)
     n_lambdas = check_int(n_lambdas, "n_lambdas", low=1)
-    return _certified_single(d, m, n_bins, width_sd, n_lambdas)
+    return _dispatch(d, m, n_bins, width_sd, n_lambdas, method)
 
 
-def certified_coverage(data, model, N, *, n_bins=4096, width_sd=8.0):
+def certified_coverage(data, model, N, *, n_bins=4096, width_sd=8.0, method="auto"):
     r"""Certified two-sided bounds on :math:`\mathrm{Cov}_N(\pi_D\|\hat\pi)` for Markov models, any ``H``.
 
     .. math::
@@ -544,6 +726,8 @@ def certified_coverage(data, model, N, *, n_bins=4096, width_sd=8.0):
         Lattice size.
     width_sd : float
         Window half-width in standard deviations.
+    method : {"auto", "lattice", "fft"}
+        See :func:`certified_log_ratio`.
 
     Returns
     -------
@@ -565,7 +749,7 @@ def certified_coverage(data, model, N, *, n_bins=4096, width_sd=8.0):
     models = [m] if not m.batch_shape else [m[i] for i in np.ndindex(m.batch_shape)]
     los, his, steps = [], [], []
     for mi in models:
-        law = _certified_single(d, mi, n_bins, width_sd, 48)
+        law = _dispatch(d, mi, n_bins, width_sd, 48, method)
         lo, hi = law.coverage_bounds(Nv)
         los.append(lo)
         his.append(hi)

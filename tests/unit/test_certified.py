@@ -59,11 +59,15 @@ def _exact_cov(d, m, N):
         return exact_log_ratio(d, m).coverage(N)
 
 
-@given(markov_pairs(), st.sampled_from([16, 64, 512]), st.sampled_from([0.25, 1.0, 8.0]))
-def test_certified_coverage_brackets_exact(pair, n_bins, width_sd):
+@given(markov_pairs(), st.sampled_from([16, 64, 512]), st.sampled_from([0.25, 1.0, 8.0]),
+       st.sampled_from(["lattice", "fft"]))
+def test_certified_coverage_brackets_exact(pair, n_bins, width_sd, method):
     d, m = pair
+    if method == "fft" and not (d.log_probs.shape[1] == 1 and m.log_probs.shape[1] == 1):
+        method = "lattice"
     exact = _exact_cov(d, m, N_GRID)
-    law = certified_log_ratio(d, m, n_bins=n_bins, width_sd=width_sd)
+    law = certified_log_ratio(d, m, n_bins=n_bins, width_sd=width_sd, method=method)
+    assert law.method == method
     lo, hi = law.coverage_bounds(N_GRID)
     assert np.all(lo <= exact + 1e-12) and np.all(exact <= hi + 1e-12)
     assert np.all((0 <= lo) & (hi <= 1))
@@ -122,6 +126,20 @@ def test_gap_shrinks_with_bins_and_kl_consistency():
     assert abs(law.kl - markov_kl(d, m)) == 0.0
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fft_and_lattice_agree_on_homogeneous_chains(seed):
+    d, m = _long_pair(1, seed=seed)
+    d, m = MarkovModel(d.log_probs, 300), MarkovModel(m.log_probs, 300)     # homogeneous, H = 300
+    N = np.exp(np.linspace(0, 30, 300))
+    a = certified_coverage(d, m, N, n_bins=8192, method="lattice")
+    b = certified_coverage(d, m, N, n_bins=8192, method="fft")
+    assert np.all(np.maximum(a.lo, b.lo) <= np.minimum(a.hi, b.hi) + 1e-12)   # the two bands intersect
+    assert b.max_gap < 0.05 and a.max_gap < 0.05
+    fine = certified_coverage(d, m, N, n_bins=1 << 16, method="fft")
+    assert fine.max_gap < 0.5 * b.max_gap                      # refining the lattice shrinks the gap
+    assert np.all(np.maximum(fine.lo, a.lo) <= np.minimum(fine.hi, a.hi) + 1e-12)
+
+
 def test_ties_and_infinite_ratios():
     # Ber(0.3) vs Ber(0.075): ratio exactly 4 on outcome 1 (tie counted by the convention)
     b = certified_coverage(categorical_model([0.3, 0.7]), categorical_model([0.075, 0.925]), [4.0, 4.1])
@@ -177,6 +195,10 @@ def test_validation():
         certified_log_ratio(d, batch)
     with pytest.raises(ValueError, match="width_sd"):
         certified_log_ratio(d, m, width_sd=0.0)
+    with pytest.raises(ValueError, match="homogeneous"):
+        certified_log_ratio(d, m, method="fft")            # position-dependent tables
+    with pytest.raises(ValueError, match="method"):
+        certified_log_ratio(d, m, method="exact")
 
 
 def test_result_records():
