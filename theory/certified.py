@@ -521,15 +521,30 @@ def _tilted_log_mgf(d, m, values_of, lambdas):
     steps = _Steps(lpd, lpm)
     with np.errstate(divide="ignore"):
         lg = np.broadcast_to(np.log(mu)[None, :, None], (lambdas.size, X, 1)).copy()
+
+    def log_tilt(h):
+        w, winf, dl = steps(h)
+        val = values_of(h, w, winf, dl)
+        with np.errstate(divide="ignore"):
+            logw = np.log(w)
+        return logw[None] + lambdas[:, None, None, None] * np.where(w > 0, val, 0.0)[None]   # (L, X, P, V)
+
+    if steps.homogeneous and H > 2:
+        # vector x (tilted matrix)^(H-1) by repeated squaring in log space
+        lg = _lse(lg[..., None] + log_tilt(0), axis=2)
+        P, n = log_tilt(1), H - 1
+        while n:
+            if n & 1:
+                lg = _lse(lg[..., None] + P, axis=2)
+            n >>= 1
+            if n:
+                P = _lse(P[..., :, :, None] + P[..., None, :, :], axis=3)
+        return _lse(lg.reshape(lambdas.size, -1), axis=1)
     cache = {}
     for h in range(H):
         key = min(h, 1) if steps.homogeneous else h
         if key not in cache:
-            w, winf, dl = steps(h)
-            val = values_of(h, w, winf, dl)
-            with np.errstate(divide="ignore"):
-                logw = np.log(w)
-            cache = {key: logw[None] + lambdas[:, None, None, None] * np.where(w > 0, val, 0.0)[None]}
+            cache = {key: log_tilt(h)}
         lg = _lse(lg[..., None] + cache[key], axis=2)                        # (L, X, V)
     return _lse(lg.reshape(lambdas.size, -1), axis=1)
 
