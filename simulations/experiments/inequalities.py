@@ -197,7 +197,6 @@ def _random_mixture(rng, X, m, *, zeros):
 def _run_discrete(config, rng):
     t = _Tally()
     N = config.thresholds
-    logN = np.log(N)
     for _ in range(config.n_discrete):
         X = int(rng.integers(1, 4))
         m = int(rng.integers(2, 9))
@@ -232,7 +231,6 @@ def _run_discrete(config, rng):
         fail = 1.0 - pass_at_n(q, budgets, prompt_weights=mu)
         for M in (2.0, 8.0, 64.0):
             t.add("pass-at-n", fail, pass_at_n_coverage_bound(_cov(lr_tm, wt, M), budgets, M))
-        target_reward = float((mu[:, None] * np.exp(lp_t) * reward).sum())
         for Nb in (1.0, 3.0, 20.0):
             r7 = bon_necessity_reward(lp_t, lp_m, Nb)
             bon = best_of_n_success(lp_m, r7, Nb, prompt_weights=mu)
@@ -590,7 +588,7 @@ def plot(config, records, out_dir):
                                                                               "prop-F.10")]
     if ws:
         Ns = sorted({r["param"] for r in ws if r["family"] == "prop-F.1"})
-        series, styles = {}, {}
+        series = {}
         for fam in ("prop-F.1", "prop-F.4", "prop-3.1", "prop-F.10"):
             vals = {r["param"]: r["ratio"] for r in ws if r["family"] == fam}
             series[fam] = np.array([vals.get(n, np.nan) for n in Ns])
