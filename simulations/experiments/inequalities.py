@@ -49,7 +49,7 @@ from theory import bounds as B
 from theory.best_of_n import (best_of_n_expected_reward, best_of_n_success, bon_necessity_bound,
                               bon_necessity_reward, bon_sufficiency_bound, bon_sufficient_n,
                               deterministic_target_sandwich, pass_at_n, pass_at_n_coverage_bound)
-from theory.coverage import coverage_profile
+from theory.coverage import TIE_ATOL, coverage_profile
 from theory.divergences import kl_divergence, squared_hellinger
 from theory.log_ratio import (certified_log_ratio, exact_log_ratio, exact_stopped_kl, path_token_hellinger,
                               sampled_log_ratio)
@@ -222,7 +222,7 @@ def _run_discrete(config, rng):
         lr_td, lr_tm = _lr(lp_t, lp_d), _lr(lp_t, lp_m)
         for M1, M2 in ((2.0, 2.0), (10.0, 3.0), (4.0, 16.0), (1e3, 30.0)):
             lhs = _cov(lr_tm, wt, M1)
-            cov_dm = float(wd[lr.ravel() >= np.log(M1 / M2) - 1e-10].sum())
+            cov_dm = float(wd[lr.ravel() >= np.log(M1 / M2) - TIE_ATOL].sum())   # M1/M2 may be < 1
             t.add("prop-F.5", lhs, B.coverage_chain_rule(min(cov_dm, 1.0), _cov(lr_td, wt, M2), M2))
         # Best-of-N: reward 1 on the target's support plus random extra responses
         reward = ((np.exp(lp_t) > 0) | (rng.random((X, m)) < 0.3)).astype(float)

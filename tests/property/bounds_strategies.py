@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from theory.coverage import coverage_profile
+from theory.coverage import TIE_ATOL, coverage_profile
 from theory.models import AutoregressiveLinearModel, CallableFeatures, TabularFeatures
 
 #: Floating-point slack when checking an inequality between computed quantities.
@@ -48,12 +48,13 @@ class Discrete:
 
 
 def tail(log_ratio, weights, log_n):
-    """``P[log_ratio >= log_n]`` for any real ``log_n`` (also below 0, i.e. ``N < 1``)."""
+    """``P[log_ratio >= log_n]`` for any real ``log_n`` (also below 0, i.e. ``N < 1``), with the
+    toolkit's tie convention (log-ratios within ``TIE_ATOL`` below ``log_n`` count)."""
     lr = np.asarray(log_ratio).ravel()
     w = np.asarray(weights).ravel()
     keep = w > 0
     lr, w = lr[keep], w[keep]
-    return np.array([w[lr >= t].sum() for t in np.ravel(log_n)]).reshape(np.shape(log_n))
+    return np.array([w[lr >= t - TIE_ATOL].sum() for t in np.ravel(log_n)]).reshape(np.shape(log_n))
 
 
 def log_ratio(a, b):

@@ -14,7 +14,7 @@ from bounds_strategies import coverage, distribution_pairs, leq, log_ratio, thre
 from theory.bounds import (bernoulli_witness, coverage_decay_to_kl, coverage_decay_witness,
                            kl_tightness_instance, kl_tightness_witness, kl_to_coverage,
                            kl_to_coverage_sharp, uniform_coverage_decay)
-from theory.coverage import coverage_profile
+from theory.coverage import TIE_ATOL, coverage_profile
 from theory.divergences import kl_divergence
 
 
@@ -98,9 +98,10 @@ def test_prop_f3_holds(pair):
     C, log_w = uniform_coverage_decay(lr, weights=data.joint_weights)
     kl = _kl(data, model)
     assert leq(kl, coverage_decay_to_kl(C, log_w))
-    # C is the supremum of Cov_N log N: no threshold exceeds it
+    # C is the supremum of Cov_N log N: no threshold exceeds it (coverage_profile counts ratios
+    # within TIE_ATOL of N on the log scale as ties, which can add at most TIE_ATOL * Cov_N)
     N = np.exp(np.linspace(0, max(min(log_w, 50.0), 0.0), 64))
-    assert np.all(leq(coverage(data, model, N) * np.log(N), C))
+    assert np.all(leq(coverage(data, model, N) * np.log(N), C + TIE_ATOL))
 
 
 @given(st.floats(0.01, 1.0), st.floats(0.5, 30.0), st.integers(50, 4000))
