@@ -140,8 +140,7 @@ class CertifiedBounds:
 
     def to_dict(self):
         def lst(a):
-            a = np.asarray(a, dtype=float)
-            return np.where(np.isinf(a), np.sign(a) * 1e308, a).tolist()
+            return np.asarray(a, dtype=float).tolist()     # inf stays inf (JSON stores allow_nan)
         return {"quantity": self.quantity, "N": lst(self.N), "lo": lst(self.lo), "hi": lst(self.hi),
                 "n_bins": self.n_bins, "step": np.asarray(self.step, dtype=float).tolist(),
                 "max_gap": self.max_gap, "evaluation": self.evaluation}
