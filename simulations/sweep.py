@@ -19,11 +19,13 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
+import time
+import traceback
 from concurrent.futures import Future
 
 import numpy as np
 
-__all__ = ["task_rng", "SerialExecutor", "make_executor", "EXECUTOR_CHOICES"]
+__all__ = ["task_rng", "SerialExecutor", "make_executor", "EXECUTOR_CHOICES", "run_task_safely"]
 
 EXECUTOR_CHOICES = ("serial", "process", "dask-local", "dask://HOST:PORT")
 
@@ -95,6 +97,33 @@ def execute_task(module_name, config, task, seed):
         raise TypeError(f"{module_name}.run_task must return a list of dicts, "
                         f"got {type(records).__name__}.")
     return task.cell, task.rep, [{**r, "cell": task.cell, "rep": task.rep} for r in records]
+
+
+def run_task_safely(module_name, config, task, seed):
+    """Run one task, timing it and capturing any exception *inside* the worker.
+
+    This is the unit the runner sends to executors.  A task that raises does not raise
+    here: the outcome carries the formatted traceback, so the error survives the trip back
+    from any executor (process pool, dask) as plain text, and the sweep goes on.
+
+    Returns
+    -------
+    dict
+        ``{"cell", "rep", "elapsed", "records", "error", "traceback"}``: ``records`` is the
+        list returned by ``run_task`` (each with ``cell``/``rep``) or ``None`` on failure;
+        ``error`` is ``"ExcType: message"`` or ``None``; ``elapsed`` the wall-clock seconds
+        of the task on the worker.
+    """
+    start = time.perf_counter()
+    try:
+        cell, rep, records = execute_task(module_name, config, task, seed)
+    except Exception as exc:  # recorded, not raised: one failing task must not stop a sweep
+        return {"cell": task.cell, "rep": task.rep, "elapsed": time.perf_counter() - start,
+                "records": None,
+                "error": "".join(traceback.format_exception_only(type(exc), exc)).strip(),
+                "traceback": traceback.format_exc()}
+    return {"cell": cell, "rep": rep, "elapsed": time.perf_counter() - start,
+            "records": records, "error": None, "traceback": None}
 
 
 def _dask_client(address, jobs):
