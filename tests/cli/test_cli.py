@@ -194,3 +194,29 @@ def test_bench_failing_workload_exits_1(monkeypatch, capsys):
 def test_bench_unwritable_json_exits_2(tmp_path, capsys):
     assert main(["bench", "--quick", "--json", str(tmp_path / "missing" / "b.json")]) == 2
     _one_line_error(capsys.readouterr().err)
+
+
+def test_bench_core_workloads_quick(tmp_path, capsys):
+    """The foundation workloads run, check their answers, and report machine ratios."""
+    import simulations.bench_core  # noqa: F401  (registers the workloads)
+
+    names = ["core/enumerate-coverage", "core/sample-score-tabular", "core/sample-score-callable"]
+    rows = bench.run_benchmarks(quick=True, names=names)
+    by_name = {r.name: r for r in rows}
+    assert rows[0].name == "baseline: np.exp" and rows[1].name == "baseline: GEMM"
+    for name in names:
+        row = by_name[name]
+        assert row.error == "", row.error
+        assert row.seconds > 0 and row.throughput > 0
+        assert row.machine_limit == "np.exp" and row.machine_ratio > 0
+        assert row.reference_ratio > 0 and row.passed is None  # quick: no verdicts
+    # the ratios are consistent with the rows' own numbers
+    exp_rate = rows[0].throughput
+    for name in names:
+        assert by_name[name].machine_ratio == pytest.approx(
+            by_name[name].throughput / exp_rate if name != "core/enumerate-coverage"
+            else by_name[name].throughput / 2 / exp_rate)
+    tab, call = by_name["core/sample-score-tabular"], by_name["core/sample-score-callable"]
+    assert tab.reference_ratio == pytest.approx(1 / call.reference_ratio)
+    table = bench.format_table(rows)
+    assert "vs machine" in table and "x np.exp" in table and "core/enumerate-coverage" in table
