@@ -880,3 +880,27 @@ def test_expected_token_sum_nan_only_where_the_context_is_unreachable():
     g[0, 1, 0] = np.nan  # reachable
     with pytest.raises(ValueError, match="`values`"):
         m.expected_token_sum(g)
+
+
+@settings(max_examples=3, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_the_fuzz_catches_missing_validation(data):
+    """Power check: functions that skip validation, or name the wrong argument, are flagged."""
+    def unvalidated(N, weights=None):
+        return float(np.log(np.asarray(N, dtype=float)).sum())
+
+    def misnamed(N):
+        if not np.all(np.asarray(N) >= 1):
+            raise ValueError("`threshold` must be >= 1")
+        return 0.0
+
+    for fn in (unvalidated, misnamed):
+        sig = inspect.signature(fn)
+        target = Target(fn.__name__, fn, sig, _bind(sig, (4.0,), {}), "test")
+        before = TRIED["inputs"]
+        failures = fuzz_target(target, data.draw)
+        TRIED["inputs"] = before  # not part of the theory count
+        TRIED["callables"].discard(fn.__name__)
+        TRIED["params"].discard((fn.__name__, "N"))
+        assert any("[N<1]" in f for f in failures), failures
+        assert any("[NaN]" in f for f in failures), failures
