@@ -134,7 +134,7 @@ def _dask_client(address, jobs):
                            "python -m pip install -e \".[dask]\"") from exc
     if address is None:
         cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
-                               dashboard_address=":0")
+                               host="127.0.0.1", dashboard_address="127.0.0.1:0")
         return Client(cluster), cluster
     return Client(address), None
 

@@ -54,11 +54,22 @@ def test_unknown_experiment_exits_2(capsys, tmp_path):
     ["run", "toy-power-law", "--jobs", "0"],
     ["run", "toy-power-law", "--executor", "ray"],
     ["reproduce", "--seed", "1.5"],
+    ["reproduce", "--no-such-flag"],
+    ["run"],
+    ["bench", "--json"],
     ["frobnicate"],
+    [],
 ])
 def test_bad_flag_values_exit_2(argv, toy, capsys):
     assert main(argv) == 2
-    assert "error" in capsys.readouterr().err
+    line = _one_line_error(capsys.readouterr().err)  # no usage dump
+    assert line.startswith("python -m simulations: error: ")
+
+
+def test_help_still_prints_usage(capsys):
+    assert main(["run", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "usage:" in out and "--allow-stale" in out and "--executor" in out
 
 
 def test_unwritable_out_dir_exits_2(toy, tmp_path, capsys):

@@ -127,3 +127,23 @@ def test_process_pool_worker_killed_mid_task_loses_nothing(tmp_path):
     assert _text(second.records) == _text(serial.records)
     lines = (out / fault_experiment.NAME / "records.jsonl").read_text().splitlines()
     assert len(lines) == n_tasks  # none duplicated
+
+
+def test_dask_local_executor_spec(tmp_path):
+    """``--executor dask-local`` starts (and stops) its own loopback LocalCluster."""
+    pytest.importorskip("distributed")
+    cfg = fault_experiment.Config(cells=2, reps=2)
+    with make_executor("dask-local", jobs=1) as executor:
+        result = run_experiment(fault_experiment, cfg, seed=2, executor=executor)
+    serial = run_experiment(fault_experiment, cfg, seed=2)
+    assert not result.failed_tasks and _text(result.records) == _text(serial.records)
+
+
+def test_failing_task_on_a_process_pool_is_recorded_with_its_traceback(tmp_path):
+    cfg = fault_experiment.Config(cells=3, reps=2, raise_cell=1)
+    with make_executor("process", jobs=2) as pool:
+        result = run_experiment(fault_experiment, cfg, seed=1, executor=pool, out_dir=tmp_path)
+    assert [(f["cell"], f["rep"]) for f in result.failed_tasks] == [(1, 0), (1, 1)]
+    assert result.failed_tasks[0]["error"] == "RuntimeError: deliberate failure in cell 1"
+    assert "fault_experiment.py" in result.failed_tasks[0]["traceback"]  # the worker's frames
+    assert len(read_records(tmp_path / fault_experiment.NAME)) == 4
