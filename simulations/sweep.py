@@ -12,6 +12,11 @@ Executors (:func:`make_executor`): ``"serial"`` (in-process, default), ``"proces
 (``ProcessPoolExecutor`` with the ``spawn`` start method and one BLAS thread per worker),
 ``"dask-local"`` (a ``distributed.LocalCluster``) and ``"dask://HOST:PORT"`` (an existing
 scheduler); the dask ones use ``Client.get_executor(pure=False)``.
+
+The unit sent to an executor is :func:`run_task_safely`: it times the task on the worker
+and returns any exception as text (type, message, traceback), so a failing task is recorded
+and the sweep goes on whatever the executor.  See ``docs/scaling.md`` for SLURM (through
+dask-jobqueue), the fault model and why Ray users are pointed to dask.
 """
 
 from __future__ import annotations
