@@ -147,3 +147,31 @@ def test_failing_task_on_a_process_pool_is_recorded_with_its_traceback(tmp_path)
     assert result.failed_tasks[0]["error"] == "RuntimeError: deliberate failure in cell 1"
     assert "fault_experiment.py" in result.failed_tasks[0]["traceback"]  # the worker's frames
     assert len(read_records(tmp_path / fault_experiment.NAME)) == 4
+
+
+def test_cli_names_failed_tasks_exits_1_and_the_rerun_retries_them(tmp_path, monkeypatch, capsys):
+    from simulations.cli import main
+
+    registry.register_module(fault_experiment)
+    original = fault_experiment.run_task
+
+    def transient(config, task, *, rng):
+        if task.cell == 1:
+            raise MemoryError("transient: node ran out of memory")
+        return original(config, task, rng=rng)
+
+    argv = ["run", fault_experiment.NAME, "--quick", "--out", str(tmp_path)]
+    try:
+        monkeypatch.setattr(fault_experiment, "run_task", transient)
+        assert main(argv) == 1
+        out = capsys.readouterr().out
+        for rep in range(3):
+            assert (f"FAILED fault-toy task (cell 1, rep {rep}): "
+                    "MemoryError: transient: node ran out of memory") in out
+        assert "3 task(s) failed, claims not evaluated" in out and "failures.jsonl" in out
+        monkeypatch.setattr(fault_experiment, "run_task", original)
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert "1/1 claims passed" in out and "(9 task(s) resumed)" in out
+    finally:
+        registry.unregister(fault_experiment.NAME)
