@@ -175,3 +175,15 @@ def test_cli_names_failed_tasks_exits_1_and_the_rerun_retries_them(tmp_path, mon
         assert "1/1 claims passed" in out and "(9 task(s) resumed)" in out
     finally:
         registry.unregister(fault_experiment.NAME)
+
+
+def test_ci_installs_the_dask_extra():
+    """The dask tests above are only skipped without dask; CI installs it."""
+    import pathlib
+    import tomllib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    script = (root / ".ci" / "run").read_text()
+    assert 'pip install -e ".[test,dask]"' in script
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(dep.startswith("dask[distributed]") for dep in extras["dask"])
