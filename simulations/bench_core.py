@@ -32,7 +32,6 @@ import time
 import numpy as np
 
 from simulations.bench import workload
-from theory.coverage import coverage_profile
 from theory.log_ratio import exact_log_ratio
 from theory.models import (AutoregressiveLinearModel, CallableFeatures, TabularFeatures,
                            enumerate_sequences)
@@ -129,7 +128,8 @@ def _sample_score_seconds(quick, exp_rate, repeat):
         times[kind] = (best, check)
     # same stream, same features: both paths must draw the same sequences and scores
     (_, (xt, yt, lqt)), (_, (xc, yc, lqc)) = times["tabular"], times["callable"]
-    same = np.array_equal(yt, yc) and np.allclose(lqt, lqc, rtol=0, atol=1e-9)
+    same = (np.array_equal(xt, xc) and np.array_equal(yt, yc)
+            and np.allclose(lqt, lqc, rtol=0, atol=1e-9))
     return n, times["tabular"][0], times["callable"][0], same
 
 

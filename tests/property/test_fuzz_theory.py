@@ -58,8 +58,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import theory
-from theory.models import (AutoregressiveLinearModel, CallableFeatures, MarkovModel,
-                           TabularFeatures, categorical_model)
+from theory.models import (AutoregressiveLinearModel, CallableFeatures, TabularFeatures,
+                           categorical_model)
 
 # ---------------------------------------------------------------------------------------
 # discovery
