@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array, check_log_probabilities, check_weights
+from ._validation import as_float_array, check_int, check_log_probabilities, check_weights
 from .coverage import log_thresholds
 
 __all__ = [
@@ -149,14 +149,34 @@ def total_variation(log_p, log_q, *, prompt_weights=None):
     return float(np.clip(mu @ (0.5 * np.abs(np.exp(lp) - np.exp(lq)).sum(axis=1)), 0.0, 1.0))
 
 
+def _categorical_iv(log_p, log_q, axis):
+    """Validate a pair of categorical log-distributions along ``axis`` (broadcastable)."""
+    lp = as_float_array(log_p, "log_p", min_ndim=1, allow_posinf=False)
+    lq = as_float_array(log_q, "log_q", min_ndim=1, allow_posinf=False)
+    try:
+        shape = np.broadcast_shapes(lp.shape, lq.shape)
+    except ValueError:
+        raise ValueError(f"`log_p` {lp.shape} and `log_q` {lq.shape} do not broadcast.") from None
+    axis = check_int(axis, "axis")
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(f"`axis` = {axis} is out of bounds for arrays of shape {shape}.")
+    lp = check_log_probabilities(lp, "log_p", axis=axis)
+    lq = check_log_probabilities(lq, "log_q", axis=axis)
+    return lp, lq, axis
+
+
+def _categorical_kl(lp, lq, axis=-1):
+    """:func:`categorical_kl` without validation (for callers holding normalised tables)."""
+    return np.maximum(_kl_terms(lp, lq).sum(axis=axis), 0.0)
+
+
 def categorical_kl(log_p, log_q, *, axis=-1):
     r"""KL between categorical distributions along ``axis``, batched over the other axes.
 
     The building block of per-token KLs :math:`\varepsilon(x, y_{<h}) =
     D_{KL}(\pi_D(\cdot|x,y_{<h})\|\pi(\cdot|x,y_{<h}))` (Prop. F.10 / D.10).  Inputs are
-    trusted to be normalised log-probabilities (this is an internal-speed helper; the
-    sequence-level functions validate).  Returns ``inf`` where :math:`q` misses mass of
-    :math:`p`; never NaN.
+    normalised log-probabilities along ``axis`` (validated; ``-inf`` allowed) that broadcast
+    against each other.  Returns ``inf`` where :math:`q` misses mass of :math:`p`; never NaN.
 
     Examples
     --------
@@ -164,15 +184,14 @@ def categorical_kl(log_p, log_q, *, axis=-1):
     >>> categorical_kl([[np.log(0.5), np.log(0.5)], [0.0, -np.inf]], np.log([[0.5, 0.5], [0.5, 0.5]])).round(6)
     array([0.      , 0.693147])
     """
-    lp = np.asarray(log_p, dtype=float)
-    lq = np.asarray(log_q, dtype=float)
-    return np.maximum(_kl_terms(lp, lq).sum(axis=axis), 0.0)
+    lp, lq, axis = _categorical_iv(log_p, log_q, axis)
+    return _categorical_kl(lp, lq, axis)
 
 
 def categorical_squared_hellinger(log_p, log_q, *, axis=-1):
     r"""Squared Hellinger (one-half convention) between categoricals along ``axis``.
 
-    Per-step terms of Prop. F.11 / D.11.  Inputs trusted, as in :func:`categorical_kl`.
+    Per-step terms of Prop. F.11 / D.11.  Inputs validated as in :func:`categorical_kl`.
 
     Examples
     --------
@@ -180,8 +199,7 @@ def categorical_squared_hellinger(log_p, log_q, *, axis=-1):
     >>> float(categorical_squared_hellinger([0.0, -np.inf], [-np.inf, 0.0]))
     1.0
     """
-    lp = np.asarray(log_p, dtype=float)
-    lq = np.asarray(log_q, dtype=float)
+    lp, lq, axis = _categorical_iv(log_p, log_q, axis)
     return np.clip(_hellinger_terms(lp, lq, axis=axis), 0.0, 1.0)
 
 
