@@ -324,7 +324,7 @@ def onpolicy_coverage_matrix(onpolicy_loglik, N, *, weights=None):
         w = as_finite_array(weights, "weights", ndim=3)
         if w.shape != (K, n_p, m):
             raise ValueError(f"`weights` must have shape {(K, n_p, m)}, got {w.shape}.")
-    elif K_gen == 1:
+    elif K_gen == 1 and K > 1:
         raise ValueError("a shared response set (K_gen = 1) needs `weights` pi_k(y|x).")
     out = np.empty((K,) + n_arr.shape + (K,))                      # [k, ..., j]
     for k in range(K):
