@@ -80,7 +80,7 @@ TIE_TOL = 1e-12
 TIE_BREAKS = ("loglik", "index")
 
 #: Default memory bound (bytes) of one block of the pairwise comparison.
-DEFAULT_MAX_BYTES = 1 << 26
+DEFAULT_MAX_BYTES = 1 << 24
 
 
 @dataclass(frozen=True)

@@ -378,7 +378,7 @@ def graph_path_task(classes, *, n_layers, width=4, prompts_per_class=256, seed=0
 
 
 def _enumerate_support(dist):
-    """All paths with positive :math:`\pi_D` probability, grouped by number of branches."""
+    r"""All paths with positive :math:`\pi_D` probability, grouped by number of branches."""
     X, L, W = dist.shape
     branches = (dist > 0).sum(-1)                                       # (X, L), 1 or 2
     n_paths = np.prod(branches, axis=1)
