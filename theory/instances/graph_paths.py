@@ -457,7 +457,7 @@ def support_log_ratio(task, model):
     --------
     >>> t = figure1_finetune_task(prompts_per_class=4)
     >>> law = support_log_ratio(t, t.model(np.zeros(t.dim)))
-    >>> round(float(law.kl()), 4) == round(8 * np.log(4), 4)   # uniform over 4 slots per layer
+    >>> bool(np.isclose(law.kl(), 8 * np.log(4)))        # uniform over 4 slots per layer
     True
     """
     lp = model.log_prob(task.support_x, task.support_y)
