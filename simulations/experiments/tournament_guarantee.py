@@ -112,8 +112,8 @@ class Config:
 
     @classmethod
     def full(cls):
-        return cls(replicates=1000, n_values=(32, 64, 128, 256, 512, 1024, 2048, 4096),
-                   random_K=(4, 16, 64, 256), random_Na=((16.0, 0.5), (4.0, 0.5), (64.0, 0.25), (256.0, 0.75)),
+        return cls(replicates=500, n_values=(32, 64, 128, 256, 512, 1024, 2048, 4096),
+                   random_K=(4, 16, 64), random_Na=((16.0, 0.5), (4.0, 0.5), (64.0, 0.25), (256.0, 0.75)),
                    checkpoint_steps=1500)
 
 
