@@ -161,9 +161,12 @@ def _tie_break_iv(tie_break):
     return tie_break
 
 
+_DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
+
+
 def _workers_iv(workers):
     if workers is None:
-        return max(1, min(2, os.cpu_count() or 1))
+        return _DEFAULT_WORKERS
     return check_int(workers, "workers", low=1)
 
 
