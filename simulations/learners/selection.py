@@ -174,11 +174,22 @@ def _workers_iv(workers):
 # pairwise empirical coverage
 # ----------------------------------------------------------------------------------------
 
+def _count_true(hits):
+    """Number of ``True`` along the last axis: bit-pack, then popcount 64 bits at a time."""
+    if not hasattr(np, "bitwise_count"):                          # NumPy < 2.0
+        return np.count_nonzero(hits, axis=-1)
+    packed = np.packbits(hits, axis=-1)
+    pad = (-packed.shape[-1]) % 8
+    if pad:
+        packed = np.concatenate([packed, np.zeros(packed.shape[:-1] + (pad,), np.uint8)], axis=-1)
+    return np.bitwise_count(packed.view(np.uint64)).sum(axis=-1, dtype=np.int64)
+
+
 def _count_block(rival, cand_plus, out_rows):
     """``out_rows[t, b, j] = #{i : rival[j, i] >= cand_plus[t, b, i]}`` for one row block."""
     for t in range(cand_plus.shape[0]):
         hits = np.greater_equal(rival[None, :, :], cand_plus[t][:, None, :])
-        out_rows[t] = np.count_nonzero(hits, axis=-1)
+        out_rows[t] = _count_true(hits)
 
 
 def pairwise_coverage_counts(loglik, N, *, max_bytes=DEFAULT_MAX_BYTES, workers=None,
