@@ -129,7 +129,7 @@ def claims(config, records):
         statement="at convergence KL(pi_D || model) grows linearly in H (log-log slope 1)",
         predicted=1.0, measured=round(kl_fit.slope, 4), interval=[kl_fit.ci_low, kl_fit.ci_high],
         evaluation="exact", passed=bool(kl_ok),
-        details=(f"median over {config.seeds} seeds of the exact final KL at H = {list(H)}: "
+        details=(f"median over {config.seeds} seeds of the exact final KL at H = {H.tolist()}: "
                  f"{[round(v, 4) for v in med_kl]}; accept iff 1 in CI +- {KL_SLOPE_TOL} and the CI "
                  f"excludes 0 (power against no H-dependence); {kl_fit.method}"))]
     try:
@@ -145,7 +145,7 @@ def claims(config, records):
         statement=f"at convergence Cov_{config.N:g} does not grow like H (log-log slope well below 1)",
         predicted="slope CI excludes 1 and slope < 0.5", measured=measured, interval=interval,
         evaluation="exact", passed=bool(cov_ok),
-        details=(f"median exact final Cov_{config.N:g} at H = {list(H)}: {[round(v, 4) for v in med_cov]} "
+        details=(f"median exact final Cov_{config.N:g} at H = {H.tolist()}: {[round(v, 4) for v in med_cov]} "
                  f"(the unlearnable class G_H2 has mass 0.05); {extra}")))
     ratio = [k / c if c > 0 else float("inf") for k, c in zip(med_kl, med_cov)]
     out.append(Claim(
