@@ -75,6 +75,7 @@ __all__ = [
     "CurveResult",
     "mixing_times",
     "MixingResult",
+    "relaxation_time",
     "first_leaf_law",
     "action_level_law",
     "best_of_n_law",
@@ -838,6 +839,9 @@ class _Stack:
         self.R = len(trees)
         self.owner = np.repeat(np.arange(self.R), np.diff(self.offsets))
         self.leaf_mass = np.array([self.pi[li].sum() for li in leaf_idx])
+        self.L_idx = np.concatenate(leaf_idx)
+        self.L_owner = np.repeat(np.arange(self.R), [li.size for li in leaf_idx])
+        self.L_target = np.concatenate(targets)
 
     def start(self):
         mu = np.zeros(self.offsets[-1])
@@ -846,13 +850,13 @@ class _Stack:
 
     def measures(self, mu):
         tv_full = 0.5 * np.bincount(self.owner, weights=np.abs(mu - self.pi), minlength=self.R)
-        p_leaf = np.empty(self.R)
-        tv_leaf = np.empty(self.R)
-        for r, li in enumerate(self.leaf_idx):
-            ml = mu[li]
-            s = ml.sum()
-            p_leaf[r] = s
-            tv_leaf[r] = 0.5 * np.abs(ml / s - self.targets[r]).sum() if s > 0 else np.nan
+        ml = mu[self.L_idx]
+        p_leaf = np.bincount(self.L_owner, weights=ml, minlength=self.R)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cond = ml / p_leaf[self.L_owner]
+            tv_leaf = 0.5 * np.bincount(self.L_owner, weights=np.abs(cond - self.L_target),
+                                        minlength=self.R)
+        tv_leaf[p_leaf <= 0] = np.nan
         return tv_leaf, p_leaf, tv_full
 
 
@@ -913,31 +917,44 @@ class MixingResult:
         Step at which :math:`2d_T/(\tilde\pi(L) - d_T) \le \delta` first held
         (:math:`d_T` the full-law TV, non-increasing), which bounds the conditional TV for
         all later steps.
+    tv_full_at_certified : (R,) ndarray
+        :math:`d_T` at ``certified_at``.
     p_leaf_at_mix : (R,) ndarray
         :math:`\Pr[X_T \in L]` at ``T = t_mix``.
     min_p_leaf_after : (R,) ndarray
-        :math:`\min_{t_{\rm mix}\le T\le \text{certified\_at}}\Pr[X_T\in L]`.
+        A lower bound on :math:`\inf_{T \ge t_{\rm mix}}\Pr[X_T\in L]`: the exact minimum
+        over ``[t_mix, certified_at]``, combined with :math:`\tilde\pi(L) - d_{\rm cert}`
+        for later steps.
+    p_leaf_at_eval : (R,) ndarray
+        :math:`\Pr[X_T \in L]` at ``T = T_eval`` (exact when ``T_eval <= certified_at``,
+        otherwise the certified lower bound :math:`\tilde\pi(L) - d_{\rm cert}`); ``nan``
+        without ``T_eval``.
+    p_leaf_eval_exact : (R,) ndarray of bool
     stationary_leaf_mass : (R,) ndarray
     delta : float
     """
 
     t_mix: np.ndarray
     certified_at: np.ndarray
+    tv_full_at_certified: np.ndarray
     p_leaf_at_mix: np.ndarray
     min_p_leaf_after: np.ndarray
+    p_leaf_at_eval: np.ndarray
+    p_leaf_eval_exact: np.ndarray
     stationary_leaf_mass: np.ndarray
     delta: float
 
     def to_dict(self):
-        return {"t_mix": np.asarray(self.t_mix).tolist(),
-                "certified_at": np.asarray(self.certified_at).tolist(),
-                "p_leaf_at_mix": np.asarray(self.p_leaf_at_mix).tolist(),
-                "min_p_leaf_after": np.asarray(self.min_p_leaf_after).tolist(),
-                "stationary_leaf_mass": np.asarray(self.stationary_leaf_mass).tolist(),
-                "delta": self.delta}
+        out = {k: np.asarray(getattr(self, k)).tolist() for k in
+               ("t_mix", "certified_at", "tv_full_at_certified", "p_leaf_at_mix",
+                "min_p_leaf_after", "p_leaf_at_eval", "p_leaf_eval_exact",
+                "stationary_leaf_mass")}
+        out["delta"] = self.delta
+        return out
 
 
-def mixing_times(trees, node_values, delta, *, T_cap=1_000_000, tau_at_leaves=True):
+def mixing_times(trees, node_values, delta, *, T_cap=1_000_000, T_eval=None,
+                 tau_at_leaves=True):
     r"""Exact, certified :math:`T_\delta` of the fixed-``T`` sampler on each tree.
 
     Iterates :math:`\mu_{T+1} = \mu_T P` and records the last step at which
@@ -955,6 +972,8 @@ def mixing_times(trees, node_values, delta, *, T_cap=1_000_000, tau_at_leaves=Tr
     delta : float in (0, 1)
     T_cap : int
         Give up (``inf``) after this many steps.
+    T_eval : (R,) array_like of int, optional
+        Steps at which to report :math:`\Pr[X_T\in L]` (e.g. Theorem 4.1's ``T``).
     tau_at_leaves : bool
 
     Returns
@@ -971,21 +990,32 @@ def mixing_times(trees, node_values, delta, *, T_cap=1_000_000, tau_at_leaves=Tr
     delta = check_real(delta, "delta", low=0, high=1, low_open=True, high_open=True)
     T_cap = check_int(T_cap, "T_cap", low=1)
     st = _Stack(trees, node_values, tau_at_leaves)
-    mu = st.start()
     R = st.R
+    if T_eval is None:
+        t_eval = np.full(R, -1)
+    else:
+        t_eval = as_int_array(T_eval, "T_eval", ndim=1, low=0)
+        if t_eval.shape != (R,):
+            raise ValueError(f"`T_eval` must have shape {(R,)}, got {t_eval.shape}.")
+    mu = st.start()
     last_bad = np.full(R, -1.0)
     certified = np.full(R, np.inf)
+    d_cert = np.full(R, np.nan)
+    p_eval = np.full(R, np.nan)
     p_hist = []
     t = 0
     while True:
         tv_leaf, p_leaf, tv_full = st.measures(mu)
         p_hist.append(p_leaf)
+        hit = t_eval == t
+        p_eval[hit] = p_leaf[hit]
         open_ = ~np.isfinite(certified)
         bad = open_ & ~(tv_leaf <= delta)  # nan (no leaf yet) counts as bad
         last_bad[bad] = t
         b = st.leaf_mass
         cert = open_ & (tv_full < b) & (2 * tv_full <= delta * (b - tv_full))
         certified[cert] = t
+        d_cert[cert] = tv_full[cert]
         if np.isfinite(certified).all() or t >= T_cap:
             break
         mu = st.PT @ mu
@@ -998,10 +1028,55 @@ def mixing_times(trees, node_values, delta, *, T_cap=1_000_000, tau_at_leaves=Tr
         if np.isfinite(t_mix[r]):
             lo, hi = int(t_mix[r]), int(certified[r])
             p_at[r] = P[lo, r]
-            p_min[r] = P[lo:hi + 1, r].min()
+            p_min[r] = min(P[lo:hi + 1, r].min(), st.leaf_mass[r] - d_cert[r])
+    exact_eval = np.isfinite(p_eval)
+    late = ~exact_eval & (t_eval >= 0) & np.isfinite(certified) & (t_eval > certified)
+    p_eval[late] = st.leaf_mass[late] - d_cert[late]
     return MixingResult(t_mix=readonly(t_mix), certified_at=readonly(certified),
-                        p_leaf_at_mix=readonly(p_at), min_p_leaf_after=readonly(p_min),
+                        tv_full_at_certified=readonly(d_cert), p_leaf_at_mix=readonly(p_at),
+                        min_p_leaf_after=readonly(p_min), p_leaf_at_eval=readonly(p_eval),
+                        p_leaf_eval_exact=readonly(exact_eval),
                         stationary_leaf_mass=readonly(st.leaf_mass), delta=delta)
+
+
+def relaxation_time(tree, node_values, *, tau_at_leaves=True, dense_max=3000):
+    r"""Relaxation time :math:`t_{\rm rel} = 1/(1-\lambda_2)` of the lazy VGB walk (exact).
+
+    The walk is reversible, so :math:`A = D^{1/2}PD^{-1/2}` (:math:`D = \mathrm{diag}(\tilde\pi)`)
+    is symmetric with the spectrum of :math:`P`; :math:`\lambda_2` is its second largest
+    eigenvalue (dense ``eigvalsh`` up to ``dense_max`` nodes, else sparse shift-invert
+    ``eigsh``).  By the standard bounds,
+    :math:`(t_{\rm rel}-1)\log(1/2\delta) \le t_{\rm mix}(\delta) \le
+    t_{\rm rel}\log(1/(\delta\min\tilde\pi))`: the :math:`H^2` of Theorem 4.1 is a statement
+    about :math:`t_{\rm rel}`.
+
+    Examples
+    --------
+    >>> aut = TreeAutomaton([[1, 2], [-1, -1], [-1, -1]], np.log(np.full((3, 2), 0.5)),
+    ...                     [0, 1, 1], [0.0, 1.0, 3.0], 1)
+    >>> round(relaxation_time(expand_tree(aut), [2.0, 1.0, 3.0]), 6)
+    2.0
+    """
+    tree = _check_tree(tree)
+    P = transition_matrix(tree, node_values, tau_at_leaves=tau_at_leaves)
+    pi = stationary_law(tree, node_values, tau_at_leaves=tau_at_leaves)
+    if (pi <= 0).any():
+        keep = np.flatnonzero(pi > 0)
+        P = P[keep][:, keep]
+        pi = pi[keep]
+    d = np.sqrt(pi)
+    A = sparse.diags(d) @ P @ sparse.diags(1.0 / d)
+    A = (A + A.T) * 0.5
+    n = A.shape[0]
+    if n <= 2:
+        ev = np.linalg.eigvalsh(A.toarray())
+    elif n <= dense_max:
+        ev = np.linalg.eigvalsh(A.toarray())
+    else:
+        ev = splinalg.eigsh(A.tocsc(), k=2, sigma=1.0 + 1e-7, which="LM",
+                            return_eigenvectors=False)
+    ev = np.sort(ev)
+    return float(1.0 / (1.0 - ev[-2]))
 
 
 # --------------------------------------------------------------------------------------
