@@ -969,11 +969,14 @@ def mixing_times(trees, node_values, delta, *, T_cap=1_000_000, T_eval=None,
     ----------
     trees : PrefixTree or sequence of PrefixTree
     node_values : array_like or sequence
-    delta : float in (0, 1)
+    delta : float in (0, 1), or sequence of them
+        With a sequence, all levels are tracked in one pass and every per-level field of the
+        result gains a trailing axis of length ``len(delta)``.
     T_cap : int
         Give up (``inf``) after this many steps.
-    T_eval : (R,) array_like of int, optional
-        Steps at which to report :math:`\Pr[X_T\in L]` (e.g. Theorem 4.1's ``T``).
+    T_eval : array_like of int, optional
+        Steps at which to report :math:`\Pr[X_T\in L]` (e.g. Theorem 4.1's ``T``), shape
+        ``(R,)`` or ``(R, len(delta))``.
     tau_at_leaves : bool
 
     Returns
@@ -987,65 +990,78 @@ def mixing_times(trees, node_values, delta, *, T_cap=1_000_000, T_eval=None,
     >>> mixing_times(expand_tree(aut), [2.0, 1.0, 3.0], 0.1).t_mix.tolist()
     [1.0]
     """
-    delta = check_real(delta, "delta", low=0, high=1, low_open=True, high_open=True)
+    scalar = np.ndim(delta) == 0
+    dl = np.atleast_1d(np.asarray(delta, dtype=float))
+    for d in dl:
+        check_real(float(d), "delta", low=0, high=1, low_open=True, high_open=True)
     T_cap = check_int(T_cap, "T_cap", low=1)
     st = _Stack(trees, node_values, tau_at_leaves)
-    R = st.R
+    R, D = st.R, dl.size
     if T_eval is None:
-        t_eval = np.full(R, -1)
+        t_eval = np.full((R, D), -1)
     else:
-        t_eval = as_int_array(T_eval, "T_eval", ndim=1, low=0)
-        if t_eval.shape != (R,):
-            raise ValueError(f"`T_eval` must have shape {(R,)}, got {t_eval.shape}.")
+        t_eval = as_int_array(T_eval, "T_eval", low=0)
+        if t_eval.shape == (R,):
+            t_eval = np.repeat(t_eval[:, None], D, axis=1)
+        if t_eval.shape != (R, D):
+            raise ValueError(f"`T_eval` must have shape {(R,)} or {(R, D)}, got {t_eval.shape}.")
     mu = st.start()
-    last_bad = np.full(R, -1.0)
-    certified = np.full(R, np.inf)
-    d_cert = np.full(R, np.nan)
-    p_eval = np.full(R, np.nan)
+    last_bad = np.full((R, D), -1.0)
+    certified = np.full((R, D), np.inf)
+    d_cert = np.full((R, D), np.nan)
+    p_eval = np.full((R, D), np.nan)
     p_hist = []
     t = 0
+    b = st.leaf_mass[:, None]
     while True:
         tv_leaf, p_leaf, tv_full = st.measures(mu)
         p_hist.append(p_leaf)
         hit = t_eval == t
-        p_eval[hit] = p_leaf[hit]
+        p_eval[hit] = np.broadcast_to(p_leaf[:, None], (R, D))[hit]
         open_ = ~np.isfinite(certified)
-        bad = open_ & ~(tv_leaf <= delta)  # nan (no leaf yet) counts as bad
+        bad = open_ & ~(tv_leaf[:, None] <= dl[None, :])  # nan (no leaf yet) counts as bad
         last_bad[bad] = t
-        b = st.leaf_mass
-        cert = open_ & (tv_full < b) & (2 * tv_full <= delta * (b - tv_full))
+        tf = tv_full[:, None]
+        cert = open_ & (tf < b) & (2 * tf <= dl[None, :] * (b - tf))
         certified[cert] = t
-        d_cert[cert] = tv_full[cert]
+        d_cert[cert] = np.broadcast_to(tf, (R, D))[cert]
         if np.isfinite(certified).all() or t >= T_cap:
             break
         mu = st.PT @ mu
         t += 1
     t_mix = np.where(np.isfinite(certified), last_bad + 1, np.inf)
     P = np.array(p_hist)  # (t+1, R)
-    p_at = np.full(R, np.nan)
-    p_min = np.full(R, np.nan)
+    p_at = np.full((R, D), np.nan)
+    p_min = np.full((R, D), np.nan)
     for r in range(R):
-        if np.isfinite(t_mix[r]):
-            lo, hi = int(t_mix[r]), int(certified[r])
-            p_at[r] = P[lo, r]
-            p_min[r] = min(P[lo:hi + 1, r].min(), st.leaf_mass[r] - d_cert[r])
+        for k in range(D):
+            if np.isfinite(t_mix[r, k]):
+                lo, hi = int(t_mix[r, k]), int(certified[r, k])
+                p_at[r, k] = P[lo, r]
+                p_min[r, k] = min(P[lo:hi + 1, r].min(), st.leaf_mass[r] - d_cert[r, k])
     exact_eval = np.isfinite(p_eval)
     late = ~exact_eval & (t_eval >= 0) & np.isfinite(certified) & (t_eval > certified)
-    p_eval[late] = st.leaf_mass[late] - d_cert[late]
-    return MixingResult(t_mix=readonly(t_mix), certified_at=readonly(certified),
-                        tv_full_at_certified=readonly(d_cert), p_leaf_at_mix=readonly(p_at),
-                        min_p_leaf_after=readonly(p_min), p_leaf_at_eval=readonly(p_eval),
-                        p_leaf_eval_exact=readonly(exact_eval),
-                        stationary_leaf_mass=readonly(st.leaf_mass), delta=delta)
+    p_eval[late] = np.broadcast_to(b, (R, D))[late] - d_cert[late]
+
+    def fmt(a):
+        return readonly(a[:, 0] if scalar else a)
+
+    return MixingResult(t_mix=fmt(t_mix), certified_at=fmt(certified),
+                        tv_full_at_certified=fmt(d_cert), p_leaf_at_mix=fmt(p_at),
+                        min_p_leaf_after=fmt(p_min), p_leaf_at_eval=fmt(p_eval),
+                        p_leaf_eval_exact=fmt(exact_eval),
+                        stationary_leaf_mass=readonly(st.leaf_mass),
+                        delta=float(dl[0]) if scalar else tuple(float(x) for x in dl))
 
 
-def relaxation_time(tree, node_values, *, tau_at_leaves=True, dense_max=3000):
+def relaxation_time(tree, node_values, *, tau_at_leaves=True):
     r"""Relaxation time :math:`t_{\rm rel} = 1/(1-\lambda_2)` of the lazy VGB walk (exact).
 
     The walk is reversible, so :math:`A = D^{1/2}PD^{-1/2}` (:math:`D = \mathrm{diag}(\tilde\pi)`)
     is symmetric with the spectrum of :math:`P`; :math:`\lambda_2` is its second largest
-    eigenvalue (dense ``eigvalsh`` up to ``dense_max`` nodes, else sparse shift-invert
-    ``eigsh``).  By the standard bounds,
+    eigenvalue, found by sparse shift-invert ``eigsh`` around 1 (a sparse LU of a
+    tree-structured matrix; no dense LAPACK, whose threads oversubscribe small machines).
+    By the standard bounds,
     :math:`(t_{\rm rel}-1)\log(1/2\delta) \le t_{\rm mix}(\delta) \le
     t_{\rm rel}\log(1/(\delta\min\tilde\pi))`: the :math:`H^2` of Theorem 4.1 is a statement
     about :math:`t_{\rm rel}`.
@@ -1068,9 +1084,7 @@ def relaxation_time(tree, node_values, *, tau_at_leaves=True, dense_max=3000):
     A = sparse.diags(d) @ P @ sparse.diags(1.0 / d)
     A = (A + A.T) * 0.5
     n = A.shape[0]
-    if n <= 2:
-        ev = np.linalg.eigvalsh(A.toarray())
-    elif n <= dense_max:
+    if n <= 3:
         ev = np.linalg.eigvalsh(A.toarray())
     else:
         ev = splinalg.eigsh(A.tocsc(), k=2, sigma=1.0 + 1e-7, which="LM",
