@@ -89,6 +89,7 @@ __all__ = [
     "theorem_4_2_threshold",
     "example_3_1_action_level_tv",
     "example_3_2_action_level_regret",
+    "example_3_1_action_level_coverage_tail",
 ]
 
 #: Largest explicit tree :func:`expand_tree` builds by default.
@@ -1484,3 +1485,42 @@ def example_3_2_action_level_regret(H, lam):
     if np.ndim(regret) == 0:
         return float(regret), float(tv)
     return regret, tv
+
+
+def example_3_1_action_level_coverage_tail(H, eps, threshold):
+    r"""Example 3.1: exact :math:`\Pr_{y\sim\pi^\star}[\pi^\star(y)/\hat\pi_{\rm ALRS}(y) > N]`.
+
+    With :math:`k'` the number of ones among :math:`y_1..y_{H-1}` (:math:`\sim\mathrm{Bin}(H-1,
+    1/2)` under :math:`\pi^\star`) and :math:`q = (1+\varepsilon)/(2+\varepsilon)` (see
+    :func:`example_3_1_action_level_tv`),
+
+    .. math:: \log\frac{\pi^\star}{\hat\pi} = -(H-1)\log 2 - k'\log q - (H-1-k')\log(1-q).
+
+    Parameters
+    ----------
+    H : int
+    eps : float
+    threshold : float or array_like
+        :math:`N \ge 1`.
+
+    Returns
+    -------
+    float or ndarray
+
+    Examples
+    --------
+    >>> float(example_3_1_action_level_coverage_tail(1, 1.0, 2.0))
+    0.0
+    """
+    from scipy import stats as _stats
+    H = check_int(H, "H", low=1)
+    eps = check_real(eps, "eps", low=0)
+    thr = as_float_array(threshold, "threshold", allow_neginf=False)
+    n = H - 1
+    q = (1.0 + eps) / (2.0 + eps)
+    k = np.arange(n + 1)
+    logr = -n * np.log(2.0) - k * np.log(q) - (n - k) * np.log1p(-q)
+    pk = _stats.binom.pmf(k, n, 0.5)
+    out = (pk[:, None] * (logr[:, None] > np.log(thr.ravel())[None, :])).sum(axis=0)
+    out = out.reshape(thr.shape)
+    return float(out) if out.ndim == 0 else out

@@ -106,7 +106,11 @@ def approximate_counts(automaton, counts, ratio, *, mode="adversarial", rng=None
     ratio : float
         :math:`r \ge 1`.
     mode : {"adversarial", "random"}
-        ``s = (-1)^h`` (alternating with depth) or ``s ~ U[-1, 1]`` i.i.d. per state.
+        ``"adversarial"``: the "sawtooth" pattern :math:`s = (-1)^h\sigma`, with
+        :math:`\sigma = +1` on states entered by ``(`` and :math:`-1` by ``)`` (biases every
+        choice between siblings and slows the depth diffusion; on the compact ``(h, d)``
+        automaton a state may be entered both ways and takes the larger token);
+        ``"random"``: ``s ~ U[-1, 1]`` i.i.d. per state (per node on an explicit tree).
 
     Examples
     --------
@@ -118,7 +122,9 @@ def approximate_counts(automaton, counts, ratio, *, mode="adversarial", rng=None
     r = check_real(ratio, "ratio", low=1)
     N = np.asarray(counts, dtype=float)
     if mode == "adversarial":
-        s = np.where(automaton.depth % 2 == 0, 1.0, -1.0)
+        from .value_functions import incoming_token
+        sib = np.where(incoming_token(automaton) <= 0, 1.0, -1.0)
+        s = np.where(automaton.depth % 2 == 0, 1.0, -1.0) * sib
     elif mode == "random":
         if not isinstance(rng, np.random.Generator):
             raise TypeError("`rng` is required for mode='random'.")

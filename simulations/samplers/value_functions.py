@@ -193,10 +193,14 @@ def average_case_error_values(automaton, eps, factor, *, rng, kind="both"):
         if cand.size == 0:
             continue
         cand = cand[rng.permutation(cand.size)]
-        csum = np.cumsum(m[cand])
-        chosen = cand[csum <= budget * (1 - 1e-12)]
-        if chosen.size == 0:
+        picked, used = [], 0.0
+        for c in cand:                      # greedy fill of the mass budget, random order
+            if used + m[c] <= budget * (1 - 1e-12):
+                picked.append(c)
+                used += m[c]
+        if not picked:
             continue
+        chosen = np.array(picked)
         if kind == "under":
             up = np.zeros(chosen.size, dtype=bool)
         elif kind == "over":
