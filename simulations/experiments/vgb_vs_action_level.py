@@ -29,7 +29,7 @@ from simulations.plots import line_plot
 from simulations.samplers.trees import example_3_1_automaton, example_3_2_automaton
 from simulations.samplers.value_functions import delayed_values, single_action_perturbation
 from simulations.samplers.vgb import VGBSampler
-from theory.vgb import (action_level_law, example_3_1_action_level_tv,
+from theory.vgb import (action_level_law, first_leaf_law, example_3_1_action_level_tv,
                         example_3_2_action_level_regret, expand_tree, kl_probs,
                         target_leaf_law, theorem_4_1_steps_shape,
                         total_variation_probs, transition_matrix, uniform_error)
@@ -118,8 +118,10 @@ def run_task(config, task, *, rng):
             T = _t_run(H, eps_v, config.delta)
             law, p_leaf = _fixed_t_law(tree, v, T)
             alrs, _ = action_level_law(tree, v)
+            first = first_leaf_law(tree, v)
             recs.append({"part": "ex31-vgb", "H": H, "eps": float(eps), "eps_v": eps_v, "T": T,
                          "tv_vgb": float(total_variation_probs(law, target)),
+                         "tv_first_leaf": float(total_variation_probs(first, target)),
                          "tv_alrs_tree": float(total_variation_probs(alrs, target)),
                          "tv_alrs_closed": float(example_3_1_action_level_tv(H, eps)),
                          "p_leaf": p_leaf})
@@ -239,13 +241,26 @@ def claims(config, records):
         out.append(Claim(
             id=f"{NAME}/vgb-first-leaf-mc-H{H}", paper_ref="VGB Ex. 3.1 (first-leaf heuristic)",
             statement=(f"H={H}, eps={config.mc_eps}: the first-leaf VGB heuristic's count-of-ones "
-                       "law is statistically indistinguishable from pi*'s, unlike ActionLevelRS"),
-            predicted=f"plug-in TV <= {q:.3f} (its {config.level:g}-quantile under exact sampling)",
-            measured=tv, interval=None, evaluation="monte_carlo",
-            passed=bool(tv <= q and alrs > q), exploratory=True, details=(
+                       "law is closer to pi*'s than ActionLevelRS's"),
+            predicted=f"plug-in TV < ActionLevelRS TV = {alrs:.3f}", measured=tv, interval=None,
+            evaluation="monte_carlo", passed=bool(tv < alrs), exploratory=True, details=(
                 f"n={int(n)} samples (mean {r['mean_steps']:.0f} steps, {r['mean_cost']:.0f} "
-                f"queries each); ActionLevelRS exact TV {alrs:.3f}; count-of-ones TV is a lower "
-                "bound on the full TV; the first-leaf rule is not Theorem 4.1's sampler")))
+                f"queries each); the plug-in TV is biased upwards by sampling noise (its "
+                f"{config.level:g}-quantile under exact sampling is {q:.3f}: "
+                f"{'above' if tv > q else 'within'} it, i.e. the heuristic is "
+                f"{'detectably biased' if tv > q else 'not detectably biased'} at this n); the "
+                "count-of-ones TV is a lower bound on the full TV; the first-leaf rule is not "
+                "Theorem 4.1's sampler")))
+    fl = max(r["tv_first_leaf"] for r in v31)
+    fl_ratio = max(r["tv_first_leaf"] / r["tv_alrs_closed"] for r in v31)
+    out.append(Claim(
+        id=f"{NAME}/first-leaf-biased", paper_ref="VGB Alg. 1 (stopping rule); reference notes §A.7",
+        statement="the first-leaf heuristic is not exact under value errors, but errs less than ActionLevelRS",
+        predicted="0 < TV(first-leaf) < TV(ALRS)", measured=fl, interval=None, evaluation="exact",
+        passed=bool(all(0 < r["tv_first_leaf"] < r["tv_alrs_closed"] for r in v31)),
+        exploratory=True, details=(
+            f"exact first-leaf law (absorbing-chain solve) on the Example 3.1 trees; max TV {fl:.4f}; "
+            f"max TV(first-leaf)/TV(ALRS) = {fl_ratio:.3f}")))
     # --- Example 3.2
     a32 = _by(records, part="ex32-alrs")
     regs = [r["regret"] for r in a32 if r["H"] >= 4]

@@ -100,8 +100,36 @@ def reference_rollout(automaton, states, n_tokens, *, rng, tables=None):
     return s, toks
 
 
+_HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _distinct_per_row(keys, drawn):
+    """Number of distinct keys per row among drawn entries (``keys``, ``drawn``: (n, K))."""
+    k = np.where(drawn, keys, keys[:, :1])          # undrawn entries copy candidate 0 (drawn)
+    k = np.sort(k, axis=1)
+    return 1 + (np.diff(k, axis=1) != 0).sum(axis=1)
+
+
+def _block_memo_cost(cand_tokens, drawn):
+    r"""Memoised queries of one block: distinct prefixes expanded and distinct ends scored.
+
+    ``cand_tokens`` (n, K, b): the candidate continuations; ``drawn`` (n, K): which were
+    drawn.  Returns ``(pi_calls, end_calls)`` per row: one :math:`\pi_{\rm ref}` call per
+    distinct prefix ``u z_{<i}`` (``i = 0..b-1``) and one value call per distinct ``u z``.
+    """
+    n, K, b = cand_tokens.shape
+    keys = np.zeros((n, K), dtype=np.uint64)
+    pi_calls = np.ones(n, dtype=np.int64)            # i = 0: the block's root prefix
+    for i in range(b):
+        keys = keys * _HASH_MULT + (cand_tokens[:, :, i] + 1).astype(np.uint64)
+        d = _distinct_per_row(keys, drawn)
+        if i < b - 1:
+            pi_calls += d
+    return pi_calls, d
+
+
 def _output(tokens, state, tab, cost_pi, cost_value, cost_tau, steps, restarts, method, params,
-            done=None):
+            done=None, cost_memo=None):
     n = state.size
     if done is None:
         done = state != tab.sink
@@ -112,7 +140,9 @@ def _output(tokens, state, tab, cost_pi, cost_value, cost_tau, steps, restarts, 
                          cost_tau=np.broadcast_to(np.asarray(cost_tau, np.int64), (n,)).copy(),
                          steps=np.broadcast_to(np.asarray(steps, np.int64), (n,)).copy(),
                          restarts=np.broadcast_to(np.asarray(restarts, np.int64), (n,)).copy(),
-                         method=method, params=params)
+                         method=method, params=params,
+                         cost_memo=None if cost_memo is None else
+                         np.broadcast_to(np.asarray(cost_memo, np.int64), (n,)).copy())
 
 
 def reference_sample(automaton, n, *, rng):
@@ -129,7 +159,7 @@ def reference_sample(automaton, n, *, rng):
     rng = _rng_iv(rng)
     tab = _Tables(automaton)
     end, toks = reference_rollout(automaton, np.zeros(n, np.int64), tab.H, rng=rng, tables=tab)
-    return _output(toks, end, tab, tab.H, 0, 0, tab.H, 0, "reference model", {})
+    return _output(toks, end, tab, tab.H, 0, 0, tab.H, 0, "reference model", {}, cost_memo=tab.H)
 
 
 def action_level_rs(automaton, values, n, *, rng, tau_at_leaves=True):
@@ -171,7 +201,7 @@ def action_level_rs(automaton, values, n, *, rng, tau_at_leaves=True):
         toks[:, h] = a
         s = np.where(alive, tab.next[s, a], tab.sink)
     return _output(toks, s, tab, c_pi, c_v, c_t, tab.H, 0, "ActionLevelRS (no backtracking)",
-                   {"tau_at_leaves": bool(tau_at_leaves)}, done=alive)
+                   {"tau_at_leaves": bool(tau_at_leaves)}, done=alive, cost_memo=c_pi + c_v + c_t)
 
 
 def outcome_level_rs(automaton, n, *, rng, tau_max=None, max_rounds=1_000_000):
@@ -274,20 +304,26 @@ def block_best_of_n(automaton, values, n, block_length, n_candidates, *, rng,
     toks = np.zeros((n, H), dtype=np.int64)
     c_v = 0
     c_t = 0
+    memo = np.zeros(n, dtype=np.int64)
     rows = np.arange(n)
+    all_drawn = np.ones((n, K), dtype=bool)
     for h0 in range(0, H, b):
         bb = min(b, H - h0)
         end, t = reference_rollout(automaton, np.repeat(s, K), bb, rng=rng, tables=tab)
         end = end.reshape(n, K)
+        cand = t.reshape(n, K, bb)
         pick = _argmax_random_ties(v[end], rng)
-        toks[:, h0:h0 + bb] = t.reshape(n, K, bb)[rows, pick]
+        toks[:, h0:h0 + bb] = cand[rows, pick]
         s = end[rows, pick]
+        mp, me = _block_memo_cost(cand, all_drawn)
+        memo += mp + me
         if tau_at_leaves and h0 + bb == H:
             c_t += K
         else:
             c_v += K
     return _output(toks, s, tab, K * H, c_v, c_t, K * H, 0, "block Best-of-N",
-                   {"block_length": b, "n_candidates": K, "tau_at_leaves": bool(tau_at_leaves)})
+                   {"block_length": b, "n_candidates": K, "tau_at_leaves": bool(tau_at_leaves)},
+                   cost_memo=memo)
 
 
 def block_rejection_sampling(automaton, values, n, block_length, n_candidates, *, rng,
@@ -308,6 +344,7 @@ def block_rejection_sampling(automaton, values, n, block_length, n_candidates, *
     c_v = np.zeros(n, np.int64)
     c_t = np.zeros(n, np.int64)
     rej = np.zeros(n, np.int64)
+    memo = np.zeros(n, np.int64)
     rows = np.arange(n)
     for h0 in range(0, H, b):
         bb = min(b, H - h0)
@@ -325,6 +362,8 @@ def block_rejection_sampling(automaton, values, n, block_length, n_candidates, *
         rej += drawn - any_acc
         c_pi += drawn * bb
         c_v += 1  # V(u) for the acceptance ratio
+        mp, me = _block_memo_cost(t.reshape(n, K, bb), np.arange(K)[None, :] < drawn[:, None])
+        memo += mp + me + (1 if h0 == 0 else 0)   # V(u) is known from the previous block
         if tau_at_leaves and h0 + bb == H:
             c_t += drawn
         else:
@@ -332,4 +371,5 @@ def block_rejection_sampling(automaton, values, n, block_length, n_candidates, *
         toks[:, h0:h0 + bb] = t.reshape(n, K, bb)[rows, pick]
         s = end[rows, pick]
     return _output(toks, s, tab, c_pi, c_v, c_t, c_pi, rej, "block rejection sampling",
-                   {"block_length": b, "n_candidates": K, "tau_at_leaves": bool(tau_at_leaves)})
+                   {"block_length": b, "n_candidates": K, "tau_at_leaves": bool(tau_at_leaves)},
+                   cost_memo=memo)

@@ -37,6 +37,12 @@ import numpy as np
 from theory._validation import as_finite_array, check_int, readonly
 from theory.vgb import TreeAutomaton
 
+#: Bits per packed query counter (pi_ref, value, tau) in one int64.
+_FIELD = 21
+
+#: Odd 64-bit multiplier of the rolling prefix hash (memoised query counts).
+_HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
+
 __all__ = ["VGBSampler", "SamplerOutput", "move_tables", "categorical_cdf", "sample_rows"]
 
 #: Label of each stopping rule, carried by :class:`SamplerOutput`.
@@ -69,6 +75,10 @@ class SamplerOutput:
         Sampler name and stopping rule.
     params : dict
         Sampler parameters.
+    cost_memo : (n,) ndarray of int or None
+        Queries under *memoisation* (each prefix's :math:`\pi_{\rm ref}(\cdot\mid u)` and child
+        values computed once per chain; a node's own value comes with its parent's
+        expansion), when requested.
     """
 
     tokens: np.ndarray
@@ -81,6 +91,7 @@ class SamplerOutput:
     restarts: np.ndarray
     method: str
     params: dict
+    cost_memo: object = None
 
     @property
     def cost(self):
@@ -96,7 +107,8 @@ class SamplerOutput:
                 "mean_cost_value": float(self.cost_value.mean()),
                 "mean_cost_tau": float(self.cost_tau.mean()),
                 "mean_steps": float(self.steps.mean()),
-                "mean_restarts": float(self.restarts.mean())}
+                "mean_restarts": float(self.restarts.mean()),
+                "mean_cost_memo": None if self.cost_memo is None else float(np.mean(self.cost_memo))}
 
 
 def categorical_cdf(weights):
@@ -223,6 +235,12 @@ class VGBSampler:
         self.cost_pi_table = readonly(cpi)
         self.cost_value_table = readonly(cv)
         self.cost_tau_table = readonly(ct)
+        not_root = (np.arange(automaton.n_states) != 0) & ~automaton.is_leaf
+        self.cost_memo_table = readonly(cpi + cv - not_root.astype(np.int64) + ct)
+        # the three per-move costs packed in one int64 (21 bits each): one scatter per step
+        self._packed_table = readonly(cpi + (cv << _FIELD) + (ct << (2 * _FIELD)))
+        per_step = int(max(cpi.max(), cv.max(), ct.max(), 1))
+        self._flush_every = max(1, (1 << _FIELD) // per_step - 1)
         self.next_state = automaton.next_state
         self.is_leaf = automaton.is_leaf
         self.H = automaton.horizon
@@ -235,32 +253,52 @@ class VGBSampler:
         tokens = np.zeros((n, self.H), dtype=np.int16 if self.automaton.vocab_size < 2 ** 15
                           else np.int64)
         h = np.zeros(n, dtype=np.int64)
-        return path, tokens, h
+        cur = np.zeros(n, dtype=self._idx_dtype)
+        return path, tokens, h, cur
 
-    def _step(self, idx, path, tokens, h, costs, rng):
-        """Advance chains ``idx`` by one lazy step (in place). Returns nothing."""
+    @staticmethod
+    def _unpack(packed):
+        mask = (1 << _FIELD) - 1
+        return np.stack([packed & mask, (packed >> _FIELD) & mask, packed >> (2 * _FIELD)])
+
+    def _step(self, idx, path, tokens, h, cur, packed, rng, hpath=None, log=None, run_of=None):
+        """Advance chains ``idx`` by one lazy step (in place).
+
+        One uniform ``r`` per chain decides both the holding coin (``r >= 1/2``) and, through
+        ``2r ~ U[0, 1)`` given ``r < 1/2``, the move.
+        """
         if idx.size == 0:
             return
-        move = rng.random(idx.size) < 0.5
+        r = rng.random(idx.size)
+        move = r < 0.5
         i2 = idx[move]
         if i2.size == 0:
             return
-        h2 = h[i2]
-        u2 = path[i2, h2]
-        choice = sample_rows(self.cdf[u2], rng)
-        costs[0][i2] += self.cost_pi_table[u2]
-        costs[1][i2] += self.cost_value_table[u2]
-        costs[2][i2] += self.cost_tau_table[u2]
+        u2 = cur[i2]
+        choice = ((2.0 * r[move])[:, None] >= self.cdf[u2]).sum(axis=1)
+        packed[i2] += self._packed_table[u2]
+        if log is not None:
+            inner = ~self.is_leaf[u2]
+            who = i2[inner] if run_of is None else run_of[i2[inner]]
+            log.append((who, hpath[i2[inner], h[i2[inner]]], u2[inner]))
         up = choice == 0
-        h[i2[up]] -= 1
+        iu = i2[up]
+        if iu.size:
+            hu = h[iu] - 1
+            h[iu] = hu
+            cur[iu] = path[iu, hu]
         dn = ~up
         i3 = i2[dn]
         if i3.size:
             a = choice[dn] - 1
-            h3 = h2[dn]
+            h3 = h[i3]
+            new = self.next_state[u2[dn], a]
             tokens[i3, h3] = a
-            path[i3, h3 + 1] = self.next_state[u2[dn], a]
+            path[i3, h3 + 1] = new
+            cur[i3] = new
             h[i3] = h3 + 1
+            if hpath is not None:
+                hpath[i3, h3 + 1] = hpath[i3, h3] * _HASH_MULT + (a + 1).astype(np.uint64)
 
     def run(self, n_chains, T, *, rng):
         r"""Run ``n_chains`` independent walks for ``T`` steps from the root.
@@ -278,13 +316,17 @@ class VGBSampler:
         """
         n = check_int(n_chains, "n_chains", low=1)
         T = check_int(T, "T", low=0)
-        path, tokens, h = self._init(n)
+        path, tokens, h, cur = self._init(n)
+        packed = np.zeros(n, dtype=np.int64)
         costs = np.zeros((3, n), dtype=np.int64)
         idx = np.arange(n)
-        for _ in range(T):
-            self._step(idx, path, tokens, h, costs, rng)
-        state = path[np.arange(n), h]
-        return state, h, tokens, costs
+        for t in range(T):
+            self._step(idx, path, tokens, h, cur, packed, rng)
+            if (t + 1) % self._flush_every == 0:
+                costs += self._unpack(packed)
+                packed[:] = 0
+        costs += self._unpack(packed)
+        return cur.astype(np.int64), h, tokens, costs
 
     def sample_fixed_t(self, n, T, *, rng, max_rounds=100_000):
         r"""Theorem 4.1's sampler: ``T`` steps from the root, restart until the output is a leaf.
@@ -333,36 +375,100 @@ class VGBSampler:
                              restarts=restarts, method="VGB " + STOPPING_RULES["fixed_t"],
                              params={"T": T, "tau_at_leaves": self.tau_at_leaves})
 
-    def sample_first_leaf(self, n, *, rng, max_steps=1_000_000):
+    def sample_first_leaf(self, n, *, rng, max_steps=1_000_000, memo=False, pool=4096):
         r"""The first-leaf heuristic: walk from the root and stop at the first leaf reached.
 
         Labelled as a heuristic: its output law differs from :math:`\pi^\star` unless
         :math:`\hat V = V^\star` (:func:`theory.vgb.first_leaf_law`).
 
+        ``n`` independent runs are executed on ``pool`` chain slots; a slot whose run ends
+        starts the next run, so hitting times with a heavy tail do not leave the vector
+        nearly empty.
+
+        Parameters
+        ----------
+        n : int
+            Number of runs (outputs).
+        rng : numpy.random.Generator
+        max_steps : int
+            A run still walking after this many steps (holding steps included) is stopped
+            and reported with ``done = False`` (its queries are counted).
+        memo : bool
+            Also count queries under memoisation (``cost_memo``): every distinct prefix a run
+            moves from is expanded once (prefixes identified by a 64-bit rolling hash of their
+            tokens).  Logs one entry per non-holding move, so keep ``n`` moderate.
+        pool : int
+            Number of chain slots advanced together.
+
         Returns
         -------
         SamplerOutput
-            ``done = False`` for chains still running after ``max_steps``.
         """
         n = check_int(n, "n", low=1)
         max_steps = check_int(max_steps, "max_steps", low=1)
+        C = min(check_int(pool, "pool", low=1), n)
         if not isinstance(rng, np.random.Generator):
             raise TypeError("`rng` must be a numpy.random.Generator.")
-        path, tokens, h = self._init(n)
-        costs = np.zeros((3, n), dtype=np.int64)
-        steps = np.zeros(n, dtype=np.int64)
-        active = np.arange(n)
+        H = self.H
+        path, tokens, h, cur = self._init(C)
+        packed = np.zeros(C, dtype=np.int64)
+        costs = np.zeros((3, C), dtype=np.int64)
+        start = np.zeros(C, dtype=np.int64)
+        run_of = np.arange(C)
+        next_run = C
+        out_tokens = np.zeros((n, H), dtype=np.int64)
+        out_state = np.zeros(n, dtype=np.int64)
+        out_done = np.zeros(n, dtype=bool)
+        out_cost = np.zeros((3, n), dtype=np.int64)
+        out_steps = np.zeros(n, dtype=np.int64)
+        hpath = np.zeros((C, H + 1), dtype=np.uint64) if memo else None
+        log = [] if memo else None
+        slots = np.arange(C)
+        active = slots.copy()
         t = 0
-        while active.size and t < max_steps:
-            self._step(active, path, tokens, h, costs, rng)
-            steps[active] += 1
+        while active.size:
+            self._step(active, path, tokens, h, cur, packed, rng, hpath=hpath, log=log,
+                       run_of=run_of)
             t += 1
-            active = active[h[active] < self.H]
-        done = h == self.H
-        state = path[np.arange(n), h]
-        return SamplerOutput(tokens=tokens.astype(np.int64), state=state.astype(np.int64),
-                             done=done, cost_pi=costs[0], cost_value=costs[1],
-                             cost_tau=costs[2], steps=steps, restarts=np.zeros(n, np.int64),
+            if t % self._flush_every == 0:
+                costs += self._unpack(packed)
+                packed[:] = 0
+            end = active[(h[active] == H) | (t - start[active] >= max_steps)]
+            if end.size:
+                runs = run_of[end]
+                out_done[runs] = h[end] == H
+                out_tokens[runs] = tokens[end]
+                out_state[runs] = cur[end]
+                out_cost[:, runs] = costs[:, end] + self._unpack(packed[end])
+                out_steps[runs] = t - start[end]
+                k = min(end.size, n - next_run)
+                fresh, idle = end[:k], end[k:]
+                run_of[fresh] = next_run + np.arange(k)
+                next_run += k
+                run_of[idle] = -1
+                h[end] = 0
+                cur[end] = 0
+                costs[:, end] = 0
+                packed[end] = 0
+                start[end] = t
+                if memo:
+                    hpath[end, 0] = 0
+                active = slots[run_of >= 0]
+        cost_memo = None
+        if memo:
+            cost_memo = np.zeros(n, dtype=np.int64)
+            if log:
+                rid = np.concatenate([x[0] for x in log])
+                key = np.concatenate([x[1] for x in log])
+                st = np.concatenate([x[2] for x in log])
+                key = key ^ (rid.astype(np.uint64) * np.uint64(0xD1B54A32D192ED03))
+                _, first = np.unique(key, return_index=True)
+                cost_memo = np.bincount(rid[first], weights=self.cost_memo_table[st[first]],
+                                        minlength=n).astype(np.int64)
+        return SamplerOutput(tokens=out_tokens, state=out_state, done=out_done,
+                             cost_pi=out_cost[0], cost_value=out_cost[1], cost_tau=out_cost[2],
+                             steps=out_steps, restarts=np.zeros(n, np.int64),
                              method="VGB " + STOPPING_RULES["first_leaf"],
                              params={"max_steps": max_steps,
-                                     "tau_at_leaves": self.tau_at_leaves})
+                                     "tau_at_leaves": self.tau_at_leaves},
+                             cost_memo=cost_memo)
