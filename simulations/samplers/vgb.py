@@ -328,8 +328,14 @@ class VGBSampler:
         costs += self._unpack(packed)
         return cur.astype(np.int64), h, tokens, costs
 
-    def sample_fixed_t(self, n, T, *, rng, max_rounds=100_000):
+    def sample_fixed_t(self, n, T, *, rng, max_rounds=100_000, batch=4096):
         r"""Theorem 4.1's sampler: ``T`` steps from the root, restart until the output is a leaf.
+
+        The runs are i.i.d.; they are simulated ``batch`` at a time (at least the number of
+        outputs still missing) and consumed *in order*: output ``j`` takes the runs after
+        output ``j-1``'s successful run up to and including its own, so every output's
+        restarts and queries are exactly those of the sequential algorithm.  Runs simulated
+        after the last needed success are discarded (not charged).
 
         Parameters
         ----------
@@ -340,6 +346,8 @@ class VGBSampler:
         rng : numpy.random.Generator
         max_rounds : int
             Give up on a sample after this many runs (``done = False``).
+        batch : int
+            Runs simulated together.
 
         Returns
         -------
@@ -348,30 +356,37 @@ class VGBSampler:
         n = check_int(n, "n", low=1)
         T = check_int(T, "T", low=1)
         max_rounds = check_int(max_rounds, "max_rounds", low=1)
+        batch = check_int(batch, "batch", low=1)
         if not isinstance(rng, np.random.Generator):
             raise TypeError("`rng` must be a numpy.random.Generator.")
         out_tokens = np.zeros((n, self.H), dtype=np.int64)
         out_state = np.zeros(n, dtype=np.int64)
         done = np.zeros(n, dtype=bool)
         costs = np.zeros((3, n), dtype=np.int64)
-        restarts = np.zeros(n, dtype=np.int64)
-        steps = np.zeros(n, dtype=np.int64)
-        todo = np.arange(n)
-        for _ in range(max_rounds):
-            if todo.size == 0:
-                break
-            state, depth, tokens, c = self.run(todo.size, T, rng=rng)
-            costs[:, todo] += c
-            steps[todo] += T
+        runs = np.zeros(n, dtype=np.int64)
+        j = 0                                   # next output to fill
+        while j < n:
+            m = max(batch, n - j)
+            state, depth, tokens, c = self.run(m, T, rng=rng)
             hit = self.is_leaf[state]
-            fin = todo[hit]
-            out_tokens[fin] = tokens[hit]
-            out_state[fin] = state[hit]
-            done[fin] = True
-            restarts[todo[~hit]] += 1
-            todo = todo[~hit]
+            # output index of each run: j + number of successes strictly before it
+            owner = j + np.concatenate([[0], np.cumsum(hit)[:-1]])
+            keep = owner < n
+            o = owner[keep]
+            np.add.at(runs, o, 1)
+            for q in range(3):
+                np.add.at(costs[q], o, c[q][keep])
+            fin = np.flatnonzero(hit & keep)
+            out_tokens[owner[fin]] = tokens[fin]
+            out_state[owner[fin]] = state[fin]
+            done[owner[fin]] = True
+            j = int(min(n, j + hit.sum()))
+            # a sample that reached max_rounds runs without success is abandoned
+            while j < n and runs[j] >= max_rounds:
+                j += 1
+        restarts = runs - done
         return SamplerOutput(tokens=out_tokens, state=out_state, done=done, cost_pi=costs[0],
-                             cost_value=costs[1], cost_tau=costs[2], steps=steps,
+                             cost_value=costs[1], cost_tau=costs[2], steps=runs * T,
                              restarts=restarts, method="VGB " + STOPPING_RULES["fixed_t"],
                              params={"T": T, "tau_at_leaves": self.tau_at_leaves})
 
