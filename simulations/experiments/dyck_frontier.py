@@ -60,8 +60,8 @@ class Config:
 
     @classmethod
     def quick(cls):
-        return cls(fit_rollouts=5000, budget=100_000, n_outputs=100, block_lengths=(1, 4, 16),
-                   candidates=(2, 8, 32), vgb_fixed_T=(), reps=1)
+        return cls(fit_rollouts=4000, budget=60_000, n_outputs=80, block_lengths=(1, 16),
+                   candidates=(2, 32), vgb_fixed_T=(), reps=1)
 
     @classmethod
     def full(cls):

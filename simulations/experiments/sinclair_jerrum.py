@@ -46,8 +46,8 @@ class Config:
 
     @classmethod
     def quick(cls):
-        return cls(horizons=(6, 8, 10, 12, 14), n_random=2, ratios=(1.0, 1.5, 2.0, 3.0, 4.0),
-                   horizon_r=10)
+        return cls(horizons=(6, 8, 10, 12, 14), n_random=1, ratios=(1.0, 1.5, 2.0, 3.0, 4.0),
+                   horizon_r=8)
 
     @classmethod
     def full(cls):

@@ -57,7 +57,7 @@ class Config:
     @classmethod
     def quick(cls):
         return cls(horizons=(4, 8, 16, 32), deltas=(0.05, 1e-2, 1e-3),
-                   eps_grid=(0.25, 0.5, 1.0, 2.0, 4.0), horizon_eps=8, n_trees=3)
+                   eps_grid=(0.25, 0.5, 1.0, 2.0, 4.0), horizon_eps=8, n_trees=2)
 
     @classmethod
     def full(cls):

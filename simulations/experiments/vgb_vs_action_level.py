@@ -57,7 +57,7 @@ class Config:
     @classmethod
     def quick(cls):
         return cls(alrs_horizons=(2, 4, 8, 16, 64, 256, 1024), vgb_horizons=(4, 6, 8),
-                   vgb_eps=(0.2, 1.0), mc_horizons=(16,), mc_samples=1500)
+                   vgb_eps=(0.2, 1.0), mc_horizons=(16,), mc_samples=1000)
 
     @classmethod
     def full(cls):

@@ -22,6 +22,8 @@ call (one :math:`\tau` call at a leaf when ``tau_at_leaves``).
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from theory._validation import as_finite_array, check_int, check_real
@@ -31,6 +33,19 @@ from .vgb import SamplerOutput, categorical_cdf, sample_rows
 
 __all__ = ["reference_sample", "reference_rollout", "action_level_rs", "outcome_level_rs",
            "best_of_n", "block_best_of_n", "block_rejection_sampling"]
+
+
+_TABLES = weakref.WeakKeyDictionary()
+
+
+def _tables(aut):
+    """Cached :class:`_Tables` of an automaton (automata are immutable)."""
+    if not isinstance(aut, TreeAutomaton):
+        raise TypeError(f"`automaton` must be a TreeAutomaton, got {type(aut).__name__}.")
+    tab = _TABLES.get(aut)
+    if tab is None:
+        tab = _TABLES[aut] = _Tables(aut)
+    return tab
 
 
 class _Tables:
@@ -90,7 +105,7 @@ def reference_rollout(automaton, states, n_tokens, *, rng, tables=None):
         States after the rollout.
     tokens : (m, n_tokens) ndarray
     """
-    tab = _Tables(automaton) if tables is None else tables
+    tab = _tables(automaton) if tables is None else tables
     s = np.asarray(states, dtype=np.int64).copy()
     toks = np.empty((s.size, n_tokens), dtype=np.int64)
     for j in range(n_tokens):
@@ -157,7 +172,7 @@ def reference_sample(automaton, n, *, rng):
     """
     n = check_int(n, "n", low=1)
     rng = _rng_iv(rng)
-    tab = _Tables(automaton)
+    tab = _tables(automaton)
     end, toks = reference_rollout(automaton, np.zeros(n, np.int64), tab.H, rng=rng, tables=tab)
     return _output(toks, end, tab, tab.H, 0, 0, tab.H, 0, "reference model", {}, cost_memo=tab.H)
 
@@ -179,7 +194,7 @@ def action_level_rs(automaton, values, n, *, rng, tau_at_leaves=True):
     """
     n = check_int(n, "n", low=1)
     rng = _rng_iv(rng)
-    tab = _Tables(automaton)
+    tab = _tables(automaton)
     v = tab.values(values, tau_at_leaves)
     s = np.zeros(n, dtype=np.int64)
     toks = np.zeros((n, tab.H), dtype=np.int64)
@@ -218,7 +233,7 @@ def outcome_level_rs(automaton, n, *, rng, tau_max=None, max_rounds=1_000_000):
     """
     n = check_int(n, "n", low=1)
     rng = _rng_iv(rng)
-    tab = _Tables(automaton)
+    tab = _tables(automaton)
     tmax = float(automaton.tau.max()) if tau_max is None else check_real(tau_max, "tau_max",
                                                                          low=0, low_open=True)
     toks = np.zeros((n, tab.H), dtype=np.int64)
@@ -260,7 +275,7 @@ def best_of_n(automaton, n, n_candidates, *, rng, scores=None):
     n = check_int(n, "n", low=1)
     N = check_int(n_candidates, "n_candidates", low=1)
     rng = _rng_iv(rng)
-    tab = _Tables(automaton)
+    tab = _tables(automaton)
     sc = tab.tau if scores is None else tab.values(scores, False)
     end, toks = reference_rollout(automaton, np.zeros(n * N, np.int64), tab.H, rng=rng, tables=tab)
     end = end.reshape(n, N)
@@ -279,7 +294,7 @@ def _block_iv(automaton, values, n, block_length, n_candidates, rng, tau_at_leav
     b = check_int(block_length, "block_length", low=1)
     K = check_int(n_candidates, "n_candidates", low=1)
     rng = _rng_iv(rng)
-    tab = _Tables(automaton)
+    tab = _tables(automaton)
     v = tab.values(values, tau_at_leaves)
     return n, b, K, rng, tab, v
 

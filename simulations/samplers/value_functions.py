@@ -31,7 +31,7 @@ from theory._validation import as_finite_array, check_int, check_real, readonly
 from theory.vgb import (TreeAutomaton, average_case_error, optimal_values,
                         target_state_marginals, uniform_error)
 
-from .baselines import _Tables, reference_rollout
+from .baselines import _tables, reference_rollout
 
 __all__ = ["exact_values", "multiplicative_error", "single_action_perturbation",
            "average_case_error_values", "delayed_values", "fit_value_regression",
@@ -339,7 +339,7 @@ def fit_value_regression(automaton, features, n_rollouts, *, rng, link="logistic
         raise ValueError(f"`link` must be 'logistic' or 'linear', got {link!r}.")
     if not isinstance(rng, np.random.Generator):
         raise TypeError("`rng` must be a numpy.random.Generator.")
-    tab = _Tables(aut)
+    tab = _tables(aut)
     S = aut.n_states
     H = aut.horizon
     states = np.empty((n, H), dtype=np.int64)
@@ -381,7 +381,7 @@ def fit_value_regression(automaton, features, n_rollouts, *, rng, link="logistic
 
 def _rollout_states(aut, n, rng):
     """States of every prefix of ``n`` rollouts from the root, ``(n, H)``, and outcomes ``(n,)``."""
-    tab = _Tables(aut)
+    tab = _tables(aut)
     H = aut.horizon
     states = np.empty((n, H), dtype=np.int64)
     s = np.zeros(n, dtype=np.int64)
