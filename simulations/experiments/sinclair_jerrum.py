@@ -187,7 +187,7 @@ def plot(config, records, out_dir):
     mid = len(Hs) // 2
     series["H^2 (reference)"] = list(series["relaxation time"][mid] * (Hs / Hs[mid]) ** 2)
     p1 = line_plot(Hs, series, xlabel="H = 2n", ylabel="steps", logx=True, logy=True,
-                   styles={"H^2 (reference)": "k--"},
+                   styles={"H^2 (reference)": "--"},
                    title=f"Sinclair-Jerrum on Dyck words, r={config.ratio_h} (exact)",
                    path=out_dir / "sj_vs_length.png")
     rrec = _by(records, scan="r", delta=d0)

@@ -174,7 +174,7 @@ def plot(config, records, out_dir):
         series[f"VGB worst tail, T={T}"] = list(np.maximum(tails.max(axis=0), 1e-12))
     series["delta (Thm 4.2 bound)"] = list(deltas)
     p1 = line_plot(deltas, series, xlabel="delta", ylabel="P[pi*/pi_hat > 48H(1+eps)^2/delta]",
-                   logx=True, logy=True, styles={"delta (Thm 4.2 bound)": "k--"},
+                   logx=True, logy=True, styles={"delta (Thm 4.2 bound)": "--"},
                    title="Thm 4.2: coverage tail vs delta (exact)", path=out_dir / "vgb_coverage_tail.png")
     al = sorted([r for r in records if r["kind"] == "alrs-ex31"], key=lambda r: r["H"])
     Hs = np.array([r["H"] for r in al], float)

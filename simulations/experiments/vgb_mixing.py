@@ -240,7 +240,7 @@ def plot(config, records, out_dir):
                                  for H in Hs]
     ref = series["relaxation time"][len(Hs) // 2] / Hs[len(Hs) // 2] ** 2
     series["H^2 (reference)"] = list(ref * Hs ** 2)
-    styles["H^2 (reference)"] = "k--"
+    styles["H^2 (reference)"] = "--"
     paths.append(line_plot(Hs, series, xlabel="H", ylabel="steps", logx=True, logy=True,
                            title="VGB: T_delta and relaxation time vs H (exact)", styles=styles,
                            path=out_dir / "vgb_mixing_vs_H.png"))

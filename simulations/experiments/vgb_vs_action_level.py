@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.experiment import Claim, Task
+from simulations.experiment import Claim, Task, analysis_rng
 from simulations.plots import line_plot
 from simulations.samplers.trees import example_3_1_automaton, example_3_2_automaton
 from simulations.samplers.value_functions import delayed_values, single_action_perturbation
@@ -234,7 +234,7 @@ def claims(config, records):
         target = st.binom.pmf(np.arange(H + 1), H, 0.5)
         tv = 0.5 * np.abs(emp - target).sum()
         # null distribution of the plug-in TV under exact sampling (simulated, fixed seed)
-        sim = np.random.default_rng([H, 7]).multinomial(int(n), target, size=2000) / n
+        sim = analysis_rng(NAME, H).multinomial(int(n), target, size=2000) / n
         null = 0.5 * np.abs(sim - target).sum(axis=1)
         q = float(np.quantile(null, config.level))
         alrs = float(example_3_1_action_level_tv(H, config.mc_eps))
