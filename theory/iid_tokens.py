@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from math import comb
 
 import numpy as np
-from scipy.special import gammaln, log_softmax
+from scipy.special import gammaln
 
 from ._validation import as_float_array, check_int, check_real, check_weights, readonly
 from .coverage import comparison_log_thresholds
@@ -89,7 +89,10 @@ def iid_token_log_probs(table, theta):
     """
     t = np.asarray(table, dtype=float)
     th = np.asarray(theta, dtype=float)
-    return log_softmax(np.einsum("xvd,...d->...xv", t, th), axis=-1)
+    x, v, d = t.shape
+    logits = (th @ t.reshape(x * v, d).T).reshape(th.shape[:-1] + (x, v))
+    z = logits - logits.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
 def iid_token_tables(model):
@@ -205,6 +208,9 @@ class IidTokenLaw:
         object.__setattr__(self, "counts", readonly(counts))
         object.__setattr__(self, "weights", readonly(weights))
         object.__setattr__(self, "dropped", readonly(dropped))
+        object.__setattr__(self, "_counts_f", counts.astype(float))
+        object.__setattr__(self, "_counts_t", np.ascontiguousarray(counts.transpose(0, 2, 1), dtype=float))
+        object.__setattr__(self, "_weights_col", np.ascontiguousarray(weights[:, :, None]))
 
     @property
     def n_prompts(self):
@@ -237,9 +243,21 @@ class IidTokenLaw:
         """
         r = self._ratios(model_log_probs)                            # (..., X, V)
         cut = np.atleast_1d(comparison_log_thresholds(N))            # (nN,)
-        z = np.einsum("...xv,xsv->...xs", r, self.counts.astype(float))
-        hit = z[..., None] >= cut                                    # (..., X, S, nN)
-        lo = np.einsum("...xsn,xs->...xn", hit.astype(float), self.weights)
+        counts = self._counts_f                                       # (X, S, V)
+        v, n_s = self.vocab_size, counts.shape[1]
+        if v <= 8:                                                   # few tokens: fused loop
+            z = r[..., :, None, 0] * counts[:, :, 0]
+            for a in range(1, v):
+                z = z + r[..., :, None, a] * counts[:, :, a]         # (..., X, S)
+        else:
+            z = (r[..., :, None, :] @ self._counts_t)[..., 0, :]
+        if n_s <= 16:                                                # few points: fused loop
+            lo = np.zeros(z.shape[:-1] + cut.shape)
+            for j in range(n_s):
+                lo += (z[..., j, None] >= cut) * self.weights[:, j, None]
+        else:
+            hit = (z[..., None, :] >= cut[:, None]).astype(float)    # (..., X, nN, S)
+            lo = (hit @ self._weights_col)[..., 0]                   # (..., X, nN)
         hi = lo + self.dropped[:, None]
         if self.evaluation == "certified":                           # floating-point slack
             slack = 1e-13 + 8 * np.finfo(float).eps * self.counts.shape[1]

@@ -43,8 +43,6 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from theory._validation import as_finite_array, check_real
-from theory.models import project_box as _project_box
-from theory.models import project_l2_ball as _project_l2_ball
 
 __all__ = [
     "Optimizer",
@@ -198,19 +196,34 @@ def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8, *, bias_correction=True):
 def _needs_params(params, name):
     if params is None:
         raise ValueError(f"`{name}` needs the current `params` in update(grad, state, params).")
-    return np.asarray(params, dtype=float)
+    return params if isinstance(params, np.ndarray) else np.asarray(params, dtype=float)
+
+
+def _l2_projection(theta, radius):
+    """The formula of :func:`theory.models.project_l2_ball` without its input validation.
+
+    Optimizers call the projection at every step (``T*H`` times at token level), where the
+    validation of the public function costs more than the update itself; the formula is
+    pinned to the public one by ``tests/unit/test_optimizers.py``.
+    """
+    norm = np.sqrt((theta * theta).sum(axis=-1, keepdims=True))
+    if not (norm > radius).any():
+        return theta
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return theta * np.where(norm > radius, radius / norm, 1.0)
 
 
 def project_l2_ball(radius=1.0):
     r"""Turn a step into a projected one: :math:`s \mapsto \mathrm{Proj}_{B_2(R)}(\theta + s) - \theta`.
 
-    Uses :func:`theory.models.project_l2_ball`; place it last in a :func:`chain`.
+    The projection of :func:`theory.models.project_l2_ball`,
+    :math:`\theta\min\{1, R/\|\theta\|_2\}` per replicate; place it last in a :func:`chain`.
     """
     radius = check_real(radius, "radius", low=0.0)
 
     def update(step, state, params=None):
         p = _needs_params(params, "project_l2_ball")
-        return _project_l2_ball(p + step, radius) - p, state
+        return _l2_projection(p + step, radius) - p, state
 
     return Optimizer(_empty_init, update)
 
@@ -218,7 +231,7 @@ def project_l2_ball(radius=1.0):
 def project_box(low=-1.0, high=1.0):
     r"""Turn a step into a projected one onto the box :math:`[\ell, u]^d` (coordinatewise clip).
 
-    Uses :func:`theory.models.project_box`; place it last in a :func:`chain`.
+    The projection of :func:`theory.models.project_box`; place it last in a :func:`chain`.
     """
     low = check_real(low, "low")
     high = check_real(high, "high")
@@ -227,7 +240,7 @@ def project_box(low=-1.0, high=1.0):
 
     def update(step, state, params=None):
         p = _needs_params(params, "project_box")
-        return _project_box(p + step, low, high) - p, state
+        return np.clip(p + step, low, high) - p, state
 
     return Optimizer(_empty_init, update)
 

@@ -67,6 +67,13 @@ def _softmax_parts(logits):
     return z - np.log(s), e / s
 
 
+def _softmax(logits):
+    """Probabilities along the last axis (stable)."""
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
+
+
 def _is_iid(table):
     """Tabular features that depend on the prompt and current token only."""
     return table.shape[1] == 1 and np.array_equal(table, np.broadcast_to(table[:, :, :1], table.shape))
@@ -128,6 +135,10 @@ class ScoreEngine:
         """``(log_probs, probs)`` of every context's next-token law: ``(R, C, V)`` each."""
         logits = (theta @ self._table_cvd.T).reshape(theta.shape[0], self.n_ctx, self.vocab_size)
         return _softmax_parts(logits)
+
+    def context_probs(self, theta):
+        """Probabilities of every context's next-token law: ``(R, C, V)``."""
+        return _softmax((theta @ self._table_cvd.T).reshape(theta.shape[0], self.n_ctx, self.vocab_size))
 
     def mean_score(self, q, chosen, nctx):
         r"""Score sum from context laws ``q`` ``(R, C, V)``, chosen-feature sums ``(R, d)`` and
@@ -397,6 +408,8 @@ class TrainResult:
         :math:`\\frac1{T'}\\sum_{t<T'}\\mathrm{metric}(\\theta_t)` for each ``T'``.
     metric_logged : (R, n_log, m) ndarray or None
         The metric at the logged iterates.
+    metric_min : (R, m) ndarray or None
+        :math:`\min_{t<T}\mathrm{metric}(\theta_t)`.
     path_token_kl : (R, n_avg) ndarray or None
         Token level with ``track_token_kl``: running mean over ``t`` of the training-path
         per-token KL sums :math:`\\frac1K\\sum_k\\sum_h\\varepsilon_{t,h}` — an unbiased
@@ -414,6 +427,7 @@ class TrainResult:
     average_at: np.ndarray
     metric_means: np.ndarray | None
     metric_logged: np.ndarray | None
+    metric_min: np.ndarray | None
     path_token_kl: np.ndarray | None
     level: str
     batch: int
@@ -422,7 +436,7 @@ class TrainResult:
 
     def __post_init__(self):
         for name in ("thetas", "steps", "final_theta", "average_at", "metric_means",
-                     "metric_logged", "path_token_kl"):
+                     "metric_logged", "metric_min", "path_token_kl"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, readonly(np.asarray(getattr(self, name))))
 
@@ -472,18 +486,20 @@ class _Recorder:
 
     def __init__(self, R, d, T, steps, avg, metric):
         self.steps, self.avg, self.metric = steps, avg, metric
+        self.step_index = {int(t): i for i, t in enumerate(steps)}
         self.thetas = np.empty((R, steps.size, d))
         self.metric_sum = None
         self.metric_means = None
         self.metric_logged = None
+        self.metric_min = None
         self.buffer = []
         self.buf_start = 0
         self.kl_sum = np.zeros(R)
         self.kl_means = np.empty((R, avg.size))
 
     def log_theta(self, t, theta):
-        i = np.searchsorted(self.steps, t)
-        if i < self.steps.size and self.steps[i] == t:
+        i = self.step_index.get(t)
+        if i is not None:
             self.thetas[:, i] = theta
 
     def flush(self, thetas_chunk, t0):
@@ -501,6 +517,8 @@ class _Recorder:
             self.metric_sum = np.zeros((r, m))
             self.metric_means = np.full((r, self.avg.size, m), np.nan)
             self.metric_logged = np.full((r, self.steps.size, m), np.nan)
+            self.metric_min = np.full((r, m), np.inf)
+        self.metric_min = np.minimum(self.metric_min, vals.min(axis=0))
         csum = np.cumsum(vals, axis=0)                                   # (C, R, m)
         for j, ta in enumerate(self.avg):                                # horizons ending in this chunk
             if t0 < ta <= t0 + c:
@@ -611,6 +629,7 @@ def train_one_pass(model, data, optimizer, *, T, rng, level="sequence", batch=1,
     rec.final_metric(theta, T)
     return TrainResult(thetas=rec.thetas, steps=steps, final_theta=theta, average_at=avg,
                        metric_means=rec.metric_means, metric_logged=rec.metric_logged,
+                       metric_min=rec.metric_min,
                        path_token_kl=rec.kl_means if track_token_kl else None, level=level,
                        batch=K, T=T, stream=src.kind)
 
@@ -652,7 +671,7 @@ def _run_sequence(engine, src, opt, theta, state, T, K, rng, rec, token_weights)
             elif use_tokens_method:
                 score = engine.token_scores(theta, x[i], obs[i])
             else:
-                score = engine.mean_score(engine.context_laws(theta)[1], chosen[i], nctx[i])
+                score = engine.mean_score(engine.context_probs(theta), chosen[i], nctx[i])
             step, state = opt.update(-score / K, state, theta)
             theta = apply_updates(theta, step)
         rec.flush(iters, t0)

@@ -116,6 +116,19 @@ class TestContract:
             np.testing.assert_allclose(together[r:r + 1], alone, rtol=1e-12, atol=1e-15)
 
 
+@given(seed=st.integers(0, 2 ** 32 - 1), radius=st.floats(0.0, 10.0), scale_=st.floats(1e-3, 1e3))
+def test_projections_are_theorys(seed, radius, scale_):
+    """The transforms use exactly theory.models.project_l2_ball / project_box."""
+    from theory.models import project_box as tb, project_l2_ball as tl
+
+    p = np.random.default_rng(seed).normal(size=(R, D)) * scale_
+    z = np.zeros_like(p)
+    step, _ = project_l2_ball(radius).update(p, (), z)
+    np.testing.assert_allclose(step, tl(p, radius), rtol=1e-15, atol=0)
+    step, _ = project_box(-radius, radius / 2).update(p, (), z)
+    np.testing.assert_array_equal(step, tb(p, -radius, radius / 2))
+
+
 def test_projections_keep_iterates_in_theta():
     grads = [g * 100 for g in _stream(7, 20)]
     p, _, _ = _run(projected(sgd(1.0), radius=1.0), grads, _params(7))

@@ -148,6 +148,7 @@ def test_deterministic_given_rng_and_metric_running_means():
     np.testing.assert_allclose(a.metric_means[:, 0, 0], a.thetas[:, :10, 0].mean(1), rtol=1e-12)
     np.testing.assert_allclose(a.metric_means[:, 1, 0], a.thetas[:, :50, 0].mean(1), rtol=1e-12)
     np.testing.assert_allclose(a.metric_logged[..., 0], a.thetas[..., 0], rtol=1e-12)
+    np.testing.assert_allclose(a.metric_min[:, 0], a.thetas[:, :50, 0].min(1), rtol=1e-12)
     assert a.to_dict()["T"] == 50
 
 
