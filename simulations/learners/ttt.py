@@ -243,11 +243,20 @@ class TTTDecoder:
         values = (lp_d[None] - lp_m).reshape(self.n_models, -1)[:, keep]
         return LogRatioLaw(values, w[keep] / w[keep].sum(), "exact")
 
-    def sampled_log_ratio(self, data, n, *, rng):
-        r"""Monte Carlo law of :math:`\log\pi_D/\pi^{TTT}_\theta` from ``n`` samples of :math:`\pi_D` (shared by all decoders)."""
+    def sampled_log_ratio(self, data, n, *, rng, prompt=None):
+        r"""Monte Carlo law of :math:`\log\pi_D/\pi^{TTT}_\theta` from ``n`` samples of :math:`\pi_D`.
+
+        The samples are shared by all decoders.  With ``prompt`` the law is conditional on
+        that prompt (:math:`y \sim \pi_D(\cdot|x)`), for stratified estimates when some
+        prompts are rare.
+        """
         data = self._data_iv(data)
         n = check_int(n, "n", low=1)
-        x, y = data.sample(n, rng=rng)
+        if prompt is None:
+            x, y = data.sample(n, rng=rng)
+        else:
+            prompt = check_int(prompt, "prompt", low=0, high=data.n_prompts - 1)
+            x, y = data.sample(n, rng=rng, x=np.full(n, prompt))
         values = data.log_prob(x, y)[None, :] - self._walk(x, np.asarray(y, dtype=np.int64))[0].sum(-1)
         return LogRatioLaw(values, None, "monte_carlo")
 
