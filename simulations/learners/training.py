@@ -166,16 +166,28 @@ class ScoreEngine:
 
         ``x`` ``lead + (K,)``, ``y`` ``lead + (K, H)``, ``weights`` like ``y``: returns
         ``N`` ``lead + (C, V)`` with :math:`N[c, v] = \sum_{k,h} w_{k,h}1\{c_{k,h}=c, y_{k,h}=v\}`.
+        One ``bincount`` over the flat index ``((m C + c) V + v)`` of every token (``m`` the
+        leading index), computed in int32 when it fits.
         """
         lead = np.shape(x)[:-1]
         m = int(np.prod(lead)) if lead else 1
         v = self.vocab_size
-        ctx = self.context_index(x, y)
-        flat = ctx * v + np.asarray(y, dtype=np.int64)
-        flat = flat.reshape(m, -1) + (np.arange(m, dtype=np.int64) * (self.n_ctx * v))[:, None]
-        w = None if weights is None else np.asarray(weights, dtype=float).reshape(m, -1)
-        counts = np.bincount(flat.ravel(), weights=None if w is None else w.ravel(),
-                             minlength=m * self.n_ctx * v)
+        _, hd, p = self.ctx_shape
+        size = m * self.n_ctx * v
+        it = np.int32 if size < 2 ** 31 - 1 else np.int64
+        y = np.asarray(y)
+        # per-sequence base: (m C + x (Hd P)) V, then + h P V (positions), + prev V, + y
+        seq = (np.arange(m, dtype=it).reshape(lead + (1,)) * (self.n_ctx * v)
+               + np.asarray(x, dtype=it) * (hd * p * v))                      # lead + (K,)
+        flat = np.empty(y.shape, dtype=it)
+        np.add(seq[..., None], y, out=flat, casting="unsafe")
+        if hd > 1:
+            flat += (np.arange(self.horizon, dtype=it) * (p * v))
+        if p > 1:
+            flat[..., 0] += self.vocab_size * v
+            flat[..., 1:] += y[..., :-1].astype(it) * v
+        w = None if weights is None else np.asarray(weights, dtype=float).ravel()
+        counts = np.bincount(flat.ravel(), weights=w, minlength=size)
         return counts.astype(float, copy=False).reshape(lead + (self.n_ctx, v))
 
     def prompt_counts(self, x, counts):
