@@ -161,6 +161,16 @@ class ScoreEngine:
             base = base + prev
         return np.broadcast_to(base, np.shape(y))
 
+    def context_at(self, x, prev, h):
+        """Flat context index at position ``h`` after token(s) ``prev`` (``V`` = begin of sequence)."""
+        _, hd, p = self.ctx_shape
+        idx = np.asarray(x, dtype=np.int64) * (hd * p)
+        if hd > 1:
+            idx = idx + h * p
+        if p > 1:
+            idx = idx + np.asarray(prev, dtype=np.int64)
+        return idx
+
     def context_token_counts(self, x, y, weights=None):
         r"""Weighted context-token counts per leading index of ``x``.
 

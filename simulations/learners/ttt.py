@@ -187,7 +187,7 @@ class TTTDecoder:
         y = np.zeros((P * n, m.horizon), dtype=np.int64)
         rows = np.arange(P * n)
         for h in range(m.horizon):
-            ctx = eng.context_index(xf[:, None], y[:, None, :])[:, 0, h]
+            ctx = eng.context_at(xf, y[:, h - 1] if h > 0 else m.vocab_size, h)
             cand = eng.flat_table[ctx]
             _, q = _softmax_parts((cand @ theta[:, :, None])[..., 0])
             cdf = np.cumsum(q, axis=-1)
