@@ -31,7 +31,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from ._validation import as_float_array, check_int, check_real, check_weights, readonly
-from .coverage import comparison_log_thresholds
+from .coverage import comparison_log_thresholds, log_thresholds
 from .divergences import categorical_kl
 
 __all__ = ["IidTokenLaw", "iid_token_log_probs", "iid_token_tables", "token_count_vectors",
@@ -290,6 +290,19 @@ class IidTokenLaw:
         lq = as_float_array(model_log_probs, "model_log_probs", min_ndim=2, allow_posinf=False)
         return self.horizon * (categorical_kl(np.broadcast_to(self.data_log_probs, lq.shape), lq)
                                * self.prompt_weights).sum(-1)
+
+    def stopped_kl(self, model_log_probs, N):
+        r"""Exact stopped KL :math:`D_{seq,N}` (Prop. F.10 ICLR / D.10 arXiv): ``batch + np.shape(N)``.
+
+        With i.i.d. tokens the per-token KLs along any sequence of prompt ``x`` are all
+        :math:`D_{KL}(p_x\|q_x)`, so
+        :math:`D_{seq,N} = \sum_x\mu(x)\min\{\log N, H\,D_{KL}(p_x\|q_x)\}`.
+        """
+        lq = as_float_array(model_log_probs, "model_log_probs", min_ndim=2, allow_posinf=False)
+        per = self.horizon * categorical_kl(np.broadcast_to(self.data_log_probs, lq.shape), lq)  # (..., X)
+        c = np.asarray(log_thresholds(N), dtype=float)
+        capped = np.minimum(c[..., None], per.reshape(per.shape[:-1] + (1,) * c.ndim + per.shape[-1:]))
+        return (capped * self.prompt_weights).sum(-1)
 
     def to_dict(self):
         return {"horizon": self.horizon, "drop": self.drop, "n_points": int(self.counts.shape[1]),

@@ -24,8 +24,8 @@ TOPIC = "optimizers"
 
 
 def coverage_metric(data, N_values, *, drop=1e-13, with_kl=False):
-    """``(metric, law)``: ``metric(thetas (C, R, d)) -> (C, R, 2|N| [+1])`` = coverage lower
-    bounds, upper bounds [, exact KL] of every iterate."""
+    """``(metric, law)``: ``metric(thetas (C, R, d)) -> (C, R, 2|N| [+1+|N|])`` = coverage lower
+    bounds, upper bounds [, exact KL, exact stopped KL at each N] of every iterate."""
     table = iid_token_tables(data)
     law = IidTokenLaw(iid_token_log_probs(table, data.theta), data.horizon, data.prompt_weights,
                       drop=drop)
@@ -37,6 +37,7 @@ def coverage_metric(data, N_values, *, drop=1e-13, with_kl=False):
         parts = [lo, hi]
         if with_kl:
             parts.append(law.kl(lq)[..., None])
+            parts.append(law.stopped_kl(lq, N))
         return np.concatenate(parts, axis=-1)
 
     return metric, law
@@ -68,6 +69,7 @@ def run_coverage(instance, optimizer, *, T, rng, replicates, N_values, average_a
     }
     if with_kl:
         out["kl"] = res.metric_means[..., 2 * n].tolist()
+        out["stopped_kl"] = res.metric_means[..., 2 * n + 1:].tolist()
     if log_every is not None:
         out["log_steps"] = res.steps.tolist()
         out["logged_cov_lo"] = res.metric_logged[..., :n].tolist()
@@ -80,7 +82,7 @@ def split_replicates(summary, groups):
     for g in range(groups):
         part = {}
         for k, v in summary.items():
-            if k in ("cov_lo", "cov_hi", "min_cov_lo", "final_theta", "kl", "logged_cov_lo"):
+            if k in ("cov_lo", "cov_hi", "min_cov_lo", "final_theta", "kl", "stopped_kl", "logged_cov_lo"):
                 a = np.asarray(v)
                 r = a.shape[0] // groups
                 part[k] = a[g * r:(g + 1) * r].tolist()

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from theory.iid_tokens import IidTokenLaw, iid_token_log_probs, iid_token_tables, token_count_vectors
 from theory.instances.sgd import iid_token_features
-from theory.log_ratio import exact_log_ratio, markov_kl
+from theory.log_ratio import exact_log_ratio, exact_stopped_kl, markov_kl
 from theory.models import AutoregressiveLinearModel, categorical_model
 from math import comb
 
@@ -35,6 +35,8 @@ def test_exact_law_matches_enumeration(seed, V, H):
     np.testing.assert_array_equal(lo, hi)
     np.testing.assert_allclose(law.kl(iid_token_log_probs(table, model.theta)), markov_kl(data, model),
                                rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(law.stopped_kl(iid_token_log_probs(table, model.theta), N[:-1]),
+                               exact_stopped_kl(data, model, N[:-1]), rtol=1e-10, atol=1e-13)
 
 
 @settings(max_examples=25, deadline=None)
