@@ -7,6 +7,8 @@ A workload is a function registered with :func:`workload` that takes a
      "throughput": (value, "unit"),          # or {"value": v, "unit": "u"}
      "reference_ratio": float,               # optional: e.g. time / (time of a reference op)
      "limit_ratio": float,                   # optional: the largest acceptable ratio
+     "machine_ratio": float,                 # optional: throughput / machine limit
+     "machine_limit": "np.exp" | "GEMM",     # which limit machine_ratio is relative to
      "target": "text",                       # optional: what "fast enough" means
      "passed": bool}                         # optional: verdict (None = informational)
 
@@ -146,6 +148,8 @@ class BenchResult:
     target: str = ""
     passed: bool | None = None
     error: str = ""
+    machine_ratio: float | None = None
+    machine_limit: str = ""
 
     def to_dict(self):
         """Return a JSON-ready dict."""
@@ -182,11 +186,12 @@ def _as_result(name, issue, out):
     else:
         value, unit = tp
     opt = {k: (None if out.get(k) is None else float(out[k]))
-           for k in ("reference_ratio", "limit_ratio")}
+           for k in ("reference_ratio", "limit_ratio", "machine_ratio")}
     passed = out.get("passed")
     return BenchResult(name=name, issue=issue, seconds=float(out["seconds"]),
                        throughput=float(value), unit=str(unit), target=str(out.get("target", "")),
-                       passed=None if passed is None else bool(passed), **opt)
+                       passed=None if passed is None else bool(passed),
+                       machine_limit=str(out.get("machine_limit", "")), **opt)
 
 
 def run_benchmarks(*, quick=False, names=None):
@@ -210,9 +215,9 @@ def run_benchmarks(*, quick=False, names=None):
     gemm_rate, gemm_s = measure_gemm_rate(quick=quick)
     ctx = BenchContext(quick=bool(quick), exp_rate=exp_rate, gemm_rate=gemm_rate)
     rows = [BenchResult("baseline: np.exp", None, exp_s, exp_rate, "elem/s",
-                        target="machine reference"),
+                        target="machine reference", machine_ratio=1.0, machine_limit="np.exp"),
             BenchResult("baseline: GEMM", None, gemm_s, gemm_rate, "flop/s",
-                        target="machine reference")]
+                        target="machine reference", machine_ratio=1.0, machine_limit="GEMM")]
     for modname, err in sorted(import_errors.items()):
         rows.append(BenchResult(f"import {modname}", None, None, None, "", passed=False,
                                 error=err))
@@ -235,15 +240,24 @@ def _fmt(value, spec):
 
 
 def format_table(rows):
-    """Return the rows as one aligned plain-text table."""
-    header = ("workload", "issue", "seconds", "throughput", "ratio", "limit", "status", "target")
+    """Return the rows as one aligned plain-text table.
+
+    Columns: wall time, throughput, ``vs ref`` (time / reference time: below 1 is faster
+    than the reference implementation), ``ref max`` (the largest acceptable ``vs ref``),
+    ``vs machine`` (throughput as a fraction of the machine limit measured in the same run,
+    ``np.exp`` elements/s or GEMM flop/s), status and target.
+    """
+    header = ("workload", "issue", "seconds", "throughput", "vs ref", "ref max", "vs machine",
+              "status", "target")
     body = []
     for r in rows:
         status = "ERROR" if r.error else {True: "PASS", False: "FAIL", None: "info"}[r.passed]
         tp = "—" if r.throughput is None else f"{r.throughput:.3g} {r.unit}"
+        machine = ("—" if r.machine_ratio is None
+                   else f"{r.machine_ratio:.3g} x {r.machine_limit or '?'}")
         body.append((r.name, r.issue or "", _fmt(r.seconds, ".4g"), tp,
-                     _fmt(r.reference_ratio, ".3g"), _fmt(r.limit_ratio, ".3g"), status,
-                     r.error or r.target))
+                     _fmt(r.reference_ratio, ".3g"), _fmt(r.limit_ratio, ".3g"), machine,
+                     status, r.error or r.target))
     widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip()
              for row in [header, tuple("-" * w for w in widths), *body]]

@@ -1,19 +1,22 @@
 """Command line: ``python -m simulations {list,run,reproduce,bench}``.
 
 Exit status: 0 success (every non-exploratory claim passed; every benchmark passed),
-1 a claim/benchmark failed or an experiment crashed, 2 bad input (unknown experiment, bad
-flag value, unwritable output folder, a results folder from a different run).
+1 a claim/benchmark failed, a task failed or an experiment crashed, 2 bad input (unknown
+experiment, bad flag value, unwritable output folder, a results folder from a different
+run or computed by different code).  Errors of kind 2 are one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import pathlib
 import sys
 import time
 import traceback
+import warnings
 
 __all__ = ["main", "build_parser"]
 
@@ -22,6 +25,16 @@ PROG = "python -m simulations"
 
 class UsageError(Exception):
     """Bad user input: reported as one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line (no usage dump) and exit status 2.
+
+    ``--help`` still prints the full help; subcommand parsers inherit this class.
+    """
+
+    def error(self, message):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
 def _nonneg_int(text):
@@ -54,7 +67,7 @@ def _executor_spec(text):
 
 def build_parser():
     """Return the argparse parser (exposed for documentation and tests)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG, description="Simulations and claim checks for the coverage principle "
                                "(arXiv 2510.15020).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -69,6 +82,9 @@ def build_parser():
                        help="serial | process | dask-local | dask://HOST:PORT "
                             "(default: process if --jobs > 1, else serial)")
         p.add_argument("--out", default="results", help="output folder (default: results)")
+        p.add_argument("--allow-stale", action="store_true",
+                       help="resume an --out folder whose finished tasks were computed by "
+                            "different code (refused by default)")
 
     run = sub.add_parser("run", help="run one experiment")
     run.add_argument("name", help="experiment name (see `list`)")
@@ -136,7 +152,21 @@ def _run_one(module, args, executor, out):
 
     config = module.Config.quick() if args.quick else module.Config.full()
     return run_experiment(module, config, seed=args.seed, out_dir=out, executor=executor,
-                          progress=True)
+                          progress=True, allow_stale=args.allow_stale)
+
+
+def _print_failures(result, stream=None):
+    """Name every failed task of ``result`` (one line each) and where the tracebacks are."""
+    stream = sys.stdout if stream is None else stream
+    for f in result.failed_tasks:
+        stream.write(f"FAILED {result.name} task (cell {f['cell']}, rep {f['rep']}): "
+                     f"{f['error'].splitlines()[-1] if f['error'] else ''}\n")
+    if result.failed_tasks:
+        where = (f"tracebacks in {result.out_dir / 'failures.jsonl'}; "
+                 if result.out_dir is not None else "")
+        stream.write(f"{result.name}: {len(result.failed_tasks)} task(s) failed, claims not "
+                     f"evaluated; {where}rerun the same command to retry them (finished "
+                     "tasks are kept)\n")
 
 
 def cmd_run(args):
@@ -148,6 +178,9 @@ def cmd_run(args):
     out = _prepare_out_dir(args.out)
     with make_executor(args.executor, args.jobs) as executor:
         result = _run_one(module, args, executor, out)
+    if result.failed_tasks:
+        _print_failures(result)
+        return 1
     _print_claims(result.claims)
     print(f"{result.name}: {_summary(result.claims)} in {result.elapsed:.1f} s "
           f"({result.n_resumed} task(s) resumed); results in {result.out_dir}")
@@ -179,6 +212,14 @@ def cmd_reproduce(args):
                 traceback.print_exc(file=sys.stderr)
                 errors[module.NAME] = f"{type(exc).__name__}: {exc}"
                 print(f"[{i}/{len(experiments)}] {module.NAME}: CRASHED ({type(exc).__name__})")
+                continue
+            if result.failed_tasks:
+                _print_failures(result)
+                first = result.failed_tasks[0]
+                errors[module.NAME] = (f"{len(result.failed_tasks)} task(s) failed, first (cell "
+                                       f"{first['cell']}, rep {first['rep']}): {first['error']}")
+                print(f"[{i}/{len(experiments)}] {module.NAME}: "
+                      f"{len(result.failed_tasks)} TASK(S) FAILED")
                 continue
             results.append(result)
             print(f"[{i}/{len(experiments)}] {module.NAME}: {_summary(result.claims)} "
@@ -230,10 +271,14 @@ def main(argv=None):
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: 2 for bad flags, 0 for --help
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help (0)
         return exc.code if isinstance(exc.code, int) else 2
     try:
-        return _COMMANDS[args.command](args)
+        with _one_line_warnings():
+            return _COMMANDS[args.command](args)
     except (UsageError, UnknownExperimentError, ResumeConflictError, CorruptStoreError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -242,3 +287,21 @@ def main(argv=None):
             print(f"{PROG}: error: {exc}", file=sys.stderr)
             return 2
         raise
+
+
+@contextlib.contextmanager
+def _one_line_warnings():
+    """Show the toolkit's own warnings (e.g. stale results) as one line on stderr."""
+    from simulations.store import StaleResultsWarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, StaleResultsWarning):
+            print(f"{PROG}: warning: {message}", file=sys.stderr)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        original = warnings.showwarning
+        warnings.showwarning = show
+        warnings.simplefilter("always", StaleResultsWarning)
+        yield

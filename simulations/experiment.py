@@ -28,25 +28,34 @@ An *experiment* is a module in :mod:`simulations.experiments` that defines
 :func:`run` executes all tasks (serially or through any executor with
 ``submit(fn, *args).result()``), streaming them into a resumable store when ``out_dir`` is
 given, then writes ``claims.json`` and the figures.
+
+A task that raises (on any executor, including a worker lost mid-task once the executor
+gives up on it) does not stop the sweep: its traceback is recorded
+(``failures.jsonl`` when storing), the other tasks run to completion and are stored, and
+the result lists the failed tasks.  Claims and figures need every task, so they are not
+evaluated on an incomplete run; rerunning with the same ``out_dir`` retries only the
+failed (and never-run) tasks.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import math
 import pathlib
 import time
+import traceback
 import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulations.store import TaskStore, to_jsonable
-from simulations.sweep import SerialExecutor, execute_task
+from simulations.store import TaskStore, code_fingerprint, to_jsonable
+from simulations.sweep import SerialExecutor, run_task_safely
 
 __all__ = ["Task", "Claim", "ExperimentResult", "EVALUATIONS", "REQUIRED_ATTRIBUTES",
-           "check_experiment", "run", "run_experiment", "analysis_rng"]
+           "TaskFailedError", "check_experiment", "run", "run_experiment", "analysis_rng"]
 
 #: How a claim's number was obtained.
 EVALUATIONS = ("exact", "certified", "monte_carlo")
@@ -193,6 +202,12 @@ class ExperimentResult:
         Wall-clock seconds.
     n_resumed : int
         Tasks loaded from the store instead of being run.
+    failed_tasks : tuple of dict
+        One ``{"cell", "rep", "error", "traceback"}`` per task that raised in this run
+        (empty when every task finished).  When non-empty, ``claims`` and ``figures`` are
+        empty: they are only evaluated on a complete set of records.
+    task_seconds : float
+        Sum of the per-task wall-clock times of the tasks run (not resumed) in this call.
     """
 
     name: str
@@ -207,11 +222,13 @@ class ExperimentResult:
     out_dir: object
     elapsed: float
     n_resumed: int = 0
+    failed_tasks: tuple = ()
+    task_seconds: float = 0.0
 
     @property
     def passed(self):
-        """True when every non-exploratory claim passed."""
-        return all(c.passed for c in self.claims if not c.exploratory)
+        """True when no task failed and every non-exploratory claim passed."""
+        return not self.failed_tasks and all(c.passed for c in self.claims if not c.exploratory)
 
     def to_dict(self):
         """Return a JSON-ready summary (records omitted)."""
@@ -220,7 +237,21 @@ class ExperimentResult:
                 "n_records": len(self.records), "claims": [c.to_dict() for c in self.claims],
                 "figures": [str(p) for p in self.figures],
                 "out_dir": None if self.out_dir is None else str(self.out_dir),
-                "elapsed": self.elapsed, "n_resumed": self.n_resumed}
+                "elapsed": self.elapsed, "n_resumed": self.n_resumed,
+                "failed_tasks": [{k: f[k] for k in ("cell", "rep", "error")}
+                                 for f in self.failed_tasks],
+                "task_seconds": self.task_seconds}
+
+
+class TaskFailedError(RuntimeError):
+    """Raised by :func:`run` when tasks failed; ``failures`` lists them (with tracebacks)."""
+
+    def __init__(self, name, failures):
+        self.failures = tuple(failures)
+        first = self.failures[0]
+        super().__init__(
+            f"{name}: {len(self.failures)} task(s) failed, first (cell {first['cell']}, "
+            f"rep {first['rep']}): {first['error']}")
 
 
 def analysis_rng(name, salt=0):
@@ -262,7 +293,44 @@ def _roundtrip(records):
     return json.loads(json.dumps(to_jsonable(records), allow_nan=True))
 
 
-def run_experiment(module, config, *, seed, out_dir=None, executor=None, progress=False):
+def _outcomes(executor, module_name, config, todo, seed):
+    """Yield task outcomes (see :func:`simulations.sweep.run_task_safely`) as they finish.
+
+    In-process runs execute one task at a time, so each result reaches the store before
+    the next task starts.  ``concurrent.futures`` futures (process pool, dask's
+    ``get_executor``) are consumed as they complete; other future-like objects in
+    submission order.  An exception raised by ``.result()`` itself (a worker process that
+    died, a dask task that exhausted its retries, an unpicklable argument) becomes a failed
+    outcome carrying the client-side traceback.
+    """
+    if isinstance(executor, SerialExecutor):
+        for task in todo:
+            yield run_task_safely(module_name, config, task, seed)
+        return
+    pending = {}
+    for task in todo:
+        try:
+            pending[executor.submit(run_task_safely, module_name, config, task, seed)] = task
+        except Exception as exc:  # e.g. a broken pool refuses new work
+            yield _client_failure(task, exc)
+    futures = list(pending)
+    if all(isinstance(f, concurrent.futures.Future) for f in futures):
+        futures = concurrent.futures.as_completed(futures)
+    for fut in futures:
+        try:
+            yield fut.result()
+        except Exception as exc:
+            yield _client_failure(pending[fut], exc)
+
+
+def _client_failure(task, exc):
+    return {"cell": task.cell, "rep": task.rep, "elapsed": None, "records": None,
+            "error": "".join(traceback.format_exception_only(type(exc), exc)).strip(),
+            "traceback": "".join(traceback.format_exception(exc))}
+
+
+def run_experiment(module, config, *, seed, out_dir=None, executor=None, progress=False,
+                   allow_stale=False):
     """Run an experiment end to end and return an :class:`ExperimentResult`.
 
     Parameters
@@ -283,10 +351,14 @@ def run_experiment(module, config, *, seed, out_dir=None, executor=None, progres
         Default: serial, in process.
     progress : bool
         Show a progress bar (only on a TTY).
+    allow_stale : bool, default False
+        Resume an ``out_dir`` whose finished tasks were computed by different code
+        (otherwise :class:`simulations.store.StaleResultsError`; see :mod:`simulations.store`).
 
     Returns
     -------
     ExperimentResult
+        With ``failed_tasks`` listing tasks that raised (then no claims or figures).
 
     Raises
     ------
@@ -294,7 +366,8 @@ def run_experiment(module, config, *, seed, out_dir=None, executor=None, progres
         If `module` breaks the contract or `config` has the wrong type.
     ValueError
         If `seed` is negative, tasks repeat a ``(cell, rep)``, or ``out_dir`` holds a
-        different run (:class:`simulations.store.ResumeConflictError`).
+        different run (:class:`simulations.store.ResumeConflictError`) or results of
+        different code (:class:`simulations.store.StaleResultsError`).
     """
     check_experiment(module)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
@@ -317,7 +390,8 @@ def run_experiment(module, config, *, seed, out_dir=None, executor=None, progres
     folder = None
     if out_dir is not None:
         folder = pathlib.Path(out_dir) / module.NAME
-        store = TaskStore(folder, experiment=module.NAME, seed=seed, config=cfg_dict)
+        store = TaskStore(folder, experiment=module.NAME, seed=seed, config=cfg_dict,
+                          fingerprint=code_fingerprint(module), allow_stale=allow_stale)
     done = store.finished_tasks() if store is not None else set()
     results = {key: store.records_of(*key) for key in keys if key in done}
     todo = [t for t in tasks if (t.cell, t.rep) not in done]
@@ -325,29 +399,52 @@ def run_experiment(module, config, *, seed, out_dir=None, executor=None, progres
     executor = SerialExecutor() if executor is None else executor
     from simulations.progress import progress_bar
 
-    futures = [executor.submit(execute_task, module.__name__, config, task, seed) for task in todo]
-    with progress_bar(total=len(futures), desc=module.NAME, disable=None if progress else True) as bar:
-        for fut in futures:
-            cell, rep, records = fut.result()
-            records = _roundtrip(records)
-            if store is not None:
-                store.append(cell, rep, records)
-            results[(cell, rep)] = records
+    failed = []
+    task_seconds = 0.0
+    with progress_bar(total=len(todo), desc=module.NAME, unit="task",
+                      disable=None if progress else True) as bar:
+        for out in _outcomes(executor, module.__name__, config, todo, seed):
+            cell, rep = out["cell"], out["rep"]
+            task_seconds += out["elapsed"] or 0.0
+            records = None
+            if out["error"] is None:
+                try:
+                    records = _roundtrip(out["records"])
+                except (TypeError, ValueError) as exc:  # not JSON-serialisable
+                    out = {**out, "error": f"{type(exc).__name__}: {exc}",
+                           "traceback": traceback.format_exc()}
+            if out["error"] is not None:
+                failed.append({"cell": cell, "rep": rep, "error": out["error"],
+                               "traceback": out["traceback"]})
+                if store is not None:
+                    store.record_failure(cell, rep, error=out["error"],
+                                         traceback=out["traceback"], elapsed=out["elapsed"])
+                bar.set_postfix(failed=len(failed))
+            else:
+                if store is not None:
+                    store.append(cell, rep, records, elapsed=out["elapsed"])
+                results[(cell, rep)] = records
             bar.update(1)
 
-    all_records = [rec for key in keys for rec in results[key]]
-    claims = tuple(module.claims(config, all_records))
-    if not all(isinstance(c, Claim) for c in claims):
-        raise TypeError(f"{module.__name__}.claims must return a list of Claim.")
-    figures = ()
-    if folder is not None:
-        (folder / "claims.json").write_text(
-            json.dumps([c.to_dict() for c in claims], indent=2, allow_nan=True) + "\n")
-        figures = tuple(pathlib.Path(p) for p in (module.plot(config, all_records, folder) or []))
+    failed.sort(key=lambda f: (f["cell"], f["rep"]))
+    claims, figures = (), ()
+    all_records = [rec for key in keys if key in results for rec in results[key]]
+    if failed:
+        if folder is not None:  # never leave claims of an earlier, different state behind
+            (folder / "claims.json").unlink(missing_ok=True)
+    else:
+        claims = tuple(module.claims(config, all_records))
+        if not all(isinstance(c, Claim) for c in claims):
+            raise TypeError(f"{module.__name__}.claims must return a list of Claim.")
+        if folder is not None:
+            (folder / "claims.json").write_text(
+                json.dumps([c.to_dict() for c in claims], indent=2, allow_nan=True) + "\n")
+            figures = tuple(pathlib.Path(p) for p in (module.plot(config, all_records, folder) or []))
     return ExperimentResult(
         name=module.NAME, title=module.TITLE, topic=module.TOPIC, paper_ref=module.PAPER_REF,
         config=cfg_dict, seed=seed, records=tuple(all_records), claims=claims, figures=figures,
-        out_dir=folder, elapsed=time.perf_counter() - start, n_resumed=len(keys) - len(todo))
+        out_dir=folder, elapsed=time.perf_counter() - start, n_resumed=len(keys) - len(todo),
+        failed_tasks=tuple(failed), task_seconds=task_seconds)
 
 
 def run(module, config, *, seed, out_dir=None, executor=None):
@@ -357,6 +454,13 @@ def run(module, config, *, seed, out_dir=None, executor=None):
     -------
     list of dict
         All records in task order; each has ``cell`` and ``rep`` added.
+
+    Raises
+    ------
+    TaskFailedError
+        If any task raised (after every other task ran and, with ``out_dir``, was stored).
     """
-    return list(run_experiment(module, config, seed=seed, out_dir=out_dir,
-                               executor=executor).records)
+    result = run_experiment(module, config, seed=seed, out_dir=out_dir, executor=executor)
+    if result.failed_tasks:
+        raise TaskFailedError(module.NAME, result.failed_tasks)
+    return list(result.records)

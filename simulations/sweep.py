@@ -12,6 +12,11 @@ Executors (:func:`make_executor`): ``"serial"`` (in-process, default), ``"proces
 (``ProcessPoolExecutor`` with the ``spawn`` start method and one BLAS thread per worker),
 ``"dask-local"`` (a ``distributed.LocalCluster``) and ``"dask://HOST:PORT"`` (an existing
 scheduler); the dask ones use ``Client.get_executor(pure=False)``.
+
+The unit sent to an executor is :func:`run_task_safely`: it times the task on the worker
+and returns any exception as text (type, message, traceback), so a failing task is recorded
+and the sweep goes on whatever the executor.  See ``docs/scaling.md`` for SLURM (through
+dask-jobqueue), the fault model and why Ray users are pointed to dask.
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
+import time
+import traceback
 from concurrent.futures import Future
 
 import numpy as np
 
-__all__ = ["task_rng", "SerialExecutor", "make_executor", "EXECUTOR_CHOICES"]
+__all__ = ["task_rng", "SerialExecutor", "make_executor", "EXECUTOR_CHOICES", "run_task_safely"]
 
 EXECUTOR_CHOICES = ("serial", "process", "dask-local", "dask://HOST:PORT")
 
@@ -97,6 +104,33 @@ def execute_task(module_name, config, task, seed):
     return task.cell, task.rep, [{**r, "cell": task.cell, "rep": task.rep} for r in records]
 
 
+def run_task_safely(module_name, config, task, seed):
+    """Run one task, timing it and capturing any exception *inside* the worker.
+
+    This is the unit the runner sends to executors.  A task that raises does not raise
+    here: the outcome carries the formatted traceback, so the error survives the trip back
+    from any executor (process pool, dask) as plain text, and the sweep goes on.
+
+    Returns
+    -------
+    dict
+        ``{"cell", "rep", "elapsed", "records", "error", "traceback"}``: ``records`` is the
+        list returned by ``run_task`` (each with ``cell``/``rep``) or ``None`` on failure;
+        ``error`` is ``"ExcType: message"`` or ``None``; ``elapsed`` the wall-clock seconds
+        of the task on the worker.
+    """
+    start = time.perf_counter()
+    try:
+        cell, rep, records = execute_task(module_name, config, task, seed)
+    except Exception as exc:  # recorded, not raised: one failing task must not stop a sweep
+        return {"cell": task.cell, "rep": task.rep, "elapsed": time.perf_counter() - start,
+                "records": None,
+                "error": "".join(traceback.format_exception_only(type(exc), exc)).strip(),
+                "traceback": traceback.format_exc()}
+    return {"cell": cell, "rep": rep, "elapsed": time.perf_counter() - start,
+            "records": records, "error": None, "traceback": None}
+
+
 def _dask_client(address, jobs):
     try:
         from distributed import Client, LocalCluster
@@ -105,7 +139,7 @@ def _dask_client(address, jobs):
                            "python -m pip install -e \".[dask]\"") from exc
     if address is None:
         cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
-                               dashboard_address=":0")
+                               host="127.0.0.1", dashboard_address="127.0.0.1:0")
         return Client(cluster), cluster
     return Client(address), None
 

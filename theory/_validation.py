@@ -8,6 +8,7 @@ the offending argument in backticks.  Internal helpers trust their inputs.
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -147,6 +148,28 @@ def check_weights(weights, name, shape):
     if not np.isclose(total, 1.0, rtol=0.0, atol=PROB_SUM_ATOL):
         raise ValueError(f"`{name}` must sum to one, got {total!r}.")
     return arr
+
+
+def physical_memory_bytes():
+    """Physical memory of this machine in bytes (``2**46`` if the OS does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 1 << 46
+
+
+def check_allocation(n_bytes, name, value):
+    """Raise ``ValueError`` naming ``name`` when a request needs more than the physical memory.
+
+    Guards sizes such as ``n = 10**18`` samples: numpy would otherwise either fail with a
+    ``MemoryError`` or, for sizes just above the free memory, drive the machine out of
+    memory.
+    """
+    limit = physical_memory_bytes()
+    if n_bytes > limit:
+        raise ValueError(f"`{name}` = {value} needs about {n_bytes / 2**30:.3g} GiB of working "
+                         f"memory, more than the {limit / 2**30:.3g} GiB of this machine; "
+                         "work in batches.")
 
 
 def readonly(arr):

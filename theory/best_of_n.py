@@ -556,6 +556,10 @@ def bon_necessity_reward(log_p_target, log_p_model, N):
     """
     lt = as_float_array(log_p_target, "log_p_target", allow_posinf=False)
     lm = as_float_array(log_p_model, "log_p_model", allow_posinf=False)
+    for name, arr in (("log_p_target", lt), ("log_p_model", lm)):
+        if (arr > 1e-12).any():
+            raise ValueError(f"`{name}` are log-probabilities and must be <= 0, "
+                             f"got maximum {arr.max()}.")
     shape = _broadcast_shapes([("log_p_target", lt), ("log_p_model", lm)])
     N = check_thresholds(N, "N")
     with np.errstate(invalid="ignore"):

@@ -202,7 +202,15 @@ def answer_level_coverage(log_p, log_q, answer, N, *, prompt_weights=None):
 
         \mathrm{Cov}^{ans}_N(\pi\|\hat\pi)
         = P_{\pi}\left[\frac{\pi(y_{ans}|x)}{\hat\pi(y_{ans}|x)} \ge N\right]
-        \le \mathrm{Cov}_N(\pi\|\hat\pi).
+        \le \frac{\mathrm{Cov}_{cN}(\pi\|\hat\pi)}{1 - c}
+        \quad (0 < c < 1,\ cN \ge 1).
+
+    (If :math:`\pi(a)/\hat\pi(a) \ge N`, the responses of answer :math:`a` with ratio
+    :math:`< cN` carry :math:`\pi`-mass :math:`< cN\hat\pi(a) \le c\,\pi(a)`.)  The
+    pointwise :math:`\mathrm{Cov}^{ans}_N \le \mathrm{Cov}_N` does **not** hold in general:
+    :math:`\pi = (0.1, 0.1 \mid 0.8)`, :math:`\hat\pi = (0.001, 0.019 \mid 0.98)` with the
+    first two responses sharing an answer gives :math:`\mathrm{Cov}^{ans}_{10} = 0.2 >
+    \mathrm{Cov}_{10} = 0.1`.
 
     Parameters
     ----------
@@ -233,11 +241,15 @@ def answer_level_coverage(log_p, log_q, answer, N, *, prompt_weights=None):
         raise ValueError(f"`log_q` must have the shape of `log_p` {log_p.shape}, got {log_q.shape}.")
     n_prompts, m = log_p.shape
     ans = as_int_array(answer, "answer", low=0)
-    if ans.ndim == 1:
+    if ans.shape == (m,):
         ans = np.broadcast_to(ans, log_p.shape)
     if ans.shape != log_p.shape:
         raise ValueError(f"`answer` must have shape ({m},) or {log_p.shape}, got {ans.shape}.")
     mu = _prompt_weights(prompt_weights, n_prompts)
+    # Labels are arbitrary non-negative integers: relabel them 0..K-1 so the one-hot below
+    # has K = number of distinct labels columns (a label like 10**18 must not size it).
+    _, ans = np.unique(ans, return_inverse=True)
+    ans = ans.reshape(log_p.shape)
     n_ans = int(ans.max()) + 1
     # Marginals over answers by a grouped logsumexp: (n_prompts, n_ans).
     onehot_log = np.where(ans[:, :, None] == np.arange(n_ans), 0.0, -np.inf)
@@ -253,6 +265,18 @@ def _prompt_weights(prompt_weights, n_prompts):
     if prompt_weights is None:
         return np.full(n_prompts, 1.0 / n_prompts)
     return check_weights(prompt_weights, "prompt_weights", (n_prompts,))
+
+
+#: Largest accepted positive rounding in a sequence log-likelihood (a sum of log-probabilities).
+LOGLIK_ATOL = 1e-8
+
+
+def _loglik_iv(value, name, min_ndim):
+    """Log-likelihoods of sequences: ``<= 0`` up to rounding, ``-inf`` allowed, no NaN/``+inf``."""
+    arr = as_float_array(value, name, min_ndim=min_ndim, allow_posinf=False)
+    if (arr > LOGLIK_ATOL).any():
+        raise ValueError(f"`{name}` are log-probabilities and must be <= 0, got maximum {arr.max()}.")
+    return arr
 
 
 def empirical_coverage(loglik_ref, loglik_model, N):
@@ -286,8 +310,8 @@ def empirical_coverage(loglik_ref, loglik_model, N):
     >>> empirical_coverage([0.0, 0.0, 0.0, 0.0], np.log([1.0, 0.5, 0.1, 0.4]), [1.0, 2.0, 4.0])
     array([1.  , 0.75, 0.25])
     """
-    ref = as_float_array(loglik_ref, "loglik_ref", min_ndim=1, allow_posinf=False)
-    mod = as_float_array(loglik_model, "loglik_model", min_ndim=1, allow_posinf=False)
+    ref = _loglik_iv(loglik_ref, "loglik_ref", 1)
+    mod = _loglik_iv(loglik_model, "loglik_model", 1)
     if ref.shape[-1] != mod.shape[-1]:
         raise ValueError(f"`loglik_ref` and `loglik_model` must have the same number of samples "
                          f"(last axis), got {ref.shape[-1]} and {mod.shape[-1]}.")
@@ -344,8 +368,8 @@ def on_policy_coverage(loglik_ref, loglik_model, N, *, weights=None):
     >>> float(on_policy_coverage([[0.0, 0.0]], np.log([[0.25, 1.0]]), 4.0))
     0.5
     """
-    ref = as_float_array(loglik_ref, "loglik_ref", min_ndim=2, allow_posinf=False)
-    mod = as_float_array(loglik_model, "loglik_model", min_ndim=2, allow_posinf=False)
+    ref = _loglik_iv(loglik_ref, "loglik_ref", 2)
+    mod = _loglik_iv(loglik_model, "loglik_model", 2)
     try:
         shape = np.broadcast_shapes(ref.shape, mod.shape)
     except ValueError:

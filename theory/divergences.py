@@ -17,9 +17,8 @@ variation is :math:`\tfrac12\sum|p-q|`.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
-from ._validation import as_float_array, check_log_probabilities, check_weights
+from ._validation import as_float_array, check_int, check_log_probabilities, check_weights
 from .coverage import log_thresholds
 
 __all__ = [
@@ -58,6 +57,11 @@ def _kl_terms(lp, lq):
         return np.where(p > 0, p * (lp - lq), 0.0)
 
 
+def _hellinger_terms(lp, lq, axis):
+    """``0.5 * sum((sqrt p - sqrt q)**2)`` along ``axis``: no cancellation for small distances."""
+    return 0.5 * ((np.exp(0.5 * lp) - np.exp(0.5 * lq)) ** 2).sum(axis=axis)
+
+
 def kl_divergence(log_p, log_q, *, prompt_weights=None):
     r"""Sequence-level KL divergence :math:`D_{KL}(\pi\|\hat\pi)`.
 
@@ -87,7 +91,8 @@ def kl_divergence(log_p, log_q, *, prompt_weights=None):
     0.510826
     """
     lp, lq, mu = _pair_iv(log_p, log_q, prompt_weights)
-    return float(mu @ _kl_terms(lp, lq).sum(axis=1))
+    # Each per-prompt KL is >= 0; rounding of nearly equal log-probabilities must not make it negative.
+    return float(mu @ np.maximum(_kl_terms(lp, lq).sum(axis=1), 0.0))
 
 
 def cross_entropy(log_p, log_q, *, prompt_weights=None):
@@ -118,8 +123,8 @@ def squared_hellinger(log_p, log_q, *, prompt_weights=None):
             \left(\sqrt{\pi(y|x)} - \sqrt{\hat\pi(y|x)}\right)^2
         = 1 - \mathbb E_\mu \sum_y \sqrt{\pi\hat\pi} \in [0, 1],
 
-    the convention of Prop. F.4 / D.4.  Computed as ``1 - BC`` with the Bhattacharyya
-    coefficient in log space, clipped to ``[0, 1]``.
+    the convention of Prop. F.4 / D.4.  Computed as the sum of squares (not as ``1 - BC``,
+    which cancels catastrophically for nearly equal distributions), clipped to ``[0, 1]``.
 
     Examples
     --------
@@ -128,8 +133,7 @@ def squared_hellinger(log_p, log_q, *, prompt_weights=None):
     1.0
     """
     lp, lq, mu = _pair_iv(log_p, log_q, prompt_weights)
-    log_bc = logsumexp(0.5 * (lp + lq), axis=1)
-    return float(np.clip(mu @ -np.expm1(log_bc), 0.0, 1.0))
+    return float(np.clip(mu @ _hellinger_terms(lp, lq, axis=1), 0.0, 1.0))
 
 
 def total_variation(log_p, log_q, *, prompt_weights=None):
@@ -145,14 +149,34 @@ def total_variation(log_p, log_q, *, prompt_weights=None):
     return float(np.clip(mu @ (0.5 * np.abs(np.exp(lp) - np.exp(lq)).sum(axis=1)), 0.0, 1.0))
 
 
+def _categorical_iv(log_p, log_q, axis):
+    """Validate a pair of categorical log-distributions along ``axis`` (broadcastable)."""
+    lp = as_float_array(log_p, "log_p", min_ndim=1, allow_posinf=False)
+    lq = as_float_array(log_q, "log_q", min_ndim=1, allow_posinf=False)
+    try:
+        shape = np.broadcast_shapes(lp.shape, lq.shape)
+    except ValueError:
+        raise ValueError(f"`log_p` {lp.shape} and `log_q` {lq.shape} do not broadcast.") from None
+    axis = check_int(axis, "axis")
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(f"`axis` = {axis} is out of bounds for arrays of shape {shape}.")
+    lp = check_log_probabilities(lp, "log_p", axis=axis)
+    lq = check_log_probabilities(lq, "log_q", axis=axis)
+    return lp, lq, axis
+
+
+def _categorical_kl(lp, lq, axis=-1):
+    """:func:`categorical_kl` without validation (for callers holding normalised tables)."""
+    return np.maximum(_kl_terms(lp, lq).sum(axis=axis), 0.0)
+
+
 def categorical_kl(log_p, log_q, *, axis=-1):
     r"""KL between categorical distributions along ``axis``, batched over the other axes.
 
     The building block of per-token KLs :math:`\varepsilon(x, y_{<h}) =
     D_{KL}(\pi_D(\cdot|x,y_{<h})\|\pi(\cdot|x,y_{<h}))` (Prop. F.10 / D.10).  Inputs are
-    trusted to be normalised log-probabilities (this is an internal-speed helper; the
-    sequence-level functions validate).  Returns ``inf`` where :math:`q` misses mass of
-    :math:`p`; never NaN.
+    normalised log-probabilities along ``axis`` (validated; ``-inf`` allowed) that broadcast
+    against each other.  Returns ``inf`` where :math:`q` misses mass of :math:`p`; never NaN.
 
     Examples
     --------
@@ -160,15 +184,14 @@ def categorical_kl(log_p, log_q, *, axis=-1):
     >>> categorical_kl([[np.log(0.5), np.log(0.5)], [0.0, -np.inf]], np.log([[0.5, 0.5], [0.5, 0.5]])).round(6)
     array([0.      , 0.693147])
     """
-    lp = np.asarray(log_p, dtype=float)
-    lq = np.asarray(log_q, dtype=float)
-    return np.maximum(_kl_terms(lp, lq).sum(axis=axis), 0.0)
+    lp, lq, axis = _categorical_iv(log_p, log_q, axis)
+    return _categorical_kl(lp, lq, axis)
 
 
 def categorical_squared_hellinger(log_p, log_q, *, axis=-1):
     r"""Squared Hellinger (one-half convention) between categoricals along ``axis``.
 
-    Per-step terms of Prop. F.11 / D.11.  Inputs trusted, as in :func:`categorical_kl`.
+    Per-step terms of Prop. F.11 / D.11.  Inputs validated as in :func:`categorical_kl`.
 
     Examples
     --------
@@ -176,9 +199,8 @@ def categorical_squared_hellinger(log_p, log_q, *, axis=-1):
     >>> float(categorical_squared_hellinger([0.0, -np.inf], [-np.inf, 0.0]))
     1.0
     """
-    lp = np.asarray(log_p, dtype=float)
-    lq = np.asarray(log_q, dtype=float)
-    return np.clip(-np.expm1(logsumexp(0.5 * (lp + lq), axis=axis)), 0.0, 1.0)
+    lp, lq, axis = _categorical_iv(log_p, log_q, axis)
+    return np.clip(_hellinger_terms(lp, lq, axis=axis), 0.0, 1.0)
 
 
 def stopped_kl(token_kl_sums, N, *, weights=None):
@@ -225,9 +247,11 @@ def stopped_kl(token_kl_sums, N, *, weights=None):
     # E[min(c, S)] = sum_{S < c} w S + c * P[S >= c], with prefix sums over the sorted S.
     ws = np.where(w_sorted > 0, w_sorted * np.where(np.isinf(s_sorted), 0.0, s_sorted), 0.0)
     prefix_ws = np.concatenate([[0.0], np.cumsum(ws)])
-    prefix_w = np.concatenate([[0.0], np.cumsum(w_sorted)])
+    # P[S >= c] as a suffix sum (exactly 0 when every S < c; 1 - prefix would leave rounding
+    # residue that c = log N = inf turns into inf).
+    suffix_w = np.concatenate([np.cumsum(w_sorted[::-1])[::-1], [0.0]])
     idx = np.searchsorted(s_sorted, c, side="left")
-    tail = np.clip(1.0 - prefix_w[idx], 0.0, 1.0)
+    tail = np.clip(suffix_w[idx], 0.0, 1.0)
     with np.errstate(invalid="ignore"):
         capped = np.where(tail > 0, c * tail, 0.0)
     return np.minimum(prefix_ws[idx] + capped, c)

@@ -24,7 +24,7 @@ import numpy as np
 from ._validation import check_int, check_real, readonly
 from .coverage import coverage_profile, log_thresholds
 from .intervals import clopper_pearson
-from .divergences import categorical_kl, stopped_kl
+from .divergences import _categorical_kl, stopped_kl
 from .models import AutoregressiveLinearModel, MarkovModel
 from .models.markov import MAX_ENUMERATION
 
@@ -164,7 +164,7 @@ def path_token_kls(data, model, x, y):
     (Prop. F.10 / D.10) and of the truncated distillation weights (Thm G.2 / 6.2 arXiv).
     """
     _models_iv(data, model)
-    return categorical_kl(data.next_token_log_probs(x, y), model.next_token_log_probs(x, y))
+    return _categorical_kl(data.next_token_log_probs(x, y), model.next_token_log_probs(x, y))
 
 
 def exact_stopped_kl(data, model, N, *, max_sequences=MAX_ENUMERATION):
@@ -197,7 +197,7 @@ def markov_token_kl_profile(data, model):
     _models_iv(data, model)
     d, m = _markov(data), _markov(model)
     lp_d = d.log_probs
-    g = categorical_kl(lp_d, m.log_probs)                    # ([P,] X, Hd, V+1)
+    g = _categorical_kl(lp_d, m.log_probs)                   # ([P,] X, Hd, V+1)
     return d.expected_token_sum(g)
 
 

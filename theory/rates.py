@@ -6,13 +6,18 @@ here returns the **rate shape** with every constant set to one, so experiments c
 constant.  Constants that appear explicitly in the proofs (step sizes, thresholds) are
 implemented exactly, in the ``*_step_size`` / ``*_parameters`` functions.
 
-All arguments broadcast (numpy semantics).  Numbering: ICLR camera-ready first, arXiv v2
-second.
+All arguments broadcast (numpy semantics) and are validated: NaN, complex or non-numeric
+values and values outside the parameter's domain (``n, T, K > 0``; ``N >= 1``;
+``M > 1``; ``0 < delta <= 1``; ``class_size, H, d >= 1``; ``sigma_sq, B >= 0``;
+``alpha, a, best_coverage`` in ``[0, 1]``) raise ``ValueError``/``TypeError`` naming the
+argument.  Numbering: ICLR camera-ready first, arXiv v2 second.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from ._validation import as_float_array
 
 __all__ = [
     "bernoulli_coverage_rate",
@@ -38,8 +43,27 @@ __all__ = [
 ]
 
 
-def _f(a):
-    return np.asarray(a, dtype=float)
+#: Domain of each argument name: (low, low_open, high, high_open, allow +inf).
+_DOMAINS = {
+    "n": (0.0, True, None, False, False), "T": (0.0, True, None, False, False),
+    "K": (0.0, True, None, False, False), "N": (1.0, False, None, False, True),
+    "M": (1.0, True, None, False, True), "delta": (0.0, True, 1.0, False, False),
+    "class_size": (1.0, False, None, False, False), "H": (1.0, False, None, False, False),
+    "d": (1.0, False, None, False, False), "sigma_sq": (0.0, False, None, False, False),
+    "B": (0.0, False, None, False, False), "alpha": (0.0, False, 1.0, False, False),
+    "a": (0.0, False, 1.0, False, False), "best_coverage": (0.0, False, 1.0, False, False),
+}
+
+
+def _f(a, name):
+    """``a`` as a float array, validated against the domain of the argument ``name``."""
+    low, low_open, high, high_open, allow_inf = _DOMAINS.get(name, (None, False, None, False, False))
+    arr = as_float_array(a, name, allow_posinf=allow_inf, allow_neginf=False)
+    if low is not None and ((arr < low) | ((arr == low) & low_open)).any():
+        raise ValueError(f"`{name}` must be {'>' if low_open else '>='} {low:g}, got minimum {arr.min()}.")
+    if high is not None and ((arr > high) | ((arr == high) & high_open)).any():
+        raise ValueError(f"`{name}` must be {'<' if high_open else '<='} {high:g}, got maximum {arr.max()}.")
+    return arr
 
 
 def bernoulli_coverage_rate(n, delta):
@@ -48,7 +72,7 @@ def bernoulli_coverage_rate(n, delta):
     >>> float(bernoulli_coverage_rate(100, np.exp(-1)))
     0.01
     """
-    return np.log(1.0 / _f(delta)) / _f(n)
+    return np.log(1.0 / _f(delta, "delta")) / _f(n, "n")
 
 
 def finite_class_mle_coverage_rate(n, N, class_size, delta):
@@ -60,50 +84,50 @@ def finite_class_mle_coverage_rate(n, N, class_size, delta):
     of :math:`\log N_\infty(\Pi, c\log N) \le \log|\Pi|` and vanishes once the class is
     ``c log N``-separated.
     """
-    logc = np.log(_f(class_size))
-    return logc / (_f(n) * np.log(_f(N))) + (logc + np.log(1.0 / _f(delta))) / _f(n)
+    logc = np.log(_f(class_size, "class_size"))
+    return logc / (_f(n, "n") * np.log(_f(N, "N"))) + (logc + np.log(1.0 / _f(delta, "delta"))) / _f(n, "n")
 
 
 def linear_mle_coverage_rate(n, N, sigma_sq, B):
     r"""Theorem 4.2 (Eq. (7) ICLR / (9) arXiv): :math:`\sqrt{\sigma_\star^2/(n\log N)} + B^2/n`."""
-    n = _f(n)
-    return np.sqrt(_f(sigma_sq) / (n * np.log(_f(N)))) + _f(B) ** 2 / n
+    n = _f(n, "n")
+    return np.sqrt(_f(sigma_sq, "sigma_sq") / (n * np.log(_f(N, "N")))) + _f(B, "B") ** 2 / n
 
 
 def kl_lower_bound_prop_3_2(n, H):
     r"""Prop. 3.2: every proper estimator has :math:`D_{KL} \ge H/(4n)` w.p. :math:`\ge 1/4` (exact constant)."""
-    return _f(H) / (4.0 * _f(n))
+    return _f(H, "H") / (4.0 * _f(n, "n"))
 
 
 def high_dim_coverage_lower_bound(n, H, N):
     r"""Prop. K.1 / I.1: :math:`\mathbb E\,\mathrm{Cov}_N \ge c\min\{1, H/(n\log N)\}`."""
-    return np.minimum(1.0, _f(H) / (_f(n) * np.log(_f(N))))
+    return np.minimum(1.0, _f(H, "H") / (_f(n, "n") * np.log(_f(N, "N"))))
 
 
 def coarse_lower_bound_prop_g1(n, d):
     r"""Prop. G.1(a) / 4.1(a): :math:`\mathrm{Cov}_N(\hat\pi) \ge c\,d/n` for all :math:`N \le e^B`."""
-    return _f(d) / _f(n)
+    return _f(d, "d") / _f(n, "n")
 
 
 def fine_lower_bound_prop_g1(n, d, N):
     r"""Prop. G.1(b) / 4.1(b): :math:`\mathrm{Cov}_N(\hat\pi) \ge c\,d/(n\log N)`."""
-    return _f(d) / (_f(n) * np.log(_f(N)))
+    return _f(d, "d") / (_f(n, "n") * np.log(_f(N, "N")))
 
 
 def misspecification_lower_bound(alpha, M):
     r"""Prop. G.2 / E.2: :math:`\mathrm{Cov}_N(\pi_2) \ge c\,\alpha^2/\log M`."""
-    return _f(alpha) ** 2 / np.log(_f(M))
+    return _f(alpha, "alpha") ** 2 / np.log(_f(M, "M"))
 
 
 def sgd_coverage_rate(T, N, sigma_sq, B, H):
     r"""Prop. 5.1 upper bound (Eq. (9) ICLR / (15) arXiv): :math:`\frac{1}{\log N}(\sqrt{\sigma_\star^2/T} + B^2H/T)`."""
-    T = _f(T)
-    return (np.sqrt(_f(sigma_sq) / T) + _f(B) ** 2 * _f(H) / T) / np.log(_f(N))
+    T = _f(T, "T")
+    return (np.sqrt(_f(sigma_sq, "sigma_sq") / T) + _f(B, "B") ** 2 * _f(H, "H") / T) / np.log(_f(N, "N"))
 
 
 def sgd_coverage_lower_bound(T, H, N):
     r"""Prop. 5.1 lower bound (Eq. (16) arXiv): :math:`c\min\{H/(T\log N), 1\}` for any constant step."""
-    return np.minimum(_f(H) / (_f(T) * np.log(_f(N))), 1.0)
+    return np.minimum(_f(H, "H") / (_f(T, "T") * np.log(_f(N, "N"))), 1.0)
 
 
 def sgd_step_size(T, H, B, sigma_sq):
@@ -113,13 +137,13 @@ def sgd_step_size(T, H, B, sigma_sq):
     under the constraint :math:`\eta \le 1/(2HB^2)`.)
     """
     with np.errstate(divide="ignore"):
-        return np.minimum(1.0 / (2 * _f(H) * _f(B) ** 2), np.sqrt(2.0 / (_f(sigma_sq) * _f(T))))
+        return np.minimum(1.0 / (2 * _f(H, "H") * _f(B, "B") ** 2), np.sqrt(2.0 / (_f(sigma_sq, "sigma_sq") * _f(T, "T"))))
 
 
 def normalized_sgd_coverage_rate(T, K, N, sigma_sq, B):
     r"""Theorem 5.1 (Eq. (11) ICLR / (19) arXiv): :math:`\sqrt{\sigma_\star^2/(T\log N)} + B^2/T + B/(K\log N)`."""
-    T, logn = _f(T), np.log(_f(N))
-    return np.sqrt(_f(sigma_sq) / (T * logn)) + _f(B) ** 2 / T + _f(B) / (_f(K) * logn)
+    T, logn = _f(T, "T"), np.log(_f(N, "N"))
+    return np.sqrt(_f(sigma_sq, "sigma_sq") / (T * logn)) + _f(B, "B") ** 2 / T + _f(B, "B") / (_f(K, "K") * logn)
 
 
 def normalized_sgd_parameters(T, N, B, sigma_sq):
@@ -129,39 +153,40 @@ def normalized_sgd_parameters(T, N, B, sigma_sq):
 
     Returns ``(eta, lam)``.
     """
-    M = np.log(_f(N))
+    M = np.log(_f(N, "N"))
     with np.errstate(divide="ignore"):
-        eta = np.minimum(1.0 / (128.0 * _f(B)), (M / (_f(sigma_sq) * _f(T))) ** 0.25)
+        eta = np.minimum(1.0 / (128.0 * _f(B, "B")), (M / (_f(sigma_sq, "sigma_sq") * _f(T, "T"))) ** 0.25)
     return eta, M / (16.0 * eta)
 
 
 def ttt_kl_rate(T, sigma_sq, B):
     r"""Theorem 6.1: :math:`\mathbb E\frac1T\sum_t D_{KL}(\pi_D\|\pi^{TTT}_{\theta_t}) \lesssim \sqrt{\sigma_\star^2/T} + B^2/T` (no ``H``)."""
-    T = _f(T)
-    return np.sqrt(_f(sigma_sq) / T) + _f(B) ** 2 / T
+    T = _f(T, "T")
+    return np.sqrt(_f(sigma_sq, "sigma_sq") / T) + _f(B, "B") ** 2 / T
 
 
 def ttt_coverage_rate(T, N, sigma_sq, B):
     r"""Theorem 6.1, coverage form: :math:`\frac{1}{\log N}(\sqrt{\sigma_\star^2/T} + B^2/T)`."""
-    return ttt_kl_rate(T, sigma_sq, B) / np.log(_f(N))
+    return ttt_kl_rate(T, sigma_sq, B) / np.log(_f(N, "N"))
 
 
 def ttt_step_size(T, B, sigma_sq):
     r"""Theorem 6.1's step: :math:`\eta = \min\{1/(2B^2), (\sigma_\star^2T)^{-1/2}\}`."""
     with np.errstate(divide="ignore"):
-        return np.minimum(1.0 / (2 * _f(B) ** 2), (1.0 / (_f(sigma_sq) * _f(T))) ** 0.5)
+        return np.minimum(1.0 / (2 * _f(B, "B") ** 2), (1.0 / (_f(sigma_sq, "sigma_sq") * _f(T, "T"))) ** 0.5)
 
 
 def distillation_coverage_rate(T, N, sigma_sq, B):
     r"""Theorem G.2 / 6.2 arXiv: :math:`\sqrt{\sigma_\star^2/(T\log N)} + B^2/T` (matches Theorem 4.2)."""
+    _f(T, "T")  # named as T here (linear_mle_coverage_rate calls it n)
     return linear_mle_coverage_rate(T, N, sigma_sq, B)
 
 
 def distillation_step_size(T, N, B, sigma_sq):
     r"""Theorem G.2's step: :math:`\eta = \min\{1/((64\log N + 2)B^2), (T\sigma_\star^2\log N)^{-1/2}\}`."""
-    logn = np.log(_f(N))
+    logn = np.log(_f(N, "N"))
     with np.errstate(divide="ignore"):
-        return np.minimum(1.0 / ((64 * logn + 2) * _f(B) ** 2), (1.0 / (_f(T) * _f(sigma_sq) * logn)) ** 0.5)
+        return np.minimum(1.0 / ((64 * logn + 2) * _f(B, "B") ** 2), (1.0 / (_f(T, "T") * _f(sigma_sq, "sigma_sq") * logn)) ** 0.5)
 
 
 def tournament_coverage_rate(N, a, best_coverage, class_size, n, delta):
@@ -171,10 +196,10 @@ def tournament_coverage_rate(N, a, best_coverage, class_size, n, delta):
 
     ``best_coverage`` is :math:`\min_\pi\mathrm{Cov}_{N^a}(\pi)`.
     """
-    return (_f(best_coverage) + _f(N) ** (-(1.0 - _f(a)))
-            + np.log(_f(class_size) / _f(delta)) / _f(n))
+    return (_f(best_coverage, "best_coverage") + _f(N, "N") ** (-(1.0 - _f(a, "a")))
+            + np.log(_f(class_size, "class_size") / _f(delta, "delta")) / _f(n, "n"))
 
 
 def offset_tournament_coverage_rate(class_size, n, delta):
     r"""Theorem G.3 / 6.4 arXiv: :math:`\mathrm{Cov}_{2N^{1+a}}(\hat\pi) \lesssim \log(|\Pi|/\delta)/n`."""
-    return np.log(_f(class_size) / _f(delta)) / _f(n)
+    return np.log(_f(class_size, "class_size") / _f(delta, "delta")) / _f(n, "n")

@@ -8,9 +8,9 @@ import types
 import numpy as np
 import pytest
 
-from simulations.experiment import Claim, Task, run, run_experiment
-from simulations.store import (CorruptStoreError, ResumeConflictError, TaskStore, read_records,
-                               to_jsonable)
+from simulations.experiment import Claim, Task, TaskFailedError, run, run_experiment
+from simulations.store import (CorruptStoreError, ResumeConflictError, TaskStore, read_failures,
+                               read_records, to_jsonable)
 
 
 def _make_toy(monkeypatch, name="store_toy_mod"):
@@ -143,24 +143,57 @@ def test_meta_may_change_while_folder_is_empty(tmp_path):
     assert store.finished_tasks() == set()
 
 
-def test_crash_midway_keeps_finished_tasks(tmp_path, monkeypatch):
+def test_failing_task_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
     mod = _make_toy(monkeypatch)
     original = mod.run_task
 
     def flaky(config, task, *, rng):
         if task.cell == 1:
-            raise RuntimeError("boom")
+            raise RuntimeError(f"boom in cell {task.cell} rep {task.rep}")
         return original(config, task, rng=rng)
 
     monkeypatch.setattr(mod, "run_task", flaky)
-    with pytest.raises(RuntimeError, match="boom"):
+    result = run_experiment(mod, mod.Config.quick(), seed=0, out_dir=tmp_path)
+    folder = tmp_path / "store-toy"
+    # every other task ran and was stored; the two failures are named, with tracebacks
+    assert sorted((e["cell"], e["rep"]) for e in _lines(folder / "records.jsonl")) == \
+        [(0, 0), (0, 1), (2, 0), (2, 1)]
+    assert [(f["cell"], f["rep"]) for f in result.failed_tasks] == [(1, 0), (1, 1)]
+    assert result.failed_tasks[0]["error"] == "RuntimeError: boom in cell 1 rep 0"
+    assert "Traceback" in result.failed_tasks[0]["traceback"]
+    assert "in flaky" in result.failed_tasks[0]["traceback"]
+    assert not result.passed and result.claims == () and result.figures == ()
+    assert not (folder / "claims.json").exists()
+    failures = read_failures(folder)
+    assert [(f["cell"], f["rep"]) for f in failures] == [(1, 0), (1, 1)]
+    assert all("RuntimeError: boom" in f["traceback"] for f in failures)
+    # run() raises after the sweep, naming the first failure
+    with pytest.raises(TaskFailedError, match="2 task.*cell 1, rep 0.*boom") as info:
         run(mod, mod.Config.quick(), seed=0, out_dir=tmp_path)
-    assert len(_lines(tmp_path / "store-toy" / "records.jsonl")) == 2
+    assert len(info.value.failures) == 2
+    # fixed code: the rerun retries only the failed tasks, and equals an uninterrupted run
     monkeypatch.setattr(mod, "run_task", original)
     mod.calls.clear()
     records = run(mod, mod.Config.quick(), seed=0, out_dir=tmp_path)
-    assert len(mod.calls) == 4 and len(records) == 6
+    assert sorted(mod.calls) == [(1, 0), (1, 1)] and len(records) == 6
     assert records == run(mod, mod.Config.quick(), seed=0)  # same as an uninterrupted run
+    assert json.loads((folder / "claims.json").read_text())[0]["passed"] is True
+
+
+def test_elapsed_is_stored_per_task(tmp_path, monkeypatch):
+    mod = _make_toy(monkeypatch)
+    run(mod, mod.Config.quick(), seed=0, out_dir=tmp_path)
+    lines = _lines(tmp_path / "store-toy" / "records.jsonl")
+    assert all(isinstance(e["elapsed"], float) and 0 <= e["elapsed"] < 60 for e in lines)
+    assert all("elapsed" not in r for e in lines for r in e["records"])  # outside the records
+    store = TaskStore(tmp_path / "store-toy", experiment="store-toy", seed=0,
+                      config={"cells": 3, "reps": 2}, fingerprint=_fingerprint(mod))
+    assert store.elapsed_of(0, 0) == lines[0]["elapsed"]
+
+
+def _fingerprint(mod):
+    from simulations.store import code_fingerprint
+    return code_fingerprint(mod)
 
 
 def test_to_jsonable():

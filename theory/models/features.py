@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from .._validation import as_finite_array, check_int, readonly
+from .._validation import as_finite_array, check_int, check_real, readonly
 
 __all__ = ["TabularFeatures", "CallableFeatures"]
 
@@ -150,6 +150,10 @@ class CallableFeatures:
             raise TypeError("`fn` must be callable as fn(x, prefix, h) -> (B, V, d).")
         for name in ("n_prompts", "horizon", "vocab_size", "dim"):
             object.__setattr__(self, name, check_int(getattr(self, name), name, low=1))
+        bound = self.bound
+        if not (isinstance(bound, float) and np.isnan(bound)):  # NaN: unknown (the default)
+            bound = check_real(bound, "bound", low=0.0)
+        object.__setattr__(self, "bound", float(bound))
 
     @property
     def is_markov(self):

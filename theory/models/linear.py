@@ -27,9 +27,11 @@ from functools import cached_property
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
-from .._validation import as_finite_array, as_int_array, check_int, check_weights, readonly
+from .._validation import (as_finite_array, as_int_array, check_allocation, check_int,
+                           check_weights, readonly)
 from .features import CallableFeatures, TabularFeatures
-from .markov import MAX_ENUMERATION, MarkovModel, _support_size, enumerate_sequences
+from .markov import (MAX_ENUMERATION, MarkovModel, _fixed_prompts, _support_size,
+                     enumerate_sequences)
 
 __all__ = ["AutoregressiveLinearModel"]
 
@@ -293,11 +295,11 @@ class AutoregressiveLinearModel:
         if not isinstance(rng, np.random.Generator):
             raise TypeError("`rng` must be a numpy.random.Generator (use np.random.default_rng(seed)).")
         p, hz, v = self.n_models, self.horizon, self.vocab_size
+        check_allocation(p * n * (8 * hz + 16 * v * self.dim + 24 * v + 40), "n", n)
         if x is None:
             xs = rng.choice(self.n_prompts, size=(p, n), p=self.prompt_weights)
         else:
-            xs = np.broadcast_to(as_int_array(x, "x", low=0, high=self.n_prompts, nonempty=False),
-                                 (p, n)).copy()
+            xs = _fixed_prompts(x, self.n_prompts, p, n)
         xf = xs.reshape(-1)
         ys = np.zeros((p * n, hz), dtype=np.uint8 if v <= 256 else np.int64)
         theta_rows = np.repeat(self._theta2, n, axis=0)
@@ -364,10 +366,14 @@ class AutoregressiveLinearModel:
             enumeration otherwise (see :func:`theory.models.sigma_star_sq_monte_carlo`
             for long sequences with general features).
         """
+        check_int(max_sequences, "max_sequences", low=1)
         if data is None:
             if self.batch_shape:
                 raise ValueError("sigma_star_sq of a batch needs `data`; index the batch first.")
             data = self
+        if not isinstance(data, (AutoregressiveLinearModel, MarkovModel)):
+            raise TypeError("`data` must be a MarkovModel or AutoregressiveLinearModel, got "
+                            f"{type(data).__name__}.")
         if (data.n_prompts, data.vocab_size, data.horizon) != (self.n_prompts, self.vocab_size, self.horizon):
             raise ValueError("`data` must have the same prompts, vocabulary and horizon as the model.")
         if isinstance(self.features, TabularFeatures):

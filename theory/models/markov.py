@@ -25,8 +25,8 @@ from functools import cached_property
 import numpy as np
 from scipy.special import logsumexp
 
-from .._validation import (as_float_array, as_int_array, check_int, check_weights,
-                           readonly)
+from .._validation import (as_float_array, as_int_array, check_allocation, check_int,
+                           check_weights, readonly)
 from .features import previous_tokens
 
 __all__ = ["MarkovModel", "categorical_model", "enumerate_sequences"]
@@ -61,7 +61,18 @@ def enumerate_sequences(vocab_size, horizon, *, max_sequences=MAX_ENUMERATION):
     return ((s[:, None] // powers) % v).astype(dtype)
 
 
+def _fixed_prompts(x, n_prompts, p, n):
+    """Prompts given to ``sample``: shape ``(n,)`` or ``(P, n)``, broadcast to ``(P, n)``."""
+    xs = as_int_array(x, "x", low=0, high=n_prompts, nonempty=False)
+    try:
+        return np.broadcast_to(xs, (p, n)).copy()
+    except ValueError:
+        raise ValueError(f"`x` must have shape (`n`,) or (P, `n`) with `n` = {n} and P = {p}, "
+                         f"got {xs.shape}.") from None
+
+
 def _support_size(v, h, max_sequences):
+    max_sequences = check_int(max_sequences, "max_sequences", low=1)
     if h * np.log(max(v, 1)) > np.log(max_sequences) + 1e-9:
         raise ValueError(f"exact enumeration of V**H = {v}**{h} sequences exceeds `max_sequences`="
                          f"{max_sequences}; use certified bounds (theory.log_ratio) or Monte Carlo.")
@@ -260,12 +271,12 @@ class MarkovModel:
         if not isinstance(rng, np.random.Generator):
             raise TypeError("`rng` must be a numpy.random.Generator (use np.random.default_rng(seed)).")
         p = self.n_models
+        v = self.vocab_size
+        check_allocation(p * n * (self.horizon + 8 * v + 40), "n", n)
         if x is None:
             xs = rng.choice(self.n_prompts, size=(p, n), p=self.prompt_weights)
         else:
-            xs = np.broadcast_to(as_int_array(x, "x", low=0, high=self.n_prompts, nonempty=False),
-                                 (p, n)).copy()
-        v = self.vocab_size
+            xs = _fixed_prompts(x, self.n_prompts, p, n)
         dtype = np.uint8 if v <= 256 else np.int64
         ys = np.empty((p, n, self.horizon), dtype=dtype)
         probs = np.exp(self._flat)
@@ -354,9 +365,17 @@ class MarkovModel:
             :math:`\mathbb E[g(x, h, y_{h-1})]` for each position.
         """
         marg = self.state_marginals()                          # (H, X, V+1)
-        g = np.asarray(values, dtype=float)
-        g = np.broadcast_to(g, g.shape[:-3] + (self.n_prompts, self.horizon, self.vocab_size + 1))
+        g = as_float_array(values, "values", min_ndim=3, allow_nan=True)
+        target = g.shape[:-3] + (self.n_prompts, self.horizon, self.vocab_size + 1)
+        try:
+            g = np.broadcast_to(g, target)
+        except ValueError:
+            raise ValueError(f"`values` must have shape (..., n_prompts, H or 1, V + 1) = "
+                             f"(..., {self.n_prompts}, {self.horizon} or 1, {self.vocab_size + 1}), "
+                             f"got {g.shape}.") from None
         g_hx = np.moveaxis(g, -2, -3)                          # (..., H, X, V+1)
+        if (np.isnan(g_hx) & (marg > 0)).any():
+            raise ValueError("`values` must not be NaN in a context of positive probability.")
         with np.errstate(invalid="ignore"):
             terms = np.where(marg > 0, marg * g_hx, 0.0)
         return terms.sum(axis=(-1, -2))
