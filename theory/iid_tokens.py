@@ -30,7 +30,7 @@ from math import comb
 import numpy as np
 from scipy.special import gammaln
 
-from ._validation import as_float_array, check_int, check_real, check_weights, readonly
+from ._validation import as_finite_array, as_float_array, check_int, check_real, check_weights, readonly
 from .coverage import comparison_log_thresholds, log_thresholds
 from .divergences import categorical_kl
 
@@ -53,11 +53,11 @@ def token_count_vectors(vocab_size, horizon):
            [3, 0]])
     """
     v = check_int(vocab_size, "vocab_size", low=1)
-    h = check_int(horizon, "horizon", low=0)
+    h = check_int(horizon, "horizon", low=1)
     size = comb(h + v - 1, v - 1)
     if size > MAX_COUNT_VECTORS:
-        raise ValueError(f"{size} count vectors for V = {v}, H = {h} exceed {MAX_COUNT_VECTORS}; "
-                         "use certified DP bounds or Monte Carlo instead.")
+        raise ValueError(f"`horizon` = {h} with `vocab_size` = {v} gives {size} count vectors, more than "
+                         f"{MAX_COUNT_VECTORS}; use certified DP bounds or Monte Carlo instead.")
     out = np.zeros((1, 0), dtype=np.int64)
     remaining = np.array([h])
     for _ in range(v - 1):
@@ -87,20 +87,22 @@ def iid_token_log_probs(table, theta):
     >>> np.exp(iid_token_log_probs([[[0.0], [1.0]]], [np.log(3.0)])).round(3)
     array([[0.25, 0.75]])
     """
-    t = np.asarray(table, dtype=float)
-    th = np.asarray(theta, dtype=float)
+    t = as_finite_array(table, "table", ndim=3)
+    th = as_finite_array(theta, "theta", min_ndim=1)
     x, v, d = t.shape
+    if th.shape[-1] != d:
+        raise ValueError(f"`theta` must end with the feature dimension d = {d}, got shape {th.shape}.")
     logits = (th @ t.reshape(x * v, d).T).reshape(th.shape[:-1] + (x, v))
     z = logits - logits.max(axis=-1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
-def iid_token_tables(model):
+def iid_token_tables(distribution):
     r"""Detect i.i.d. tokens and return the per-prompt tables.
 
     Parameters
     ----------
-    model : AutoregressiveLinearModel or MarkovModel
+    distribution : AutoregressiveLinearModel or MarkovModel
         With tabular features (resp. a Markov table) that depend on neither the position
         nor the previous token.
 
@@ -114,25 +116,30 @@ def iid_token_tables(model):
     Raises
     ------
     ValueError
-        If the model's next-token law depends on the position or on the previous token.
+        If the next-token law depends on the position or on the previous token.
+
+    Examples
+    --------
+    >>> from theory.models import categorical_model
+    >>> np.exp(iid_token_tables(categorical_model([[0.25, 0.75]])))
+    array([[0.25, 0.75]])
     """
     from .models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
 
-    if isinstance(model, AutoregressiveLinearModel):
-        if not isinstance(model.features, TabularFeatures):
-            raise ValueError("`model` must have TabularFeatures to have i.i.d. tokens.")
-        t = model.features.table
+    if isinstance(distribution, AutoregressiveLinearModel):
+        if not isinstance(distribution.features, TabularFeatures):
+            raise ValueError("`distribution` must have TabularFeatures to have i.i.d. tokens.")
+        t = distribution.features.table
         if t.shape[1] != 1 or not np.array_equal(t, np.broadcast_to(t[:, :, :1], t.shape)):
-            raise ValueError("`model` features depend on the position or the previous token.")
+            raise ValueError("`distribution` features depend on the position or the previous token.")
         return t[:, 0, 0]
-    if isinstance(model, MarkovModel):
-        lp = model.log_probs
-        first = lp[..., :1, :1, :]
-        if lp.shape[-3] != 1 and model.horizon > 1 or not np.array_equal(
-                np.broadcast_to(first, lp.shape), lp):
-            raise ValueError("`model` next-token law depends on the position or the previous token.")
-        return lp[..., 0, 0, :]
-    raise TypeError("`model` must be an AutoregressiveLinearModel or MarkovModel.")
+    if isinstance(distribution, MarkovModel):
+        lp = distribution.log_probs
+        row = lp[..., :1, -1:, :]                                         # begin-of-sequence row
+        if distribution.horizon > 1 and not np.array_equal(np.broadcast_to(row, lp.shape), lp):
+            raise ValueError("`distribution` next-token law depends on the position or the previous token.")
+        return lp[..., 0, -1, :]
+    raise TypeError("`distribution` must be an AutoregressiveLinearModel or MarkovModel.")
 
 
 @dataclass(frozen=True, eq=False)
