@@ -285,6 +285,12 @@ def sgd(lr):
 
     On the negative score this is Eq. (8) ICLR / (14) arXiv,
     :math:`\theta \leftarrow \theta + \eta\nabla\log\pi_\theta(y|x)` (before projection).
+
+    Examples
+    --------
+    >>> opt = sgd(0.1)
+    >>> opt.update(np.array([[1.0, -2.0]]), opt.init(np.zeros((1, 2))))[0]
+    array([[-0.1,  0.2]])
     """
     return chain(scale(-_asrate(lr)))
 
@@ -299,17 +305,38 @@ def normalized_sgd(lr, lam):
 
     The step norm is :math:`\eta\|g\|/(\lambda+\|g\|) < \eta`.  Theorem 5.1's proof takes
     :math:`\lambda = \log N/(16\eta)` (:func:`theory.rates.normalized_sgd_parameters`).
+
+    Examples
+    --------
+    >>> opt = normalized_sgd(0.1, lam=1.0)
+    >>> opt.update(np.array([[3.0, 4.0]]), opt.init(np.zeros((1, 2))))[0]   # -0.1 g / (1 + 5)
+    array([[-0.05      , -0.06666667]])
     """
     return chain(scale_by_norm(lam), scale(-_asrate(lr)))
 
 
 def sign_sgd(lr):
-    r"""Sign SGD (Eq. (20) arXiv): step :math:`-\eta\,\mathrm{sign}(g)`, per coordinate."""
+    r"""Sign SGD (Eq. (20) arXiv): step :math:`-\eta\,\mathrm{sign}(g)`, per coordinate.
+
+    Examples
+    --------
+    >>> opt = sign_sgd(0.1)
+    >>> opt.update(np.array([[3.0, -1e-9, 0.0]]), opt.init(np.zeros((1, 3))))[0]
+    array([[-0.1,  0.1, -0. ]])
+    """
     return chain(scale_by_sign(), scale(-_asrate(lr)))
 
 
 def adam(lr, b1=0.9, b2=0.999, eps=1e-8, *, bias_correction=True):
-    r"""Adam: step :math:`-\eta\,\hat m_t/(\sqrt{\hat v_t}+\epsilon)` (see :func:`scale_by_adam`)."""
+    r"""Adam: step :math:`-\eta\,\hat m_t/(\sqrt{\hat v_t}+\epsilon)` (see :func:`scale_by_adam`).
+
+    Examples
+    --------
+    >>> opt = adam(0.1)                      # first bias-corrected step is -lr * sign(g)
+    >>> step, state = opt.update(np.array([[2.0, -0.5]]), opt.init(np.zeros((1, 2))))
+    >>> np.round(step, 6), int(state[0].count)
+    (array([[-0.1,  0.1]]), 1)
+    """
     return chain(scale_by_adam(b1, b2, eps, bias_correction=bias_correction), scale(-_asrate(lr)))
 
 
