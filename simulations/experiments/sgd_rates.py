@@ -189,11 +189,17 @@ def claims(config, records):
     rate = [float(normalized_sgd_coverage_rate(config.T_fixed, config.nsgd_batch, config.N,
                                                r["sigma_star_sq"], config.B)) for r in recs]
     etas = ", ".join(f"{r['eta']:.3g}" for r in recs)
+    uncovered = ", ".join(f"{np.mean(_cov(r)) * r['T']:.3g}" for r in recs)
+    sig = ", ".join(f"{r['sigma_star_sq']:.3g}" for r in recs)
     c, _ = slope_claim(
         NAME, "nsgd-slope-in-H", "Theorem 5.1 (Eq. (11) ICLR / (19) arXiv)",
         "normalized SGD (proof's eta, lambda; minibatch K): average-iterate Cov_N does not grow with H",
         x, [_cov(r) for r in recs], predicted=_local_slope(x, rate), tol=0.3, level=level, max_width=0.6,
-        what=(f"T = {config.T_fixed}, K = {config.nsgd_batch}; etas {etas}; "
+        what=(f"T = {config.T_fixed}, K = {config.nsgd_batch}; sigma_*^2 by H: {sig}; proof's etas "
+              f"(log N/(sigma_*^2 T))^(1/4): {etas}; average coverage x T (uncovered-iterate equivalents): "
+              f"{uncovered}; the rate's terms at the largest H: sqrt(sigma^2/(T log N)) = "
+              f"{np.sqrt(recs[-1]['sigma_star_sq'] / (config.T_fixed * np.log(config.N))):.2g}, B^2/T = "
+              f"{config.B ** 2 / config.T_fixed:.2g}, B/(K log N) = {config.B / (config.nsgd_batch * np.log(config.N)):.2g}; "
               "tolerance 0.3 for logarithmic factors of the normalized phase"))
     out.append(c)
     recs_t = _slice(records, "nsgd", H=config.H_fixed)
