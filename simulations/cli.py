@@ -92,6 +92,9 @@ def build_parser():
 
     rep = sub.add_parser("reproduce", help="run every experiment and write OUT/report.md")
     common(rep, "worker processes (default 1)")
+    rep.add_argument("--readme", default=None, metavar="PATH",
+                     help="also rewrite the claims table and gallery of this README "
+                          "(figures copied to docs/figures next to it)")
 
     bench = sub.add_parser("bench", help="print the benchmark table")
     bench.add_argument("--quick", action="store_true", help="smaller sizes")
@@ -226,6 +229,14 @@ def cmd_reproduce(args):
                   f"in {result.elapsed:.1f} s")
     elapsed = time.perf_counter() - start
     report = write_report(results, out, seed=args.seed, elapsed=elapsed, errors=errors)
+    if args.readme:
+        from simulations.report import update_readme
+        readme = pathlib.Path(args.readme)
+        try:
+            update_readme(readme, results, figures_dir=readme.parent / "docs" / "figures",
+                          seed=args.seed, elapsed=elapsed, errors=errors)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot update `--readme` {readme}: {exc}") from None
     claims = [c for r in results for c in r.claims]
     print()
     _print_claims(claims)

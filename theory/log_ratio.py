@@ -211,3 +211,32 @@ def markov_kl(data, model):
     0.510826
     """
     return markov_token_kl_profile(data, model).sum(axis=-1)
+
+
+# --------------------------------------------------------------------------------------
+# Additions (issue 3): per-step Hellinger along paths, and the certified lattice machinery
+# of theory.certified re-exported here.
+
+def path_token_hellinger(data, model, x, y):
+    r"""Per-position :math:`D_H^2(\pi_D(\cdot|x,y_{<h}),\hat\pi(\cdot|x,y_{<h}))` along paths (one-half convention).
+
+    Returns ``model.batch_shape + x.shape + (H,)``; the sums over positions are the
+    statistic of Prop. F.11 / D.11 (:func:`theory.bounds.hellinger_partial_converse`).
+
+    Examples
+    --------
+    >>> from theory.models import categorical_model
+    >>> path_token_hellinger(categorical_model([1.0, 0.0]), categorical_model([0.0, 1.0]), [0], [[0]])
+    array([[1.]])
+    """
+    from .divergences import categorical_squared_hellinger
+
+    _models_iv(data, model)
+    return categorical_squared_hellinger(data.next_token_log_probs(x, y), model.next_token_log_probs(x, y))
+
+
+from .certified import (CertifiedBounds, CertifiedLogRatioLaw, certified_coverage,  # noqa: E402
+                        certified_log_ratio, certified_stopped_kl)
+
+__all__ += ["path_token_hellinger", "CertifiedBounds", "CertifiedLogRatioLaw", "certified_log_ratio",
+            "certified_coverage", "certified_stopped_kl"]

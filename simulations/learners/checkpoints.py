@@ -1,0 +1,155 @@
+r"""Mini-batch maximum-likelihood training that records checkpoints (the candidates of the
+tournament experiments).
+
+The loop minimises the mini-batch negative log-likelihood
+:math:`-\frac1B\sum_{b}\log\pi_\theta(y_b|x_b)` of an
+:class:`~theory.models.AutoregressiveLinearModel` with any optax-style optimizer of
+:mod:`simulations.learners.optimizers` (``init(params) -> state``,
+``update(grad, state, params) -> (step, state)``, step *added* to the parameters); the
+gradient is the model's exact score (:meth:`AutoregressiveLinearModel.grad_log_prob`).
+A leading replicate axis of ``theta`` is trained in the same array operations (one data
+stream per replicate, ``paired=True`` evaluation).
+
+Data come from a ``sampler(n, rng) -> (x, y)``: fresh samples of :math:`\pi_D` (online
+training, :func:`online_sampler`) or mini-batches of a fixed data set
+(:func:`dataset_sampler`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from theory._validation import as_finite_array, check_int, readonly
+from simulations.learners.optimizers import apply_updates
+
+__all__ = ["Trajectory", "train_with_checkpoints", "online_sampler", "dataset_sampler"]
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Checkpoints of a training run.
+
+    Attributes
+    ----------
+    steps : (C,) int array
+        Update counts at which checkpoints were taken (0 = the initial parameters).
+    thetas : (C, [R,] d) array
+        Parameters at those steps.
+    """
+
+    steps: np.ndarray
+    thetas: np.ndarray
+
+    def __post_init__(self):
+        object.__setattr__(self, "steps", readonly(np.asarray(self.steps)))
+        object.__setattr__(self, "thetas", readonly(np.asarray(self.thetas)))
+
+    def to_dict(self):
+        return {"steps": self.steps.tolist(), "thetas": self.thetas.tolist()}
+
+
+def online_sampler(data, replicates=None, *, buffer=1 << 15):
+    r"""Fresh i.i.d. samples of :math:`\pi_D` = ``data`` (a single Markov/linear model).
+
+    Returns ``sampler(n, rng) -> (x, y)`` with shapes ``(n,)``, ``(n, H)``, or
+    ``(R, n)``, ``(R, n, H)`` when ``replicates = R``.  Sequences are drawn ``buffer`` at a
+    time (one pass over the model's tables) and handed out in order; as the draws are
+    i.i.d. this is the same stream as drawing each batch separately.
+    """
+    store = {"x": None, "y": None, "pos": 0}
+    rows = 1 if replicates is None else replicates
+
+    def sample(n, rng):
+        need = n * rows
+        if store["x"] is None or store["pos"] + need > store["x"].shape[0]:
+            x, y = data.sample(max(buffer, need), rng=rng)
+            store.update(x=x, y=y, pos=0)
+        i = store["pos"]
+        store["pos"] = i + need
+        x, y = store["x"][i:i + need], store["y"][i:i + need]
+        if replicates is None:
+            return x, y
+        return x.reshape(replicates, n), y.reshape(replicates, n, -1)
+    return sample
+
+
+def dataset_sampler(x, y):
+    """Mini-batches drawn uniformly with replacement from a fixed data set.
+
+    ``x`` ``([R,] n)`` and ``y`` ``([R,] n, H)``; with a leading replicate axis every
+    replicate draws from its own data set.
+    """
+    x = np.asarray(x)
+    y = np.asarray(y)
+
+    def sample(n, rng):
+        idx = rng.integers(0, x.shape[-1], size=x.shape[:-1] + (n,))
+        if x.ndim == 1:
+            return x[idx], y[idx]
+        rows = np.arange(x.shape[0])[:, None]
+        return x[rows, idx], y[rows, idx]
+    return sample
+
+
+def train_with_checkpoints(model, sampler, optimizer, *, steps, batch, checkpoint_steps, rng,
+                           theta0=None):
+    r"""Train by mini-batch gradient descent on the NLL and return the checkpoints.
+
+    Parameters
+    ----------
+    model : AutoregressiveLinearModel
+        Provides the features and prompt set; its ``theta`` is the initial point unless
+        ``theta0`` is given.  ``theta`` of shape ``(R, d)`` trains ``R`` replicates.
+    sampler : callable
+        ``sampler(n, rng) -> (x, y)`` (see :func:`online_sampler`, :func:`dataset_sampler`);
+        with replicates it must return ``(R, n)`` and ``(R, n, H)``.
+    optimizer : simulations.learners.optimizers.Optimizer
+    steps : int
+        Number of updates.
+    batch : int
+        Mini-batch size.
+    checkpoint_steps : array_like of int
+        Update counts in ``[0, steps]`` at which to record the parameters.
+    rng : numpy.random.Generator
+    theta0 : array_like, optional
+
+    Returns
+    -------
+    Trajectory
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theory.models import TabularFeatures, AutoregressiveLinearModel
+    >>> from simulations.learners.optimizers import sgd
+    >>> t = np.zeros((1, 1, 3, 2, 1)); t[..., 1, 0] = 1.0
+    >>> data = AutoregressiveLinearModel(TabularFeatures(t, horizon=2), theta=[1.0])
+    >>> traj = train_with_checkpoints(data.replace(theta=[0.0]), online_sampler(data), sgd(0.5),
+    ...                               steps=200, batch=32, checkpoint_steps=[0, 200],
+    ...                               rng=np.random.default_rng(0))
+    >>> bool(abs(traj.thetas[-1, 0] - 1.0) < 0.3)
+    True
+    """
+    steps = check_int(steps, "steps", low=0)
+    batch = check_int(batch, "batch", low=1)
+    ckpt = np.unique(np.asarray(checkpoint_steps, dtype=np.int64))
+    if ckpt.size == 0 or ckpt.min() < 0 or ckpt.max() > steps:
+        raise ValueError(f"`checkpoint_steps` must lie in [0, {steps}].")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError("`rng` must be a numpy.random.Generator.")
+    theta = np.array(as_finite_array(model.theta if theta0 is None else theta0, "theta0"), dtype=float)
+    paired = theta.ndim == 2
+    state = optimizer.init(theta)
+    out = []
+    if 0 in ckpt:
+        out.append(theta.copy())
+    for t in range(1, steps + 1):
+        x, y = sampler(batch, rng)
+        score = model.replace(theta=theta).grad_log_prob(x, y, paired=paired).mean(axis=-2)
+        step, state = optimizer.update(-score, state, theta)
+        theta = apply_updates(theta, step)
+        if t in ckpt:
+            out.append(theta.copy())
+    return Trajectory(ckpt, np.stack(out))

@@ -1,0 +1,44 @@
+"""The three model-selection experiments (issue 6): quick presets in the default suite, full
+presets behind ``slow``.
+
+Each run goes through :func:`simulations.experiment.run_experiment` with an output folder, so
+the records, ``claims.json`` and the figures are produced exactly as by the CLI.  The quick
+presets must pass every non-exploratory claim and write their figures.  False-fail rates: the
+claims are exact (ce-vs-coverage, sequence-length; deterministic given the seed) or Monte
+Carlo with the rules stated in each claim's ``details`` (tournament-guarantee); the seed is
+fixed, so these tests are deterministic.
+"""
+
+import json
+
+import pytest
+
+from simulations.experiment import run_experiment
+from simulations.experiments import ce_vs_coverage, sequence_length, tournament_guarantee
+
+pytestmark = pytest.mark.statistical
+
+MODULES = [ce_vs_coverage, sequence_length, tournament_guarantee]
+
+
+def _check(result, folder):
+    failed = [c.id for c in result.claims if not c.exploratory and not c.passed]
+    assert not failed, failed
+    assert result.figures and all(p.exists() and p.stat().st_size > 0 for p in result.figures)
+    claims = json.loads((folder / "claims.json").read_text())
+    assert {c["id"] for c in claims} == {c.id for c in result.claims}
+    assert all(c["evaluation"] in ("exact", "monte_carlo") for c in claims)
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.NAME)
+def test_quick_preset(module, tmp_path):
+    result = run_experiment(module, module.Config.quick(), seed=0, out_dir=tmp_path)
+    _check(result, tmp_path / module.NAME)
+    assert module.TOPIC == "model selection"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.NAME)
+def test_full_preset(module, tmp_path):
+    result = run_experiment(module, module.Config.full(), seed=0, out_dir=tmp_path)
+    _check(result, tmp_path / module.NAME)

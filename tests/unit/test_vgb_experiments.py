@@ -1,0 +1,45 @@
+"""The five backtracking-sampler experiments: quick presets (default suite) and full presets (slow)."""
+
+import json
+
+import pytest
+
+from simulations import registry
+from simulations.experiment import EVALUATIONS, run_experiment
+from simulations.experiments import (dyck_frontier, sinclair_jerrum, vgb_coverage, vgb_mixing,
+                                     vgb_vs_action_level)
+
+MODULES = [vgb_mixing, vgb_vs_action_level, vgb_coverage, sinclair_jerrum, dyck_frontier]
+NAMES = ["vgb-mixing", "vgb-vs-action-level", "vgb-coverage", "sinclair-jerrum", "dyck-frontier"]
+
+
+def test_registered_with_topic():
+    for module, name in zip(MODULES, NAMES):
+        assert module.NAME == name
+        assert registry.get(name) is module
+        assert module.TOPIC == "backtracking samplers"
+
+
+def _check(result):
+    claims = [c.to_dict() for c in result.claims]
+    assert claims, "no claims"
+    assert len({c["id"] for c in claims}) == len(claims)
+    for c in claims:
+        assert c["evaluation"] in EVALUATIONS
+        assert c["id"].startswith(result.name + "/")
+    failed = [c["id"] for c in claims if not c["exploratory"] and not c["passed"]]
+    assert not failed, failed
+    assert result.figures and all(p.exists() and p.stat().st_size > 0 for p in result.figures)
+    on_disk = json.loads((result.out_dir / "claims.json").read_text())
+    assert [c["id"] for c in on_disk] == [c["id"] for c in claims]
+
+
+@pytest.mark.parametrize("module", MODULES, ids=NAMES)
+def test_quick_preset_runs_and_claims_hold(module, tmp_path):
+    _check(run_experiment(module, module.Config.quick(), seed=0, out_dir=tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", MODULES, ids=NAMES)
+def test_full_preset_reproduces(module, tmp_path):
+    _check(run_experiment(module, module.Config.full(), seed=0, out_dir=tmp_path))
