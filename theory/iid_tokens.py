@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from math import comb
 
 import numpy as np
-from scipy.special import gammaln, log_softmax
+from scipy.special import gammaln
 
-from ._validation import as_float_array, check_int, check_real, check_weights, readonly
-from .coverage import comparison_log_thresholds
+from ._validation import as_finite_array, as_float_array, check_int, check_real, check_weights, readonly
+from .coverage import comparison_log_thresholds, log_thresholds
 from .divergences import categorical_kl
 
 __all__ = ["IidTokenLaw", "iid_token_log_probs", "iid_token_tables", "token_count_vectors",
@@ -53,11 +53,11 @@ def token_count_vectors(vocab_size, horizon):
            [3, 0]])
     """
     v = check_int(vocab_size, "vocab_size", low=1)
-    h = check_int(horizon, "horizon", low=0)
+    h = check_int(horizon, "horizon", low=1)
     size = comb(h + v - 1, v - 1)
     if size > MAX_COUNT_VECTORS:
-        raise ValueError(f"{size} count vectors for V = {v}, H = {h} exceed {MAX_COUNT_VECTORS}; "
-                         "use certified DP bounds or Monte Carlo instead.")
+        raise ValueError(f"`horizon` = {h} with `vocab_size` = {v} gives {size} count vectors, more than "
+                         f"{MAX_COUNT_VECTORS}; use certified DP bounds or Monte Carlo instead.")
     out = np.zeros((1, 0), dtype=np.int64)
     remaining = np.array([h])
     for _ in range(v - 1):
@@ -87,17 +87,22 @@ def iid_token_log_probs(table, theta):
     >>> np.exp(iid_token_log_probs([[[0.0], [1.0]]], [np.log(3.0)])).round(3)
     array([[0.25, 0.75]])
     """
-    t = np.asarray(table, dtype=float)
-    th = np.asarray(theta, dtype=float)
-    return log_softmax(np.einsum("xvd,...d->...xv", t, th), axis=-1)
+    t = as_finite_array(table, "table", ndim=3)
+    th = as_finite_array(theta, "theta", min_ndim=1)
+    x, v, d = t.shape
+    if th.shape[-1] != d:
+        raise ValueError(f"`theta` must end with the feature dimension d = {d}, got shape {th.shape}.")
+    logits = (th @ t.reshape(x * v, d).T).reshape(th.shape[:-1] + (x, v))
+    z = logits - logits.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
-def iid_token_tables(model):
+def iid_token_tables(distribution):
     r"""Detect i.i.d. tokens and return the per-prompt tables.
 
     Parameters
     ----------
-    model : AutoregressiveLinearModel or MarkovModel
+    distribution : AutoregressiveLinearModel or MarkovModel
         With tabular features (resp. a Markov table) that depend on neither the position
         nor the previous token.
 
@@ -111,25 +116,30 @@ def iid_token_tables(model):
     Raises
     ------
     ValueError
-        If the model's next-token law depends on the position or on the previous token.
+        If the next-token law depends on the position or on the previous token.
+
+    Examples
+    --------
+    >>> from theory.models import categorical_model
+    >>> np.exp(iid_token_tables(categorical_model([[0.25, 0.75]])))
+    array([[0.25, 0.75]])
     """
     from .models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
 
-    if isinstance(model, AutoregressiveLinearModel):
-        if not isinstance(model.features, TabularFeatures):
-            raise ValueError("`model` must have TabularFeatures to have i.i.d. tokens.")
-        t = model.features.table
+    if isinstance(distribution, AutoregressiveLinearModel):
+        if not isinstance(distribution.features, TabularFeatures):
+            raise ValueError("`distribution` must have TabularFeatures to have i.i.d. tokens.")
+        t = distribution.features.table
         if t.shape[1] != 1 or not np.array_equal(t, np.broadcast_to(t[:, :, :1], t.shape)):
-            raise ValueError("`model` features depend on the position or the previous token.")
+            raise ValueError("`distribution` features depend on the position or the previous token.")
         return t[:, 0, 0]
-    if isinstance(model, MarkovModel):
-        lp = model.log_probs
-        first = lp[..., :1, :1, :]
-        if lp.shape[-3] != 1 and model.horizon > 1 or not np.array_equal(
-                np.broadcast_to(first, lp.shape), lp):
-            raise ValueError("`model` next-token law depends on the position or the previous token.")
-        return lp[..., 0, 0, :]
-    raise TypeError("`model` must be an AutoregressiveLinearModel or MarkovModel.")
+    if isinstance(distribution, MarkovModel):
+        lp = distribution.log_probs
+        row = lp[..., :1, -1:, :]                                         # begin-of-sequence row
+        if distribution.horizon > 1 and not np.array_equal(np.broadcast_to(row, lp.shape), lp):
+            raise ValueError("`distribution` next-token law depends on the position or the previous token.")
+        return lp[..., 0, -1, :]
+    raise TypeError("`distribution` must be an AutoregressiveLinearModel or MarkovModel.")
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,6 +215,9 @@ class IidTokenLaw:
         object.__setattr__(self, "counts", readonly(counts))
         object.__setattr__(self, "weights", readonly(weights))
         object.__setattr__(self, "dropped", readonly(dropped))
+        object.__setattr__(self, "_counts_f", counts.astype(float))
+        object.__setattr__(self, "_counts_t", np.ascontiguousarray(counts.transpose(0, 2, 1), dtype=float))
+        object.__setattr__(self, "_weights_col", np.ascontiguousarray(weights[:, :, None]))
 
     @property
     def n_prompts(self):
@@ -237,9 +250,21 @@ class IidTokenLaw:
         """
         r = self._ratios(model_log_probs)                            # (..., X, V)
         cut = np.atleast_1d(comparison_log_thresholds(N))            # (nN,)
-        z = np.einsum("...xv,xsv->...xs", r, self.counts.astype(float))
-        hit = z[..., None] >= cut                                    # (..., X, S, nN)
-        lo = np.einsum("...xsn,xs->...xn", hit.astype(float), self.weights)
+        counts = self._counts_f                                       # (X, S, V)
+        v, n_s = self.vocab_size, counts.shape[1]
+        if v <= 8:                                                   # few tokens: fused loop
+            z = r[..., :, None, 0] * counts[:, :, 0]
+            for a in range(1, v):
+                z = z + r[..., :, None, a] * counts[:, :, a]         # (..., X, S)
+        else:
+            z = (r[..., :, None, :] @ self._counts_t)[..., 0, :]
+        if n_s <= 16:                                                # few points: fused loop
+            lo = np.zeros(z.shape[:-1] + cut.shape)
+            for j in range(n_s):
+                lo += (z[..., j, None] >= cut) * self.weights[:, j, None]
+        else:
+            hit = (z[..., None, :] >= cut[:, None]).astype(float)    # (..., X, nN, S)
+            lo = (hit @ self._weights_col)[..., 0]                   # (..., X, nN)
         hi = lo + self.dropped[:, None]
         if self.evaluation == "certified":                           # floating-point slack
             slack = 1e-13 + 8 * np.finfo(float).eps * self.counts.shape[1]
@@ -272,6 +297,19 @@ class IidTokenLaw:
         lq = as_float_array(model_log_probs, "model_log_probs", min_ndim=2, allow_posinf=False)
         return self.horizon * (categorical_kl(np.broadcast_to(self.data_log_probs, lq.shape), lq)
                                * self.prompt_weights).sum(-1)
+
+    def stopped_kl(self, model_log_probs, N):
+        r"""Exact stopped KL :math:`D_{seq,N}` (Prop. F.10 ICLR / D.10 arXiv): ``batch + np.shape(N)``.
+
+        With i.i.d. tokens the per-token KLs along any sequence of prompt ``x`` are all
+        :math:`D_{KL}(p_x\|q_x)`, so
+        :math:`D_{seq,N} = \sum_x\mu(x)\min\{\log N, H\,D_{KL}(p_x\|q_x)\}`.
+        """
+        lq = as_float_array(model_log_probs, "model_log_probs", min_ndim=2, allow_posinf=False)
+        per = self.horizon * categorical_kl(np.broadcast_to(self.data_log_probs, lq.shape), lq)  # (..., X)
+        c = np.asarray(log_thresholds(N), dtype=float)
+        capped = np.minimum(c[..., None], per.reshape(per.shape[:-1] + (1,) * c.ndim + per.shape[-1:]))
+        return (capped * self.prompt_weights).sum(-1)
 
     def to_dict(self):
         return {"horizon": self.horizon, "drop": self.drop, "n_points": int(self.counts.shape[1]),

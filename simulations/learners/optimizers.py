@@ -43,8 +43,6 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from theory._validation import as_finite_array, check_real
-from theory.models import project_box as _project_box
-from theory.models import project_l2_ball as _project_l2_ball
 
 __all__ = [
     "Optimizer",
@@ -198,19 +196,34 @@ def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8, *, bias_correction=True):
 def _needs_params(params, name):
     if params is None:
         raise ValueError(f"`{name}` needs the current `params` in update(grad, state, params).")
-    return np.asarray(params, dtype=float)
+    return params if isinstance(params, np.ndarray) else np.asarray(params, dtype=float)
+
+
+def _l2_projection(theta, radius):
+    """The formula of :func:`theory.models.project_l2_ball` without its input validation.
+
+    Optimizers call the projection at every step (``T*H`` times at token level), where the
+    validation of the public function costs more than the update itself; the formula is
+    pinned to the public one by ``tests/unit/test_optimizers.py``.
+    """
+    norm = np.sqrt((theta * theta).sum(axis=-1, keepdims=True))
+    if not (norm > radius).any():
+        return theta
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return theta * np.where(norm > radius, radius / norm, 1.0)
 
 
 def project_l2_ball(radius=1.0):
     r"""Turn a step into a projected one: :math:`s \mapsto \mathrm{Proj}_{B_2(R)}(\theta + s) - \theta`.
 
-    Uses :func:`theory.models.project_l2_ball`; place it last in a :func:`chain`.
+    The projection of :func:`theory.models.project_l2_ball`,
+    :math:`\theta\min\{1, R/\|\theta\|_2\}` per replicate; place it last in a :func:`chain`.
     """
     radius = check_real(radius, "radius", low=0.0)
 
     def update(step, state, params=None):
         p = _needs_params(params, "project_l2_ball")
-        return _project_l2_ball(p + step, radius) - p, state
+        return _l2_projection(p + step, radius) - p, state
 
     return Optimizer(_empty_init, update)
 
@@ -218,7 +231,7 @@ def project_l2_ball(radius=1.0):
 def project_box(low=-1.0, high=1.0):
     r"""Turn a step into a projected one onto the box :math:`[\ell, u]^d` (coordinatewise clip).
 
-    Uses :func:`theory.models.project_box`; place it last in a :func:`chain`.
+    The projection of :func:`theory.models.project_box`; place it last in a :func:`chain`.
     """
     low = check_real(low, "low")
     high = check_real(high, "high")
@@ -227,7 +240,7 @@ def project_box(low=-1.0, high=1.0):
 
     def update(step, state, params=None):
         p = _needs_params(params, "project_box")
-        return _project_box(p + step, low, high) - p, state
+        return np.clip(p + step, low, high) - p, state
 
     return Optimizer(_empty_init, update)
 
@@ -272,6 +285,12 @@ def sgd(lr):
 
     On the negative score this is Eq. (8) ICLR / (14) arXiv,
     :math:`\theta \leftarrow \theta + \eta\nabla\log\pi_\theta(y|x)` (before projection).
+
+    Examples
+    --------
+    >>> opt = sgd(0.1)
+    >>> opt.update(np.array([[1.0, -2.0]]), opt.init(np.zeros((1, 2))))[0]
+    array([[-0.1,  0.2]])
     """
     return chain(scale(-_asrate(lr)))
 
@@ -286,17 +305,38 @@ def normalized_sgd(lr, lam):
 
     The step norm is :math:`\eta\|g\|/(\lambda+\|g\|) < \eta`.  Theorem 5.1's proof takes
     :math:`\lambda = \log N/(16\eta)` (:func:`theory.rates.normalized_sgd_parameters`).
+
+    Examples
+    --------
+    >>> opt = normalized_sgd(0.1, lam=1.0)
+    >>> opt.update(np.array([[3.0, 4.0]]), opt.init(np.zeros((1, 2))))[0]   # -0.1 g / (1 + 5)
+    array([[-0.05      , -0.06666667]])
     """
     return chain(scale_by_norm(lam), scale(-_asrate(lr)))
 
 
 def sign_sgd(lr):
-    r"""Sign SGD (Eq. (20) arXiv): step :math:`-\eta\,\mathrm{sign}(g)`, per coordinate."""
+    r"""Sign SGD (Eq. (20) arXiv): step :math:`-\eta\,\mathrm{sign}(g)`, per coordinate.
+
+    Examples
+    --------
+    >>> opt = sign_sgd(0.1)
+    >>> opt.update(np.array([[3.0, -1e-9, 0.0]]), opt.init(np.zeros((1, 3))))[0]
+    array([[-0.1,  0.1, -0. ]])
+    """
     return chain(scale_by_sign(), scale(-_asrate(lr)))
 
 
 def adam(lr, b1=0.9, b2=0.999, eps=1e-8, *, bias_correction=True):
-    r"""Adam: step :math:`-\eta\,\hat m_t/(\sqrt{\hat v_t}+\epsilon)` (see :func:`scale_by_adam`)."""
+    r"""Adam: step :math:`-\eta\,\hat m_t/(\sqrt{\hat v_t}+\epsilon)` (see :func:`scale_by_adam`).
+
+    Examples
+    --------
+    >>> opt = adam(0.1)                      # first bias-corrected step is -lr * sign(g)
+    >>> step, state = opt.update(np.array([[2.0, -0.5]]), opt.init(np.zeros((1, 2))))
+    >>> np.round(step, 6), int(state[0].count)
+    (array([[-0.1,  0.1]]), 1)
+    """
     return chain(scale_by_adam(b1, b2, eps, bias_correction=bias_correction), scale(-_asrate(lr)))
 
 

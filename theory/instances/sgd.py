@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_real
+from .._validation import as_finite_array, check_real
 from ..models import AutoregressiveLinearModel, TabularFeatures
 from ._base import Instance
 
@@ -78,6 +78,14 @@ def iid_token_features(token_table, horizon):
 
 def _pos(value, name):
     return check_real(value, name, low=0.0, low_open=True)
+
+
+def _positive_array(value, name, low=0.0, strict=None):
+    arr = as_finite_array(value, name)
+    strict = (low == 0.0) if strict is None else strict
+    if (arr < low).any() or (strict and (arr == low).any()):
+        raise ValueError(f"`{name}` must be {'>' if strict else '>='} {low:g}, got minimum {arr.min()}.")
+    return arr
 
 
 def _horizon(H):
@@ -141,13 +149,24 @@ def lemma_k7_visits(eta, H, B_bar, N):
     >>> round(float(lemma_k7_visits(8 / (64 * 4096.0), 64, 40.0, np.e)), 3)
     20.16
     """
-    eta, B_bar = np.asarray(eta, float), np.asarray(B_bar, float)
-    H, logn = np.asarray(H, float), np.log(np.asarray(N, float))
+    eta = _positive_array(eta, "eta")
+    H = _positive_array(H, "H", low=1.0)
+    B_bar = _positive_array(B_bar, "B_bar")
+    logn = np.log(_positive_array(N, "N", low=1.0, strict=True))
     return np.maximum(H / logn - 1.0, 0.0) / (eta * H * B_bar ** 2)
 
 
 def lemma_k7_mu_plus(H, B, B_bar, T, N):
-    r"""Default :math:`\mu(+) = \min\{1, HB/(512e\,T\bar B^2\log N)\}` (see the reconstruction note)."""
+    r"""Default :math:`\mu(+) = \min\{1, HB/(512e\,T\bar B^2\log N)\}` (see the reconstruction note).
+
+    Examples
+    --------
+    >>> round(lemma_k7_mu_plus(512, 4096.0, 40.0, 1e5, 8.0), 9)
+    4.529e-06
+    """
+    H = _horizon(H)
+    B, B_bar, T = _pos(B, "B"), _pos(B_bar, "B_bar"), _pos(T, "T")
+    N = check_real(N, "N", low=1.0, low_open=True)
     return float(min(1.0, H * B / (512.0 * np.e * T * B_bar ** 2 * np.log(N))))
 
 
@@ -166,7 +185,7 @@ def lemma_k7(H, B=4096.0, B_bar=40.0, *, T=None, N=None, mu_plus=None):
     T, N : float, optional
         Horizon and threshold of the default :math:`\mu(+)` (:func:`lemma_k7_mu_plus`).
     mu_plus : float, optional
-        Mass of the prompt ``+`` (overrides the default).
+        Mass of the prompt ``+`` instead of the default (then ``T``, ``N`` must be omitted).
 
     Returns
     -------
@@ -184,10 +203,14 @@ def lemma_k7(H, B=4096.0, B_bar=40.0, *, T=None, N=None, mu_plus=None):
     H, B, B_bar = _horizon(H), _pos(B, "B"), _pos(B_bar, "B_bar")
     if B_bar > B:
         raise ValueError(f"`B_bar` must be <= `B`, got {B_bar} > {B}.")
+    if mu_plus is not None and (T is not None or N is not None):
+        raise ValueError("`T` and `N` only set the default mu(+): pass them or `mu_plus`, not both.")
+    T = None if T is None else _pos(T, "T")
+    N = None if N is None else check_real(N, "N", low=1.0, low_open=True)
     if mu_plus is None:
         if T is None or N is None:
             raise ValueError("give `mu_plus`, or `T` and `N` for the default mu(+).")
-        mu_plus = lemma_k7_mu_plus(H, B, B_bar, _pos(T, "T"), check_real(N, "N", low=1.0, low_open=True))
+        mu_plus = lemma_k7_mu_plus(H, B, B_bar, T, N)
     mu_plus = check_real(mu_plus, "mu_plus", low=0.0, high=1.0, low_open=True)
     table = np.zeros((2, 3, 2))
     table[0, :, 0] = B_bar * TOKENS_PM

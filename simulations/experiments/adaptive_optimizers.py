@@ -1,0 +1,183 @@
+r"""Sign SGD and Adam on Prop. 5.1's lower-bound instances (an open question of Section 5).
+
+The paper relates normalized SGD to SignSGD (Eq. (20) arXiv; Adam with the moving
+averages and bias correction disabled, Bernstein & Newhouse 2024) and **conjectures** that
+coverage guarantees extend to Adam/SignSGD; nothing is proved.  This experiment measures,
+on the same instances as ``sgd-lower-bound`` (Lemma K.6's against each large step factor,
+Lemma K.7's), the exact average-iterate coverage of
+
+* sign SGD :math:`\theta \leftarrow \mathrm{Proj}(\theta + \eta\,\mathrm{sign}(\hat g))`;
+* Adam with bias correction; Adam without bias correction (:math:`\beta_1 = 0.9,
+  \beta_2 = 0.999`);
+
+each with an ``H``-free grid of learning rates, one sequence per step.  For every ``H`` the
+reported number is the best learning rate's worst case over the instances (the quantity
+Prop. 5.1 bounds below for vanilla SGD, which grows linearly in ``H``).  All claims are
+**exploratory**: the prediction "slope 0 in ``H`` (like normalized SGD)" is the paper's
+conjecture; the data are reported with their intervals either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulations.experiment import Task
+from simulations.learners.optimizers import adam, chain, project_l2_ball, sign_sgd
+from simulations.plots import line_plot
+from simulations.stats import bonferroni
+from theory.instances import lemma_k6, lemma_k7
+
+from ._optimizers_common import TOPIC, mean_and_band, run_coverage, slope_claim, split_replicates
+
+NAME = "adaptive-optimizers"
+PAPER_REF = "Section 5 (conjecture after Theorem 5.1; Eq. (20) arXiv); instances of Lemmas K.6/K.7"
+TITLE = "Sign SGD and Adam against H on the SGD lower-bound instances (exploratory)"
+TOPIC = TOPIC
+
+FALSE_FAIL = 1e-2
+OPTIMIZERS = ("sign_sgd", "adam", "adam_no_bias_correction")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Grid (instances as in ``sgd-lower-bound``).
+
+    Attributes
+    ----------
+    H_values : tuple of int
+    T, replicates, batch : int
+    learning_rates : tuple of float
+        ``H``-free grid, shared by all optimizers.
+    k6_factors : tuple of float
+        Lemma K.6 instances built against vanilla step sizes :math:`c\\cdot 8/(HB)`.
+    B, B_bar, mu_plus, N : float
+    """
+
+    H_values: tuple = (32, 64, 128, 256, 512)
+    T: int = 20_000
+    replicates: int = 32
+    batch: int = 1
+    learning_rates: tuple = (0.003, 0.01, 0.03, 0.1)
+    k6_factors: tuple = (1.0, 2.0, 4.0)
+    B: float = 4096.0
+    B_bar: float = 40.0
+    mu_plus: float = 0.5
+    N: float = 8.0
+
+    @classmethod
+    def quick(cls):
+        return cls(H_values=(16, 32, 64), T=1500, replicates=8, learning_rates=(0.01, 0.1),
+                   k6_factors=(1.0, 4.0))
+
+    @classmethod
+    def full(cls):
+        return cls()
+
+
+def tasks(config):
+    out, cell = [], 0
+    for opt in OPTIMIZERS:
+        for H in config.H_values:
+            for inst in [None] + list(config.k6_factors):
+                out.append(Task(cell=cell, rep=0, params={"optimizer": opt, "H": int(H),
+                                                          "k6_factor": inst}))
+                cell += 1
+    return out
+
+
+def _optimizer(name, lr):
+    if name == "sign_sgd":
+        base = sign_sgd(lr)
+    elif name == "adam":
+        base = adam(lr)
+    else:
+        base = adam(lr, bias_correction=False)
+    return chain(base, project_l2_ball(1.0))
+
+
+def run_task(config, task, *, rng):
+    p = task.params
+    H, c = p["H"], p["k6_factor"]
+    inst = (lemma_k7(H, config.B, config.B_bar, mu_plus=config.mu_plus) if c is None
+            else lemma_k6(c * 8.0 / (H * config.B), H, config.B))
+    lrs = list(config.learning_rates)
+    lr = np.repeat(lrs, config.replicates)[:, None]
+    summary = run_coverage(inst, _optimizer(p["optimizer"], lr), T=config.T, rng=rng,
+                           replicates=config.replicates * len(lrs), N_values=(config.N,),
+                           average_at=[config.T], batch=config.batch)
+    name = "K.7" if c is None else f"K.6(c={c:g})"
+    return [{"optimizer": p["optimizer"], "H": H, "instance": name, "lr": float(l), **part}
+            for l, part in zip(lrs, split_replicates(summary, len(lrs)))]
+
+
+def _cov(rec):
+    return np.asarray(rec["cov_lo"])[:, -1, 0]
+
+
+def _best_lr_worst_instance(config, records, opt, H):
+    """(best lr, its worst instance record) for one optimizer and H."""
+    best = None
+    for lr in config.learning_rates:
+        recs = [r for r in records if r["optimizer"] == opt and r["H"] == H and r["lr"] == lr]
+        worst = max(recs, key=lambda r: _cov(r).mean())
+        if best is None or _cov(worst).mean() < _cov(best).mean():
+            best = worst
+    return best
+
+
+def claims(config, records):
+    level = 1.0 - bonferroni(FALSE_FAIL, 2 * len(OPTIMIZERS))
+    out = []
+    Hs = list(config.H_values)
+    for opt in OPTIMIZERS:
+        sel = [_best_lr_worst_instance(config, records, opt, H) for H in Hs]
+        desc = ", ".join(f"H={r['H']}: lr={r['lr']:g} on {r['instance']} -> {_cov(r).mean():.3g}" for r in sel)
+        c, _ = slope_claim(
+            NAME, f"{opt}-slope-in-H", PAPER_REF,
+            f"{opt}: best learning rate's worst-case (over the lower-bound instances) average-iterate Cov_N "
+            "against H (conjecture: H-free like normalized SGD; vanilla SGD: slope 1)",
+            Hs, [_cov(r) for r in sel], predicted=0.0, tol=0.3, level=level, exploratory=True,
+            evaluation="exact",
+            what=(f"exploratory; T = {config.T}, K = {config.batch}, {config.replicates} replicates, lr grid "
+                  f"{list(config.learning_rates)}; selected: {desc}"))
+        out.append(c)
+        k7 = []
+        for H in Hs:
+            recs = [r for r in records if r["optimizer"] == opt and r["H"] == H and r["instance"] == "K.7"]
+            k7.append(min(recs, key=lambda r: _cov(r).mean()))
+        desc = ", ".join(f"H={r['H']}: lr={r['lr']:g} -> {_cov(r).mean():.3g}" for r in k7)
+        c, _ = slope_claim(
+            NAME, f"{opt}-k7-slope-in-H", PAPER_REF,
+            f"{opt}: best learning rate's average-iterate Cov_N on Lemma K.7's instance against H "
+            "(on Lemma K.6's deterministic instances any scale-invariant update is H-free by construction)",
+            Hs, [_cov(r) for r in k7], predicted=0.0, tol=0.3, level=level, exploratory=True,
+            evaluation="exact", what=f"exploratory; selected: {desc}")
+        out.append(c)
+    return out
+
+
+def plot(config, records, out_dir):
+    H = np.array(config.H_values, dtype=float)
+    series, bands = {}, {}
+    for opt in OPTIMIZERS:
+        m, b = mean_and_band([_cov(_best_lr_worst_instance(config, records, opt, int(h))) for h in H])
+        series[opt], bands[opt] = np.maximum(m, 1e-300), b
+    paths = [line_plot(H, series, bands=bands, logx=True, logy=True, xlabel="H",
+                       ylabel=f"best-lr worst-instance Cov_{config.N:g} (exact)",
+                       title=f"Adaptive optimizers on the SGD lower-bound instances (T = {config.T})",
+                       path=out_dir / "adaptive_optimizers_vs_H.png")]
+    for opt in OPTIMIZERS:
+        inst_names = sorted({r["instance"] for r in records if r["optimizer"] == opt})
+        ser = {}
+        for name in inst_names:
+            vals = []
+            for h in H:
+                rs = [r for r in records if r["optimizer"] == opt and r["H"] == h and r["instance"] == name]
+                vals.append(min(_cov(r).mean() for r in rs) if rs else np.nan)
+            ser[name] = np.maximum(np.array(vals), 1e-300)
+        paths.append(line_plot(H, ser, logx=True, logy=True, xlabel="H",
+                               ylabel=f"best-lr Cov_{config.N:g} per instance", title=f"{opt}: per instance",
+                               path=out_dir / f"adaptive_{opt}_per_instance.png"))
+    return paths

@@ -1,0 +1,69 @@
+"""The SGD / TTT / distillation constructions (theory.instances.sgd)."""
+
+import numpy as np
+import pytest
+
+import theory.instances as inst_pkg
+from simulations.learners.optimizers import apply_updates, chain, project_l2_ball, sgd
+from simulations.learners.training import count_scores
+from theory.instances import (lemma_k6, lemma_k7, lemma_k7_mu_plus, lemma_k7_visits, prop_3_2_sgd,
+                              rare_token_instance, sgd_lower_bound_instance)
+
+
+@pytest.mark.parametrize("c", [1.0, 2.0, 8.0])
+def test_lemma_k6_step_maps_v1_onto_v_minus_1(c):
+    """In the deterministic limit (all-zero data, pi_theta concentrated on the argmax token) one
+    projected SGD step from v(1) lands exactly on v(-1), and back (the construction of alpha)."""
+    H, B = 32, 4096.0
+    eta = c * 8.0 / (H * B)
+    inst = lemma_k6(eta, H, B)
+    a = inst.params["alpha"]
+    v1, vm1 = np.array([a, np.sqrt(1 - a * a)]), np.array([a, -np.sqrt(1 - a * a)])
+    table = inst.data.features.table[:, 0, 0]                              # (1, V, d)
+    opt = chain(sgd(eta), project_l2_ball(1.0))
+    for start, end in ((v1, vm1), (vm1, v1)):
+        score = count_scores(table, start[None], [[0]], [[[0, H, 0]]])      # all-zero sequence
+        step, _ = opt.update(-score, opt.init(start[None]), start[None])
+        np.testing.assert_allclose(apply_updates(start[None], step)[0], end, atol=1e-12)
+    # the data are the all-zero sequence up to e^{-B(1-alpha)}
+    assert inst.data.log_prob([0], [[1] * H])[0] > -1e-300
+    assert inst.data.sigma_star_sq() < 1e-300
+    with pytest.raises(ValueError, match="lemma_k7"):
+        lemma_k6(0.5 * 8 / (H * B), H, B)
+
+
+def test_lemma_k7_parameters():
+    inst = lemma_k7(512, 4096.0, 40.0, mu_plus=0.5)
+    assert inst.data.sigma_star_sq() <= 1.0                               # sigma_* <= 1
+    np.testing.assert_allclose(inst.data.theta, [0.5, 0.5])
+    assert np.linalg.norm(inst.data.theta) <= 1.0
+    assert inst.data.features.bound == pytest.approx(40.0)
+    # default mu(+) = k*(8/(HB)) / (64 e T)
+    mu = lemma_k7_mu_plus(512, 4096.0, 40.0, 1e5, 8.0)
+    k = lemma_k7_visits(8 / (512 * 4096.0), 512, 40.0, 8.0)
+    assert mu == pytest.approx(k / (64 * np.e * 1e5), rel=0.01)
+    assert lemma_k7(512, 4096.0, 40.0, T=1e5, N=8.0).params["mu_plus"] == pytest.approx(mu)
+    with pytest.raises(ValueError, match="mu_plus"):
+        lemma_k7(8)
+    with pytest.raises(ValueError, match="B_bar"):
+        lemma_k7(8, B=10.0, B_bar=20.0, mu_plus=0.5)
+
+
+def test_dispatch_and_registry():
+    assert sgd_lower_bound_instance(8 / (64 * 4096.0), 64, mu_plus=0.5).name == "lemma_k6"
+    assert sgd_lower_bound_instance(7.9 / (64 * 4096.0), 64, mu_plus=0.5).name == "lemma_k7"
+    for name in ("lemma_k6", "lemma_k7", "prop_3_2_sgd", "rare_token_instance"):
+        assert name in inst_pkg.__all__
+
+
+def test_prop_3_2_and_rare_token():
+    p = prop_3_2_sgd(6, 50, theta_star=-1.0)
+    assert p.data.prompt_weights[1] == pytest.approx(0.01)
+    assert not np.any(p.data.features.table[0])
+    # sigma^2 = mu(1) H Var_{theta*}(y) with y in {-1, 1}: Var = 1 - tanh(1)^2
+    assert p.data.sigma_star_sq() == pytest.approx(0.01 * 6 * (1 - np.tanh(1.0) ** 2))
+    r = rare_token_instance(64, rate=0.5, B=8.0)
+    p1 = np.exp(r.data.as_markov().log_probs[0, 0, 0, 1])
+    assert 64 * p1 == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="increase `B`"):
+        rare_token_instance(10_000, rate=0.5, B=2.0)
