@@ -110,25 +110,37 @@ def replicate_token_counts(model, x, y):
     y : (R, n, H) array_like of int
     """
     m = _as_markov(model)
-    x = as_int_array(x, "x", ndim=2, low=0, high=m.n_prompts)
-    y = as_int_array(y, "y", ndim=3, low=0, high=m.vocab_size)
+    x = _small_int_array(x, "x", 2, m.n_prompts)
+    y = _small_int_array(y, "y", 3, m.vocab_size)
     if y.shape != x.shape + (m.horizon,):
         raise ValueError(f"`y` must have shape x.shape + (H,) = {x.shape + (m.horizon,)}, got {y.shape}.")
     r, n = x.shape
-    hd = m.log_probs.shape[-3]
-    shape = (m.n_prompts, hd, m.vocab_size + 1, m.vocab_size)
+    v, hd = m.vocab_size, m.log_probs.shape[-3]
+    shape = (m.n_prompts, hd, v + 1, v)
     size = int(np.prod(shape))
-    pos = np.arange(m.horizon) if hd > 1 else np.zeros(m.horizon, dtype=np.int64)
+    pos = (np.arange(m.horizon) if hd > 1 else np.zeros(m.horizon, dtype=np.int64)) * ((v + 1) * v)
     out = np.zeros((r, size))
     step = max(1, _CHUNK // max(1, n * m.horizon))
     for r0 in range(0, r, step):
-        xs, ys = x[r0:r0 + step], y[r0:r0 + step]
-        prev = previous_tokens(ys, m.vocab_size)
-        flat = np.ravel_multi_index((np.broadcast_to(xs[..., None], ys.shape), np.broadcast_to(pos, ys.shape),
-                                     prev, ys.astype(np.int64)), shape)
-        flat = flat + (np.arange(len(xs)) * size)[:, None, None]
+        xs, ys = x[r0:r0 + step].astype(np.int64), y[r0:r0 + step].astype(np.int64)
+        flat = (xs * (hd * (v + 1) * v))[..., None] + pos + ys
+        flat[..., 0] += v * v                                            # previous token = BOS
+        flat[..., 1:] += ys[..., :-1] * v
+        flat += (np.arange(len(xs)) * size)[:, None, None]
         out[r0:r0 + step] = np.bincount(flat.ravel(), minlength=len(xs) * size).reshape(len(xs), size)
     return out.reshape((r,) + shape)
+
+
+def _small_int_array(a, name, ndim, high):
+    """Integer array check without widening the dtype (data sets can be large)."""
+    a = np.asarray(a)
+    if not np.issubdtype(a.dtype, np.integer):
+        a = as_int_array(a, name, ndim=ndim, low=0, high=high)
+    if a.ndim != ndim:
+        raise ValueError(f"`{name}` must have {ndim} dimensions, got shape {a.shape}.")
+    if a.size and (a.min() < 0 or a.max() >= high):
+        raise ValueError(f"`{name}` must have entries in [0, {high}).")
+    return a
 
 
 # --------------------------------------------------------------------- finite class
