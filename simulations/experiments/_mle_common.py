@@ -45,7 +45,7 @@ def slope_verdict(x, reps, predicted, tol, *, level, rng, statistic="mean", q=No
     passed = _accept(fit, predicted, tol, mode)
     x = np.asarray(x, float)
     keep_x = x
-    shifts = (POWER_SHIFT, -POWER_SHIFT) if mode == "equal" else (POWER_SHIFT,)
+    shifts = {"equal": (POWER_SHIFT, -POWER_SHIFT), "at_most": (POWER_SHIFT,), "at_least": (-POWER_SHIFT,)}[mode]
     rejected = []
     for s in shifts:
         scale = (keep_x / keep_x[0]) ** (predicted + s - fit.slope)
@@ -60,6 +60,8 @@ def slope_verdict(x, reps, predicted, tol, *, level, rng, statistic="mean", q=No
 def _accept(fit, predicted, tol, mode):
     if mode == "equal":
         return slope_test(fit, predicted, tol)
+    if mode == "at_least":
+        return bool(fit.ci_high >= predicted - tol)
     return bool(fit.ci_low <= predicted + tol)
 
 
@@ -80,8 +82,9 @@ def slope_claim(cid, paper_ref, statement, x, rep_sets, predicted, tol, *, rng, 
     parts = [f"{lab}: slope {f.slope:.3f} [{f.ci_low:.3f}, {f.ci_high:.3f}] (Theil-Sen {f.theil_slope:.3f}, "
              f"{f.n_points} pts{', ' + str(f.n_dropped) + ' dropped' if f.n_dropped else ''})"
              for lab, f in zip(labels, fits)]
-    rule = (f"accept iff {predicted} in [ci_low - {tol}, ci_high + {tol}]" if mode == "equal"
-            else f"accept iff ci_low <= {predicted} + {tol} (upper bound on the exponent)")
+    rule = {"equal": f"accept iff {predicted} in [ci_low - {tol}, ci_high + {tol}]",
+            "at_most": f"accept iff ci_low <= {predicted} + {tol} (the exponent is at most {predicted}: upper bound)",
+            "at_least": f"accept iff ci_high >= {predicted} - {tol} (the exponent is at least {predicted}: lower bound)"}[mode]
     details = (f"{'; '.join(parts)}. Rule: {rule}; stratified bootstrap over replicates, level "
                f"{level:.6f} per fit (Bonferroni over {m}, false-fail <= {ALPHA:g} per claim). {extra}").strip()
     lo = min(f.ci_low for f in fits)
