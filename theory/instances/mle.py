@@ -266,12 +266,12 @@ def linear_pivotal_family(horizon, *, n_prompts=16, pivotal=None, u=1.0, eps0=0.
       :math:`\phi = B\,y_h\,e_k`, logit ``u`` under :math:`\pi_D` (variance
       :math:`\sigma(u)(1-\sigma(u))` each);
     * the other ``H - m`` positions are *near-deterministic*: :math:`\phi = B\,y_h\,e_{K+k}`,
-      :math:`\pi_D(y_h = 1) = 1 - \varepsilon`, :math:`\varepsilon = \varepsilon_0/(H_{max}-m)`.
+      :math:`\pi_D(y_h = 1) = 1 - \varepsilon`, :math:`\varepsilon = \varepsilon_0/(H-m)`.
 
     ``pivotal=None`` gives the σ²⋆ ≍ H family (``m = H``: every token pivotal); an integer
     ``m`` gives the family with σ²⋆ essentially fixed as ``H`` grows (``m`` pivotal tokens,
     the rest contribute :math:`\le \varepsilon_0 B^2`).  ``B`` is fixed across the family
-    (computed at ``horizon_max``) so that :math:`\|\theta_\star\|_2 \le` ``norm`` ``< 1``
+    (computed at ``horizon_max``, the largest logit) so that :math:`\|\theta_\star\|_2 \le` ``norm`` ``< 1``
     (Assumption 2.2 with :math:`\Theta = B_2(1)`).  On an unseen prompt the minimum-norm MLE
     is uniform, paying :math:`\approx (H - m)\log 2` of KL: KL grows with ``H``, coverage of
     that prompt is at most its mass.
@@ -281,10 +281,12 @@ def linear_pivotal_family(horizon, *, n_prompts=16, pivotal=None, u=1.0, eps0=0.
     hmax = h if horizon_max is None else check_int(horizon_max, "horizon_max", low=h)
     m = h if pivotal is None else check_int(pivotal, "pivotal", low=1, high=h)
     det = h - m
-    eps = eps0 / max(hmax - m, 1)
+    eps = eps0 / max(det, 1)                       # (H - m) * eps = eps0: sigma_star^2 ~ fixed in H
     l_det = np.log((1 - eps) / eps)
+    eps_max = eps0 / max(hmax - m, 1)              # B is set by the largest logit of the family
+    l_max = np.log((1 - eps_max) / eps_max)
     has_det = pivotal is not None
-    b = np.sqrt(k * (u ** 2 + (l_det ** 2 if has_det else 0.0))) / norm
+    b = np.sqrt(k * (u ** 2 + (l_max ** 2 if has_det else 0.0))) / norm
     mu = decay ** np.arange(k)
     mu = mu / mu.sum()
     groups = [m, det] if det > 0 else [m]
