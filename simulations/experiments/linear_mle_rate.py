@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 
 from simulations.experiment import Claim, Task, analysis_rng
-from simulations.experiments._mle_common import fit_slope, slope_claim
+from simulations.experiments._mle_common import optimality_claim, fit_slope, slope_claim
 from simulations.learners.mle import convex_mle, replicate_token_counts, sample_replicates
 from simulations.plots import line_plot
 from theory import instances
@@ -110,6 +110,8 @@ def claims(config, records):
                              "prompts) coverage decays like 1/n (Good-Turing). Measured slopes per N: "
                              + ", ".join(f"{labels[i]}: {f.slope:.3f} [{f.ci_low:.3f}, {f.ci_high:.3f}]"
                                          for i, f in zip(usable, fits))))
+    out.append(optimality_claim(f"{NAME}/mle-optimality", ref, [r["residual"] for r in records], 1e-8,
+                                solver="projected-Newton ball MLE"))
     # Flat in H at fixed sigma_star^2 (every n, Bonferroni inside the claim).
     hs_all = np.array(config.horizons, float)
     # Pre-registered window for flatness: an unseen prompt's log-ratio, about (H - m) log 2, must

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.experiment import Claim, Task, analysis_rng
-from simulations.experiments._mle_common import slope_claim
+from simulations.experiments._mle_common import optimality_claim, slope_claim
 from simulations.learners.mle import convex_mle, replicate_token_counts, sample_replicates
 from simulations.plots import line_plot
 from theory import instances
@@ -97,6 +97,8 @@ def claims(config, records):
                                   "the construction's constant itself grows with H/log N (measured slope > 1), so only "
                                   "'at least linear' is a prediction of the lower bound.")
         out += [c, pw]
+    out.append(optimality_claim(f"{NAME}/mle-optimality", ref, [r["residual"] for r in records], 1e-8,
+                                solver="projected-Newton ball MLE"))
     ratios, lows = [], []
     for n in config.ns:
         for h in config.horizons:
