@@ -51,7 +51,7 @@ class Config:
     @classmethod
     def full(cls):
         return cls(ns=(16, 32, 64, 128, 256, 512, 1024, 2048), horizons=(8, 16, 32, 64, 128, 256),
-                   families=("fixed", "dense"), replicates=400, power_binding=True)
+                   families=("fixed", "dense"), replicates=300, power_binding=True)
 
 
 def tasks(config):

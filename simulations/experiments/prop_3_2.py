@@ -49,7 +49,7 @@ class Config:
 
     @classmethod
     def full(cls):
-        return cls(ns=(16, 64, 256), horizons=(4, 16, 64, 256, 1024), replicates=2000, power_binding=True)
+        return cls(ns=(16, 64, 256), horizons=(4, 16, 64, 256, 1024), replicates=1000, power_binding=True)
 
 
 def _mass(label, n):
