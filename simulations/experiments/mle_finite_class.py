@@ -44,7 +44,7 @@ class Config:
     quantile: float = 0.9                  # 1 - delta
     rare_horizons: tuple = (32, 64)
     rare_n: int = 256
-    rare_replicates: int = 2500
+    rare_replicates: int = 1500
     claim_levels: tuple = (8,)             # K's whose slopes are claims (ladder dense enough)
     tie_break: str = "first"
     power_binding: bool = False            # quick: power checks reported, not binding
