@@ -46,7 +46,7 @@ class Config:
 
     @classmethod
     def full(cls):
-        return cls(ns=(32, 64, 128, 256, 512, 1024, 2048), horizons=(16, 32, 64, 128), replicates=300, n_mc=1000,
+        return cls(ns=(64, 128, 256, 512, 1024, 2048), horizons=(16, 32, 64, 128), replicates=200, n_mc=1000,
                    power_binding=True)
 
 
