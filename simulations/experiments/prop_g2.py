@@ -1,0 +1,102 @@
+r"""Prop. G.2 / E.2: under misspecification the MLE returns the badly-covering π2 w.p. >= 1/4.
+
+Instance :func:`theory.instances.prop_g2_misspecified` (``Π = {π1, π2}``, π1 within α of
+π_D everywhere so Cov_N(π1) = 0 for N > e^α; π2 exact on the frequent prompt and off by M on
+the rare one).  The MLE is :func:`simulations.learners.mle.finite_class_mle` with ties to π1
+(``tie_break="first"``: conservative for the claim).  Coverage values are exact
+(enumeration); the probability of returning π2 gets an exact binomial interval over
+replicates, for every ``n`` (the statement is "for any n").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulations.experiment import Claim, Task
+from simulations.experiments._mle_common import ALPHA, probability_claim
+from simulations.learners.mle import finite_class_mle, sample_replicates
+from simulations.plots import line_plot
+from theory import instances
+from theory.log_ratio import exact_log_ratio
+
+NAME = "prop-g2"
+PAPER_REF = "Prop. G.2 (ICLR) / Prop. E.2 (arXiv)"
+TITLE = "Misspecification: the MLE returns π2 (Cov_N >= c α²/log M) w.p. >= 1/4 though Cov_N(π1) = 0"
+TOPIC = "generalization of maximum likelihood"
+
+
+@dataclass(frozen=True)
+class Config:
+    alphas: tuple = (0.5, 1.0)
+    Ms: tuple = (16.0, 256.0)
+    ns: tuple = (10, 100, 1000)
+    replicates: int = 400
+
+    @classmethod
+    def quick(cls):
+        return cls()
+
+    @classmethod
+    def full(cls):
+        return cls(alphas=(0.25, 0.5, 1.0), Ms=(8.0, 64.0, 1024.0), ns=(1, 10, 100, 1000, 10000), replicates=2000)
+
+
+def tasks(config):
+    cells = [(a, M, n) for a in config.alphas for M in config.Ms for n in config.ns]
+    return [Task(i, 0, {"alpha": a, "M": M, "n": n}) for i, (a, M, n) in enumerate(cells)]
+
+
+def run_task(config, task, *, rng):
+    p = task.params
+    inst = instances.prop_g2_misspecified(p["alpha"], p["M"])
+    x, y = sample_replicates(inst.data, p["n"], config.replicates, rng=rng)
+    res = finite_class_mle(inst.model_class, x, y, tie_break="first")
+    return [{"alpha": p["alpha"], "M": p["M"], "n": p["n"], "picked_pi2": int(res.index.sum()),
+             "replicates": config.replicates}]
+
+
+def _thresholds(alpha, M):
+    """N strictly between e^alpha and M (where the statement bites), on a log grid."""
+    return np.geomspace(np.exp(alpha) * 1.01, M * 0.99, 4)
+
+
+def claims(config, records):
+    out = []
+    ref = PAPER_REF
+    k = [r["picked_pi2"] for r in records]
+    t = [r["replicates"] for r in records]
+    labels = [f"a={r['alpha']},M={r['M']:g},n={r['n']}" for r in records]
+    out.append(probability_claim(f"{NAME}/returns-pi2", ref,
+                                 f"P[MLE = π2] >= 1/4 in every cell {labels}", k, t, 0.25, evaluation="monte_carlo",
+                                 extra="Ties go to π1."))
+    # Exact coverage statements.
+    vals, ok = [], True
+    for a in config.alphas:
+        for M in config.Ms:
+            inst = instances.prop_g2_misspecified(a, M)
+            N = _thresholds(a, M)
+            cov = exact_log_ratio(inst.data, inst.model_class).coverage(N)     # (2, len N)
+            c = cov[1] * np.log(M) / a ** 2
+            vals.append(float(c.min()))
+            ok &= bool((cov[0] == 0).all() and (c >= 1 / 64 - 1e-12).all())
+    out.append(Claim(id=f"{NAME}/coverage-gap", paper_ref=ref,
+                     statement="Cov_N(π1) = 0 and Cov_N(π2)·log M/α² >= c (c = 1/64 for this construction) for "
+                               "e^α < N < M, every (α, M)",
+                     predicted=">= 0.015625", measured=vals, interval=None, evaluation="exact", passed=ok,
+                     details="Exact enumeration; Cov_N(π2) = p/2 = α²/(64 log M) on the rare prompt."))
+    return out
+
+
+def plot(config, records, out_dir):
+    ns = np.array(config.ns, float)
+    series = {}
+    for a in config.alphas:
+        for M in config.Ms:
+            rs = {r["n"]: r["picked_pi2"] / r["replicates"] for r in records if r["alpha"] == a and r["M"] == M}
+            series[f"α={a}, M={M:g}"] = np.array([rs[n] for n in config.ns])
+    series["1/4"] = np.full(len(ns), 0.25)
+    return [line_plot(ns, series, xlabel="n", ylabel="P[MLE returns π2]", logx=True,
+                      title="Prop. G.2: misspecified MLE prefers the badly-covering model",
+                      path=out_dir / "prop_g2.png", styles={"1/4": "k--"})]

@@ -1,0 +1,624 @@
+r"""Maximum likelihood over finite classes, convex parameter sets and mixture classes.
+
+Three estimators of Section 4 of arXiv 2510.15020, all **vectorised over replicates**
+(a leading replicate axis ``R`` on the data; no Python loop over replicates or samples):
+
+* :func:`finite_class_mle` -- :math:`\hat\pi = \arg\max_{\pi\in\Pi}\hat L_n(\pi)` over a
+  finite class given as a *batched* :class:`~theory.models.MarkovModel` or tabular
+  :class:`~theory.models.AutoregressiveLinearModel` (Theorem 4.1, Corollary 4.1).  The
+  log-likelihood of every replicate's data under every member is one GEMM between the
+  replicates' sufficient statistics (transition counts) and the members' log-probability
+  tables.  Ties are broken by a documented rule (``tie_break``).
+* :func:`convex_mle` -- the MLE of a tabular autoregressive linear model over
+  :math:`\Theta = \{\|\theta\|_2\le R\}` or a box (Theorem 4.2, Props 3.2, G.1(a), K.1), by a
+  batched projected-Newton method (the local quadratic model is maximised over the constraint
+  set -- exactly for the ball, in the Hessian's eigenbasis; by accelerated projected gradient
+  for the box -- then Armijo backtracking) run until the first-order optimality residual is
+  below ``tol``.
+* :func:`mixture_mle` -- the MLE over the convex hull of fixed components (a class with
+  :math:`\theta\mapsto\pi_\theta(y|x)` concave, Assumption G.1 / Theorem G.1), by EM, with the
+  KKT conditions on the simplex checked.
+
+Every solver reports its optimality residual, so a claim can state to which tolerance its
+"MLE" is an MLE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.special import log_softmax, logsumexp
+
+from theory._validation import as_finite_array, as_float_array, as_int_array, check_int, check_real, readonly
+from theory.models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
+from theory.models.features import previous_tokens
+
+__all__ = [
+    "TIE_BREAKS",
+    "FiniteMLEResult",
+    "ConvexMLEResult",
+    "MixtureMLEResult",
+    "sample_replicates",
+    "replicate_token_counts",
+    "finite_class_log_likelihood",
+    "finite_class_mle",
+    "convex_mle",
+    "mixture_mle",
+]
+
+#: Tie-breaking rules of :func:`finite_class_mle`.
+TIE_BREAKS = ("first", "last", "random")
+
+_CHUNK = 2 ** 24
+
+
+# --------------------------------------------------------------------------- data
+def _as_markov(model, name="model"):
+    if isinstance(model, AutoregressiveLinearModel):
+        if not isinstance(model.features, TabularFeatures):
+            raise TypeError(f"`{name}` needs tabular features (sufficient statistics); got general features.")
+        return model.as_markov()
+    if isinstance(model, MarkovModel):
+        return model
+    raise TypeError(f"`{name}` must be a MarkovModel or a tabular AutoregressiveLinearModel.")
+
+
+def sample_replicates(data, n, replicates, *, rng):
+    r"""Draw ``replicates`` independent data sets of ``n`` sequences from :math:`\mu\otimes\pi_D`.
+
+    Parameters
+    ----------
+    data : MarkovModel or AutoregressiveLinearModel (tabular), unbatched
+    n, replicates : int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    x : (replicates, n) int array
+    y : (replicates, n, H) int array
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theory.models import categorical_model
+    >>> x, y = sample_replicates(categorical_model([0.5, 0.5]), 4, 3, rng=np.random.default_rng(0))
+    >>> x.shape, y.shape
+    ((3, 4), (3, 4, 1))
+    """
+    m = _as_markov(data, "data")
+    if m.batch_shape:
+        raise ValueError("`data` must be a single distribution, not a batch.")
+    n = check_int(n, "n", low=1)
+    replicates = check_int(replicates, "replicates", low=1)
+    batched = MarkovModel(np.broadcast_to(m.log_probs, (replicates,) + m.log_probs.shape),
+                          m.horizon, m.prompt_weights)
+    return batched.sample(n, rng=rng)
+
+
+def replicate_token_counts(model, x, y):
+    r"""Sufficient statistics of each replicate: transition counts ``(R, X, Hd, V+1, V)``.
+
+    ``counts[r, x, h, prev, v]`` is the number of times replicate ``r``'s data has token ``v``
+    at position ``h`` after ``prev`` under prompt ``x`` (positions folded when the model is
+    time-homogeneous).  For every model :math:`\pi` with that table,
+    :math:`\hat L_n(\pi) = \sum \text{counts}\cdot\log\pi`.
+
+    Parameters
+    ----------
+    model : MarkovModel or tabular AutoregressiveLinearModel
+        Supplies the table layout only.
+    x : (R, n) array_like of int
+    y : (R, n, H) array_like of int
+    """
+    m = _as_markov(model)
+    x = _small_int_array(x, "x", 2, m.n_prompts)
+    y = _small_int_array(y, "y", 3, m.vocab_size)
+    if y.shape != x.shape + (m.horizon,):
+        raise ValueError(f"`y` must have shape x.shape + (H,) = {x.shape + (m.horizon,)}, got {y.shape}.")
+    r, n = x.shape
+    v, hd = m.vocab_size, m.log_probs.shape[-3]
+    shape = (m.n_prompts, hd, v + 1, v)
+    size = int(np.prod(shape))
+    pos = (np.arange(m.horizon) if hd > 1 else np.zeros(m.horizon, dtype=np.int64)) * ((v + 1) * v)
+    out = np.zeros((r, size))
+    step = max(1, _CHUNK // max(1, n * m.horizon))
+    for r0 in range(0, r, step):
+        xs, ys = x[r0:r0 + step].astype(np.int64), y[r0:r0 + step].astype(np.int64)
+        flat = (xs * (hd * (v + 1) * v))[..., None] + pos + ys
+        flat[..., 0] += v * v                                            # previous token = BOS
+        flat[..., 1:] += ys[..., :-1] * v
+        flat += (np.arange(len(xs)) * size)[:, None, None]
+        out[r0:r0 + step] = np.bincount(flat.ravel(), minlength=len(xs) * size).reshape(len(xs), size)
+    return out.reshape((r,) + shape)
+
+
+def _small_int_array(a, name, ndim, high):
+    """Integer array check without widening the dtype (data sets can be large)."""
+    a = np.asarray(a)
+    if not np.issubdtype(a.dtype, np.integer):
+        a = as_int_array(a, name, ndim=ndim, low=0, high=high)
+    if a.ndim != ndim:
+        raise ValueError(f"`{name}` must have {ndim} dimensions, got shape {a.shape}.")
+    if a.size and (a.min() < 0 or a.max() >= high):
+        raise ValueError(f"`{name}` must have entries in [0, {high}).")
+    return a
+
+
+# --------------------------------------------------------------------- finite class
+@dataclass(frozen=True)
+class FiniteMLEResult:
+    """Result of :func:`finite_class_mle`.
+
+    Attributes
+    ----------
+    index : (R,) int ndarray
+        Selected member per replicate.
+    log_likelihood : (R, P) ndarray
+        :math:`\\hat L_n` of every member on every replicate's data.
+    n_maximizers : (R,) int ndarray
+        Number of members tied at the maximum (``> 1`` means the tie rule decided).
+    tie_break : str
+    """
+
+    index: np.ndarray
+    log_likelihood: np.ndarray
+    n_maximizers: np.ndarray
+    tie_break: str
+
+    def __post_init__(self):
+        for name in ("index", "log_likelihood", "n_maximizers"):
+            object.__setattr__(self, name, readonly(getattr(self, name)))
+
+    def to_dict(self):
+        return {"index": self.index.tolist(), "n_maximizers": self.n_maximizers.tolist(),
+                "tie_break": self.tie_break}
+
+
+def finite_class_log_likelihood(model_class, counts):
+    r"""Log-likelihood of every replicate under every member: ``(R, P)``.
+
+    .. math:: \hat L_n(\pi_j) = \sum_{x,h,p,v}\mathrm{counts}[x,h,p,v]\,\log\pi_j(v|x,h,p),
+
+    one matrix product.  Transitions of zero count contribute zero even when a member gives
+    them probability zero (``0 * log 0 = 0``); a member giving probability zero to an
+    *observed* transition gets ``-inf``.
+
+    Parameters
+    ----------
+    model_class : batched MarkovModel or tabular AutoregressiveLinearModel (P members)
+    counts : (R, X, Hd, V+1, V) array_like
+        From :func:`replicate_token_counts` (same layout).
+    """
+    m = _as_markov(model_class, "model_class")
+    if not m.batch_shape:
+        raise ValueError("`model_class` must be a batch of members (leading axis P).")
+    counts = as_finite_array(counts, "counts")
+    table = m._flat.reshape(m.n_models, -1)                              # (P, S)
+    c = counts.reshape(counts.shape[0], -1)
+    if c.shape[1] != table.shape[1]:
+        raise ValueError(f"`counts` has {c.shape[1]} cells per replicate, the class table {table.shape[1]}.")
+    finite = np.isfinite(table)
+    out = c @ np.where(finite, table, 0.0).T                             # (R, P)
+    if not finite.all():
+        bad = (c > 0).astype(float) @ (~finite).astype(float).T > 0
+        out = np.where(bad, -np.inf, out)
+    return out
+
+
+def finite_class_mle(model_class, x, y, *, tie_break="first", rng=None, tie_tol=1e-12):
+    r"""MLE over a finite class, for ``R`` replicate data sets at once (Theorem 4.1).
+
+    .. math:: \hat\pi \in \arg\max_{\pi\in\Pi}\sum_{i=1}^n\log\pi(y_i|x_i).
+
+    Parameters
+    ----------
+    model_class : batched MarkovModel or tabular AutoregressiveLinearModel
+        The ``P`` members (leading axis).
+    x : (R, n) array_like of int
+    y : (R, n, H) array_like of int
+        ``R`` replicate data sets (see :func:`sample_replicates`).
+    tie_break : {"first", "last", "random"}
+        Members whose log-likelihood is within ``tie_tol * max(1, |max|)`` of the maximum
+        are tied; ``"first"`` picks the lowest index, ``"last"`` the highest, ``"random"`` a
+        uniformly random one (needs ``rng``).  The paper's guarantees hold for *any* MLE, so
+        the rule is part of the experiment's specification.
+    rng : numpy.random.Generator, optional
+        Only for ``tie_break="random"``.
+    tie_tol : float
+        Relative tolerance defining ties (floating-point sums of equal terms in a different
+        order differ by rounding only).
+
+    Returns
+    -------
+    FiniteMLEResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theory.models import categorical_model
+    >>> cls = categorical_model([[[0.5, 0.5]], [[0.9, 0.1]], [[0.1, 0.9]]])   # P = 3 members
+    >>> x = np.zeros((2, 3), int); y = np.array([[[0], [0], [0]], [[1], [1], [0]]])
+    >>> finite_class_mle(cls, x, y).index.tolist()
+    [1, 0]
+    """
+    if tie_break not in TIE_BREAKS:
+        raise ValueError(f"`tie_break` must be one of {TIE_BREAKS}, got {tie_break!r}.")
+    if tie_break == "random" and not isinstance(rng, np.random.Generator):
+        raise TypeError("`rng` must be a numpy.random.Generator for tie_break='random'.")
+    tie_tol = check_real(tie_tol, "tie_tol", low=0.0)
+    counts = replicate_token_counts(model_class, x, y)
+    ll = finite_class_log_likelihood(model_class, counts)
+    best = ll.max(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        tied = ll >= best - tie_tol * np.maximum(1.0, np.abs(best))
+    tied &= np.isfinite(ll) | ~np.isfinite(best)
+    n_max = tied.sum(axis=1)
+    if tie_break == "first":
+        idx = tied.argmax(axis=1)
+    elif tie_break == "last":
+        idx = tied.shape[1] - 1 - tied[:, ::-1].argmax(axis=1)
+    else:
+        u = rng.random(tied.shape)
+        idx = np.where(tied, u, -1.0).argmax(axis=1)
+    return FiniteMLEResult(idx.astype(np.int64), ll, n_max.astype(np.int64), tie_break)
+
+
+# ----------------------------------------------------------------------- convex MLE
+@dataclass(frozen=True)
+class ConvexMLEResult:
+    r"""Result of :func:`convex_mle`.
+
+    Attributes
+    ----------
+    theta : (R, d) ndarray
+        The (approximate) maximisers.
+    log_likelihood : (R,) ndarray
+        :math:`\hat L_n(\hat\theta)`.
+    residual : (R,) ndarray
+        First-order optimality residual (gradient mapping)
+        :math:`\|\theta - \mathrm{Proj}_\Theta(\theta + \nabla\hat L_n(\theta)/n)\|_2`, which is
+        zero exactly at a maximiser (KKT conditions).  Scaled by ``1/n`` so it is comparable
+        across sample sizes.
+    iterations : int
+    converged : (R,) bool ndarray
+        ``residual <= tol``.
+    tol : float
+    constraint : str
+    """
+
+    theta: np.ndarray
+    log_likelihood: np.ndarray
+    residual: np.ndarray
+    iterations: int
+    converged: np.ndarray
+    tol: float
+    constraint: str
+
+    def __post_init__(self):
+        for name in ("theta", "log_likelihood", "residual", "converged"):
+            object.__setattr__(self, name, readonly(getattr(self, name)))
+
+    def to_dict(self):
+        d = asdict(self)
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in d.items()}
+
+
+class _CountObjective:
+    """Log-likelihood, gradient and Hessian of a tabular linear model from counts.
+
+    Contexts whose candidate features are all equal carry no information (their softmax
+    does not depend on theta) and are dropped; contexts with identical feature rows are
+    merged by summing their counts.
+    """
+
+    def __init__(self, table, counts):
+        x, hd, v1, v, d = table.shape
+        feats = table.reshape(-1, v, d)                                   # (C, V, d)
+        c = counts.reshape(counts.shape[0], -1, v)                        # (R, C, V)
+        informative = np.ptp(feats, axis=1).max(axis=-1) > 0
+        feats, c = feats[informative], c[:, informative]
+        uniq, inverse = np.unique(feats.reshape(len(feats), -1), axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        merged = np.zeros((c.shape[0], len(uniq), v))
+        np.add.at(merged, (slice(None), inverse), c)
+        self.feats = uniq.reshape(-1, v, d)                               # (U, V, d)
+        self.counts = merged                                              # (R, U, V)
+        self.totals = merged.sum(-1)                                      # (R, U)
+        self.linear = np.einsum("ruv,uvd->rd", merged, self.feats)       # (R, d)
+
+    def value_grad_hess(self, theta, hessian=True):
+        logits = np.einsum("uvd,rd->ruv", self.feats, theta)
+        lsm = log_softmax(logits, axis=-1)
+        value = (self.counts * lsm).sum(axis=(1, 2))
+        p = np.exp(lsm)
+        w = p * self.totals[..., None]                                    # (R, U, V)
+        mean = np.einsum("ruv,uvd->rud", p, self.feats)
+        grad = self.linear - np.einsum("ru,rud->rd", self.totals, mean)
+        if not hessian:
+            return value, grad, None
+        second = np.einsum("ruv,uvd,uve->rde", w, self.feats, self.feats)
+        first = np.einsum("ru,rud,rue->rde", self.totals, mean, mean)
+        return value, grad, -(second - first)
+
+    def value(self, theta):
+        logits = np.einsum("uvd,rd->ruv", self.feats, theta)
+        return (self.counts * log_softmax(logits, axis=-1)).sum(axis=(1, 2))
+
+
+def _project(theta, constraint, radius, low, high):
+    if constraint == "ball":
+        norm = np.linalg.norm(theta, axis=-1, keepdims=True)
+        return theta * np.minimum(1.0, radius / np.maximum(norm, 1e-300))
+    return np.clip(theta, low, high)
+
+
+def _ball_qp_exact(theta, grad, hess, radius):
+    r"""Exact maximiser of :math:`g^\top(z-\theta) - \frac12(z-\theta)^\top A(z-\theta)` over :math:`\|z\|\le R`.
+
+    ``A = -hess`` (PSD).  KKT: :math:`(A + \mu I)z = g + A\theta`, :math:`\mu\ge0`,
+    :math:`\mu(\|z\| - R) = 0`; solved in the eigenbasis of ``A`` (batched), with ``mu`` by
+    bisection on :math:`\|z(\mu)\| = R` when the unconstrained maximiser is infeasible.  Along
+    null directions of ``A`` where the gradient vanishes the current iterate is kept (so unseen
+    directions stay at their minimum-norm start).
+    """
+    a = -hess
+    lam, u = np.linalg.eigh(a)                                           # (R, d), (R, d, d)
+    lam = np.maximum(lam, 0.0)
+    b = grad + np.einsum("rde,re->rd", a, theta)
+    beta = np.einsum("rdk,rd->rk", u, b)
+    tiny = 1e-12 * np.maximum(lam.max(-1, keepdims=True), 1e-300)
+    null = lam <= tiny
+    theta_c = np.einsum("rdk,rd->rk", u, theta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z0 = np.where(null, theta_c, beta / np.where(null, 1.0, lam))
+    unbounded = (null & (np.abs(beta) > 1e-12 * np.maximum(np.abs(beta).max(-1, keepdims=True), 1e-300))).any(-1)
+    feasible = (np.linalg.norm(z0, axis=-1) <= radius) & ~unbounded
+    zc = z0.copy()
+    need = ~feasible
+    if need.any():
+        bn, ln = beta[need], lam[need]
+        lo = np.zeros(len(bn))
+        hi = np.linalg.norm(bn, axis=-1) / max(radius, 1e-300) + 1e-300
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            norm = np.linalg.norm(bn / (ln + mid[:, None]), axis=-1)
+            big = norm > radius
+            lo = np.where(big, mid, lo)
+            hi = np.where(big, hi, mid)
+        zc[need] = bn / (ln + hi[:, None])
+    return np.einsum("rdk,rk->rd", u, zc)
+
+
+def _qp_step(theta, grad, hess, constraint, radius, low, high, inner):
+    r"""Maximise the quadratic model :math:`g^\top s + \frac12 s^\top H s` over :math:`\theta + s\in\Theta`.
+
+    Accelerated projected gradient on the (concave) model, step ``1/L`` with ``L`` the
+    largest eigenvalue of ``-H`` (batched).  Returns the model maximiser ``z``.
+    """
+    if constraint == "ball":
+        return _ball_qp_exact(theta, grad, hess, radius)
+    lam = np.linalg.eigvalsh(-hess)[:, -1]                                # (R,)
+    step = 1.0 / np.maximum(lam, 1e-12)[:, None]
+    z = theta.copy()
+    zprev = z
+    for k in range(inner):
+        mom = z + (k / (k + 3.0)) * (z - zprev)
+        gq = grad + np.einsum("rde,re->rd", hess, mom - theta)
+        zprev = z
+        z = _project(mom + step * gq, constraint, radius, low, high)
+    return z
+
+
+def convex_mle(features, counts, *, constraint="ball", radius=1.0, low=-1.0, high=1.0, tol=1e-9,
+               max_iter=200, inner=200, theta0=None):
+    r"""MLE of a tabular autoregressive linear model over a convex :math:`\Theta`, batched over replicates.
+
+    .. math::
+
+        \hat\theta \in \arg\max_{\theta\in\Theta}\ \hat L_n(\theta)
+          = \sum_{x,h,p,v}\mathrm{counts}[x,h,p,v]\,\log\pi_\theta(v|x,h,p),
+        \qquad \Theta = \{\|\theta\|_2\le R\}\ \text{or}\ [\ell, u]^d .
+
+    :math:`\hat L_n` is concave (Section 2.4).  Each iteration maximises the local quadratic
+    model over :math:`\Theta` (ball: exactly, via the eigen-decomposition of the Hessian and a
+    bisection on the multiplier; box: accelerated projected gradient on the model, ``inner``
+    steps) and backtracks along the segment to the model maximiser (Armijo, feasible by
+    convexity).  Iteration stops when every replicate's first-order residual
+    :math:`\|\theta - \mathrm{Proj}_\Theta(\theta + \nabla\hat L_n(\theta)/n)\|_2 \le` ``tol``.
+
+    Parameters
+    ----------
+    features : TabularFeatures
+    counts : (R, X, Hd, V+1, V) array_like
+        Sufficient statistics (:func:`replicate_token_counts` with the model's layout).
+    constraint : {"ball", "box"}
+    radius : float
+        Ball radius ``R``.
+    low, high : float
+        Box bounds.
+    tol : float
+        Target residual.
+    max_iter, inner : int
+        Outer (Newton) and inner (quadratic model) iteration caps.
+    theta0 : (R, d) or (d,) array_like, optional
+        Start (default 0).  Starting at 0 makes the returned point the minimum-norm
+        maximiser along directions the data does not see (unseen contexts have zero
+        gradient there, so the iterates never move along them): the documented tie-breaking
+        rule of this MLE.
+
+    Returns
+    -------
+    ConvexMLEResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theory.models import TabularFeatures
+    >>> t = np.zeros((1, 1, 3, 2, 1)); t[..., 1, 0] = 1.0      # pi_theta(1) = sigmoid(theta)
+    >>> counts = np.zeros((1, 1, 1, 3, 2)); counts[0, 0, 0, 2] = [3, 1]   # 3 zeros, 1 one
+    >>> res = convex_mle(TabularFeatures(t, 1), counts, constraint="box", low=-5, high=5)
+    >>> round(float(res.theta[0, 0]), 6), bool(res.converged[0])     # logit(1/4)
+    (-1.098612, True)
+    """
+    if not isinstance(features, TabularFeatures):
+        raise TypeError("`features` must be TabularFeatures (the MLE works from sufficient statistics).")
+    if constraint not in ("ball", "box"):
+        raise ValueError(f"`constraint` must be 'ball' or 'box', got {constraint!r}.")
+    radius = check_real(radius, "radius", low=0.0)
+    low = check_real(low, "low")
+    high = check_real(high, "high")
+    if low > high:
+        raise ValueError(f"`low` must be <= `high`, got {low} > {high}.")
+    tol = check_real(tol, "tol", low=0.0, low_open=True)
+    max_iter = check_int(max_iter, "max_iter", low=1)
+    inner = check_int(inner, "inner", low=1)
+    counts = as_finite_array(counts, "counts")
+    x, h, v1, v = features.table.shape[:4]
+    if counts.ndim != 5 or counts.shape[1:] != (x, h, v1, v):
+        raise ValueError(f"`counts` must have shape (R, {x}, {h}, {v1}, {v}), got {counts.shape}.")
+    r, d = counts.shape[0], features.dim
+    n = np.maximum(counts.reshape(r, -1).sum(1) / features.horizon, 1.0)[:, None]    # sequences
+    obj = _CountObjective(features.table, counts)
+    theta = np.zeros((r, d)) if theta0 is None else np.broadcast_to(
+        as_finite_array(theta0, "theta0"), (r, d)).copy()
+    theta = _project(theta, constraint, radius, low, high)
+    it = 0
+    for it in range(1, max_iter + 1):
+        value, grad, hess = obj.value_grad_hess(theta)
+        resid = np.linalg.norm(theta - _project(theta + grad / n, constraint, radius, low, high), axis=-1)
+        active = resid > tol
+        if not active.any():
+            break
+        z = _qp_step(theta, grad, hess, constraint, radius, low, high, inner)
+        direction = z - theta
+        slope = (grad * direction).sum(-1)
+        t = np.ones(r)
+        new = theta.copy()
+        todo = active & (slope > 0)
+        for _ in range(40):
+            cand = theta + t[:, None] * direction
+            # Armijo, with slack for rounding: near the optimum the model step's gain is
+            # below the resolution of the objective and must not be rejected for noise.
+            ok = obj.value(cand) >= value + 1e-4 * t * slope - 1e-13 * (1.0 + np.abs(value))
+            accept = todo & ok
+            new[accept] = cand[accept]
+            todo &= ~ok
+            if not todo.any():
+                break
+            t = np.where(todo, t * 0.5, t)
+        # Replicates whose model step made no progress take a projected gradient step.
+        stuck = active & ((slope <= 0) | todo)
+        if stuck.any():
+            lam = np.linalg.eigvalsh(-hess[stuck])[:, -1]
+            g_step = _project(theta[stuck] + grad[stuck] / np.maximum(lam, 1e-12)[:, None],
+                              constraint, radius, low, high)
+            new[stuck] = g_step
+        theta = new
+    value, grad, _ = obj.value_grad_hess(theta, hessian=False)
+    resid = np.linalg.norm(theta - _project(theta + grad / n, constraint, radius, low, high), axis=-1)
+    return ConvexMLEResult(theta, value, resid, it, resid <= tol, tol, constraint)
+
+
+# ---------------------------------------------------------------------- mixture MLE
+@dataclass(frozen=True)
+class MixtureMLEResult:
+    r"""Result of :func:`mixture_mle`.
+
+    Attributes
+    ----------
+    weights : (R, k) ndarray
+        Mixture weights on the simplex.
+    log_likelihood : (R,) ndarray
+    residual : (R,) ndarray
+        KKT residual on the simplex:
+        :math:`\max_i\big(g_i - 1\big)_+ + \max_{i:\,w_i > 0} w_i\,|g_i - 1|` with
+        :math:`g_i = \frac1n\partial_{w_i}\hat L_n`; zero exactly at a maximiser.
+    iterations : int
+    converged : (R,) bool ndarray
+    tol : float
+    """
+
+    weights: np.ndarray
+    log_likelihood: np.ndarray
+    residual: np.ndarray
+    iterations: int
+    converged: np.ndarray
+    tol: float
+
+    def __post_init__(self):
+        for name in ("weights", "log_likelihood", "residual", "converged"):
+            object.__setattr__(self, name, readonly(getattr(self, name)))
+
+    def to_dict(self):
+        d = asdict(self)
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in d.items()}
+
+
+def _mixture_kkt(logw, comp, mult):
+    # comp: (R, S, k) component log-likelihoods of distinct points, mult: (R, S) multiplicities
+    mix = logsumexp(comp + logw[:, None, :], axis=-1)                   # (R, S)
+    n = mult.sum(-1)
+    g = np.einsum("rs,rsk->rk", mult, np.exp(comp - mix[..., None])) / n[:, None]
+    w = np.exp(logw)
+    resid = np.maximum(g - 1.0, 0.0).max(-1) + (w * np.abs(g - 1.0)).max(-1)
+    return (mult * mix).sum(-1), resid, g
+
+
+def mixture_mle(component_log_probs, *, multiplicity=None, tol=1e-8, max_iter=20000, check_every=50):
+    r"""MLE of the mixture weights of fixed components, batched over replicates (EM).
+
+    .. math::
+
+        \hat w \in \arg\max_{w\in\Delta_k}\sum_i \log\sum_{j=1}^k w_j\,\pi_j(y_i|x_i),
+
+    a concave problem (the class :math:`\{\sum_j w_j\pi_j\}` satisfies Assumption G.1:
+    :math:`w\mapsto\pi_w(y|x)` is linear).  EM updates
+    :math:`w_j \leftarrow \frac{1}{n}\sum_i w_j\pi_j(y_i)/\pi_w(y_i)`, started at the uniform
+    weights, until the KKT residual (see :class:`MixtureMLEResult`) is ``<= tol``.
+
+    Parameters
+    ----------
+    component_log_probs : (R, S, k) array_like
+        :math:`\log\pi_j(y_i|x_i)` for each replicate's (distinct) data points.
+    multiplicity : (R, S) array_like, optional
+        How many times each point occurs (default 1): data may be given by its counts.
+    tol : float
+    max_iter, check_every : int
+
+    Returns
+    -------
+    MixtureMLEResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> comp = np.log([[[0.9, 0.1], [0.1, 0.9]]])          # one replicate, two points, two components
+    >>> res = mixture_mle(comp, multiplicity=[[3, 1]])
+    >>> np.round(res.weights, 4).tolist()                 # closed form: w1 = 0.8125
+    [[0.8125, 0.1875]]
+    """
+    comp = as_float_array(component_log_probs, "component_log_probs", ndim=3, allow_posinf=False)
+    r, s, k = comp.shape
+    mult = np.ones((r, s)) if multiplicity is None else as_finite_array(multiplicity, "multiplicity", ndim=2)
+    if mult.shape != (r, s):
+        raise ValueError(f"`multiplicity` must have shape {(r, s)}, got {mult.shape}.")
+    tol = check_real(tol, "tol", low=0.0, low_open=True)
+    max_iter = check_int(max_iter, "max_iter", low=1)
+    check_every = check_int(check_every, "check_every", low=1)
+    n = mult.sum(-1)
+    logw = np.full((r, k), -np.log(k))
+    it = 0
+    active = np.ones(r, bool)
+    for it in range(1, max_iter + 1):
+        post = comp[active] + logw[active][:, None, :]
+        post = post - logsumexp(post, axis=-1, keepdims=True)
+        with np.errstate(divide="ignore"):
+            logw[active] = logsumexp(post, axis=1, b=mult[active][..., None]) - np.log(n[active])[:, None]
+        if it % check_every == 0:
+            _, resid, _ = _mixture_kkt(logw, comp, mult)
+            active = resid > tol
+            if not active.any():
+                break
+    ll, resid, _ = _mixture_kkt(logw, comp, mult)
+    return MixtureMLEResult(np.exp(logw), ll, resid, it, resid <= tol, tol)

@@ -1,0 +1,94 @@
+"""Exact evaluators of the Section 4 constructions against enumeration, and count-law identities."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from scipy import stats
+
+from theory import instances
+from theory.count_law import count_log_ratio_law, count_vectors, group_sequence_log_probs, grouped_count_support
+from theory.instances.mle import finite_ladder_exact, grouped_exact_law, prop_k1_monte_carlo_coverage
+from theory.log_ratio import clopper_pearson, exact_log_ratio, markov_kl
+
+NS = [1.5, 2.0, 8.0, 64.0]
+
+
+@given(st.integers(0, 6), st.integers(1, 4))
+def test_count_vectors_total_mass(m, v):
+    c, lm = count_vectors(m, v)
+    assert (c.sum(1) == m).all() and len(np.unique(c, axis=0)) == len(c)
+    assert np.isclose(np.exp(lm).sum(), v ** m)
+
+
+@settings(max_examples=15)
+@given(st.integers(0, 2 ** 32 - 1))
+def test_grouped_law_is_a_probability_law(seed):
+    rng = np.random.default_rng(seed)
+    c, lm = grouped_count_support([2, 3], 2)
+    lp = np.log(rng.dirichlet(np.ones(2), size=(2, 2)))          # (X, G, V)
+    d = group_sequence_log_probs(lp, c)
+    law = count_log_ratio_law(d, d, lm, [0.3, 0.7])
+    assert np.isclose(law.weights.sum(), 1.0) and np.allclose(law.values, 0.0)
+
+
+def test_ladder_closed_form_matches_enumeration():
+    inst = instances.finite_ladder_class(n_levels=3, horizon=5, ratio=7.0)
+    cov, kl = finite_ladder_exact(inst, NS)
+    law = exact_log_ratio(inst.data, inst.model_class)
+    np.testing.assert_allclose(cov, law.coverage(NS), atol=1e-12)
+    np.testing.assert_allclose(kl, markov_kl(inst.data, inst.model_class), atol=1e-12)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: instances.finite_rare_prompt_class(6, 40),
+    lambda: instances.prop_3_2_kl_lower_bound(10, 6, rare_mass=0.2),
+    lambda: instances.linear_pivotal_family(6, n_prompts=3, pivotal=2),
+    lambda: instances.linear_pivotal_family(5, n_prompts=2),
+    lambda: instances.prop_g1a(10, 5),
+])
+def test_grouped_exact_law_matches_enumeration(make, rng):
+    inst = make()
+    th = np.atleast_2d(np.asarray(inst.model_class.theta))[:1]
+    th = th + 0.3 * rng.standard_normal((4, th.shape[1]))
+    law = grouped_exact_law(inst, th)
+    ref = exact_log_ratio(inst.data, inst.model_class.replace(theta=th))
+    np.testing.assert_allclose(law.coverage(NS), ref.coverage(NS), atol=1e-12)
+    np.testing.assert_allclose(law.kl(), ref.kl(), atol=1e-12)
+
+
+def test_prop_g1b_and_g2_coverage_formulas():
+    inst = instances.prop_g1b(128, 3, 16.0)
+    cov = exact_log_ratio(inst.data, inst.model_class).coverage(16.0)
+    assert cov[0] == 0 and np.allclose(cov[1:], inst.params["p"] / 2)
+    g2 = instances.prop_g2_misspecified(0.5, 64.0)
+    cov = exact_log_ratio(g2.data, g2.model_class).coverage(np.array([2.0, 32.0]))
+    assert (cov[0] == 0).all() and np.allclose(cov[1], g2.params["p"] / 2)
+    assert np.isclose(g2.params["p"] / 2 * np.log(64.0) / 0.25, 1 / 64)
+
+
+def test_prop_k1_monte_carlo_brackets_exact(rng):
+    inst = instances.prop_k1_high_dim(40, 8, 8.0)
+    theta = np.asarray(inst.data.theta)[None] * np.array([[1, -1, 1, -1, 1, -1, 1, -1]]) * 0.5
+    exact = exact_log_ratio(inst.data, inst.model_class.replace(theta=theta))
+    hits, kl = prop_k1_monte_carlo_coverage(inst, theta, [8.0], 20000, rng=rng)
+    lo, hi = clopper_pearson(hits[0, 0], 20000, level=1 - 1e-6)
+    p = inst.params["p"]
+    assert p * lo <= exact.coverage(8.0)[0] <= p * hi
+    np.testing.assert_allclose(kl, exact.kl(), rtol=1e-10)
+
+
+def test_prop_3_2_kl_formula():
+    inst = instances.prop_3_2_kl_lower_bound(16, 32)
+    law = grouped_exact_law(inst, [[0.0]])
+    rho = 1 / 32
+    p = 1 / (1 + np.exp(-2.0))
+    kl_tok = p * np.log(2 * p) + (1 - p) * np.log(2 * (1 - p))
+    assert np.isclose(law.kl()[0], 32 * rho * kl_tok) and abs(kl_tok - 0.328) < 1e-3
+
+
+def test_mixture_class_law_sums_to_one():
+    inst = instances.mixture_convex_class(6)
+    comp = np.array(inst.params["component_log_probs"])
+    lm = np.array(inst.params["log_mult"])
+    assert np.allclose(np.exp(comp + lm[:, None]).sum(0), 1.0)
+    assert np.allclose(stats.binom.pmf(np.arange(7), 6, inst.params["q"][0]), np.exp(comp[:, 0] + lm))

@@ -1,0 +1,481 @@
+r"""Constructions of Section 4 (generalization of maximum likelihood) and their exact evaluation.
+
+Each constructor returns an :class:`~theory.instances.Instance`.  Where the paper states a
+construction it is implemented as stated (constants quoted in the docstring); where the
+paper (or the reference notes) leaves it open, the construction is marked **[derived]** and
+the derivation is given.  Every instance here has token counts as sufficient statistics
+(prompt-wise i.i.d. groups of positions), so coverage and KL are evaluated **exactly** at any
+``H`` through :mod:`theory.count_law` (exact evaluators are the ``*_exact`` functions),
+except Prop. K.1 whose learned model has position-specific parameters (Monte Carlo, see
+:func:`prop_k1_monte_carlo_coverage`).
+
+Token convention: binary vocabularies use tokens ``{0, 1}``; the paper's ``{-1, +1}`` is
+:math:`s(y) = 2y - 1`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import log_expit, logsumexp
+
+from .._validation import as_finite_array, check_int, check_real
+from ..count_law import count_log_ratio_law, group_sequence_log_probs, grouped_count_support
+from ..models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
+from ._base import Instance
+
+__all__ = [
+    "finite_ladder_class",
+    "finite_ladder_exact",
+    "finite_rare_prompt_class",
+    "prop_3_2_kl_lower_bound",
+    "linear_pivotal_family",
+    "prop_k1_high_dim",
+    "prop_k1_monte_carlo_coverage",
+    "prop_g1a",
+    "prop_g1b",
+    "prop_g2_misspecified",
+    "mixture_convex_class",
+    "grouped_exact_law",
+]
+
+
+def _bernoulli_log_probs(logit):
+    """``(..., 2)`` log-probabilities of tokens (0, 1) for logit ``log P(1)/P(0)``."""
+    logit = np.asarray(logit, dtype=float)
+    return np.stack([log_expit(-logit), log_expit(logit)], axis=-1)
+
+
+def grouped_exact_law(instance, theta):
+    r"""Exact law of :math:`\log\pi_D/\pi_\theta` for an instance with grouped i.i.d. positions.
+
+    Parameters
+    ----------
+    instance : Instance
+        With ``params["groups"]`` (list of group sizes) and a ``"group_table"`` entry in
+        ``instance.model_class``-compatible form: ``params`` keys ``group_feats``
+        (shape ``(X, G, V, d)``) and the data parameter ``theta_star``.
+    theta : (d,) or (P, d) array_like
+
+    Returns
+    -------
+    theory.log_ratio.LogRatioLaw
+    """
+    p = instance.params
+    feats = np.asarray(p["group_feats"], dtype=float)                   # (X, G, V, d)
+    th = np.atleast_2d(as_finite_array(theta, "theta"))
+    lp_d = _group_log_probs(feats, np.asarray(p["theta_star"], dtype=float)[None])[0]
+    lp_m = _group_log_probs(feats, th)
+    counts, log_mult = grouped_count_support(p["groups"], feats.shape[2])
+    d = group_sequence_log_probs(lp_d, counts)
+    m = group_sequence_log_probs(lp_m, counts)
+    law = count_log_ratio_law(d, m if np.ndim(theta) == 2 else m[0], log_mult, instance.data.prompt_weights)
+    return law
+
+
+def _group_log_probs(feats, theta):
+    logits = np.einsum("xgvd,pd->pxgv", feats, theta)
+    return logits - logsumexp(logits, axis=-1, keepdims=True)
+
+
+def _grouped_linear(feats, groups, theta_star, mu, horizon):
+    """A tabular linear model whose group ``g`` covers the next ``groups[g]`` positions."""
+    x, g, v, d = feats.shape
+    table = np.zeros((x, horizon, v + 1, v, d))
+    start = 0
+    for gi, m in enumerate(groups):
+        table[:, start:start + m] = feats[:, gi][:, None, None]
+        start += m
+    f = TabularFeatures(table, horizon)
+    return f, AutoregressiveLinearModel(f, np.asarray(theta_star, dtype=float), mu)
+
+
+# ----------------------------------------------------------------- finite classes
+def finite_ladder_class(n_levels=12, horizon=16, ratio=10.0, q_max=None, q_min=None):
+    r"""**[derived]** A realizable finite class with a ladder of rare tokens (Theorem 4.1 / Cor. 4.1).
+
+    Vocabulary ``{0, 1, ..., K}``; tokens are i.i.d. over the ``H`` positions.  Under
+    :math:`\pi_D`, token ``k >= 1`` has probability :math:`q_k`, a geometric ladder from
+    ``q_max`` (default :math:`1/(2H)`) down to ``q_min`` (default :math:`10^{-5}/H`), and
+    token 0 the rest.  Member ``j`` (bit ``k-1`` of ``j`` set) *under-weights* level ``k`` by
+    the factor ``ratio``: :math:`p_{j,k} = q_k/r`, giving the mass to token 0.  So
+    :math:`|\Pi| = 2^K`, member 0 is :math:`\pi_D` (realizable), and
+    :math:`\sup|\log\pi_D - \log\pi_j| \le H\log r`.
+
+    Why this instance: a rare token never seen in the ``nH`` training tokens is strictly
+    under-weighted by the MLE (that raises the likelihood of token 0), so the MLE misses
+    the mass of the unseen levels.  With a geometric ladder, the expected missed mass is
+    :math:`\sum_k Hq_k(1-q_k)^{nH} \approx C\,(K-1)/(n\log(q_{max}/q_{min}))` for
+    :math:`10/(Hq_{max}) \lesssim n \lesssim 0.1/(Hq_{min})` (Good--Turing), i.e. the rate
+    :math:`\log|\Pi|/n` of Theorem 4.1 with slope ``-1`` in ``n``; this window is the
+    pre-registered fitting window (``params["window"]``).
+
+    As an autoregressive linear model: one-hot features :math:`\phi(x,y_{1:h}) = e_{y_h}`
+    (``d = K + 1``) and :math:`\theta_j = \log p_j`.
+
+    Examples
+    --------
+    >>> inst = finite_ladder_class(n_levels=3, horizon=4)
+    >>> inst.model_class.theta.shape, inst.params["window"] == [20, 10000]
+    ((8, 4), True)
+    """
+    k = check_int(n_levels, "n_levels", low=1)
+    h = check_int(horizon, "horizon", low=1)
+    r = check_real(ratio, "ratio", low=1.0, low_open=True)
+    q_max = 1.0 / (2 * h) if q_max is None else check_real(q_max, "q_max", low=0.0, low_open=True)
+    q_min = 1e-5 / h if q_min is None else check_real(q_min, "q_min", low=0.0, low_open=True)
+    if not q_min <= q_max:
+        raise ValueError("`q_min` must be <= `q_max`.")
+    q = np.geomspace(q_max, q_min, k)
+    if q.sum() >= 1:
+        raise ValueError("the ladder's total mass must be < 1.")
+    bits = (np.arange(2 ** k)[:, None] >> np.arange(k)[None, :]) & 1    # (P, K)
+    rare = q[None, :] / np.where(bits == 1, r, 1.0)
+    probs = np.concatenate([1.0 - rare.sum(1, keepdims=True), rare], axis=1)   # (P, V)
+    v = k + 1
+    table = np.zeros((1, 1, v + 1, v, v))
+    table[0, 0, :] = np.eye(v)
+    feats = TabularFeatures(table, h)
+    cls = AutoregressiveLinearModel(feats, np.log(probs))
+    window = [int(round(10 / (h * q_max))), int(round(0.1 / (h * q_min)))]
+    return Instance("finite_ladder_class", "Theorem 4.1 / Corollary 4.1(i) (both numberings) [derived instance]",
+                    data=cls[0], model_class=cls,
+                    params={"n_levels": k, "horizon": h, "ratio": r, "q": q.tolist(), "window": window,
+                            "class_size": 2 ** k})
+
+
+def finite_ladder_exact(instance, N):
+    r"""Exact coverage :math:`\mathrm{Cov}_N(\pi_D\|\pi_j)` and KL of every member of :func:`finite_ladder_class`.
+
+    For member ``j`` with under-weighted set ``S``,
+    :math:`\log\pi_D/\pi_j = m_S\log r + c_0\log(p_{\star,0}/p_{j,0})`, where
+    :math:`(m_S, c_0, H - m_S - c_0)` is trinomial with probabilities
+    :math:`(q_S, p_{\star,0}, 1 - q_S - p_{\star,0})` under :math:`\pi_D`; the law is summed
+    over its :math:`(H+1)(H+2)/2` points.
+
+    Returns
+    -------
+    coverage : (P, len(N)) ndarray
+    kl : (P,) ndarray
+    """
+    from scipy.special import gammaln
+
+    p = instance.params
+    q = np.asarray(p["q"])
+    h, r = p["horizon"], p["ratio"]
+    theta = np.asarray(instance.model_class.theta)
+    p0_star = 1.0 - q.sum()
+    p0 = np.exp(theta[:, 0])
+    bits = (np.arange(theta.shape[0])[:, None] >> np.arange(len(q))[None, :]) & 1
+    q_s = bits @ q                                                        # (P,)
+    m, c0 = np.meshgrid(np.arange(h + 1), np.arange(h + 1), indexing="ij")
+    ok = m + c0 <= h
+    m, c0 = m[ok], c0[ok]
+    rest = h - m - c0
+    rest_p = 1.0 - q_s - p0_star
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logw = (gammaln(h + 1) - gammaln(m + 1) - gammaln(c0 + 1) - gammaln(rest + 1))[None, :] \
+            + np.where(m[None] > 0, m[None] * np.log(q_s)[:, None], 0.0) + c0[None] * np.log(p0_star) \
+            + np.where(rest[None] > 0, rest[None] * np.log(np.maximum(rest_p, 0.0))[:, None], 0.0)
+    w = np.exp(logw)                                                      # (P, S)
+    val = m[None] * np.log(r) + c0[None] * np.log(p0_star / p0)[:, None]
+    logn = np.log(np.asarray(N, dtype=float))
+    cov = np.einsum("ps,psn->pn", w, (val[..., None] >= logn - 1e-12).astype(float))
+    kl = (w * val).sum(-1)
+    return cov, kl
+
+
+def finite_rare_prompt_class(horizon, n, *, n_members=15, a_star=0.0, b=1.5, rho=None, spacing=None):
+    r"""**[derived]** Missing mass on a rare prompt: KL grows linearly in ``H``, coverage does not (Remark 3.1).
+
+    Prompts ``{0, 1}`` with :math:`\mu(1) = \rho` (default :math:`1/n`).  Prompt 0: the first
+    token is :math:`\mathrm{Ber}(\sigma(a))`, the other ``H-1`` tokens are uniform under every
+    member (no information, whatever ``H``).  Prompt 1: all ``H`` tokens are i.i.d.
+    :math:`\mathrm{Ber}(\sigma(b'))`.  Members :math:`j = 0..M-1` have
+    :math:`a_j = a_\star + (j - j_\star)\Delta` and :math:`b'_j = b\,(-1)^{j - j_\star}`
+    (truth :math:`j_\star = \lfloor M/2\rfloor`), with :math:`\Delta = 1/\sqrt n` (default),
+    below the resolution :math:`\approx 2/\sqrt n` of prompt 0's data: the MLE picks a
+    neighbour of the truth with constant probability, and half of the neighbours have the
+    wrong sign on the rare prompt.  When prompt 1 is unseen (probability
+    :math:`(1-\rho)^n \approx e^{-1}`) nothing corrects it, so
+    :math:`D_{KL} = \rho H\,\mathrm{KL}(\sigma(b)\|\sigma(-b))` grows linearly in ``H`` while
+    :math:`\mathrm{Cov}_N \le \rho` for every ``H``.  No ties: members differ on prompt 0.
+
+    As an autoregressive linear model: ``d = 2``, :math:`\phi(0, y_{1:1}) = y_1 e_1`,
+    :math:`\phi(0, y_{1:h}) = 0` for ``h > 1``, :math:`\phi(1, y_{1:h}) = y_h e_2`.
+    """
+    h = check_int(horizon, "horizon", low=1)
+    n = check_int(n, "n", low=1)
+    m = check_int(n_members, "n_members", low=2)
+    rho = 1.0 / n if rho is None else check_real(rho, "rho", low=0.0, high=1.0, low_open=True, high_open=True)
+    delta = 1.0 / np.sqrt(n) if spacing is None else check_real(spacing, "spacing", low=0.0, low_open=True)
+    j_star = m // 2
+    off = np.arange(m) - j_star
+    theta = np.stack([a_star + off * delta, b * (-1.0) ** off], axis=1)
+    groups = [1, h - 1] if h > 1 else [1]
+    feats = np.zeros((2, len(groups), 2, 2))
+    feats[0, 0, 1, 0] = 1.0                                              # prompt 0, first token
+    feats[1, :, 1, 1] = 1.0                                              # prompt 1, every token
+    mu = np.array([1.0 - rho, rho])
+    f, cls = _grouped_linear(feats, groups, theta, mu, h)
+    return Instance("finite_rare_prompt_class", "Remark 3.1 / Theorem 4.1 (both numberings) [derived instance]",
+                    data=cls[j_star], model_class=cls,
+                    params={"horizon": h, "n": n, "rho": rho, "spacing": delta, "b": b, "a_star": a_star,
+                            "truth_index": j_star, "groups": groups, "group_feats": feats.tolist(),
+                            "theta_star": theta[j_star].tolist()})
+
+
+# -------------------------------------------------------------------- Prop. 3.2
+def prop_3_2_kl_lower_bound(n, horizon, theta_star=1.0, rare_mass=None):
+    r"""Prop. 3.2 (both numberings): KL of any proper estimator is :math:`\ge H/(4n)` w.p. :math:`\ge 1/4`.
+
+    Construction (App. I): :math:`X = \{0, 1\}`, :math:`V = \{-1, 1\}` (tokens ``{0, 1}``,
+    :math:`s = 2y - 1`), :math:`\mu(1) = 1/(2n)` (reference notes; ``rare_mass`` overrides),
+    :math:`\phi(0, \cdot) = 0`, :math:`\phi(1, y_{1:h}) = s(y_h)`, :math:`\Theta = [-1, 1]`,
+    :math:`\theta_\star\in\{-1, +1\}`.  So :math:`\pi_\theta(y_h = 1|1) = \sigma(2\theta)` and
+
+    .. math:: D_{KL}(\pi_{\theta_\star}\|\pi_\theta) = H\,\mu(1)\,
+              \mathrm{KL}(\mathrm{Ber}(\sigma(2\theta_\star))\|\mathrm{Ber}(\sigma(2\theta))).
+
+    ``params["box"] = [-1, 1]``.
+    """
+    n = check_int(n, "n", low=1)
+    h = check_int(horizon, "horizon", low=1)
+    ts = check_real(theta_star, "theta_star", low=-1.0, high=1.0)
+    rho = 1.0 / (2 * n) if rare_mass is None else check_real(rare_mass, "rare_mass", low=0.0, high=1.0,
+                                                              low_open=True, high_open=True)
+    feats = np.zeros((2, 1, 2, 1))
+    feats[1, 0, 0, 0] = -1.0
+    feats[1, 0, 1, 0] = 1.0
+    f, model = _grouped_linear(feats, [h], [ts], np.array([1.0 - rho, rho]), h)
+    return Instance("prop_3_2_kl_lower_bound", "Prop. 3.2 (ICLR) / Prop. 3.2 (arXiv), App. I",
+                    data=model, model_class=model.replace(theta=np.array([[ts]])),
+                    params={"n": n, "horizon": h, "rare_mass": rho, "box": [-1.0, 1.0],
+                            "groups": [h], "group_feats": feats.tolist(), "theta_star": [ts]})
+
+
+# ------------------------------------------------------- Theorem 4.2 families
+def linear_pivotal_family(horizon, *, n_prompts=16, pivotal=None, u=1.0, eps0=0.5, horizon_max=None,
+                          decay=0.5, norm=0.9):
+    r"""**[derived]** Overparameterized autoregressive linear instances for Theorem 4.2 (Cor. 4.2).
+
+    ``K`` prompts with geometric masses :math:`\mu_k\propto` ``decay``:math:`^k` (a ladder, so
+    rare prompts exist at every sample size); binary tokens; ``d = 2K`` with two
+    coordinates per prompt:
+
+    * the first ``m`` positions of prompt ``k`` are *pivotal*:
+      :math:`\phi = B\,y_h\,e_k`, logit ``u`` under :math:`\pi_D` (variance
+      :math:`\sigma(u)(1-\sigma(u))` each);
+    * the other ``H - m`` positions are *near-deterministic*: :math:`\phi = B\,y_h\,e_{K+k}`,
+      :math:`\pi_D(y_h = 1) = 1 - \varepsilon`, :math:`\varepsilon = \varepsilon_0/(H-m)`.
+
+    ``pivotal=None`` gives the σ²⋆ ≍ H family (``m = H``: every token pivotal); an integer
+    ``m`` gives the family with σ²⋆ essentially fixed as ``H`` grows (``m`` pivotal tokens,
+    the rest contribute :math:`\le \varepsilon_0 B^2`).  ``B`` is fixed across the family
+    (computed at ``horizon_max``, the largest logit) so that :math:`\|\theta_\star\|_2 \le` ``norm`` ``< 1``
+    (Assumption 2.2 with :math:`\Theta = B_2(1)`).  On an unseen prompt the minimum-norm MLE
+    is uniform, paying :math:`\approx (H - m)\log 2` of KL: KL grows with ``H``, coverage of
+    that prompt is at most its mass.
+    """
+    h = check_int(horizon, "horizon", low=1)
+    k = check_int(n_prompts, "n_prompts", low=1)
+    hmax = h if horizon_max is None else check_int(horizon_max, "horizon_max", low=h)
+    m = h if pivotal is None else check_int(pivotal, "pivotal", low=1, high=h)
+    det = h - m
+    eps = eps0 / max(det, 1)                       # (H - m) * eps = eps0: sigma_star^2 ~ fixed in H
+    l_det = np.log((1 - eps) / eps)
+    eps_max = eps0 / max(hmax - m, 1)              # B is set by the largest logit of the family
+    l_max = np.log((1 - eps_max) / eps_max)
+    has_det = pivotal is not None
+    b = np.sqrt(k * (u ** 2 + (l_max ** 2 if has_det else 0.0))) / norm
+    mu = decay ** np.arange(k)
+    mu = mu / mu.sum()
+    groups = [m, det] if det > 0 else [m]
+    feats = np.zeros((k, len(groups), 2, 2 * k))
+    feats[np.arange(k), 0, 1, np.arange(k)] = b
+    if det > 0:
+        feats[np.arange(k), 1, 1, k + np.arange(k)] = b
+    theta_star = np.concatenate([np.full(k, u / b), np.full(k, l_det / b if has_det else 0.0)])
+    f, model = _grouped_linear(feats, groups, theta_star, mu, h)
+    return Instance("linear_pivotal_family", "Theorem 4.2 / Corollary 4.2 (arXiv) [derived instance]",
+                    data=model, model_class=model,
+                    params={"horizon": h, "n_prompts": k, "pivotal": m, "B": float(b), "u": u, "eps": eps,
+                            "radius": 1.0, "groups": groups, "group_feats": feats.tolist(),
+                            "theta_star": theta_star.tolist(), "family": "fixed" if has_det else "dense"})
+
+
+# ------------------------------------------------------------------ Prop. K.1
+def prop_k1_high_dim(n, horizon, N, *, kappa=4.0, c_mass=0.125):
+    r"""Prop. K.1 (ICLR) / I.1 (arXiv): :math:`\mathbb E\,\mathrm{Cov}_N \ge c\min\{1, H/(n\log N)\}`.
+
+    Construction (as in the reference notes): :math:`X = \{+, -\}` (prompts 0, 1),
+    :math:`\mu(+) = p`, :math:`V = \{0, 1\}`, :math:`\phi(-,\cdot) = 0`,
+    :math:`\phi(+, y_{1:h}) = B\,y_h\,e_h`, ``d = H``, :math:`\Theta = B_2(1)`.
+    **[derived]** constants (the notes do not give them): :math:`\theta_\star = \mathbf 1/\sqrt H`
+    (any sign pattern is equivalent by symmetry), :math:`B^2 = \kappa\log N` (so
+    :math:`\log N \le c\min\{H, B^2\}` once :math:`H\ge\log N`), and
+    :math:`p = \min\{1/2,\ c_{mass}H/(n\log N)\}`.  Then prompt ``+`` gets
+    :math:`np \approx c_{mass}H/\log N` samples, too few to learn the per-token signs (each
+    has signal :math:`B^2/H = \kappa\log N/H`), while an unlearned prompt has sequence
+    log-ratio of order :math:`B^2 \gtrsim \log N`: coverage :math:`\gtrsim p`.
+    """
+    n = check_int(n, "n", low=1)
+    h = check_int(horizon, "horizon", low=1)
+    N = check_real(N, "N", low=1.0, low_open=True)
+    b = float(np.sqrt(kappa * np.log(N)))
+    p = float(min(0.5, c_mass * h / (n * np.log(N))))
+    table = np.zeros((2, h, 3, 2, h))
+    table[0, np.arange(h), :, 1, np.arange(h)] = b
+    f = TabularFeatures(table, h)
+    theta_star = np.full(h, 1.0 / np.sqrt(h))
+    model = AutoregressiveLinearModel(f, theta_star, np.array([p, 1.0 - p]))
+    return Instance("prop_k1_high_dim", "Prop. K.1 (ICLR) / Prop. I.1 (arXiv)", data=model, model_class=model,
+                    params={"n": n, "horizon": h, "N": N, "B": b, "p": p, "kappa": kappa, "c_mass": c_mass,
+                            "radius": 1.0})
+
+
+def prop_k1_monte_carlo_coverage(instance, theta, N, n_samples, *, rng):
+    r"""Monte Carlo coverage (and exact KL) of :math:`\pi_\theta` on the Prop. K.1 instance.
+
+    Prompt ``-`` has zero log-ratio (both models uniform), so
+    :math:`\mathrm{Cov}_N = p\,\mathbb P_{\pi_D(\cdot|+)}[Z \ge \log N]`, estimated from
+    ``n_samples`` sequences per model.  Positions are independent, so the KL is exact:
+    :math:`p\sum_h \mathrm{KL}(\sigma(B\theta_{\star,h})\|\sigma(B\theta_h))`.
+
+    Returns
+    -------
+    hits : (R, len(N)) int ndarray
+        Number of sampled sequences with :math:`Z \ge \log N` (binomial, ``n_samples`` trials).
+    kl : (R,) ndarray
+    """
+    p = instance.params
+    b, prob = p["B"], p["p"]
+    th = np.atleast_2d(as_finite_array(theta, "theta"))
+    ts = np.asarray(instance.data.theta)
+    lp_d = _bernoulli_log_probs(b * ts)                                   # (H, 2)
+    lp_m = _bernoulli_log_probs(b * th)                                   # (R, H, 2)
+    diff = lp_d[None] - lp_m                                              # (R, H, 2)
+    kl_tok = (np.exp(lp_d)[None] * diff).sum(-1)
+    logn = np.log(np.asarray(N, dtype=float))
+    hits = np.zeros((th.shape[0], logn.size), dtype=np.int64)
+    p1 = np.exp(lp_d[:, 1])
+    chunk = max(1, 2 ** 22 // (th.shape[1] * n_samples))
+    for r0 in range(0, th.shape[0], chunk):
+        y = rng.random((min(chunk, th.shape[0] - r0), n_samples, th.shape[1])) < p1
+        z = np.where(y, diff[r0:r0 + chunk, None, :, 1], diff[r0:r0 + chunk, None, :, 0]).sum(-1)
+        hits[r0:r0 + chunk] = (z[..., None] >= logn - 1e-12).sum(1)
+    return hits, prob * kl_tok.sum(-1)
+
+
+# ------------------------------------------------------------------ Prop. G.1
+def prop_g1a(n, d, B=None):
+    r"""Prop. G.1(a) (ICLR) / 4.1(a) (arXiv): coarse term tight, :math:`\mathrm{Cov}_N\ge c\,d/n` for all :math:`N\le e^B`.
+
+    Construction (stated): :math:`X = \{\perp\}`, :math:`Y = [d]` (one token, ``H = 1``),
+    :math:`\phi(y) = B e_y`, :math:`\Theta = \{\|\theta\|_\infty\le 1\}`,
+    :math:`\theta_\star = \frac{\log(4n)}{2B}(e_1 - \sum_{j\ge2}e_j)`, :math:`B \ge \log(5n)`
+    (default :math:`B = \log(5n)`).  Under :math:`\pi_D` each :math:`j\ge2` has probability
+    :math:`\approx 1/(4n)`; an unseen one is pushed to :math:`\theta_j = -1` by the MLE.
+    """
+    n = check_int(n, "n", low=1)
+    d = check_int(d, "d", low=2)
+    b = float(np.log(5 * n)) if B is None else check_real(B, "B", low=float(np.log(5 * n)))
+    table = np.zeros((1, 1, d + 1, d, d))
+    table[0, 0, :] = b * np.eye(d)
+    f = TabularFeatures(table, 1)
+    ts = np.full(d, -np.log(4 * n) / (2 * b))
+    ts[0] = -ts[0]
+    model = AutoregressiveLinearModel(f, ts)
+    return Instance("prop_g1a", "Prop. G.1(a) (ICLR) / Prop. 4.1(a) (arXiv)", data=model, model_class=model,
+                    params={"n": n, "d": d, "B": b, "box": [-1.0, 1.0], "groups": [1],
+                            "group_feats": (b * np.eye(d))[None, None].tolist(), "theta_star": ts.tolist()})
+
+
+def prop_g1b(n, d, N, *, c0=0.5):
+    r"""**[derived]** Prop. G.1(b) (ICLR) / 4.1(b) (arXiv): fine term tight, :math:`\mathrm{Cov}_N \ge c\,d/(n\log N)`, :math:`|\Pi| = 2^d+1`.
+
+    The notes give only :math:`\varepsilon = c_0\sqrt{d/n}` and :math:`p = c_0\varepsilon^2/\log N`
+    for the mass of a prompt every :math:`\theta\ne` truth under-covers.  Construction:
+    prompts ``1..d`` (mass :math:`(1-p)/d` each) and a special prompt ``0`` (mass ``p``), one
+    binary token.  :math:`\pi_D` is :math:`\mathrm{Ber}(1/2)` everywhere (member 0).  The
+    :math:`2^d` hypercube members :math:`\vartheta\in\{\pm1\}^d` have
+    :math:`\pi_\vartheta(1|i) = \frac12(1 + \varepsilon\vartheta_i)` and
+    :math:`\pi_\vartheta(1|0) = 1/(2N)`: they fit the noise of the ``d`` common prompts
+    (expected likelihood gain :math:`\approx d(0.8c_0 - c_0^2/2)`) and lose
+    :math:`\approx c_0^3 d/2` on prompt 0, so the MLE prefers some :math:`\vartheta` with
+    constant probability, and then :math:`\mathrm{Cov}_N = p/2 = c_0^3d/(2n\log N)`.
+    Members are within :math:`\log(1+\varepsilon)/(1-\varepsilon)` of each other on common
+    prompts and agree on prompt 0, so :math:`N_\infty(\Pi,\alpha)\le 2` for
+    :math:`\alpha\gtrsim\varepsilon`.
+    """
+    n = check_int(n, "n", low=1)
+    d = check_int(d, "d", low=1)
+    N = check_real(N, "N", low=1.0, low_open=True)
+    eps = c0 * np.sqrt(d / n)
+    if eps >= 1:
+        raise ValueError("need n > c0^2 d (so that epsilon < 1).")
+    p = c0 * eps ** 2 / np.log(N)
+    cube = 1 - 2 * ((np.arange(2 ** d)[:, None] >> np.arange(d)[None, :]) & 1)   # (2^d, d) in {+-1}
+    p1 = np.empty((2 ** d + 1, d + 1))
+    p1[0] = 0.5
+    p1[1:, 0] = 1.0 / (2 * N)
+    p1[1:, 1:] = 0.5 * (1 + eps * cube)
+    probs = np.stack([1 - p1, p1], axis=-1)                               # (P, X, 2)
+    lp = np.log(probs)
+    table = np.broadcast_to(lp[:, :, None, None, :], lp.shape[:2] + (1, 3, 2))
+    mu = np.concatenate([[p], np.full(d, (1 - p) / d)])
+    cls = MarkovModel(table, 1, mu)
+    return Instance("prop_g1b", "Prop. G.1(b) (ICLR) / Prop. 4.1(b) (arXiv) [derived construction]",
+                    data=cls[0], model_class=cls,
+                    params={"n": n, "d": d, "N": N, "c0": c0, "eps": float(eps), "p": float(p),
+                            "class_size": 2 ** d + 1, "truth_index": 0})
+
+
+# ------------------------------------------------------------------ Prop. G.2
+def prop_g2_misspecified(alpha, M):
+    r"""Prop. G.2 (ICLR) / E.2 (arXiv): under misspecification the MLE returns :math:`\pi_2` w.p. :math:`\ge 1/4`.
+
+    Construction (stated): :math:`X = \{+, -\}` (prompts 0, 1), :math:`\rho(-) = p =
+    \alpha^2/(32\log M)`, :math:`\pi_D(\cdot|\pm) = \mathrm{Ber}(1/2)`,
+    :math:`\pi_1(\cdot|+) = \mathrm{Ber}(1/(2e^\alpha))`, :math:`\pi_1(\cdot|-) = \mathrm{Ber}(1/2)`
+    (so :math:`\sup|\log\pi_D - \log\pi_1| \le \alpha`), :math:`\pi_2(\cdot|+) = \mathrm{Ber}(1/2)`,
+    :math:`\pi_2(\cdot|-) = \mathrm{Ber}(1/(2M))`.  ``model_class`` is the batch
+    :math:`[\pi_1, \pi_2]`; :math:`\mathrm{Cov}_N(\pi_2) = p/2` for :math:`N \le M` and
+    :math:`\mathrm{Cov}_N(\pi_1) = 0` for :math:`N > e^\alpha`.
+    """
+    a = check_real(alpha, "alpha", low=0.0, high=1.0, low_open=True)
+    M = check_real(M, "M", low=float(np.exp(a)), low_open=True)
+    p = a ** 2 / (32 * np.log(M))
+    p1 = np.array([[0.5, 0.5], [1 / (2 * np.exp(a)), 0.5], [0.5, 1 / (2 * M)]])   # (3 models, X)
+    probs = np.stack([1 - p1, p1], axis=-1)
+    table = np.broadcast_to(np.log(probs)[:, :, None, None, :], (3, 2, 1, 3, 2))
+    mu = np.array([1 - p, p])
+    return Instance("prop_g2_misspecified", "Prop. G.2 (ICLR) / Prop. E.2 (arXiv)",
+                    data=MarkovModel(table[0], 1, mu), model_class=MarkovModel(table[1:], 1, mu),
+                    params={"alpha": a, "M": M, "p": float(p)})
+
+
+# ----------------------------------------------------------- convex (mixture) class
+def mixture_convex_class(horizon=8, q=(0.15, 0.35, 0.5, 0.65, 0.85), weights=None):
+    r"""**[derived]** A convex class with concave likelihood (Assumption G.1, Theorem G.1 / E.1).
+
+    :math:`\Pi = \{\pi_w = \sum_j w_j\pi_j : w\in\Delta_k\}` with :math:`\pi_j` the law of ``H``
+    i.i.d. :math:`\mathrm{Ber}(q_j)` tokens; :math:`w\mapsto\pi_w(y)` is linear, hence concave,
+    and :math:`\Theta = \Delta_k` is convex and compact.  :math:`\pi_D = \pi_{w_\star}`
+    (default :math:`w_\star` uniform): well-specified.  The sequence law depends on ``y``
+    only through the number of ones, so coverage is exact over ``H + 1`` points.
+    ``params["component_log_probs"]`` is ``(H + 1, k)``: :math:`\log\pi_j` of one sequence with
+    ``c`` ones; ``params["log_mult"]`` the log binomial coefficients.
+    """
+    from scipy.special import gammaln
+
+    h = check_int(horizon, "horizon", low=1)
+    q = np.asarray(q, dtype=float)
+    k = q.size
+    w = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=float)
+    c = np.arange(h + 1)
+    comp = c[:, None] * np.log(q)[None] + (h - c)[:, None] * np.log1p(-q)[None]
+    log_mult = gammaln(h + 1) - gammaln(c + 1) - gammaln(h - c + 1)
+    return Instance("mixture_convex_class", "Theorem G.1 (ICLR) / Theorem E.1 (arXiv) [derived instance]",
+                    data=None, model_class=None,
+                    params={"horizon": h, "q": q.tolist(), "weights": w.tolist(),
+                            "component_log_probs": comp.tolist(), "log_mult": log_mult.tolist()})
