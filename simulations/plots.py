@@ -121,7 +121,8 @@ def line_plot(x, series, *, xlabel, ylabel, title, path, logx=False, logy=False,
         if ys.shape != x.shape:
             raise ValueError(f"`series[{label!r}]` must have shape {x.shape}, got {ys.shape}.")
         fmt = (styles or {}).get(label, "-o")
-        ax.plot(x, ys, fmt, ms=3, color=f"C{i}", label=label)
+        has_color = any(c in fmt for c in "bgrcmykw")  # a colour in the format string wins
+        ax.plot(x, ys, fmt, ms=3, label=label, **({} if has_color else {"color": f"C{i}"}))
         if bands and label in bands:
             lo, hi = bands[label]
             ax.fill_between(x, lo, hi, color=f"C{i}", alpha=0.2, lw=0)
