@@ -13,7 +13,8 @@ stratum widths they give an unbiased, stratified estimate of the average over it
   standard errors for the KL and Clopper–Pearson intervals for coverage.  Prompts with zero
   features (Prop. 3.2's ``x = 0``) have :math:`\pi^{TTT} = \pi_\theta = \pi_D` exactly.
 
-Instances: Prop. 3.2 (:func:`theory.instances.prop_3_2_sgd`, :math:`\mu(1) = 1/(2T)`) and
+Instances: Prop. 3.2 (:func:`theory.instances.prop_3_2_kl_lower_bound`, :math:`\mu(1) = 1/(2T)`,
+started at :math:`\theta_0 = 0`) and
 Lemma K.7's (:func:`theory.instances.lemma_k7`, single scale :math:`B = \bar B`, rare prompt
 ``+`` of mass :math:`1/(2T)`).  Predictions: the TTT KL follows
 :func:`theory.rates.ttt_kl_rate` :math:`\sqrt{\sigma_\star^2/T} + B^2/T` (slope in ``H`` of
@@ -26,6 +27,7 @@ proper-estimator lower bounds).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +39,7 @@ from simulations.learners.ttt import TTTDecoder
 from simulations.plots import line_plot
 from simulations.stats import binomial_interval, bonferroni
 from theory.iid_tokens import IidTokenLaw, iid_token_log_probs, iid_token_tables
-from theory.instances import lemma_k7, prop_3_2_sgd
+from theory.instances import lemma_k7, prop_3_2_kl_lower_bound
 from theory.rates import ttt_kl_rate, ttt_step_size
 
 from ._optimizers_common import TOPIC, mean_and_band, slope_claim
@@ -100,7 +102,9 @@ def tasks(config):
 
 def _instance(config, name, H):
     if name == "prop-3.2":
-        inst = prop_3_2_sgd(H, n=config.T, theta_star=1.0)
+        inst = prop_3_2_kl_lower_bound(config.T, H, theta_star=1.0)
+        # training starts at theta_0 = 0 (the construction's model_class holds theta_*)
+        inst = dataclasses.replace(inst, model_class=inst.data.replace(theta=np.zeros(1)))
         return inst, project_box(-1.0, 1.0), 1.0
     inst = lemma_k7(H, config.k7_B, config.k7_B, mu_plus=1.0 / (2 * config.T))
     return inst, project_l2_ball(1.0), config.k7_B

@@ -75,8 +75,9 @@ def _softmax(logits):
 
 
 def _is_iid(table):
-    """Tabular features that depend on the prompt and current token only."""
-    return table.shape[1] == 1 and np.array_equal(table, np.broadcast_to(table[:, :, :1], table.shape))
+    """A feature table (or Markov table) that depends on the prompt and the current token only:
+    identical across positions and previous tokens (the begin-of-sequence row included)."""
+    return np.array_equal(table, np.broadcast_to(table[:, :1, -1:], table.shape))
 
 
 class ScoreEngine:
@@ -104,7 +105,7 @@ class ScoreEngine:
                             f"{type(features).__name__}); callable features are not supported.")
         t = features.table
         self.iid = _is_iid(t)
-        self.table = t[:, :, :1] if self.iid else t
+        self.table = t[:, :1, -1:] if self.iid else t
         self.horizon = features.horizon
         self.vocab_size = features.vocab_size
         self.dim = features.dim
@@ -120,10 +121,10 @@ class ScoreEngine:
             if lp.ndim != 4:
                 raise ValueError("`data` must be a single (unbatched) distribution.")
             if self.iid:
-                if not (lp.shape[1] == 1 and np.array_equal(lp, np.broadcast_to(lp[:, :, -1:], lp.shape))):
+                if not _is_iid(lp):
                     raise ValueError("the features give i.i.d. tokens but `data` does not; per-token "
                                      "KLs need the data law on the model's contexts.")
-                lp = lp[:, :, -1:]
+                lp = lp[:, :1, -1:]
             elif lp.shape[1] > hd:
                 raise ValueError("`data` depends on the position but the features do not; per-token "
                                  "KLs need the data law on the model's contexts.")
@@ -349,8 +350,7 @@ class DataStream:
             raise TypeError("`data` must be a single MarkovModel or AutoregressiveLinearModel "
                             "with tabular features.")
         lp = m.log_probs                                               # (X, Hd, V+1, V)
-        iid = m.horizon == 1 or (lp.shape[1] == 1 and np.array_equal(
-            lp, np.broadcast_to(lp[:, :, -1:], lp.shape)))
+        iid = m.horizon == 1 or _is_iid(lp)
         if kind not in ("auto", "tokens", "counts"):
             raise ValueError(f"`kind` must be 'auto', 'tokens' or 'counts', got {kind!r}.")
         if kind == "counts" and not iid:

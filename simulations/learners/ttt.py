@@ -80,13 +80,14 @@ class TTTDecoder:
     Examples
     --------
     >>> import numpy as np
-    >>> from theory.instances import prop_3_2_sgd
+    >>> from theory.instances import prop_3_2_kl_lower_bound
     >>> from simulations.learners.optimizers import sgd, projected
     >>> from theory.log_ratio import markov_kl
-    >>> inst = prop_3_2_sgd(H=8, n=10)                       # start at theta = 0, truth 1
-    >>> dec = TTTDecoder(inst.model_class, projected(sgd(0.5), box=(-1, 1)))
-    >>> ttt_kl = dec.exact_log_ratio(inst.data).kl()[0]
-    >>> proper_kl = markov_kl(inst.data, inst.model_class)   # the starting model itself
+    >>> data = prop_3_2_kl_lower_bound(10, 8).data            # truth theta_* = 1
+    >>> start = data.replace(theta=[0.0])                     # decode from theta = 0
+    >>> dec = TTTDecoder(start, projected(sgd(0.5), box=(-1, 1)))
+    >>> ttt_kl = dec.exact_log_ratio(data).kl()[0]
+    >>> proper_kl = markov_kl(data, start)                    # the starting model itself
     >>> bool(ttt_kl < proper_kl)
     True
     """

@@ -5,11 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory.iid_tokens import IidTokenLaw, iid_token_log_probs, iid_token_tables, token_count_vectors
+from theory.iid_tokens import IidTokenLaw, iid_token_log_probs, iid_token_tables
 from theory.instances.sgd import iid_token_features
 from theory.log_ratio import exact_log_ratio, exact_stopped_kl, markov_kl
 from theory.models import AutoregressiveLinearModel, categorical_model
-from math import comb
 
 
 def _pair(seed, X=2, V=3, d=2, H=5, P=4):
@@ -53,13 +52,9 @@ def test_certified_interval_brackets_exact(seed, drop):
     assert np.all(hi - lo <= drop + 1e-12)
 
 
-def test_count_vectors():
-    for v, h in [(1, 4), (2, 3), (3, 5), (4, 2)]:
-        c = token_count_vectors(v, h)
-        assert c.shape == (comb(h + v - 1, v - 1), v)
-        assert np.all(c.sum(1) == h) and len({tuple(r) for r in c}) == len(c)
+def test_support_size_guard():
     with pytest.raises(ValueError, match="`horizon`"):
-        token_count_vectors(8, 200)
+        IidTokenLaw(np.log(np.full((1, 8), 1 / 8)), 200)
 
 
 def test_zero_probability_tokens_and_markov_tables():

@@ -6,7 +6,7 @@ import pytest
 import theory.instances as inst_pkg
 from simulations.learners.optimizers import apply_updates, chain, project_l2_ball, sgd
 from simulations.learners.training import count_scores
-from theory.instances import (lemma_k6, lemma_k7, lemma_k7_mu_plus, lemma_k7_visits, prop_3_2_sgd,
+from theory.instances import (lemma_k6, lemma_k7, lemma_k7_mu_plus, lemma_k7_visits,
                               rare_token_instance, sgd_lower_bound_instance)
 
 
@@ -52,16 +52,11 @@ def test_lemma_k7_parameters():
 def test_dispatch_and_registry():
     assert sgd_lower_bound_instance(8 / (64 * 4096.0), 64, mu_plus=0.5).name == "lemma_k6"
     assert sgd_lower_bound_instance(7.9 / (64 * 4096.0), 64, mu_plus=0.5).name == "lemma_k7"
-    for name in ("lemma_k6", "lemma_k7", "prop_3_2_sgd", "rare_token_instance"):
+    for name in ("lemma_k6", "lemma_k7", "rare_token_instance"):
         assert name in inst_pkg.__all__
 
 
-def test_prop_3_2_and_rare_token():
-    p = prop_3_2_sgd(6, 50, theta_star=-1.0)
-    assert p.data.prompt_weights[1] == pytest.approx(0.01)
-    assert not np.any(p.data.features.table[0])
-    # sigma^2 = mu(1) H Var_{theta*}(y) with y in {-1, 1}: Var = 1 - tanh(1)^2
-    assert p.data.sigma_star_sq() == pytest.approx(0.01 * 6 * (1 - np.tanh(1.0) ** 2))
+def test_rare_token():
     r = rare_token_instance(64, rate=0.5, B=8.0)
     p1 = np.exp(r.data.as_markov().log_probs[0, 0, 0, 1])
     assert 64 * p1 == pytest.approx(0.5)

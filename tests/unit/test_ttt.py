@@ -8,7 +8,7 @@ from scipy.stats import chi2
 from simulations.learners.optimizers import adam, chain, project_l2_ball, projected, sgd
 from simulations.learners.training import DataStream, train_one_pass
 from simulations.learners.ttt import TTTDecoder
-from theory.instances import lemma_k7, prop_3_2_sgd
+from theory.instances import lemma_k7, prop_3_2_kl_lower_bound
 from theory.models import AutoregressiveLinearModel, TabularFeatures, enumerate_sequences
 
 
@@ -92,11 +92,10 @@ def test_sampling_law_matches_exact_probabilities():
 
 
 def test_monte_carlo_law_agrees_with_exact():
-    inst = prop_3_2_sgd(H=8, n=2)                                          # mu(1) = 1/4
-    dec = TTTDecoder(inst.model_class.replace(theta=np.array([[0.0], [-0.5]])),
-                     projected(sgd(0.5), box=(-1.0, 1.0)))
-    exact = dec.exact_log_ratio(inst.data)
-    mc = dec.sampled_log_ratio(inst.data, 20_000, rng=np.random.default_rng(7))
+    data = prop_3_2_kl_lower_bound(2, 8).data                             # mu(1) = 1/4
+    dec = TTTDecoder(data.replace(theta=np.array([[0.0], [-0.5]])), projected(sgd(0.5), box=(-1.0, 1.0)))
+    exact = dec.exact_log_ratio(data)
+    mc = dec.sampled_log_ratio(data, 20_000, rng=np.random.default_rng(7))
     N = np.array([1.5, 3.0, 10.0])
     lo, hi = mc.coverage_interval(N, level=1 - 1e-6)
     cov = exact.coverage(N)

@@ -39,9 +39,9 @@ visits :math:`\propto HB/(\bar B^2\log N)`; :func:`lemma_k7` therefore uses feat
 (``= k_\star(8/(HB))/(64 e T)``: the prompt is expected to be visited far fewer than
 :math:`k_\star` times, so it stays uncovered at every iterate, as in the lemma).
 
-Also: :func:`prop_3_2_sgd` (Prop. 3.2's ``d = 1`` construction, used for test-time training)
-and :func:`rare_token_instance` (a pivotal rare token; skewed per-sequence gradients, for
-the normalisation bias of Theorem 5.1).
+Also :func:`rare_token_instance` (a pivotal rare token; skewed per-sequence gradients, for
+the normalisation bias of Theorem 5.1).  Prop. 3.2's construction, used for test-time
+training, is :func:`theory.instances.prop_3_2_kl_lower_bound`.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from ..models import AutoregressiveLinearModel, TabularFeatures
 from ._base import Instance
 
 __all__ = ["lemma_k6", "lemma_k7", "lemma_k7_visits", "lemma_k7_mu_plus",
-           "sgd_lower_bound_instance", "prop_3_2_sgd", "rare_token_instance"]
+           "sgd_lower_bound_instance", "rare_token_instance"]
 
 #: Token values of ``V = {-1, 0, 1}`` by index.
 TOKENS_PM = np.array([-1.0, 0.0, 1.0])
@@ -238,36 +238,6 @@ def sgd_lower_bound_instance(eta, H, *, B=4096.0, B_bar=40.0, T=None, N=None, mu
     if eta * _horizon(H) * _pos(B, "B") >= 8.0 * (1 - 1e-12):
         return lemma_k6(eta, H, B)
     return lemma_k7(H, B, B_bar, T=T, N=N, mu_plus=mu_plus)
-
-
-def prop_3_2_sgd(H, n, theta_star=1.0):
-    r"""Prop. 3.2's construction (App. I), as used for test-time training (Section 6.1).
-
-    ``d = 1``, :math:`\Theta = [-1, 1]`, prompts ``X = {0, 1}`` with :math:`\mu(1) = 1/(2n)`,
-    tokens :math:`V = \{-1, 1\}` (indices ``0, 1``), :math:`\phi(0, \cdot) = 0` and
-    :math:`\phi(1, y_{1:h}) = y_h`, :math:`\pi_D = \pi_{\theta_\star}`,
-    :math:`\theta_\star \in \{-1, 1\}`.  Every proper estimator has
-    :math:`D_{KL} \ge H/(4n)` w.p. :math:`\ge 1/4`.
-
-    Examples
-    --------
-    >>> inst = prop_3_2_sgd(8, 100)
-    >>> inst.data.prompt_weights.tolist()
-    [0.995, 0.005]
-    """
-    H = _horizon(H)
-    n = _pos(n, "n")
-    theta_star = check_real(theta_star, "theta_star", low=-1.0, high=1.0)
-    table = np.zeros((2, 2, 1))
-    table[1, :, 0] = [-1.0, 1.0]
-    features = iid_token_features(table, H)
-    weights = np.array([1.0 - 1.0 / (2 * n), 1.0 / (2 * n)])
-    data = AutoregressiveLinearModel(features, np.array([theta_star]), weights)
-    start = AutoregressiveLinearModel(features, np.zeros(1), weights)
-    return Instance("prop_3_2_sgd", "Prop. 3.2 (both numberings), App. I; Section 6.1",
-                    data=data, model_class=start,
-                    params={"H": H, "n": n, "theta_star": theta_star, "box": [-1.0, 1.0],
-                            "B": 1.0, "theta_init": [0.0]})
 
 
 def rare_token_instance(H, rate=0.5, B=8.0):
