@@ -71,6 +71,20 @@ NOT_FUZZED = {
                                        "(fields are arbitrary objects); see test_records",
     "theory.log_ratio.LogRatioLaw": "result record built by exact_log_ratio/sampled_log_ratio, "
                                     "which validate their inputs; see test_records",
+    "theory.bounds.Witness": "result record returned by the witness constructions of bounds "
+                             "(coverage_decay_witness, ...), which validate their inputs; see test_records",
+    "theory.bounds.BernoulliWitness": "result record returned by bernoulli_witness, which "
+                                      "validates `p` and `N`; see test_records",
+    "theory.certified.CertifiedBounds": "result record of certified_coverage/"
+                                        "certified_stopped_kl (validated there); see test_records",
+    "theory.certified.CertifiedLogRatioLaw": "result record of certified_log_ratio, which "
+                                             "validates its inputs; see test_records",
+    "theory.vgb.PrefixTree": "result record of expand_tree, which validates the automaton; "
+                             "see test_records",
+    "theory.vgb.CurveResult": "result record of leaf_conditional_curves; see test_records",
+    "theory.vgb.MixingResult": "result record of mixing_times; see test_records",
+    "theory.instances.graph_paths.GraphPathTask": "result record of graph_path_task, which "
+                                                  "validates its inputs; see test_records",
 }
 
 #: Parameters never perturbed: ``{name: reason}``.
@@ -839,6 +853,25 @@ def test_records():
     with pytest.raises(ValueError, match="`level`"):
         law.coverage_interval(2.0, level=1.5)
     assert Instance("x", "ref", data=None).to_dict() == {"name": "x", "paper_ref": "ref", "params": {}}
+    # result records are produced (and validated) by their constructors
+    from theory import bounds, certified, vgb
+    from theory.instances import graph_paths
+
+    assert isinstance(bounds.bernoulli_witness(0.5, 4.0), bounds.BernoulliWitness)
+    with pytest.raises(ValueError, match="`p`"):
+        bounds.bernoulli_witness(1.5, 4.0)
+    assert isinstance(bounds.lemma_j1_witness(1.0), bounds.Witness)
+    c = _ctx()
+    cb = certified.certified_coverage(c["data"], c["model"], 4.0, n_bins=256)
+    assert isinstance(cb, certified.CertifiedBounds) and np.all(cb.lo <= cb.hi)
+    assert isinstance(certified.certified_log_ratio(c["data"], c["model"], n_bins=256),
+                      certified.CertifiedLogRatioLaw)
+    with pytest.raises(ValueError, match="`N`"):
+        certified.certified_coverage(c["data"], c["model"], 0.5, n_bins=256)
+    with pytest.raises(TypeError, match="`automaton`"):
+        vgb.expand_tree("abc")
+    with pytest.raises(ValueError, match="`n_layers`"):
+        graph_paths.graph_path_task([graph_paths.GraphClass("G", 1.0, 1, "match")], n_layers=0)
 
 
 def test_label_and_flag_parameters():
