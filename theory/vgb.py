@@ -1448,7 +1448,10 @@ def coverage_tail(pi_star, pi_hat, threshold):
 # --------------------------------------------------------------------------------------
 
 
-def _h_eps_iv(H, eps, delta=None):
+_NO_DELTA = object()
+
+
+def _h_eps_iv(H, eps, delta=_NO_DELTA):
     """``H >= 1`` (array of integers), ``eps >= 0`` and ``delta`` in (0, 1), broadcast."""
     Ha = as_finite_array(H, "H")
     if (Ha < 1).any() or (Ha != np.round(Ha)).any():
@@ -1457,7 +1460,7 @@ def _h_eps_iv(H, eps, delta=None):
     if (ea < 0).any():
         raise ValueError(f"`eps` must be >= 0, got minimum {ea.min()}.")
     out = [Ha, ea]
-    if delta is not None:
+    if delta is not _NO_DELTA:
         da = as_finite_array(delta, "delta")
         if (da <= 0).any() or (da >= 1).any():
             raise ValueError(f"`delta` must lie in (0, 1), got {delta!r}.")
@@ -1465,7 +1468,7 @@ def _h_eps_iv(H, eps, delta=None):
     try:
         np.broadcast_shapes(*(a.shape for a in out))
     except ValueError:
-        raise ValueError("`H`, `eps`" + (" and `delta`" if delta is not None else "")
+        raise ValueError("`H`, `eps`" + (" and `delta`" if delta is not _NO_DELTA else "")
                          + " do not broadcast.") from None
     return out
 
