@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_real
+from .._validation import as_finite_array, check_real
 from ..models import AutoregressiveLinearModel, TabularFeatures
 from ._base import Instance
 
@@ -128,6 +128,13 @@ def lemma_k6(eta, H, B=4096.0):
                             "regime": "K.6"})
 
 
+def _pos_array(value, name):
+    arr = as_finite_array(value, name)
+    if (arr <= 0).any():
+        raise ValueError(f"`{name}` must be > 0, got minimum {arr.min()}.")
+    return arr
+
+
 def lemma_k7_visits(eta, H, B_bar, N):
     r"""Visits of a ``±`` prompt SGD needs before it is covered (derived; see the module notes).
 
@@ -141,13 +148,25 @@ def lemma_k7_visits(eta, H, B_bar, N):
     >>> round(float(lemma_k7_visits(8 / (64 * 4096.0), 64, 40.0, np.e)), 3)
     20.16
     """
-    eta, B_bar = np.asarray(eta, float), np.asarray(B_bar, float)
-    H, logn = np.asarray(H, float), np.log(np.asarray(N, float))
+    eta, B_bar = _pos_array(eta, "eta"), _pos_array(B_bar, "B_bar")
+    H = _pos_array(H, "H")
+    N = as_finite_array(N, "N")
+    if (N <= 1).any():
+        raise ValueError(f"`N` must be > 1, got minimum {N.min()}.")
+    logn = np.log(N)
     return np.maximum(H / logn - 1.0, 0.0) / (eta * H * B_bar ** 2)
 
 
 def lemma_k7_mu_plus(H, B, B_bar, T, N):
-    r"""Default :math:`\mu(+) = \min\{1, HB/(512e\,T\bar B^2\log N)\}` (see the reconstruction note)."""
+    r"""Default :math:`\mu(+) = \min\{1, HB/(512e\,T\bar B^2\log N)\}` (see the reconstruction note).
+
+    Examples
+    --------
+    >>> round(lemma_k7_mu_plus(64, 4096.0, 40.0, 1000, np.e), 6)
+    0.000118
+    """
+    H, B, B_bar = _horizon(H), _pos(B, "B"), _pos(B_bar, "B_bar")
+    T, N = _pos(T, "T"), check_real(N, "N", low=1.0, low_open=True)
     return float(min(1.0, H * B / (512.0 * np.e * T * B_bar ** 2 * np.log(N))))
 
 
@@ -177,6 +196,9 @@ def lemma_k7(H, B=4096.0, B_bar=40.0, *, T=None, N=None, mu_plus=None):
 
     Examples
     --------
+    >>> inst = lemma_k7(64, T=1000, N=np.e)           # default mu(+) = lemma_k7_mu_plus(...)
+    >>> round(inst.params["mu_plus"], 6)
+    0.000118
     >>> inst = lemma_k7(64, mu_plus=0.5)
     >>> inst.data.prompt_weights.tolist(), inst.params["B_bar"]
     ([0.5, 0.5], 40.0)
@@ -184,6 +206,10 @@ def lemma_k7(H, B=4096.0, B_bar=40.0, *, T=None, N=None, mu_plus=None):
     H, B, B_bar = _horizon(H), _pos(B, "B"), _pos(B_bar, "B_bar")
     if B_bar > B:
         raise ValueError(f"`B_bar` must be <= `B`, got {B_bar} > {B}.")
+    if T is not None:
+        T = _pos(T, "T")
+    if N is not None:
+        N = check_real(N, "N", low=1.0, low_open=True)
     if mu_plus is None:
         if T is None or N is None:
             raise ValueError("give `mu_plus`, or `T` and `N` for the default mu(+).")
@@ -208,10 +234,16 @@ def sgd_lower_bound_instance(eta, H, *, B=4096.0, B_bar=40.0, T=None, N=None, mu
 
     Examples
     --------
+    >>> sgd_lower_bound_instance(1e-6, 64, T=1000, N=np.e).params["regime"]
+    'K.7'
     >>> sgd_lower_bound_instance(1e-6, 64, mu_plus=0.5).params["regime"]
     'K.7'
     """
     eta = _pos(eta, "eta")
+    T = None if T is None else _pos(T, "T")
+    N = None if N is None else check_real(N, "N", low=1.0, low_open=True)
+    if mu_plus is not None:
+        mu_plus = check_real(mu_plus, "mu_plus", low=0.0, high=1.0, low_open=True)
     if eta * _horizon(H) * _pos(B, "B") >= 8.0 * (1 - 1e-12):
         return lemma_k6(eta, H, B)
     return lemma_k7(H, B, B_bar, T=T, N=N, mu_plus=mu_plus)
