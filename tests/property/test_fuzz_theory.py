@@ -99,6 +99,11 @@ SKIP_MUTATIONS = {
     ("theory.vgb.best_of_n_law", "probs", "unnormalized"):
         "documented sub-probability measure (missing mass = no candidate); a total above one "
         "is still rejected, see test_best_of_n_law_sub_probability",
+    ("theory.bounds.log_density_ratio_moment", "p", "outside [0,1]"):
+        "`p` is a moment order (any p > 0), not a probability; p <= 0 and NaN are still "
+        "rejected, see test_moment_order_p",
+    ("theory.bounds.markov_lp_coverage_bound", "p", "outside [0,1]"):
+        "`p` is a moment order (any p > 0), not a probability; see test_moment_order_p",
 }
 
 #: Methods that are not fuzzed, with the reason.
@@ -892,6 +897,19 @@ def test_best_of_n_law_sub_probability():
     for bad in ([0.75, 0.75], [3.0, 3.0]):
         with pytest.raises(ValueError, match="`probs`"):
             best_of_n_law(bad, [0.0, 1.0], 2)
+
+
+def test_moment_order_p():
+    from theory.bounds import log_density_ratio_moment, markov_lp_coverage_bound
+
+    lr = np.array([0.0, np.log(2.0)])
+    assert np.isclose(log_density_ratio_moment(lr, 2.0), np.log((1 + 4) / 2))
+    assert np.isclose(markov_lp_coverage_bound(np.log(2.5), 2.0, 2.0), 2.5 / 4)
+    for bad in (0.0, -1.0, -np.inf, np.nan):
+        with pytest.raises(ValueError, match="`p`"):
+            log_density_ratio_moment(lr, bad)
+        with pytest.raises(ValueError, match="`p`"):
+            markov_lp_coverage_bound(np.log(2.5), 2.0, bad)
 
 
 def test_label_and_flag_parameters():
