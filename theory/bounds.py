@@ -883,7 +883,13 @@ def lemma_j1_clipped_exponential(log_p_data, log_p_model, C, *, prompt_weights=N
     """
     from .divergences import _pair_iv
 
-    lp, lq, mu = _pair_iv(log_p_data, log_p_model, prompt_weights)
+    lp = check_log_probabilities(log_p_data, "log_p_data", min_ndim=1)
+    lq = check_log_probabilities(log_p_model, "log_p_model", min_ndim=1)
+    if lp.ndim > 2:
+        raise ValueError(f"`log_p_data` must have shape (m,) or (n_prompts, m), got {lp.shape}.")
+    if lq.shape != lp.shape:
+        raise ValueError(f"`log_p_model` must have the shape of `log_p_data` {lp.shape}, got {lq.shape}.")
+    lp, lq, mu = _pair_iv(lp, lq, prompt_weights)
     C = as_float_array(C, "C", allow_posinf=False, allow_neginf=False)
     c = np.ravel(C)
     with np.errstate(invalid="ignore"):
@@ -1033,6 +1039,7 @@ def finite_class_mle_failure_probability(log_class, n, threshold, *, prompt_weig
     for k in range(lc.shape[0]):
         check_log_probabilities(lc[k], "log_class", axis=-1)
     n = check_int(n, "n", low=1)
+    max_outcomes = check_int(max_outcomes, "max_outcomes", low=1)
     thr = as_float_array(threshold, "threshold", allow_posinf=False, allow_neginf=False)
     if thr.ndim != 0 or thr < 0:
         raise ValueError("`threshold` must be a non-negative scalar.")

@@ -53,7 +53,7 @@ from scipy import sparse, special
 from scipy.sparse import linalg as splinalg
 
 from ._validation import (as_finite_array, as_float_array, as_int_array, check_int, check_real,
-                          readonly)
+                          check_allocation, check_probability_vector, readonly)
 
 __all__ = [
     "TreeAutomaton",
@@ -160,6 +160,8 @@ class TreeAutomaton:
         lp = as_float_array(self.log_probs, "log_probs", ndim=2, allow_posinf=False)
         if lp.shape != (S, V):
             raise ValueError(f"`log_probs` must have shape {(S, V)}, got {lp.shape}.")
+        if (lp > 1e-12).any():
+            raise ValueError(f"`log_probs` must be <= 0, got maximum {lp.max()}.")
         depth = as_int_array(self.depth, "depth", ndim=1, low=0, high=horizon + 1)
         if depth.shape != (S,):
             raise ValueError(f"`depth` must have shape {(S,)}, got {depth.shape}.")
@@ -226,6 +228,17 @@ def _check_values(values, n, name="values"):
     if (arr < 0).any():
         raise ValueError(f"`{name}` must be non-negative, got minimum {arr.min()}.")
     return arr
+
+
+def _v_star_iv(aut, v_star):
+    """``V*`` per state: computed, or the caller's ``v_star`` (which must give ``E_ref[tau] > 0``)."""
+    if v_star is None:
+        return optimal_values(aut)
+    v = _check_values(v_star, aut.n_states, "v_star")
+    if v[0] <= 0:
+        raise ValueError(f"`v_star`[0] = E_ref[tau] must be > 0 (pi* is undefined otherwise), "
+                         f"got {v[0]}.")
+    return v
 
 
 def _levels(depth, horizon):
@@ -324,9 +337,9 @@ def target_state_marginals(automaton, v_star=None):
     [1.0, 0.25, 0.75]
     """
     aut = _check_automaton(automaton)
-    v = optimal_values(aut) if v_star is None else _check_values(v_star, aut.n_states, "v_star")
+    v = _v_star_iv(aut, v_star)
     if v[0] <= 0:
-        raise ValueError("the partition function E_ref[tau] is 0: pi* is undefined.")
+        raise ValueError("`automaton` has E_ref[tau] = 0: pi* is undefined.")
     return prefix_state_mass(aut) * v / v[0]
 
 
@@ -353,7 +366,7 @@ def uniform_error(automaton, values, *, v_star=None):
     """
     aut = _check_automaton(automaton)
     vhat = _check_values(values, aut.n_states)
-    v = optimal_values(aut) if v_star is None else _check_values(v_star, aut.n_states, "v_star")
+    v = _v_star_iv(aut, v_star)
     reach = prefix_state_mass(aut) > 0
     leaf = aut.is_leaf & reach
     if not np.allclose(vhat[leaf], aut.tau[leaf], rtol=1e-12, atol=0):
@@ -404,7 +417,7 @@ def average_case_error(automaton, values, *, v_star=None):
     """
     aut = _check_automaton(automaton)
     vhat = _check_values(values, aut.n_states)
-    v = optimal_values(aut) if v_star is None else _check_values(v_star, aut.n_states, "v_star")
+    v = _v_star_iv(aut, v_star)
     m = target_state_marginals(aut, v)
     over = np.zeros(aut.horizon)
     under = np.zeros(aut.horizon)
@@ -583,6 +596,13 @@ def edge_log_weights(tree, node_values, *, tau_at_leaves=True):
     -------
     (N,) ndarray
         Entry ``v`` is the weight of the edge above node ``v`` (``-inf`` for the root).
+
+    Examples
+    --------
+    >>> aut = TreeAutomaton([[1, 2], [-1, -1], [-1, -1]], np.log(np.full((3, 2), 0.5)),
+    ...                     [0, 1, 1], [0.0, 1.0, 3.0], 1)
+    >>> np.round(np.exp(edge_log_weights(expand_tree(aut), [2.0, 1.0, 3.0])), 12).tolist()
+    [0.0, 0.5, 1.5]
     """
     tree = _check_tree(tree)
     vals = _node_values_iv(tree, node_values, tau_at_leaves=tau_at_leaves)
@@ -681,6 +701,20 @@ def stationary_law(tree, node_values, *, tau_at_leaves=True):
     return mass / total
 
 
+def _transition_iv(P, n, name="P"):
+    """``P`` as a CSR matrix of shape ``(n, n)`` with finite entries in ``[0, 1]``."""
+    if not sparse.issparse(P):
+        P = as_finite_array(P, name, ndim=2)
+    elif P.dtype.kind not in "iufb":
+        raise TypeError(f"`{name}` must have real entries, got dtype {P.dtype}.")
+    P = sparse.csr_matrix(P, dtype=float)
+    if P.shape != (n, n):
+        raise ValueError(f"`{name}` must have shape {(n, n)}, got {P.shape}.")
+    if P.nnz and (not np.isfinite(P.data).all() or P.data.min() < 0 or P.data.max() > 1):
+        raise ValueError(f"`{name}` must have finite entries in [0, 1].")
+    return P
+
+
 def stationary_from_transitions(tree, P):
     r"""Stationary law recomputed from the entries of ``P`` by detailed balance on the tree.
 
@@ -709,10 +743,8 @@ def stationary_from_transitions(tree, P):
     True
     """
     tree = _check_tree(tree)
-    P = sparse.csr_matrix(P)
     N = tree.n_nodes
-    if P.shape != (N, N):
-        raise ValueError(f"`P` must have shape {(N, N)}, got {P.shape}.")
+    P = _transition_iv(P, N)
     par = tree.parent[1:]
     nodes = np.arange(1, N)
     fwd = np.asarray(P[par, nodes]).ravel()
@@ -725,25 +757,54 @@ def stationary_from_transitions(tree, P):
     for h in range(1, tree.horizon + 1):
         sel = np.flatnonzero(tree.depth[1:] == h)
         logpi[sel + 1] = logpi[par[sel]] + step[sel]
+    if not np.isfinite(logpi[tree.leaves]).any():
+        raise ValueError("`P` does not connect the root to any leaf in both directions "
+                         "(not a reversible walk on `tree`).")
     m = logpi[np.isfinite(logpi)].max()
     pi = np.exp(logpi - m)
     return pi / pi.sum()
 
 
 def stationarity_residual(pi, P):
-    r""":math:`\|\tilde\pi P - \tilde\pi\|_1` (zero for a stationary law)."""
-    pi = as_finite_array(pi, "pi", ndim=1)
-    return float(np.abs(sparse.csr_matrix(P).T @ pi - pi).sum())
+    r""":math:`\|\tilde\pi P - \tilde\pi\|_1` (zero for a stationary law).
+
+    Parameters
+    ----------
+    pi : (N,) array_like
+        A probability vector.
+    P : (N, N) sparse matrix or array_like
+        A transition matrix (entries in ``[0, 1]``).
+
+    Examples
+    --------
+    >>> aut = TreeAutomaton([[1, 2], [-1, -1], [-1, -1]], np.log(np.full((3, 2), 0.5)),
+    ...                     [0, 1, 1], [0.0, 1.0, 3.0], 1)
+    >>> tree = expand_tree(aut)
+    >>> P = transition_matrix(tree, [2.0, 1.0, 3.0])
+    >>> stationarity_residual(stationary_law(tree, [2.0, 1.0, 3.0]), P) < 1e-15
+    True
+    """
+    pi = check_probability_vector(pi, "pi", ndim=1)
+    P = _transition_iv(P, pi.size)
+    return float(np.abs(P.T @ pi - pi).sum())
 
 
 def target_leaf_law(tree):
-    r""":math:`\pi^\star(y) = \pi_{\rm ref}(y)\tau(y)/Z` on ``tree.leaves`` (log-space normalised)."""
+    r""":math:`\pi^\star(y) = \pi_{\rm ref}(y)\tau(y)/Z` on ``tree.leaves`` (log-space normalised).
+
+    Examples
+    --------
+    >>> aut = TreeAutomaton([[1, 2], [-1, -1], [-1, -1]], np.log(np.full((3, 2), 0.5)),
+    ...                     [0, 1, 1], [0.0, 1.0, 3.0], 1)
+    >>> target_leaf_law(expand_tree(aut)).tolist()
+    [0.25, 0.75]
+    """
     tree = _check_tree(tree)
     tau = tree.automaton.tau[tree.state[tree.leaves]]
     with np.errstate(divide="ignore"):
         lw = tree.log_prefix[tree.leaves] + np.log(tau)
     if not np.isfinite(lw).any():
-        raise ValueError("tau is 0 on every leaf: pi* is undefined.")
+        raise ValueError("`tree` has tau = 0 on every leaf: pi* is undefined.")
     w = np.exp(lw - lw.max())
     return w / w.sum()
 
@@ -765,17 +826,43 @@ def leaf_mass(tree, node_values, *, tau_at_leaves=True):
     return float(pi[tree.leaves].sum())
 
 
+def _prob_pair_iv(p, q, axis):
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"`axis` must be an integer, got {type(axis).__name__}.")
+    p = as_finite_array(p, "p")
+    q = as_finite_array(q, "q")
+    try:
+        shape = np.broadcast_shapes(p.shape, q.shape)
+    except ValueError:
+        raise ValueError(f"`p` {p.shape} and `q` {q.shape} do not broadcast.") from None
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(f"`axis` = {axis} is out of bounds for shape {shape}.")
+    p = check_probability_vector(p, "p", axis=axis if p.ndim == len(shape) else -1)
+    q = check_probability_vector(q, "q", axis=axis if q.ndim == len(shape) else -1)
+    return p, q
+
+
 def total_variation_probs(p, q, axis=-1):
-    r""":math:`\tfrac12\sum|p - q|` between probability vectors (broadcast, along ``axis``)."""
-    p = np.asarray(p, dtype=float)
-    q = np.asarray(q, dtype=float)
+    r""":math:`\tfrac12\sum|p - q|` between probability vectors (broadcast, along ``axis``).
+
+    Examples
+    --------
+    >>> float(total_variation_probs([0.5, 0.5], [0.25, 0.75]))
+    0.25
+    """
+    p, q = _prob_pair_iv(p, q, axis)
     return 0.5 * np.abs(p - q).sum(axis=axis)
 
 
 def kl_probs(p, q, axis=-1):
-    r""":math:`\sum p\log(p/q)` between probability vectors (``inf`` if ``p`` is not ``<< q``)."""
-    p = np.asarray(p, dtype=float)
-    q = np.asarray(q, dtype=float)
+    r""":math:`\sum p\log(p/q)` between probability vectors (``inf`` if ``p`` is not ``<< q``).
+
+    Examples
+    --------
+    >>> round(float(kl_probs([0.5, 0.5], [0.25, 0.75])), 6)
+    0.143841
+    """
+    p, q = _prob_pair_iv(p, q, axis)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0)
     return terms.sum(axis=axis)
@@ -822,7 +909,13 @@ class _Stack:
     def __init__(self, trees, values_list, tau_at_leaves):
         if isinstance(trees, PrefixTree):
             trees, values_list = [trees], [values_list]
+        if not isinstance(trees, (list, tuple)) or not trees:
+            raise TypeError("`trees` must be a PrefixTree or a non-empty sequence of PrefixTree, "
+                            f"got {type(trees).__name__}.")
         trees = [_check_tree(t, "trees") for t in trees]
+        if isinstance(values_list, (str, bytes)) or not hasattr(values_list, "__len__"):
+            raise TypeError("`node_values` must be a sequence with one entry per tree, "
+                            f"got {type(values_list).__name__}.")
         if len(values_list) != len(trees):
             raise ValueError("`node_values` must have one entry per tree.")
         mats, pis, targets, offs, leaf_idx = [], [], [], [0], []
@@ -992,9 +1085,9 @@ def mixing_times(trees, node_values, delta, *, T_cap=1_000_000, T_eval=None,
     [1.0]
     """
     scalar = np.ndim(delta) == 0
-    dl = np.atleast_1d(np.asarray(delta, dtype=float))
-    for d in dl:
-        check_real(float(d), "delta", low=0, high=1, low_open=True, high_open=True)
+    dl = np.atleast_1d(as_finite_array(delta, "delta"))
+    if dl.ndim != 1 or (dl <= 0).any() or (dl >= 1).any():
+        raise ValueError(f"`delta` must be a level in (0, 1) or a 1-d sequence of them, got {delta!r}.")
     T_cap = check_int(T_cap, "T_cap", low=1)
     st = _Stack(trees, node_values, tau_at_leaves)
     R, D = st.R, dl.size
@@ -1355,6 +1448,31 @@ def coverage_tail(pi_star, pi_hat, threshold):
 # --------------------------------------------------------------------------------------
 
 
+_NO_DELTA = object()
+
+
+def _h_eps_iv(H, eps, delta=_NO_DELTA):
+    """``H >= 1`` (array of integers), ``eps >= 0`` and ``delta`` in (0, 1), broadcast."""
+    Ha = as_finite_array(H, "H")
+    if (Ha < 1).any() or (Ha != np.round(Ha)).any():
+        raise ValueError(f"`H` must be a positive integer (or an array of them), got {H!r}.")
+    ea = as_finite_array(eps, "eps")
+    if (ea < 0).any():
+        raise ValueError(f"`eps` must be >= 0, got minimum {ea.min()}.")
+    out = [Ha, ea]
+    if delta is not _NO_DELTA:
+        da = as_finite_array(delta, "delta")
+        if (da <= 0).any() or (da >= 1).any():
+            raise ValueError(f"`delta` must lie in (0, 1), got {delta!r}.")
+        out.append(da)
+    try:
+        np.broadcast_shapes(*(a.shape for a in out))
+    except ValueError:
+        raise ValueError("`H`, `eps`" + (" and `delta`" if delta is not _NO_DELTA else "")
+                         + " do not broadcast.") from None
+    return out
+
+
 def theorem_4_1_leaf_probability_bound(H, eps):
     r"""Theorem 4.1: :math:`\Pr[\text{output is a leaf}] \ge 1/(8(1+\varepsilon_V)H)`.
 
@@ -1364,7 +1482,8 @@ def theorem_4_1_leaf_probability_bound(H, eps):
     >>> float(theorem_4_1_leaf_probability_bound(4, 0.0))
     0.03125
     """
-    return 1.0 / (8.0 * (1.0 + np.asarray(eps, dtype=float)) * np.asarray(H, dtype=float))
+    H, eps = _h_eps_iv(H, eps)
+    return 1.0 / (8.0 * (1.0 + eps) * H)
 
 
 def stationary_leaf_mass_bound(H, eps):
@@ -1377,7 +1496,8 @@ def stationary_leaf_mass_bound(H, eps):
     >>> float(stationary_leaf_mass_bound(4, 0.0))
     0.125
     """
-    return 1.0 / (2.0 * (1.0 + np.asarray(eps, dtype=float)) * np.asarray(H, dtype=float))
+    H, eps = _h_eps_iv(H, eps)
+    return 1.0 / (2.0 * (1.0 + eps) * H)
 
 
 def theorem_4_1_steps_shape(H, eps, delta):
@@ -1386,8 +1506,8 @@ def theorem_4_1_steps_shape(H, eps, delta):
     >>> float(theorem_4_1_steps_shape(2, 0.0, np.exp(-1)))
     4.0
     """
-    H = np.asarray(H, dtype=float)
-    return H ** 2 * (1.0 + np.asarray(eps, dtype=float)) ** 4 * np.log(1.0 / np.asarray(delta, dtype=float))
+    H, eps, delta = _h_eps_iv(H, eps, delta)
+    return H ** 2 * (1.0 + eps) ** 4 * np.log(1.0 / delta)
 
 
 def theorem_4_2_threshold(H, eps, delta):
@@ -1396,8 +1516,8 @@ def theorem_4_2_threshold(H, eps, delta):
     >>> float(theorem_4_2_threshold(1, 0.0, 0.5))
     96.0
     """
-    return 48.0 * np.asarray(H, dtype=float) * (1.0 + np.asarray(eps, dtype=float)) ** 2 \
-        / np.asarray(delta, dtype=float)
+    H, eps, delta = _h_eps_iv(H, eps, delta)
+    return 48.0 * H * (1.0 + eps) ** 2 / delta
 
 
 def example_3_1_action_level_tv(H, eps):
@@ -1429,9 +1549,9 @@ def example_3_1_action_level_tv(H, eps):
     >>> round(float(example_3_1_action_level_tv(2, 1.0)), 4)   # |2/3 - 1/2|
     0.1667
     """
-    Hs = np.asarray(H)
-    es = np.asarray(eps, dtype=float)
+    Hs, es = _h_eps_iv(H, eps)
     Hb, eb = np.broadcast_arrays(Hs, es)
+    check_allocation(8 * (int(Hs.max()) + 1) * 4, "H", int(Hs.max()))
     out = np.empty(Hb.shape)
     from scipy import stats as _stats
     for idx in np.ndindex(Hb.shape):
@@ -1470,8 +1590,17 @@ def example_3_2_action_level_regret(H, lam):
     >>> float(r), float(tv)
     (0.0, 0.0)
     """
-    Hs = np.asarray(H, dtype=float)
-    lam = np.asarray(lam, dtype=float)
+    Hs = as_finite_array(H, "H")
+    if (Hs < 1).any() or (Hs != np.round(Hs)).any():
+        raise ValueError(f"`H` must be a positive integer (or an array of them), got {H!r}.")
+    lam = as_finite_array(lam, "lam")
+    if (lam <= 0).any():
+        raise ValueError(f"`lam` must be > 0, got minimum {lam.min()}.")
+    try:
+        np.broadcast_shapes(Hs.shape, lam.shape)
+    except ValueError:
+        raise ValueError("`H` and `lam` do not broadcast.") from None
+    check_allocation(8 * (int(Hs.max()) + 1) * 4, "H", int(Hs.max()))
     p = special.expit(lam)
     kl = 0.5 * np.log(0.5 / p) + 0.5 * np.log(0.5 / (1 - p))
     regret = (Hs - 1) / (lam * Hs) * kl
@@ -1516,6 +1645,7 @@ def example_3_1_action_level_coverage_tail(H, eps, threshold):
     H = check_int(H, "H", low=1)
     eps = check_real(eps, "eps", low=0)
     thr = as_float_array(threshold, "threshold", allow_neginf=False)
+    check_allocation(8 * (H + 1) * (thr.size + 4), "H", H)
     n = H - 1
     q = (1.0 + eps) / (2.0 + eps)
     k = np.arange(n + 1)

@@ -71,12 +71,39 @@ NOT_FUZZED = {
                                        "(fields are arbitrary objects); see test_records",
     "theory.log_ratio.LogRatioLaw": "result record built by exact_log_ratio/sampled_log_ratio, "
                                     "which validate their inputs; see test_records",
+    "theory.bounds.Witness": "result record returned by the witness constructions of bounds "
+                             "(coverage_decay_witness, ...), which validate their inputs; see test_records",
+    "theory.bounds.BernoulliWitness": "result record returned by bernoulli_witness, which "
+                                      "validates `p` and `N`; see test_records",
+    "theory.certified.CertifiedBounds": "result record of certified_coverage/"
+                                        "certified_stopped_kl (validated there); see test_records",
+    "theory.certified.CertifiedLogRatioLaw": "result record of certified_log_ratio, which "
+                                             "validates its inputs; see test_records",
+    "theory.vgb.PrefixTree": "result record of expand_tree, which validates the automaton; "
+                             "see test_records",
+    "theory.vgb.CurveResult": "result record of leaf_conditional_curves; see test_records",
+    "theory.vgb.MixingResult": "result record of mixing_times; see test_records",
+    "theory.instances.graph_paths.GraphPathTask": "result record of graph_path_task, which "
+                                                  "validates its inputs; see test_records",
 }
 
 #: Parameters never perturbed: ``{name: reason}``.
 SKIP_PARAMS = {
     "name": "label used in error messages (any string is valid)",
     "paired": "boolean flag selecting the batch semantics",
+}
+
+#: Single mutations not applied to one parameter of one callable:
+#: ``{(callable, parameter, mutation label): reason}`` (each has a targeted test below).
+SKIP_MUTATIONS = {
+    ("theory.vgb.best_of_n_law", "probs", "unnormalized"):
+        "documented sub-probability measure (missing mass = no candidate); a total above one "
+        "is still rejected, see test_best_of_n_law_sub_probability",
+    ("theory.bounds.log_density_ratio_moment", "p", "outside [0,1]"):
+        "`p` is a moment order (any p > 0), not a probability; p <= 0 and NaN are still "
+        "rejected, see test_moment_order_p",
+    ("theory.bounds.markov_lp_coverage_bound", "p", "outside [0,1]"):
+        "`p` is a moment order (any p > 0), not a probability; see test_moment_order_p",
 }
 
 #: Methods that are not fuzzed, with the reason.
@@ -750,6 +777,8 @@ def fuzz_target(target, draw):
             bad = mutation.make(value, draw)
             if bad is _SKIP:
                 continue
+            if (target.name, pname, mutation.label) in SKIP_MUTATIONS:
+                continue
             if mutation.label == "non-integer" and _accepts_float(target, pname, value):
                 continue  # a real-valued parameter that happens to have an integer baseline
             msg = check_invalid_call(target, pname, mutation, bad)
@@ -839,6 +868,48 @@ def test_records():
     with pytest.raises(ValueError, match="`level`"):
         law.coverage_interval(2.0, level=1.5)
     assert Instance("x", "ref", data=None).to_dict() == {"name": "x", "paper_ref": "ref", "params": {}}
+    # result records are produced (and validated) by their constructors
+    from theory import bounds, certified, vgb
+    from theory.instances import graph_paths
+
+    assert isinstance(bounds.bernoulli_witness(0.5, 4.0), bounds.BernoulliWitness)
+    with pytest.raises(ValueError, match="`p`"):
+        bounds.bernoulli_witness(1.5, 4.0)
+    assert isinstance(bounds.lemma_j1_witness(1.0), bounds.Witness)
+    c = _ctx()
+    cb = certified.certified_coverage(c["data"], c["model"], 4.0, n_bins=256)
+    assert isinstance(cb, certified.CertifiedBounds) and np.all(cb.lo <= cb.hi)
+    assert isinstance(certified.certified_log_ratio(c["data"], c["model"], n_bins=256),
+                      certified.CertifiedLogRatioLaw)
+    with pytest.raises(ValueError, match="`N`"):
+        certified.certified_coverage(c["data"], c["model"], 0.5, n_bins=256)
+    with pytest.raises(TypeError, match="`automaton`"):
+        vgb.expand_tree("abc")
+    with pytest.raises(ValueError, match="`n_layers`"):
+        graph_paths.graph_path_task([graph_paths.GraphClass("G", 1.0, 1, "match")], n_layers=0)
+
+
+def test_best_of_n_law_sub_probability():
+    from theory.vgb import best_of_n_law
+
+    law = best_of_n_law([0.25, 0.25], [0.0, 1.0], 2)   # missing mass 1/2 = "no candidate"
+    assert np.isclose(law.sum(), 1 - 0.5 ** 2)
+    for bad in ([0.75, 0.75], [3.0, 3.0]):
+        with pytest.raises(ValueError, match="`probs`"):
+            best_of_n_law(bad, [0.0, 1.0], 2)
+
+
+def test_moment_order_p():
+    from theory.bounds import log_density_ratio_moment, markov_lp_coverage_bound
+
+    lr = np.array([0.0, np.log(2.0)])
+    assert np.isclose(log_density_ratio_moment(lr, 2.0), np.log((1 + 4) / 2))
+    assert np.isclose(markov_lp_coverage_bound(np.log(2.5), 2.0, 2.0), 2.5 / 4)
+    for bad in (0.0, -1.0, -np.inf, np.nan):
+        with pytest.raises(ValueError, match="`p`"):
+            log_density_ratio_moment(lr, bad)
+        with pytest.raises(ValueError, match="`p`"):
+            markov_lp_coverage_bound(np.log(2.5), 2.0, bad)
 
 
 def test_label_and_flag_parameters():
