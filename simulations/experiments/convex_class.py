@@ -48,7 +48,7 @@ class Config:
 
     @classmethod
     def full(cls):
-        return cls(ns=(8, 16, 32, 64, 128), replicates=2000, power_binding=True)
+        return cls(ns=(4, 8, 16), replicates=2000, power_binding=True)
 
 
 def tasks(config):

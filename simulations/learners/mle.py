@@ -12,8 +12,9 @@ Three estimators of Section 4 of arXiv 2510.15020, all **vectorised over replica
 * :func:`convex_mle` -- the MLE of a tabular autoregressive linear model over
   :math:`\Theta = \{\|\theta\|_2\le R\}` or a box (Theorem 4.2, Props 3.2, G.1(a), K.1), by a
   batched projected-Newton method (the local quadratic model is maximised over the constraint
-  set -- exactly for the ball, in the Hessian's eigenbasis; by accelerated projected gradient
-  for the box -- then Armijo backtracking) run until the first-order optimality residual is
+  set -- exactly for the ball, in the Hessian's eigenbasis; for the box by the active-set projected
+  Newton point, with accelerated projected gradient on the model as fallback -- then Armijo
+  backtracking) run until the first-order optimality residual is
   below ``tol``.
 * :func:`mixture_mle` -- the MLE over the convex hull of fixed components (a class with
   :math:`\theta\mapsto\pi_\theta(y|x)` concave, Assumption G.1 / Theorem G.1), by EM, with the
@@ -390,6 +391,22 @@ def _ball_qp_exact(theta, grad, hess, radius):
     return np.einsum("rdk,rk->rd", u, zc)
 
 
+def _box_newton(theta, grad, hess, low, high):
+    r"""Active-set (Bertsekas) projected-Newton point for the box.
+
+    Coordinates at a bound whose gradient pushes outward are fixed; on the free ones the
+    Newton step :math:`s_F = A_{FF}^{+}g_F` (pseudo-inverse: flat directions do not move) is
+    taken and the result clipped to the box.
+    """
+    span = high - low
+    eps = 1e-12 * max(span, 1.0)
+    active = ((theta <= low + eps) & (grad < 0)) | ((theta >= high - eps) & (grad > 0))
+    free = ~active
+    a = -hess * (free[:, :, None] & free[:, None, :])
+    s = np.einsum("rde,re->rd", np.linalg.pinv(a, rcond=1e-13, hermitian=True), grad * free)
+    return np.clip(theta + s, low, high)
+
+
 def _qp_step(theta, grad, hess, constraint, radius, low, high, inner):
     r"""Maximise the quadratic model :math:`g^\top s + \frac12 s^\top H s` over :math:`\theta + s\in\Theta`.
 
@@ -422,8 +439,8 @@ def convex_mle(features, counts, *, constraint="ball", radius=1.0, low=-1.0, hig
 
     :math:`\hat L_n` is concave (Section 2.4).  Each iteration maximises the local quadratic
     model over :math:`\Theta` (ball: exactly, via the eigen-decomposition of the Hessian and a
-    bisection on the multiplier; box: accelerated projected gradient on the model, ``inner``
-    steps) and backtracks along the segment to the model maximiser (Armijo, feasible by
+    bisection on the multiplier; box: active-set projected Newton, falling back to ``inner``
+    steps of accelerated projected gradient on the model) and backtracks along the segment to the model maximiser (Armijo, feasible by
     convexity).  Iteration stops when every replicate's first-order residual
     :math:`\|\theta - \mathrm{Proj}_\Theta(\theta + \nabla\hat L_n(\theta)/n)\|_2 \le` ``tol``.
 
@@ -490,7 +507,13 @@ def convex_mle(features, counts, *, constraint="ball", radius=1.0, low=-1.0, hig
         active = resid > tol
         if not active.any():
             break
-        z = _qp_step(theta, grad, hess, constraint, radius, low, high, inner)
+        if constraint == "box":
+            z = _box_newton(theta, grad, hess, low, high)
+            weak = (grad * (z - theta)).sum(-1) <= 0
+            if weak.any():                                               # fall back to the model QP
+                z[weak] = _qp_step(theta[weak], grad[weak], hess[weak], constraint, radius, low, high, inner)
+        else:
+            z = _qp_step(theta, grad, hess, constraint, radius, low, high, inner)
         direction = z - theta
         slope = (grad * direction).sum(-1)
         t = np.ones(r)
