@@ -18,12 +18,16 @@ binary group), whatever ``H``.  This gives **exact** coverage and KL at any sequ
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 from scipy.special import gammaln
 
 from ._validation import as_float_array, as_int_array, check_int, check_weights
 from .log_ratio import LogRatioLaw
+
+#: Largest number of count vectors (or joint count vectors) enumerated.
+MAX_COUNT_VECTORS = 2 ** 22
 
 __all__ = ["count_vectors", "grouped_count_support", "group_sequence_log_probs", "count_log_ratio_law"]
 
@@ -46,6 +50,10 @@ def count_vectors(m, vocab_size):
     """
     m = check_int(m, "m", low=0)
     v = check_int(vocab_size, "vocab_size", low=1)
+    n_rows = math.comb(m + v - 1, v - 1)
+    if n_rows > MAX_COUNT_VECTORS:
+        raise ValueError(f"`m`={m} tokens over `vocab_size`={v} symbols give {n_rows} count vectors, "
+                         f"more than {MAX_COUNT_VECTORS}; use certified bounds (theory.certified).")
     rows = []
     for bars in itertools.combinations(range(m + v - 1), v - 1):
         edges = (-1,) + bars + (m + v - 1,)
@@ -77,6 +85,11 @@ def grouped_count_support(group_sizes, vocab_size):
     ((6, 2, 2), 8.0)
     """
     sizes = as_int_array(group_sizes, "group_sizes", ndim=1, low=0)
+    v = check_int(vocab_size, "vocab_size", low=1)
+    total = math.prod(math.comb(int(m) + v - 1, v - 1) for m in sizes)
+    if total > MAX_COUNT_VECTORS:
+        raise ValueError(f"`group_sizes` over `vocab_size`={v} symbols give {total} joint count vectors, "
+                         f"more than {MAX_COUNT_VECTORS}.")
     parts = [count_vectors(int(m), vocab_size) for m in sizes]
     idx = np.stack(np.meshgrid(*[np.arange(len(c)) for c, _ in parts], indexing="ij"), -1).reshape(-1, len(parts))
     counts = np.stack([parts[g][0][idx[:, g]] for g in range(len(parts))], axis=1)
