@@ -112,6 +112,13 @@ def group_sequence_log_probs(token_log_probs, counts):
     -------
     (..., X, S) ndarray
         ``0 * (-inf)`` is taken as 0 (a count of zero never costs probability).
+
+    Examples
+    --------
+    >>> c, _ = grouped_count_support([2], 2)                          # counts (0,2), (1,1), (2,0)
+    >>> lp = group_sequence_log_probs(np.log([[[0.25, 0.75]]]), c)
+    >>> np.exp(lp).round(4).tolist()                                  # 0.75**2, 0.25*0.75, 0.25**2
+    [[0.5625, 0.1875, 0.0625]]
     """
     lp = as_float_array(token_log_probs, "token_log_probs", min_ndim=3, allow_posinf=False)
     c = as_int_array(counts, "counts", ndim=3, low=0)
