@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_expit, logsumexp
 
-from .._validation import as_finite_array, check_int, check_real
+from .._validation import (as_finite_array, check_allocation, check_int, check_real, check_thresholds,
+                           check_weights)
 from ..count_law import count_log_ratio_law, group_sequence_log_probs, grouped_count_support
 from ..models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
 from ._base import Instance
@@ -37,6 +38,34 @@ __all__ = [
     "mixture_convex_class",
     "grouped_exact_law",
 ]
+
+
+#: Largest table (bytes) a constructor of this module allocates: the instances of the
+#: paper need a few MB; beyond this the request is refused (``ValueError`` naming the size
+#: argument) instead of exhausting memory.
+MAX_TABLE_BYTES = 1 << 31
+
+
+def _check_table(shape, name, value):
+    """Refuse a float64 table of ``shape`` above :data:`MAX_TABLE_BYTES` (naming ``name``)."""
+    n_bytes = 8 * int(np.prod([int(s) for s in shape], dtype=object))
+    if n_bytes > MAX_TABLE_BYTES:
+        raise ValueError(f"`{name}` = {value} needs a table of shape {tuple(shape)} "
+                         f"({n_bytes / 2**30:.3g} GiB), more than the {MAX_TABLE_BYTES / 2**30:.3g} GiB "
+                         "this module allocates.")
+    check_allocation(n_bytes, name, value)
+
+
+def _check_instance(instance, keys, constructor=None):
+    """``instance`` must be an :class:`Instance` (of ``constructor``) whose params hold ``keys``."""
+    if not isinstance(instance, Instance):
+        raise TypeError(f"`instance` must be an Instance, got {type(instance).__name__}.")
+    if constructor is not None and instance.name != constructor:
+        raise ValueError(f"`instance` must come from {constructor}, got {instance.name!r}.")
+    missing = [k for k in keys if k not in instance.params]
+    if missing:
+        raise ValueError(f"`instance` params lack {missing} (not a grouped construction of this module).")
+    return instance.params
 
 
 def _bernoulli_log_probs(logit):
@@ -59,10 +88,20 @@ def grouped_exact_law(instance, theta):
     Returns
     -------
     theory.log_ratio.LogRatioLaw
+
+    Examples
+    --------
+    >>> inst = prop_3_2_kl_lower_bound(8, 4, theta_star=1.0)
+    >>> law = grouped_exact_law(inst, [0.5])
+    >>> bool(np.isclose(law.kl(), grouped_exact_law(inst, [[0.5], [1.0]]).kl()[0]))
+    True
     """
-    p = instance.params
+    p = _check_instance(instance, ("groups", "group_feats", "theta_star"))
     feats = np.asarray(p["group_feats"], dtype=float)                   # (X, G, V, d)
-    th = np.atleast_2d(as_finite_array(theta, "theta"))
+    th = as_finite_array(theta, "theta")
+    if th.ndim not in (1, 2) or th.shape[-1] != feats.shape[-1]:
+        raise ValueError(f"`theta` must have shape (d,) or (P, d) with d = {feats.shape[-1]}, got {th.shape}.")
+    th = np.atleast_2d(th)
     lp_d = _group_log_probs(feats, np.asarray(p["theta_star"], dtype=float)[None])[0]
     lp_m = _group_log_probs(feats, th)
     counts, log_mult = grouped_count_support(p["groups"], feats.shape[2])
@@ -80,6 +119,7 @@ def _group_log_probs(feats, theta):
 def _grouped_linear(feats, groups, theta_star, mu, horizon):
     """A tabular linear model whose group ``g`` covers the next ``groups[g]`` positions."""
     x, g, v, d = feats.shape
+    _check_table((x, horizon, v + 1, v, d), "horizon", horizon)
     table = np.zeros((x, horizon, v + 1, v, d))
     start = 0
     for gi, m in enumerate(groups):
@@ -127,7 +167,8 @@ def finite_ladder_class(n_levels=12, horizon=16, ratio=10.0, q_max=None, q_min=N
         raise ValueError("`q_min` must be <= `q_max`.")
     q = np.geomspace(q_max, q_min, k)
     if q.sum() >= 1:
-        raise ValueError("the ladder's total mass must be < 1.")
+        raise ValueError(f"the ladder's total mass must be < 1: `q_max` = {q_max}, `q_min` = {q_min} and "
+                         f"`n_levels` = {k} give {q.sum()}.")
     bits = (np.arange(2 ** k)[:, None] >> np.arange(k)[None, :]) & 1    # (P, K)
     rare = q[None, :] / np.where(bits == 1, r, 1.0)
     probs = np.concatenate([1.0 - rare.sum(1, keepdims=True), rare], axis=1)   # (P, V)
@@ -156,10 +197,18 @@ def finite_ladder_exact(instance, N):
     -------
     coverage : (P, len(N)) ndarray
     kl : (P,) ndarray
+
+    Examples
+    --------
+    >>> inst = finite_ladder_class(n_levels=2, horizon=4)
+    >>> cov, kl = finite_ladder_exact(inst, [1.0, 4.0])
+    >>> cov.shape, float(kl[0]), bool((kl[1:] > 0).all())    # member 0 is pi_D
+    ((4, 2), 0.0, True)
     """
     from scipy.special import gammaln
 
-    p = instance.params
+    p = _check_instance(instance, ("q", "horizon", "ratio"), "finite_ladder_class")
+    logn = np.log(check_thresholds(N, "N"))
     q = np.asarray(p["q"])
     h, r = p["horizon"], p["ratio"]
     theta = np.asarray(instance.model_class.theta)
@@ -178,8 +227,7 @@ def finite_ladder_exact(instance, N):
             + np.where(rest[None] > 0, rest[None] * np.log(np.maximum(rest_p, 0.0))[:, None], 0.0)
     w = np.exp(logw)                                                      # (P, S)
     val = m[None] * np.log(r) + c0[None] * np.log(p0_star / p0)[:, None]
-    logn = np.log(np.asarray(N, dtype=float))
-    cov = np.einsum("ps,psn->pn", w, (val[..., None] >= logn - 1e-12).astype(float))
+    cov = np.einsum("ps,psn->pn", w, (val[..., None] >= np.ravel(logn) - 1e-12).astype(float))
     kl = (w * val).sum(-1)
     return cov, kl
 
@@ -202,12 +250,17 @@ def finite_rare_prompt_class(horizon, n, *, n_members=15, a_star=0.0, b=1.5, rho
 
     As an autoregressive linear model: ``d = 2``, :math:`\phi(0, y_{1:1}) = y_1 e_1`,
     :math:`\phi(0, y_{1:h}) = 0` for ``h > 1``, :math:`\phi(1, y_{1:h}) = y_h e_2`.
+    ``spacing`` must stay below the resolution :math:`2/\sqrt n` (the premise of the construction).
     """
     h = check_int(horizon, "horizon", low=1)
     n = check_int(n, "n", low=1)
     m = check_int(n_members, "n_members", low=2)
     rho = 1.0 / n if rho is None else check_real(rho, "rho", low=0.0, high=1.0, low_open=True, high_open=True)
-    delta = 1.0 / np.sqrt(n) if spacing is None else check_real(spacing, "spacing", low=0.0, low_open=True)
+    resolution = 2.0 / np.sqrt(n)
+    delta = 1.0 / np.sqrt(n) if spacing is None else check_real(spacing, "spacing", low=0.0, low_open=True,
+                                                                 high=resolution, high_open=True)
+    a_star = check_real(a_star, "a_star")
+    b = check_real(b, "b")
     j_star = m // 2
     off = np.arange(m) - j_star
     theta = np.stack([a_star + off * delta, b * (-1.0) ** off], axis=1)
@@ -280,6 +333,11 @@ def linear_pivotal_family(horizon, *, n_prompts=16, pivotal=None, u=1.0, eps0=0.
     k = check_int(n_prompts, "n_prompts", low=1)
     hmax = h if horizon_max is None else check_int(horizon_max, "horizon_max", low=h)
     m = h if pivotal is None else check_int(pivotal, "pivotal", low=1, high=h)
+    u = check_real(u, "u")
+    eps0 = check_real(eps0, "eps0", low=0.0, high=1.0, low_open=True, high_open=True)
+    decay = check_real(decay, "decay", low=0.0, low_open=True)
+    norm = check_real(norm, "norm", low=0.0, high=1.0, low_open=True, high_open=True)
+    _check_table((k, h, 3, 2, 2 * k), "horizon", h)
     det = h - m
     eps = eps0 / max(det, 1)                       # (H - m) * eps = eps0: sigma_star^2 ~ fixed in H
     l_det = np.log((1 - eps) / eps)
@@ -321,6 +379,9 @@ def prop_k1_high_dim(n, horizon, N, *, kappa=4.0, c_mass=0.125):
     n = check_int(n, "n", low=1)
     h = check_int(horizon, "horizon", low=1)
     N = check_real(N, "N", low=1.0, low_open=True)
+    kappa = check_real(kappa, "kappa", low=0.0, low_open=True)
+    c_mass = check_real(c_mass, "c_mass", low=0.0, low_open=True)
+    _check_table((2, h, 3, 2, h), "horizon", h)
     b = float(np.sqrt(kappa * np.log(N)))
     p = float(min(0.5, c_mass * h / (n * np.log(N))))
     table = np.zeros((2, h, 3, 2, h))
@@ -346,16 +407,30 @@ def prop_k1_monte_carlo_coverage(instance, theta, N, n_samples, *, rng):
     hits : (R, len(N)) int ndarray
         Number of sampled sequences with :math:`Z \ge \log N` (binomial, ``n_samples`` trials).
     kl : (R,) ndarray
+
+    Examples
+    --------
+    >>> inst = prop_k1_high_dim(40, 8, 8.0)
+    >>> hits, kl = prop_k1_monte_carlo_coverage(inst, inst.data.theta, [8.0], 100,
+    ...                                         rng=np.random.default_rng(0))
+    >>> hits.tolist(), kl.tolist()                                  # the truth never reaches log N
+    ([[0]], [0.0])
     """
-    p = instance.params
+    p = _check_instance(instance, ("B", "p", "horizon"), "prop_k1_high_dim")
     b, prob = p["B"], p["p"]
-    th = np.atleast_2d(as_finite_array(theta, "theta"))
     ts = np.asarray(instance.data.theta)
+    th = as_finite_array(theta, "theta")
+    if th.ndim not in (1, 2) or th.shape[-1] != ts.size:
+        raise ValueError(f"`theta` must have shape (H,) or (R, H) with H = {ts.size}, got {th.shape}.")
+    th = np.atleast_2d(th)
+    logn = np.log(check_thresholds(N, "N")).ravel()
+    n_samples = check_int(n_samples, "n_samples", low=1)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError("`rng` must be a numpy.random.Generator (use np.random.default_rng(seed)).")
     lp_d = _bernoulli_log_probs(b * ts)                                   # (H, 2)
     lp_m = _bernoulli_log_probs(b * th)                                   # (R, H, 2)
     diff = lp_d[None] - lp_m                                              # (R, H, 2)
     kl_tok = (np.exp(lp_d)[None] * diff).sum(-1)
-    logn = np.log(np.asarray(N, dtype=float))
     hits = np.zeros((th.shape[0], logn.size), dtype=np.int64)
     p1 = np.exp(lp_d[:, 1])
     chunk = max(1, 2 ** 22 // (th.shape[1] * n_samples))
@@ -379,6 +454,7 @@ def prop_g1a(n, d, B=None):
     n = check_int(n, "n", low=1)
     d = check_int(d, "d", low=2)
     b = float(np.log(5 * n)) if B is None else check_real(B, "B", low=float(np.log(5 * n)))
+    _check_table((1, 1, d + 1, d, d), "d", d)
     table = np.zeros((1, 1, d + 1, d, d))
     table[0, 0, :] = b * np.eye(d)
     f = TabularFeatures(table, 1)
@@ -410,9 +486,11 @@ def prop_g1b(n, d, N, *, c0=0.5):
     n = check_int(n, "n", low=1)
     d = check_int(d, "d", low=1)
     N = check_real(N, "N", low=1.0, low_open=True)
+    c0 = check_real(c0, "c0", low=0.0, low_open=True)
     eps = c0 * np.sqrt(d / n)
     if eps >= 1:
-        raise ValueError("need n > c0^2 d (so that epsilon < 1).")
+        raise ValueError(f"need `n` > `c0`^2 `d` (so that epsilon < 1), got n = {n}, c0 = {c0}, d = {d}.")
+    _check_table((2 ** d + 1, d + 1, 1, 3, 2), "d", d)
     p = c0 * eps ** 2 / np.log(N)
     cube = 1 - 2 * ((np.arange(2 ** d)[:, None] >> np.arange(d)[None, :]) & 1)   # (2^d, d) in {+-1}
     p1 = np.empty((2 ** d + 1, d + 1))
@@ -469,9 +547,14 @@ def mixture_convex_class(horizon=8, q=(0.15, 0.35, 0.5, 0.65, 0.85), weights=Non
     from scipy.special import gammaln
 
     h = check_int(horizon, "horizon", low=1)
-    q = np.asarray(q, dtype=float)
+    q = as_finite_array(q, "q", ndim=1)
+    if ((q <= 0) | (q >= 1)).any():
+        raise ValueError(f"`q` entries must be in (0, 1), got {q.tolist()}.")
     k = q.size
-    w = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=float)
+    # (H + 1, k) log-probabilities and log multiplicities, kept as float arrays and as lists in
+    # ``params`` (about 40 bytes per entry in all)
+    _check_table((h + 1, k + 1, 5), "horizon", h)
+    w = np.full(k, 1.0 / k) if weights is None else check_weights(weights, "weights", (k,))
     c = np.arange(h + 1)
     comp = c[:, None] * np.log(q)[None] + (h - c)[:, None] * np.log1p(-q)[None]
     log_mult = gammaln(h + 1) - gammaln(c + 1) - gammaln(h - c + 1)
