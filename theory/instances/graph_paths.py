@@ -59,7 +59,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .._validation import check_int, check_real, readonly
+from .._validation import check_allocation, check_int, check_real, readonly
 from ..best_of_n import pass_at_n
 from ..log_ratio import LogRatioLaw
 from ..models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
@@ -88,6 +88,11 @@ RULES = ("match", "mismatch", "uniform", "global_parity")
 
 PAPER_REF = "Figures 1-2; App. D (ICLR) / App. C (arXiv)"
 
+#: Largest memory (bytes) a task may need for its instances, :math:`\pi_D` table and the
+#: feature table of its linear model; the paper's tasks need a few MB, larger sizes are
+#: refused (``ValueError`` naming the size argument) instead of exhausting memory.
+MAX_TASK_BYTES = 1 << 31
+
 
 @dataclass(frozen=True)
 class GraphClass:
@@ -105,6 +110,11 @@ class GraphClass:
     hidden_bit : int or None
         Required value of the hidden parity :math:`\\bigoplus_{u\\in V'} p(u)` (Figure 1),
         or ``None``.
+
+    Examples
+    --------
+    >>> GraphClass("G1", 0.9, 2, "match", 1).to_dict()["rule"]
+    'match'
     """
 
     name: str
@@ -112,6 +122,16 @@ class GraphClass:
     n_two: int
     rule: str
     hidden_bit: object = None
+
+    def __post_init__(self):
+        if not isinstance(self.name, str):
+            raise TypeError(f"`name` must be a str, got {type(self.name).__name__}.")
+        check_real(self.weight, "weight", low=0.0, high=1.0)
+        check_int(self.n_two, "n_two", low=0)
+        if not isinstance(self.rule, str) or self.rule not in RULES:
+            raise ValueError(f"`rule` must be one of {RULES}, got {self.rule!r}.")
+        if self.hidden_bit is not None:
+            check_int(self.hidden_bit, "hidden_bit", low=0, high=1)
 
     def to_dict(self):
         return {"name": self.name, "weight": self.weight, "n_two": self.n_two, "rule": self.rule,
@@ -250,6 +270,35 @@ def _feature_dim(groups, L, W):
     return sum(sizes[g] for g in groups)
 
 
+def _check_groups(feature_groups):
+    """``feature_groups`` as a tuple of distinct entries of :data:`FEATURE_GROUPS`."""
+    if isinstance(feature_groups, str):
+        raise TypeError(f"`feature_groups` must be a sequence of str, got the str {feature_groups!r}.")
+    try:
+        groups = tuple(feature_groups)
+    except TypeError:
+        raise TypeError(f"`feature_groups` must be a sequence of str, got "
+                        f"{type(feature_groups).__name__}.") from None
+    if not groups or any(not isinstance(g, str) or g not in FEATURE_GROUPS for g in groups) \
+            or len(set(groups)) != len(groups):
+        raise ValueError(f"`feature_groups` must be distinct entries of {FEATURE_GROUPS}, got {groups}.")
+    return groups
+
+
+def _check_task_size(n_classes, L, W, per, groups, name):
+    """Refuse tasks needing more than :data:`MAX_TASK_BYTES` (naming the size argument ``name``)."""
+    X = n_classes * per
+    draw = 16 * (2 * per + 8) * 2 * L * W                              # random ids and their argsort
+    data = 8 * X * L * (W + 1) * W                                      # pi_D table
+    feats = data * _feature_dim(groups, L, W)                           # the linear model's features
+    n_bytes = draw + data + feats
+    if n_bytes > MAX_TASK_BYTES:
+        raise ValueError(f"`{name}` = {L} with `prompts_per_class` = {per} needs about "
+                         f"{n_bytes / 2**30:.3g} GiB of tables, more than the "
+                         f"{MAX_TASK_BYTES / 2**30:.3g} GiB this module allocates.")
+    check_allocation(n_bytes, name, L)
+
+
 def _draw_instances(rng, count, L, W, n_two, id_half):
     """``count`` random instances: ids, parities, passable sets (vectorised)."""
     # Distinct ids 2 r + parity, r distinct in [0, id_half); each layer has W/2 even ids.
@@ -317,6 +366,9 @@ def graph_path_task(classes, *, n_layers, width=4, prompts_per_class=256, seed=0
     -------
     GraphPathTask
 
+    Sizes whose tables (instances, :math:`\pi_D`, the linear model's features) exceed
+    :data:`MAX_TASK_BYTES` are refused.
+
     Examples
     --------
     >>> t = graph_path_task([GraphClass("G", 1.0, 1, "match")], n_layers=3, prompts_per_class=2)
@@ -329,7 +381,13 @@ def graph_path_task(classes, *, n_layers, width=4, prompts_per_class=256, seed=0
         raise ValueError(f"`width` must be even (two-passable layers need an even and an odd id), got {W}.")
     per = check_int(prompts_per_class, "prompts_per_class", low=1)
     seed = check_int(seed, "seed", low=0)
-    classes = tuple(classes)
+    if isinstance(classes, (str, bytes)):
+        raise TypeError("`classes` must be a non-empty sequence of GraphClass, got a str.")
+    try:
+        classes = tuple(classes)
+    except TypeError:
+        raise TypeError(f"`classes` must be a non-empty sequence of GraphClass, got "
+                        f"{type(classes).__name__}.") from None
     if not classes or not all(isinstance(c, GraphClass) for c in classes):
         raise TypeError("`classes` must be a non-empty sequence of GraphClass.")
     w = np.array([check_real(c.weight, "weight", low=0.0) for c in classes])
@@ -339,9 +397,8 @@ def graph_path_task(classes, *, n_layers, width=4, prompts_per_class=256, seed=0
         if c.rule not in RULES:
             raise ValueError(f"rule must be one of {RULES}, got {c.rule!r}.")
         check_int(c.n_two, "n_two", low=0, high=L)
-    groups = tuple(feature_groups)
-    if not groups or any(g not in FEATURE_GROUPS for g in groups) or len(set(groups)) != len(groups):
-        raise ValueError(f"`feature_groups` must be distinct entries of {FEATURE_GROUPS}, got {groups}.")
+    groups = _check_groups(feature_groups)
+    _check_task_size(len(classes), L, W, per, groups, "n_layers")
 
     rng = np.random.default_rng([seed, L, W, per])
     id_half = 2 * L * W
@@ -439,6 +496,18 @@ def _feature_table(task):
 # exact evaluation
 # ----------------------------------------------------------------------------------------
 
+def _check_task_model(task, model):
+    if not isinstance(task, GraphPathTask):
+        raise TypeError(f"`task` must be a GraphPathTask, got {type(task).__name__}.")
+    if not isinstance(model, (AutoregressiveLinearModel, MarkovModel)):
+        raise TypeError(f"`model` must be an AutoregressiveLinearModel or MarkovModel, "
+                        f"got {type(model).__name__}.")
+    got = (model.n_prompts, model.horizon, model.vocab_size)
+    want = (task.n_prompts, task.horizon, task.width)
+    if got != want:
+        raise ValueError(f"`model` (prompts, horizon, vocabulary) = {got} do not match `task`'s {want}.")
+
+
 def support_log_ratio(task, model):
     r"""Exact law of :math:`\log\pi_D/\hat\pi` under :math:`\pi_D` by enumerating :math:`\pi_D`'s support.
 
@@ -460,6 +529,7 @@ def support_log_ratio(task, model):
     >>> bool(np.isclose(law.kl(), 8 * np.log(4)))        # uniform over 4 slots per layer
     True
     """
+    _check_task_model(task, model)
     lp = model.log_prob(task.support_x, task.support_y)
     w = task.prompt_weights[task.support_x] * np.exp(task.support_logp)
     return LogRatioLaw(task.support_logp - lp, w / w.sum(), "exact")
@@ -470,7 +540,15 @@ def success_probability(task, model):
 
     For deterministic classes this is :math:`\hat\pi(y^\star(x)|x)`; Pass@N is
     :math:`\mathbb E_\mu[1 - (1-q_x)^N]` (:func:`theory.best_of_n.pass_at_n`).
+
+    Examples
+    --------
+    >>> t = figure1_finetune_task(prompts_per_class=4)
+    >>> q = success_probability(t, t.model(np.zeros(t.dim)))
+    >>> q.shape, bool(np.allclose(q, 4.0 ** -8))                  # uniform over 4 slots per layer
+    ((8,), True)
     """
+    _check_task_model(task, model)
     lp = model.log_prob(task.support_x, task.support_y)                 # [P,] (S,)
     p = np.exp(lp).reshape(-1, task.support_x.size)
     q = np.zeros((p.shape[0], task.n_prompts))
@@ -515,10 +593,18 @@ def figure2_task(H, *, prompts_per_class=64, seed=0, feature_groups=("passable",
     random layers with two passable nodes, :math:`\pi_D` deterministic through the global
     parity of all passable nodes (not learnable by the linear model).  :math:`G_{H,3}`: 4
     random layers with two passable nodes, :math:`\pi_D` uniform over the 16 valid paths.
+
+    Examples
+    --------
+    >>> t = figure2_task(8, prompts_per_class=4)
+    >>> t.horizon, t.n_prompts, t.class_weights.tolist()
+    (8, 12, [0.94, 0.05, 0.01])
     """
     H = check_int(H, "H", low=8)
     if H % 2:
         raise ValueError(f"`H` must be even, got {H}.")
+    per = check_int(prompts_per_class, "prompts_per_class", low=1)
+    _check_task_size(3, H, 4, per, _check_groups(feature_groups), "H")
     classes = (GraphClass("G_H1", 0.94, 0, "match"), GraphClass("G_H2", 0.05, H // 2, "global_parity"),
                GraphClass("G_H3", 0.01, 4, "uniform"))
     return graph_path_task(classes, n_layers=H, prompts_per_class=prompts_per_class, seed=seed,
