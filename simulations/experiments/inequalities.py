@@ -182,11 +182,13 @@ def _lr(lp, lq):
 def _random_mixture(rng, X, m, *, zeros):
     conc = np.exp(rng.uniform(np.log(0.05), np.log(50.0)))
     p = rng.dirichlet(np.full(m, conc), size=X)
+    bad = ~np.isfinite(p).all(-1) | (p.sum(-1) <= 0)          # tiny concentrations can underflow
+    p[bad] = 1.0 / m
     if rng.random() < 0.2:                                    # near-degenerate
         p = (1 - 1e-9) * np.eye(m)[rng.integers(m, size=X)] + 1e-9 * p
     if zeros and rng.random() < 0.5:                          # disjoint supports
         mask = rng.random((X, m)) < 0.3
-        mask[np.arange(X), rng.integers(m, size=X)] = False
+        mask[np.arange(X), np.argmax(p, axis=-1)] = False     # keep a point of positive mass
         p = np.where(mask, 0.0, p)
         p = p / p.sum(-1, keepdims=True)
     with np.errstate(divide="ignore"):
