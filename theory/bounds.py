@@ -65,9 +65,9 @@ __all__ = [
     "lemma_j1_witness",
     "finite_class_mle_hellinger_bound",
     "finite_class_mle_failure_probability",
-    "Witness",
-    "BernoulliWitness",
 ]
+# Result records (returned by the witness constructors; not part of __all__ since they are
+# never built by users): Witness, BernoulliWitness.
 
 
 # --------------------------------------------------------------------------- helpers
@@ -770,7 +770,7 @@ def hellinger_converse_witness(horizon, mass):
 
 
 # ----------------------------------------------------------------- Markov / L_p bound
-def log_density_ratio_moment(log_ratio, p, *, weights=None):
+def log_density_ratio_moment(log_ratio, exponent, *, weights=None):
     r"""Log of the :math:`L_p`-type coverage coefficient :math:`\log\mathbb E_\pi[(\pi/\hat\pi)^p]`.
 
     Computed in log space (``logsumexp``), vectorised over ``p``.
@@ -779,15 +779,15 @@ def log_density_ratio_moment(log_ratio, p, *, weights=None):
     ----------
     log_ratio : (m,) array_like
         :math:`\log(\pi/\hat\pi)` on a support or sample (``+inf`` allowed).
-    p : float or array_like
-        Exponent(s) ``> 0``.
+    exponent : float or array_like
+        Exponent(s) :math:`p > 0`.
     weights : (m,) array_like, optional
         Probabilities of the points; uniform if omitted.
 
     Returns
     -------
     ndarray
-        Shape ``np.shape(p)``.
+        Shape ``np.shape(exponent)``.
 
     Examples
     --------
@@ -795,9 +795,9 @@ def log_density_ratio_moment(log_ratio, p, *, weights=None):
     1.5
     """
     lr = as_float_array(log_ratio, "log_ratio", ndim=1)
-    p = as_float_array(p, "p", allow_posinf=False, allow_neginf=False)
+    p = as_float_array(exponent, "exponent", allow_posinf=False, allow_neginf=False)
     if (p <= 0).any():
-        raise ValueError("`p` must be positive.")
+        raise ValueError("`exponent` must be positive.")
     w = np.full(lr.size, 1.0 / lr.size) if weights is None else check_weights(weights, "weights", lr.shape)
     keep = w > 0
     lr, lw = lr[keep], np.log(w[keep])
@@ -806,7 +806,7 @@ def log_density_ratio_moment(log_ratio, p, *, weights=None):
     return _out(logsumexp(lw[None, :] + np.multiply.outer(np.ravel(p), lr), axis=1).reshape(np.shape(p)))
 
 
-def markov_lp_coverage_bound(log_moment, N, p):
+def markov_lp_coverage_bound(log_moment, N, exponent):
     r"""Markov's inequality in :math:`L_p` form (Related Work; the form here is [derived]).
 
     .. math::
@@ -824,8 +824,8 @@ def markov_lp_coverage_bound(log_moment, N, p):
         :math:`\log\mathbb E_\pi[(\pi/\hat\pi)^p]` (see :func:`log_density_ratio_moment`).
     N : float or array_like
         Thresholds ``>= 1``.
-    p : float or array_like
-        Exponent ``> 0``.
+    exponent : float or array_like
+        Exponent :math:`p > 0`.
 
     Returns
     -------
@@ -839,9 +839,9 @@ def markov_lp_coverage_bound(log_moment, N, p):
     """
     lm = as_float_array(log_moment, "log_moment", allow_neginf=False)
     N = check_thresholds(N)
-    p = as_float_array(p, "p", allow_posinf=False, allow_neginf=False)
+    p = as_float_array(exponent, "exponent", allow_posinf=False, allow_neginf=False)
     if (p <= 0).any():
-        raise ValueError("`p` must be positive.")
+        raise ValueError("`exponent` must be positive.")
     with np.errstate(invalid="ignore"):
         out = np.exp(lm - p * np.log(N))
     return _out(np.where(np.isposinf(lm), np.inf, out))
@@ -881,15 +881,16 @@ def lemma_j1_clipped_exponential(log_p_data, log_p_model, C, *, prompt_weights=N
     >>> bool(v <= 1.0)
     True
     """
-    from .divergences import _pair_iv
-
     lp = check_log_probabilities(log_p_data, "log_p_data", min_ndim=1)
     lq = check_log_probabilities(log_p_model, "log_p_model", min_ndim=1)
-    if lp.ndim > 2:
+    lp = lp[None, :] if lp.ndim == 1 else lp
+    lq = lq[None, :] if lq.ndim == 1 else lq
+    if lp.ndim != 2:
         raise ValueError(f"`log_p_data` must have shape (m,) or (n_prompts, m), got {lp.shape}.")
     if lq.shape != lp.shape:
         raise ValueError(f"`log_p_model` must have the shape of `log_p_data` {lp.shape}, got {lq.shape}.")
-    lp, lq, mu = _pair_iv(lp, lq, prompt_weights)
+    mu = (np.full(lp.shape[0], 1.0 / lp.shape[0]) if prompt_weights is None
+          else check_weights(prompt_weights, "prompt_weights", (lp.shape[0],)))
     C = as_float_array(C, "C", allow_posinf=False, allow_neginf=False)
     c = np.ravel(C)
     with np.errstate(invalid="ignore"):
@@ -1044,6 +1045,7 @@ def finite_class_mle_failure_probability(log_class, n, threshold, *, prompt_weig
     if thr.ndim != 0 or thr < 0:
         raise ValueError("`threshold` must be a non-negative scalar.")
     threshold = float(thr)
+    max_outcomes = check_int(max_outcomes, "max_outcomes", low=1)
     K, X, m = lc.shape
     mu = np.full(X, 1.0 / X) if prompt_weights is None else check_weights(prompt_weights, "prompt_weights", (X,))
     cells = X * m

@@ -79,12 +79,12 @@ from .coverage import comparison_log_thresholds
 from .divergences import categorical_kl
 
 __all__ = [
-    "CertifiedBounds",
-    "CertifiedLogRatioLaw",
     "certified_log_ratio",
     "certified_coverage",
     "certified_stopped_kl",
 ]
+# Result records (built by the functions above, never by users): CertifiedBounds,
+# CertifiedLogRatioLaw.
 
 #: Relative slack (in bins) used when comparing lattice values with thresholds, always in
 #: the conservative direction, to absorb floating-point rounding of sums of increments.

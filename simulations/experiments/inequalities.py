@@ -23,8 +23,9 @@ family                 statement
 =====================  ======================================================================
 
 Every random-instance check is **exact** (enumerated supports, exact multinomial
-enumeration for the MLE): a family passes when it has zero violations (beyond a relative
-``1e-12`` for floating-point rounding) *and* its witness attains the bound up to the slack
+enumeration for the MLE): a family passes when it has zero violations (beyond
+``1e-12 * max(1, |rhs|)`` for floating-point rounding: probabilities such as
+``1 - Pass@N`` are computed to about ``1e-16`` absolute) *and* its witness attains the bound up to the slack
 derived a priori for the witness parameters (the same derivations as the sharpness tests in
 ``tests/property/test_bounds_*.py``).  Random instances: prompt mixtures of Dirichlet
 distributions (concentration log-uniform in [0.05, 50], some near-degenerate, zeros in the
@@ -156,7 +157,9 @@ class _Tally:
         lhs, rhs = np.broadcast_arrays(lhs, rhs)
         with np.errstate(invalid="ignore"):
             ok = (lhs <= rhs) | (lhs <= rhs + RTOL * np.maximum(1.0, np.abs(rhs)))
-        finite = np.isfinite(rhs) & (rhs > 0)
+        # ratios are reported only where the right side is resolvable in double precision
+        # (quantities like 1 - Pass@N carry an absolute rounding error of about 1e-16)
+        finite = np.isfinite(rhs) & (rhs > 1e-9)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(finite, lhs / np.where(finite, rhs, 1.0), np.nan)
         d = self.data.setdefault(family, {"n_checks": 0, "violations": 0, "max_ratio": -np.inf})
@@ -182,11 +185,13 @@ def _lr(lp, lq):
 def _random_mixture(rng, X, m, *, zeros):
     conc = np.exp(rng.uniform(np.log(0.05), np.log(50.0)))
     p = rng.dirichlet(np.full(m, conc), size=X)
+    bad = ~np.isfinite(p).all(-1) | (p.sum(-1) <= 0)          # tiny concentrations can underflow
+    p[bad] = 1.0 / m
     if rng.random() < 0.2:                                    # near-degenerate
         p = (1 - 1e-9) * np.eye(m)[rng.integers(m, size=X)] + 1e-9 * p
     if zeros and rng.random() < 0.5:                          # disjoint supports
         mask = rng.random((X, m)) < 0.3
-        mask[np.arange(X), rng.integers(m, size=X)] = False
+        mask[np.arange(X), np.argmax(p, axis=-1)] = False     # keep a point of positive mass
         p = np.where(mask, 0.0, p)
         p = p / p.sum(-1, keepdims=True)
     with np.errstate(divide="ignore"):
@@ -553,8 +558,8 @@ def claims(config, records):
             id=f"{NAME}/{fam}", paper_ref=ref, statement=statement,
             predicted="0 violations; witness attains the bound up to its a-priori slack",
             measured=measured, interval=None, evaluation="exact", passed=passed,
-            details=(f"largest lhs/rhs on random instances: {tal['max_ratio']:.4g}; witness: "
-                     + "; ".join(sharp_txt) + f". Violations allow a relative {RTOL:g} for rounding.")))
+            details=(f"largest lhs/rhs on random instances (rhs > 1e-9): {tal['max_ratio']:.4g}; witness: "
+                     + "; ".join(sharp_txt) + f". Violations allow {RTOL:g} * max(1, |rhs|) for rounding.")))
     ce = [r for r in records if r.get("kind") == "certified-exact"]
     outside = sum(r["outside"] for r in ce)
     n_thr = sum(r["n_thresholds"] for r in ce)
@@ -563,8 +568,10 @@ def claims(config, records):
         statement="certified lo <= Cov_N <= hi against exact enumeration (H = 8, V = 3)",
         predicted=0, measured=outside, interval=None, evaluation="certified",
         passed=bool(ce) and outside == 0,
-        details=(f"{outside} of {n_thr} thresholds outside [lo, hi] over {len(ce)} instances; "
-                 f"largest gap {max((r['max_gap'] for r in ce), default=np.nan):.3g}")))
+        details=(f"{outside} of {n_thr} thresholds outside [lo, hi] over {len(ce)} instances "
+                 f"(lattice DP and FFT paths); largest gap {max((r['max_gap'] for r in ce), default=np.nan):.3g} "
+                 "(at H = 8 the law is discrete: a threshold within the rounding error of an atom "
+                 "leaves that atom's mass undecided)")))
     cm = [r for r in records if r.get("kind") == "certified-mc"]
     if cm:
         r = cm[0]

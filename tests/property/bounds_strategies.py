@@ -84,7 +84,7 @@ def _make(rng, n_prompts, m, conc, degenerate, zeros):
         p = (1 - 1e-9) * point + 1e-9 * p
     if zeros:
         mask = rng.random((n_prompts, m)) < 0.3
-        mask[np.arange(n_prompts), rng.integers(m, size=n_prompts)] = False   # keep one point
+        mask[np.arange(n_prompts), np.argmax(p, axis=-1)] = False   # keep a point of positive mass
         p = np.where(mask, 0.0, p)
         p = p / p.sum(-1, keepdims=True)
     with np.errstate(divide="ignore"):

@@ -44,7 +44,7 @@ def test_coverage_decay_edge_cases():
     (lambda: B.coverage_chain_rule(1.1, 0.1, 2.0), "cov_data_vs_model"),
     (lambda: B.hellinger_partial_converse([1.0], 2.0, 1.0), "delta"),
     (lambda: B.hellinger_partial_converse([-1.0], 2.0, 0.5), "hellinger_sums"),
-    (lambda: B.markov_lp_coverage_bound(0.0, 2.0, 0.0), "p"),
+    (lambda: B.markov_lp_coverage_bound(0.0, 2.0, 0.0), "exponent"),
     (lambda: B.finite_class_mle_hellinger_bound(0, 2, 0.1), "n"),
     (lambda: B.finite_class_mle_hellinger_bound(10, 2, 1.0), "delta"),
     (lambda: B.kl_tightness_instance(0.6, 4.0), "p"),
