@@ -121,11 +121,21 @@ def claims(config, records):
         csets = [[_get(records, fam, n, int(h), "cov", j) for h in hs] for j in range(len(config.Ns))]
         csets = [s for s in csets if all(np.mean(v) > 0 for v in s)]
         if len(hs) >= 2 and csets:
-            c, pw = slope_claim(f"{NAME}/flat-in-H/n={n}", ref, f"fixed σ²⋆, n = {n}: E Cov_N(π̂) flat in H "
-                                f"(H in {hs.astype(int).tolist()})", hs, csets,
-                                0.0, 0.1, rng=rng, evaluation="exact", power_binding=config.power_binding,
-                                extra=f"σ²⋆ per H: {[round(float(_get(records, fam, n, int(h), 'sigma2')[0]), 3) for h in hs]}")
+            s2 = [round(float(_get(records, fam, n, int(h), 'sigma2')[0]), 3) for h in hs]
+            c, pw = slope_claim(f"{NAME}/no-growth-in-H/n={n}", ref,
+                                f"fixed σ²⋆, n = {n}: E Cov_N(π̂) does not grow with H (H in {hs.astype(int).tolist()})",
+                                hs, csets, 0.0, 0.1, rng=rng, evaluation="exact", mode="at_most",
+                                power_binding=config.power_binding,
+                                extra=f"σ²⋆ per H: {s2}. The bound is H-free, so the theorem predicts no growth "
+                                      "(slope <= 0 + 0.1).")
             out += [c, pw]
+            c, _ = slope_claim(f"{NAME}/flat-in-H/n={n}", ref, f"fixed σ²⋆, n = {n}: E Cov_N(π̂) flat in H "
+                               f"(H in {hs.astype(int).tolist()})", hs, csets, 0.0, 0.1, rng=rng, evaluation="exact",
+                               exploratory=True,
+                               extra="Exploratory (stronger than the theorem, which only bounds coverage above): in "
+                                     "the first full run this failed at n = 512 and 2048, where coverage at large N "
+                                     "*decreases* with H (slopes down to -0.32).")
+            out.append(c)
     # KL grows with H on the same runs (at the smallest n: the most missing mass).
     n0 = min(config.ns)
     klm = [float(_get(records, fam, n0, int(h), "kl").mean()) for h in hs_all]

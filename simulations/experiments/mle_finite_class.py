@@ -274,6 +274,6 @@ def plot(config, records, out_dir):
         series[f"E Cov_{N:g}"] = np.array([np.mean([r["cov"][j] for r in _select(records, kind="rare", H=int(h))])
                                            for h in hs])
     paths.append(line_plot(hs, series, xlabel="H", ylabel="exact value", logx=True, logy=True,
-                           title=f"Missing mass: KL grows with H, coverage does not (n = {config.rare_n})",
+                           title=f"Rare prompt, n = {config.rare_n}: KL vs coverage",
                            path=out_dir / "mle_finite_class_H.png"))
     return paths

@@ -152,6 +152,6 @@ def plot(config, records, out_dir):
             series[f"n·E Cov_8, n={n}"] = np.array([n * _get(records, mass, n, int(h), "cov", 1).mean() for h in hs])
         series["H/4 (Prop. 3.2 bound)"] = hs / 4
         paths.append(line_plot(hs, series, xlabel="H", ylabel="n x exact value", logx=True, logy=True,
-                               title=f"Prop. 3.2, mu(1) = {mass}: KL grows with H, coverage does not",
+                               title=f"Prop. 3.2, mu(1) = {mass}: KL vs coverage",
                                path=out_dir / f"prop_3_2_{'half' if mass == '1/(2n)' else 'one'}.png"))
     return paths

@@ -98,5 +98,5 @@ def plot(config, records, out_dir):
             series[f"α={a}, M={M:g}"] = np.array([rs[n] for n in config.ns])
     series["1/4"] = np.full(len(ns), 0.25)
     return [line_plot(ns, series, xlabel="n", ylabel="P[MLE returns π2]", logx=True,
-                      title="Prop. G.2: misspecified MLE prefers the badly-covering model",
+                      title="Prop. G.2: misspecified MLE picks π2",
                       path=out_dir / "prop_g2.png", styles={"1/4": "k--"})]
