@@ -59,7 +59,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .._validation import check_int, check_real, readonly
+from .._validation import check_allocation, check_int, check_real, readonly
 from ..best_of_n import pass_at_n
 from ..log_ratio import LogRatioLaw
 from ..models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
@@ -105,6 +105,11 @@ class GraphClass:
     hidden_bit : int or None
         Required value of the hidden parity :math:`\\bigoplus_{u\\in V'} p(u)` (Figure 1),
         or ``None``.
+
+    Examples
+    --------
+    >>> GraphClass("G1", 0.9, 2, "match", 1).to_dict()["rule"]
+    'match'
     """
 
     name: str
@@ -112,6 +117,16 @@ class GraphClass:
     n_two: int
     rule: str
     hidden_bit: object = None
+
+    def __post_init__(self):
+        if not isinstance(self.name, str):
+            raise TypeError(f"`name` must be a string, got {type(self.name).__name__}.")
+        object.__setattr__(self, "weight", check_real(self.weight, "weight", low=0.0, high=1.0))
+        object.__setattr__(self, "n_two", check_int(self.n_two, "n_two", low=0))
+        if not isinstance(self.rule, str) or self.rule not in RULES:
+            raise ValueError(f"`rule` must be one of {RULES}, got {self.rule!r}.")
+        if self.hidden_bit is not None:
+            object.__setattr__(self, "hidden_bit", check_int(self.hidden_bit, "hidden_bit", low=0, high=1))
 
     def to_dict(self):
         return {"name": self.name, "weight": self.weight, "n_two": self.n_two, "rule": self.rule,
@@ -250,6 +265,14 @@ def _feature_dim(groups, L, W):
     return sum(sizes[g] for g in groups)
 
 
+def _check_size(n_classes, per, L, W, groups, name, value):
+    """Raise naming ``name`` if building (and featurising) the task would exceed the memory."""
+    X = n_classes * per
+    draws = 8 * (2 * per + 8) * (2 * L * W) * 2                      # _draw_instances
+    tables = 8 * X * L * (W + 1) * W * (2 + _feature_dim(groups, L, W))  # Markov + feature table
+    check_allocation(draws + tables, name, value)
+
+
 def _draw_instances(rng, count, L, W, n_two, id_half):
     """``count`` random instances: ids, parities, passable sets (vectorised)."""
     # Distinct ids 2 r + parity, r distinct in [0, id_half); each layer has W/2 even ids.
@@ -329,6 +352,8 @@ def graph_path_task(classes, *, n_layers, width=4, prompts_per_class=256, seed=0
         raise ValueError(f"`width` must be even (two-passable layers need an even and an odd id), got {W}.")
     per = check_int(prompts_per_class, "prompts_per_class", low=1)
     seed = check_int(seed, "seed", low=0)
+    if isinstance(classes, GraphClass) or not hasattr(classes, "__iter__"):
+        raise TypeError(f"`classes` must be a non-empty sequence of GraphClass, got {type(classes).__name__}.")
     classes = tuple(classes)
     if not classes or not all(isinstance(c, GraphClass) for c in classes):
         raise TypeError("`classes` must be a non-empty sequence of GraphClass.")
@@ -339,9 +364,13 @@ def graph_path_task(classes, *, n_layers, width=4, prompts_per_class=256, seed=0
         if c.rule not in RULES:
             raise ValueError(f"rule must be one of {RULES}, got {c.rule!r}.")
         check_int(c.n_two, "n_two", low=0, high=L)
+    if isinstance(feature_groups, str) or not hasattr(feature_groups, "__iter__"):
+        raise TypeError(f"`feature_groups` must be a sequence of names from {FEATURE_GROUPS}, "
+                        f"got {type(feature_groups).__name__}.")
     groups = tuple(feature_groups)
     if not groups or any(g not in FEATURE_GROUPS for g in groups) or len(set(groups)) != len(groups):
         raise ValueError(f"`feature_groups` must be distinct entries of {FEATURE_GROUPS}, got {groups}.")
+    _check_size(len(classes), per, L, W, groups, "n_layers", L)
 
     rng = np.random.default_rng([seed, L, W, per])
     id_half = 2 * L * W
@@ -439,6 +468,18 @@ def _feature_table(task):
 # exact evaluation
 # ----------------------------------------------------------------------------------------
 
+def _task_model_iv(task, model):
+    if not isinstance(task, GraphPathTask):
+        raise TypeError(f"`task` must be a GraphPathTask, got {type(task).__name__}.")
+    if not isinstance(model, (AutoregressiveLinearModel, MarkovModel)):
+        raise TypeError(f"`model` must be an AutoregressiveLinearModel or MarkovModel, "
+                        f"got {type(model).__name__}.")
+    if (model.n_prompts, model.horizon, model.vocab_size) != (task.n_prompts, task.horizon, task.width):
+        raise ValueError(f"`model` has (n_prompts, horizon, vocab_size) = "
+                         f"{(model.n_prompts, model.horizon, model.vocab_size)}, but `task` has "
+                         f"{(task.n_prompts, task.horizon, task.width)}.")
+
+
 def support_log_ratio(task, model):
     r"""Exact law of :math:`\log\pi_D/\hat\pi` under :math:`\pi_D` by enumerating :math:`\pi_D`'s support.
 
@@ -460,6 +501,7 @@ def support_log_ratio(task, model):
     >>> bool(np.isclose(law.kl(), 8 * np.log(4)))        # uniform over 4 slots per layer
     True
     """
+    _task_model_iv(task, model)
     lp = model.log_prob(task.support_x, task.support_y)
     w = task.prompt_weights[task.support_x] * np.exp(task.support_logp)
     return LogRatioLaw(task.support_logp - lp, w / w.sum(), "exact")
@@ -470,7 +512,14 @@ def success_probability(task, model):
 
     For deterministic classes this is :math:`\hat\pi(y^\star(x)|x)`; Pass@N is
     :math:`\mathbb E_\mu[1 - (1-q_x)^N]` (:func:`theory.best_of_n.pass_at_n`).
+
+    Examples
+    --------
+    >>> t = graph_path_task([GraphClass("G", 1.0, 0, "match")], n_layers=3, prompts_per_class=2)
+    >>> success_probability(t, t.model(np.zeros(t.dim))).round(6).tolist()   # (1/4)^3
+    [0.015625, 0.015625]
     """
+    _task_model_iv(task, model)
     lp = model.log_prob(task.support_x, task.support_y)                 # [P,] (S,)
     p = np.exp(lp).reshape(-1, task.support_x.size)
     q = np.zeros((p.shape[0], task.n_prompts))
@@ -515,10 +564,21 @@ def figure2_task(H, *, prompts_per_class=64, seed=0, feature_groups=("passable",
     random layers with two passable nodes, :math:`\pi_D` deterministic through the global
     parity of all passable nodes (not learnable by the linear model).  :math:`G_{H,3}`: 4
     random layers with two passable nodes, :math:`\pi_D` uniform over the 16 valid paths.
+
+    Examples
+    --------
+    >>> t = figure2_task(8, prompts_per_class=2)
+    >>> t.horizon, t.n_prompts
+    (8, 6)
     """
     H = check_int(H, "H", low=8)
     if H % 2:
         raise ValueError(f"`H` must be even, got {H}.")
+    per = check_int(prompts_per_class, "prompts_per_class", low=1)
+    if not isinstance(feature_groups, str) and hasattr(feature_groups, "__iter__"):
+        groups = tuple(feature_groups)
+        if groups and all(g in FEATURE_GROUPS for g in groups):
+            _check_size(3, per, H, 4, groups, "H", H)
     classes = (GraphClass("G_H1", 0.94, 0, "match"), GraphClass("G_H2", 0.05, H // 2, "global_parity"),
                GraphClass("G_H3", 0.01, 4, "uniform"))
     return graph_path_task(classes, n_layers=H, prompts_per_class=prompts_per_class, seed=seed,
