@@ -269,7 +269,8 @@ def _check_size(n_classes, per, L, W, groups, name, value):
     """Raise naming ``name`` if building (and featurising) the task would exceed the memory."""
     X = n_classes * per
     draws = 8 * (2 * per + 8) * (2 * L * W) * 2                      # _draw_instances
-    tables = 8 * X * L * (W + 1) * W * (2 + _feature_dim(groups, L, W))  # Markov + feature table
+    # Markov table and feature table, each held twice while being built/copied
+    tables = 2 * 8 * X * L * (W + 1) * W * (2 + _feature_dim(groups, L, W))
     check_allocation(draws + tables, name, value)
 
 
