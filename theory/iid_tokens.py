@@ -30,7 +30,7 @@ from math import comb
 import numpy as np
 from scipy.special import gammaln, log_softmax
 
-from ._validation import as_float_array, check_int, check_real, check_weights, readonly
+from ._validation import as_finite_array, as_float_array, check_int, check_real, check_weights, readonly
 from .coverage import comparison_log_thresholds
 from .divergences import categorical_kl
 
@@ -56,7 +56,8 @@ def token_count_vectors(vocab_size, horizon):
     h = check_int(horizon, "horizon", low=0)
     size = comb(h + v - 1, v - 1)
     if size > MAX_COUNT_VECTORS:
-        raise ValueError(f"{size} count vectors for V = {v}, H = {h} exceed {MAX_COUNT_VECTORS}; "
+        raise ValueError(f"{size} count vectors for `vocab_size` = {v}, `horizon` = {h} exceed "
+                         f"{MAX_COUNT_VECTORS}; "
                          "use certified DP bounds or Monte Carlo instead.")
     out = np.zeros((1, 0), dtype=np.int64)
     remaining = np.array([h])
@@ -87,8 +88,10 @@ def iid_token_log_probs(table, theta):
     >>> np.exp(iid_token_log_probs([[[0.0], [1.0]]], [np.log(3.0)])).round(3)
     array([[0.25, 0.75]])
     """
-    t = np.asarray(table, dtype=float)
-    th = np.asarray(theta, dtype=float)
+    t = as_finite_array(table, "table", ndim=3)
+    th = as_finite_array(theta, "theta", min_ndim=1)
+    if th.shape[-1] != t.shape[-1]:
+        raise ValueError(f"`theta` must have last axis d = {t.shape[-1]} (from `table`), got {th.shape}.")
     return log_softmax(np.einsum("xvd,...d->...xv", t, th), axis=-1)
 
 
