@@ -119,4 +119,5 @@ def _lower_bound_projection(ctx):
     return {"seconds": wall, "throughput": (len(exp.tasks(full)) * full.T / total, "task-steps/s"),
             "target": (f"< 600 s on 2 cores (projected from CPU time per step at H = {max(full.H_values)}: "
                        + ", ".join(f"{a}/{b}: {v * 1e6:.0f} us" for (a, b), v in per_step.items()) + ")"),
-            "passed": bool(wall < 600)}
+            # 300 steps amortise the per-task set-up too poorly to project from: no verdict in quick mode.
+            "passed": None if ctx.quick else bool(wall < 600)}
