@@ -678,18 +678,23 @@ def _check_bins(n_bins):
 
 
 # -------------------------------------------------------------------------- public
-def _dispatch(d, m, n_bins, width_sd, n_lambdas, method):
-    if method not in ("auto", "lattice", "fft"):
-        raise ValueError(f"`method` must be 'auto', 'lattice' or 'fft', got {method!r}.")
+def _dispatch(d, m, n_bins, width_sd, n_lambdas, method, n_freq=2 ** 16):
+    if method not in ("auto", "lattice", "fft", "fourier"):
+        raise ValueError(f"`method` must be 'auto', 'lattice', 'fft' or 'fourier', got {method!r}.")
     homogeneous = _is_homogeneous(d, m)
     if method == "fft" and not homogeneous:
         raise ValueError("`method`='fft' needs time-homogeneous data and model tables (position axis 1).")
-    if method == "fft" or (method == "auto" and homogeneous and d.horizon >= 64):
+    if method == "fourier" or (method == "auto" and d.horizon >= 64):
+        from .characteristic import certified_fourier_law
+
+        return certified_fourier_law(d, m, n_freq, width_sd, n_lambdas)
+    if method == "fft":
         return _certified_fft_single(d, m, n_bins, width_sd, n_lambdas)
     return _certified_single(d, m, n_bins, width_sd, n_lambdas)
 
 
-def certified_log_ratio(data, model, *, n_bins=4096, width_sd=8.0, n_lambdas=48, method="auto"):
+def certified_log_ratio(data, model, *, n_bins=4096, width_sd=8.0, n_lambdas=48, method="auto",
+                        n_freq=2 ** 16):
     r"""Certified lattice law of :math:`Z=\log\pi_D/\hat\pi` under :math:`\pi_D` (Markov models).
 
     See the module docstring for the method.  Cost :math:`O(H\,X\,V^2\,\text{n\_bins})`
@@ -713,11 +718,23 @@ def certified_log_ratio(data, model, *, n_bins=4096, width_sd=8.0, n_lambdas=48,
         ``n_bins`` from the characteristic function at the DFT frequencies (matrix powers by
         repeated squaring, :math:`O(\text{n\_bins}\,X V^3\log H)`), the window covering only the
         final law and the aliased mass bounded by Chernoff bounds with the exact MGF of
-        :math:`Z_r`.  ``"auto"`` uses ``"fft"`` for homogeneous tables with ``H >= 64``.
+        :math:`Z_r`.  ``"fourier"`` (any Markov model): no rounding at all; the exact
+        characteristic function of :math:`Z` (:mod:`theory.characteristic`) with a Gaussian
+        smoothing of scale :math:`\propto 1/\text{n\_freq}` and a periodised Fourier series,
+        all truncation and floating-point errors bounded; its gap has no :math:`\sqrt H`
+        penalty (about ``7e-4`` at ``V = 4``, ``H = 1000`` with the default ``n_freq``,
+        halving when ``n_freq`` doubles).
+        ``"auto"`` uses ``"fourier"`` for ``H >= 64`` and ``"lattice"`` below (exact on
+        atoms of :math:`Z`, which dominate at short horizons).
+    n_freq : int
+        Number of Fourier frequencies of the ``"fourier"`` method (its resolution knob;
+        frequencies whose characteristic function is negligible cost almost nothing).
 
     Returns
     -------
-    CertifiedLogRatioLaw
+    CertifiedLogRatioLaw or theory.characteristic.FourierCoverageLaw
+        Both have ``coverage_bounds(N)``, ``kl``, ``method``, ``n_bins``, ``step`` and
+        ``to_dict()``.
 
     Examples
     --------
@@ -733,10 +750,11 @@ def certified_log_ratio(data, model, *, n_bins=4096, width_sd=8.0, n_lambdas=48,
     n_bins = _check_bins(n_bins)
     width_sd = check_real(width_sd, "width_sd", low=0.0, low_open=True)
     n_lambdas = check_int(n_lambdas, "n_lambdas", low=1)
-    return _dispatch(d, m, n_bins, width_sd, n_lambdas, method)
+    n_freq = check_int(n_freq, "n_freq", low=16, high=2 ** 24)
+    return _dispatch(d, m, n_bins, width_sd, n_lambdas, method, n_freq)
 
 
-def certified_coverage(data, model, N, *, n_bins=4096, width_sd=8.0, method="auto"):
+def certified_coverage(data, model, N, *, n_bins=4096, width_sd=8.0, method="auto", n_freq=2 ** 16):
     r"""Certified two-sided bounds on :math:`\mathrm{Cov}_N(\pi_D\|\hat\pi)` for Markov models, any ``H``.
 
     .. math::
@@ -755,13 +773,17 @@ def certified_coverage(data, model, N, *, n_bins=4096, width_sd=8.0, method="aut
         Lattice size.
     width_sd : float
         Window half-width in standard deviations.
-    method : {"auto", "lattice", "fft"}
+    method : {"auto", "lattice", "fft", "fourier"}
         See :func:`certified_log_ratio`.
+    n_freq : int
+        Frequencies of the ``"fourier"`` method.
 
     Returns
     -------
     CertifiedBounds
-        ``lo``, ``hi`` of shape ``model.batch_shape + np.shape(N)``.
+        ``lo``, ``hi`` of shape ``model.batch_shape + np.shape(N)``; ``n_bins`` and ``step``
+        hold the resolution of the method used (``n_freq`` and the smoothing scale for
+        ``"fourier"``).
 
     Examples
     --------
@@ -775,16 +797,17 @@ def certified_coverage(data, model, N, *, n_bins=4096, width_sd=8.0, method="aut
     Nv = check_thresholds(N)
     n_bins = _check_bins(n_bins)
     width_sd = check_real(width_sd, "width_sd", low=0.0, low_open=True)
+    n_freq = check_int(n_freq, "n_freq", low=16, high=2 ** 24)
     models = [m] if not m.batch_shape else [m[i] for i in np.ndindex(m.batch_shape)]
     los, his, steps = [], [], []
     for mi in models:
-        law = _dispatch(d, mi, n_bins, width_sd, 48, method)
+        law = _dispatch(d, mi, n_bins, width_sd, 48, method, n_freq)
         lo, hi = law.coverage_bounds(Nv)
         los.append(lo)
         his.append(hi)
         steps.append(law.step)
     shape = m.batch_shape + Nv.shape
-    return CertifiedBounds("coverage", Nv, np.reshape(los, shape), np.reshape(his, shape), n_bins,
+    return CertifiedBounds("coverage", Nv, np.reshape(los, shape), np.reshape(his, shape), law.n_bins,
                            steps[0] if not m.batch_shape else np.reshape(steps, m.batch_shape))
 
 

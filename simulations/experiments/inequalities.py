@@ -491,7 +491,7 @@ def _run_certified(config, rng):
                 "mc_lo": lo_mc.tolist(), "mc_hi": hi_mc.tolist(), "level": level,
                 "grid_logN": np.log(Ngrid).tolist(), "grid_lo": lo_g.tolist(), "grid_hi": hi_g.tolist(),
                 "grid_mc": mc.coverage(Ngrid).tolist(), "max_gap": float(np.max(hi_g - lo_g)),
-                "escaped": float(law.escape_mass.sum())})
+                "escaped": float(getattr(law, "escape_mass", np.zeros(0)).sum()), "method": law.method})
     return out
 
 

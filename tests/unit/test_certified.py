@@ -210,3 +210,91 @@ def test_result_records():
     law = certified_log_ratio(d, m, n_bins=64)
     assert law.to_dict()["n_bins"] == 64 and law.evaluation == "certified"
     assert coverage_profile([0.0], 1.0) == 1.0   # sanity of the shared convention
+
+
+# ----------------------------------------------------------------------- method="fourier"
+# The exact characteristic function (theory.characteristic) and the certified bounds built
+# from it without any rounding of the log-ratio.
+
+from theory.characteristic import markov_characteristic_function  # noqa: E402
+
+
+@given(markov_pairs(), st.floats(0.0, 200.0))
+def test_characteristic_function_matches_enumeration(pair, t_max):
+    d, m = pair
+    law = exact_log_ratio(d, m)
+    fin = np.isfinite(law.values)
+    t = np.linspace(-t_max, t_max, 7)
+    exact = (law.weights[fin][None, :] * np.exp(1j * t[:, None] * law.values[fin][None, :])).sum(axis=1)
+    phi, err = markov_characteristic_function(d, m, t)
+    # the enumeration has its own rounding (one exp per support point), hence the 1e-13
+    assert np.all(np.abs(phi - exact) <= err + 1e-13)
+    assert abs(phi[3] - law.weights[fin].sum()) <= 1e-12         # t = 0: P[Z < inf]
+
+
+@given(markov_pairs(), st.sampled_from([64, 1024]))
+def test_fourier_bounds_bracket_exact(pair, n_freq):
+    d, m = pair
+    law = certified_log_ratio(d, m, method="fourier", n_freq=n_freq)
+    lo, hi = law.coverage_bounds(N_GRID)
+    exact = _exact_cov(d, m, N_GRID)
+    assert np.all(lo <= exact + 1e-12) and np.all(exact <= hi + 1e-12)
+    assert law.to_dict()["method"] == "fourier" and law.evaluation == "certified"
+
+
+@pytest.mark.parametrize("homogeneous", [True, False])
+def test_fourier_gap_halves_with_frequencies_and_agrees_with_lattice(homogeneous):
+    d, m = _long_pair(1 if homogeneous else 300, seed=4)
+    d, m = MarkovModel(d.log_probs, 300), MarkovModel(m.log_probs, 300)
+    N = np.exp(np.linspace(0, 30, 300))
+    lat = certified_coverage(d, m, N, n_bins=4096, method="lattice")
+    gaps = []
+    for n_freq in (1 << 12, 1 << 13, 1 << 14):
+        b = certified_coverage(d, m, N, method="fourier", n_freq=n_freq)
+        assert np.all(np.maximum(lat.lo, b.lo) <= np.minimum(lat.hi, b.hi) + 1e-12)   # bands intersect
+        gaps.append(b.max_gap)
+    # the smoothing scale halves with each doubling, and with it the gap (no sqrt(H) rounding term)
+    assert 0.4 < gaps[1] / gaps[0] < 0.6 and 0.4 < gaps[2] / gaps[1] < 0.6
+    assert gaps[2] < 0.2 * lat.max_gap
+
+
+def test_fourier_is_the_default_at_long_horizons_and_meets_the_gap_bar():
+    # the bench instance of issue 3 (V = 4, H = 1000), position-dependent tables
+    d, m = _long_pair(1000, seed=0)
+    N = np.exp(np.linspace(0.0, 60.0, 1000))
+    b = certified_coverage(d, m, N)
+    assert b.n_bins == 1 << 16 and b.max_gap <= 1e-3
+    lat = certified_coverage(d, m, N[::50], method="lattice")
+    assert np.all(np.maximum(lat.lo, b.lo[::50]) <= np.minimum(lat.hi, b.hi[::50]) + 1e-12)
+
+
+def test_fourier_edge_cases():
+    # identical models: Z = 0 surely, far thresholds are exact
+    d, _ = _long_pair(80, seed=3)
+    b = certified_coverage(d, d, [1.0, 2.0, np.inf], method="fourier")
+    np.testing.assert_allclose(b.lo, [1.0, 0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(b.hi, [1.0, 0.0, 0.0], atol=1e-9)
+    # a model that misses data outcomes: the +inf atom is exact at every threshold
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(3), size=(1, 1, 4))
+    q = p.copy()
+    q[..., 0] = 0.0
+    q /= q.sum(-1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        d, m = MarkovModel(np.log(p), 100), MarkovModel(np.log(q), 100)
+    law = certified_log_ratio(d, m, method="fourier")
+    p_inf = 1.0 - law.finite_mass
+    assert law.inf_mass == pytest.approx(p_inf, abs=1e-12) and law.inf_mass > 0.99
+    lo, hi = law.coverage_bounds([1.0, 1e6, np.inf])
+    assert np.all(lo >= law.inf_mass - 1e-12) and np.all(hi <= 1.0)
+    assert lo[-1] == pytest.approx(law.inf_mass, abs=1e-12) and hi[-1] == pytest.approx(law.inf_mass, abs=1e-12)
+
+
+def test_fourier_validation():
+    d, m = _long_pair(3, seed=0)
+    with pytest.raises(ValueError, match="`n_freq`"):
+        certified_coverage(d, m, 2.0, method="fourier", n_freq=4)
+    with pytest.raises(ValueError, match="`t`"):
+        markov_characteristic_function(d, m, [0.0, np.nan])
+    with pytest.raises(ValueError, match="method"):
+        certified_log_ratio(d, m, method="fourrier")
