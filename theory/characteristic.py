@@ -89,13 +89,13 @@ def _fp_error_rate(t, delta_max, V):
     """Bound on the floating-point error of phi(t) per unit of mass and per position.
 
     One position multiplies a vector by a matrix of ``V`` columns whose entries are
-    ``w exp(i t delta)``: the phase carries an absolute error of at most
-    ``2 u |t| delta_max`` (a product of rounded factors, or two table entries whose
-    product is the phase, :class:`_Frequencies`), the complex exponentials and products
-    and the sums at most ``(4V + 12) u`` relative to the sum of moduli, which is at most
-    the mass (row sums of ``|T|`` are ``<= 1``).  A factor 2 covers second-order terms.
+    ``w exp(i t delta)``.  The phase is a product of at most three rounded factors, or the
+    sum of two such phases (:class:`_Frequencies`), and ``t`` itself is ``fl(k dt)``: an
+    absolute error of at most ``4 u |t| delta_max``.  The complex exponentials, products and
+    sums add at most ``(4V + 12) u`` relative to the sum of moduli, which is at most the
+    mass (row sums of ``|T|`` are ``<= 1``).  A factor 2 covers second-order terms.
     """
-    return 2.0 * ((4 * V + 12) * _U + 2 * _U * np.abs(t) * delta_max)
+    return 2.0 * ((4 * V + 12) * _U + 4 * _U * np.abs(t) * delta_max)
 
 
 class _Frequencies:
