@@ -17,7 +17,8 @@ For each callable, :func:`docstring_problems` requires
    section; for a generator, a ``Yields`` section;
 4. a **statement reference**: the paper statement it computes or instantiates
    (``Definition 1.1``, ``Prop. F.1``, ``Theorem 4.2``, ``Lemma K.4``, ``Eq. (13)``,
-   ``Assumption 4.1``, ``Example 3.1``, ``Algorithm 1``, ``Section 3``, ``Figure 1``, ...),
+   ``Assumption 4.1``, ``Example 3.1``, ``Algorithm 1``, ``Section 3``, ``Figure 1``, ...,
+   or the paper's unnumbered "Related Work" section),
    unless the callable is in :data:`NO_STATEMENT` (infrastructure, with a one-line reason);
 5. **both numberings** where the ICLR camera-ready and arXiv v2 differ
    (``/work/shared/reference/coverage-principle.md`` section 10): a label of one version
@@ -88,7 +89,8 @@ STATEMENT_RE = re.compile(
     r"|\bCorollary|\bCor\.|\bAssumptions?|\bRemark|\bExamples?|\bAlgorithms?|\bAlg\."
     r"|\bEqs?\.|\bEquations?|\bSections?|\bSec\.|§|\bAppendix|\bApp\.|\bFigures?|\bFig\."
     r"|\bTable)"
-    r"\s*\(?[A-Z]?\.?\d")
+    r"\s*\(?[A-Z]?\.?\d"
+    r"|\bRelated Work\b")  # the one unnumbered section the reference notes cite by name
 
 #: ``(pattern of a version-specific label, pattern its counterpart must match, source)``.
 #: The counterparts are those of the numbering map (reference section 10).
