@@ -704,8 +704,8 @@ def stationary_law(tree, node_values, *, tau_at_leaves=True):
     r"""Closed-form stationary law :math:`\tilde\pi(u) \propto \sum_{v\sim u} w(u, v)` of the walk.
 
     Computed in log space from :func:`edge_log_weights`.  On the leaves it equals
-    :math:`\pi_{\rm ref}\tau` up to normalisation (Section 4, [derived, checked] in the
-    reference notes).
+    :math:`\pi_{\rm ref}\tau` up to normalisation: the walk of VGB Algorithm 1 (the closed form is
+    [derived, checked] in the reference notes, §A.3).
 
     Parameters
     ----------
@@ -1325,7 +1325,7 @@ def relaxation_time(tree, node_values, *, tau_at_leaves=True):
 def first_leaf_law(tree, node_values, *, tau_at_leaves=True):
     r"""Exact output law of the *first-leaf heuristic* (stop at the first leaf hit).
 
-    Not the theorem's sampler: it is exact when :math:`\hat V = V^\star` but biased
+    Not the sampler of VGB Theorem 4.1: it is exact when :math:`\hat V = V^\star` but biased
     otherwise (reference notes §A.7).  Computed by one sparse solve of the absorbing chain:
     with :math:`Q` the jump-chain transitions among internal nodes and :math:`R` those into
     leaves, the law is :math:`e_{\rm root}^\top (I-Q)^{-1}R` (holding steps do not change it).
