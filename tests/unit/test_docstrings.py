@@ -20,6 +20,8 @@ For each callable, :func:`docstring_problems` requires
    ``Assumption 4.1``, ``Example 3.1``, ``Algorithm 1``, ``Section 3``, ``Figure 1``, ...,
    or the paper's unnumbered "Related Work" section),
    unless the callable is in :data:`NO_STATEMENT` (infrastructure, with a one-line reason);
+   citations of the reference notes' own sections ("reference notes §A.7", "Section 2.4 of
+   the reference notes") do not count (:data:`NOTES_RE`);
 5. **both numberings** where the ICLR camera-ready and arXiv v2 differ
    (``/work/shared/reference/coverage-principle.md`` section 10): a label of one version
    requires its counterpart in the same docstring (:data:`COUNTERPARTS`), e.g.
