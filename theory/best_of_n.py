@@ -218,7 +218,8 @@ def pass_at_k(n, c, k):
 
     equal to 1 when :math:`n - c < k`.  Chen et al. (2021, HumanEval), as used by Yue et al.
     (arXiv 2504.13837); it is unbiased for :math:`1 - (1 - q)^k` when
-    :math:`c \sim \mathrm{Bin}(n, q)`.  Averaging over problems gives the benchmark pass@k.
+    :math:`c \sim \mathrm{Bin}(n, q)`.  Averaging over problems gives the benchmark pass@k:
+    a sample estimate of the Pass@N of Sec. 2 (:func:`pass_at_n`).
 
     Parameters
     ----------
@@ -316,6 +317,9 @@ def best_of_n_success(log_probs, reward, N, *, prompt_weights=None):
         \mathbb E_{x\sim\mu}\big[r(x, \hat\pi^{\mathrm{BoN}}_N(x))\big]
           = \sum_x \mu(x)\left[1 - (1 - q_x)^N\right]
           = \mathrm{Pass@}N .
+
+    The Best-of-N success of Sec. 2 whose gap to :math:`\pi_T` Props. F.6/F.7 (ICLR) /
+    D.6/D.7 (arXiv) bound by coverage.
 
     Parameters
     ----------

@@ -21,7 +21,7 @@ function                                   statement
 :func:`stopped_kl_to_coverage`             Prop. F.10 / D.10
 :func:`hellinger_partial_converse`         Prop. F.11 / D.11
 :func:`markov_lp_coverage_bound`           Related work (Markov's inequality, [derived] form)
-:func:`lemma_j1_clipped_exponential`       Lemma J.1 (both numberings)
+:func:`lemma_j1_clipped_exponential`       Lemma J.1 (ICLR; arXiv number not in the notes)
 :func:`finite_class_mle_hellinger_bound`   finite-class MLE in Hellinger (Prop. F.8 / D.8 core)
 =========================================  =====================================================
 
@@ -193,7 +193,7 @@ def kl_tightness_witness(kl, N):
     For every :math:`N\ge2` and :math:`p\le\tfrac12`, the pair
     :math:`\pi_D=\mathrm{Ber}(p)`, :math:`\hat\pi=\mathrm{Ber}(p/N)`
     (:func:`kl_tightness_instance`) has :math:`\mathrm{Cov}_N = p` at least this value of
-    its own KL, so Prop. F.1's denominator is optimal up to :math:`\tfrac12 - \tfrac1{2N}`.
+    its own KL, so the denominator of Prop. F.1 (ICLR) / D.1 (arXiv) is optimal up to :math:`\tfrac12 - \tfrac1{2N}`.
 
     Parameters
     ----------
@@ -205,6 +205,7 @@ def kl_tightness_witness(kl, N):
     Returns
     -------
     ndarray
+        :math:`D_{KL}/(\log N - \tfrac12 + \tfrac1{2N})`, broadcast over the arguments.
 
     Examples
     --------
@@ -364,8 +365,17 @@ def kl_tightness_instance(p, N):
         \mathrm{Cov}_N(\mathrm{Ber}(p)\|\mathrm{Ber}(p/N)) = p
         \;\ge\; \frac{D_{KL}}{\log N - \tfrac12 + \tfrac1{2N}} .
 
-    Returns the :class:`BernoulliWitness`; compare its ``coverage`` with
-    :func:`kl_tightness_witness` of its ``kl``.
+    Parameters
+    ----------
+    p : float or array_like
+        :math:`p \in (0, \tfrac12]`.
+    N : float or array_like
+        Thresholds ``>= 1`` (the proposition takes :math:`N \ge 2`).
+
+    Returns
+    -------
+    BernoulliWitness
+        Compare its ``coverage`` with :func:`kl_tightness_witness` of its ``kl``.
 
     Examples
     --------
@@ -618,6 +628,15 @@ def chain_rule_witness(M1, M2, mass, slack):
     :math:`1+s` away from its threshold (no floating-point ties).  So the left side is
     ``t`` and the right side ``t (1 + s)``: the factor :math:`M_2` cannot be lowered.
 
+    Parameters
+    ----------
+    M1, M2 : float
+        The chain rule's thresholds, :math:`M_1 > M_2 > 1 + s`.
+    mass : float
+        :math:`t \in (0, 1]`, the target mass at the point ``a``.
+    slack : float
+        :math:`s > 0`, the factor by which every ratio misses its threshold.
+
     Returns
     -------
     Witness
@@ -740,6 +759,13 @@ def hellinger_converse_witness(horizon, mass):
     :math:`\delta` and :math:`N>1` with :math:`\log(N/\delta)\le H`:
     :math:`\mathrm{Cov}_N` = ``mass`` and the bound equals ``mass - delta``.
 
+    Parameters
+    ----------
+    horizon : int
+        ``H >= 1``.
+    mass : float
+        Weight of the disagreeing prompt, in ``(0, 1)``.
+
     Returns
     -------
     data, model : theory.models.MarkovModel
@@ -773,7 +799,8 @@ def hellinger_converse_witness(horizon, mass):
 def log_density_ratio_moment(log_ratio, exponent, *, weights=None):
     r"""Log of the :math:`L_p`-type coverage coefficient :math:`\log\mathbb E_\pi[(\pi/\hat\pi)^p]`.
 
-    Computed in log space (``logsumexp``), vectorised over ``p``.
+    The coefficient that the paper's Related Work discussion bounds coverage by through
+    Markov's inequality (:func:`markov_lp_coverage_bound`).  Computed in log space (``logsumexp``), vectorised over ``p``.
 
     Parameters
     ----------
@@ -849,7 +876,7 @@ def markov_lp_coverage_bound(log_moment, N, exponent):
 
 # -------------------------------------------------------------------------- Lemma J.1
 def lemma_j1_clipped_exponential(log_p_data, log_p_model, C, *, prompt_weights=None):
-    r"""The quantity of Lemma J.1 (both numberings): :math:`\mathbb E_{\pi_D}\exp(\tfrac12\max\{\log(\pi/\pi_D),-C\})`.
+    r"""The quantity of Lemma J.1 (ICLR; arXiv v2 number not in the reference notes): :math:`\mathbb E_{\pi_D}\exp(\tfrac12\max\{\log(\pi/\pi_D),-C\})`.
 
     .. math::
 
@@ -859,7 +886,8 @@ def lemma_j1_clipped_exponential(log_p_data, log_p_model, C, *, prompt_weights=N
     Proof: with :math:`A=\{\pi/\pi_D<e^{-C}\}`, :math:`a=\pi_D(A)`, Cauchy–Schwarz gives a
     value at most :math:`e^{-C/2}a+\sqrt{1-a}`, which is non-increasing in :math:`a` when
     :math:`e^{-C/2}\le\tfrac12`.  The constant :math:`\log4` is exact: see
-    :func:`lemma_j1_witness`.  (Used in Prop. J.1 with the clipped log-likelihood.)
+    :func:`lemma_j1_witness`.  (Used in Prop. J.1 (ICLR) with the clipped log-likelihood,
+    in the proof of Theorem 4.1.)
 
     Parameters
     ----------
@@ -907,7 +935,18 @@ def lemma_j1_witness(C):
     For :math:`C\le\log 4` let :math:`\pi_D=(a, 1-a)`, :math:`\pi=(0,1)` with
     :math:`1-a=e^C/4`.  Then the expectation equals
     :math:`e^{-C/2}+e^{C/2}/4 = 1 + (e^{C/2}-2)^2/(4e^{C/2})`: exactly one at
-    :math:`C=\log4` and above one for every :math:`C<\log4`.
+    :math:`C=\log4` and above one for every :math:`C<\log4`.  (Lemma J.1 is numbered in
+    the ICLR version; the reference notes do not give its arXiv v2 number.)
+
+    Parameters
+    ----------
+    C : float
+        Clipping level, ``<= log 4``.
+
+    Returns
+    -------
+    Witness
+        ``log_p_data`` :math:`=\log(a, 1-a)` and ``log_p_model`` :math:`=\log(0, 1)`.
 
     Examples
     --------
@@ -987,7 +1026,8 @@ def finite_class_mle_failure_probability(log_class, n, threshold, *, prompt_weig
                                          max_outcomes=2_000_000):
     r"""Exact probability that some log-likelihood maximiser over a finite class has Hellinger risk above ``threshold``.
 
-    The class member ``0`` is the data distribution :math:`\pi_D` (realizable case).  With
+    The failure event of the finite-class MLE bound at the core of Prop. F.8 (ICLR) / D.8
+    (arXiv) (:func:`finite_class_mle_hellinger_bound`), computed exactly.  The class member ``0`` is the data distribution :math:`\pi_D` (realizable case).  With
     :math:`n` i.i.d. samples of :math:`\mu\otimes\pi_D` the likelihood depends only on the
     counts of the ``(prompt, response)`` cells, so
 
@@ -1018,6 +1058,7 @@ def finite_class_mle_failure_probability(log_class, n, threshold, *, prompt_weig
     Returns
     -------
     float
+        The probability, in ``[0, 1]``.
 
     Examples
     --------

@@ -697,6 +697,8 @@ def certified_log_ratio(data, model, *, n_bins=4096, width_sd=8.0, n_lambdas=48,
                         n_freq=2 ** 16):
     r"""Certified lattice law of :math:`Z=\log\pi_D/\hat\pi` under :math:`\pi_D` (Markov models).
 
+    (:math:`Z` of Remark E.1 ICLR / 2.1 arXiv: coverage is its upper tail, Definition 1.1.)
+
     See the module docstring for the method.  Cost :math:`O(H\,X\,V^2\,\text{n\_bins})`
     for the lattice pass plus :math:`O(H\,X\,V^2\,\text{n\_lambdas})` for the error MGF.
 

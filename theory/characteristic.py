@@ -215,6 +215,8 @@ def _transfer_chunk(steps, horizon, mu, freqs, prune_tol):
 def markov_characteristic_function(data, model, t):
     r"""Characteristic function of :math:`Z=\log\pi_D(y|x)/\hat\pi(y|x)` under :math:`\pi_D`, exact, with error bounds.
 
+    (:math:`Z` of Remark E.1 ICLR / 2.1 arXiv: coverage is its upper tail, Definition 1.1.)
+
     .. math::
 
         \varphi(t) = \mathbb E_{\pi_D}\big[e^{itZ};\ \hat\pi(y|x) > 0\big]

@@ -35,6 +35,13 @@ __all__ = ["count_vectors", "grouped_count_support", "group_sequence_log_probs",
 def count_vectors(m, vocab_size):
     r"""All count vectors of ``m`` tokens over ``V`` symbols and their log multinomial coefficients.
 
+    Parameters
+    ----------
+    m : int
+        Number of tokens, ``>= 0``.
+    vocab_size : int
+        ``V >= 1``.
+
     Returns
     -------
     counts : (S, V) int ndarray
@@ -71,10 +78,12 @@ def grouped_count_support(group_sizes, vocab_size):
     group_sizes : (G,) array_like of int
         Number of positions in each group (``0`` allowed).
     vocab_size : int
+        ``V >= 1``.
 
     Returns
     -------
     counts : (S, G, V) int ndarray
+        Joint count vectors (row ``s``, group ``g``: counts of each token).
     log_mult : (S,) ndarray
         Number of sequences with those counts, in log.
 
@@ -107,6 +116,7 @@ def group_sequence_log_probs(token_log_probs, counts):
     token_log_probs : (..., X, G, V) array_like
         Per-prompt, per-group token log-probabilities (``-inf`` allowed).
     counts : (S, G, V) array_like of int
+        Joint count vectors (as returned by :func:`grouped_count_support`).
 
     Returns
     -------
@@ -135,6 +145,9 @@ def group_sequence_log_probs(token_log_probs, counts):
 def count_log_ratio_law(log_seq_data, log_seq_model, log_mult, prompt_weights):
     r"""Exact law of :math:`\log\pi_D/\hat\pi` from per-count-vector sequence log-probabilities.
 
+    The law whose upper tail is the coverage profile of Definition 1.1 and whose mean is the
+    KL (Remark E.1 ICLR / 2.1 arXiv), exact at any ``H``.
+
     Parameters
     ----------
     log_seq_data : (X, S) array_like
@@ -144,6 +157,7 @@ def count_log_ratio_law(log_seq_data, log_seq_model, log_mult, prompt_weights):
     log_mult : (S,) array_like
         Log number of sequences per count vector.
     prompt_weights : (X,) array_like
+        Prompt distribution :math:`\mu`.
 
     Returns
     -------

@@ -43,7 +43,28 @@ TIE_ATOL = 1e-10
 
 
 def log_thresholds(N, *, name="N"):
-    """Return ``log N`` for validated thresholds ``N >= 1`` (``+inf`` allowed)."""
+    r"""Return ``log N`` for validated thresholds ``N >= 1`` (``+inf`` allowed).
+
+    The level of the log-ratio tail in Definition 1.1 written in log form (Remark E.1
+    ICLR / 2.1 arXiv): :math:`\mathrm{Cov}_N = P[\log\pi/\hat\pi \ge \log N]`.
+
+    Parameters
+    ----------
+    N : float or array_like
+        Thresholds, every entry ``>= 1`` (``inf`` allowed).
+    name : str, optional
+        Argument name used in error messages.
+
+    Returns
+    -------
+    ndarray
+        :math:`\log N`, shape ``np.shape(N)``.
+
+    Examples
+    --------
+    >>> float(log_thresholds(np.e))
+    1.0
+    """
     N = check_thresholds(N, name)
     with np.errstate(divide="ignore"):
         return np.log(N)
@@ -52,13 +73,30 @@ def log_thresholds(N, *, name="N"):
 def comparison_log_thresholds(N, *, name="N"):
     r"""The cut-offs against which log-ratios are compared: :math:`\log N - \tau`.
 
-    The event :math:`\pi/\hat\pi \ge N` is evaluated as
+    The event :math:`\pi/\hat\pi \ge N` of Definition 1.1 is evaluated as
     :math:`\log\pi - \log\hat\pi \ge \log N - \tau` with :math:`\tau` = ``TIE_ATOL``
     (``1e-10``).  Log-ratios are differences of (sums of) rounded log-probabilities, so a
-    ratio that equals ``N`` exactly (the Prop. F.2 witness, the F.7 witness reward, any
-    constructed tie) comes out a few ulps on either side of :math:`\log N`; the tolerance
-    makes the ``>=`` convention hold for such ties.  It changes the count only for ratios
-    within a factor :math:`e^{10^{-10}}` of ``N``.
+    ratio that equals ``N`` exactly (the Prop. F.2 (ICLR) / D.2 (arXiv) witness, the
+    F.7 / D.7 witness reward, any constructed tie) comes out a few ulps on either side of
+    :math:`\log N`; the tolerance makes the ``>=`` convention hold for such ties.  It changes
+    the count only for ratios within a factor :math:`e^{10^{-10}}` of ``N``.
+
+    Parameters
+    ----------
+    N : float or array_like
+        Thresholds, every entry ``>= 1`` (``inf`` allowed).
+    name : str, optional
+        Argument name used in error messages.
+
+    Returns
+    -------
+    ndarray
+        :math:`\log N - \tau`, shape ``np.shape(N)``.
+
+    Examples
+    --------
+    >>> float(comparison_log_thresholds(1.0)) == -TIE_ATOL
+    True
     """
     return log_thresholds(N, name=name) - TIE_ATOL
 
@@ -150,6 +188,10 @@ def coverage_profile(log_ratio, N, *, weights=None):
 
 def per_prompt_coverage(log_ratio, N, *, weights=None):
     r"""Per-prompt coverage :math:`\mathrm{Cov}_N(x) = P_{y\sim\pi(\cdot|x)}[\pi/\hat\pi \ge N]`.
+
+    Definition 1.1 conditioned on the prompt (the paper averages over :math:`x\sim\mu`;
+    per-prompt quantities appear inside its proofs, e.g. :math:`E_{N,\mu}` in the analysis of
+    the offset tournament, Theorem G.3 (ICLR) / 6.4 (arXiv)).
 
     Parameters
     ----------

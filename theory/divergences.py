@@ -69,13 +69,14 @@ def kl_divergence(log_p, log_q, *, prompt_weights=None):
 
         D_{KL}(\pi\|\hat\pi) = \mathbb E_{x\sim\mu}\sum_y \pi(y|x)\log\frac{\pi(y|x)}{\hat\pi(y|x)}
 
-    (Section 1.3; the mean of the log density ratio whose upper tail is the coverage
-    profile).
+    The KL of Prop. 3.1 and Prop. F.1 (ICLR) / D.1 (arXiv): the mean of the log density
+    ratio whose upper tail is the coverage profile (Remark E.1 ICLR / 2.1 arXiv).
 
     Parameters
     ----------
     log_p, log_q : (m,) or (n_prompts, m) array_like
-        Normalised log-probabilities of :math:`\pi` and :math:`\hat\pi`.
+        Normalised log-probabilities of :math:`\pi` and :math:`\hat\pi` over the same
+        enumerated responses (``-inf`` allowed).
     prompt_weights : (n_prompts,) array_like, optional
         Prompt distribution :math:`\mu`, uniform by default.
 
@@ -98,8 +99,22 @@ def kl_divergence(log_p, log_q, *, prompt_weights=None):
 def cross_entropy(log_p, log_q, *, prompt_weights=None):
     r"""Sequence-level cross-entropy :math:`D_{CE}(\pi\|\hat\pi) = \mathbb E_\pi[-\log\hat\pi(y|x)]`.
 
-    Equals :math:`D_{KL}(\pi\|\hat\pi) + \mathbb E_\mu H(\pi(\cdot|x))`; minus the expected
-    normalised log-likelihood of Section 2.1.
+    Equals :math:`D_{KL}(\pi\|\hat\pi) + \mathbb E_\mu H(\pi(\cdot|x))`, and
+    :math:`\mathbb E_D[\hat L_n(\pi)] = -n\,D_{CE}(\pi_D\|\pi)`: the estimable upper bound on
+    KL of Remark E.2 (ICLR) / 2.2 (arXiv).
+
+    Parameters
+    ----------
+    log_p, log_q : (m,) or (n_prompts, m) array_like
+        Normalised log-probabilities of :math:`\pi` and :math:`\hat\pi` over the same
+        enumerated responses (``-inf`` allowed).
+    prompt_weights : (n_prompts,) array_like, optional
+        Prompt distribution :math:`\mu`, uniform by default.
+
+    Returns
+    -------
+    float
+        In nats; ``inf`` when :math:`\hat\pi` misses mass of :math:`\pi`.
 
     Examples
     --------
@@ -123,8 +138,22 @@ def squared_hellinger(log_p, log_q, *, prompt_weights=None):
             \left(\sqrt{\pi(y|x)} - \sqrt{\hat\pi(y|x)}\right)^2
         = 1 - \mathbb E_\mu \sum_y \sqrt{\pi\hat\pi} \in [0, 1],
 
-    the convention of Prop. F.4 / D.4.  Computed as the sum of squares (not as ``1 - BC``,
-    which cancels catastrophically for nearly equal distributions), clipped to ``[0, 1]``.
+    the convention of Prop. F.4 (ICLR) / D.4 (arXiv).  Computed as the sum of squares (not
+    as ``1 - BC``, which cancels catastrophically for nearly equal distributions), clipped to
+    ``[0, 1]``.
+
+    Parameters
+    ----------
+    log_p, log_q : (m,) or (n_prompts, m) array_like
+        Normalised log-probabilities of :math:`\pi` and :math:`\hat\pi` over the same
+        enumerated responses (``-inf`` allowed).
+    prompt_weights : (n_prompts,) array_like, optional
+        Prompt distribution :math:`\mu`, uniform by default.
+
+    Returns
+    -------
+    float
+        :math:`D_H^2 \in [0, 1]`.
 
     Examples
     --------
@@ -138,6 +167,23 @@ def squared_hellinger(log_p, log_q, *, prompt_weights=None):
 
 def total_variation(log_p, log_q, *, prompt_weights=None):
     r"""Total variation :math:`\mathbb E_\mu \tfrac12\sum_y|\pi(y|x)-\hat\pi(y|x)|`.
+
+    The distance of VGB Theorem 4.1 (arXiv 2510.03149) and of Lemma 19 of the
+    Foster--Rakhlin notes (arXiv 2312.16730, :math:`D_{TV}^2 \le D_H^2 \le D_{KL}` with the
+    un-halved :math:`D_H^2`); no statement of the coverage paper is about it.
+
+    Parameters
+    ----------
+    log_p, log_q : (m,) or (n_prompts, m) array_like
+        Normalised log-probabilities of :math:`\pi` and :math:`\hat\pi` over the same
+        enumerated responses (``-inf`` allowed).
+    prompt_weights : (n_prompts,) array_like, optional
+        Prompt distribution :math:`\mu`, uniform by default.
+
+    Returns
+    -------
+    float
+        :math:`D_{TV} \in [0, 1]`.
 
     Examples
     --------
@@ -174,9 +220,21 @@ def categorical_kl(log_p, log_q, *, axis=-1):
     r"""KL between categorical distributions along ``axis``, batched over the other axes.
 
     The building block of per-token KLs :math:`\varepsilon(x, y_{<h}) =
-    D_{KL}(\pi_D(\cdot|x,y_{<h})\|\pi(\cdot|x,y_{<h}))` (Prop. F.10 / D.10).  Inputs are
-    normalised log-probabilities along ``axis`` (validated; ``-inf`` allowed) that broadcast
-    against each other.  Returns ``inf`` where :math:`q` misses mass of :math:`p`; never NaN.
+    D_{KL}(\pi_D(\cdot|x,y_{<h})\|\pi(\cdot|x,y_{<h}))` (Prop. F.10 ICLR / D.10 arXiv).
+    Returns ``inf`` where :math:`q` misses mass of :math:`p`; never NaN.
+
+    Parameters
+    ----------
+    log_p, log_q : array_like
+        Normalised log-probabilities along ``axis`` (validated; ``-inf`` allowed) that
+        broadcast against each other.
+    axis : int, optional
+        The category axis (default last).
+
+    Returns
+    -------
+    ndarray
+        The broadcast shape of the inputs without ``axis``; in nats.
 
     Examples
     --------
@@ -189,9 +247,22 @@ def categorical_kl(log_p, log_q, *, axis=-1):
 
 
 def categorical_squared_hellinger(log_p, log_q, *, axis=-1):
-    r"""Squared Hellinger (one-half convention) between categoricals along ``axis``.
+    """Squared Hellinger (one-half convention) between categoricals along ``axis``.
 
-    Per-step terms of Prop. F.11 / D.11.  Inputs validated as in :func:`categorical_kl`.
+    Per-step terms of Prop. F.11 (ICLR) / D.11 (arXiv).
+
+    Parameters
+    ----------
+    log_p, log_q : array_like
+        Normalised log-probabilities along ``axis`` (validated as in :func:`categorical_kl`)
+        that broadcast against each other.
+    axis : int, optional
+        The category axis (default last).
+
+    Returns
+    -------
+    ndarray
+        The broadcast shape of the inputs without ``axis``; values in ``[0, 1]``.
 
     Examples
     --------
@@ -204,7 +275,7 @@ def categorical_squared_hellinger(log_p, log_q, *, axis=-1):
 
 
 def stopped_kl(token_kl_sums, N, *, weights=None):
-    r"""Stopped KL :math:`D_{seq,N}` (Prop. F.10 / D.10), vectorised over thresholds.
+    r"""Stopped KL :math:`D_{seq,N}` (Prop. F.10 ICLR / D.10 arXiv), vectorised over thresholds.
 
     .. math::
 

@@ -55,11 +55,16 @@ def _count_support(vocab_size, horizon):
 def iid_token_log_probs(table, theta):
     r"""Per-prompt token log-probabilities :math:`\log q_x = \mathrm{log\,softmax}(\Phi[x]\theta)`.
 
+    The next-token law of an autoregressive linear model (Assumption 2.2 setting) whose
+    features are :math:`\phi(x, y_{1:h}) = \Phi[x, y_h]`, as in the SGD lower-bound
+    constructions (App. K.4 ICLR / I.4 arXiv) and Prop. 3.2.
+
     Parameters
     ----------
     table : (X, V, d) array_like
         Token features :math:`\Phi[x, a]`.
     theta : (..., d) array_like
+        Parameters; leading axes index models.
 
     Returns
     -------
@@ -83,6 +88,9 @@ def iid_token_log_probs(table, theta):
 
 def iid_token_tables(distribution):
     r"""Detect i.i.d. tokens and return the per-prompt tables.
+
+    Recognises the i.i.d.-token structure of the SGD lower-bound constructions (App. K.4
+    ICLR / I.4 arXiv) and of Prop. 3.2, for which :class:`IidTokenLaw` is exact.
 
     Parameters
     ----------
@@ -129,6 +137,10 @@ def iid_token_tables(distribution):
 @dataclass(frozen=True, eq=False)
 class IidTokenLaw:
     r"""Law of the token counts under :math:`\pi_D`, for exact/certified coverage of any model.
+
+    Gives the coverage profile of Definition 1.1 (certified, or exact with ``drop=0``) and
+    the KL when tokens are i.i.d. given the prompt: the constructions of Lemmas K.6/K.7
+    (ICLR) / I.6/I.7 (arXiv) and Prop. 3.2.
 
     Parameters
     ----------

@@ -46,6 +46,9 @@ EVALUATIONS = ("exact", "certified", "monte_carlo")
 class LogRatioLaw:
     r"""A (weighted) sample of :math:`Z = \log\pi_D/\hat\pi` under :math:`\pi_D`.
 
+    The variable whose upper tail at :math:`\log N` is the coverage profile (Definition 1.1)
+    and whose mean is the KL (Remark E.1 ICLR / 2.1 arXiv).
+
     Attributes
     ----------
     values : ([P,] m) ndarray
@@ -53,6 +56,7 @@ class LogRatioLaw:
     weights : (m,) ndarray or None
         :math:`\mu(x)\pi_D(y|x)` of the points (exact law) or ``None`` (i.i.d. sample).
     evaluation : {"exact", "monte_carlo"}
+        How the law was obtained.
     """
 
     values: np.ndarray
@@ -115,8 +119,24 @@ def _models_iv(data, model):
 def exact_log_ratio(data, model, *, max_sequences=MAX_ENUMERATION):
     r"""Exact law of :math:`\log\pi_D/\hat\pi` by enumerating the support.
 
-    Points of zero :math:`\pi_D`-probability are dropped; a point where the model has
+    Gives the coverage profile (Definition 1.1) and the KL exactly (Remark E.1 ICLR / 2.1
+    arXiv).  Points of zero :math:`\pi_D`-probability are dropped; a point where the model has
     probability zero has ratio ``+inf``.
+
+    Parameters
+    ----------
+    data : MarkovModel or AutoregressiveLinearModel
+        The data distribution :math:`\pi_D` (a single model, not a batch).
+    model : MarkovModel or AutoregressiveLinearModel
+        The model :math:`\hat\pi`, possibly a batch of ``P`` models; same prompts,
+        vocabulary, horizon and prompt distribution as ``data``.
+    max_sequences : int, optional
+        Refuse supports with more than this many sequences per prompt.
+
+    Returns
+    -------
+    LogRatioLaw
+        ``evaluation="exact"``, ``values`` of shape ``model.batch_shape + (m,)``.
 
     Examples
     --------
@@ -140,6 +160,26 @@ def exact_log_ratio(data, model, *, max_sequences=MAX_ENUMERATION):
 def sampled_log_ratio(data, model, n, *, rng):
     r"""Monte Carlo law of :math:`\log\pi_D/\hat\pi` from ``n`` samples of :math:`\pi_D`.
 
+    Unbiased estimates of the coverage profile (Definition 1.1) and of the KL (Remark E.1
+    ICLR / 2.1 arXiv), with exact Clopper--Pearson intervals for the coverage.
+
+    Parameters
+    ----------
+    data : MarkovModel or AutoregressiveLinearModel
+        The data distribution :math:`\pi_D` (a single model, not a batch).
+    model : MarkovModel or AutoregressiveLinearModel
+        The model :math:`\hat\pi`, possibly a batch of ``P`` models; same prompts,
+        vocabulary, horizon and prompt distribution as ``data``.
+    n : int
+        Number of samples, ``>= 1``.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    LogRatioLaw
+        ``evaluation="monte_carlo"``, ``weights=None``.
+
     Examples
     --------
     >>> import numpy as np
@@ -160,17 +200,64 @@ def sampled_log_ratio(data, model, n, *, rng):
 def path_token_kls(data, model, x, y):
     r"""Per-position KLs :math:`\varepsilon_h = D_{KL}(\pi_D(\cdot|x,y_{<h})\|\hat\pi(\cdot|x,y_{<h}))` along paths.
 
-    Returns ``model.batch_shape + x.shape + (H,)``; the ingredient of the stopped KL
-    (Prop. F.10 / D.10) and of the truncated distillation weights (Thm G.2 / 6.2 arXiv).
+    The ingredient of the stopped KL (Prop. F.10 ICLR / D.10 arXiv) and of the truncated
+    distillation weights (Theorem G.2 ICLR / 6.2 arXiv).
+
+    Parameters
+    ----------
+    data : MarkovModel or AutoregressiveLinearModel
+        The data distribution :math:`\pi_D` (a single model, not a batch).
+    model : MarkovModel or AutoregressiveLinearModel
+        The model :math:`\hat\pi`, possibly a batch of ``P`` models; same prompts,
+        vocabulary, horizon and prompt distribution as ``data``.
+    x : array_like of int
+        Prompts, any shape.
+    y : array_like of int
+        Responses, shape ``x.shape + (H,)``.
+
+    Returns
+    -------
+    ndarray
+        Shape ``model.batch_shape + x.shape + (H,)``, in nats.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theory.models import categorical_model
+    >>> path_token_kls(categorical_model([0.5, 0.5]), categorical_model([0.5, 0.5]), [0], [[1]])
+    array([[0.]])
     """
     _models_iv(data, model)
     return _categorical_kl(data.next_token_log_probs(x, y), model.next_token_log_probs(x, y))
 
 
 def exact_stopped_kl(data, model, N, *, max_sequences=MAX_ENUMERATION):
-    r"""Exact stopped KL :math:`D_{seq,N}(\pi_D\|\hat\pi)` (Prop. F.10 / D.10) by enumeration.
+    r"""Exact stopped KL :math:`D_{seq,N}(\pi_D\|\hat\pi)` (Prop. F.10 ICLR / D.10 arXiv) by enumeration.
 
-    Returns ``model.batch_shape + np.shape(N)``.
+    Parameters
+    ----------
+    data : MarkovModel or AutoregressiveLinearModel
+        The data distribution :math:`\pi_D` (a single model, not a batch).
+    model : MarkovModel or AutoregressiveLinearModel
+        The model :math:`\hat\pi`, possibly a batch of ``P`` models; same prompts,
+        vocabulary, horizon and prompt distribution as ``data``.
+    N : float or array_like
+        Thresholds ``>= 1``.
+    max_sequences : int, optional
+        Refuse supports with more than this many sequences per prompt.
+
+    Returns
+    -------
+    ndarray
+        Shape ``model.batch_shape + np.shape(N)``; each entry ``<= log N``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theory.models import categorical_model
+    >>> d, m = categorical_model([0.5, 0.5]), categorical_model([0.9, 0.1])
+    >>> bool(np.isclose(exact_stopped_kl(d, m, np.inf), markov_kl(d, m)))
+    True
     """
     _models_iv(data, model)
     log_thresholds(N)
@@ -192,7 +279,28 @@ def markov_token_kl_profile(data, model):
     r"""Expected per-position KL :math:`\mathbb E_{\pi_D}[\varepsilon_h]` for Markov models, ``[P,] (H,)``.
 
     Exact at any ``H`` through the forward law of the context ``(x, y_{h-1})``; the sum
-    over positions is the sequence-level KL (chain rule).
+    over positions is the sequence-level KL (chain rule).  The :math:`\varepsilon_h` are the
+    per-token KLs of Prop. F.10 (ICLR) / D.10 (arXiv).
+
+    Parameters
+    ----------
+    data : MarkovModel or AutoregressiveLinearModel
+        The data distribution :math:`\pi_D` (a single model, not a batch).
+    model : MarkovModel or AutoregressiveLinearModel
+        The model :math:`\hat\pi`, possibly a batch of ``P`` models; same prompts,
+        vocabulary, horizon and prompt distribution as ``data``.
+        Linear models must have tabular features (they are converted with ``as_markov``).
+
+    Returns
+    -------
+    ndarray
+        Shape ``model.batch_shape + (H,)``, in nats.
+
+    Examples
+    --------
+    >>> from theory.models import categorical_model
+    >>> markov_token_kl_profile(categorical_model([0.5, 0.5]), categorical_model([0.5, 0.5]))
+    array([0.])
     """
     _models_iv(data, model)
     d, m = _markov(data), _markov(model)
@@ -203,6 +311,23 @@ def markov_token_kl_profile(data, model):
 
 def markov_kl(data, model):
     r"""Sequence-level :math:`D_{KL}(\pi_D\|\hat\pi)` for Markov models, exact at any ``H``; ``[P]``.
+
+    The KL of Prop. 3.1 and Prop. F.1 (ICLR) / D.1 (arXiv), by the chain rule over positions
+    (:func:`markov_token_kl_profile`).
+
+    Parameters
+    ----------
+    data : MarkovModel or AutoregressiveLinearModel
+        The data distribution :math:`\pi_D` (a single model, not a batch).
+    model : MarkovModel or AutoregressiveLinearModel
+        The model :math:`\hat\pi`, possibly a batch of ``P`` models; same prompts,
+        vocabulary, horizon and prompt distribution as ``data``.
+        Linear models must have tabular features (they are converted with ``as_markov``).
+
+    Returns
+    -------
+    ndarray
+        Shape ``model.batch_shape``, in nats.
 
     Examples
     --------
@@ -220,8 +345,25 @@ def markov_kl(data, model):
 def path_token_hellinger(data, model, x, y):
     r"""Per-position :math:`D_H^2(\pi_D(\cdot|x,y_{<h}),\hat\pi(\cdot|x,y_{<h}))` along paths (one-half convention).
 
-    Returns ``model.batch_shape + x.shape + (H,)``; the sums over positions are the
-    statistic of Prop. F.11 / D.11 (:func:`theory.bounds.hellinger_partial_converse`).
+    The sums over positions are the statistic of Prop. F.11 (ICLR) / D.11 (arXiv)
+    (:func:`theory.bounds.hellinger_partial_converse`).
+
+    Parameters
+    ----------
+    data : MarkovModel or AutoregressiveLinearModel
+        The data distribution :math:`\pi_D` (a single model, not a batch).
+    model : MarkovModel or AutoregressiveLinearModel
+        The model :math:`\hat\pi`, possibly a batch of ``P`` models; same prompts,
+        vocabulary, horizon and prompt distribution as ``data``.
+    x : array_like of int
+        Prompts, any shape.
+    y : array_like of int
+        Responses, shape ``x.shape + (H,)``.
+
+    Returns
+    -------
+    ndarray
+        Shape ``model.batch_shape + x.shape + (H,)``, values in ``[0, 1]``.
 
     Examples
     --------

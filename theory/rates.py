@@ -69,6 +69,20 @@ def _f(a, name):
 def bernoulli_coverage_rate(n, delta):
     r"""Bernoulli case study (Section 3): :math:`\mathrm{Cov}_N(\hat p) \lesssim \log(1/\delta)/n` w.p. :math:`1-\delta`, for all :math:`N \ge 2`.
 
+    Parameters
+    ----------
+    n : array_like
+        Sample size, ``> 0``.
+    delta : array_like
+        Failure probability, in ``(0, 1]``.
+
+    Returns
+    -------
+    ndarray
+        :math:`\log(1/\delta)/n` (absolute constant set to one), broadcast over the arguments.
+
+    Examples
+    --------
     >>> float(bernoulli_coverage_rate(100, np.exp(-1)))
     0.01
     """
@@ -83,50 +97,231 @@ def finite_class_mle_coverage_rate(n, N, class_size, delta):
     The first (fine) term decays with ``N``; the second (coarse) term is the worst case
     of :math:`\log N_\infty(\Pi, c\log N) \le \log|\Pi|` and vanishes once the class is
     ``c log N``-separated.
+
+    Parameters
+    ----------
+    n : array_like
+        Sample size, ``> 0``.
+    N : array_like
+        Coverage threshold, ``>= 1``.
+    class_size : array_like
+        :math:`|\Pi|`, ``>= 1``.
+    delta : array_like
+        Failure probability, in ``(0, 1]``.
+
+    Returns
+    -------
+    ndarray
+        The rate shape with every absolute constant set to one, broadcast over the arguments.
+
+    Examples
+    --------
+    >>> float(finite_class_mle_coverage_rate(100, np.e, np.e, 1.0))
+    0.02
     """
     logc = np.log(_f(class_size, "class_size"))
     return logc / (_f(n, "n") * np.log(_f(N, "N"))) + (logc + np.log(1.0 / _f(delta, "delta"))) / _f(n, "n")
 
 
 def linear_mle_coverage_rate(n, N, sigma_sq, B):
-    r"""Theorem 4.2 (Eq. (7) ICLR / (9) arXiv): :math:`\sqrt{\sigma_\star^2/(n\log N)} + B^2/n`."""
+    r"""Theorem 4.2 (Eq. (7) ICLR / (9) arXiv): :math:`\sqrt{\sigma_\star^2/(n\log N)} + B^2/n`.
+
+    Parameters
+    ----------
+    n : array_like
+        Sample size, ``> 0``.
+    N : array_like
+        Coverage threshold, ``>= 1``.
+    sigma_sq : array_like
+        Inherent variance :math:`\sigma_\star^2` (Eq. (6) ICLR / (8) arXiv), ``>= 0``.
+    B : array_like
+        Feature-norm bound of Assumption 2.2, ``>= 0``.
+
+    Returns
+    -------
+    ndarray
+        The rate shape with every absolute constant set to one, broadcast over the arguments.
+
+    Examples
+    --------
+    >>> round(float(linear_mle_coverage_rate(100, np.e, 4.0, 1.0)), 12)
+    0.21
+    """
     n = _f(n, "n")
     return np.sqrt(_f(sigma_sq, "sigma_sq") / (n * np.log(_f(N, "N")))) + _f(B, "B") ** 2 / n
 
 
 def kl_lower_bound_prop_3_2(n, H):
-    r"""Prop. 3.2: every proper estimator has :math:`D_{KL} \ge H/(4n)` w.p. :math:`\ge 1/4` (exact constant)."""
+    r"""Prop. 3.2: every proper estimator has :math:`D_{KL} \ge H/(4n)` w.p. :math:`\ge 1/4` (exact constant).
+
+    Parameters
+    ----------
+    n : array_like
+        Sample size, ``> 0``.
+    H : array_like
+        Sequence length, ``>= 1``.
+
+    Returns
+    -------
+    ndarray
+        :math:`H/(4n)`, broadcast over the arguments.
+
+    Examples
+    --------
+    >>> float(kl_lower_bound_prop_3_2(10, 8))
+    0.2
+    """
     return _f(H, "H") / (4.0 * _f(n, "n"))
 
 
 def high_dim_coverage_lower_bound(n, H, N):
-    r"""Prop. K.1 / I.1: :math:`\mathbb E\,\mathrm{Cov}_N \ge c\min\{1, H/(n\log N)\}`."""
+    r"""Prop. K.1 (ICLR) / I.1 (arXiv): :math:`\mathbb E\,\mathrm{Cov}_N \ge c\min\{1, H/(n\log N)\}`.
+
+    Parameters
+    ----------
+    n : array_like
+        Sample size, ``> 0``.
+    H : array_like
+        Sequence length (= dimension ``d`` of the construction), ``>= 1``.
+    N : array_like
+        Coverage threshold, ``>= 1``.
+
+    Returns
+    -------
+    ndarray
+        :math:`\min\{1, H/(n\log N)\}` (constant ``c`` set to one), broadcast over the arguments.
+
+    Examples
+    --------
+    >>> float(high_dim_coverage_lower_bound(100, 10, np.e))
+    0.1
+    """
     return np.minimum(1.0, _f(H, "H") / (_f(n, "n") * np.log(_f(N, "N"))))
 
 
 def coarse_lower_bound_prop_g1(n, d):
-    r"""Prop. G.1(a) / 4.1(a): :math:`\mathrm{Cov}_N(\hat\pi) \ge c\,d/n` for all :math:`N \le e^B`."""
+    r"""Prop. G.1(a) (ICLR) / 4.1(a) (arXiv): :math:`\mathrm{Cov}_N(\hat\pi) \ge c\,d/n` for all :math:`N \le e^B`.
+
+    Parameters
+    ----------
+    n : array_like
+        Sample size, ``> 0``.
+    d : array_like
+        Dimension of the class, ``>= 1``.
+
+    Returns
+    -------
+    ndarray
+        :math:`d/n` (constant ``c`` set to one), broadcast over the arguments.
+
+    Examples
+    --------
+    >>> float(coarse_lower_bound_prop_g1(100, 5))
+    0.05
+    """
     return _f(d, "d") / _f(n, "n")
 
 
 def fine_lower_bound_prop_g1(n, d, N):
-    r"""Prop. G.1(b) / 4.1(b): :math:`\mathrm{Cov}_N(\hat\pi) \ge c\,d/(n\log N)`."""
+    r"""Prop. G.1(b) (ICLR) / 4.1(b) (arXiv): :math:`\mathrm{Cov}_N(\hat\pi) \ge c\,d/(n\log N)`.
+
+    Parameters
+    ----------
+    n : array_like
+        Sample size, ``> 0``.
+    d : array_like
+        Dimension of the class (:math:`|\Pi| = 2^d + 1`), ``>= 1``.
+    N : array_like
+        Coverage threshold, ``>= 1``.
+
+    Returns
+    -------
+    ndarray
+        :math:`d/(n\log N)` (constant ``c`` set to one), broadcast over the arguments.
+
+    Examples
+    --------
+    >>> float(fine_lower_bound_prop_g1(100, 5, np.e))
+    0.05
+    """
     return _f(d, "d") / (_f(n, "n") * np.log(_f(N, "N")))
 
 
 def misspecification_lower_bound(alpha, M):
-    r"""Prop. G.2 / E.2: :math:`\mathrm{Cov}_N(\pi_2) \ge c\,\alpha^2/\log M`."""
+    r"""Prop. G.2 (ICLR) / E.2 (arXiv): :math:`\mathrm{Cov}_N(\pi_2) \ge c\,\alpha^2/\log M`.
+
+    Parameters
+    ----------
+    alpha : array_like
+        Misspecification level :math:`\alpha`, in ``[0, 1]``.
+    M : array_like
+        The construction's ratio :math:`M > 1` (:math:`\pi_2(\cdot|-) = \mathrm{Ber}(1/(2M))`).
+
+    Returns
+    -------
+    ndarray
+        :math:`\alpha^2/\log M` (constant ``c`` set to one), broadcast over the arguments.
+
+    Examples
+    --------
+    >>> float(misspecification_lower_bound(0.5, np.e))
+    0.25
+    """
     return _f(alpha, "alpha") ** 2 / np.log(_f(M, "M"))
 
 
 def sgd_coverage_rate(T, N, sigma_sq, B, H):
-    r"""Prop. 5.1 upper bound (Eq. (9) ICLR / (15) arXiv): :math:`\frac{1}{\log N}(\sqrt{\sigma_\star^2/T} + B^2H/T)`."""
+    r"""Prop. 5.1 upper bound (Eq. (9) ICLR / (15) arXiv): :math:`\frac{1}{\log N}(\sqrt{\sigma_\star^2/T} + B^2H/T)`.
+
+    Parameters
+    ----------
+    T : array_like
+        Number of SGD steps (one fresh sequence each), ``> 0``.
+    N : array_like
+        Coverage threshold, ``>= 1``.
+    sigma_sq : array_like
+        Inherent variance :math:`\sigma_\star^2`, ``>= 0``.
+    B : array_like
+        Feature-norm bound of Assumption 2.2, ``>= 0``.
+    H : array_like
+        Sequence length, ``>= 1``.
+
+    Returns
+    -------
+    ndarray
+        The rate shape with every absolute constant set to one, broadcast over the arguments.
+
+    Examples
+    --------
+    >>> round(float(sgd_coverage_rate(100, np.e, 4.0, 1.0, 10)), 12)
+    0.3
+    """
     T = _f(T, "T")
     return (np.sqrt(_f(sigma_sq, "sigma_sq") / T) + _f(B, "B") ** 2 * _f(H, "H") / T) / np.log(_f(N, "N"))
 
 
 def sgd_coverage_lower_bound(T, H, N):
-    r"""Prop. 5.1 lower bound (Eq. (16) arXiv): :math:`c\min\{H/(T\log N), 1\}` for any constant step."""
+    r"""Prop. 5.1 lower bound (Eq. (16) arXiv): :math:`c\min\{H/(T\log N), 1\}` for any constant step.
+
+    Parameters
+    ----------
+    T : array_like
+        Number of SGD steps, ``> 0``.
+    H : array_like
+        Sequence length, ``>= 1``.
+    N : array_like
+        Coverage threshold, ``>= 1``.
+
+    Returns
+    -------
+    ndarray
+        :math:`\min\{H/(T\log N), 1\}` (constant ``c`` set to one), broadcast over the arguments.
+
+    Examples
+    --------
+    >>> float(sgd_coverage_lower_bound(100, 10, np.e))
+    0.1
+    """
     return np.minimum(_f(H, "H") / (_f(T, "T") * np.log(_f(N, "N"))), 1.0)
 
 
@@ -135,23 +330,90 @@ def sgd_step_size(T, H, B, sigma_sq):
 
     (The paper leaves it implicit; this choice balances :math:`4/(\eta T) + 2\eta\sigma_\star^2`
     under the constraint :math:`\eta \le 1/(2HB^2)`.)
+
+    Parameters
+    ----------
+    T : array_like
+        Number of SGD steps, ``> 0``.
+    H : array_like
+        Sequence length, ``>= 1``.
+    B : array_like
+        Feature-norm bound, ``>= 0`` (``B = 0`` removes the first constraint).
+    sigma_sq : array_like
+        Inherent variance :math:`\sigma_\star^2`, ``>= 0`` (``0`` removes the second).
+
+    Returns
+    -------
+    ndarray
+        The step size :math:`\eta` (exact, no hidden constant), broadcast over the arguments.
+
+    Examples
+    --------
+    >>> float(sgd_step_size(200, 10, 1.0, 1.0))
+    0.05
     """
     with np.errstate(divide="ignore"):
         return np.minimum(1.0 / (2 * _f(H, "H") * _f(B, "B") ** 2), np.sqrt(2.0 / (_f(sigma_sq, "sigma_sq") * _f(T, "T"))))
 
 
 def normalized_sgd_coverage_rate(T, K, N, sigma_sq, B):
-    r"""Theorem 5.1 (Eq. (11) ICLR / (19) arXiv): :math:`\sqrt{\sigma_\star^2/(T\log N)} + B^2/T + B/(K\log N)`."""
+    r"""Theorem 5.1 (Eq. (11) ICLR / (19) arXiv): :math:`\sqrt{\sigma_\star^2/(T\log N)} + B^2/T + B/(K\log N)`.
+
+    Parameters
+    ----------
+    T : array_like
+        Number of steps, ``> 0``.
+    K : array_like
+        Mini-batch size, ``> 0``.
+    N : array_like
+        Coverage threshold, ``>= 1``.
+    sigma_sq : array_like
+        Inherent variance :math:`\sigma_\star^2`, ``>= 0``.
+    B : array_like
+        Feature-norm bound of Assumption 2.2, ``>= 0``.
+
+    Returns
+    -------
+    ndarray
+        The rate shape with every absolute constant set to one, broadcast over the arguments.
+
+    Examples
+    --------
+    >>> round(float(normalized_sgd_coverage_rate(100, 10, np.e, 4.0, 1.0)), 12)
+    0.31
+    """
     T, logn = _f(T, "T"), np.log(_f(N, "N"))
     return np.sqrt(_f(sigma_sq, "sigma_sq") / (T * logn)) + _f(B, "B") ** 2 / T + _f(B, "B") / (_f(K, "K") * logn)
 
 
 def normalized_sgd_parameters(T, N, B, sigma_sq):
-    r"""The proof's choices for Theorem 5.1 (App. K.5 / I.5), with :math:`M = \log N`.
+    r"""The proof's choices for Theorem 5.1 (App. K.5 ICLR / I.5 arXiv), with :math:`M = \log N`.
 
     .. math:: \eta = \min\{1/(128B),\ (M/(\sigma_\star^2T))^{1/4}\},\qquad \lambda = M/(16\eta).
 
-    Returns ``(eta, lam)``.
+    Parameters
+    ----------
+    T : array_like
+        Number of steps, ``> 0``.
+    N : array_like
+        Coverage threshold, ``>= 1``.
+    B : array_like
+        Feature-norm bound, ``>= 0``.
+    sigma_sq : array_like
+        Inherent variance :math:`\sigma_\star^2`, ``>= 0``.
+
+    Returns
+    -------
+    eta : ndarray
+        Step size :math:`\eta`.
+    lam : ndarray
+        Normalisation offset :math:`\lambda = M/(16\eta)`.
+
+    Examples
+    --------
+    >>> eta, lam = normalized_sgd_parameters(1e12, np.e, 1.0, 1.0)
+    >>> float(eta), float(lam)
+    (0.001, 62.5)
     """
     M = np.log(_f(N, "N"))
     with np.errstate(divide="ignore"):
@@ -160,46 +422,195 @@ def normalized_sgd_parameters(T, N, B, sigma_sq):
 
 
 def ttt_kl_rate(T, sigma_sq, B):
-    r"""Theorem 6.1: :math:`\mathbb E\frac1T\sum_t D_{KL}(\pi_D\|\pi^{TTT}_{\theta_t}) \lesssim \sqrt{\sigma_\star^2/T} + B^2/T` (no ``H``)."""
+    r"""Theorem 6.1: :math:`\mathbb E\frac1T\sum_t D_{KL}(\pi_D\|\pi^{TTT}_{\theta_t}) \lesssim \sqrt{\sigma_\star^2/T} + B^2/T` (no ``H``).
+
+    Parameters
+    ----------
+    T : array_like
+        Number of training sequences, ``> 0``.
+    sigma_sq : array_like
+        Inherent variance :math:`\sigma_\star^2`, ``>= 0``.
+    B : array_like
+        Feature-norm bound of Assumption 2.2, ``>= 0``.
+
+    Returns
+    -------
+    ndarray
+        The rate shape with every absolute constant set to one, broadcast over the arguments.
+
+    Examples
+    --------
+    >>> round(float(ttt_kl_rate(100, 4.0, 1.0)), 12)
+    0.21
+    """
     T = _f(T, "T")
     return np.sqrt(_f(sigma_sq, "sigma_sq") / T) + _f(B, "B") ** 2 / T
 
 
 def ttt_coverage_rate(T, N, sigma_sq, B):
-    r"""Theorem 6.1, coverage form: :math:`\frac{1}{\log N}(\sqrt{\sigma_\star^2/T} + B^2/T)`."""
+    r"""Theorem 6.1, coverage form: :math:`\frac{1}{\log N}(\sqrt{\sigma_\star^2/T} + B^2/T)`.
+
+    Parameters
+    ----------
+    T : array_like
+        Number of training sequences, ``> 0``.
+    N : array_like
+        Coverage threshold, ``>= 1``.
+    sigma_sq : array_like
+        Inherent variance :math:`\sigma_\star^2`, ``>= 0``.
+    B : array_like
+        Feature-norm bound of Assumption 2.2, ``>= 0``.
+
+    Returns
+    -------
+    ndarray
+        The rate shape with every absolute constant set to one, broadcast over the arguments.
+
+    Examples
+    --------
+    >>> round(float(ttt_coverage_rate(100, np.e, 4.0, 1.0)), 12)
+    0.21
+    """
     return ttt_kl_rate(T, sigma_sq, B) / np.log(_f(N, "N"))
 
 
 def ttt_step_size(T, B, sigma_sq):
-    r"""Theorem 6.1's step: :math:`\eta = \min\{1/(2B^2), (\sigma_\star^2T)^{-1/2}\}`."""
+    r"""Theorem 6.1's step: :math:`\eta = \min\{1/(2B^2), (\sigma_\star^2T)^{-1/2}\}`.
+
+    Parameters
+    ----------
+    T : array_like
+        Number of training sequences, ``> 0``.
+    B : array_like
+        Feature-norm bound, ``>= 0``.
+    sigma_sq : array_like
+        Inherent variance :math:`\sigma_\star^2`, ``>= 0``.
+
+    Returns
+    -------
+    ndarray
+        The step size :math:`\eta` (exact, no hidden constant), broadcast over the arguments.
+
+    Examples
+    --------
+    >>> float(ttt_step_size(100, 1.0, 1.0))
+    0.1
+    """
     with np.errstate(divide="ignore"):
         return np.minimum(1.0 / (2 * _f(B, "B") ** 2), (1.0 / (_f(sigma_sq, "sigma_sq") * _f(T, "T"))) ** 0.5)
 
 
 def distillation_coverage_rate(T, N, sigma_sq, B):
-    r"""Theorem G.2 / 6.2 arXiv: :math:`\sqrt{\sigma_\star^2/(T\log N)} + B^2/T` (matches Theorem 4.2)."""
+    r"""Theorem G.2 (ICLR) / 6.2 (arXiv): :math:`\sqrt{\sigma_\star^2/(T\log N)} + B^2/T` (matches Theorem 4.2).
+
+    Parameters
+    ----------
+    T : array_like
+        Number of steps, ``> 0``.
+    N : array_like
+        Coverage threshold, ``>= 1``.
+    sigma_sq : array_like
+        Inherent variance :math:`\sigma_\star^2`, ``>= 0``.
+    B : array_like
+        Feature-norm bound of Assumption 2.2, ``>= 0``.
+
+    Returns
+    -------
+    ndarray
+        The rate shape with every absolute constant set to one, broadcast over the arguments.
+
+    Examples
+    --------
+    >>> round(float(distillation_coverage_rate(100, np.e, 4.0, 1.0)), 12)
+    0.21
+    """
     _f(T, "T")  # named as T here (linear_mle_coverage_rate calls it n)
     return linear_mle_coverage_rate(T, N, sigma_sq, B)
 
 
 def distillation_step_size(T, N, B, sigma_sq):
-    r"""Theorem G.2's step: :math:`\eta = \min\{1/((64\log N + 2)B^2), (T\sigma_\star^2\log N)^{-1/2}\}`."""
+    r"""Theorem G.2 (ICLR) / 6.2 (arXiv) step: :math:`\eta = \min\{1/((64\log N + 2)B^2), (T\sigma_\star^2\log N)^{-1/2}\}`.
+
+    Parameters
+    ----------
+    T : array_like
+        Number of steps, ``> 0``.
+    N : array_like
+        Coverage threshold, ``>= 1``.
+    B : array_like
+        Feature-norm bound, ``>= 0``.
+    sigma_sq : array_like
+        Inherent variance :math:`\sigma_\star^2`, ``>= 0``.
+
+    Returns
+    -------
+    ndarray
+        The step size :math:`\eta` (exact, no hidden constant), broadcast over the arguments.
+
+    Examples
+    --------
+    >>> float(distillation_step_size(1e6, np.e, 1.0, 1.0))
+    0.001
+    """
     logn = np.log(_f(N, "N"))
     with np.errstate(divide="ignore"):
         return np.minimum(1.0 / ((64 * logn + 2) * _f(B, "B") ** 2), (1.0 / (_f(T, "T") * _f(sigma_sq, "sigma_sq") * logn)) ** 0.5)
 
 
 def tournament_coverage_rate(N, a, best_coverage, class_size, n, delta):
-    r"""Theorem 6.2 / 6.3 arXiv (simple tournament), bound on :math:`\mathrm{Cov}_{N^{1+a}}(\hat\pi)`.
+    r"""Theorem 6.2 (ICLR) / 6.3 (arXiv) (simple tournament), bound on :math:`\mathrm{Cov}_{N^{1+a}}(\hat\pi)`.
 
     .. math:: \min_\pi\mathrm{Cov}_{N^a}(\pi) + N^{-(1-a)} + \log(|\Pi|/\delta)/n
 
-    ``best_coverage`` is :math:`\min_\pi\mathrm{Cov}_{N^a}(\pi)`.
+    Parameters
+    ----------
+    N : array_like
+        Tournament threshold, ``>= 1``.
+    a : array_like
+        Exponent :math:`a \in [0, 1]`.
+    best_coverage : array_like
+        :math:`\min_\pi\mathrm{Cov}_{N^a}(\pi)`, in ``[0, 1]``.
+    class_size : array_like
+        :math:`|\Pi|`, ``>= 1``.
+    n : array_like
+        Number of held-out samples, ``> 0``.
+    delta : array_like
+        Failure probability, in ``(0, 1]``.
+
+    Returns
+    -------
+    ndarray
+        The rate shape with every absolute constant set to one, broadcast over the arguments.
+
+    Examples
+    --------
+    >>> float(tournament_coverage_rate(100, 0.5, 0.0, np.e, 10, 1.0))
+    0.2
     """
     return (_f(best_coverage, "best_coverage") + _f(N, "N") ** (-(1.0 - _f(a, "a")))
             + np.log(_f(class_size, "class_size") / _f(delta, "delta")) / _f(n, "n"))
 
 
 def offset_tournament_coverage_rate(class_size, n, delta):
-    r"""Theorem G.3 / 6.4 arXiv: :math:`\mathrm{Cov}_{2N^{1+a}}(\hat\pi) \lesssim \log(|\Pi|/\delta)/n`."""
+    r"""Theorem G.3 (ICLR) / 6.4 (arXiv): :math:`\mathrm{Cov}_{2N^{1+a}}(\hat\pi) \lesssim \log(|\Pi|/\delta)/n`.
+
+    Parameters
+    ----------
+    class_size : array_like
+        :math:`|\Pi|`, ``>= 1``.
+    n : array_like
+        Number of held-out samples, ``> 0``.
+    delta : array_like
+        Failure probability, in ``(0, 1]``.
+
+    Returns
+    -------
+    ndarray
+        :math:`\log(|\Pi|/\delta)/n` (absolute constant set to one), broadcast over the arguments.
+
+    Examples
+    --------
+    >>> float(offset_tournament_coverage_rate(np.e, 10, 1.0))
+    0.1
+    """
     return np.log(_f(class_size, "class_size") / _f(delta, "delta")) / _f(n, "n")

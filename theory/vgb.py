@@ -292,7 +292,13 @@ def optimal_values(automaton):
 def prefix_state_mass(automaton):
     r"""Total prefix probability :math:`\rho(s) = \sum_{u:\,s(u)=s}\pi_{\rm ref}(u)` of each state.
 
-    Forward dynamic programming (excluded children drop their mass).
+    Forward dynamic programming (excluded children drop their mass).  The prefix
+    probabilities :math:`\pi_{\rm ref}(u)` enter the edge weights of VGB Algorithm 1.
+
+    Parameters
+    ----------
+    automaton : TreeAutomaton
+        Reference model and outcome reward.
 
     Returns
     -------
@@ -324,6 +330,15 @@ def target_state_marginals(automaton, v_star=None):
 
     .. math:: \pi^\star(s) = \rho(s)\,V^\star(s)/Z
 
+    The marginals under which Assumption 4.2 (VGB) averages the value errors.
+
+    Parameters
+    ----------
+    automaton : TreeAutomaton
+        Reference model and outcome reward.
+    v_star : (S,) array_like, optional
+        :math:`V^\star` per state if already computed (:func:`optimal_values`).
+
     Returns
     -------
     (S,) ndarray
@@ -351,6 +366,15 @@ def uniform_error(automaton, values, *, v_star=None):
     over every reachable internal prefix (states with positive prefix mass).  States with
     :math:`V^\star = 0` require :math:`\hat V = 0` (else the error is infinite).  Assumption
     4.1 also asks :math:`\hat V = \tau` at the leaves; a mismatch there gives ``inf``.
+
+    Parameters
+    ----------
+    automaton : TreeAutomaton
+        Reference model and outcome reward.
+    values : (S,) array_like
+        :math:`\hat V` per state.
+    v_star : (S,) array_like, optional
+        :math:`V^\star` per state if already computed (:func:`optimal_values`).
 
     Returns
     -------
@@ -395,8 +419,11 @@ def average_case_error(automaton, values, *, v_star=None):
     Parameters
     ----------
     automaton : TreeAutomaton
+        Reference model and outcome reward.
     values : (S,) array_like
         :math:`\hat V` per state (any non-negative values; leaves need not equal ``tau``).
+    v_star : (S,) array_like, optional
+        :math:`V^\star` per state if already computed (:func:`optimal_values`).
 
     Returns
     -------
@@ -438,6 +465,8 @@ def average_case_error(automaton, values, *, v_star=None):
 class PrefixTree:
     r"""The explicit tree of prefixes of a :class:`TreeAutomaton` (nodes in breadth-first order).
 
+    The tree of prefixes on which VGB Algorithm 1 walks.
+
     Attributes
     ----------
     automaton : TreeAutomaton
@@ -449,6 +478,7 @@ class PrefixTree:
     token : (N,) ndarray of int
         Last token of the prefix (``-1`` for the root).
     depth : (N,) ndarray of int
+        Length ``h`` of the prefix.
     log_prefix : (N,) ndarray
         :math:`\log\pi_{\rm ref}(y_{1:h})`.
     children : (N, V) ndarray of int
@@ -503,15 +533,19 @@ class PrefixTree:
 def expand_tree(automaton, *, max_nodes=MAX_TREE_NODES):
     r"""Expand an automaton into its explicit prefix tree (breadth-first).
 
+    The tree of prefixes on which VGB Algorithm 1 walks.
+
     Parameters
     ----------
     automaton : TreeAutomaton
+        Reference model and outcome reward.
     max_nodes : int
         Refuse (``ValueError``) to build a tree with more nodes.
 
     Returns
     -------
     PrefixTree
+        Nodes in breadth-first order.
 
     Examples
     --------
@@ -670,8 +704,17 @@ def stationary_law(tree, node_values, *, tau_at_leaves=True):
     r"""Closed-form stationary law :math:`\tilde\pi(u) \propto \sum_{v\sim u} w(u, v)` of the walk.
 
     Computed in log space from :func:`edge_log_weights`.  On the leaves it equals
-    :math:`\pi_{\rm ref}\tau` up to normalisation (Section 4, [derived, checked] in the
-    reference notes).
+    :math:`\pi_{\rm ref}\tau` up to normalisation: the walk of VGB Algorithm 1 (the closed form is
+    [derived, checked] in the reference notes, §A.3).
+
+    Parameters
+    ----------
+    tree : PrefixTree
+        The explicit prefix tree (:func:`expand_tree`).
+    node_values : (N,) array_like
+        :math:`\hat V` per node (non-negative).
+    tau_at_leaves : bool, optional
+        Replace the leaf values by :math:`\tau` (Algorithm 1, line 1).
 
     Returns
     -------
@@ -726,12 +769,14 @@ def stationary_from_transitions(tree, P):
     Parameters
     ----------
     tree : PrefixTree
+        The explicit prefix tree.
     P : (N, N) sparse matrix
         From :func:`transition_matrix`.
 
     Returns
     -------
     (N,) ndarray
+        The stationary law of the VGB walk (Algorithm 1) over nodes.
 
     Examples
     --------
@@ -768,12 +813,19 @@ def stationary_from_transitions(tree, P):
 def stationarity_residual(pi, P):
     r""":math:`\|\tilde\pi P - \tilde\pi\|_1` (zero for a stationary law).
 
+    Checks the stationary law of the VGB walk (Algorithm 1).
+
     Parameters
     ----------
     pi : (N,) array_like
         A probability vector.
     P : (N, N) sparse matrix or array_like
         A transition matrix (entries in ``[0, 1]``).
+
+    Returns
+    -------
+    float
+        :math:`\|\tilde\pi P - \tilde\pi\|_1`.
 
     Examples
     --------
@@ -791,6 +843,19 @@ def stationarity_residual(pi, P):
 
 def target_leaf_law(tree):
     r""":math:`\pi^\star(y) = \pi_{\rm ref}(y)\tau(y)/Z` on ``tree.leaves`` (log-space normalised).
+
+    The target of VGB Algorithm 1 and Theorem 4.1 (the tilted distribution
+    :math:`\pi^\star \propto \pi_{\rm ref}\tau`).
+
+    Parameters
+    ----------
+    tree : PrefixTree
+        The explicit prefix tree (:func:`expand_tree`).
+
+    Returns
+    -------
+    (L,) ndarray
+        Probability of each leaf of ``tree.leaves``.
 
     Examples
     --------
@@ -814,6 +879,20 @@ def leaf_mass(tree, node_values, *, tau_at_leaves=True):
 
     Exactly :math:`1/(2H)` when :math:`\hat V = V^\star`; at least
     :func:`stationary_leaf_mass_bound` under Assumption 4.1.
+
+    Parameters
+    ----------
+    tree : PrefixTree
+        The explicit prefix tree (:func:`expand_tree`).
+    node_values : (N,) array_like
+        :math:`\hat V` per node (non-negative).
+    tau_at_leaves : bool, optional
+        Replace the leaf values by :math:`\tau` (Algorithm 1, line 1).
+
+    Returns
+    -------
+    float
+        :math:`\tilde\pi(\text{leaves})`.
 
     Examples
     --------
@@ -845,6 +924,20 @@ def _prob_pair_iv(p, q, axis):
 def total_variation_probs(p, q, axis=-1):
     r""":math:`\tfrac12\sum|p - q|` between probability vectors (broadcast, along ``axis``).
 
+    The distance :math:`D_{TV}(\hat\pi|_{E_{\rm leaf}}, \pi^\star)` of VGB Theorem 4.1.
+
+    Parameters
+    ----------
+    p, q : array_like
+        Probability vectors along ``axis`` (broadcast against each other).
+    axis : int, optional
+        The support axis (default last).
+
+    Returns
+    -------
+    ndarray
+        The broadcast shape without ``axis``, values in ``[0, 1]``.
+
     Examples
     --------
     >>> float(total_variation_probs([0.5, 0.5], [0.25, 0.75]))
@@ -856,6 +949,22 @@ def total_variation_probs(p, q, axis=-1):
 
 def kl_probs(p, q, axis=-1):
     r""":math:`\sum p\log(p/q)` between probability vectors (``inf`` if ``p`` is not ``<< q``).
+
+    Used for the KL between a sampler's output law and :math:`\pi^\star`, the metric of the
+    VGB paper's ABC experiment (Example 3.1 instance, Fig. 2 of arXiv 2510.03149, as the
+    reference notes report it).
+
+    Parameters
+    ----------
+    p, q : array_like
+        Probability vectors along ``axis`` (broadcast against each other).
+    axis : int, optional
+        The support axis (default last).
+
+    Returns
+    -------
+    ndarray
+        The broadcast shape without ``axis``, in nats.
 
     Examples
     --------
@@ -876,6 +985,8 @@ def kl_probs(p, q, axis=-1):
 @dataclass(frozen=True)
 class CurveResult:
     r"""Exact fixed-``T`` curves of :func:`leaf_conditional_curves`.
+
+    The fixed-``T`` sampler of VGB Theorem 4.1, exactly.
 
     Attributes
     ----------
@@ -1002,6 +1113,8 @@ def leaf_conditional_curves(trees, node_values, T_max, *, tau_at_leaves=True):
 class MixingResult:
     r"""Result of :func:`mixing_times`.
 
+    The smallest step count :math:`T_\delta` of VGB Theorem 4.1's fixed-``T`` sampler, certified.
+
     Attributes
     ----------
     t_mix : (R,) ndarray of float
@@ -1024,8 +1137,11 @@ class MixingResult:
         otherwise the certified lower bound :math:`\tilde\pi(L) - d_{\rm cert}`); ``nan``
         without ``T_eval``.
     p_leaf_eval_exact : (R,) ndarray of bool
+        Whether ``p_leaf_at_eval`` is exact (else the certified lower bound).
     stationary_leaf_mass : (R,) ndarray
+        :math:`\tilde\pi(L)`.
     delta : float
+        The TV target :math:`\delta`.
     """
 
     t_mix: np.ndarray
@@ -1160,6 +1276,20 @@ def relaxation_time(tree, node_values, *, tau_at_leaves=True):
     t_{\rm rel}\log(1/(\delta\min\tilde\pi))`: the :math:`H^2` of Theorem 4.1 is a statement
     about :math:`t_{\rm rel}`.
 
+    Parameters
+    ----------
+    tree : PrefixTree
+        The explicit prefix tree (:func:`expand_tree`).
+    node_values : (N,) array_like
+        :math:`\hat V` per node (non-negative).
+    tau_at_leaves : bool, optional
+        Replace the leaf values by :math:`\tau` (Algorithm 1, line 1).
+
+    Returns
+    -------
+    float
+        :math:`t_{\rm rel}`.
+
     Examples
     --------
     >>> aut = TreeAutomaton([[1, 2], [-1, -1], [-1, -1]], np.log(np.full((3, 2), 0.5)),
@@ -1195,10 +1325,19 @@ def relaxation_time(tree, node_values, *, tau_at_leaves=True):
 def first_leaf_law(tree, node_values, *, tau_at_leaves=True):
     r"""Exact output law of the *first-leaf heuristic* (stop at the first leaf hit).
 
-    Not the theorem's sampler: it is exact when :math:`\hat V = V^\star` but biased
+    Not the sampler of VGB Theorem 4.1: it is exact when :math:`\hat V = V^\star` but biased
     otherwise (reference notes §A.7).  Computed by one sparse solve of the absorbing chain:
     with :math:`Q` the jump-chain transitions among internal nodes and :math:`R` those into
     leaves, the law is :math:`e_{\rm root}^\top (I-Q)^{-1}R` (holding steps do not change it).
+
+    Parameters
+    ----------
+    tree : PrefixTree
+        The explicit prefix tree (:func:`expand_tree`).
+    node_values : (N,) array_like
+        :math:`\hat V` per node (non-negative).
+    tau_at_leaves : bool, optional
+        Replace the leaf values by :math:`\tau` (Algorithm 1, line 1).
 
     Returns
     -------
@@ -1243,6 +1382,15 @@ def action_level_law(tree, node_values, *, tau_at_leaves=True):
 
     With :math:`\hat V = V^\star` this is :math:`\pi^\star` (Section 3).
 
+    Parameters
+    ----------
+    tree : PrefixTree
+        The explicit prefix tree (:func:`expand_tree`).
+    node_values : (N,) array_like
+        :math:`\hat V` per node (non-negative).
+    tau_at_leaves : bool, optional
+        Replace the leaf values by :math:`\tau` (Algorithm 1, line 1).
+
     Returns
     -------
     law : (L,) ndarray
@@ -1279,6 +1427,9 @@ def action_level_law(tree, node_values, *, tau_at_leaves=True):
 def best_of_n_law(probs, scores, n_candidates):
     r"""Exact law of Best-of-N selection on a finite support (uniform tie-breaking).
 
+    The :math:`\hat\pi^{\rm BoN}_N` of Sec. 2 of the coverage paper, and the Best-of-N baseline
+    of the VGB experiments (Fig. 1 of arXiv 2510.03149, as the reference notes report it).
+
     Draw ``N`` i.i.d. candidates from ``probs`` (a possibly sub-probability measure: missing
     mass means "no candidate") and output the one with the largest score:
 
@@ -1293,7 +1444,9 @@ def best_of_n_law(probs, scores, n_candidates):
     probs : (M,) array_like
         Non-negative, total at most one.
     scores : (M,) array_like
+        Score of each support point (higher is better).
     n_candidates : int
+        Number ``N`` of i.i.d. candidates.
 
     Returns
     -------
@@ -1326,6 +1479,9 @@ def block_sampler_law(tree, node_values, block_length, n_candidates, kind, *,
                       tau_at_leaves=True):
     r"""Exact output law of block Best-of-N or block rejection sampling on a small tree.
 
+    The Block Best-of-N and Block Rejection Sampling baselines of the VGB Dyck experiment
+    (Fig. 1 of arXiv 2510.03149, as the reference notes report it).
+
     Both samplers grow the response block by block: from the current prefix ``u`` at depth
     ``h`` they draw ``K`` i.i.d. continuations ``z`` of ``b' = min(b, H - h)`` tokens from
     :math:`\pi_{\rm ref}` and
@@ -1339,6 +1495,21 @@ def block_sampler_law(tree, node_values, block_length, n_candidates, kind, *,
       rule; this is the block analogue of the tokenwise verifier-ratio test.)
 
     With :math:`\hat V = \tau` at the leaves the last block is scored by the outcome reward.
+
+    Parameters
+    ----------
+    tree : PrefixTree
+        The explicit prefix tree (:func:`expand_tree`).
+    node_values : (N,) array_like
+        :math:`\hat V` per node (non-negative).
+    block_length : int
+        Block length ``b >= 1``.
+    n_candidates : int
+        Candidates per block ``K >= 1``.
+    kind : {"bon", "rs"}
+        Block Best-of-N or block rejection sampling.
+    tau_at_leaves : bool, optional
+        Replace the leaf values by :math:`\tau` (Algorithm 1, line 1).
 
     Returns
     -------
@@ -1414,6 +1585,8 @@ def _all_rejected_argmax(probs, accept, scores, K):
 def coverage_tail(pi_star, pi_hat, threshold):
     r""":math:`\Pr_{y\sim\pi^\star}[\pi^\star(y)/\hat\pi(y) > N]` from two laws on the same support.
 
+    The coverage event of VGB Theorem 4.2 (strict ``>``, as that theorem is printed).
+
     Parameters
     ----------
     pi_star, pi_hat : (M,) array_like
@@ -1424,6 +1597,7 @@ def coverage_tail(pi_star, pi_hat, threshold):
     Returns
     -------
     float or (K,) ndarray
+        The tail probability at each threshold.
 
     Examples
     --------
@@ -1476,9 +1650,23 @@ def _h_eps_iv(H, eps, delta=_NO_DELTA):
 def theorem_4_1_leaf_probability_bound(H, eps):
     r"""Theorem 4.1: :math:`\Pr[\text{output is a leaf}] \ge 1/(8(1+\varepsilon_V)H)`.
 
-    The constant 8 is as the paper note and OpenReview reviewer print it (not checked
-    against the PDF).
+    VGB Theorem 4.1 (arXiv 2510.03149).  The constant 8 is as the paper note and OpenReview
+    reviewer print it (not checked against the PDF).
 
+    Parameters
+    ----------
+    H : int or array_like of int
+        Horizon ``H >= 1``.
+    eps : float or array_like
+        :math:`\varepsilon_V \ge 0` of Assumption 4.1.
+
+    Returns
+    -------
+    ndarray
+        :math:`1/(8(1+\varepsilon_V)H)`, broadcast over the arguments.
+
+    Examples
+    --------
     >>> float(theorem_4_1_leaf_probability_bound(4, 0.0))
     0.03125
     """
@@ -1491,8 +1679,23 @@ def stationary_leaf_mass_bound(H, eps):
 
     [derived] Each internal depth carries weight at most :math:`2(1+\varepsilon_V)Z`, the
     root at most :math:`(1+\varepsilon_V)Z` and the leaves exactly :math:`Z`; equality
-    :math:`1/(2H)` holds for :math:`\hat V = V^\star`.
+    :math:`1/(2H)` holds for :math:`\hat V = V^\star`.  (The stationary-law counterpart of
+    VGB Theorem 4.1's leaf probability, :func:`theorem_4_1_leaf_probability_bound`.)
 
+    Parameters
+    ----------
+    H : int or array_like of int
+        Horizon ``H >= 1``.
+    eps : float or array_like
+        :math:`\varepsilon_V \ge 0` of Assumption 4.1.
+
+    Returns
+    -------
+    ndarray
+        :math:`1/(2(1+\varepsilon_V)H)`, broadcast over the arguments.
+
+    Examples
+    --------
     >>> float(stationary_leaf_mass_bound(4, 0.0))
     0.125
     """
@@ -1503,6 +1706,24 @@ def stationary_leaf_mass_bound(H, eps):
 def theorem_4_1_steps_shape(H, eps, delta):
     r"""Theorem 4.1's step count shape :math:`H^2(1+\varepsilon_V)^4\log(1/\delta)` (constant 1, no log factors).
 
+    VGB Theorem 4.1 (arXiv 2510.03149): :math:`T = \tilde O(H^2(1+\varepsilon_V)^4\log(1/\delta))`.
+
+    Parameters
+    ----------
+    H : int or array_like of int
+        Horizon ``H >= 1``.
+    eps : float or array_like
+        :math:`\varepsilon_V \ge 0` of Assumption 4.1.
+    delta : float or array_like
+        Target TV :math:`\delta \in (0, 1)`.
+
+    Returns
+    -------
+    ndarray
+        :math:`H^2(1+\varepsilon_V)^4\log(1/\delta)`, broadcast over the arguments.
+
+    Examples
+    --------
     >>> float(theorem_4_1_steps_shape(2, 0.0, np.exp(-1)))
     4.0
     """
@@ -1513,6 +1734,26 @@ def theorem_4_1_steps_shape(H, eps, delta):
 def theorem_4_2_threshold(H, eps, delta):
     r"""Theorem 4.2's coverage threshold :math:`48H(1+\varepsilon_V)^2/\delta` (constant as printed by the secondary sources).
 
+    VGB Theorem 4.2 (arXiv 2510.03149):
+    :math:`\Pr_{y\sim\pi^\star}[\pi^\star(y)/\hat\pi(y) > 48H(1+\varepsilon_V)^2/\delta] \le \delta`
+    under Assumption 4.2.
+
+    Parameters
+    ----------
+    H : int or array_like of int
+        Horizon ``H >= 1``.
+    eps : float or array_like
+        :math:`\varepsilon_V \ge 0` of Assumption 4.1.
+    delta : float or array_like
+        :math:`\delta \in (0, 1)`.
+
+    Returns
+    -------
+    ndarray
+        :math:`48H(1+\varepsilon_V)^2/\delta`, broadcast over the arguments.
+
+    Examples
+    --------
     >>> float(theorem_4_2_threshold(1, 0.0, 0.5))
     96.0
     """
@@ -1578,6 +1819,13 @@ def example_3_2_action_level_regret(H, lam):
 
     .. math:: \text{regret} = \beta(H-1)\,\mathrm{KL}(\mathrm{Ber}(\tfrac12)\|\mathrm{Ber}(\sigma(\lambda)))
               = \frac{H-1}{\lambda H}\mathrm{KL}(\cdot) = \Omega(1).
+
+    Parameters
+    ----------
+    H : int or array_like of int
+        Horizon ``H >= 1``.
+    lam : float or array_like
+        :math:`\lambda > 0` (:math:`\beta = 1/(\lambda H)`).
 
     Returns
     -------

@@ -29,7 +29,10 @@ __all__ = ["Trajectory", "train_with_checkpoints", "online_sampler", "dataset_sa
 
 @dataclass(frozen=True)
 class Trajectory:
-    """Checkpoints of a training run.
+    r"""Checkpoints of a training run.
+
+    The candidate set :math:`\Pi` of the checkpoint-selection experiments: the tournament of
+    Theorem 6.2 (ICLR) / 6.3 (arXiv) over training checkpoints, as in Figure 1.
 
     Attributes
     ----------
@@ -53,10 +56,25 @@ class Trajectory:
 def online_sampler(data, replicates=None, *, buffer=1 << 15):
     r"""Fresh i.i.d. samples of :math:`\pi_D` = ``data`` (a single Markov/linear model).
 
-    Returns ``sampler(n, rng) -> (x, y)`` with shapes ``(n,)``, ``(n, H)``, or
+    The fresh samples of one-pass training (Prop. 5.1, Theorem 5.1) and of Figure 1's online
+    fine-tuning (App. D ICLR / App. C arXiv).  Returns ``sampler(n, rng) -> (x, y)`` with shapes ``(n,)``, ``(n, H)``, or
     ``(R, n)``, ``(R, n, H)`` when ``replicates = R``.  Sequences are drawn ``buffer`` at a
     time (one pass over the model's tables) and handed out in order; as the draws are
     i.i.d. this is the same stream as drawing each batch separately.
+
+    Parameters
+    ----------
+    data : MarkovModel or AutoregressiveLinearModel
+        :math:`\pi_D` (a single model).
+    replicates : int, optional
+        Number ``R`` of independent streams (leading axis of the batches).
+    buffer : int, optional
+        Sequences drawn per refill.
+
+    Returns
+    -------
+    callable
+        ``sampler(n, rng) -> (x, y)``.
     """
     store = {"x": None, "y": None, "pos": 0}
     rows = 1 if replicates is None else replicates
@@ -78,8 +96,21 @@ def online_sampler(data, replicates=None, *, buffer=1 << 15):
 def dataset_sampler(x, y):
     """Mini-batches drawn uniformly with replacement from a fixed data set.
 
-    ``x`` ``([R,] n)`` and ``y`` ``([R,] n, H)``; with a leading replicate axis every
+    The fixed-data-set training of Figures 1 and 2 (App. D ICLR / App. C arXiv).  ``x``
+    ``([R,] n)`` and ``y`` ``([R,] n, H)``; with a leading replicate axis every
     replicate draws from its own data set.
+
+    Parameters
+    ----------
+    x : ([R,] n) array_like of int
+        Prompts of the data set(s).
+    y : ([R,] n, H) array_like of int
+        Responses of the data set(s).
+
+    Returns
+    -------
+    callable
+        ``sampler(n, rng) -> (x, y)`` returning ``([R,] n)`` and ``([R,] n, H)``.
     """
     x = np.asarray(x)
     y = np.asarray(y)
@@ -97,6 +128,9 @@ def train_with_checkpoints(model, sampler, optimizer, *, steps, batch, checkpoin
                            theta0=None):
     r"""Train by mini-batch gradient descent on the NLL and return the checkpoints.
 
+    Produces the checkpoints among which Figure 1 selects (tournament, Theorem 6.2 (ICLR) /
+    6.3 (arXiv), against minimum KL / cross-entropy).
+
     Parameters
     ----------
     model : AutoregressiveLinearModel
@@ -106,6 +140,7 @@ def train_with_checkpoints(model, sampler, optimizer, *, steps, batch, checkpoin
         ``sampler(n, rng) -> (x, y)`` (see :func:`online_sampler`, :func:`dataset_sampler`);
         with replicates it must return ``(R, n)`` and ``(R, n, H)``.
     optimizer : simulations.learners.optimizers.Optimizer
+        Optax-style transform; its step is added to the parameters.
     steps : int
         Number of updates.
     batch : int
@@ -113,11 +148,14 @@ def train_with_checkpoints(model, sampler, optimizer, *, steps, batch, checkpoin
     checkpoint_steps : array_like of int
         Update counts in ``[0, steps]`` at which to record the parameters.
     rng : numpy.random.Generator
+        Source of randomness (passed to ``sampler``).
     theta0 : array_like, optional
+        Initial parameters (default ``model.theta``).
 
     Returns
     -------
     Trajectory
+        ``steps`` and the parameters ``thetas`` at the checkpoints.
 
     Examples
     --------

@@ -43,7 +43,7 @@ def truncated_token_weights(token_kls, A):
     -------
     (..., H) ndarray
         Weights in ``[0, 1]`` with :math:`\sum_h\alpha_h\varepsilon_h = \min\{A, \sum_h\varepsilon_h\}`
-        (Lemma K.4).  A token with :math:`\varepsilon_h = 0` gets weight 1 if the budget
+        (Lemma K.4 ICLR / I.4 arXiv).  A token with :math:`\varepsilon_h = 0` gets weight 1 if the budget
         is not yet exhausted (:math:`\sum_{j<h}\varepsilon_j < A`), else 0.
 
     Examples
@@ -64,7 +64,19 @@ def truncated_token_weights(token_kls, A):
 
 
 def truncated_weights(A):
-    """The ``token_weights`` callable of :func:`~simulations.learners.training.train_one_pass`.
+    r"""The ``token_weights`` callable of :func:`~simulations.learners.training.train_one_pass`.
+
+    The truncated weights :math:`\alpha_h` of Theorem G.2 (ICLR) / 6.2 (arXiv).
+
+    Parameters
+    ----------
+    A : float
+        Budget :math:`A = \log N > 0`.
+
+    Returns
+    -------
+    callable
+        ``weights(eps) -> alpha``: :func:`truncated_token_weights` with budget ``A``.
 
     Examples
     --------
@@ -77,12 +89,35 @@ def truncated_weights(A):
 
 
 def train_distillation(model, teacher, optimizer, *, N, T, rng, **kwargs):
-    r"""Truncated token-weighted one-pass SGD (Theorem G.2 / 6.2 arXiv) with :math:`A = \log N`.
+    r"""Truncated token-weighted one-pass SGD (Theorem G.2 ICLR / 6.2 arXiv) with :math:`A = \log N`.
 
     A thin wrapper of :func:`~simulations.learners.training.train_one_pass` with
     ``token_weights=truncated_weights(log N)`` (sequence level, token stream); ``teacher``
     is :math:`\pi_D`, whose next-token law gives the :math:`\varepsilon_h`.  Other keyword
     arguments are passed through.
+
+    Parameters
+    ----------
+    model : AutoregressiveLinearModel
+        Student: tabular features and the initialisation (see ``train_one_pass``).
+    teacher : MarkovModel or AutoregressiveLinearModel
+        :math:`\pi_D`, whose next-token probabilities are available.
+    optimizer : Optimizer
+        E.g. ``chain(sgd(eta), project_l2_ball(1.0))``.
+    N : float
+        Coverage threshold ``> 1``; the budget is :math:`A = \log N`.
+    T : int
+        Number of steps.
+    rng : numpy.random.Generator
+        Source of randomness.
+    **kwargs
+        Passed to :func:`~simulations.learners.training.train_one_pass` (``level`` must stay
+        ``"sequence"``).
+
+    Returns
+    -------
+    TrainResult
+        As returned by :func:`~simulations.learners.training.train_one_pass`.
 
     Examples
     --------

@@ -68,16 +68,23 @@ def _as_markov(model, name="model"):
 def sample_replicates(data, n, replicates, *, rng):
     r"""Draw ``replicates`` independent data sets of ``n`` sequences from :math:`\mu\otimes\pi_D`.
 
+    The i.i.d. data set :math:`D` of the maximum-likelihood results (Theorems 4.1 and 4.2).
+
     Parameters
     ----------
     data : MarkovModel or AutoregressiveLinearModel (tabular), unbatched
+        :math:`\pi_D`.
     n, replicates : int
+        Sequences per data set and number of data sets.
     rng : numpy.random.Generator
+        Source of randomness.
 
     Returns
     -------
     x : (replicates, n) int array
+        Prompts.
     y : (replicates, n, H) int array
+        Responses.
 
     Examples
     --------
@@ -103,14 +110,22 @@ def replicate_token_counts(model, x, y):
     ``counts[r, x, h, prev, v]`` is the number of times replicate ``r``'s data has token ``v``
     at position ``h`` after ``prev`` under prompt ``x`` (positions folded when the model is
     time-homogeneous).  For every model :math:`\pi` with that table,
-    :math:`\hat L_n(\pi) = \sum \text{counts}\cdot\log\pi`.
+    :math:`\hat L_n(\pi) = \sum \text{counts}\cdot\log\pi`, the objective of the MLE of
+    Theorems 4.1 and 4.2.
 
     Parameters
     ----------
     model : MarkovModel or tabular AutoregressiveLinearModel
         Supplies the table layout only.
     x : (R, n) array_like of int
+        Prompts of each replicate.
     y : (R, n, H) array_like of int
+        Responses of each replicate.
+
+    Returns
+    -------
+    (R, X, Hd, V+1, V) ndarray of int
+        The transition counts.
     """
     m = _as_markov(model)
     x = _small_int_array(x, "x", 2, m.n_prompts)
@@ -149,7 +164,7 @@ def _small_int_array(a, name, ndim, high):
 # --------------------------------------------------------------------- finite class
 @dataclass(frozen=True)
 class FiniteMLEResult:
-    """Result of :func:`finite_class_mle`.
+    """Result of :func:`finite_class_mle` (the finite-class MLE of Theorem 4.1).
 
     Attributes
     ----------
@@ -160,6 +175,7 @@ class FiniteMLEResult:
     n_maximizers : (R,) int ndarray
         Number of members tied at the maximum (``> 1`` means the tie rule decided).
     tie_break : str
+        The tie rule used (one of ``TIE_BREAKS``).
     """
 
     index: np.ndarray
@@ -181,15 +197,21 @@ def finite_class_log_likelihood(model_class, counts):
 
     .. math:: \hat L_n(\pi_j) = \sum_{x,h,p,v}\mathrm{counts}[x,h,p,v]\,\log\pi_j(v|x,h,p),
 
-    one matrix product.  Transitions of zero count contribute zero even when a member gives
+    one matrix product: the objective of the finite-class MLE of Theorem 4.1.  Transitions of zero count contribute zero even when a member gives
     them probability zero (``0 * log 0 = 0``); a member giving probability zero to an
     *observed* transition gets ``-inf``.
 
     Parameters
     ----------
     model_class : batched MarkovModel or tabular AutoregressiveLinearModel (P members)
+        The finite class :math:`\Pi`.
     counts : (R, X, Hd, V+1, V) array_like
         From :func:`replicate_token_counts` (same layout).
+
+    Returns
+    -------
+    (R, P) ndarray
+        :math:`\hat L_n(\pi_j)` of every member on every replicate's data.
     """
     m = _as_markov(model_class, "model_class")
     if not m.batch_shape:
@@ -270,6 +292,9 @@ def finite_class_mle(model_class, x, y, *, tie_break="first", rng=None, tie_tol=
 class ConvexMLEResult:
     r"""Result of :func:`convex_mle`.
 
+    The MLE over a convex :math:`\Theta` of Theorem 4.2 (Assumption 2.2) and Theorem G.1
+    (ICLR) / E.1 (arXiv).
+
     Attributes
     ----------
     theta : (R, d) ndarray
@@ -282,10 +307,13 @@ class ConvexMLEResult:
         zero exactly at a maximiser (KKT conditions).  Scaled by ``1/n`` so it is comparable
         across sample sizes.
     iterations : int
+        Outer (quadratic-model) iterations run.
     converged : (R,) bool ndarray
         ``residual <= tol``.
     tol : float
+        Target residual.
     constraint : str
+        ``"ball"`` or ``"box"``.
     """
 
     theta: np.ndarray
@@ -437,7 +465,7 @@ def convex_mle(features, counts, *, constraint="ball", radius=1.0, low=-1.0, hig
           = \sum_{x,h,p,v}\mathrm{counts}[x,h,p,v]\,\log\pi_\theta(v|x,h,p),
         \qquad \Theta = \{\|\theta\|_2\le R\}\ \text{or}\ [\ell, u]^d .
 
-    :math:`\hat L_n` is concave (Section 2.4).  Each iteration maximises the local quadratic
+    :math:`\hat L_n` is concave (:math:`\log\pi_\theta` is concave in :math:`\theta`, Assumption 2.2 setting).  Each iteration maximises the local quadratic
     model over :math:`\Theta` (ball: exactly, via the eigen-decomposition of the Hessian and a
     bisection on the multiplier; box: active-set projected Newton, falling back to ``inner``
     steps of accelerated projected gradient on the model) and backtracks along the segment to the model maximiser (Armijo, feasible by
@@ -548,18 +576,24 @@ def convex_mle(features, counts, *, constraint="ball", radius=1.0, low=-1.0, hig
 class MixtureMLEResult:
     r"""Result of :func:`mixture_mle`.
 
+    The MLE over the convex mixture class of Theorem G.1 (ICLR) / E.1 (arXiv).
+
     Attributes
     ----------
     weights : (R, k) ndarray
         Mixture weights on the simplex.
     log_likelihood : (R,) ndarray
+        :math:`\hat L_n(\hat w)`.
     residual : (R,) ndarray
         KKT residual on the simplex:
         :math:`\max_i\big(g_i - 1\big)_+ + \max_{i:\,w_i > 0} w_i\,|g_i - 1|` with
         :math:`g_i = \frac1n\partial_{w_i}\hat L_n`; zero exactly at a maximiser.
     iterations : int
+        EM iterations run.
     converged : (R,) bool ndarray
+        ``residual <= tol``.
     tol : float
+        Target residual.
     """
 
     weights: np.ndarray

@@ -67,7 +67,15 @@ __all__ = [
 
 class Optimizer(NamedTuple):
     """A gradient transformation: ``init(params) -> state`` and
-    ``update(grad, state, params=None) -> (step, new_state)`` (both pure)."""
+    ``update(grad, state, params=None) -> (step, new_state)`` (both pure).
+
+    Attributes
+    ----------
+    init : callable
+        ``init(params) -> state``.
+    update : callable
+        ``update(grad, state, params=None) -> (step, new_state)``.
+    """
 
     init: Callable
     update: Callable
@@ -103,6 +111,18 @@ def _rate(value, name):
 def apply_updates(params, step):
     """Return ``params + step`` (a new array).
 
+    Parameters
+    ----------
+    params : array_like
+        Current parameters.
+    step : array_like
+        Step returned by an optimizer's ``update`` (broadcasts against ``params``).
+
+    Returns
+    -------
+    ndarray
+        ``params + step``.
+
     Examples
     --------
     >>> apply_updates(np.array([1.0, 2.0]), np.array([0.5, -1.0]))
@@ -116,12 +136,29 @@ def _empty_init(params):
 
 
 def identity():
-    """The transform that returns the gradient unchanged."""
+    """The transform that returns the gradient unchanged.
+
+    Returns
+    -------
+    Optimizer
+        The ``(init, update)`` pair.
+    """
     return Optimizer(_empty_init, lambda grad, state, params=None: (grad, state))
 
 
 def scale(factor):
-    r"""Multiply by ``factor`` (scalar or array broadcasting against params): :math:`g \mapsto c\,g`."""
+    r"""Multiply by ``factor`` (scalar or array broadcasting against params): :math:`g \mapsto c\,g`.
+
+    Parameters
+    ----------
+    factor : float or array_like
+        The multiplier :math:`c`.
+
+    Returns
+    -------
+    Optimizer
+        The ``(init, update)`` pair.
+    """
     c = _rate(factor, "factor")
 
     def update(grad, state, params=None):
@@ -133,7 +170,17 @@ def scale(factor):
 def scale_by_norm(lam):
     r"""Normalise by the per-replicate norm: :math:`g \mapsto g/(\lambda + \|g\|_2)`.
 
-    The output has norm :math:`\|g\|/(\lambda+\|g\|) < 1` for :math:`\lambda > 0`.
+    The normalisation of normalised SGD (Eq. (10) ICLR / (17)–(18) arXiv).  The output has norm :math:`\|g\|/(\lambda+\|g\|) < 1` for :math:`\lambda > 0`.
+
+    Parameters
+    ----------
+    lam : float or array_like
+        :math:`\lambda \ge 0`.
+
+    Returns
+    -------
+    Optimizer
+        The ``(init, update)`` pair.
     """
     lam = _rate(lam, "lam")
     if np.any(np.asarray(lam) < 0):
@@ -149,7 +196,15 @@ def scale_by_norm(lam):
 
 
 def scale_by_sign():
-    r"""Coordinatewise sign: :math:`g \mapsto \mathrm{sign}(g)` (``sign(0) = 0``)."""
+    r"""Coordinatewise sign: :math:`g \mapsto \mathrm{sign}(g)` (``sign(0) = 0``).
+
+    The per-coordinate normalisation of SignSGD (Eq. (20) arXiv).
+
+    Returns
+    -------
+    Optimizer
+        The ``(init, update)`` pair.
+    """
     return Optimizer(_empty_init, lambda grad, state, params=None: (np.sign(grad), state))
 
 
@@ -166,6 +221,20 @@ def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8, *, bias_correction=True):
     ``bias_correction`` and :math:`\hat m = m`, :math:`\hat v = v` otherwise.  With
     :math:`\beta_1=\beta_2=0` this is :func:`scale_by_sign` up to :math:`\epsilon`
     (arXiv Eq. (20) and the remark after it).
+
+    Parameters
+    ----------
+    b1, b2 : float, optional
+        Decay rates :math:`\beta_1, \beta_2 \in [0, 1)`.
+    eps : float, optional
+        :math:`\epsilon \ge 0`.
+    bias_correction : bool, optional
+        Use the bias-corrected moments.
+
+    Returns
+    -------
+    Optimizer
+        The ``(init, update)`` pair.
     """
     b1 = check_real(b1, "b1", low=0.0, high=1.0, high_open=True)
     b2 = check_real(b2, "b2", low=0.0, high=1.0, high_open=True)
@@ -217,7 +286,18 @@ def project_l2_ball(radius=1.0):
     r"""Turn a step into a projected one: :math:`s \mapsto \mathrm{Proj}_{B_2(R)}(\theta + s) - \theta`.
 
     The projection of :func:`theory.models.project_l2_ball`,
-    :math:`\theta\min\{1, R/\|\theta\|_2\}` per replicate; place it last in a :func:`chain`.
+    :math:`\theta\min\{1, R/\|\theta\|_2\}` per replicate; place it last in a :func:`chain`.  This is the :math:`\mathrm{Proj}_\Theta` of the
+    updates Eq. (8) ICLR / (14) arXiv and Eq. (10) ICLR / (17)–(18) arXiv.
+
+    Parameters
+    ----------
+    radius : float, optional
+        :math:`R \ge 0`.
+
+    Returns
+    -------
+    Optimizer
+        The ``(init, update)`` pair.
     """
     radius = check_real(radius, "radius", low=0.0)
 
@@ -231,7 +311,18 @@ def project_l2_ball(radius=1.0):
 def project_box(low=-1.0, high=1.0):
     r"""Turn a step into a projected one onto the box :math:`[\ell, u]^d` (coordinatewise clip).
 
-    The projection of :func:`theory.models.project_box`; place it last in a :func:`chain`.
+    The projection of :func:`theory.models.project_box`; place it last in a :func:`chain`.  This is the :math:`\mathrm{Proj}_\Theta` of the
+    updates Eq. (8) ICLR / (14) arXiv for box classes (Prop. 3.2).
+
+    Parameters
+    ----------
+    low, high : float, optional
+        Bounds :math:`\ell \le u`.
+
+    Returns
+    -------
+    Optimizer
+        The ``(init, update)`` pair.
     """
     low = check_real(low, "low")
     high = check_real(high, "high")
@@ -249,6 +340,16 @@ def chain(*transforms):
     """Compose transforms: the output of each is the input ``grad`` of the next.
 
     The state is the tuple of the components' states.
+
+    Parameters
+    ----------
+    *transforms : Optimizer
+        The transforms, applied in order.
+
+    Returns
+    -------
+    Optimizer
+        The ``(init, update)`` pair.
 
     Examples
     --------
@@ -286,6 +387,16 @@ def sgd(lr):
     On the negative score this is Eq. (8) ICLR / (14) arXiv,
     :math:`\theta \leftarrow \theta + \eta\nabla\log\pi_\theta(y|x)` (before projection).
 
+    Parameters
+    ----------
+    lr : float or array_like
+        Learning rate :math:`\eta` (an array broadcasts against the parameters, e.g. ``(R, 1)``).
+
+    Returns
+    -------
+    Optimizer
+        The ``(init, update)`` pair.
+
     Examples
     --------
     >>> opt = sgd(0.1)
@@ -306,6 +417,18 @@ def normalized_sgd(lr, lam):
     The step norm is :math:`\eta\|g\|/(\lambda+\|g\|) < \eta`.  Theorem 5.1's proof takes
     :math:`\lambda = \log N/(16\eta)` (:func:`theory.rates.normalized_sgd_parameters`).
 
+    Parameters
+    ----------
+    lr : float or array_like
+        Learning rate :math:`\eta` (an array broadcasts against the parameters, e.g. ``(R, 1)``).
+    lam : float or array_like
+        :math:`\lambda \ge 0`.
+
+    Returns
+    -------
+    Optimizer
+        The ``(init, update)`` pair.
+
     Examples
     --------
     >>> opt = normalized_sgd(0.1, lam=1.0)
@@ -318,6 +441,16 @@ def normalized_sgd(lr, lam):
 def sign_sgd(lr):
     r"""Sign SGD (Eq. (20) arXiv): step :math:`-\eta\,\mathrm{sign}(g)`, per coordinate.
 
+    Parameters
+    ----------
+    lr : float or array_like
+        Learning rate :math:`\eta` (an array broadcasts against the parameters, e.g. ``(R, 1)``).
+
+    Returns
+    -------
+    Optimizer
+        The ``(init, update)`` pair.
+
     Examples
     --------
     >>> opt = sign_sgd(0.1)
@@ -329,6 +462,25 @@ def sign_sgd(lr):
 
 def adam(lr, b1=0.9, b2=0.999, eps=1e-8, *, bias_correction=True):
     r"""Adam: step :math:`-\eta\,\hat m_t/(\sqrt{\hat v_t}+\epsilon)` (see :func:`scale_by_adam`).
+
+    Without moment averaging it is SignSGD (Eq. (20) arXiv and the remark after it); coverage
+    guarantees for Adam are conjectured in the paper, not proved.
+
+    Parameters
+    ----------
+    lr : float or array_like
+        Learning rate :math:`\eta` (an array broadcasts against the parameters, e.g. ``(R, 1)``).
+    b1, b2 : float, optional
+        Decay rates :math:`\beta_1, \beta_2 \in [0, 1)`.
+    eps : float, optional
+        :math:`\epsilon \ge 0`.
+    bias_correction : bool, optional
+        Use the bias-corrected moments.
+
+    Returns
+    -------
+    Optimizer
+        The ``(init, update)`` pair.
 
     Examples
     --------
@@ -344,7 +496,22 @@ def projected(optimizer, *, radius=None, box=None):
     r"""``optimizer`` followed by Euclidean projection onto :math:`\Theta`.
 
     Exactly one of ``radius`` (:math:`\Theta = B_2(R)`) and ``box`` (``(low, high)``) must
-    be given.
+    be given.  The projected updates of Eq. (8) ICLR / (14) arXiv and Eq. (10) ICLR /
+    (17)–(18) arXiv.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The unprojected transform.
+    radius : float, optional
+        Radius of :math:`\Theta = B_2(R)`.
+    box : (float, float), optional
+        ``(low, high)`` of :math:`\Theta = [\ell, u]^d`.
+
+    Returns
+    -------
+    Optimizer
+        The ``(init, update)`` pair.
     """
     if (radius is None) == (box is None):
         raise ValueError("give exactly one of `radius` and `box`.")

@@ -85,7 +85,10 @@ DEFAULT_MAX_BYTES = 1 << 24
 
 @dataclass(frozen=True)
 class Selection:
-    """The outcome of a selection rule.
+    r"""The outcome of a selection rule.
+
+    The selected :math:`\hat\pi` of the simple tournament (Theorem 6.2 ICLR / 6.3 arXiv), the
+    offset tournament (Theorem G.3 ICLR / 6.4 arXiv) or a baseline of Figure 1.
 
     Attributes
     ----------
@@ -275,7 +278,22 @@ def pairwise_coverage(loglik, N, **kwargs):
 
     :func:`pairwise_coverage_counts` divided by ``n``; entry ``[..., j, k]`` is rival ``j``
     against candidate ``k``.  Equal to ``empirical_coverage(loglik[:, None], loglik[None],
-    N)`` (moved axes).
+    N)`` (moved axes).  The empirical coverage of Eq. (13) ICLR / (28) arXiv
+    for every ordered pair, as the tournaments need it.
+
+    Parameters
+    ----------
+    loglik : (K, n) array_like
+        Held-out log-likelihoods ``loglik[k, i]`` :math:`=\log\pi_k(y_i|x_i)`.
+    N : float or array_like
+        Finite thresholds ``>= 1``.
+    **kwargs
+        Passed to :func:`pairwise_coverage_counts`.
+
+    Returns
+    -------
+    ndarray
+        Shape ``np.shape(N) + (K, K)``, values in ``[0, 1]``.
 
     Examples
     --------
@@ -513,7 +531,19 @@ def min_cross_entropy(loglik):
     r"""Minimum held-out cross-entropy :math:`\arg\min_k -\frac1n\sum_i\log\pi_k(y_i|x_i)`.
 
     The estimable baseline (an unbiased estimate of :math:`D_{CE}(\pi_D\|\pi_k)`, which
-    differs from the KL by a constant).  Ties: lowest index.
+    differs from the KL by a constant).  Ties: lowest index.  The
+    cross-entropy selection the paper contrasts with the tournament (Section 6.2 ICLR / 6.3
+    arXiv; Figure 1).
+
+    Parameters
+    ----------
+    loglik : (K, n) array_like
+        Held-out log-likelihoods ``loglik[k, i]`` :math:`=\log\pi_k(y_i|x_i)`.
+
+    Returns
+    -------
+    Selection
+        ``index`` of the selected candidate, ``scores`` the criterion (minimised).
 
     Examples
     --------
@@ -528,6 +558,18 @@ def min_cross_entropy(loglik):
 def min_kl(kl):
     r"""Oracle: :math:`\arg\min_k D_{KL}(\pi_D\|\pi_k)` from exact KL values ``(K,)``; ties: lowest index.
 
+    The minimum-KL checkpoint marked in Figure 1 (App. D ICLR / App. C arXiv).
+
+    Parameters
+    ----------
+    kl : (K,) array_like
+        Exact :math:`D_{KL}(\pi_D\|\pi_k)` of each candidate.
+
+    Returns
+    -------
+    Selection
+        ``index`` of the selected candidate, ``scores`` the criterion (minimised).
+
     Examples
     --------
     >>> min_kl([0.3, 0.1, 0.1]).index
@@ -540,7 +582,17 @@ def min_kl(kl):
 def best_pass_at_n(pass_at_n):
     r"""Oracle: :math:`\arg\max_k \mathrm{Pass@}N(\pi_k)` from exact values ``(K,)``; ties: lowest index.
 
-    ``scores`` holds :math:`-\mathrm{Pass@}N` (minimised).
+    The best checkpoint by the y-axis of Figure 1's scatter plots.  ``scores`` holds :math:`-\mathrm{Pass@}N` (minimised).
+
+    Parameters
+    ----------
+    pass_at_n : (K,) array_like
+        Exact :math:`\mathrm{Pass@}N` of each candidate.
+
+    Returns
+    -------
+    Selection
+        ``index`` of the selected candidate, ``scores`` the criterion (minimised).
 
     Examples
     --------

@@ -83,9 +83,14 @@ def _is_iid(table):
 class ScoreEngine:
     r"""Scores and context laws of an autoregressive linear model with tabular features.
 
+    The score :math:`\nabla_\theta\log\pi_\theta(y|x) = \sum_h[\phi(x,y_{1:h}) -
+    \bar\phi_\theta(x,y_{<h})]` that drives the updates Eq. (8) ICLR / (14) arXiv, Eq. (10)
+    ICLR / (17)–(18) arXiv and Eq. (12) ICLR / (21) arXiv.
+
     Parameters
     ----------
     features : TabularFeatures
+        Feature map of the model.
     data : MarkovModel or AutoregressiveLinearModel, optional
         :math:`\pi_D`; needed only for per-token KLs (distillation weights, the
         test-time-training identity).
@@ -251,12 +256,19 @@ def sequence_scores(features, theta, x, y, *, token_weights=None, method="auto")
     .. math:: \hat g_r = \frac1K\sum_{k=1}^K\sum_{h=1}^H w_{r,k,h}\,
               \nabla_\theta\log\pi_{\theta_r}(y^{r,k}_h \mid x^{r,k}, y^{r,k}_{<h})
 
+    The minibatch gradient :math:`\hat g(\theta; D_t)` of Eq. (10) ICLR / (17)–(18) arXiv
+    (``K = 1``: Eq. (8) ICLR / (14) arXiv; truncated weights: Theorem G.2 ICLR / 6.2 arXiv).
+
     Parameters
     ----------
     features : TabularFeatures
+        Feature map of the model.
     theta : (R, d) array_like
+        One parameter vector per replicate.
     x : (R, K) array_like of int
+        Prompts of each replicate's minibatch.
     y : (R, K, H) array_like of int
+        Responses of each replicate's minibatch.
     token_weights : (R, K, H) array_like, optional
         :math:`w` (default 1).
     method : {"auto", "counts", "tokens"}
@@ -265,6 +277,7 @@ def sequence_scores(features, theta, x, y, *, token_weights=None, method="auto")
     Returns
     -------
     (R, d) ndarray
+        :math:`\hat g_r` of every replicate.
 
     Examples
     --------
@@ -306,12 +319,24 @@ def count_scores(token_table, theta, x, counts):
     .. math:: \hat g_r = \frac1K\sum_k\Big(\sum_a n^{r,k}_a\Phi[x^{r,k}, a]
               - H\,\bar\phi_{\theta_r}(x^{r,k})\Big),\qquad H = \sum_a n_a.
 
+    :func:`sequence_scores` when tokens are i.i.d. given the prompt (the SGD constructions of
+    App. K.4 ICLR / I.4 arXiv).
+
     Parameters
     ----------
     token_table : (X, V, d) array_like
+        Token features :math:`\Phi[x, a]`.
     theta : (R, d) array_like
+        One parameter vector per replicate.
     x : (R, K) array_like of int
+        Prompts of each replicate's minibatch.
     counts : (R, K, V) array_like of int
+        Token counts of each sequence.
+
+    Returns
+    -------
+    (R, d) ndarray
+        :math:`\hat g_r` of every replicate.
 
     Examples
     --------
@@ -334,6 +359,8 @@ def count_scores(token_table, theta, x, counts):
 
 class DataStream:
     r"""Fresh samples from :math:`\pi_D` for ``R`` replicates x ``K`` sequences per step.
+
+    The fresh i.i.d. samples of one-pass training (Prop. 5.1, Theorem 5.1, Theorem 6.1).
 
     Parameters
     ----------
@@ -415,30 +442,36 @@ class DataStream:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Output of :func:`train_one_pass`.
+    r"""Output of :func:`train_one_pass`.
+
+    The iterates and average-iterate metrics that Prop. 5.1, Theorem 5.1, Theorem 6.1 and
+    Theorem G.2 (ICLR) / 6.2 (arXiv) bound (:math:`\frac1T\sum_t\mathrm{Cov}_N(\pi_{\theta_t})`).
 
     Attributes
     ----------
     thetas : (R, n_log, d) ndarray
-        Logged iterates :math:`\\theta_t` at ``steps``.
+        Logged iterates :math:`\theta_t` at ``steps``.
     steps : (n_log,) ndarray of int
         Number of updates before each logged iterate (``0`` = initialisation, ``T`` = last).
     final_theta : (R, d) ndarray
+        The last iterate.
     average_at : (n_avg,) ndarray of int
         Horizons ``T'`` of the running means.
     metric_means : (R, n_avg, m) ndarray or None
-        :math:`\\frac1{T'}\\sum_{t<T'}\\mathrm{metric}(\\theta_t)` for each ``T'``.
+        :math:`\frac1{T'}\sum_{t<T'}\mathrm{metric}(\theta_t)` for each ``T'``.
     metric_logged : (R, n_log, m) ndarray or None
         The metric at the logged iterates.
     metric_min : (R, m) ndarray or None
         :math:`\min_{t<T}\mathrm{metric}(\theta_t)`.
     path_token_kl : (R, n_avg) ndarray or None
         Token level with ``track_token_kl``: running mean over ``t`` of the training-path
-        per-token KL sums :math:`\\frac1K\\sum_k\\sum_h\\varepsilon_{t,h}` — an unbiased
-        estimate of :math:`\\frac1{T'}\\sum_t D_{KL}(\\pi_D\\|\\pi^{TTT}_{\\theta_t})`
-        (Section 6.1's identity :math:`\\theta_{t,h} = \\vartheta^{TTT}(x_t, y_{<h}; \\theta_t)`).
+        per-token KL sums :math:`\frac1K\sum_k\sum_h\varepsilon_{t,h}` — an unbiased
+        estimate of :math:`\frac1{T'}\sum_t D_{KL}(\pi_D\|\pi^{TTT}_{\theta_t})`
+        (Section 6.1's identity :math:`\theta_{t,h} = \vartheta^{TTT}(x_t, y_{<h}; \theta_t)`).
     level : str
+        ``"sequence"`` or ``"token"``.
     batch, T : int
+        Minibatch size ``K`` and number of steps (sequences at token level).
     stream : str
         ``"tokens"`` or ``"counts"``.
     """

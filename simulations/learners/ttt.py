@@ -69,6 +69,9 @@ def _tree_take(state, n_params, idx):
 class TTTDecoder:
     r"""Test-time-training decoder around an autoregressive linear model.
 
+    The decoder :math:`\pi^{TTT}_\theta` of Theorem 6.1 (Eqs. (22)–(23) arXiv; (77)–(78)
+    ICLR), see the module docstring.
+
     Parameters
     ----------
     model : AutoregressiveLinearModel

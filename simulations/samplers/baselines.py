@@ -93,17 +93,23 @@ def reference_rollout(automaton, states, n_tokens, *, rng, tables=None):
     Parameters
     ----------
     automaton : TreeAutomaton
+        Reference model :math:`\pi_{\rm ref}`.
     states : (m,) array_like of int
         Current states (all of the same depth ``h``, with ``h + n_tokens <= H``); the sink
         index ``n_states`` marks a dead prefix (an excluded child was drawn).
     n_tokens : int
+        Tokens to draw.
     rng : numpy.random.Generator
+        Source of randomness.
+    tables : optional
+        Cached next-token tables of ``automaton`` (internal; built when omitted).
 
     Returns
     -------
     end : (m,) ndarray
         States after the rollout.
     tokens : (m, n_tokens) ndarray
+        The drawn tokens.
     """
     tab = _tables(automaton) if tables is None else tables
     s = np.asarray(states, dtype=np.int64).copy()
@@ -163,6 +169,20 @@ def _output(tokens, state, tab, cost_pi, cost_value, cost_tau, steps, restarts, 
 def reference_sample(automaton, n, *, rng):
     r"""``n`` responses from :math:`\pi_{\rm ref}` (``H`` calls each).
 
+    Parameters
+    ----------
+    automaton : TreeAutomaton
+        Reference model :math:`\pi_{\rm ref}` and outcome reward :math:`\tau`.
+    n : int
+        Number of samples.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    SamplerOutput
+        One row per sample, with the query costs.
+
     Examples
     --------
     >>> from simulations.samplers.trees import random_tree
@@ -181,7 +201,26 @@ def action_level_rs(automaton, values, n, *, rng, tau_at_leaves=True):
     r"""ActionLevelRS: :math:`y_{h+1} \sim \pi_{\rm ref}(a\mid y_{1:h})\hat V(y_{1:h}a)` (no backtracking).
 
     A prefix whose children all have value 0 is a dead end: the sample fails
-    (``done = False``).
+    (``done = False``).  The baseline whose failures VGB Examples 3.1 and 3.2
+    (arXiv 2510.03149) exhibit; exact for :math:`\pi^\star` when :math:`\hat V = V^\star`.
+
+    Parameters
+    ----------
+    automaton : TreeAutomaton
+        Reference model :math:`\pi_{\rm ref}` and outcome reward :math:`\tau`.
+    values : (S,) array_like
+        :math:`\hat V` per state (non-negative).
+    n : int
+        Number of samples.
+    rng : numpy.random.Generator
+        Source of randomness.
+    tau_at_leaves : bool, optional
+        Score complete responses by :math:`\tau` instead of :math:`\hat V`.
+
+    Returns
+    -------
+    SamplerOutput
+        One row per sample, with the query costs.
 
     Examples
     --------
@@ -224,12 +263,25 @@ def outcome_level_rs(automaton, n, *, rng, tau_max=None, max_rounds=1_000_000):
 
     Exact for :math:`\pi^\star`; the expected number of proposals is
     :math:`\tau_{\max}/\mathbb E_{\pi_{\rm ref}}\tau` (the sequence-level coverage
-    coefficient when :math:`\tau_{\max} = \|\tau\|_\infty`).
+    coefficient when :math:`\tau_{\max} = \|\tau\|_\infty`), the cost VGB Theorem 4.1 avoids.
 
     Parameters
     ----------
+    automaton : TreeAutomaton
+        Reference model :math:`\pi_{\rm ref}` and outcome reward :math:`\tau`.
+    n : int
+        Number of samples.
+    rng : numpy.random.Generator
+        Source of randomness.
     tau_max : float, optional
         Default: the largest leaf reward of the automaton.
+    max_rounds : int, optional
+        Cap on proposal rounds (unfinished samples have ``done = False``).
+
+    Returns
+    -------
+    SamplerOutput
+        One row per sample, with the query costs.
     """
     n = check_int(n, "n", low=1)
     rng = _rng_iv(rng)
@@ -266,11 +318,27 @@ def _argmax_random_ties(scores, rng):
 def best_of_n(automaton, n, n_candidates, *, rng, scores=None):
     r"""Best-of-N: ``N`` responses from :math:`\pi_{\rm ref}`, output the highest-scoring one.
 
+    The :math:`\hat\pi^{\rm BoN}_N` of Sec. 2 of the coverage paper with :math:`\pi_{\rm ref}` as
+    the base model (ties broken uniformly at random).
+
     Parameters
     ----------
+    automaton : TreeAutomaton
+        Reference model :math:`\pi_{\rm ref}` and outcome reward :math:`\tau`.
+    n : int
+        Number of samples.
+    n_candidates : int
+        ``N``, candidates per sample.
+    rng : numpy.random.Generator
+        Source of randomness.
     scores : (S,) array_like, optional
         Score per leaf state (default :math:`\tau`, counted as ``tau`` calls; otherwise
         value calls).
+
+    Returns
+    -------
+    SamplerOutput
+        One row per sample, with the query costs.
     """
     n = check_int(n, "n", low=1)
     N = check_int(n_candidates, "n_candidates", low=1)
@@ -302,6 +370,31 @@ def _block_iv(automaton, values, n, block_length, n_candidates, rng, tau_at_leav
 def block_best_of_n(automaton, values, n, block_length, n_candidates, *, rng,
                     tau_at_leaves=True):
     r"""Block Best-of-N: per block, ``K`` continuations of ``b`` tokens; keep the best :math:`\hat V`.
+
+    A baseline of the VGB Dyck experiment (Fig. 1 of arXiv 2510.03149, as the reference
+    notes report it); exact law: :func:`theory.vgb.block_sampler_law`.
+
+    Parameters
+    ----------
+    automaton : TreeAutomaton
+        Reference model :math:`\pi_{\rm ref}` and outcome reward :math:`\tau`.
+    values : (S,) array_like
+        :math:`\hat V` per state (non-negative).
+    n : int
+        Number of samples.
+    block_length : int
+        Block length ``b >= 1``.
+    n_candidates : int
+        Candidates per block ``K >= 1``.
+    rng : numpy.random.Generator
+        Source of randomness.
+    tau_at_leaves : bool, optional
+        Score complete responses by :math:`\tau` instead of :math:`\hat V`.
+
+    Returns
+    -------
+    SamplerOutput
+        One row per sample, with the query costs.
 
     Examples
     --------
@@ -348,7 +441,31 @@ def block_rejection_sampling(automaton, values, n, block_length, n_candidates, *
     Proposal ``z`` is accepted with probability :math:`\min\{1, \hat V(uz)/\hat V(u)\}` (1 when
     :math:`\hat V(u) = 0`); the first accepted proposal is kept; if all ``K`` are rejected
     the one with the largest :math:`\hat V(uz)` is kept.  Only the proposals actually drawn
-    are charged (plus one value call for :math:`\hat V(u)` per block).
+    are charged (plus one value call for :math:`\hat V(u)` per block).  A baseline of the VGB Dyck
+    experiment (Fig. 1 of arXiv 2510.03149, as the reference notes report it); exact law:
+    :func:`theory.vgb.block_sampler_law`.
+
+    Parameters
+    ----------
+    automaton : TreeAutomaton
+        Reference model :math:`\pi_{\rm ref}` and outcome reward :math:`\tau`.
+    values : (S,) array_like
+        :math:`\hat V` per state (non-negative).
+    n : int
+        Number of samples.
+    block_length : int
+        Block length ``b >= 1``.
+    n_candidates : int
+        Candidates per block ``K >= 1``.
+    rng : numpy.random.Generator
+        Source of randomness.
+    tau_at_leaves : bool, optional
+        Score complete responses by :math:`\tau` instead of :math:`\hat V`.
+
+    Returns
+    -------
+    SamplerOutput
+        One row per sample, with the query costs.
     """
     n, b, K, rng, tab, v = _block_iv(automaton, values, n, block_length, n_candidates, rng,
                                      tau_at_leaves)

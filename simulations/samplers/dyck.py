@@ -43,7 +43,7 @@ __all__ = ["DyckSpec", "DyckModel", "dyck_model", "value_table", "is_valid_dyck"
 
 @dataclass(frozen=True)
 class DyckSpec:
-    r"""Parameters of the Dyck reference model.
+    r"""Parameters of the Dyck reference model of the VGB Dyck experiment (Fig. 1 of arXiv 2510.03149, as the reference notes report it).
 
     Attributes
     ----------
@@ -89,10 +89,15 @@ class DyckSpec:
 class DyckModel:
     r"""The Dyck reference model as a :class:`~theory.vgb.TreeAutomaton`, with state metadata.
 
+    The reference model :math:`\pi_{\rm ref}` and reward :math:`\tau` of the VGB Dyck experiment
+    (Fig. 1 of arXiv 2510.03149, as the reference notes report it).
+
     Attributes
     ----------
     spec : DyckSpec
+        Its parameters.
     automaton : TreeAutomaton
+        :math:`\pi_{\rm ref}` and :math:`\tau` in finite-state form.
     valid : (S,) ndarray of bool
         Whether the state's prefixes are completable valid prefixes.
     stack_depth : (S,) ndarray of int
@@ -131,6 +136,9 @@ def _clean_probs(spec, h, d, top):
 def dyck_model(spec=None):
     r"""Build the Dyck reference model (automaton over valid stacks and broken depths).
 
+    The reference model of the VGB Dyck experiment
+    (Fig. 1 of arXiv 2510.03149, as the reference notes report it).
+
     Parameters
     ----------
     spec : DyckSpec, optional
@@ -140,6 +148,7 @@ def dyck_model(spec=None):
     Returns
     -------
     DyckModel
+        The automaton and its state metadata.
 
     Examples
     --------
@@ -253,6 +262,8 @@ def _unkey(key, k):
 def value_table(spec=None):
     r""":math:`V^\star(h, d)` of a valid prefix of length ``h`` and stack depth ``d`` (exact DP).
 
+    The ideal verifier :math:`V^\star_{\rm tilt}` of Assumptions 4.1/4.2 (VGB) for the Dyck model.
+
     By symmetry of the noise over bracket types, the probability of a valid completion
     depends on a valid prefix only through ``(h, d)``:
 
@@ -265,6 +276,11 @@ def value_table(spec=None):
     with :math:`c_h = \min(D, H-h-1)`, :math:`q_{\rm push} = (1-\eta)(1-p) + \eta/2` and
     :math:`q_{\rm pop} = (1-\eta)p + \eta/(2k)` (``p`` the clean pop probability, 0 at
     ``d = 0``, where also :math:`q_{\rm pop} = 0`).
+
+    Parameters
+    ----------
+    spec : DyckSpec, optional
+        Default ``DyckSpec()``.
 
     Returns
     -------
@@ -303,14 +319,20 @@ def value_table(spec=None):
 def is_valid_dyck(tokens, spec=None):
     r"""Whether each row of ``tokens`` is a valid, complete bounded Dyck word (direct parse).
 
+    The outcome reward :math:`\tau` of the VGB Dyck experiment
+    (Fig. 1 of arXiv 2510.03149, as the reference notes report it).
+
     Parameters
     ----------
     tokens : (n, H) array_like of int
+        Responses.
     spec : DyckSpec
+        The language (length, types, maximum depth).
 
     Returns
     -------
     (n,) ndarray of bool
+        ``True`` for valid complete words.
 
     Examples
     --------
@@ -344,6 +366,21 @@ def is_valid_dyck(tokens, spec=None):
 def log_likelihood(model, tokens):
     r"""Exact :math:`\log\pi_{\rm ref}(y)` of each row of ``tokens`` (walk through the automaton).
 
+    The reference model of the VGB Dyck experiment
+    (Fig. 1 of arXiv 2510.03149, as the reference notes report it).
+
+    Parameters
+    ----------
+    model : DyckModel
+        The reference model.
+    tokens : (n, H) array_like of int
+        Responses.
+
+    Returns
+    -------
+    (n,) ndarray
+        :math:`\log\pi_{\rm ref}(y)` (``-inf`` for impossible rows).
+
     Examples
     --------
     >>> m = dyck_model(DyckSpec(length=2, max_depth=1, noise=0.0))
@@ -370,7 +407,12 @@ def type_blind_groups(model):
     r"""Group id of each state by ``(h, d')`` (length and type-blind depth).
 
     A value function that is constant on these groups cannot see mismatched bracket types:
-    the imperfect verifier of the Dyck frontier experiment.
+    the imperfect verifier of the Dyck frontier experiment (VGB Fig. 1 analogue).
+
+    Parameters
+    ----------
+    model : DyckModel
+        The reference model.
 
     Returns
     -------
@@ -385,7 +427,18 @@ def dyck_features(model):
     r"""Small type-blind feature map for a parametric (logistic) value function, shape ``(S, 7)``.
 
     Columns: 1, :math:`h/H`, :math:`d'/H`, :math:`(d'/H)^2`, slack :math:`(H-h-d')/H`,
-    :math:`\mathbb 1[d'<0]`, :math:`\mathbb 1[d' > \min(D, H-h)]`.
+    :math:`\mathbb 1[d'<0]`, :math:`\mathbb 1[d' > \min(D, H-h)]`.  A learned type-blind verifier
+    for the Dyck frontier experiment (VGB Fig. 1 analogue; the paper uses an MLP value head).
+
+    Parameters
+    ----------
+    model : DyckModel
+        The reference model.
+
+    Returns
+    -------
+    (S, 7) ndarray
+        Features of every automaton state.
     """
     H = model.horizon
     h = model.automaton.depth.astype(float)
@@ -396,7 +449,20 @@ def dyck_features(model):
 
 
 def decode(tokens, spec=None):
-    """Render token rows as bracket strings (``([{<`` / ``)]}>`` for up to four types)."""
+    """Render token rows as bracket strings (``([{<`` / ``)]}>`` for up to four types).
+
+    Parameters
+    ----------
+    tokens : (n, H) array_like of int
+        Responses.
+    spec : DyckSpec, optional
+        Default ``DyckSpec()``.
+
+    Returns
+    -------
+    list of str
+        One bracket string per row.
+    """
     spec = DyckSpec() if spec is None else spec
     k = spec.num_types
     if k > 4:

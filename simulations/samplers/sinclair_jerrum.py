@@ -35,6 +35,23 @@ __all__ = ["completion_count", "dyck_word_automaton", "approximate_counts",
 def completion_count(m, d):
     r"""Number of ways to complete a prefix of depth ``d`` with ``m`` tokens left (exact int).
 
+    The count :math:`N(u)` with :math:`V^\star(u) = N(u)/2^{H-h}`: the ideal verifier of
+    Assumption 4.1 (VGB) for one-type Dyck words under uniform :math:`\pi_{\rm ref}`.
+
+    Parameters
+    ----------
+    m : int
+        Tokens left, ``>= 0``.
+    d : int
+        Current depth, ``>= 0``.
+
+    Returns
+    -------
+    int
+        The ballot number (0 when ``d > m`` or the parity is wrong).
+
+    Examples
+    --------
     >>> completion_count(4, 0), completion_count(3, 1)
     (2, 2)
     """
@@ -47,8 +64,20 @@ def completion_count(m, d):
 
 
 def catalan(n):
-    """Number of Dyck words with ``n`` pairs.
+    r"""Number of Dyck words with ``n`` pairs.
 
+    Parameters
+    ----------
+    n : int
+        Number of pairs, ``>= 0``.
+
+    Returns
+    -------
+    int
+        The Catalan number :math:`\binom{2n}{n}/(n+1)`.
+
+    Examples
+    --------
     >>> [catalan(n) for n in range(6)]
     [1, 1, 2, 5, 14, 42]
     """
@@ -58,6 +87,13 @@ def catalan(n):
 
 def dyck_word_automaton(n_pairs):
     r"""Automaton of prefixes of one-type Dyck words: states ``(h, d)``, uniform :math:`\pi_{\rm ref}`.
+
+    The self-reducibility tree on which VGB Algorithm 1 is the Sinclair–Jerrum walk.
+
+    Parameters
+    ----------
+    n_pairs : int
+        Number of pairs ``n >= 1`` (``H = 2n``).
 
     Returns
     -------
@@ -98,9 +134,12 @@ def dyck_word_automaton(n_pairs):
 def approximate_counts(automaton, counts, ratio, *, mode="adversarial", rng=None):
     r"""Approximate counts :math:`f = N\,r^{s}` with :math:`|s| \le 1` (exact at the leaves).
 
+    Values :math:`f/2^{H-h}` then satisfy Assumption 4.1 (VGB) with :math:`1+\varepsilon_V = r`.
+
     Parameters
     ----------
     automaton : TreeAutomaton
+        From :func:`dyck_word_automaton`.
     counts : (S,) array_like
         Exact counts per state.
     ratio : float
@@ -111,6 +150,13 @@ def approximate_counts(automaton, counts, ratio, *, mode="adversarial", rng=None
         choice between siblings and slows the depth diffusion; on the compact ``(h, d)``
         automaton a state may be entered both ways and takes the larger token);
         ``"random"``: ``s ~ U[-1, 1]`` i.i.d. per state (per node on an explicit tree).
+    rng : numpy.random.Generator, optional
+        Required for ``mode="random"``.
+
+    Returns
+    -------
+    (S,) ndarray
+        :math:`f` per state.
 
     Examples
     --------
@@ -138,12 +184,54 @@ def approximate_counts(automaton, counts, ratio, *, mode="adversarial", rng=None
 
 
 def counts_to_values(automaton, f):
-    r""":math:`\hat V(u) = f(u)/2^{H-h}` (uniform :math:`\pi_{\rm ref}` over two tokens)."""
+    r""":math:`\hat V(u) = f(u)/2^{H-h}` (uniform :math:`\pi_{\rm ref}` over two tokens).
+
+    Counts within ratio ``r`` give values satisfying Assumption 4.1 (VGB) with
+    :math:`1+\varepsilon_V = r`.
+
+    Parameters
+    ----------
+    automaton : TreeAutomaton
+        From :func:`dyck_word_automaton`.
+    f : (S,) array_like
+        (Approximate) counts per state.
+
+    Returns
+    -------
+    (S,) ndarray
+        :math:`\hat V` per state.
+
+    Examples
+    --------
+    >>> aut, N = dyck_word_automaton(2)
+    >>> float(counts_to_values(aut, N)[0])      # 2 Dyck words of length 4 out of 16
+    0.125
+    """
     return np.asarray(f, dtype=float) * np.exp2(-(automaton.horizon - automaton.depth))
 
 
 def sinclair_jerrum_sampler(n_pairs, ratio=1.0, *, mode="adversarial", rng=None):
     r"""The Sinclair–Jerrum walk for Dyck words with counts within ratio ``r`` (a :class:`VGBSampler`).
+
+    VGB Algorithm 1 with uniform :math:`\pi_{\rm ref}` and counting-oracle values (Sinclair &
+    Jerrum 1989; the reduction of the reference notes), i.e. Assumption 4.1 with
+    :math:`1+\varepsilon_V = r`.
+
+    Parameters
+    ----------
+    n_pairs : int
+        Dyck words with ``n_pairs`` pairs (``H = 2 n_pairs``).
+    ratio : float, optional
+        :math:`r \ge 1` of the approximate counter.
+    mode : {"adversarial", "random"}, optional
+        Error pattern of the counter (see :func:`approximate_counts`).
+    rng : numpy.random.Generator, optional
+        Required for ``mode="random"``.
+
+    Returns
+    -------
+    VGBSampler
+        The walk on :func:`dyck_word_automaton`.
 
     Examples
     --------

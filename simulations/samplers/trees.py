@@ -25,11 +25,15 @@ __all__ = ["random_tree", "sparse_branching_tree", "example_3_1_automaton",
 def tree_from_levels(branching, *, rng, reward="uniform", zero_fraction=0.0, concentration=1.0):
     r"""Explicit tree with branching factor ``branching[h]`` at depth ``h`` (one state per node).
 
+    Synthetic instance (not a construction of the paper) for checking VGB Algorithm 1's
+    stationary law and the mixing of Theorem 4.1 exactly.
+
     Parameters
     ----------
     branching : sequence of int
         Children per node at each depth ``0..H-1`` (``1`` = a path step).
     rng : numpy.random.Generator
+        Source of randomness.
     reward : {"uniform", "lognormal"}
         Leaf rewards :math:`\tau \sim U(0.05, 1)` or :math:`\tau = e^{Z}`, :math:`Z \sim N(0, 1)`.
     zero_fraction : float
@@ -41,6 +45,7 @@ def tree_from_levels(branching, *, rng, reward="uniform", zero_fraction=0.0, con
     Returns
     -------
     TreeAutomaton
+        One state per node.
     """
     branching = [check_int(b, "branching", low=1) for b in branching]
     H = len(branching)
@@ -88,7 +93,30 @@ def tree_from_levels(branching, *, rng, reward="uniform", zero_fraction=0.0, con
 
 def random_tree(vocab_size, horizon, *, rng, reward="uniform", zero_fraction=0.0,
                 concentration=1.0):
-    """Complete ``vocab_size``-ary tree of depth ``horizon`` (see :func:`tree_from_levels`).
+    r"""Complete ``vocab_size``-ary tree of depth ``horizon`` (see :func:`tree_from_levels`).
+
+    Synthetic instance (not a construction of the paper) for checking VGB Algorithm 1's
+    stationary law and the mixing of Theorem 4.1 exactly.
+
+    Parameters
+    ----------
+    vocab_size : int
+        Children per internal node ``V``.
+    horizon : int
+        Depth ``H``.
+    rng : numpy.random.Generator
+        Source of randomness.
+    reward : {"uniform", "lognormal"}, optional
+        Leaf rewards (see :func:`tree_from_levels`).
+    zero_fraction : float, optional
+        Probability that a leaf gets :math:`\tau = 0`.
+    concentration : float, optional
+        Dirichlet concentration of the next-token laws.
+
+    Returns
+    -------
+    TreeAutomaton
+        One state per node.
 
     Examples
     --------
@@ -105,6 +133,32 @@ def random_tree(vocab_size, horizon, *, rng, reward="uniform", zero_fraction=0.0
 def sparse_branching_tree(horizon, *, n_branch=3, branching=3, rng, reward="uniform",
                           zero_fraction=0.0, concentration=1.0):
     r"""Tree branching ``branching`` ways at depths :math:`\lfloor kH/n_{\rm branch}\rfloor`, ``k = 0..n_branch-1``.
+
+    Synthetic instance (not a construction of the paper) for checking VGB Algorithm 1's
+    stationary law and the mixing of Theorem 4.1 exactly.
+    The depth grows while the number of leaves stays ``branching**n_branch``.
+
+    Parameters
+    ----------
+    horizon : int
+        Depth ``H``.
+    n_branch : int, optional
+        Number of branching depths, in ``[1, H]``.
+    branching : int, optional
+        Children at a branching depth, ``>= 2``.
+    rng : numpy.random.Generator
+        Source of randomness.
+    reward : {"uniform", "lognormal"}, optional
+        Leaf rewards (see :func:`tree_from_levels`).
+    zero_fraction : float, optional
+        Probability that a leaf gets :math:`\tau = 0`.
+    concentration : float, optional
+        Dirichlet concentration of the next-token laws.
+
+    Returns
+    -------
+    TreeAutomaton
+        One state per node.
 
     Examples
     --------
@@ -153,6 +207,11 @@ def _counting_automaton(H, log_tau_of_count):
 def example_3_1_automaton(horizon):
     r"""Example 3.1's instance: binary tokens, uniform :math:`\pi_{\rm ref}`, :math:`\tau \equiv 1`.
 
+    Parameters
+    ----------
+    horizon : int
+        ``H >= 1``.
+
     Returns
     -------
     automaton : TreeAutomaton
@@ -177,6 +236,13 @@ def example_3_2_automaton(horizon, lam=1.0):
 
     This is :math:`\tau = e^{r^\star/\beta}` with :math:`r^\star = \frac1H\sum_h y_h` and
     :math:`\beta = 1/(\lambda H)`.
+
+    Parameters
+    ----------
+    horizon : int
+        ``H >= 1``.
+    lam : float, optional
+        :math:`\lambda > 0`.
 
     Returns
     -------

@@ -45,7 +45,20 @@ def _aut_iv(aut):
 
 
 def exact_values(automaton):
-    r""":math:`V^\star` per state (see :func:`theory.vgb.optimal_values`)."""
+    r""":math:`V^\star` per state (see :func:`theory.vgb.optimal_values`).
+
+    The ideal verifier :math:`V^\star_{\rm tilt}` of Assumption 4.1 (VGB).
+
+    Parameters
+    ----------
+    automaton : TreeAutomaton
+        Reference model and outcome reward.
+
+    Returns
+    -------
+    (S,) ndarray
+        :math:`V^\star` per state.
+    """
     return optimal_values(_aut_iv(automaton))
 
 
@@ -56,6 +69,7 @@ def multiplicative_error(automaton, eps, *, mode="adversarial", pattern="sawtoot
     Parameters
     ----------
     automaton : TreeAutomaton
+        Reference model and outcome reward.
     eps : float
         :math:`\varepsilon \ge 0`.
     mode : {"adversarial", "random"}
@@ -69,6 +83,9 @@ def multiplicative_error(automaton, eps, *, mode="adversarial", pattern="sawtoot
         diffusion; ``"sawtooth"``: the product of the two (both effects, the default);
         ``"over"`` / ``"under"``: :math:`s = \pm 1` (a constant factor: harmless).
     rng : numpy.random.Generator, optional
+        Required for ``mode="random"``.
+    v_star : (S,) array_like, optional
+        :math:`V^\star` per state if already computed (:func:`theory.vgb.optimal_values`).
 
     Returns
     -------
@@ -118,6 +135,16 @@ def incoming_token(automaton):
     """Token on an edge into each state (the largest one if several; ``-1`` for the root).
 
     For an explicit tree (one state per node) this is the last token of the prefix.
+
+    Parameters
+    ----------
+    automaton : TreeAutomaton
+        Reference model and outcome reward.
+
+    Returns
+    -------
+    (S,) ndarray of int
+        The token (``-1`` for the root).
     """
     aut = _aut_iv(automaton)
     rows, cols = np.nonzero(aut.next_state >= 0)
@@ -132,9 +159,18 @@ def single_action_perturbation(automaton, last, eps, *, v_star=None):
     Parameters
     ----------
     automaton : TreeAutomaton
+        Reference model and outcome reward.
     last : (S,) array_like of int
         Last token of each state (e.g. from :func:`~simulations.samplers.trees.example_3_1_automaton`).
     eps : float
+        :math:`\varepsilon \ge 0`.
+    v_star : (S,) array_like, optional
+        :math:`V^\star` per state if already computed (:func:`theory.vgb.optimal_values`).
+
+    Returns
+    -------
+    (S,) ndarray
+        :math:`\hat V` per state (:math:`\tau` at the leaves).
 
     Examples
     --------
@@ -162,6 +198,19 @@ def average_case_error_values(automaton, eps, factor, *, rng, kind="both"):
     :math:`\mathbb E_{\pi^\star}[\hat V/V^\star] \le 1 + \varepsilon` and
     :math:`\mathbb E_{\pi^\star}[V^\star/\hat V] \le 1 + \varepsilon` at every depth, while
     the uniform error of Assumption 4.1 is :math:`M - 1` (when :math:`B \ne \emptyset`).
+
+    Parameters
+    ----------
+    automaton : TreeAutomaton
+        Reference model and outcome reward.
+    eps : float
+        Target average-case error :math:`\varepsilon \ge 0`.
+    factor : float
+        Corruption factor :math:`M > 1`.
+    rng : numpy.random.Generator
+        Source of randomness.
+    kind : {"both", "under", "over"}, optional
+        Direction of the corruption.
 
     Returns
     -------
@@ -220,6 +269,13 @@ def delayed_values(automaton, *, v_star=None):
     one state per pair (parent state ``s``, token ``a``) with ``next(s, a) >= 0``, carrying the
     model and reward of ``next(s, a)``.
 
+    Parameters
+    ----------
+    automaton : TreeAutomaton
+        Reference model and outcome reward.
+    v_star : (S,) array_like, optional
+        :math:`V^\star` per state if already computed (:func:`theory.vgb.optimal_values`).
+
     Returns
     -------
     edge_automaton : TreeAutomaton
@@ -261,6 +317,8 @@ def delayed_values(automaton, *, v_star=None):
 class ValueFit:
     r"""A value function fitted by regression (:func:`fit_value_regression`).
 
+    A learned process verifier :math:`\hat V`, whose errors Assumptions 4.1/4.2 (VGB) quantify.
+
     Attributes
     ----------
     values : (S,) ndarray
@@ -269,10 +327,13 @@ class ValueFit:
     theta : (d,) ndarray
         Regression coefficients.
     link : str
+        ``"logistic"``, ``"linear"`` or ``"tabular"``.
     n_rollouts : int
+        Rollouts of :math:`\pi_{\rm ref}` used.
     n_pairs : int
         Number of (prefix, outcome) pairs in the regression.
     train_loss : float
+        Final training loss.
     """
 
     values: np.ndarray
@@ -292,6 +353,9 @@ def fit_value_regression(automaton, features, n_rollouts, *, rng, link="logistic
                          floor=1e-6):
     r"""Learn :math:`\hat V(u) = g(\langle\theta, \phi(s(u))\rangle)` by regressing outcomes on features.
 
+    A learned verifier :math:`\hat V` as in the VGB experiments (errors measured against
+    Assumptions 4.1/4.2).
+
     ``n_rollouts`` responses are drawn from :math:`\pi_{\rm ref}`; every prefix
     :math:`y_{1:h}` (``h = 1..H``) of a rollout with outcome :math:`\tau(y)` is a training
     pair :math:`(\phi(s(y_{1:h})), \tau(y))` -- the Monte Carlo regression target of
@@ -307,17 +371,24 @@ def fit_value_regression(automaton, features, n_rollouts, *, rng, link="logistic
     Parameters
     ----------
     automaton : TreeAutomaton
+        Reference model and outcome reward.
     features : (S, d) array_like
+        Features :math:`\phi` of each state.
     n_rollouts : int
+        Responses drawn from :math:`\pi_{\rm ref}`.
     rng : numpy.random.Generator
+        Source of randomness.
     link : {"logistic", "linear"}
+        Link function ``g``.
     ridge : float
+        Ridge penalty on :math:`\|\theta\|^2`.
     floor : float
         Lower clip of the fitted values (keeps the walk irreducible).
 
     Returns
     -------
     ValueFit
+        Fitted values and coefficients.
 
     Examples
     --------
@@ -394,6 +465,8 @@ def _rollout_states(aut, n, rng):
 def fit_tabular_value(automaton, groups, n_rollouts, *, rng, prior=(0.5, 0.5), chunk=20000):
     r"""Tabular value learned by regression on one-hot group features: smoothed group means.
 
+    A learned verifier :math:`\hat V` (its errors measured against Assumptions 4.1/4.2, VGB).
+
     Equivalent to :func:`fit_value_regression` with one-hot features of ``groups`` and a
     Beta(``a``, ``b``) prior per group (for outcomes in [0, 1]):
 
@@ -405,10 +478,13 @@ def fit_tabular_value(automaton, groups, n_rollouts, *, rng, prior=(0.5, 0.5), c
     Parameters
     ----------
     automaton : TreeAutomaton
+        Reference model and outcome reward.
     groups : (S,) array_like of int
         Group of each state (e.g. :func:`simulations.samplers.dyck.type_blind_groups`).
     n_rollouts : int
+        Responses drawn from :math:`\pi_{\rm ref}`.
     rng : numpy.random.Generator
+        Source of randomness.
     prior : (float, float)
         Beta prior pseudo-counts ``(a, b)``; groups never visited get ``a / (a + b)``.
     chunk : int

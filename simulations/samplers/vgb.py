@@ -56,6 +56,9 @@ STOPPING_RULES = {
 class SamplerOutput:
     r"""Outputs of a sampler run, one row per requested sample.
 
+    Samples and query costs of VGB Algorithm 1 (:class:`VGBSampler`) and of its baselines
+    (:mod:`simulations.samplers.baselines`).
+
     Attributes
     ----------
     tokens : (n, H) ndarray of int
@@ -121,10 +124,12 @@ def categorical_cdf(weights):
     Parameters
     ----------
     weights : (M, K) ndarray
+        Non-negative option weights per row.
 
     Returns
     -------
     cdf : (M, K) ndarray
+        Row CDFs.
     ok : (M,) ndarray of bool
         Rows with positive total weight (other rows are all ones, i.e. option 0).
 
@@ -146,7 +151,20 @@ def categorical_cdf(weights):
 
 
 def sample_rows(cdf_rows, rng):
-    """One draw per row from row CDFs (as returned by :func:`categorical_cdf`)."""
+    """One draw per row from row CDFs (as returned by :func:`categorical_cdf`).
+
+    Parameters
+    ----------
+    cdf_rows : (M, K) ndarray
+        Row CDFs.
+    rng : numpy.random.Generator
+        Source of randomness (one uniform per row).
+
+    Returns
+    -------
+    (M,) ndarray of int
+        The sampled option of each row.
+    """
     u = rng.random(cdf_rows.shape[0])
     return (u[:, None] >= cdf_rows).sum(axis=1)
 
@@ -154,12 +172,16 @@ def sample_rows(cdf_rows, rng):
 def move_tables(automaton, values, *, tau_at_leaves=True):
     r"""Per-state move CDFs and query costs of the VGB walk.
 
+    The step rule of VGB Algorithm 1 (non-holding moves), tabulated per automaton state.
+
     Parameters
     ----------
     automaton : TreeAutomaton
+        Reference model and outcome reward.
     values : (S,) array_like
         :math:`\hat V` per state (non-negative).
     tau_at_leaves : bool
+        Use :math:`\tau` as the value of the leaves (Algorithm 1, line 1).
 
     Returns
     -------
@@ -212,6 +234,7 @@ class VGBSampler:
     Parameters
     ----------
     automaton : TreeAutomaton
+        Reference model and outcome reward.
     values : (S,) array_like
         :math:`\hat V` per automaton state.
     tau_at_leaves : bool, default True

@@ -18,6 +18,17 @@ def bernoulli_case_study(p_star=0.05):
     :math:`\mathrm{Cov}_N(\hat\pi) \lesssim \log(1/\delta)/n` w.p. :math:`1-\delta` for all
     :math:`N \ge 2`.
 
+    Parameters
+    ----------
+    p_star : float, optional
+        :math:`p_\star \in (0, 1/2]` (default 0.05).
+
+    Returns
+    -------
+    Instance
+        ``data`` is :math:`\mathrm{Ber}(p_\star)` as a one-step :class:`~theory.models.MarkovModel`
+        (outcomes ``(0, 1)``); ``model_class`` is ``None`` (the Bernoulli class is implicit).
+
     Examples
     --------
     >>> inst = bernoulli_case_study(0.1)
@@ -30,10 +41,29 @@ def bernoulli_case_study(p_star=0.05):
 
 
 def bernoulli_witness(p=0.25, N=4.0):
-    r"""Prop. F.2 / D.2 witness: :math:`\pi_D = \mathrm{Ber}(p)`, :math:`\hat\pi = \mathrm{Ber}(p/N)`, :math:`p \le 1/2`.
+    r"""Prop. F.2 (ICLR) / D.2 (arXiv) witness: :math:`\pi_D = \mathrm{Ber}(p)`, :math:`\hat\pi = \mathrm{Ber}(p/N)`, :math:`p \le 1/2`.
 
     Then :math:`\mathrm{Cov}_N(\pi_D\|\hat\pi) = p \ge D_{KL}/(\log N - 1/2 + 1/(2N))`.
-    ``model_class`` holds the single model :math:`\hat\pi`.
+
+    Parameters
+    ----------
+    p : float, optional
+        :math:`p \in (0, 1/2]` (default 0.25).
+    N : float, optional
+        Threshold ``>= 1`` (default 4; the proposition takes :math:`N \ge 2`).
+
+    Returns
+    -------
+    Instance
+        ``data`` is :math:`\mathrm{Ber}(p)`; ``model_class`` holds the single model
+        :math:`\hat\pi = \mathrm{Ber}(p/N)` (one-step Markov models, outcomes ``(0, 1)``).
+
+    Examples
+    --------
+    >>> inst = bernoulli_witness(0.25, 4.0)
+    >>> import numpy as np
+    >>> np.exp(inst.model_class.enumerate_log_probs()).round(4)
+    array([[0.9375, 0.0625]])
     """
     p = check_real(p, "p", low=0.0, high=0.5, low_open=True)
     N = check_real(N, "N", low=1.0)

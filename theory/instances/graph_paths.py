@@ -142,17 +142,29 @@ class GraphClass:
 class GraphPathTask:
     r"""A finite set of graph instances with their data distribution :math:`\pi_D`.
 
+    The graph-search task of Figures 1 and 2 (App. D ICLR / App. C arXiv), see the module
+    docstring.
+
     Attributes
     ----------
     name : str
+        Label of the task.
     classes : tuple of GraphClass
+        The classes :math:`G_c` and their weights.
     n_layers, width, prompts_per_class, seed : int
+        Construction parameters (see :func:`graph_path_task`).
     feature_groups : tuple of str
+        Feature groups of the linear model.
     class_of_prompt : (X,) int array
-    prompt_weights : (X,) array, :math:`\mu`
+        Class index of each prompt.
+    prompt_weights : (X,) array
+        :math:`\mu`.
     node_ids : (X, L, W) int array
+        Node ids of each intermediate layer.
     passable : (X, L, W) bool array
+        Passable nodes.
     two_passable : (X, L) bool array
+        Layers with two passable nodes.
     target_dist : (X, L, W) array
         :math:`\pi_D(y_h = v|x)` (it does not depend on the previous token).
     data : MarkovModel
@@ -346,6 +358,11 @@ def graph_path_task(classes, *, n_layers, width=4, prompts_per_class=256, seed=0
                     feature_groups=("passable", "parity", "prev_cand"), name="graph_paths"):
     r"""Build a :class:`GraphPathTask` from class specifications.
 
+    The general layered-graph construction behind Figures 1 and 2 (App. D ICLR / App. C
+    arXiv); :func:`figure1_finetune_task`, :func:`figure1_pretrain_task` and
+    :func:`figure2_task` are the paper's settings.  Sizes whose tables (instances,
+    :math:`\pi_D`, the linear model's features) exceed ``MAX_TASK_BYTES`` are refused.
+
     Parameters
     ----------
     classes : sequence of GraphClass
@@ -361,13 +378,12 @@ def graph_path_task(classes, *, n_layers, width=4, prompts_per_class=256, seed=0
     feature_groups : tuple of str
         Subset of :data:`FEATURE_GROUPS`, in order.
     name : str
+        Label of the task.
 
     Returns
     -------
     GraphPathTask
-
-    Sizes whose tables (instances, :math:`\pi_D`, the linear model's features) exceed
-    :data:`MAX_TASK_BYTES` are refused.
+        The instances, :math:`\pi_D` and the support of :math:`\pi_D`.
 
     Examples
     --------
@@ -511,9 +527,12 @@ def _check_task_model(task, model):
 def support_log_ratio(task, model):
     r"""Exact law of :math:`\log\pi_D/\hat\pi` under :math:`\pi_D` by enumerating :math:`\pi_D`'s support.
 
+    Gives the exact KL and coverage (Definition 1.1) plotted in Figures 1 and 2.
+
     Parameters
     ----------
     task : GraphPathTask
+        The task (its prompts and :math:`\pi_D`).
     model : AutoregressiveLinearModel or MarkovModel
         On ``task``'s prompts; may be a batch of ``P`` models.
 
@@ -538,8 +557,21 @@ def support_log_ratio(task, model):
 def success_probability(task, model):
     r"""Per-prompt success probability :math:`q_x = \hat\pi(\mathrm{supp}\,\pi_D(\cdot|x)\mid x)`, ``[P,] (X,)``.
 
-    For deterministic classes this is :math:`\hat\pi(y^\star(x)|x)`; Pass@N is
-    :math:`\mathbb E_\mu[1 - (1-q_x)^N]` (:func:`theory.best_of_n.pass_at_n`).
+    For deterministic classes this is :math:`\hat\pi(y^\star(x)|x)`; Pass@N, the y-axis of
+    Figure 1's scatter plots, is :math:`\mathbb E_\mu[1 - (1-q_x)^N]`
+    (:func:`theory.best_of_n.pass_at_n`).
+
+    Parameters
+    ----------
+    task : GraphPathTask
+        The task (its prompts and the support of :math:`\pi_D`).
+    model : AutoregressiveLinearModel or MarkovModel
+        On ``task``'s prompts; may be a batch of ``P`` models.
+
+    Returns
+    -------
+    ndarray
+        Shape ``model.batch_shape + (X,)``, values in ``[0, 1]``.
 
     Examples
     --------
@@ -566,7 +598,30 @@ def figure1_finetune_task(*, n_layers=8, prompts_per_class=256, seed=0,
 
     ``n_layers = 8`` intermediate layers of 4 nodes; two random layers have two passable
     nodes; the class is fixed by the hidden parity :math:`\bigoplus_{u\in V'}p(u)` (1 for
-    :math:`G_1`, 0 for :math:`G_2`).  :math:`\pi_D` is deterministic within each class.
+    :math:`G_1`, 0 for :math:`G_2`).  :math:`\pi_D` is deterministic within each class
+    (App. D ICLR / App. C arXiv).
+
+    Parameters
+    ----------
+    n_layers : int, optional
+        Intermediate layers ``L`` (8 in the paper).
+    prompts_per_class : int, optional
+        Instances per class (the prompt set is finite; exact evaluation is relative to it).
+    seed : int, optional
+        Seed of the random instances (part of the construction's definition).
+    feature_groups : tuple of str, optional
+        Feature groups of the linear model, a subset of :data:`FEATURE_GROUPS`.
+
+    Returns
+    -------
+    GraphPathTask
+        Named ``"figure1_finetune"``.
+
+    Examples
+    --------
+    >>> t = figure1_finetune_task(prompts_per_class=4)
+    >>> t.class_weights.tolist(), t.horizon
+    ([0.9, 0.1], 8)
     """
     classes = (GraphClass("G1", 0.9, 2, "match", 1), GraphClass("G2", 0.1, 2, "mismatch", 0))
     return graph_path_task(classes, n_layers=n_layers, prompts_per_class=prompts_per_class,
@@ -577,7 +632,30 @@ def figure1_pretrain_task(*, n_layers=8, prompts_per_class=256, seed=1,
                           feature_groups=("passable", "parity", "layer_prev_cand")):
     r"""Figure 1, pre-training mixture: :math:`G_1, G_2, G_3` with weight 1/3 each.
 
-    :math:`G_3` has the same structure with :math:`\pi_D` uniform over its 4 valid paths.
+    :math:`G_3` has the same structure with :math:`\pi_D` uniform over its 4 valid paths
+    (App. D ICLR / App. C arXiv).
+
+    Parameters
+    ----------
+    n_layers : int, optional
+        Intermediate layers ``L`` (8 in the paper).
+    prompts_per_class : int, optional
+        Instances per class (the prompt set is finite; exact evaluation is relative to it).
+    seed : int, optional
+        Seed of the random instances (part of the construction's definition).
+    feature_groups : tuple of str, optional
+        Feature groups of the linear model, a subset of :data:`FEATURE_GROUPS`.
+
+    Returns
+    -------
+    GraphPathTask
+        Named ``"figure1_pretrain"``.
+
+    Examples
+    --------
+    >>> t = figure1_pretrain_task(prompts_per_class=2)
+    >>> [c.rule for c in t.classes]
+    ['match', 'mismatch', 'uniform']
     """
     third = 1.0 / 3.0
     classes = (GraphClass("G1", third, 2, "match", 1), GraphClass("G2", third, 2, "mismatch", 0),
@@ -592,7 +670,24 @@ def figure2_task(H, *, prompts_per_class=64, seed=0, feature_groups=("passable",
     :math:`G_{H,1}`: one passable node per layer (one valid path).  :math:`G_{H,2}`: ``H/2``
     random layers with two passable nodes, :math:`\pi_D` deterministic through the global
     parity of all passable nodes (not learnable by the linear model).  :math:`G_{H,3}`: 4
-    random layers with two passable nodes, :math:`\pi_D` uniform over the 16 valid paths.
+    random layers with two passable nodes, :math:`\pi_D` uniform over the 16 valid paths
+    (App. D ICLR / App. C arXiv).
+
+    Parameters
+    ----------
+    H : int
+        Number of intermediate layers (even, ``>= 8``; the paper uses 8, 16, 24).
+    prompts_per_class : int, optional
+        Instances per class (the prompt set is finite; exact evaluation is relative to it).
+    seed : int, optional
+        Seed of the random instances (part of the construction's definition).
+    feature_groups : tuple of str, optional
+        Feature groups of the linear model, a subset of :data:`FEATURE_GROUPS`.
+
+    Returns
+    -------
+    GraphPathTask
+        Named ``"figure2_H{H}"``.
 
     Examples
     --------
@@ -617,7 +712,22 @@ def _instance(name, task):
 
 
 def graph_paths_finetune(*, n_layers=8, prompts_per_class=256, seed=0):
-    """Figure 1's fine-tuning distribution as an :class:`Instance` (see :func:`figure1_finetune_task`).
+    r"""Figure 1's fine-tuning distribution as an :class:`Instance` (see :func:`figure1_finetune_task`).
+
+    Parameters
+    ----------
+    n_layers : int, optional
+        Intermediate layers ``L`` (8 in the paper).
+    prompts_per_class : int, optional
+        Instances per class (the prompt set is finite; exact evaluation is relative to it).
+    seed : int, optional
+        Seed of the random instances (part of the construction's definition).
+
+    Returns
+    -------
+    Instance
+        ``data`` is :math:`\pi_D`; ``model_class`` the linear model at :math:`\theta = 0`
+        (its ``features`` define the class).
 
     Examples
     --------
@@ -630,11 +740,51 @@ def graph_paths_finetune(*, n_layers=8, prompts_per_class=256, seed=0):
 
 
 def graph_paths_pretrain(*, n_layers=8, prompts_per_class=256, seed=1):
-    """Figure 1's pre-training mixture as an :class:`Instance` (see :func:`figure1_pretrain_task`)."""
+    r"""Figure 1's pre-training mixture as an :class:`Instance` (see :func:`figure1_pretrain_task`).
+
+    Parameters
+    ----------
+    n_layers : int, optional
+        Intermediate layers ``L`` (8 in the paper).
+    prompts_per_class : int, optional
+        Instances per class (the prompt set is finite; exact evaluation is relative to it).
+    seed : int, optional
+        Seed of the random instances (part of the construction's definition).
+
+    Returns
+    -------
+    Instance
+        ``data`` is :math:`\pi_D`; ``model_class`` the linear model at :math:`\theta = 0`.
+
+    Examples
+    --------
+    >>> graph_paths_pretrain(prompts_per_class=2).data.n_prompts
+    6
+    """
     return _instance("graph_paths_pretrain", figure1_pretrain_task(
         n_layers=n_layers, prompts_per_class=prompts_per_class, seed=seed))
 
 
 def graph_paths_length(H=8, *, prompts_per_class=64, seed=0):
-    """Figure 2's mixture at sequence length ``H`` as an :class:`Instance` (see :func:`figure2_task`)."""
+    r"""Figure 2's mixture at sequence length ``H`` as an :class:`Instance` (see :func:`figure2_task`).
+
+    Parameters
+    ----------
+    H : int, optional
+        Number of intermediate layers (even, ``>= 8``).
+    prompts_per_class : int, optional
+        Instances per class (the prompt set is finite; exact evaluation is relative to it).
+    seed : int, optional
+        Seed of the random instances (part of the construction's definition).
+
+    Returns
+    -------
+    Instance
+        ``data`` is :math:`\pi_D`; ``model_class`` the linear model at :math:`\theta = 0`.
+
+    Examples
+    --------
+    >>> graph_paths_length(8, prompts_per_class=2).data.horizon
+    8
+    """
     return _instance("graph_paths_length", figure2_task(H, prompts_per_class=prompts_per_class, seed=seed))

@@ -77,6 +77,10 @@ def _bernoulli_log_probs(logit):
 def grouped_exact_law(instance, theta):
     r"""Exact law of :math:`\log\pi_D/\pi_\theta` for an instance with grouped i.i.d. positions.
 
+    The law of Remark E.1 (ICLR) / 2.1 (arXiv) (coverage, Definition 1.1, is its upper tail;
+    KL its mean), exact at any ``H`` for the constructions of Prop. 3.2 and the grouped
+    classes of this module.
+
     Parameters
     ----------
     instance : Instance
@@ -84,10 +88,12 @@ def grouped_exact_law(instance, theta):
         ``instance.model_class``-compatible form: ``params`` keys ``group_feats``
         (shape ``(X, G, V, d)``) and the data parameter ``theta_star``.
     theta : (d,) or (P, d) array_like
+        Parameters of the model(s) :math:`\pi_\theta`.
 
     Returns
     -------
     theory.log_ratio.LogRatioLaw
+        ``evaluation="exact"``; ``values`` ``[P,] (m,)``.
 
     Examples
     --------
@@ -152,6 +158,24 @@ def finite_ladder_class(n_levels=12, horizon=16, ratio=10.0, q_max=None, q_min=N
     As an autoregressive linear model: one-hot features :math:`\phi(x,y_{1:h}) = e_{y_h}`
     (``d = K + 1``) and :math:`\theta_j = \log p_j`.
 
+    Parameters
+    ----------
+    n_levels : int, optional
+        Number ``K`` of rare tokens (:math:`|\Pi| = 2^K`).
+    horizon : int, optional
+        Sequence length ``H``.
+    ratio : float, optional
+        Under-weighting factor :math:`r > 1`.
+    q_max, q_min : float, optional
+        Largest and smallest rare-token probabilities (defaults :math:`1/(2H)` and
+        :math:`10^{-5}/H`).
+
+    Returns
+    -------
+    Instance
+        ``data`` is :math:`\pi_D`; ``model_class`` the class (see the description);
+        ``params`` the construction's parameters.
+
     Examples
     --------
     >>> inst = finite_ladder_class(n_levels=3, horizon=4)
@@ -187,16 +211,27 @@ def finite_ladder_class(n_levels=12, horizon=16, ratio=10.0, q_max=None, q_min=N
 def finite_ladder_exact(instance, N):
     r"""Exact coverage :math:`\mathrm{Cov}_N(\pi_D\|\pi_j)` and KL of every member of :func:`finite_ladder_class`.
 
+    The coverage (Definition 1.1) and KL of the Theorem 4.1 instance, exact at any ``H``.
+
     For member ``j`` with under-weighted set ``S``,
     :math:`\log\pi_D/\pi_j = m_S\log r + c_0\log(p_{\star,0}/p_{j,0})`, where
     :math:`(m_S, c_0, H - m_S - c_0)` is trinomial with probabilities
     :math:`(q_S, p_{\star,0}, 1 - q_S - p_{\star,0})` under :math:`\pi_D`; the law is summed
     over its :math:`(H+1)(H+2)/2` points.
 
+    Parameters
+    ----------
+    instance : Instance
+        Returned by :func:`finite_ladder_class`.
+    N : float or array_like
+        Thresholds ``>= 1`` (flattened).
+
     Returns
     -------
     coverage : (P, len(N)) ndarray
+        :math:`\mathrm{Cov}_N(\pi_D\|\pi_j)` of every member.
     kl : (P,) ndarray
+        :math:`D_{KL}(\pi_D\|\pi_j)`.
 
     Examples
     --------
@@ -251,6 +286,29 @@ def finite_rare_prompt_class(horizon, n, *, n_members=15, a_star=0.0, b=1.5, rho
     As an autoregressive linear model: ``d = 2``, :math:`\phi(0, y_{1:1}) = y_1 e_1`,
     :math:`\phi(0, y_{1:h}) = 0` for ``h > 1``, :math:`\phi(1, y_{1:h}) = y_h e_2`.
     ``spacing`` must stay below the resolution :math:`2/\sqrt n` (the premise of the construction).
+
+    Parameters
+    ----------
+    horizon : int
+        Sequence length ``H``.
+    n : int
+        Sample size the instance is built for (sets :math:`\rho` and :math:`\Delta`).
+    n_members : int, optional
+        Class size ``M >= 2``.
+    a_star : float, optional
+        True logit :math:`a_\star` of prompt 0's first token.
+    b : float, optional
+        Logit magnitude :math:`b` on the rare prompt.
+    rho : float, optional
+        Rare-prompt mass :math:`\mu(1) \in (0, 1)` (default :math:`1/n`).
+    spacing : float, optional
+        :math:`\Delta \in (0, 2/\sqrt n)` (default :math:`1/\sqrt n`).
+
+    Returns
+    -------
+    Instance
+        ``data`` is :math:`\pi_D`; ``model_class`` the class (see the description);
+        ``params`` the construction's parameters.
     """
     h = check_int(horizon, "horizon", low=1)
     n = check_int(n, "n", low=1)
@@ -290,6 +348,23 @@ def prop_3_2_kl_lower_bound(n, horizon, theta_star=1.0, rare_mass=None):
               \mathrm{KL}(\mathrm{Ber}(\sigma(2\theta_\star))\|\mathrm{Ber}(\sigma(2\theta))).
 
     ``params["box"] = [-1, 1]``.
+
+    Parameters
+    ----------
+    n : int
+        Sample size (sets :math:`\mu(1) = 1/(2n)`).
+    horizon : int
+        Sequence length ``H``.
+    theta_star : float, optional
+        :math:`\theta_\star \in [-1, 1]` (the proposition uses :math:`\pm 1`).
+    rare_mass : float, optional
+        Overrides :math:`\mu(1)`, in ``(0, 1)``.
+
+    Returns
+    -------
+    Instance
+        ``data`` is :math:`\pi_D`; ``model_class`` the class (see the description);
+        ``params`` the construction's parameters.
     """
     n = check_int(n, "n", low=1)
     h = check_int(horizon, "horizon", low=1)
@@ -328,6 +403,31 @@ def linear_pivotal_family(horizon, *, n_prompts=16, pivotal=None, u=1.0, eps0=0.
     (Assumption 2.2 with :math:`\Theta = B_2(1)`).  On an unseen prompt the minimum-norm MLE
     is uniform, paying :math:`\approx (H - m)\log 2` of KL: KL grows with ``H``, coverage of
     that prompt is at most its mass.
+
+    Parameters
+    ----------
+    horizon : int
+        Sequence length ``H``.
+    n_prompts : int, optional
+        Number ``K`` of prompts.
+    pivotal : int, optional
+        Number ``m`` of pivotal positions (``None``: all ``H``).
+    u : float, optional
+        Logit of the pivotal tokens under :math:`\pi_D`.
+    eps0 : float, optional
+        :math:`\varepsilon_0 \in (0, 1)`, total mass of the near-deterministic deviations.
+    horizon_max : int, optional
+        Largest ``H`` of the family (fixes ``B``; default ``horizon``).
+    decay : float, optional
+        Ratio of the geometric prompt masses.
+    norm : float, optional
+        :math:`\|\theta_\star\|_2`, in ``(0, 1)``.
+
+    Returns
+    -------
+    Instance
+        ``data`` is :math:`\pi_D`; ``model_class`` the class (see the description);
+        ``params`` the construction's parameters.
     """
     h = check_int(horizon, "horizon", low=1)
     k = check_int(n_prompts, "n_prompts", low=1)
@@ -375,6 +475,25 @@ def prop_k1_high_dim(n, horizon, N, *, kappa=4.0, c_mass=0.125):
     :math:`np \approx c_{mass}H/\log N` samples, too few to learn the per-token signs (each
     has signal :math:`B^2/H = \kappa\log N/H`), while an unlearned prompt has sequence
     log-ratio of order :math:`B^2 \gtrsim \log N`: coverage :math:`\gtrsim p`.
+
+    Parameters
+    ----------
+    n : int
+        Sample size (sets the mass ``p`` of prompt ``+``).
+    horizon : int
+        Sequence length ``H`` (= ``d``).
+    N : float
+        Coverage threshold ``> 1``.
+    kappa : float, optional
+        :math:`B^2 = \kappa\log N` (**[derived]** constant).
+    c_mass : float, optional
+        :math:`p = \min\{1/2, c_{mass}H/(n\log N)\}` (**[derived]** constant).
+
+    Returns
+    -------
+    Instance
+        ``data`` is :math:`\pi_D`; ``model_class`` the class (see the description);
+        ``params`` the construction's parameters.
     """
     n = check_int(n, "n", low=1)
     h = check_int(horizon, "horizon", low=1)
@@ -395,18 +514,32 @@ def prop_k1_high_dim(n, horizon, N, *, kappa=4.0, c_mass=0.125):
 
 
 def prop_k1_monte_carlo_coverage(instance, theta, N, n_samples, *, rng):
-    r"""Monte Carlo coverage (and exact KL) of :math:`\pi_\theta` on the Prop. K.1 instance.
+    r"""Monte Carlo coverage (and exact KL) of :math:`\pi_\theta` on the Prop. K.1 (ICLR) / I.1 (arXiv) instance.
 
     Prompt ``-`` has zero log-ratio (both models uniform), so
     :math:`\mathrm{Cov}_N = p\,\mathbb P_{\pi_D(\cdot|+)}[Z \ge \log N]`, estimated from
     ``n_samples`` sequences per model.  Positions are independent, so the KL is exact:
     :math:`p\sum_h \mathrm{KL}(\sigma(B\theta_{\star,h})\|\sigma(B\theta_h))`.
 
+    Parameters
+    ----------
+    instance : Instance
+        Returned by :func:`prop_k1_high_dim`.
+    theta : (H,) or (R, H) array_like
+        Parameters of ``R`` learned models.
+    N : float or array_like
+        Thresholds ``>= 1`` (flattened).
+    n_samples : int
+        Sequences of :math:`\pi_D(\cdot|+)` per model.
+    rng : numpy.random.Generator
+        Source of randomness.
+
     Returns
     -------
     hits : (R, len(N)) int ndarray
         Number of sampled sequences with :math:`Z \ge \log N` (binomial, ``n_samples`` trials).
     kl : (R,) ndarray
+        Exact :math:`D_{KL}(\pi_D\|\pi_\theta)`.
 
     Examples
     --------
@@ -450,6 +583,21 @@ def prop_g1a(n, d, B=None):
     :math:`\theta_\star = \frac{\log(4n)}{2B}(e_1 - \sum_{j\ge2}e_j)`, :math:`B \ge \log(5n)`
     (default :math:`B = \log(5n)`).  Under :math:`\pi_D` each :math:`j\ge2` has probability
     :math:`\approx 1/(4n)`; an unseen one is pushed to :math:`\theta_j = -1` by the MLE.
+
+    Parameters
+    ----------
+    n : int
+        Sample size.
+    d : int
+        Dimension ``d >= 2`` (= vocabulary size).
+    B : float, optional
+        Feature scale, ``>= log(5n)`` (default ``log(5n)``).
+
+    Returns
+    -------
+    Instance
+        ``data`` is :math:`\pi_D`; ``model_class`` the class (see the description);
+        ``params`` the construction's parameters.
     """
     n = check_int(n, "n", low=1)
     d = check_int(d, "d", low=2)
@@ -482,6 +630,23 @@ def prop_g1b(n, d, N, *, c0=0.5):
     Members are within :math:`\log(1+\varepsilon)/(1-\varepsilon)` of each other on common
     prompts and agree on prompt 0, so :math:`N_\infty(\Pi,\alpha)\le 2` for
     :math:`\alpha\gtrsim\varepsilon`.
+
+    Parameters
+    ----------
+    n : int
+        Sample size (``n > c0^2 d``).
+    d : int
+        Dimension ``d >= 1``.
+    N : float
+        Coverage threshold ``> 1``.
+    c0 : float, optional
+        :math:`c_0 > 0` (**[derived]** constant).
+
+    Returns
+    -------
+    Instance
+        ``data`` is :math:`\pi_D`; ``model_class`` the class (see the description);
+        ``params`` the construction's parameters.
     """
     n = check_int(n, "n", low=1)
     d = check_int(d, "d", low=1)
@@ -519,6 +684,19 @@ def prop_g2_misspecified(alpha, M):
     :math:`\pi_2(\cdot|-) = \mathrm{Ber}(1/(2M))`.  ``model_class`` is the batch
     :math:`[\pi_1, \pi_2]`; :math:`\mathrm{Cov}_N(\pi_2) = p/2` for :math:`N \le M` and
     :math:`\mathrm{Cov}_N(\pi_1) = 0` for :math:`N > e^\alpha`.
+
+    Parameters
+    ----------
+    alpha : float
+        :math:`\alpha \in (0, 1]`.
+    M : float
+        :math:`M > e^\alpha`.
+
+    Returns
+    -------
+    Instance
+        ``data`` is :math:`\pi_D`; ``model_class`` the class (see the description);
+        ``params`` the construction's parameters.
     """
     a = check_real(alpha, "alpha", low=0.0, high=1.0, low_open=True)
     M = check_real(M, "M", low=float(np.exp(a)), low_open=True)
@@ -543,6 +721,21 @@ def mixture_convex_class(horizon=8, q=(0.15, 0.35, 0.5, 0.65, 0.85), weights=Non
     only through the number of ones, so coverage is exact over ``H + 1`` points.
     ``params["component_log_probs"]`` is ``(H + 1, k)``: :math:`\log\pi_j` of one sequence with
     ``c`` ones; ``params["log_mult"]`` the log binomial coefficients.
+
+    Parameters
+    ----------
+    horizon : int, optional
+        Sequence length ``H``.
+    q : sequence of float, optional
+        Component token probabilities :math:`q_j \in (0, 1)`.
+    weights : sequence of float, optional
+        :math:`w_\star` (uniform by default).
+
+    Returns
+    -------
+    Instance
+        ``data`` and ``model_class`` are ``None`` (the mixture class is not an autoregressive
+        linear model); ``params`` holds the components and weights described above.
     """
     from scipy.special import gammaln
 

@@ -139,10 +139,28 @@ def lemma_k6(eta, H, B=4096.0):
 def lemma_k7_visits(eta, H, B_bar, N):
     r"""Visits of a ``±`` prompt SGD needs before it is covered (derived; see the module notes).
 
+    The mechanism of Lemma K.7 (ICLR) / I.7 (arXiv), as reconstructed in the module docstring.
+
     .. math:: k_\star = \frac{H/\log N - 1}{\eta H\bar B^2}\quad(\ge 0),
 
     the number of steps of :math:`u \mapsto u + \eta H\bar B^2` from :math:`u = 1`
     (:math:`\theta_x = 0`) to :math:`u = H/\log N`.
+
+    Parameters
+    ----------
+    eta : array_like
+        Step size :math:`\eta > 0`.
+    H : array_like
+        Sequence length ``>= 1``.
+    B_bar : array_like
+        Feature scale :math:`\bar B > 0` of the prompts ``±``.
+    N : array_like
+        Coverage threshold ``> 1``.
+
+    Returns
+    -------
+    ndarray
+        :math:`k_\star`, broadcast over the arguments.
 
     Examples
     --------
@@ -158,6 +176,26 @@ def lemma_k7_visits(eta, H, B_bar, N):
 
 def lemma_k7_mu_plus(H, B, B_bar, T, N):
     r"""Default :math:`\mu(+) = \min\{1, HB/(512e\,T\bar B^2\log N)\}` (see the reconstruction note).
+
+    The prompt mass of Lemma K.7 (ICLR) / I.7 (arXiv), as reconstructed in the module docstring.
+
+    Parameters
+    ----------
+    H : int
+        Sequence length.
+    B : float
+        The large scale of the class.
+    B_bar : float
+        Feature scale :math:`\bar B` of the prompts ``±``.
+    T : float
+        Number of SGD steps.
+    N : float
+        Coverage threshold ``> 1``.
+
+    Returns
+    -------
+    float
+        :math:`\mu(+)`, in ``(0, 1]``.
 
     Examples
     --------
@@ -229,6 +267,25 @@ def lemma_k7(H, B=4096.0, B_bar=40.0, *, T=None, N=None, mu_plus=None):
 def sgd_lower_bound_instance(eta, H, *, B=4096.0, B_bar=40.0, T=None, N=None, mu_plus=None):
     r"""Prop. 5.1's instance against step size ``eta``: :func:`lemma_k6` if :math:`\eta HB \ge 8`, else :func:`lemma_k7`.
 
+    That is, the instance of Lemma K.6 (ICLR) / I.6 (arXiv) or Lemma K.7 (ICLR) / I.7 (arXiv).
+
+    Parameters
+    ----------
+    eta : float
+        The constant step size :math:`\eta > 0` the instance is built against.
+    H : int
+        Sequence length.
+    B, B_bar : float, optional
+        The class's large scale and the ``±`` prompts' feature scale (see :func:`lemma_k7`;
+        :func:`lemma_k6` uses ``B`` only).
+    T, N, mu_plus : optional
+        Passed to :func:`lemma_k7` (ignored in the :func:`lemma_k6` regime).
+
+    Returns
+    -------
+    Instance
+        ``params["regime"]`` is ``"K.6"`` or ``"K.7"``.
+
     Examples
     --------
     >>> sgd_lower_bound_instance(1e-6, 64, mu_plus=0.5).params["regime"]
@@ -248,6 +305,21 @@ def rare_token_instance(H, rate=0.5, B=8.0):
     :math:`\sigma_\star^2 = HB^2p_\star(1-p_\star) \approx B^2\,\text{rate}` does not grow with
     ``H`` and the per-sequence score :math:`B(n_1 - Hp_\theta)` is skewed — the situation
     where gradient normalisation is biased (the :math:`B/(K\log N)` term of Theorem 5.1).
+
+    Parameters
+    ----------
+    H : int
+        Sequence length.
+    rate : float, optional
+        Expected number of pivotal tokens per sequence, in ``(0, H)``.
+    B : float, optional
+        Feature scale (``theta_star`` must land in ``[-1, 1]``).
+
+    Returns
+    -------
+    Instance
+        ``data`` is :math:`\pi_{\theta_\star}`; ``model_class`` holds :math:`\theta_0 = 0`;
+        ``params["box"] = [-1, 1]``.
 
     Examples
     --------

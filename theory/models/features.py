@@ -119,6 +119,9 @@ def previous_tokens(y, vocab_size):
 class CallableFeatures:
     r"""General features given by a vectorised callable of the prefix.
 
+    The feature map :math:`\phi` of an autoregressive linear model in full generality
+    (features of the whole prefix); Assumption 2.2 bounds :math:`\|\phi\| \le B`.
+
     Parameters
     ----------
     fn : callable
@@ -126,6 +129,7 @@ class CallableFeatures:
         ``prefix`` ``(B, h)`` (tokens ``y_1..y_h`` in 0-based positions ``0..h-1``), the
         features :math:`\phi(x, y_{1:h}, v)` of every candidate next token ``v``.
     n_prompts, horizon, vocab_size, dim : int
+        Number of prompts, sequence length ``H``, vocabulary size ``V`` and dimension ``d``.
     bound : float, optional
         A known bound :math:`B \ge \sup\|\phi\|`; ``nan`` (unknown) by default.
 

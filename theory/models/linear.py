@@ -42,6 +42,12 @@ _CHUNK_FLOATS = 2 ** 23
 class AutoregressiveLinearModel:
     r"""Softmax-linear autoregressive model :math:`\pi_\theta` with a prompt distribution.
 
+    The autoregressive linear model :math:`\pi_\theta(y_h|x,y_{<h}) \propto
+    \exp\langle\theta,\phi(x,y_{1:h})\rangle` of Theorem 4.2, Prop. 5.1 and Theorems 5.1
+    and 6.1 (Eq. (3) in the reference notes, which do not record whether the ICLR and arXiv
+    numbers differ), under Assumption 2.2; :meth:`sigma_star_sq` is the inherent variance of Eq. (6) ICLR /
+    (8) arXiv.
+
     Parameters
     ----------
     features : TabularFeatures or CallableFeatures

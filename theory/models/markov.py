@@ -44,6 +44,20 @@ def enumerate_sequences(vocab_size, horizon, *, max_sequences=MAX_ENUMERATION):
     Row ``s`` is the base-``V`` expansion of ``s`` (most significant token first), the
     order used by :meth:`MarkovModel.enumerate_log_probs`.
 
+    Parameters
+    ----------
+    vocab_size : int
+        ``V >= 1``.
+    horizon : int
+        ``H >= 1``.
+    max_sequences : int, optional
+        Refuse to enumerate more than this many sequences.
+
+    Returns
+    -------
+    ndarray
+        Shape ``(V**H, H)``, dtype ``uint8`` when ``V <= 256`` (else ``int64``).
+
     Examples
     --------
     >>> enumerate_sequences(2, 2)
@@ -382,9 +396,22 @@ class MarkovModel:
 
 
 def categorical_model(probs, *, prompt_weights=None):
-    """A one-step (``H = 1``) :class:`MarkovModel` from probabilities ``([P,] n_prompts, V)``.
+    r"""A one-step (``H = 1``) :class:`MarkovModel` from probabilities ``([P,] n_prompts, V)``.
 
     A 1-d ``probs`` is a single prompt.
+
+    Parameters
+    ----------
+    probs : ([P,] n_prompts, V) or (V,) array_like
+        Response probabilities of each prompt (rows sum to one); a leading axis ``P``
+        makes a batch of models.
+    prompt_weights : (n_prompts,) array_like, optional
+        Prompt distribution :math:`\mu` (uniform by default).
+
+    Returns
+    -------
+    MarkovModel
+        With ``horizon = 1``.
 
     Examples
     --------

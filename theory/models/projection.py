@@ -17,6 +17,21 @@ def project_l2_ball(theta, radius=1.0):
 
     .. math:: \mathrm{Proj}(\theta) = \theta\,\min\{1, R/\|\theta\|_2\}.
 
+    The :math:`\mathrm{Proj}_\Theta` of the SGD updates (Eq. (8) ICLR / (14) arXiv, and
+    Theorem 5.1) for the ball :math:`\Theta = B_2(1)` of Assumption 2.2.
+
+    Parameters
+    ----------
+    theta : (..., d) array_like
+        Parameters; leading axes are replicates.
+    radius : float, optional
+        :math:`R \ge 0` (default 1).
+
+    Returns
+    -------
+    ndarray
+        The projection, shape of ``theta``.
+
     Examples
     --------
     >>> project_l2_ball([3.0, 4.0], radius=1.0)
@@ -32,6 +47,21 @@ def project_l2_ball(theta, radius=1.0):
 
 def project_box(theta, low=-1.0, high=1.0):
     r"""Project onto the box :math:`\{\theta : \ell \le \theta_i \le u\}` (coordinatewise clip).
+
+    :math:`\mathrm{Proj}_\Theta` for the box classes of Prop. 3.2 (:math:`\Theta = [-1, 1]`)
+    and Prop. G.1(a) (ICLR) / 4.1(a) (arXiv) (:math:`\|\theta\|_\infty \le 1`).
+
+    Parameters
+    ----------
+    theta : (..., d) array_like
+        Parameters; leading axes are replicates.
+    low, high : float, optional
+        Bounds :math:`\ell \le u` (default ``-1, 1``).
+
+    Returns
+    -------
+    ndarray
+        The projection, shape of ``theta``.
 
     Examples
     --------
