@@ -959,7 +959,7 @@ def lemma_j1_witness(C):
     with np.errstate(divide="ignore"):
         lp = np.array([np.log1p(-one_minus_a), np.log(one_minus_a)])
         lq = np.log([0.0, 1.0])
-    return Witness("J.1", "Lemma J.1 (ICLR and arXiv)", lp, lq, params={"C": C})
+    return Witness("J.1", "Lemma J.1 (ICLR; the arXiv number is not in the reference notes)", lp, lq, params={"C": C})
 
 
 # ---------------------------------------------------------------- finite-class MLE
