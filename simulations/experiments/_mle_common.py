@@ -66,7 +66,7 @@ def _accept(fit, predicted, tol, mode):
 
 
 def slope_claim(cid, paper_ref, statement, x, rep_sets, predicted, tol, *, rng, evaluation, statistic="mean",
-                q=None, mode="equal", labels=None, exploratory=False, extra="", power_binding=True):
+                q=None, mode="equal", labels=None, exploratory=False, extra="", power_binding=True, power_extra=""):
     """One claim over ``len(rep_sets)`` fits (Bonferroni inside); returns ``(claim, power_claim)``."""
     m = len(rep_sets)
     level = 1.0 - ALPHA / m
@@ -99,7 +99,8 @@ def slope_claim(cid, paper_ref, statement, x, rep_sets, predicted, tol, *, rng, 
                   passed=all(powers), exploratory=exploratory or not power_binding,
                   details=("" if power_binding else "Quick preset: too few replicates/design points to resolve "
                            "0.25 by design, so this power check is reported but not binding (it is binding in "
-                           "the full preset). ") + "replicates rescaled by (x/x0)^(predicted +- 0.25 - measured slope) and refitted with the same rule and level")
+                           "the full preset). ") + "replicates rescaled by (x/x0)^(predicted +- 0.25 - measured slope) and refitted with the same rule and level"
+                  + (f". {power_extra}" if power_extra else ""))
     return claim, power
 
 
