@@ -52,6 +52,7 @@ training, is :func:`theory.instances.prop_3_2_kl_lower_bound`.
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import brentq
 
 from .._validation import as_finite_array, check_real
 from ..models import AutoregressiveLinearModel, TabularFeatures
@@ -315,8 +316,10 @@ def lemma_k7_fixed_variance(H, sigma_sq, B_bar=30.0, *, mu_plus=0.5):
     and :math:`\Theta = B_2(1)` are those of :func:`lemma_k7` (so Assumption 2.2's bound is
     :math:`B = \bar B` at every ``H``) and :math:`\theta_\star = [c; c]` with
     :math:`c \in [0, 1/\sqrt2]` the unique root of
-    :math:`\sigma_\star^2(\theta_\star) = ` ``sigma_sq``, found by bisection on the exact
-    :meth:`~theory.models.AutoregressiveLinearModel.sigma_star_sq` (Eq. (6) ICLR / (8) arXiv).
+    :math:`\sigma_\star^2(\theta_\star) = ` ``sigma_sq``, found by Brent's method on the exact
+    :meth:`~theory.models.AutoregressiveLinearModel.sigma_star_sq` (Eq. (6) ICLR / (8) arXiv)
+    of the same class at ``H = 1``, times ``H`` (the tokens are i.i.d. given the prompt, so the
+    ``H`` per-position terms are equal); the cost does not grow with ``H``.
     Theorem 5.1 (Eq. (11) ICLR / (19) arXiv) then bounds normalized SGD's coverage by the
     same ``H``-free expression at every ``H`` (:math:`\|\theta_\star - \theta_0\| \le 1`).
 
@@ -336,7 +339,7 @@ def lemma_k7_fixed_variance(H, sigma_sq, B_bar=30.0, *, mu_plus=0.5):
     -------
     Instance
         ``data`` = :math:`\pi_{\theta_\star}`, ``model_class`` holds :math:`\theta_0 = [0; 0]`;
-        ``params`` has ``theta_star``, ``c``, ``sigma_sq`` (the exact value at the root) and
+        ``params`` has ``theta_star``, ``c``, ``sigma_sq`` (the value at the root) and
         ``sigma_sq_target``.
 
     Examples
@@ -354,9 +357,10 @@ def lemma_k7_fixed_variance(H, sigma_sq, B_bar=30.0, *, mu_plus=0.5):
     table[1, :, 1] = B_bar * TOKENS_PM
     features = iid_token_features(table, H)
     weights = np.array([mu_plus, 1.0 - mu_plus])
+    one_token = iid_token_features(table, 1)
 
-    def sigma(c):
-        return AutoregressiveLinearModel(features, np.array([c, c]), weights).sigma_star_sq()
+    def sigma(c):                     # i.i.d. tokens: sigma_*^2 at H is H times its value at H = 1
+        return H * AutoregressiveLinearModel(one_token, np.array([c, c]), weights).sigma_star_sq()
 
     lo, hi = 0.0, 1.0 / np.sqrt(2.0)
     s_lo, s_hi = sigma(lo), sigma(hi)                        # sigma(c) decreases in c
@@ -364,15 +368,7 @@ def lemma_k7_fixed_variance(H, sigma_sq, B_bar=30.0, *, mu_plus=0.5):
         raise ValueError(f"`sigma_sq` must lie in [{s_hi:.6g}, {s_lo:.6g}] for H = {H} and "
                          f"B_bar = {B_bar:g} (theta_star = [c; c] with 0 <= c <= 1/sqrt(2)), got {sigma_sq:.6g}.")
     log_target = np.log(sigma_sq)
-    for _ in range(200):                                     # bisection on log sigma_star^2
-        mid = 0.5 * (lo + hi)
-        if np.log(sigma(mid)) > log_target:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-15:
-            break
-    c = 0.5 * (lo + hi)
+    c = float(brentq(lambda v: np.log(sigma(v)) - log_target, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps))
     data = AutoregressiveLinearModel(features, np.array([c, c]), weights)
     start = AutoregressiveLinearModel(features, np.zeros(2), weights)
     return Instance("lemma_k7_fixed_variance",
@@ -380,7 +376,7 @@ def lemma_k7_fixed_variance(H, sigma_sq, B_bar=30.0, *, mu_plus=0.5):
                     data=data, model_class=start,
                     params={"H": H, "B": B_bar, "B_bar": B_bar, "mu_plus": mu_plus, "radius": 1.0,
                             "c": float(c), "theta_star": [float(c), float(c)], "theta_init": [0.0, 0.0],
-                            "sigma_sq_target": float(sigma_sq), "sigma_sq": float(data.sigma_star_sq())})
+                            "sigma_sq_target": float(sigma_sq), "sigma_sq": float(sigma(c))})
 
 
 def rare_token_instance(H, rate=0.5, B=8.0):
