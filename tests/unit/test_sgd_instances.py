@@ -6,8 +6,8 @@ import pytest
 import theory.instances as inst_pkg
 from simulations.learners.optimizers import apply_updates, chain, project_l2_ball, sgd
 from simulations.learners.training import count_scores
-from theory.instances import (lemma_k6, lemma_k7, lemma_k7_mu_plus, lemma_k7_visits,
-                              rare_token_instance, sgd_lower_bound_instance)
+from theory.instances import (lemma_k6, lemma_k7, lemma_k7_fixed_variance, lemma_k7_mu_plus,
+                              lemma_k7_visits, rare_token_instance, sgd_lower_bound_instance)
 
 
 @pytest.mark.parametrize("c", [1.0, 2.0, 8.0])
@@ -52,7 +52,7 @@ def test_lemma_k7_parameters():
 def test_dispatch_and_registry():
     assert sgd_lower_bound_instance(8 / (64 * 4096.0), 64, mu_plus=0.5).name == "lemma_k6"
     assert sgd_lower_bound_instance(7.9 / (64 * 4096.0), 64, mu_plus=0.5).name == "lemma_k7"
-    for name in ("lemma_k6", "lemma_k7", "rare_token_instance"):
+    for name in ("lemma_k6", "lemma_k7", "lemma_k7_fixed_variance", "rare_token_instance"):
         assert name in inst_pkg.__all__
 
 
@@ -62,3 +62,28 @@ def test_rare_token():
     assert 64 * p1 == pytest.approx(0.5)
     with pytest.raises(ValueError, match="increase `B`"):
         rare_token_instance(10_000, rate=0.5, B=2.0)
+
+
+def test_lemma_k7_fixed_variance_holds_sigma_fixed():
+    """sigma_*^2 is the target at every H; checked against the closed form H B^2 v(B c),
+    v(s) = (2 cosh s + 4)/(1 + 2 cosh s)^2 (variance of a in {-1,0,1} under p ~ e^{s a})."""
+    B = 30.0
+    target = lemma_k7(16, B, B, mu_plus=0.5).data.sigma_star_sq()
+    cs = []
+    for H in (16, 64, 1024):
+        inst = lemma_k7_fixed_variance(H, target, B)
+        c = inst.params["c"]
+        ch = np.cosh(B * c)
+        assert H * B ** 2 * (2 * ch + 4) / (1 + 2 * ch) ** 2 == pytest.approx(target, rel=1e-9)
+        assert inst.data.sigma_star_sq() == pytest.approx(target, rel=1e-9)
+        assert np.allclose(inst.data.theta, [c, c]) and np.linalg.norm(inst.data.theta) <= 1.0
+        assert np.allclose(inst.model_class.theta, 0.0)
+        assert inst.data.features is inst.model_class.features or np.array_equal(
+            inst.data.features.table, lemma_k7(H, B, B, mu_plus=0.5).data.features.table)
+        cs.append(c)
+    assert cs[0] == pytest.approx(0.5, abs=1e-12)              # H = 16 is the Lemma K.7 instance itself
+    assert cs[0] < cs[1] < cs[2]
+    with pytest.raises(ValueError, match="sigma_sq"):
+        lemma_k7_fixed_variance(16, 1e4, B)                   # above H B^2 v(0) = 9600
+    with pytest.raises(ValueError, match="sigma_sq"):
+        lemma_k7_fixed_variance(4, 1e-12, B)                  # would need |theta_star| > 1

@@ -39,6 +39,11 @@ visits :math:`\propto HB/(\bar B^2\log N)`; :func:`lemma_k7` therefore uses feat
 (``= k_\star(8/(HB))/(64 e T)``: the prompt is expected to be visited far fewer than
 :math:`k_\star` times, so it stays uncovered at every iterate, as in the lemma).
 
+:func:`lemma_k7_fixed_variance` is Lemma K.7's class with :math:`\theta_\star = [c; c]` moved
+so that :math:`\sigma_\star^2` is the same at every ``H`` (Theorem 5.1's ``H``-free statement
+is at fixed :math:`\sigma_\star^2` and ``B``; on :func:`lemma_k7` itself
+:math:`\sigma_\star^2 \propto H`).
+
 Also :func:`rare_token_instance` (a pivotal rare token; skewed per-sequence gradients, for
 the normalisation bias of Theorem 5.1).  Prop. 3.2's construction, used for test-time
 training, is :func:`theory.instances.prop_3_2_kl_lower_bound`.
@@ -47,13 +52,14 @@ training, is :func:`theory.instances.prop_3_2_kl_lower_bound`.
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import brentq
 
 from .._validation import as_finite_array, check_real
 from ..models import AutoregressiveLinearModel, TabularFeatures
 from ._base import Instance
 
 __all__ = ["lemma_k6", "lemma_k7", "lemma_k7_visits", "lemma_k7_mu_plus",
-           "sgd_lower_bound_instance", "rare_token_instance"]
+           "sgd_lower_bound_instance", "lemma_k7_fixed_variance", "rare_token_instance"]
 
 #: Token values of ``V = {-1, 0, 1}`` by index.
 TOKENS_PM = np.array([-1.0, 0.0, 1.0])
@@ -295,6 +301,82 @@ def sgd_lower_bound_instance(eta, H, *, B=4096.0, B_bar=40.0, T=None, N=None, mu
     if eta * _horizon(H) * _pos(B, "B") >= 8.0 * (1 - 1e-12):
         return lemma_k6(eta, H, B)
     return lemma_k7(H, B, B_bar, T=T, N=N, mu_plus=mu_plus)
+
+
+def lemma_k7_fixed_variance(H, sigma_sq, B_bar=30.0, *, mu_plus=0.5):
+    r"""Lemma K.7 (ICLR) / I.7 (arXiv)'s class with :math:`\theta_\star` chosen so that :math:`\sigma_\star^2` is fixed.
+
+    On :func:`lemma_k7` the tokens are i.i.d. given the prompt, so
+    :math:`\sigma_\star^2 = H\bar B^2\,v(\bar B/2)` grows linearly with ``H``, where
+
+    .. math:: v(s) = \frac{d^2}{ds^2}\log(e^{-s} + 1 + e^{s}) = \frac{2\cosh s + 4}{(1 + 2\cosh s)^2}
+
+    is the variance of the token :math:`a \in \{-1, 0, 1\}` under
+    :math:`p(a) \propto e^{sa}` (strictly decreasing on :math:`s \ge 0`).  Here the features
+    and :math:`\Theta = B_2(1)` are those of :func:`lemma_k7` (so Assumption 2.2's bound is
+    :math:`B = \bar B` at every ``H``) and :math:`\theta_\star = [c; c]` with
+    :math:`c \in [0, 1/\sqrt2]` the unique root of
+    :math:`\sigma_\star^2(\theta_\star) = ` ``sigma_sq``, found by Brent's method on the exact
+    :meth:`~theory.models.AutoregressiveLinearModel.sigma_star_sq` (Eq. (6) ICLR / (8) arXiv)
+    of the same class at ``H = 1``, times ``H`` (the tokens are i.i.d. given the prompt, so the
+    ``H`` per-position terms are equal); the cost does not grow with ``H``.
+    Theorem 5.1 (Eq. (11) ICLR / (19) arXiv) then bounds normalized SGD's coverage by the
+    same ``H``-free expression at every ``H`` (:math:`\|\theta_\star - \theta_0\| \le 1`).
+
+    Parameters
+    ----------
+    H : int
+        Sequence length.
+    sigma_sq : float
+        Target inherent variance :math:`\sigma_\star^2`, in
+        :math:`[H\bar B^2 v(\bar B/\sqrt2),\ H\bar B^2 v(0)]` (``v(0) = 2/3``).
+    B_bar : float, optional
+        Feature scale of the prompts ``±`` (features :math:`\bar B[a; 0]` and :math:`\bar B[0; a]`).
+    mu_plus : float, optional
+        Mass of the prompt ``+``.
+
+    Returns
+    -------
+    Instance
+        ``data`` = :math:`\pi_{\theta_\star}`, ``model_class`` holds :math:`\theta_0 = [0; 0]`;
+        ``params`` has ``theta_star``, ``c``, ``sigma_sq`` (the value at the root) and
+        ``sigma_sq_target``.
+
+    Examples
+    --------
+    >>> base = lemma_k7(16, 30.0, 30.0, mu_plus=0.5).data.sigma_star_sq()
+    >>> inst = lemma_k7_fixed_variance(256, base, 30.0)
+    >>> round(inst.params["sigma_sq"] / base, 9), round(inst.params["c"], 4)
+    (1.0, 0.5924)
+    """
+    H, B_bar = _horizon(H), _pos(B_bar, "B_bar")
+    sigma_sq = _pos(sigma_sq, "sigma_sq")
+    mu_plus = check_real(mu_plus, "mu_plus", low=0.0, high=1.0, low_open=True)
+    table = np.zeros((2, 3, 2))
+    table[0, :, 0] = B_bar * TOKENS_PM
+    table[1, :, 1] = B_bar * TOKENS_PM
+    features = iid_token_features(table, H)
+    weights = np.array([mu_plus, 1.0 - mu_plus])
+    one_token = iid_token_features(table, 1)
+
+    def sigma(c):                     # i.i.d. tokens: sigma_*^2 at H is H times its value at H = 1
+        return H * AutoregressiveLinearModel(one_token, np.array([c, c]), weights).sigma_star_sq()
+
+    lo, hi = 0.0, 1.0 / np.sqrt(2.0)
+    s_lo, s_hi = sigma(lo), sigma(hi)                        # sigma(c) decreases in c
+    if not s_hi <= sigma_sq <= s_lo:
+        raise ValueError(f"`sigma_sq` must lie in [{s_hi:.6g}, {s_lo:.6g}] for H = {H} and "
+                         f"B_bar = {B_bar:g} (theta_star = [c; c] with 0 <= c <= 1/sqrt(2)), got {sigma_sq:.6g}.")
+    log_target = np.log(sigma_sq)
+    c = float(brentq(lambda v: np.log(sigma(v)) - log_target, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps))
+    data = AutoregressiveLinearModel(features, np.array([c, c]), weights)
+    start = AutoregressiveLinearModel(features, np.zeros(2), weights)
+    return Instance("lemma_k7_fixed_variance",
+                    "Lemma K.7 (ICLR) / I.7 (arXiv) class; Theorem 5.1 (Eq. (11) ICLR / (19) arXiv) at fixed sigma_*^2",
+                    data=data, model_class=start,
+                    params={"H": H, "B": B_bar, "B_bar": B_bar, "mu_plus": mu_plus, "radius": 1.0,
+                            "c": float(c), "theta_star": [float(c), float(c)], "theta_init": [0.0, 0.0],
+                            "sigma_sq_target": float(sigma_sq), "sigma_sq": float(sigma(c))})
 
 
 def rare_token_instance(H, rate=0.5, B=8.0):
