@@ -411,6 +411,26 @@ def _moment_pass(lpd, lpm, horizon, n_prompts, mu):
             "hard_hi": np.array(hard_hi), "reach": reach, "inf_mass": inf_mass}
 
 
+def _windows(mom, width_sd):
+    """Window ``[lo_w, hi_w]`` of ``Z_h`` for h = 0..H: ``width_sd`` standard deviations
+    around the exact mean, clipped to the reachable range (arrays over h)."""
+    lo_w = np.maximum(mom["mean"] - width_sd * mom["sd"], mom["hard_lo"])
+    hi_w = np.minimum(mom["mean"] + width_sd * mom["sd"], mom["hard_hi"])
+    return lo_w, np.maximum(hi_w, lo_w)
+
+
+def _vector_matrix_power(vec, P, n):
+    """``vec @ P**n`` for stacks of row vectors ``(..., 1, V)`` and matrices ``(..., V, V)``,
+    by repeated squaring (``O(V^3 log n)`` per stack element)."""
+    while n:
+        if n & 1:
+            vec = vec @ P
+        n >>= 1
+        if n:
+            P = P @ P
+    return vec
+
+
 def _certified_single(d, m, n_bins, width_sd, n_lambdas):
     from .log_ratio import markov_kl
 
@@ -422,9 +442,7 @@ def _certified_single(d, m, n_bins, width_sd, n_lambdas):
     mom = _moment_pass(lpd, lpm, H, X, mu)
 
     # ---- lattice step and moving window
-    lo_w = np.maximum(mom["mean"] - width_sd * mom["sd"], mom["hard_lo"])
-    hi_w = np.minimum(mom["mean"] + width_sd * mom["sd"], mom["hard_hi"])
-    hi_w = np.maximum(hi_w, lo_w)
+    lo_w, hi_w = _windows(mom, width_sd)
     scale = float(np.max(hi_w - lo_w))
     if not scale > 0:
         scale = 1.0
@@ -582,9 +600,8 @@ def _certified_fft_single(d, m, n_bins, width_sd, n_lambdas, chunk=1 << 15):
     mu = np.asarray(d.prompt_weights, dtype=float)
     L = n_bins
     mom = _moment_pass(lpd, lpm, H, X, mu)
-    mean, sd = mom["mean"][-1], mom["sd"][-1]
-    lo_w = max(mean - width_sd * sd, mom["hard_lo"][-1])
-    hi_w = max(min(mean + width_sd * sd, mom["hard_hi"][-1]), lo_w)
+    sd = mom["sd"][-1]
+    lo_w, hi_w = (float(w[-1]) for w in _windows(mom, width_sd))
     scale = hi_w - lo_w if hi_w > lo_w else 1.0
     step = scale / (L - 4)
     k0 = int(np.floor(lo_w / step)) - 2
@@ -615,13 +632,7 @@ def _certified_fft_single(d, m, n_bins, width_sd, n_lambdas, chunk=1 << 15):
             vec = (w_b[x, 0][None, :] * roots[np.mod(np.multiply.outer(j, kb_mod[x, 0]), L)])[:, None, :]
             if H > 1:
                 P = w_t[x][None] * roots[np.mod(j[:, None, None] * kt_mod[x][None], L)]    # (C, V, V)
-                n = H - 1
-                while n:
-                    if n & 1:
-                        vec = vec @ P
-                    n >>= 1
-                    if n:
-                        P = P @ P
+                vec = _vector_matrix_power(vec, P, H - 1)
             phi[j] += mu[x] * vec[:, 0, :].sum(axis=1)
     shift = np.conj(roots[np.mod(np.arange(n_freq, dtype=np.int64) * (k0 % L), L)])
     masses = np.fft.irfft(phi * shift, n=L)

@@ -168,6 +168,8 @@ def _transfer_product(steps, horizon, mu, freqs, prune_tol):
 
 def _transfer_chunk(steps, horizon, mu, freqs, prune_tol):
     """:func:`_transfer_product` on one chunk; ``bound`` here covers dropped frequencies only."""
+    from .certified import _vector_matrix_power
+
     K = freqs.t.size
     w0, _, d0 = steps(0)                                         # (X, 1, V)
     phi = np.zeros(K, dtype=complex)
@@ -180,14 +182,7 @@ def _transfer_chunk(steps, horizon, mu, freqs, prune_tol):
     while h < horizon and alive.size:
         if h >= sequential_until:
             # time-homogeneous: the remaining H - h positions by repeated squaring
-            n = horizon - h
-            P = T_hom
-            while n:
-                if n & 1:
-                    vec = np.matmul(vec[:, :, None, :], P)[:, :, 0, :]
-                n >>= 1
-                if n:
-                    P = np.matmul(P, P)
+            vec = _vector_matrix_power(vec[:, :, None, :], T_hom, horizon - h)[:, :, 0, :]
             break
         w, _, dl = steps(h)
         if steps.homogeneous:
@@ -436,7 +431,7 @@ def _truncation_bound(t_next, s, P, m_f):
 
 def certified_fourier_law(d, m, n_freq, width_sd, n_lambdas):
     """The ``method="fourier"`` law for one Markov pair (called by :mod:`theory.certified`)."""
-    from .certified import _Steps, _moment_pass, _tables, _tilted_log_mgf
+    from .certified import _Steps, _moment_pass, _tables, _tilted_log_mgf, _windows
     from .log_ratio import markov_kl
 
     n_freq = check_int(n_freq, "n_freq", low=16, high=2 ** 24)
@@ -446,8 +441,7 @@ def certified_fourier_law(d, m, n_freq, width_sd, n_lambdas):
     steps = _Steps(lpd, lpm)
     mom = _moment_pass(lpd, lpm, H, X, mu)
     mean, sd = float(mom["mean"][-1]), float(mom["sd"][-1])
-    lo_w = max(mean - width_sd * sd, float(mom["hard_lo"][-1]))
-    hi_w = max(min(mean + width_sd * sd, float(mom["hard_hi"][-1])), lo_w)
+    lo_w, hi_w = (float(w[-1]) for w in _windows(mom, width_sd))
     P0 = max(hi_w - lo_w, 1e-3 * max(1.0, sd, abs(mean)))
     s = _SMOOTH_R * P0 / (2 * np.pi * n_freq)
     a, P = lo_w - 12 * s, P0 + 24 * s

@@ -58,7 +58,8 @@ from simulations.learners.optimizers import chain, normalized_sgd, project_box, 
 from simulations.plots import line_plot
 from simulations.stats import bonferroni
 from theory.instances import lemma_k7, lemma_k7_fixed_variance, rare_token_instance
-from theory.rates import normalized_sgd_coverage_rate, sgd_coverage_rate, sgd_step_size
+from theory.rates import (normalized_sgd_coverage_rate, normalized_sgd_parameters, sgd_coverage_rate,
+                          sgd_step_size)
 
 from ._optimizers_common import TOPIC, mean_and_band, run_coverage, slope_claim
 
@@ -153,8 +154,10 @@ def _instance(config, part, H):
 
 
 def _nsgd_parameters(N, sigma_sq, T):
-    eta = float((np.log(N) / (sigma_sq * T)) ** 0.25)
-    return eta, float(np.log(N) / (16 * eta))
+    """The proof's (eta, lambda) of Theorem 5.1 without its cap eta <= 1/(128 B) (``B = 0``
+    removes the cap; dropped on purpose, see the module docstring)."""
+    eta, lam = normalized_sgd_parameters(T, N, 0.0, sigma_sq)
+    return float(eta), float(lam)
 
 
 def run_task(config, task, *, rng):
@@ -262,7 +265,8 @@ def claims(config, records):
     recs = _slice(records, "nsgd", T=config.T_fixed)
     x = [r["H"] for r in recs]
     s2 = [r["sigma_star_sq"] for r in recs]
-    sig_term = [np.sqrt(v / (config.T_fixed * logn)) for v in s2]
+    # the sqrt(sigma^2/(T log N)) term alone: the rate with its B terms set to zero
+    sig_term = [float(normalized_sgd_coverage_rate(config.T_fixed, config.nsgd_batch, config.N, v, 0.0)) for v in s2]
     nonvac = [q + config.B ** 2 / config.T_fixed for q in sig_term]
     full_rate = [float(normalized_sgd_coverage_rate(config.T_fixed, config.nsgd_batch, config.N, v, config.B))
                  for v in s2]
