@@ -115,7 +115,7 @@ def claims(config, records):
     ref = "Theorem 4.2 (Eq. (7) ICLR / (9) arXiv)"
     ns = np.array(config.ns, float)
     fam = "fixed"
-    hmax, hmin = max(config.horizons), min(config.horizons)
+    hmax = max(config.horizons)
     sets = [[_get(records, fam, n, hmax, "cov", j) for n in config.ns] for j in range(len(config.Ns))]
     labels = [f"N={N:g}" for N in config.Ns]
     usable = [i for i, s in enumerate(sets) if sum(np.mean(v) > 0 for v in s) >= 2]
