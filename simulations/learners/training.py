@@ -48,6 +48,7 @@ import numpy as np
 
 from theory._validation import as_finite_array, as_int_array, check_int, readonly
 from theory.models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
+from theory.models._chain import cdf_thresholds, chain_tokens
 
 from .optimizers import Optimizer, apply_updates
 
@@ -56,6 +57,8 @@ __all__ = ["TrainResult", "train_one_pass", "sequence_scores", "count_scores", "
 
 #: Target number of floats in the per-chunk arrays.
 _CHUNK_FLOATS = 1 << 22
+#: Tokens per block of the Markov sampler (uniforms of a block stay in cache).
+_TOKEN_BLOCK = 1 << 20
 
 
 def _softmax_parts(logits):
@@ -396,6 +399,7 @@ class DataStream:
         cdf[..., -1] = np.inf
         self._cdf = cdf
         self._hd = lp.shape[1]
+        self._thresholds = cdf_thresholds(cdf)                         # (V-1, X Hd (V+1))
 
     def prompts(self, shape, rng):
         """Prompts ``x ~ mu``, by inversion of one uniform each."""
@@ -419,25 +423,33 @@ class DataStream:
         """Token sequences for prompts ``x``: ``x.shape + (H,)`` (uint8 when ``V <= 256``).
 
         One uniform per token (``x.shape + (H,)``, C order), inverted through the
-        next-token CDF of the token's context.
+        next-token CDF of the token's context.  Markov data runs the position loop of
+        :func:`theory.models._chain.chain_tokens` on blocks of sequences (uniforms
+        transposed to position-major once per block), so the stream is the same whatever
+        the block size.
         """
         hz, v = self.horizon, self.vocab_size
         dtype = np.uint8 if v <= 256 else np.int64
-        u = rng.random(x.shape + (hz,))
         if self.iid:
+            u = rng.random(x.shape + (hz,))
             cdf = self._cdf[x, 0, -1]                                  # (..., V)
             y = np.zeros(x.shape + (hz,), dtype=dtype)
             for a in range(v - 1):                                     # y = #{a : u >= cdf_a}
                 y += (u >= cdf[..., a, None])
             return y
-        y = np.empty(x.shape + (hz,), dtype=dtype)
-        prev = np.full(x.shape, v, dtype=np.int64)
-        for h in range(hz):
-            rows = self._cdf[x, h if self._hd > 1 else 0, prev]          # (..., V)
-            yh = (rows <= u[..., h, None]).sum(-1)
-            y[..., h] = yh
-            prev = yh
-        return y
+        xf = np.asarray(x, dtype=np.intp).reshape(-1)
+        n = xf.size
+        y = np.empty((n, hz), dtype=dtype)
+        base = xf * (self._hd * (v + 1))
+        row_step = v + 1 if self._hd > 1 else 0
+        block = max(1, _TOKEN_BLOCK // hz)
+        for n0 in range(0, n, block):
+            n1 = min(n, n0 + block)
+            u_t = rng.random((n1 - n0, hz)).T.copy()                     # (H, n_block)
+            y_t = np.empty((hz, n1 - n0), dtype=dtype)
+            chain_tokens(self._thresholds, base[n0:n1], u_t, y_t, row_step=row_step)
+            y[n0:n1] = y_t.T
+        return y.reshape(x.shape + (hz,))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from scipy.special import logsumexp
 
 from .._validation import (as_float_array, as_int_array, check_allocation, check_int,
                            check_weights, readonly)
+from ._chain import cdf_thresholds, chain_tokens
 from .features import previous_tokens
 
 __all__ = ["MarkovModel", "categorical_model", "enumerate_sequences"]
@@ -36,6 +37,8 @@ MAX_ENUMERATION = 2 ** 22
 
 #: Chunk size (number of floats) for gathers over batch x sequences x positions.
 _CHUNK_FLOATS = 2 ** 24
+#: Uniforms drawn at once by :meth:`MarkovModel.sample` (a block of positions).
+_UNIFORM_BLOCK = 2 ** 20
 
 
 def enumerate_sequences(vocab_size, horizon, *, max_sequences=MAX_ENUMERATION):
@@ -292,19 +295,22 @@ class MarkovModel:
         else:
             xs = _fixed_prompts(x, self.n_prompts, p, n)
         dtype = np.uint8 if v <= 256 else np.int64
-        ys = np.empty((p, n, self.horizon), dtype=dtype)
+        hz, hd = self.horizon, self.log_probs.shape[-3]
+        ys = np.empty((p, n, hz), dtype=dtype)
         probs = np.exp(self._flat)
         cdf = np.cumsum(probs, axis=-1)
         cdf[..., -1] = np.inf  # guards against rounding in the last bin
-        model = np.arange(p)[:, None]
-        prev = np.full((p, n), v, dtype=np.int64)
-        u = np.empty((p, n))
-        for h in range(self.horizon):
-            rng.random(out=u)
-            rows = cdf[model, xs, self._pos(h), prev]          # (p, n, V)
-            y_h = (rows <= u[..., None]).sum(axis=-1)
-            ys[:, :, h] = y_h
-            prev = y_h
+        thresholds = cdf_thresholds(cdf)                        # (V-1, P X Hd (V+1))
+        base = (np.arange(p)[:, None] * self.n_prompts + xs).reshape(-1) * (hd * (v + 1))
+        # one uniform per (position, model, sequence) in that order: blocks of positions
+        block = max(1, _UNIFORM_BLOCK // max(p * n, 1))
+        prev = None
+        for h0 in range(0, hz, block):
+            h1 = min(hz, h0 + block)
+            y_t = np.empty((h1 - h0, p * n), dtype=dtype)
+            prev = chain_tokens(thresholds, base, rng.random((h1 - h0, p * n)), y_t, prev=prev,
+                                h0=h0, row_step=v + 1 if hd > 1 else 0)
+            ys[:, :, h0:h1] = y_t.T.reshape(p, n, h1 - h0)
         return (xs.reshape(self.batch_shape + (n,)),
                 ys.reshape(self.batch_shape + (n, self.horizon)))
 
