@@ -58,7 +58,7 @@ __all__ = ["TrainResult", "train_one_pass", "sequence_scores", "count_scores", "
 #: Target number of floats in the per-chunk arrays.
 _CHUNK_FLOATS = 1 << 22
 #: Tokens per block of the Markov sampler (uniforms of a block stay in cache).
-_TOKEN_BLOCK = 1 << 20
+_TOKEN_BLOCK = 1 << 18
 
 
 def _softmax_parts(logits):
