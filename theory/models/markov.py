@@ -330,12 +330,12 @@ class MarkovModel:
         v, horizon = self.vocab_size, self.horizon
         _support_size(v, horizon, max_sequences)
         t = self._flat                                          # (P, X, Hd, V+1, V)
+        p, x = t.shape[:2]
         lp = t[:, :, self._pos(0), v, :]                        # (P, X, V)
-        last = np.tile(np.arange(v), 1)                         # last token of each prefix
         for h in range(1, horizon):
-            step = t[:, :, self._pos(h)][:, :, last, :]          # (P, X, S, V)
-            lp = (lp[..., None] + step).reshape(lp.shape[0], lp.shape[1], -1)
-            last = np.tile(np.arange(v), last.size)
+            # prefix s ends with token s % V: broadcast over (prefix // V, last, next)
+            step = t[:, :, self._pos(h), :v, :]                  # (P, X, V (last), V)
+            lp = (lp.reshape(p, x, -1, v, 1) + step[:, :, None]).reshape(p, x, -1)
         return lp.reshape(self.batch_shape + lp.shape[1:])
 
     def enumerate_support(self, *, max_sequences=MAX_ENUMERATION):
