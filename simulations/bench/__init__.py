@@ -19,6 +19,9 @@ A workload is a function registered with :func:`workload` that takes a
      "target": "text",                       # what "fast enough" means
      "passed": bool}                         # optional: verdict in full mode (on wall time)
 
+or ``{"params": {...}, "skipped": "reason"}`` when it cannot run here (an optional
+dependency is missing): a row without numbers or verdict.
+
 The runner derives ``throughput``, ``reference_ratio`` (reference time / toolkit time: above
 1 means the toolkit is faster) and ``machine_ratio`` (the toolkit's throughput as a fraction
 of the machine limit's, in the same unit of work: ``np.exp`` elements/s on a ``2^22``
@@ -210,6 +213,9 @@ def collect_workloads():
 
 
 def _as_result(name, out, ctx, limits):
+    if isinstance(out, dict) and "skipped" in out:
+        return BenchResult(name=name, params=dict(out.get("params", {})),
+                           target=f"not run: {out['skipped']}")
     if not isinstance(out, dict) or "seconds" not in out or "work" not in out:
         raise TypeError("a workload must return a dict with 'seconds' and 'work'.")
     seconds = float(out["seconds"])

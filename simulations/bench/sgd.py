@@ -24,6 +24,16 @@ toolkit's to ``1e-9`` (else the row is an ERROR):
 * **per-sample numpy loop** (:func:`reference_per_sample`, ``R = 4`` only): the same, one
   sequence at a time (token by token for sampling, vectorised over its tokens for the score).
 
+``sgd/compiled-sampler``
+    The optional compiled token kernel (``pip install coverage-principle[fast]``, numba)
+    against the numpy position loop, on the stream of W1 at ``R = 256`` (one chunk of 8
+    steps, ``4.2 10^6`` tokens) and end to end on W1 at ``R = 4`` and ``R = 256``; the tokens
+    must be identical.  Target: at least 2x on the sampler.  Without numba the row says so
+    and gives no verdict.
+
+The ``sampler`` parameter of the W1 rows says which kernel ran (``compiled`` when numba
+is installed, else ``numpy``).
+
 ``--quick``: ``H = 64``, ``T = 10``, and ``R = 32`` for the large-``R`` row.
 """
 
@@ -34,18 +44,18 @@ from scipy.special import log_softmax
 
 from simulations.bench import workload
 from simulations.learners.optimizers import chain, project_l2_ball, sgd
-from simulations.learners.training import train_one_pass
-from theory.models import AutoregressiveLinearModel, TabularFeatures
+from simulations.learners.training import DataStream, train_one_pass
+from theory.models import AutoregressiveLinearModel, TabularFeatures, _chain
 
 __all__ = ["w1_problem", "w1_toolkit", "reference_step_loop", "reference_per_sample"]
 
 V, D, X, K, ETA, RADIUS = 3, 2, 4, 8, 0.05, 1.0
 
 
-def w1_problem(horizon, *, seed=0):
+def w1_problem(horizon, *, vocab=V, seed=0):
     """``(data, model)`` of W1: Markov tabular features, data from the class, model at 0."""
     rng = np.random.default_rng(seed)
-    feats = TabularFeatures(rng.normal(size=(X, 1, V + 1, V, D)), horizon)
+    feats = TabularFeatures(rng.normal(size=(X, 1, vocab + 1, vocab, D)), horizon)
     return (AutoregressiveLinearModel(feats, rng.normal(size=D)),
             AutoregressiveLinearModel(feats, np.zeros(D)))
 
@@ -144,7 +154,8 @@ def _row(ctx, *, R, horizon, T, target, per_sample):
                 raise AssertionError(f"reference {name} ends at other parameters (max diff {err:.3g})")
     work = R * K * horizon * V * T
     ratio = work / times["seconds"] / ctx.exp_rate
-    return {"params": {"R": R, "K": K, "H": horizon, "V": V, "d": D, "T": T},
+    sampler = "compiled" if _chain.compiled_kernel(R * K * horizon * T) is not None else "numpy"
+    return {"params": {"R": R, "K": K, "H": horizon, "V": V, "d": D, "T": T, "sampler": sampler},
             "seconds": times["seconds"], "cpu_seconds": times["cpu_seconds"],
             "work": (work, "token-cand"), "machine_limit": "np.exp",
             "reference": "vectorised numpy step loop, same stream (final theta equal)",
@@ -163,3 +174,57 @@ def w1_end_to_end(ctx):
 def w1_large_r(ctx):
     horizon, T, R = (64, 10, 32) if ctx.quick else (256, 20, 256)
     return _row(ctx, R=R, horizon=horizon, T=T, target=0.7, per_sample=False)
+
+
+class _Kernel:
+    """Context manager: run the samplers with the compiled kernel (``True``) or the numpy loop."""
+
+    def __init__(self, compiled):
+        self.compiled = compiled
+
+    def __enter__(self):
+        self.old = _chain._KERNEL
+        _chain._KERNEL = None if self.compiled else False
+
+    def __exit__(self, *exc):
+        _chain._KERNEL = self.old
+
+
+@workload("sgd/compiled-sampler")
+def compiled_sampler(ctx):
+    R, horizon, steps = (32, 64, 8) if ctx.quick else (256, 256, 8)
+    with _Kernel(True):
+        available = _chain.compiled_kernel() is not None
+    params = {"R": R, "K": K, "H": horizon, "V": V, "steps": steps}
+    if not available:
+        return {"params": params,
+                "skipped": "numba not installed (pip install coverage-principle[fast])"}
+    data, _ = w1_problem(horizon)
+    stream = DataStream(data, "tokens")
+    x = stream.prompts((steps, R, K), np.random.default_rng(0))
+    out = {}
+
+    def run(compiled):
+        def go():
+            with _Kernel(compiled):
+                out[compiled] = stream.tokens(x, np.random.default_rng(1))
+        return go
+
+    run(True)()                                           # compile (or load the disk cache)
+    times = ctx.race(run(True), run(False))
+    if not np.array_equal(out[True], out[False]):
+        raise AssertionError("the compiled kernel draws other tokens than the numpy loop")
+    e2e = {}
+    for r in (4, R):
+        d, m = w1_problem(horizon)
+        for compiled in (True, False):
+            def w1(compiled=compiled, r=r, d=d, m=m):
+                with _Kernel(compiled):
+                    w1_toolkit(d, m, R=r, T=20 if not ctx.quick else 10, seed=1)
+            e2e[(r, compiled)] = ctx.best_of(w1, min(ctx.repeat, 3))
+    gain = times["reference_seconds"] / times["seconds"]
+    e2e_text = ", ".join(f"R={r} {e2e[(r, False)] / e2e[(r, True)]:.2f}x" for r in (4, R))
+    return {"params": params, **times, "work": (x.size * horizon, "token"),
+            "reference": "the numpy position loop (same tokens)",
+            "target": f"reference_ratio >= 2 on the sampler (end-to-end W1 gain: {e2e_text})",
+            "passed": gain >= 2.0}

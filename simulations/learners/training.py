@@ -48,7 +48,7 @@ import numpy as np
 
 from theory._validation import as_finite_array, as_int_array, check_int, readonly
 from theory.models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
-from theory.models._chain import cdf_thresholds, chain_tokens
+from theory.models._chain import cdf_thresholds, chain_tokens, compiled_kernel
 
 from .optimizers import Optimizer, apply_updates
 
@@ -420,6 +420,7 @@ class DataStream:
         self._cdf = cdf
         self._hd = lp.shape[1]
         self._thresholds = cdf_thresholds(cdf)                         # (V-1, X Hd (V+1))
+        self._cdf_rows = cdf.reshape(-1, self.vocab_size)              # (X Hd (V+1), V)
 
     def prompts(self, shape, rng):
         """Prompts ``x ~ mu``, by inversion of one uniform each."""
@@ -463,8 +464,13 @@ class DataStream:
         base = xf * (self._hd * (v + 1))
         row_step = v + 1 if self._hd > 1 else 0
         block = max(1, _TOKEN_BLOCK // hz)
+        kernel = compiled_kernel(n * hz)
         for n0 in range(0, n, block):
             n1 = min(n, n0 + block)
+            if kernel is not None:
+                kernel(self._cdf_rows, base[n0:n1], rng.random((n1 - n0, hz)), y[n0:n1],
+                       np.full(n1 - n0, v), 0, row_step)
+                continue
             u_t = rng.random((n1 - n0, hz)).T.copy()                     # (H, n_block)
             y_t = np.empty((hz, n1 - n0), dtype=dtype)
             chain_tokens(self._thresholds, base[n0:n1], u_t, y_t, row_step=row_step)

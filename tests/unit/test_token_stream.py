@@ -3,8 +3,11 @@
 The references below are the position loops the samplers replaced (a gather of every
 chain's CDF row with three index arrays, then a compare-and-sum over the token axis), kept
 here verbatim so that the stream of a seed stays pinned: any change of the uniforms' order,
-of the CDF arithmetic or of the inversion rule makes these tests fail.
+of the CDF arithmetic or of the inversion rule makes these tests fail.  Both kernels are
+checked: the numpy position loop and, when numba is installed, the compiled one.
 """
+
+import contextlib
 
 import numpy as np
 import pytest
@@ -14,8 +17,27 @@ from scipy.special import log_softmax
 
 import simulations.learners.training as training
 from simulations.learners.training import DataStream
-from theory.models import MarkovModel
-from theory.models import markov
+from theory.models import MarkovModel, _chain, markov
+
+try:
+    import numba  # noqa: F401
+    KERNELS = ["numpy", "compiled"]
+except ImportError:                                   # the `fast` extra is not installed
+    KERNELS = ["numpy"]
+
+
+@contextlib.contextmanager
+def kernel(name):
+    """Run the samplers with the numpy loop or the compiled kernel."""
+    old = _chain._KERNEL, _chain.MIN_COMPILED_TOKENS
+    _chain._KERNEL = False if name == "numpy" else None
+    _chain.MIN_COMPILED_TOKENS = 0                    # small test cases use the kernel too
+    try:
+        if name == "compiled":
+            assert _chain.compiled_kernel() is not None, "numba is installed but the kernel failed"
+        yield
+    finally:
+        _chain._KERNEL, _chain.MIN_COMPILED_TOKENS = old
 
 BIT_GENERATORS = [np.random.PCG64, np.random.PCG64DXSM, np.random.Philox, np.random.SFC64,
                   np.random.MT19937]
@@ -84,32 +106,36 @@ def test_stream_tokens_equal_reference(seed, vocab, horizon, prompts, homogeneou
                           homogeneous=homogeneous, zeros=zeros)
     stream = DataStream(model, "tokens")
     x = stream.prompts(shape, rng)
+    want = reference_stream_tokens(stream, x, np.random.Generator(bitgen(seed)))
     old_block = training._TOKEN_BLOCK
     training._TOKEN_BLOCK = block * horizon           # blocks of `block` sequences
     try:
-        got = stream.tokens(x, np.random.Generator(bitgen(seed)))
+        for name in KERNELS:
+            with kernel(name):
+                got = stream.tokens(x, np.random.Generator(bitgen(seed)))
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got, want, err_msg=name)
     finally:
         training._TOKEN_BLOCK = old_block
-    ref_rng = np.random.Generator(bitgen(seed))
-    want = reference_stream_tokens(stream, x, ref_rng)
-    assert got.dtype == want.dtype and got.shape == want.shape
-    np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("name", KERNELS)
 @pytest.mark.parametrize("homogeneous", [True, False])
-def test_stream_generator_state_after_tokens(homogeneous):
+def test_stream_generator_state_after_tokens(homogeneous, name):
     """The generator ends in the same state: later draws of the stream are unchanged too."""
     model = random_markov(np.random.default_rng(1), vocab=3, horizon=9, prompts=2,
                           homogeneous=homogeneous)
     stream = DataStream(model, "tokens")
     x = np.array([[0, 1, 1], [1, 0, 0]])
     a, b = np.random.default_rng(7), np.random.default_rng(7)
-    stream.tokens(x, a)
+    with kernel(name):
+        stream.tokens(x, a)
     reference_stream_tokens(stream, x, b)
     assert a.random() == b.random()
 
 
-def test_stream_pins_a_wrong_sampler():
+@pytest.mark.parametrize("name", KERNELS)
+def test_stream_pins_a_wrong_sampler(name):
     """Negative control: a sampler that reads the same uniforms position-major (a plausible
     wrong rewrite) draws other tokens, so the comparisons above can fail."""
     rng = np.random.default_rng(3)
@@ -118,9 +144,11 @@ def test_stream_pins_a_wrong_sampler():
     x = stream.prompts((50,), rng)
     want = reference_stream_tokens(stream, x, np.random.default_rng(0))
     u = np.random.default_rng(0).random((6, 50))               # the same numbers, position-major
-    wrong = stream.tokens(x, _Replay(u.T))
+    with kernel(name):
+        wrong = stream.tokens(x, _Replay(u.T))
+        right = stream.tokens(x, _Replay(u.reshape(50, 6)))
     assert not np.array_equal(wrong, want)
-    assert np.array_equal(stream.tokens(x, _Replay(u.reshape(50, 6))), want)
+    assert np.array_equal(right, want)
 
 
 class _Replay:
@@ -142,13 +170,15 @@ def test_markov_sample_equals_reference(seed, vocab, horizon, prompts, homogeneo
                                         block):
     model = random_markov(np.random.default_rng(seed), vocab=vocab, horizon=horizon,
                           prompts=prompts, homogeneous=homogeneous, batch=batch, zeros=zeros)
+    xr, yr = reference_markov_sample(model, n, np.random.default_rng(seed))
     old_block = markov._UNIFORM_BLOCK
     markov._UNIFORM_BLOCK = block * model.n_models * n       # blocks of `block` positions
     try:
-        x, y = model.sample(n, rng=np.random.default_rng(seed))
+        for name in KERNELS:
+            with kernel(name):
+                x, y = model.sample(n, rng=np.random.default_rng(seed))
+            np.testing.assert_array_equal(x, xr)
+            assert y.dtype == yr.dtype
+            np.testing.assert_array_equal(y, yr, err_msg=name)
     finally:
         markov._UNIFORM_BLOCK = old_block
-    xr, yr = reference_markov_sample(model, n, np.random.default_rng(seed))
-    np.testing.assert_array_equal(x, xr)
-    assert y.dtype == yr.dtype
-    np.testing.assert_array_equal(y, yr)

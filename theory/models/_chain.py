@@ -12,13 +12,50 @@ flat gather of the ``V - 1`` thresholds of every chain's row, one comparison wit
 position's uniforms, one sum over the (leading) threshold axis and one index update.  The
 uniforms are passed position-major (``(L, N)``), so each position reads one contiguous
 row; samplers that draw them sequence-major transpose once per block of chains.
+
+When numba is installed (the ``fast`` extra), :func:`compiled_kernel` returns a compiled
+kernel that walks the chains directly in either layout (no transpose); it makes the same
+comparisons, so the tokens are identical (``tests/unit/test_token_stream.py`` checks both
+paths against a reference).  ``COVERAGE_PRINCIPLE_NUMBA=0`` disables it.
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-__all__ = ["cdf_thresholds", "chain_tokens"]
+__all__ = ["cdf_thresholds", "chain_tokens", "compiled_kernel"]
+
+#: Environment variable that disables the compiled kernel when set to ``0``.
+ENV_VAR = "COVERAGE_PRINCIPLE_NUMBA"
+
+#: Fewest tokens per call for which the compiled kernel is used: importing numba and loading
+#: the cached kernel cost about a second once per process, which small calls do not recover.
+MIN_COMPILED_TOKENS = 1 << 17
+
+_KERNEL = None                          # None: not looked up yet; False: unavailable
+
+
+def compiled_kernel(n_tokens=None):
+    """The numba kernel of :mod:`theory.models._chain_numba`, or ``None``.
+
+    ``None`` when numba is not installed, when the environment variable
+    ``COVERAGE_PRINCIPLE_NUMBA`` is ``0``, when compilation fails, or when the call draws
+    fewer than :data:`MIN_COMPILED_TOKENS` tokens (``n_tokens``).  Looked up once per
+    process; numba is imported only here, so users without it (or with small calls) pay
+    nothing.
+    """
+    global _KERNEL
+    if os.environ.get(ENV_VAR, "1") == "0" or (n_tokens is not None and n_tokens < MIN_COMPILED_TOKENS):
+        return None
+    if _KERNEL is None:
+        try:
+            from ._chain_numba import chain_kernel
+            _KERNEL = chain_kernel
+        except Exception:                                   # not installed, or cannot compile
+            _KERNEL = False
+    return _KERNEL or None
 
 
 def cdf_thresholds(cdf):

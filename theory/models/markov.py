@@ -27,7 +27,7 @@ from scipy.special import logsumexp
 
 from .._validation import (as_float_array, as_int_array, check_allocation, check_int,
                            check_weights, readonly)
-from ._chain import cdf_thresholds, chain_tokens
+from ._chain import cdf_thresholds, chain_tokens, compiled_kernel
 from .features import previous_tokens
 
 __all__ = ["MarkovModel", "categorical_model", "enumerate_sequences"]
@@ -304,12 +304,20 @@ class MarkovModel:
         base = (np.arange(p)[:, None] * self.n_prompts + xs).reshape(-1) * (hd * (v + 1))
         # one uniform per (position, model, sequence) in that order: blocks of positions
         block = max(1, _UNIFORM_BLOCK // max(p * n, 1))
+        row_step = v + 1 if hd > 1 else 0
+        kernel = compiled_kernel(p * n * hz)
         prev = None
         for h0 in range(0, hz, block):
             h1 = min(hz, h0 + block)
+            u = rng.random((h1 - h0, p * n))
+            if kernel is not None:
+                y_view = ys.reshape(p * n, hz)[:, h0:h1]
+                kernel(cdf.reshape(-1, v), base, u.T, y_view,
+                       np.full(p * n, v) if prev is None else prev, h0, row_step)
+                prev = ys.reshape(p * n, hz)[:, h1 - 1]
+                continue
             y_t = np.empty((h1 - h0, p * n), dtype=dtype)
-            prev = chain_tokens(thresholds, base, rng.random((h1 - h0, p * n)), y_t, prev=prev,
-                                h0=h0, row_step=v + 1 if hd > 1 else 0)
+            prev = chain_tokens(thresholds, base, u, y_t, prev=prev, h0=h0, row_step=row_step)
             ys[:, :, h0:h1] = y_t.T.reshape(p, n, h1 - h0)
         return (xs.reshape(self.batch_shape + (n,)),
                 ys.reshape(self.batch_shape + (n, self.horizon)))
