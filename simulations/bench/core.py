@@ -135,7 +135,7 @@ def sample_score(ctx):
         _, y, score = reference_sample_score(sampler, scorer, n, np.random.default_rng(2))
         out["ref"] = y, score
 
-    times = ctx.race(toolkit, reference)
+    times = ctx.race(toolkit, reference, exp=True)
     (y, s), (yr, sr) = out["toolkit"], out["ref"]
     if not np.array_equal(y, yr) or not np.allclose(s, sr, rtol=0, atol=1e-9):
         raise AssertionError("samples or scores differ from the reference")

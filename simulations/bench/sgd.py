@@ -141,7 +141,7 @@ def _row(ctx, *, R, horizon, T, target, per_sample):
     def step_loop():
         out["step_loop"] = reference_step_loop(data, horizon, R=R, T=T, seed=seed)
 
-    times = ctx.race(toolkit, step_loop)
+    times = ctx.race(toolkit, step_loop, exp=True)
     others = {}
     if per_sample:
         def loop():
