@@ -9,7 +9,8 @@ Runs W1 (:mod:`simulations.bench.sgd`) over a grid of replicates ``R`` and vocab
 where :math:`t_0` is the per-call cost (set-up and the ``T`` steps' Python overhead),
 :math:`a` the cost per sampled token (uniform, inverse-CDF position loop, counting) and
 :math:`b` the cost per token-candidate.  ``python -m simulations.bench._scaling`` prints the
-runs and the fit as Markdown.
+runs and the fit as Markdown (``python -m simulations.bench._scaling cpu_seconds`` fits
+the CPU times instead, the better measure on a loaded machine).
 """
 
 from __future__ import annotations
@@ -43,28 +44,34 @@ def scaling_runs(*, replicates=(1, 4, 16, 64, 256), vocabs=(2, 3, 8), horizon=25
     return runs
 
 
-def fit_cost_model(runs):
-    """Least-squares ``(t0, a, b)`` of ``t = t0 + a tokens + b candidates``, relative weights.
+def fit_cost_model(runs, *, key="seconds"):
+    """Non-negative least-squares ``(t0, a, b)`` of ``t = t0 + a tokens + b candidates``.
 
     Each run is weighted by ``1 / t`` so that short and long runs count alike (the fit
-    minimises relative residuals).  Returns a dict with ``fixed_s``, ``per_token_s``,
+    minimises relative residuals).  ``key`` selects wall (``"seconds"``) or CPU
+    (``"cpu_seconds"``) time.  Returns a dict with ``fixed_s``, ``per_token_s``,
     ``per_candidate_s`` and ``max_rel_residual``.
     """
-    t = np.array([r["seconds"] for r in runs])
+    from scipy.optimize import nnls
+
+    t = np.array([r[key] for r in runs])
     a = np.column_stack([np.ones(t.size), [r["tokens"] for r in runs],
                          [r["candidates"] for r in runs]]).astype(float)
-    coef, *_ = np.linalg.lstsq(a / t[:, None], np.ones(t.size), rcond=None)
+    scale = a.max(axis=0)                                  # conditioning: columns of order 1
+    coef, _ = nnls(a / t[:, None] / scale, np.ones(t.size))
+    coef = coef / scale
     rel = a @ coef / t - 1.0
     return {"fixed_s": float(coef[0]), "per_token_s": float(coef[1]),
             "per_candidate_s": float(coef[2]), "max_rel_residual": float(np.abs(rel).max())}
 
 
-def _markdown(runs, fit):
-    lines = ["| R | V | tokens | seconds | CPU s | model | ns/token |", "|---|---|---|---|---|---|---|"]
+def _markdown(runs, fit, key="seconds"):
+    lines = [f"| R | V | tokens | wall s | CPU s | model ({key}) | ns/token |",
+             "|---|---|---|---|---|---|---|"]
     for r in runs:
         pred = fit["fixed_s"] + fit["per_token_s"] * r["tokens"] + fit["per_candidate_s"] * r["candidates"]
         lines.append(f"| {r['R']} | {r['V']} | {r['tokens']:,} | {r['seconds']:.4g} | "
-                     f"{r['cpu_seconds']:.4g} | {pred:.4g} | {1e9 * r['seconds'] / r['tokens']:.1f} |")
+                     f"{r['cpu_seconds']:.4g} | {pred:.4g} | {1e9 * r[key] / r['tokens']:.1f} |")
     lines.append("")
     lines.append(f"fit: t0 = {1e3 * fit['fixed_s']:.3g} ms, a = {1e9 * fit['per_token_s']:.3g} ns/token, "
                  f"b = {1e9 * fit['per_candidate_s']:.3g} ns/token-candidate "
@@ -73,5 +80,8 @@ def _markdown(runs, fit):
 
 
 if __name__ == "__main__":
+    import sys
+
+    key = sys.argv[1] if len(sys.argv) > 1 else "seconds"
     runs = scaling_runs()
-    print(_markdown(runs, fit_cost_model(runs)))
+    print(_markdown(runs, fit_cost_model(runs, key=key), key))

@@ -73,3 +73,18 @@ def test_quick_rows_run_without_verdicts():
         assert r.error == "", r.error
         assert r.passed is None and r.seconds > 0 and r.reference_ratio > 0
     assert rows[3].machine_limit == "np.exp" and rows[3].machine_ratio > 0
+
+
+def test_cost_model_recovers_known_coefficients():
+    from simulations.bench._scaling import fit_cost_model
+
+    runs = [{"tokens": t, "candidates": t * v, "seconds": 2e-3 + 15e-9 * t + 4e-9 * t * v}
+            for t in (4e4, 1.6e5, 6.5e5, 2.6e6) for v in (2, 3, 8)]
+    fit = fit_cost_model(runs)
+    assert fit["fixed_s"] == pytest.approx(2e-3, rel=1e-6)
+    assert fit["per_token_s"] == pytest.approx(15e-9, rel=1e-6)
+    assert fit["per_candidate_s"] == pytest.approx(4e-9, rel=1e-6)
+    assert fit["max_rel_residual"] < 1e-9
+    # negative control: times that do not follow the model leave a visible residual
+    runs[0]["seconds"] *= 2
+    assert fit_cost_model(runs)["max_rel_residual"] > 0.1
