@@ -182,3 +182,16 @@ def test_markov_sample_equals_reference(seed, vocab, horizon, prompts, homogeneo
             np.testing.assert_array_equal(y, yr, err_msg=name)
     finally:
         markov._UNIFORM_BLOCK = old_block
+
+
+def test_ci_installs_the_fast_extra():
+    """The compiled kernel's tests above are only skipped without numba; CI installs it."""
+    import pathlib
+    import re
+    import tomllib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    installed = re.search(r'pip install -e "\.\[([a-z,]+)\]"', (root / ".ci" / "run").read_text())
+    assert installed is not None and "fast" in installed.group(1).split(",")
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(dep.startswith("numba") for dep in extras["fast"])

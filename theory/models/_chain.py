@@ -104,6 +104,7 @@ def chain_tokens(thresholds, base, u, out, *, prev=None, h0=0, row_step=0):
             np.add(base, prev, out=idx)
         if row_step:
             idx += (h0 + j) * row_step
+        # indices are in range; mode="clip" lets take write into `t` without a buffer copy
         np.take(thresholds, idx, axis=1, out=t, mode="clip")
         np.less_equal(t, u[j], out=hit)
         np.add.reduce(hit, axis=0, dtype=out.dtype, out=out[j])
