@@ -123,21 +123,24 @@ def _tail_masses(log_ratio, weights):
 
 
 def _coverage_binned(log_ratio, weights, log_n):
-    """Upper-tail mass ``sum(w[lr >= t])`` for each ``t`` in ``log_n`` without sorting ``lr``.
+    r"""Upper-tail mass ``sum(w[lr >= t]) / sum(w)`` for each ``t`` in ``log_n`` without sorting ``lr``.
 
     Point ``i`` falls in bin ``b_i = #{j : t_(j) <= lr_i}`` of the sorted thresholds, so
     ``lr_i >= t_(j)`` exactly when ``b_i > j``: one binary search per point among the
     ``|N|`` thresholds and one weighted ``bincount`` give every tail mass, in
-    :math:`O(m \log |N|)` instead of the :math:`O(m \log m)` of a sort.
+    :math:`O(m \log |N|)` instead of the :math:`O(m \log m)` of a sort.  The tails are
+    divided by the total mass (summed in the same order), so a threshold that every point
+    clears has coverage exactly 1.
     """
     flat = log_n.ravel()
     order = np.argsort(flat)
     bins = np.searchsorted(flat[order], log_ratio, side="right")
     mass = np.bincount(bins, weights=weights, minlength=flat.size + 1)
-    tail = np.cumsum(mass[::-1])[::-1][1:]                  # tail[j] = mass of bins > j
-    np.clip(tail, 0.0, 1.0, out=tail)
+    tail = np.cumsum(mass[::-1])[::-1]                      # tail[b] = mass of bins >= b
+    cov = tail[1:] / tail[0]                                # cov[j] = mass of bins > j
+    np.clip(cov, 0.0, 1.0, out=cov)
     out = np.empty(flat.size)
-    out[order] = tail
+    out[order] = cov
     return out.reshape(log_n.shape)
 
 
