@@ -10,7 +10,8 @@ A workload is a function registered with :func:`workload` that takes a
 
     {"params": {...},                        # the parameters actually run
      "seconds": float,                       # best wall time of the toolkit's call
-     "cpu_seconds": float,                   # optional: CPU time of that call (load evidence)
+     "cpu_seconds": float,                   # optional: CPU time of that call (load evidence;
+                                             # the row then also gets cpu_machine_ratio)
      "work": (amount, "unit"),               # work per call; throughput = amount / seconds
      "machine_limit": "np.exp" | "GEMM",     # optional: work is in that limit's unit
      "exp_rate": float,                      # optional: np.exp rate timed alongside (race(exp=True))
@@ -197,6 +198,7 @@ class BenchResult:
     machine_limit_rate: float | None = None
     machine_ratio: float | None = None
     cpu_seconds: float | None = None
+    cpu_machine_ratio: float | None = None
     target: str = ""
     passed: bool | None = None
     error: str = ""
@@ -253,6 +255,8 @@ def _as_result(name, out, ctx, limits):
         machine_limit=limit, machine_limit_rate=rate,
         machine_ratio=None if limit is None else throughput / rate,
         cpu_seconds=None if out.get("cpu_seconds") is None else float(out["cpu_seconds"]),
+        cpu_machine_ratio=(None if limit is None or not out.get("cpu_seconds") else
+                           float(amount) / float(out["cpu_seconds"]) / rate),
         target=str(out.get("target", "")),
         passed=None if ctx.quick or passed is None else bool(passed))
 

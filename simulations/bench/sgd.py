@@ -157,6 +157,7 @@ def _row(ctx, *, R, horizon, T, target, per_sample):
     sampler = "compiled" if _chain.compiled_kernel(R * K * horizon * T) is not None else "numpy"
     return {"params": {"R": R, "K": K, "H": horizon, "V": V, "d": D, "T": T, "sampler": sampler},
             "seconds": times["seconds"], "cpu_seconds": times["cpu_seconds"],
+            "exp_rate": times["exp_rate"],
             "work": (work, "token-cand"), "machine_limit": "np.exp",
             "reference": "vectorised numpy step loop, same stream (final theta equal)",
             "reference_seconds": times["reference_seconds"], "other_references": others,
