@@ -199,7 +199,8 @@ def compiled_sampler(ctx):
     params = {"R": R, "K": K, "H": horizon, "V": V, "steps": steps}
     if not available:
         return {"params": params,
-                "skipped": "numba not installed (pip install coverage-principle[fast])"}
+                "skipped": ("no compiled kernel: numba not installed (pip install -e '.[fast]') "
+                            "or COVERAGE_PRINCIPLE_NUMBA=0")}
     data, _ = w1_problem(horizon)
     stream = DataStream(data, "tokens")
     x = stream.prompts((steps, R, K), np.random.default_rng(0))
