@@ -151,7 +151,7 @@ def code_fingerprint(module=None):
     files = [("theory", theory_root, f) for f in theory_root.rglob("*.py")]
     for f in sim_root.rglob("*.py"):
         rel = f.relative_to(sim_root)
-        if rel.parts[0] == "experiments" or (len(rel.parts) == 1 and (
+        if rel.parts[0] in ("experiments", "bench") or (len(rel.parts) == 1 and (
                 rel.name in _NOT_IN_TASKS or rel.name.startswith(("bench_", "benchmarks_")))):
             continue
         files.append(("simulations", sim_root, f))

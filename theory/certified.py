@@ -54,7 +54,7 @@ for a fixed model: the rounding error has spread about :math:`\Delta\sqrt{H/12}`
 the window must hold :math:`\pm` ``width_sd`` standard deviations of :math:`Z`.  At
 ``V = 4``, ``H = 1000`` this is a gap of a few percent with 4,096 bins and below
 :math:`10^{-3}` with :math:`2^{19}` bins (FFT path, about a second); see
-``simulations/bench_certified.py``.
+``simulations/bench/certified.py``.
 
 The same machinery gives the stopped KL of Prop. F.10 / D.10 from the joint law of
 ``(prompt, previous token, cumulative token-KL)``, where the cumulative KL is monotone and

@@ -339,7 +339,7 @@ def markov_kl(data, model):
 
 
 # --------------------------------------------------------------------------------------
-# Additions (issue 3): per-step Hellinger along paths, and the certified lattice machinery
+# Additions: per-step Hellinger along paths, and the certified lattice machinery
 # of theory.certified re-exported here.
 
 def path_token_hellinger(data, model, x, y):

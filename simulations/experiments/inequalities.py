@@ -648,7 +648,7 @@ def claims(config, records):
             details=(f"{r.get('method', 'lattice')} method (the default at this H), 200 thresholds between "
                      "the 0.1% and 99.9% Monte Carlo quantiles of log(pi_D/pi). The lattice methods round "
                      "every increment and cannot reach this at 4,096 bins (gap ~0.09 at H = 1000, "
-                     "simulations/bench_certified.py).")))
+                     "simulations/bench/certified.py).")))
     return out
 
 

@@ -48,6 +48,7 @@ import numpy as np
 
 from theory._validation import as_finite_array, as_int_array, check_int, readonly
 from theory.models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
+from theory.models._chain import cdf_thresholds, chain_tokens, compiled_kernel
 
 from .optimizers import Optimizer, apply_updates
 
@@ -56,6 +57,10 @@ __all__ = ["TrainResult", "train_one_pass", "sequence_scores", "count_scores", "
 
 #: Target number of floats in the per-chunk arrays.
 _CHUNK_FLOATS = 1 << 22
+#: Tokens per block of the Markov sampler (uniforms of a block stay in cache).
+_TOKEN_BLOCK = 1 << 18
+#: Tokens per block of the context-token counts.
+_COUNT_BLOCK = 1 << 17
 
 
 def _softmax_parts(logits):
@@ -183,27 +188,45 @@ class ScoreEngine:
         ``x`` ``lead + (K,)``, ``y`` ``lead + (K, H)``, ``weights`` like ``y``: returns
         ``N`` ``lead + (C, V)`` with :math:`N[c, v] = \sum_{k,h} w_{k,h}1\{c_{k,h}=c, y_{k,h}=v\}`.
         One ``bincount`` over the flat index ``((m C + c) V + v)`` of every token (``m`` the
-        leading index), computed in int32 when it fits.
+        leading index), in blocks of leading indices that keep the index array in cache.
         """
         lead = np.shape(x)[:-1]
         m = int(np.prod(lead)) if lead else 1
         v = self.vocab_size
         _, hd, p = self.ctx_shape
-        size = m * self.n_ctx * v
-        it = np.int32 if size < 2 ** 31 - 1 else np.int64
-        y = np.asarray(y)
-        # per-sequence base: (m C + x (Hd P)) V, then + h P V (positions), + prev V, + y
-        seq = (np.arange(m, dtype=it).reshape(lead + (1,)) * (self.n_ctx * v)
-               + np.asarray(x, dtype=it) * (hd * p * v))                      # lead + (K,)
-        flat = np.empty(y.shape, dtype=it)
-        np.add(seq[..., None], y, out=flat, casting="unsafe")
-        if hd > 1:
-            flat += (np.arange(self.horizon, dtype=it) * (p * v))
-        if p > 1:
-            flat[..., 0] += self.vocab_size * v
-            flat[..., 1:] += y[..., :-1].astype(it) * v
-        w = None if weights is None else np.asarray(weights, dtype=float).ravel()
-        counts = np.bincount(flat.ravel(), weights=w, minlength=size)
+        hz = self.horizon
+        y = np.asarray(y).reshape(m, -1, hz)
+        k = y.shape[1]
+        w = None if weights is None else np.asarray(weights, dtype=float).reshape(m, k, hz)
+        row = self.n_ctx * v
+        # per-sequence offset (m C + x Hd P) V; per-token offset h P V + prev V + y
+        seq = (np.arange(m).reshape(m, 1) * row
+               + np.asarray(x, dtype=np.intp).reshape(m, k) * (hd * p * v))   # (m, K)
+        tok = np.arange(hz) * (p * v) if hd > 1 else None
+        small = p > 1 and y.dtype == np.uint8 and (v + 1) * v <= 256   # prev V + y fits a byte
+        counts = np.empty((m, row), dtype=np.int64 if w is None else float)
+        block = max(1, _COUNT_BLOCK // max(1, k * hz))
+        for m0 in range(0, m, block):
+            m1 = min(m, m0 + block)
+            yb = y[m0:m1]
+            if small:                                      # prev * V + y, in uint8
+                code = np.empty(yb.shape, dtype=np.uint8)
+                code[..., 0] = v * v
+                np.multiply(yb[..., :-1], np.uint8(v), out=code[..., 1:])
+                code += yb
+            elif p > 1:
+                code = yb.astype(np.intp)
+                code[..., 1:] += yb[..., :-1] * np.intp(v)
+                code[..., 0] += v * v
+            else:
+                code = yb
+            flat = np.empty(yb.shape, dtype=np.intp)
+            np.add((seq[m0:m1] - m0 * row)[..., None], code, out=flat)
+            if tok is not None:
+                flat += tok
+            c = np.bincount(flat.ravel(), minlength=(m1 - m0) * row,
+                            weights=None if w is None else w[m0:m1].ravel())
+            counts[m0:m1] = c.reshape(m1 - m0, row)
         return counts.astype(float, copy=False).reshape(lead + (self.n_ctx, v))
 
     def prompt_counts(self, x, counts):
@@ -396,6 +419,8 @@ class DataStream:
         cdf[..., -1] = np.inf
         self._cdf = cdf
         self._hd = lp.shape[1]
+        self._thresholds = cdf_thresholds(cdf)                         # (V-1, X Hd (V+1))
+        self._cdf_rows = cdf.reshape(-1, self.vocab_size)              # (X Hd (V+1), V)
 
     def prompts(self, shape, rng):
         """Prompts ``x ~ mu``, by inversion of one uniform each."""
@@ -419,25 +444,38 @@ class DataStream:
         """Token sequences for prompts ``x``: ``x.shape + (H,)`` (uint8 when ``V <= 256``).
 
         One uniform per token (``x.shape + (H,)``, C order), inverted through the
-        next-token CDF of the token's context.
+        next-token CDF of the token's context.  Markov data runs the position loop of
+        :func:`theory.models._chain.chain_tokens` on blocks of sequences (uniforms
+        transposed to position-major once per block), so the stream is the same whatever
+        the block size.
         """
         hz, v = self.horizon, self.vocab_size
         dtype = np.uint8 if v <= 256 else np.int64
-        u = rng.random(x.shape + (hz,))
         if self.iid:
+            u = rng.random(x.shape + (hz,))
             cdf = self._cdf[x, 0, -1]                                  # (..., V)
             y = np.zeros(x.shape + (hz,), dtype=dtype)
             for a in range(v - 1):                                     # y = #{a : u >= cdf_a}
                 y += (u >= cdf[..., a, None])
             return y
-        y = np.empty(x.shape + (hz,), dtype=dtype)
-        prev = np.full(x.shape, v, dtype=np.int64)
-        for h in range(hz):
-            rows = self._cdf[x, h if self._hd > 1 else 0, prev]          # (..., V)
-            yh = (rows <= u[..., h, None]).sum(-1)
-            y[..., h] = yh
-            prev = yh
-        return y
+        xf = np.asarray(x, dtype=np.intp).reshape(-1)
+        n = xf.size
+        y = np.empty((n, hz), dtype=dtype)
+        base = xf * (self._hd * (v + 1))
+        row_step = v + 1 if self._hd > 1 else 0
+        block = max(1, _TOKEN_BLOCK // hz)
+        kernel = compiled_kernel(n * hz)
+        for n0 in range(0, n, block):
+            n1 = min(n, n0 + block)
+            if kernel is not None:
+                kernel(self._cdf_rows, base[n0:n1], rng.random((n1 - n0, hz)), y[n0:n1],
+                       np.full(n1 - n0, v), 0, row_step)
+                continue
+            u_t = rng.random((n1 - n0, hz)).T.copy()                     # (H, n_block)
+            y_t = np.empty((hz, n1 - n0), dtype=dtype)
+            chain_tokens(self._thresholds, base[n0:n1], u_t, y_t, row_step=row_step)
+            y[n0:n1] = y_t.T
+        return y.reshape(x.shape + (hz,))
 
 
 @dataclass(frozen=True)

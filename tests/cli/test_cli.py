@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import toy_experiment
 
-from simulations import bench, registry
+from simulations import registry
 from simulations.cli import main
 from simulations.store import read_records
 
@@ -224,69 +224,3 @@ def test_reproduce_crash_is_reported(only_toy, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(only_toy, "claims", boom)
     assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 1
     assert "analysis exploded" in (tmp_path / "report.md").read_text()
-
-
-def test_bench_table_and_json(tmp_path, monkeypatch, capsys):
-    import numpy as np
-
-    monkeypatch.setattr(bench, "WORKLOADS", {})
-    monkeypatch.setattr(bench, "collect_workloads", lambda: {})
-
-    @bench.workload("test-sum", issue="#t")
-    def _sum(ctx):
-        assert ctx.quick and ctx.exp_rate > 0 and ctx.gemm_rate > 0
-        x = np.ones(10_000)
-        s = ctx.best_of(lambda: x.sum(), repeat=2)
-        return {"seconds": s, "throughput": (x.size / s, "elem/s"),
-                "reference_ratio": 1.0, "limit_ratio": 2.0, "target": "<= 2x", "passed": True}
-
-    path = tmp_path / "bench.json"
-    assert main(["bench", "--quick", "--json", str(path)]) == 0
-    out = capsys.readouterr().out
-    assert "baseline: np.exp" in out and "baseline: GEMM" in out and "test-sum" in out
-    rows = json.loads(path.read_text())
-    assert [r["name"] for r in rows] == ["baseline: np.exp", "baseline: GEMM", "test-sum"]
-    assert rows[0]["throughput"] > 0 and rows[2]["passed"] is True
-
-
-def test_bench_failing_workload_exits_1(monkeypatch, capsys):
-    monkeypatch.setattr(bench, "WORKLOADS", {})
-
-    @bench.workload("test-broken")
-    def _broken(ctx):
-        raise ValueError("nope")
-
-    monkeypatch.setattr(bench, "collect_workloads", lambda: {})
-    assert main(["bench", "--quick"]) == 1
-    assert "ERROR" in capsys.readouterr().out
-
-
-def test_bench_unwritable_json_exits_2(tmp_path, capsys):
-    assert main(["bench", "--quick", "--json", str(tmp_path / "missing" / "b.json")]) == 2
-    _one_line_error(capsys.readouterr().err)
-
-
-def test_bench_core_workloads_quick(tmp_path, capsys):
-    """The foundation workloads run, check their answers, and report machine ratios."""
-    import simulations.bench_core  # noqa: F401  (registers the workloads)
-
-    names = ["core/enumerate-coverage", "core/sample-score-tabular", "core/sample-score-callable"]
-    rows = bench.run_benchmarks(quick=True, names=names)
-    by_name = {r.name: r for r in rows}
-    assert rows[0].name == "baseline: np.exp" and rows[1].name == "baseline: GEMM"
-    for name in names:
-        row = by_name[name]
-        assert row.error == "", row.error
-        assert row.seconds > 0 and row.throughput > 0
-        assert row.machine_limit == "np.exp" and row.machine_ratio > 0
-        assert row.reference_ratio > 0 and row.passed is None  # quick: no verdicts
-    # the ratios are consistent with the rows' own numbers
-    exp_rate = rows[0].throughput
-    for name in names:
-        assert by_name[name].machine_ratio == pytest.approx(
-            by_name[name].throughput / exp_rate if name != "core/enumerate-coverage"
-            else by_name[name].throughput / 2 / exp_rate)
-    tab, call = by_name["core/sample-score-tabular"], by_name["core/sample-score-callable"]
-    assert tab.reference_ratio == pytest.approx(1 / call.reference_ratio)
-    table = bench.format_table(rows)
-    assert "vs machine" in table and "x np.exp" in table and "core/enumerate-coverage" in table

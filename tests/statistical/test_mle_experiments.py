@@ -1,4 +1,4 @@
-"""Statistical tests of the maximum-likelihood experiments (issue #4).
+"""Statistical tests of the maximum-likelihood experiments.
 
 Default run: every quick preset end to end (claims pass, figures written), plus the power
 checks that the quick designs can afford: the same slope pipeline, on the same replicates

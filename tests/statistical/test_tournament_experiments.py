@@ -1,4 +1,4 @@
-"""The three model-selection experiments (issue 6): quick presets in the default suite, full
+"""The three model-selection experiments: quick presets in the default suite, full
 presets behind ``slow``.
 
 Each run goes through :func:`simulations.experiment.run_experiment` with an output folder, so

@@ -259,7 +259,7 @@ def test_fourier_gap_halves_with_frequencies_and_agrees_with_lattice(homogeneous
 
 
 def test_fourier_is_the_default_at_long_horizons_and_meets_the_gap_bar():
-    # the bench instance of issue 3 (V = 4, H = 1000), position-dependent tables
+    # the benchmark instance (V = 4, H = 1000), position-dependent tables
     d, m = _long_pair(1000, seed=0)
     N = np.exp(np.linspace(0.0, 60.0, 1000))
     b = certified_coverage(d, m, N)

@@ -1,4 +1,4 @@
-"""The documentation map (issue #9): ``docs/tests.md`` is current, every link and name resolves.
+"""The documentation map: ``docs/tests.md`` is current, every link and name resolves.
 
 The first three tests check the repository; the others show that each check can fail, on
 small temporary repositories with a stale map, broken links and unknown names, and that the

@@ -27,6 +27,7 @@ from scipy.special import logsumexp
 
 from .._validation import (as_float_array, as_int_array, check_allocation, check_int,
                            check_weights, readonly)
+from ._chain import cdf_thresholds, chain_tokens, compiled_kernel
 from .features import previous_tokens
 
 __all__ = ["MarkovModel", "categorical_model", "enumerate_sequences"]
@@ -36,6 +37,8 @@ MAX_ENUMERATION = 2 ** 22
 
 #: Chunk size (number of floats) for gathers over batch x sequences x positions.
 _CHUNK_FLOATS = 2 ** 24
+#: Uniforms drawn at once by :meth:`MarkovModel.sample` (a block of positions).
+_UNIFORM_BLOCK = 2 ** 20
 
 
 def enumerate_sequences(vocab_size, horizon, *, max_sequences=MAX_ENUMERATION):
@@ -292,19 +295,30 @@ class MarkovModel:
         else:
             xs = _fixed_prompts(x, self.n_prompts, p, n)
         dtype = np.uint8 if v <= 256 else np.int64
-        ys = np.empty((p, n, self.horizon), dtype=dtype)
+        hz, hd = self.horizon, self.log_probs.shape[-3]
+        ys = np.empty((p, n, hz), dtype=dtype)
         probs = np.exp(self._flat)
         cdf = np.cumsum(probs, axis=-1)
         cdf[..., -1] = np.inf  # guards against rounding in the last bin
-        model = np.arange(p)[:, None]
-        prev = np.full((p, n), v, dtype=np.int64)
-        u = np.empty((p, n))
-        for h in range(self.horizon):
-            rng.random(out=u)
-            rows = cdf[model, xs, self._pos(h), prev]          # (p, n, V)
-            y_h = (rows <= u[..., None]).sum(axis=-1)
-            ys[:, :, h] = y_h
-            prev = y_h
+        thresholds = cdf_thresholds(cdf)                        # (V-1, P X Hd (V+1))
+        base = (np.arange(p)[:, None] * self.n_prompts + xs).reshape(-1) * (hd * (v + 1))
+        # one uniform per (position, model, sequence) in that order: blocks of positions
+        block = max(1, _UNIFORM_BLOCK // max(p * n, 1))
+        row_step = v + 1 if hd > 1 else 0
+        kernel = compiled_kernel(p * n * hz)
+        prev = None
+        for h0 in range(0, hz, block):
+            h1 = min(hz, h0 + block)
+            u = rng.random((h1 - h0, p * n))
+            if kernel is not None:
+                y_view = ys.reshape(p * n, hz)[:, h0:h1]
+                kernel(cdf.reshape(-1, v), base, u.T, y_view,
+                       np.full(p * n, v) if prev is None else prev, h0, row_step)
+                prev = ys.reshape(p * n, hz)[:, h1 - 1]
+                continue
+            y_t = np.empty((h1 - h0, p * n), dtype=dtype)
+            prev = chain_tokens(thresholds, base, u, y_t, prev=prev, h0=h0, row_step=row_step)
+            ys[:, :, h0:h1] = y_t.T.reshape(p, n, h1 - h0)
         return (xs.reshape(self.batch_shape + (n,)),
                 ys.reshape(self.batch_shape + (n, self.horizon)))
 
@@ -324,12 +338,12 @@ class MarkovModel:
         v, horizon = self.vocab_size, self.horizon
         _support_size(v, horizon, max_sequences)
         t = self._flat                                          # (P, X, Hd, V+1, V)
+        p, x = t.shape[:2]
         lp = t[:, :, self._pos(0), v, :]                        # (P, X, V)
-        last = np.tile(np.arange(v), 1)                         # last token of each prefix
         for h in range(1, horizon):
-            step = t[:, :, self._pos(h)][:, :, last, :]          # (P, X, S, V)
-            lp = (lp[..., None] + step).reshape(lp.shape[0], lp.shape[1], -1)
-            last = np.tile(np.arange(v), last.size)
+            # prefix s ends with token s % V: broadcast over (prefix // V, last, next)
+            step = t[:, :, self._pos(h), :v, :]                  # (P, X, V (last), V)
+            lp = (lp.reshape(p, x, -1, v, 1) + step[:, :, None]).reshape(p, x, -1)
         return lp.reshape(self.batch_shape + lp.shape[1:])
 
     def enumerate_support(self, *, max_sequences=MAX_ENUMERATION):

@@ -1,0 +1,82 @@
+"""``python -m simulations bench``: the runner, the table, the JSON rows and the exit status."""
+
+import json
+
+import numpy as np
+import pytest
+
+from simulations import bench
+from simulations.cli import main
+
+JSON_FIELDS = {"name", "params", "seconds", "throughput", "unit", "reference", "reference_ratio",
+               "machine_limit", "machine_ratio", "target", "passed"}
+
+
+@pytest.fixture
+def only(monkeypatch):
+    """Replace the registry by the workloads a test defines."""
+    monkeypatch.setattr(bench, "WORKLOADS", {})
+    monkeypatch.setattr(bench, "collect_workloads", lambda: {})
+    return bench.workload
+
+
+def _sum_workload(ctx):
+    x = np.ones(10_000)
+    times = ctx.race(lambda: x.sum(), lambda: sum(x.tolist()), repeat=2)
+    return {"params": {"n": x.size}, **times, "work": (x.size, "elem"), "machine_limit": "np.exp",
+            "reference": "Python sum", "target": "reference_ratio >= 1", "passed": False}
+
+
+def test_table_and_json_rows(tmp_path, only, capsys):
+    only("test/sum")(_sum_workload)
+    path = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--json", str(path)]) == 0      # quick: no verdict, exit 0
+    out = capsys.readouterr().out
+    assert "machine/np.exp" in out and "machine/GEMM" in out and "test/sum" in out
+    assert "FAIL" not in out and "PASS" not in out
+    rows = json.loads(path.read_text())
+    assert [r["name"] for r in rows] == ["machine/np.exp", "machine/GEMM", "test/sum"]
+    assert rows[0]["params"]["n"] == 2 ** 22                        # the exp baseline is full size
+    row = rows[2]
+    assert JSON_FIELDS <= set(row)
+    assert row["passed"] is None and row["params"] == {"n": 10_000}
+    assert row["reference_ratio"] == pytest.approx(row["reference_seconds"] / row["seconds"])
+    assert row["machine_ratio"] == pytest.approx(row["throughput"] / rows[0]["throughput"])
+    assert row["unit"] == "elem/s"
+
+
+def test_full_mode_gives_verdicts(only, capsys):
+    only("test/sum")(_sum_workload)
+    assert main(["bench"]) == 1                                     # the workload says FAIL
+    assert "FAIL" in capsys.readouterr().out
+
+
+def test_failing_workload_is_an_error_row_in_quick_mode_too(only, capsys):
+    @only("test/broken")
+    def _broken(ctx):
+        raise ValueError("nope")
+
+    assert main(["bench", "--quick"]) == 1
+    assert "ERROR" in capsys.readouterr().out
+
+
+def test_unwritable_json_exits_2(tmp_path, capsys):
+    assert main(["bench", "--quick", "--json", str(tmp_path / "missing" / "b.json")]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "error" in lines[0]
+
+
+def test_registry_names_and_modules():
+    """Every workload module of the package imports and registers its rows; no row or target
+    text cites an issue number."""
+    assert bench.collect_workloads() == {}
+    names = set(bench.WORKLOADS)
+    assert {"sgd/w1-end-to-end", "sgd/large-R", "core/enumerate-coverage", "tournament/simple",
+            "vgb/walk-dyck", "mle/finite-class-grid", "certified/fourier-inhomogeneous"} <= names
+    assert not any("issue" in n.lower() or "#" in n for n in names)
+
+
+def test_workload_registered_twice_is_refused(only):
+    only("test/a")(_sum_workload)
+    with pytest.raises(ValueError, match="already registered"):
+        only("test/a")(lambda ctx: None)

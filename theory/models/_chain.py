@@ -1,0 +1,112 @@
+r"""Inverse-CDF sampling along Markov chains: the token loop shared by every tabular sampler.
+
+A chain in context row :math:`r` draws token
+:math:`y = \#\{a < V-1 : F_r(a) \le u\}` from one uniform :math:`u`, where
+:math:`F_r(a) = \sum_{b \le a} p_r(b)` is the next-token CDF of the row (the last entry,
+:math:`F_r(V-1)`, is never compared: it is :math:`+\infty` by convention, which guards
+against rounding).  Chain ``n`` at position ``h`` after token ``s`` (``s = V`` at the
+start) reads row ``base[n] + h * row_step + s``.
+
+Per position, the loop does four array operations on contiguous length-``N`` arrays: one
+flat gather of the ``V - 1`` thresholds of every chain's row, one comparison with the
+position's uniforms, one sum over the (leading) threshold axis and one index update.  The
+uniforms are passed position-major (``(L, N)``), so each position reads one contiguous
+row; samplers that draw them sequence-major transpose once per block of chains.
+
+When numba is installed (the ``fast`` extra), :func:`compiled_kernel` returns a compiled
+kernel that walks the chains directly in either layout (no transpose); it makes the same
+comparisons, so the tokens are identical (``tests/unit/test_token_stream.py`` checks both
+paths against a reference).  ``COVERAGE_PRINCIPLE_NUMBA=0`` disables it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = ["cdf_thresholds", "chain_tokens", "compiled_kernel"]
+
+#: Environment variable that disables the compiled kernel when set to ``0``.
+ENV_VAR = "COVERAGE_PRINCIPLE_NUMBA"
+
+#: Fewest tokens per call for which the compiled kernel is used: importing numba and loading
+#: the cached kernel cost about a second once per process, which small calls do not recover.
+MIN_COMPILED_TOKENS = 1 << 17
+
+_KERNEL = None                          # None: not looked up yet; False: unavailable
+
+
+def compiled_kernel(n_tokens=None):
+    """The numba kernel of :mod:`theory.models._chain_numba`, or ``None``.
+
+    ``None`` when numba is not installed, when the environment variable
+    ``COVERAGE_PRINCIPLE_NUMBA`` is ``0``, when compilation fails, or when the call draws
+    fewer than :data:`MIN_COMPILED_TOKENS` tokens (``n_tokens``).  Looked up once per
+    process; numba is imported only here, so users without it (or with small calls) pay
+    nothing.
+    """
+    global _KERNEL
+    if os.environ.get(ENV_VAR, "1") == "0" or (n_tokens is not None and n_tokens < MIN_COMPILED_TOKENS):
+        return None
+    if _KERNEL is None:
+        try:
+            from ._chain_numba import chain_kernel
+            _KERNEL = chain_kernel
+        except Exception:                                   # not installed, or cannot compile
+            _KERNEL = False
+    return _KERNEL or None
+
+
+def cdf_thresholds(cdf):
+    """Thresholds ``(V - 1, n_rows)`` (C order) of a CDF table ``(..., V)`` (rows in C order)."""
+    v = cdf.shape[-1]
+    return np.ascontiguousarray(cdf.reshape(-1, v)[:, :-1].T)
+
+
+def chain_tokens(thresholds, base, u, out, *, prev=None, h0=0, row_step=0):
+    """Fill ``out`` (``(L, N)``) with the tokens of positions ``h0 .. h0 + L - 1`` of ``N`` chains.
+
+    Parameters
+    ----------
+    thresholds : (V - 1, n_rows) float64 ndarray
+        From :func:`cdf_thresholds`.
+    base : (N,) intp ndarray
+        Row of each chain at position 0 after token 0.
+    u : (L, N) float64 ndarray
+        One uniform per chain and position, position-major.
+    out : (L, N) integer ndarray
+        Receives the tokens (``uint8`` or ``int64``).
+    prev : (N,) integer ndarray, optional
+        Tokens at position ``h0 - 1`` (default: begin of sequence, token ``V``).
+    h0 : int
+        Position of ``u[0]``.
+    row_step : int
+        Row offset per position (``0`` for a time-homogeneous table, else ``V + 1``).
+
+    Returns
+    -------
+    (N,) ndarray
+        The tokens at the last position (a view of ``out[-1]``), to pass as ``prev`` to
+        the next block of positions.
+    """
+    n_thr, n = thresholds.shape[0], base.shape[0]
+    if n_thr == 0:                                                    # V = 1
+        out.fill(0)
+        return out[-1] if len(out) else prev
+    idx = np.empty(n, dtype=np.intp)
+    t = np.empty((n_thr, n))
+    hit = np.empty((n_thr, n), dtype=bool)
+    for j in range(u.shape[0]):
+        if prev is None:
+            np.add(base, n_thr + 1, out=idx)                          # begin of sequence: s = V
+        else:
+            np.add(base, prev, out=idx)
+        if row_step:
+            idx += (h0 + j) * row_step
+        # indices are in range; mode="clip" lets take write into `t` without a buffer copy
+        np.take(thresholds, idx, axis=1, out=t, mode="clip")
+        np.less_equal(t, u[j], out=hit)
+        np.add.reduce(hit, axis=0, dtype=out.dtype, out=out[j])
+        prev = out[j]
+    return prev
