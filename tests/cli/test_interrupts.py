@@ -19,10 +19,11 @@ import fault_experiment
 import pytest
 
 from simulations import registry
+from simulations.cli import main
 from simulations.experiment import run_experiment
 
 NAME = fault_experiment.NAME
-CFG = dict(cells=4, reps=5, sleep=0.25)
+CFG = dict(cells=4, reps=5, sleep=0.12)
 N_TASKS = CFG["cells"] * CFG["reps"]
 
 
@@ -47,7 +48,7 @@ def _interrupt(tmp_path, executor, jobs, sig, *, group):
     return proc, out, err, took
 
 
-def _check_interrupted_run(tmp_path, proc, err, took, code):
+def _check_interrupted_run(tmp_path, capsys, proc, err, took, code):
     folder = tmp_path / NAME
     assert took < 10
     assert proc.returncode == code, err
@@ -63,9 +64,14 @@ def _check_interrupted_run(tmp_path, proc, err, took, code):
         time.sleep(0.05)
     assert cli_driver.session_processes(proc.pid) == []
     # rerun the same command: resumes the k stored tasks, nothing lost, nothing doubled
-    rerun = cli_driver.run(CFG, ["run", NAME, "--quick", "--seed", "4", "--out", tmp_path])
-    assert rerun.returncode == 0, rerun.stderr
-    assert f"({k} task(s) resumed)" in rerun.stdout
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(fault_experiment.Config, "quick", classmethod(lambda cls: cls(**CFG)))
+        registry.register_module(fault_experiment)
+        try:
+            assert main(["run", NAME, "--quick", "--seed", "4", "--out", str(tmp_path)]) == 0
+        finally:
+            registry.unregister(NAME)
+    assert f"({k} task(s) resumed)" in capsys.readouterr().out
     clean = run_experiment(fault_experiment, fault_experiment.Config(**{**CFG, "sleep": 0.0}),
                            seed=4, out_dir=tmp_path / "clean")
     assert not clean.failed_tasks
@@ -73,14 +79,14 @@ def _check_interrupted_run(tmp_path, proc, err, took, code):
         (tmp_path / "clean" / NAME / "records.jsonl").read_bytes()
 
 
-def test_ctrl_c_stops_a_two_job_run_within_10_seconds_and_loses_nothing(tmp_path):
+def test_ctrl_c_stops_a_two_job_run_within_10_seconds_and_loses_nothing(tmp_path, capsys):
     proc, out, err, took = _interrupt(tmp_path, "process", "2", signal.SIGINT, group=True)
-    _check_interrupted_run(tmp_path, proc, err, took, 130)
+    _check_interrupted_run(tmp_path, capsys, proc, err, took, 130)
 
 
-def test_sigterm_stops_a_serial_run(tmp_path):
+def test_sigterm_stops_a_serial_run(tmp_path, capsys):
     proc, out, err, took = _interrupt(tmp_path, "serial", "1", signal.SIGTERM, group=False)
-    _check_interrupted_run(tmp_path, proc, err, took, 143)
+    _check_interrupted_run(tmp_path, capsys, proc, err, took, 143)
 
 
 @pytest.mark.slow
@@ -91,11 +97,11 @@ def test_sigterm_stops_a_serial_run(tmp_path):
     ("dask-local", "2", signal.SIGINT, True, 130),
     ("dask-local", "2", signal.SIGTERM, False, 143),
 ])
-def test_every_executor_stops_promptly(tmp_path, executor, jobs, sig, group, code):
+def test_every_executor_stops_promptly(tmp_path, capsys, executor, jobs, sig, group, code):
     if executor.startswith("dask"):
         pytest.importorskip("distributed")
     proc, out, err, took = _interrupt(tmp_path, executor, jobs, sig, group=group)
-    _check_interrupted_run(tmp_path, proc, err, took, code)
+    _check_interrupted_run(tmp_path, capsys, proc, err, took, code)
 
 
 class _CountingPool:
@@ -154,8 +160,6 @@ def test_the_progress_bar_starts_at_the_resumed_count(tmp_path, monkeypatch):
 
 def test_reproduce_shows_an_overall_bar_over_every_task(tmp_path, monkeypatch, capsys):
     import simulations.progress as progress
-    from simulations.cli import main
-
     import toy_experiment
 
     monkeypatch.setattr(registry, "all_experiments", lambda: [fault_experiment, toy_experiment])

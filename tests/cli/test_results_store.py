@@ -33,7 +33,7 @@ from simulations.store import CorruptStoreError, read_records
 
 NAME = fault_experiment.NAME
 FAST = dict(cells=4, reps=3)
-SLOW = dict(cells=6, reps=4, sleep=0.15)
+SLOW = dict(cells=4, reps=4, sleep=0.1)
 
 
 @pytest.fixture
