@@ -226,3 +226,57 @@ def test_to_jsonable():
     assert json.dumps(out)
     with pytest.raises(TypeError):
         to_jsonable({"x": object()})
+
+
+def test_a_folder_of_the_old_format_is_refused(tmp_path):
+    (tmp_path / "records.jsonl").write_text('{"cell":0,"rep":0,"elapsed":0.1,"records":[{"a":1}]}\n')
+    with pytest.raises(CorruptStoreError, match="line 1: no checksum: written by an older version"):
+        TaskStore(tmp_path, experiment="e", seed=0, config={})
+    with pytest.raises(CorruptStoreError, match="no checksum"):
+        read_records(tmp_path)
+
+
+def test_the_lock_is_reentrant_in_one_thread_and_exclusive_across_threads(tmp_path):
+    import threading
+
+    from simulations.store import FolderLock, FolderLockedError
+
+    with FolderLock(tmp_path) as outer:
+        with TaskStore(tmp_path, experiment="e", seed=0, config={}) as store:  # re-enters
+            store.append(0, 0, [{"a": 1}])
+        errors = []
+
+        def other_thread():
+            try:
+                TaskStore(tmp_path, experiment="e", seed=0, config={})
+            except FolderLockedError as exc:
+                errors.append(str(exc))
+
+        t = threading.Thread(target=other_thread)
+        t.start()
+        t.join()
+        assert len(errors) == 1 and "another thread" in errors[0]
+        assert outer.held
+        info = json.loads((tmp_path / ".lock").read_text())
+        assert info["pid"] == __import__("os").getpid() and info["host"]
+    assert (tmp_path / ".lock").read_text() == ""  # released: the holder record is cleared
+    with TaskStore(tmp_path, experiment="e", seed=0, config={}) as store:
+        assert store.finished_tasks() == {(0, 0)}
+
+
+def test_declared_schemas_are_checked_on_writing_and_reading(tmp_path):
+    schema = {"records_per_task": 1, "fields": {"a": "integer"}}
+    with TaskStore(tmp_path, experiment="e", seed=0, config={}, schema=schema) as store:
+        store.append(0, 0, [{"a": 1, "cell": 0, "rep": 0}])
+        with pytest.raises(ValueError, match="field `a` is a JSON string; the experiment declares integer"):
+            store.append(0, 1, [{"a": "1"}])
+        with pytest.raises(ValueError, match="record 0 has cell 5 but belongs to cell 0"):
+            store.append(0, 2, [{"a": 1, "cell": 5}])
+        assert store.finished_tasks() == {(0, 0)}
+    assert read_records(tmp_path, schema={"fields": {"a": "integer"}})[0]["a"] == 1
+    with pytest.raises(CorruptStoreError, match="line 1.*`a`.*string"):
+        read_records(tmp_path, schema={"fields": {"a": "string"}})
+    with pytest.raises(CorruptStoreError, match="line 1.*2 records per task"):
+        read_records(tmp_path, schema={"records_per_task": 2})
+    with pytest.raises(ValueError, match="unknown kind"):
+        read_records(tmp_path, schema={"fields": {"a": "float"}})
