@@ -2,10 +2,14 @@
 
 Exit status: 0 success (every binding claim PASS -- 'not run in quick' claims are listed and
 neither pass nor fail; every benchmark passed), 1 a binding claim is FAIL or UNDERPOWERED,
-a benchmark failed, a task failed or an experiment crashed (``calibrate``: a claim fails
-more often than its stated false-fail rate allows, or is underpowered), 2 bad input (unknown
-experiment, bad flag value, unwritable output folder, a results folder from a different
-run or computed by different code).  Errors of kind 2 are one line on stderr.
+a benchmark failed, a task failed, an experiment crashed, or a bug (with its traceback)
+(``calibrate``: a claim fails more often than its stated false-fail rate allows, or is
+underpowered), 2 a user-caused failure (unknown experiment, bad flag value, a results folder in
+use by another run, from a different run, computed by different code or failing
+verification, an unreachable or non-dask ``dask://`` address, and any I/O error: permissions,
+a file where a folder should be, disk full), 130 interrupted by Ctrl-C (``SIGINT``), 143 by
+``SIGTERM`` (``interrupted: k/n tasks stored in OUT/NAME; rerun the same command to
+resume``).  Errors of kind 2 are one line on stderr.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import math
 import os
 import pathlib
+import signal
 import sys
 import time
 import traceback
@@ -49,10 +55,25 @@ def _nonneg_int(text):
     return value
 
 
-def _pos_int(text):
-    value = _nonneg_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+def _jobs(text):
+    from simulations.sweep import MAX_JOBS
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to {MAX_JOBS}, got {text!r}")
+    return value
+
+
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"expected seconds in (0, 3600], got {text!r}")
     return value
 
 
@@ -66,14 +87,20 @@ def _seed_list(text):
 
 
 def _executor_spec(text):
+    from simulations.sweep import parse_dask_address
+
     if text in ("serial", "process", "dask-local"):
         return text
     if text.startswith("dask://"):
-        host, sep, port = text[len("dask://"):].rpartition(":")
-        if host and sep and port.isdigit():
+        try:
+            parse_dask_address(text)
+        except ValueError:
+            pass
+        else:
             return text
     raise argparse.ArgumentTypeError(
-        f"expected serial, process, dask-local or dask://HOST:PORT, got {text!r}")
+        "expected serial, process, dask-local or dask://HOST:PORT (port 1..65535), "
+        f"got {text!r}")
 
 
 def build_parser():
@@ -88,7 +115,7 @@ def build_parser():
     def common(p, jobs_help):
         p.add_argument("--quick", action="store_true", help="quick preset (seconds; CI)")
         p.add_argument("--seed", type=_nonneg_int, default=0, help="root seed (default 0)")
-        p.add_argument("--jobs", type=_pos_int, default=1, help=jobs_help)
+        p.add_argument("--jobs", type=_jobs, default=1, help=jobs_help)
         p.add_argument("--executor", type=_executor_spec, default=None,
                        help="serial | process | dask-local | dask://HOST:PORT "
                             "(default: process if --jobs > 1, else serial)")
@@ -96,6 +123,11 @@ def build_parser():
         p.add_argument("--allow-stale", action="store_true",
                        help="resume an --out folder whose finished tasks were computed by "
                             "different code (refused by default)")
+        p.add_argument("--fresh", action="store_true",
+                       help="start OUT/NAME afresh: move its previous content into "
+                            "OUT/NAME/superseded-<time>/ (never deleted)")
+        p.add_argument("--connect-timeout", type=_seconds, default=10.0, metavar="SECONDS",
+                       help="seconds to reach a dask://HOST:PORT scheduler (default 10)")
 
     run = sub.add_parser("run", help="run one experiment")
     run.add_argument("name", help="experiment name (see `list`)")
@@ -146,6 +178,12 @@ def _check_executor(spec):
         raise UsageError(f"--executor {spec} needs dask: python -m pip install -e \".[dask]\"")
 
 
+def _executor(args):
+    from simulations.sweep import make_executor
+
+    return make_executor(args.executor, args.jobs, connect_timeout=args.connect_timeout)
+
+
 def _print_claims(claims, stream=None):
     from simulations.report import claims_table_markdown
 
@@ -183,12 +221,13 @@ def cmd_list(args):
     return 1 if errors else 0
 
 
-def _run_one(module, args, executor, out):
+def _run_one(module, args, executor, out, overall=None):
     from simulations.experiment import run_experiment
 
     config = module.Config.quick() if args.quick else module.Config.full()
     return run_experiment(module, config, seed=args.seed, out_dir=out, executor=executor,
-                          progress=True, allow_stale=args.allow_stale)
+                          progress=True, allow_stale=args.allow_stale, fresh=args.fresh,
+                          overall=overall)
 
 
 def _print_failures(result, stream=None):
@@ -207,12 +246,12 @@ def _print_failures(result, stream=None):
 
 def cmd_run(args):
     from simulations import registry
-    from simulations.sweep import make_executor
+    from simulations.store import FolderLock
 
     module = registry.get(args.name)  # UnknownExperimentError -> exit 2
     _check_executor(args.executor)
     out = _prepare_out_dir(args.out)
-    with make_executor(args.executor, args.jobs) as executor:
+    with FolderLock(out / module.NAME), _executor(args) as executor:  # refused at once if in use
         result = _run_one(module, args, executor, out)
     if result.failed_tasks:
         _print_failures(result)
@@ -226,8 +265,8 @@ def cmd_run(args):
 def cmd_reproduce(args):
     from simulations import registry
     from simulations.report import write_report
-    from simulations.store import CorruptStoreError, ResumeConflictError
-    from simulations.sweep import make_executor
+    from simulations.store import FolderLock, StoreError
+    from simulations.sweep import ExecutorError
 
     _check_executor(args.executor)
     out = _prepare_out_dir(args.out)
@@ -238,12 +277,16 @@ def cmd_reproduce(args):
         return 1
     start = time.perf_counter()
     results = []
-    with make_executor(args.executor, args.jobs) as executor:
+    with contextlib.ExitStack() as stack:
+        for module in experiments:  # every folder locked up front: a clash is refused at once
+            stack.enter_context(FolderLock(out / module.NAME))
+        executor = stack.enter_context(_executor(args))
+        overall = stack.enter_context(_overall_bar(experiments, args, out))
         for i, module in enumerate(experiments, 1):
             try:
-                result = _run_one(module, args, executor, out)
-            except (ResumeConflictError, CorruptStoreError) as exc:
-                raise UsageError(str(exc)) from None
+                result = _run_one(module, args, executor, out, overall)
+            except (StoreError, ExecutorError, OSError):
+                raise  # the user's to fix: one line, exit status 2
             except Exception as exc:
                 traceback.print_exc(file=sys.stderr)
                 errors[module.NAME] = f"{type(exc).__name__}: {exc}"
@@ -282,6 +325,23 @@ def cmd_reproduce(args):
     ok = not errors and all(r.passed for r in results)
     print(f"{_summary(claims)}; {len(errors)} crashed; report: {report}")
     return 0 if ok else 1
+
+
+def _overall_bar(experiments, args, out):
+    """The ``reproduce`` bar over every task of every experiment (starts at those stored)."""
+    from simulations import progress
+    from simulations.store import count_stored_tasks
+
+    total = stored = 0
+    for module in experiments:
+        try:
+            config = module.Config.quick() if args.quick else module.Config.full()
+            total += len(module.tasks(config))
+        except Exception:  # reported when the experiment runs
+            continue
+        stored += count_stored_tasks(out / module.NAME)
+    return progress.progress_bar(total=total, initial=min(stored, total), desc="reproduce",
+                                 unit="task", position=0)
 
 
 def cmd_bench(args):
@@ -335,8 +395,10 @@ def main(argv=None):
     argv : list of str, optional
         Arguments without the program name (default ``sys.argv[1:]``).
     """
+    from simulations.experiment import RunInterrupted
     from simulations.registry import UnknownExperimentError
-    from simulations.store import CorruptStoreError, ResumeConflictError
+    from simulations.store import StoreError
+    from simulations.sweep import ExecutorError, sigterm_as_interrupt
 
     parser = build_parser()
     try:
@@ -347,31 +409,49 @@ def main(argv=None):
     except SystemExit as exc:  # --help (0)
         return exc.code if isinstance(exc.code, int) else 2
     try:
-        with _one_line_warnings():
+        with _one_line_warnings(), sigterm_as_interrupt():
             return _COMMANDS[args.command](args)
-    except (UsageError, UnknownExperimentError, ResumeConflictError, CorruptStoreError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+    except (UsageError, UnknownExperimentError, StoreError, ExecutorError) as exc:
+        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except RuntimeError as exc:
-        if "dask extra" in str(exc):
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
-            return 2
-        raise
+    except OSError as exc:  # our own I/O (a task's errors are recorded, not raised)
+        print(f"{PROG}: error: {_os_error(exc)}", file=sys.stderr)
+        return 2
+    except RunInterrupted as exc:
+        print(exc.message, file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return 128 + signum
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split())
+
+
+def _os_error(exc):
+    """One line for an ``OSError``: what failed on which path."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is None:
+        return _one_line(f"I/O error: {what}")
+    target = f"{exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 else "")
+    return _one_line(f"I/O error on {target}: {what}")
 
 
 @contextlib.contextmanager
 def _one_line_warnings():
-    """Show the toolkit's own warnings (e.g. stale results) as one line on stderr."""
-    from simulations.store import StaleResultsWarning
+    """Show the toolkit's own warnings (stale results, stale lock, --fresh) as one line on stderr."""
+    from simulations.store import StoreWarning
 
     def show(message, category, filename, lineno, file=None, line=None):
-        if issubclass(category, StaleResultsWarning):
-            print(f"{PROG}: warning: {message}", file=sys.stderr)
+        if issubclass(category, StoreWarning):
+            print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
         else:
             original(message, category, filename, lineno, file, line)
 
     with warnings.catch_warnings():
         original = warnings.showwarning
         warnings.showwarning = show
-        warnings.simplefilter("always", StaleResultsWarning)
+        warnings.simplefilter("always", StoreWarning)
         yield

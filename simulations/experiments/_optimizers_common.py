@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import time
 import zlib
 
 import numpy as np
@@ -46,7 +45,6 @@ def coverage_metric(data, N_values, *, drop=1e-13, with_kl=False):
 def run_coverage(instance, optimizer, *, T, rng, replicates, N_values, average_at, batch=1,
                  level="sequence", log_every=None, with_kl=False, stream="auto", token_weights=None):
     """Train and return a JSON-ready summary of the average-iterate coverage per replicate."""
-    t0 = time.process_time()
     metric, law = coverage_metric(instance.data, N_values, with_kl=with_kl)
     res = train_one_pass(instance.model_class, instance.data, optimizer, T=T, rng=rng,
                          replicates=replicates, batch=batch, level=level, log_every=log_every,
@@ -65,7 +63,6 @@ def run_coverage(instance, optimizer, *, T, rng, replicates, N_values, average_a
         "min_cov_lo": res.metric_min[..., :n].tolist(),
         "final_theta": res.final_theta.tolist(),
         "stream": res.stream,
-        "cpu_seconds": time.process_time() - t0,
     }
     if with_kl:
         out["kl"] = res.metric_means[..., 2 * n].tolist()

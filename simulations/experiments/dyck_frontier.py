@@ -133,8 +133,6 @@ def _view(valid, tokens, cost, budget=None, n=None):
 
 
 def run_task(config, task, *, rng):
-    import time
-    t_start = time.perf_counter()
     p = dict(task.params)
     method = p.pop("method")
     model, fit = _setup(config, task.rep)
@@ -164,7 +162,7 @@ def run_task(config, task, *, rng):
            "budget_memo": (_view(valid, tokens, memo, budget=config.budget)
                            if memo is not None else None),
            "matched_n": _view(valid, tokens, cost, n=n_first),
-           "value_fit_loss": fit.train_loss, "seconds": time.perf_counter() - t_start}
+           "value_fit_loss": fit.train_loss}
     if task.cell == 0:
         _, _, eps_avg = average_case_error(aut, np.where(aut.is_leaf, aut.tau, values))
         rec["value_eps_avg"] = float(eps_avg)

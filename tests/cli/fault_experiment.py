@@ -61,7 +61,8 @@ def run_task(config, task, *, rng):
     if config.sleep:
         time.sleep(config.sleep)
     draws = rng.standard_normal(3)
-    return [{"c": task.params["c"], "draws": draws.tolist(), "log_sum": float(np.log(np.abs(draws)).sum())}]
+    return [{"c": task.params["c"], "label": f"cell {task.cell}", "draws": draws.tolist(),
+             "log_sum": float(np.log(np.abs(draws)).sum())}]
 
 
 def claims(config, records):

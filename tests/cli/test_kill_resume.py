@@ -4,7 +4,7 @@ The sweep runs in a subprocess (its own session, so a process pool's workers die
 Once some tasks are on disk the whole process group gets ``SIGKILL``; a half-written line
 is then appended by hand (the signature of a kill in the middle of a write).  The rerun
 must detect and cut the truncated line, skip exactly the finished tasks, redo the rest, and
-end with records equal, bit for bit, to an uninterrupted run's, each task stored once.
+end with a ``records.jsonl`` byte-identical to an uninterrupted run's, each task stored once.
 """
 
 import json
@@ -91,8 +91,12 @@ def test_sigkill_midway_then_resume_equals_uninterrupted_run(tmp_path, spec, job
     keys = [(e["cell"], e["rep"]) for e in lines]
     assert len(keys) == len(set(keys)) == n_tasks  # none lost, none duplicated
     assert records_path.read_bytes().endswith(b"\n")  # the partial line was cut, not kept
-    assert lines[:len(done)] == done  # finished tasks were not rewritten
-    uninterrupted = run_experiment(fault_experiment, fault_experiment.Config(**CFG), seed=3)
+    by_key = {(e["cell"], e["rep"]): e for e in lines}
+    assert all(by_key[(e["cell"], e["rep"])] == e for e in done)  # finished tasks kept as they were
+    uninterrupted = run_experiment(fault_experiment, fault_experiment.Config(**CFG), seed=3,
+                                   out_dir=tmp_path / "uninterrupted")
     key = lambda r: (r["cell"], r["rep"])  # noqa: E731
     assert json.dumps(sorted(read_records(folder), key=key)) == \
         json.dumps(sorted(uninterrupted.records, key=key))
+    clean = (tmp_path / "uninterrupted" / fault_experiment.NAME / "records.jsonl").read_bytes()
+    assert records_path.read_bytes() == clean

@@ -13,7 +13,13 @@ from simulations.sweep import SerialExecutor, task_rng
 
 
 class DeferredReversedExecutor:
-    """Collects submissions and runs them in reverse order when the first result is asked."""
+    """Collects submissions and runs them in reverse order when the first result is asked.
+
+    ``parallelism`` is large enough for the runner's submission window (twice it) to take
+    every task of the toy at once.
+    """
+
+    parallelism = 8
 
     def __init__(self):
         self.pending = []

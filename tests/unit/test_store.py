@@ -111,13 +111,32 @@ def test_garbage_last_line_is_ignored(tmp_path):
 
 
 def test_corrupt_middle_line_is_an_error(tmp_path):
+    with TaskStore(tmp_path, experiment="e", seed=0, config={}) as store:
+        store.append(0, 0, [{"a": 1}])
+    path = tmp_path / "records.jsonl"
+    good = path.read_bytes()
+    path.write_bytes(good + b"{broken\n" + good.replace(b'"rep":0', b'"rep":1'))
+    with pytest.raises(CorruptStoreError, match="line 2: not valid JSON"):
+        TaskStore(tmp_path, experiment="e", seed=0, config={})
+
+
+def test_lines_written_behind_an_open_store_stop_it(tmp_path):
     store = TaskStore(tmp_path, experiment="e", seed=0, config={})
     store.append(0, 0, [{"a": 1}])
     with open(tmp_path / "records.jsonl", "a") as fh:
         fh.write("{broken\n")
-    store.append(0, 1, [{"a": 2}])
-    with pytest.raises(CorruptStoreError, match="line 2"):
-        TaskStore(tmp_path, experiment="e", seed=0, config={})
+    with pytest.raises(CorruptStoreError, match="did not write"):
+        store.append(0, 1, [{"a": 2}])
+    store.close()
+
+
+def test_a_partial_line_left_by_a_failed_append_is_cut(tmp_path):
+    with TaskStore(tmp_path, experiment="e", seed=0, config={}) as store:
+        store.append(0, 0, [{"a": 1}])
+        with open(tmp_path / "records.jsonl", "ab") as fh:
+            fh.write(b'{"cell":0,"rep":1,"n":1,"sha')  # e.g. disk full mid-write
+        store.append(0, 1, [{"a": 2}])
+    assert [(e["cell"], e["rep"]) for e in _lines(tmp_path / "records.jsonl")] == [(0, 0), (0, 1)]
 
 
 def test_append_is_idempotent(tmp_path):
@@ -180,15 +199,20 @@ def test_failing_task_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
     assert json.loads((folder / "claims.json").read_text())[0]["passed"] is True
 
 
-def test_elapsed_is_stored_per_task(tmp_path, monkeypatch):
+def test_timings_are_stored_beside_the_records(tmp_path, monkeypatch):
     mod = _make_toy(monkeypatch)
     run(mod, mod.Config.quick(), seed=0, out_dir=tmp_path)
-    lines = _lines(tmp_path / "store-toy" / "records.jsonl")
-    assert all(isinstance(e["elapsed"], float) and 0 <= e["elapsed"] < 60 for e in lines)
-    assert all("elapsed" not in r for e in lines for r in e["records"])  # outside the records
-    store = TaskStore(tmp_path / "store-toy", experiment="store-toy", seed=0,
-                      config={"cells": 3, "reps": 2}, fingerprint=_fingerprint(mod))
-    assert store.elapsed_of(0, 0) == lines[0]["elapsed"]
+    folder = tmp_path / "store-toy"
+    lines = _lines(folder / "records.jsonl")
+    assert all(set(e) == {"cell", "rep", "n", "sha256", "records"} for e in lines)
+    timings = _lines(folder / "timings.jsonl")
+    assert [(t["cell"], t["rep"]) for t in timings] == [(e["cell"], e["rep"]) for e in lines]
+    assert all(isinstance(t["elapsed"], float) and 0 <= t["elapsed"] < 60 for t in timings)
+    assert all(isinstance(t["cpu_seconds"], float) and t["cpu_seconds"] >= 0 for t in timings)
+    assert all(t["worker"].endswith(f":{__import__('os').getpid()}") for t in timings)
+    with TaskStore(folder, experiment="store-toy", seed=0, config={"cells": 3, "reps": 2},
+                   fingerprint=_fingerprint(mod)) as store:
+        assert store.elapsed_of(0, 0) == timings[0]["elapsed"]
 
 
 def _fingerprint(mod):
@@ -202,3 +226,57 @@ def test_to_jsonable():
     assert json.dumps(out)
     with pytest.raises(TypeError):
         to_jsonable({"x": object()})
+
+
+def test_a_folder_of_the_old_format_is_refused(tmp_path):
+    (tmp_path / "records.jsonl").write_text('{"cell":0,"rep":0,"elapsed":0.1,"records":[{"a":1}]}\n')
+    with pytest.raises(CorruptStoreError, match="line 1: no checksum: written by an older version"):
+        TaskStore(tmp_path, experiment="e", seed=0, config={})
+    with pytest.raises(CorruptStoreError, match="no checksum"):
+        read_records(tmp_path)
+
+
+def test_the_lock_is_reentrant_in_one_thread_and_exclusive_across_threads(tmp_path):
+    import threading
+
+    from simulations.store import FolderLock, FolderLockedError
+
+    with FolderLock(tmp_path) as outer:
+        with TaskStore(tmp_path, experiment="e", seed=0, config={}) as store:  # re-enters
+            store.append(0, 0, [{"a": 1}])
+        errors = []
+
+        def other_thread():
+            try:
+                TaskStore(tmp_path, experiment="e", seed=0, config={})
+            except FolderLockedError as exc:
+                errors.append(str(exc))
+
+        t = threading.Thread(target=other_thread)
+        t.start()
+        t.join()
+        assert len(errors) == 1 and "another thread" in errors[0]
+        assert outer.held
+        info = json.loads((tmp_path / ".lock").read_text())
+        assert info["pid"] == __import__("os").getpid() and info["host"]
+    assert (tmp_path / ".lock").read_text() == ""  # released: the holder record is cleared
+    with TaskStore(tmp_path, experiment="e", seed=0, config={}) as store:
+        assert store.finished_tasks() == {(0, 0)}
+
+
+def test_declared_schemas_are_checked_on_writing_and_reading(tmp_path):
+    schema = {"records_per_task": 1, "fields": {"a": "integer"}}
+    with TaskStore(tmp_path, experiment="e", seed=0, config={}, schema=schema) as store:
+        store.append(0, 0, [{"a": 1, "cell": 0, "rep": 0}])
+        with pytest.raises(ValueError, match="field `a` is a JSON string; the experiment declares integer"):
+            store.append(0, 1, [{"a": "1"}])
+        with pytest.raises(ValueError, match="record 0 has cell 5 but belongs to cell 0"):
+            store.append(0, 2, [{"a": 1, "cell": 5}])
+        assert store.finished_tasks() == {(0, 0)}
+    assert read_records(tmp_path, schema={"fields": {"a": "integer"}})[0]["a"] == 1
+    with pytest.raises(CorruptStoreError, match="line 1.*`a`.*string"):
+        read_records(tmp_path, schema={"fields": {"a": "string"}})
+    with pytest.raises(CorruptStoreError, match="line 1.*2 records per task"):
+        read_records(tmp_path, schema={"records_per_task": 2})
+    with pytest.raises(ValueError, match="unknown kind"):
+        read_records(tmp_path, schema={"fields": {"a": "float"}})
