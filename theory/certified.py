@@ -74,7 +74,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._validation import check_int, check_real, check_thresholds, readonly
+from ._chain import (power_and_sum, reach_sets_sum, tropical_vector_power, use_squaring,
+                     vector_matrix_power)
+from ._validation import check_allocation, check_int, check_real, check_thresholds, readonly
 from .coverage import comparison_log_thresholds
 from .divergences import categorical_kl
 
@@ -419,16 +421,125 @@ def _windows(mom, width_sd):
     return lo_w, np.maximum(hi_w, lo_w)
 
 
-def _vector_matrix_power(vec, P, n):
-    """``vec @ P**n`` for stacks of row vectors ``(..., 1, V)`` and matrices ``(..., V, V)``,
-    by repeated squaring (``O(V^3 log n)`` per stack element)."""
-    while n:
-        if n & 1:
-            vec = vec @ P
-        n >>= 1
-        if n:
-            P = P @ P
-    return vec
+def _full_matrices(lpd, lpm):
+    """Time-homogeneous transitions as ``(X, V+1, V+1)`` matrices over contexts.
+
+    Returns ``w``, ``winf`` and ``delta`` (as :func:`_step_arrays`) with the begin-of-sequence
+    context as row ``V`` (its transitions are those of position 0) and a zero column ``V``.
+    """
+    w_b, winf_b, d_b = _step_arrays(lpd, lpm, 0, True)          # (X, 1, V)
+    w_t, winf_t, d_t = _step_arrays(lpd, lpm, 1, False)         # (X, V, V)
+
+    def full(t, b):
+        a = np.concatenate([t, b], axis=1)                      # (X, V+1, V)
+        return np.concatenate([a, np.zeros(a.shape[:-1] + (1,))], axis=-1)
+
+    return full(w_t, w_b), full(winf_t, winf_b), full(d_t, d_b)
+
+
+def _start_vector(mu, S):
+    """Row vectors ``(X, 1, S)`` with mass ``mu[x]`` on the begin-of-sequence context."""
+    v = np.zeros((mu.size, 1, S))
+    v[:, 0, S - 1] = mu
+    return v
+
+
+def _moment_final(lpd, lpm, horizon, mu):
+    """:func:`_moment_pass` at the final position only, for time-homogeneous tables, by repeated squaring.
+
+    ``O(X V^3 log H)`` time.  Moments of ``Z_H`` come from the block recursion
+    ``(m0, m1, m2) -> (m0 W, m1 W + m0 (W*D), m2 W + 2 m1 (W*D) + m0 (W*D^2))`` taken twice:
+    the mean first, then the second moment of ``Z_H - c H`` with ``c`` the mean drift per
+    position (so the variance does not cancel against ``mean**2`` when ``H`` is huge).  The
+    reachable range is a (min, +) / (max, +) matrix power; the mass lost to infinite
+    increments is the visit count of each context times its infinite-transition mass.
+    Returns the keys of :func:`_moment_pass` as arrays over ``h = 0, H`` (no ``reach``).
+    """
+    W, Winf, D = _full_matrices(lpd, lpm)
+    X, S = W.shape[0], W.shape[-1]
+    start = _start_vector(mu, S)
+    m0, visits = power_and_sum(start, W, horizon)
+    inf_mass = float((visits[:, 0, :] * Winf.sum(axis=-1)).sum())
+
+    def moments(shift):
+        Dc = np.where(W > 0, D - shift, 0.0)
+        zero = np.zeros_like(W)
+        M = np.block([[W, W * Dc, W * Dc * Dc], [zero, W, 2 * W * Dc], [zero, zero, W]])
+        vec = np.concatenate([start, np.zeros((X, 1, 2 * S))], axis=-1)
+        out = vector_matrix_power(vec, M, horizon)
+        return out[..., S:2 * S].sum(), out[..., 2 * S:].sum()
+
+    tot = float(m0.sum())
+    if not tot > 0:
+        z = np.zeros(2)
+        return {"mean": z, "sd": z, "hard_lo": z, "hard_hi": z, "inf_mass": inf_mass}
+    s1, _ = moments(0.0)
+    drift = float(s1) / tot / horizon
+    c1, c2 = moments(drift)
+    centred = float(c1) / tot
+    var = max(float(c2) / tot - centred * centred, 0.0)
+    finite = W > 0
+    lo = tropical_vector_power(np.where(start > 0, 0.0, np.inf), np.where(finite, D, np.inf), horizon, np.min)
+    hi = tropical_vector_power(np.where(start > 0, 0.0, -np.inf), np.where(finite, D, -np.inf), horizon, np.max)
+    live = m0 > 0
+    return {"mean": np.array([0.0, centred + drift * horizon]), "sd": np.array([0.0, np.sqrt(var)]),
+            "hard_lo": np.array([0.0, float(lo[live].min())]), "hard_hi": np.array([0.0, float(hi[live].max())]),
+            "inf_mass": inf_mass}
+
+
+def _final_moments(lpd, lpm, horizon, n_prompts, mu):
+    """The moments and ranges of ``Z_H`` needed by the ``fft`` and ``fourier`` methods.
+
+    By repeated squaring for long time-homogeneous chains (:func:`_moment_final`), else the
+    position-by-position :func:`_moment_pass`.  Only the ``[-1]`` entries are meaningful.
+    """
+    homogeneous = lpd.shape[1] == 1 and lpm.shape[1] == 1
+    if use_squaring(horizon, lpd.shape[-1] + 1, homogeneous, blocks=3):
+        return _moment_final(lpd, lpm, horizon, mu)
+    return _moment_pass(lpd, lpm, horizon, n_prompts, mu)
+
+
+def _error_range(mom, w_b, err_b, w_t, err_t, horizon, mu):
+    """``(E_min, E_max)``: sums over positions of the extreme rounding errors of reachable transitions.
+
+    Position by position with the reachable contexts of :func:`_moment_pass` when it ran;
+    otherwise (long time-homogeneous chains) over the eventually periodic sequence of
+    reachable context sets (:func:`theory._chain.reach_sets_sum`).
+    """
+    if "reach" in mom:
+        e_max = e_min = 0.0
+        for h in range(horizon):
+            w, err = (w_b, err_b) if h == 0 else (w_t, err_t)
+            ok = mom["reach"][h][:, :, None] & (w > 0)
+            if ok.any():
+                e_max += float(err[ok].max())
+                e_min += float(err[ok].min())
+        return e_min, e_max
+    X, V = w_t.shape[0], w_t.shape[-1]
+    w = np.concatenate([w_t, w_b], axis=1)                      # (X, V+1, V): context -> token
+    err = np.concatenate([err_t, err_b], axis=1)
+    ok = w > 0
+    row_max = np.where(ok, err, -np.inf).max(axis=-1)           # (X, V+1)
+    row_min = np.where(ok, err, np.inf).min(axis=-1)
+    adjacency = np.concatenate([ok, np.zeros((X, V + 1, 1), dtype=bool)], axis=-1)
+    start = np.zeros((X, V + 1), dtype=bool)
+    start[:, V] = mu > 0
+
+    def extreme(rows, best):
+        def value(R):
+            vals = rows[R & ok.any(axis=-1)]
+            return float(best(vals)) if vals.size else 0.0
+        return value
+
+    e_max = reach_sets_sum(start, adjacency, horizon, extreme(row_max, np.max))
+    e_min = reach_sets_sum(start, adjacency, horizon, extreme(row_min, np.min))
+    return e_min, e_max
+
+
+def _lattice_bytes(H, X, V, B):
+    """Peak bytes of :func:`_certified_single`: per-position tables and moments, one lattice step."""
+    per_position = 16 * X * V * V + X * (V + 1) + 256
+    return H * per_position + 16 * X * V * V * B + 48 * X * V * B + (1 << 16)
 
 
 def _certified_single(d, m, n_bins, width_sd, n_lambdas):
@@ -439,6 +550,10 @@ def _certified_single(d, m, n_bins, width_sd, n_lambdas):
     X = d.n_prompts
     mu = np.asarray(d.prompt_weights, dtype=float)
     B = n_bins
+    check_allocation(_lattice_bytes(H, X, d.vocab_size, B),
+                     f"the lattice method with `H` = {H} positions and `n_bins` = {B}",
+                     "use method='fourier' (any Markov model; for time-homogeneous chains its "
+                     "cost grows like log H)")
     mom = _moment_pass(lpd, lpm, H, X, mu)
 
     # ---- lattice step and moving window
@@ -599,7 +714,7 @@ def _certified_fft_single(d, m, n_bins, width_sd, n_lambdas, chunk=1 << 15):
     H, X = d.horizon, d.n_prompts
     mu = np.asarray(d.prompt_weights, dtype=float)
     L = n_bins
-    mom = _moment_pass(lpd, lpm, H, X, mu)
+    mom = _final_moments(lpd, lpm, H, X, mu)
     sd = mom["sd"][-1]
     lo_w, hi_w = (float(w[-1]) for w in _windows(mom, width_sd))
     scale = hi_w - lo_w if hi_w > lo_w else 1.0
@@ -611,15 +726,8 @@ def _certified_fft_single(d, m, n_bins, width_sd, n_lambdas, chunk=1 << 15):
     k_b, k_t = np.rint(d_b / step).astype(np.int64), np.rint(d_t / step).astype(np.int64)
     err_b, err_t = d_b - k_b * step, d_t - k_t * step
     # inf mass and the reachable ranges of the rounding error (deterministic bounds on E)
-    reach = mom["reach"]
     inf_mass = float(mom["inf_mass"])
-    e_max = e_min = 0.0
-    for h in range(H):
-        w, err = (w_b, err_b) if h == 0 else (w_t, err_t)
-        ok = reach[h][:, :, None] & (w > 0)
-        if ok.any():
-            e_max += float(err[ok].max())
-            e_min += float(err[ok].min())
+    e_min, e_max = _error_range(mom, w_b, err_b, w_t, err_t, H, mu)
     # characteristic function at the rfft frequencies, chunk by chunk; phases from a table of
     # the L-th roots of unity (exact integer arithmetic for j * k mod L)
     n_freq = L // 2 + 1
@@ -632,7 +740,7 @@ def _certified_fft_single(d, m, n_bins, width_sd, n_lambdas, chunk=1 << 15):
             vec = (w_b[x, 0][None, :] * roots[np.mod(np.multiply.outer(j, kb_mod[x, 0]), L)])[:, None, :]
             if H > 1:
                 P = w_t[x][None] * roots[np.mod(j[:, None, None] * kt_mod[x][None], L)]    # (C, V, V)
-                vec = _vector_matrix_power(vec, P, H - 1)
+                vec = vector_matrix_power(vec, P, H - 1)
             phi[j] += mu[x] * vec[:, 0, :].sum(axis=1)
     shift = np.conj(roots[np.mod(np.arange(n_freq, dtype=np.int64) * (k0 % L), L)])
     masses = np.fft.irfft(phi * shift, n=L)
@@ -673,6 +781,14 @@ def _tilted_mean(d, m, step):
     """Exact E[E; Z < inf] for nearest rounding on a lattice of this step."""
     lpd, lpm = _tables(d, m)
     mu = np.asarray(d.prompt_weights, dtype=float)
+    if use_squaring(d.horizon, d.vocab_size + 1, _is_homogeneous(d, m)):
+        # (e0, e1) -> (e0 W, e1 W + e0 (W * err)) by repeated squaring
+        W, _, D = _full_matrices(lpd, lpm)
+        err = np.where(W > 0, D - np.rint(D / step) * step, 0.0)
+        M = np.block([[W, W * err], [np.zeros_like(W), W]])
+        start = _start_vector(mu, W.shape[-1])
+        out = vector_matrix_power(np.concatenate([start, np.zeros_like(start)], axis=-1), M, d.horizon)
+        return float(out[..., W.shape[-1]:].sum())
     e0 = mu[:, None].copy()
     e1 = np.zeros_like(e0)
     steps = _Steps(lpd, lpm)

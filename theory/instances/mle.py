@@ -53,7 +53,8 @@ def _check_table(shape, name, value):
         raise ValueError(f"`{name}` = {value} needs a table of shape {tuple(shape)} "
                          f"({n_bytes / 2**30:.3g} GiB), more than the {MAX_TABLE_BYTES / 2**30:.3g} GiB "
                          "this module allocates.")
-    check_allocation(n_bytes, name, value)
+    check_allocation(n_bytes, f"`{name}` = {value} (a table of shape {tuple(shape)})",
+                     "use a smaller size")
 
 
 def _check_instance(instance, keys, constructor=None):
