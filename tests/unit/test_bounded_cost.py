@@ -38,8 +38,6 @@ from scipy import stats
 from scipy.special import log_softmax
 
 import theory
-from theory._validation import (DEFAULT_ALLOCATION_BUDGET, allocation_budget_bytes,
-                                check_allocation)
 from theory.best_of_n import pass_at_k
 from theory.coverage import comparison_log_thresholds, coverage_profile, per_prompt_coverage
 from theory.models import MarkovModel, categorical_model
@@ -109,6 +107,8 @@ def markov(rng, X, V, H, *, batch=None, homogeneous=True, noise=1.0, base=None):
 # ---------------------------------------------------------------------------------------
 
 def test_check_allocation_says_how_much_and_what_instead():
+    from theory._validation import DEFAULT_ALLOCATION_BUDGET, allocation_budget_bytes, check_allocation
+
     with pytest.raises(ValueError, match=r"`n` = 5 needs about 3 GiB .* budget of 2 GiB; use batches"):
         check_allocation(3 * GiB, "`n` = 5", "use batches")
     check_allocation(DEFAULT_ALLOCATION_BUDGET, "`n`", "x")           # at the budget: fine
