@@ -1095,6 +1095,8 @@ def leaf_conditional_curves(trees, node_values, T_max, *, tau_at_leaves=True):
     """
     T_max = check_int(T_max, "T_max", low=0)
     st = _Stack(trees, node_values, tau_at_leaves)
+    check_allocation(24 * st.R * (T_max + 1), f"curves of {st.R} tree(s) up to `T_max` = {T_max}",
+                     "use a smaller `T_max` or mixing_times")
     mu = st.start()
     K = T_max + 1
     tv_leaf = np.empty((st.R, K))
