@@ -1667,8 +1667,8 @@ def _binomial_tv(n, q, r):
 def _h_eps_iv(H, eps, delta=_NO_DELTA):
     """``H >= 1`` (array of integers), ``eps >= 0`` and ``delta`` in (0, 1), broadcast."""
     Ha = as_finite_array(H, "H")
-    if (Ha < 1).any() or (Ha != np.round(Ha)).any():
-        raise ValueError(f"`H` must be a positive integer (or an array of them), got {H!r}.")
+    if (Ha < 1).any() or (Ha != np.round(Ha)).any() or (Ha > 2.0 ** 53).any():
+        raise ValueError(f"`H` must be a positive integer up to 2**53 (or an array of them), got {H!r}.")
     ea = as_finite_array(eps, "eps")
     if (ea < 0).any():
         raise ValueError(f"`eps` must be >= 0, got minimum {ea.min()}.")
@@ -1875,8 +1875,8 @@ def example_3_2_action_level_regret(H, lam):
     (0.0, 0.0)
     """
     Hs = as_finite_array(H, "H")
-    if (Hs < 1).any() or (Hs != np.round(Hs)).any():
-        raise ValueError(f"`H` must be a positive integer (or an array of them), got {H!r}.")
+    if (Hs < 1).any() or (Hs != np.round(Hs)).any() or (Hs > 2.0 ** 53).any():
+        raise ValueError(f"`H` must be a positive integer up to 2**53 (or an array of them), got {H!r}.")
     lam = as_finite_array(lam, "lam")
     if (lam <= 0).any():
         raise ValueError(f"`lam` must be > 0, got minimum {lam.min()}.")

@@ -556,3 +556,32 @@ def test_certified_stopped_kl_squaring_agrees_with_stepping(rng, monkeypatch):
     assert np.allclose(fast.lo, slow.lo, atol=1e-5 * 20) and np.allclose(fast.hi, slow.hi, atol=1e-5 * 20)
     assert np.all(fast.lo <= slow.lo + 1e-12) and np.all(fast.hi >= slow.hi - 1e-12)
     assert slow.lo[-1] > 0.5 * np.log(N[-1])        # the saturation bound keeps the gap small
+
+
+def test_sigma_star_sq_any_horizon(rng):
+    """The tabular inherent variance summed per-position marginals: O(H) memory."""
+    from theory.models import AutoregressiveLinearModel, TabularFeatures
+
+    table = rng.normal(size=(2, 1, 3, 2, 3))
+    theta = np.array([0.3, -0.2, 0.1])
+    per_pos = AutoregressiveLinearModel(TabularFeatures(np.broadcast_to(table, (2, 5000, 3, 2, 3)), horizon=5000),
+                                        theta).sigma_star_sq()
+    fast = AutoregressiveLinearModel(TabularFeatures(table, horizon=5000), theta).sigma_star_sq()
+    assert fast == pytest.approx(per_pos, rel=1e-11)
+    with memory_cap(), time_limit(60):
+        huge = AutoregressiveLinearModel(TabularFeatures(table, horizon=10**12), theta).sigma_star_sq()
+    mid = AutoregressiveLinearModel(TabularFeatures(table, horizon=10**6), theta).sigma_star_sq()
+    assert huge / 10**12 == pytest.approx(mid / 10**6, rel=1e-5)     # linear in H up to the transient
+
+
+def test_iid_token_law_counts_prompts():
+    """4.6 million count vectors (within MAX_COUNT_VECTORS) for 200 prompts exhausted memory."""
+    from theory.iid_tokens import IidTokenLaw
+
+    lp = np.log(np.full((200, 4), 0.25))
+    with memory_cap(), time_limit(60):
+        with pytest.raises(ValueError, match=r"200 prompt\(s\) needs about [\d.]+ GiB"):
+            IidTokenLaw(lp, horizon=300)
+    law = IidTokenLaw(lp[:2], horizon=3, drop=0.0)
+    with pytest.raises(ValueError, match=r"`model_log_probs`.*`N`.*GiB"):
+        law.per_prompt_coverage(np.broadcast_to(lp[:2], (10**6, 2, 4)), np.linspace(1, 9, 1000))

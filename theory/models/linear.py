@@ -397,6 +397,8 @@ class AutoregressiveLinearModel:
         if (data.n_prompts, data.vocab_size, data.horizon) != (self.n_prompts, self.vocab_size, self.horizon):
             raise ValueError("`data` must have the same prompts, vocabulary and horizon as the model.")
         if isinstance(self.features, TabularFeatures):
+            from .._chain import use_squaring
+
             dm = data.as_markov() if isinstance(data, AutoregressiveLinearModel) else data
             if dm.batch_shape:
                 raise ValueError("`data` must be a single distribution, not a batch.")
@@ -407,6 +409,9 @@ class AutoregressiveLinearModel:
             phi = np.broadcast_to(phi, (phi.shape[0], hd) + phi.shape[2:])
             mean = np.einsum("xhpv,xhpvd->xhpd", p, phi)
             var = np.einsum("xhpv,xhpv->xhp", p, ((phi - mean[..., None, :]) ** 2).sum(-1))
+            if hd == 1 and use_squaring(self.horizon, self.vocab_size + 1, dm.log_probs.shape[-3] == 1):
+                visits = dm.state_visits()
+                return float(np.where(visits > 0, visits * var[:, 0], 0.0).sum())
             return float(dm.expected_token_sum(var).sum())
         x, y, lw = (data if isinstance(data, AutoregressiveLinearModel) else data).enumerate_support(
             max_sequences=max_sequences)
