@@ -417,13 +417,14 @@ KINDS = {
     "weights": Kind(None, _PROBVEC), "prompt_weights": Kind(None, _PROBVEC),
     "probs": Kind(None, _PROBVEC), "pi_star": Kind(None, _PROBVEC),
     # sub-probability vectors (a sampler's output law may miss mass)
-    "pi_hat": Kind(None, _SUBPROBVEC),
+    "pi_hat": Kind(None, _SUBPROBVEC), "pi": Kind(None, _PROBVEC),
     # probabilities
     "cov_M": Kind(lambda: 0.1, _UNIT), "cov_2N": Kind(lambda: 0.1, _UNIT),
     "success_prob": Kind(None, _UNIT), "best_coverage": Kind(lambda: 0.1, _UNIT),
     "delta": Kind(lambda: 0.1, _UNIT + (Mutation("zero", lambda v, d: _with_element(v, d, 0.0)),)),
     "level": Kind(lambda: 0.95, _UNIT),
-    "p": Kind(lambda: 0.25, _UNIT), "p_star": Kind(lambda: 0.05, _UNIT),
+    "p": Kind(lambda: 0.25, _UNIT), "p_star": Kind(lambda: 0.05, _UNIT), "q": Kind(None, _UNIT),
+    "drop": Kind(None, _UNIT),
     "reward": Kind(None, _UNIT), "alpha": Kind(lambda: 0.5, _UNIT), "a": Kind(lambda: 0.5, _UNIT),
     # non-negative reals
     "kl": Kind(lambda: 0.1, _NONNEG), "token_kl_sums": Kind(None, _NONNEG),
@@ -449,6 +450,10 @@ KINDS = {
     "T_cap": Kind(None, _COUNT), "n_candidates": Kind(None, _COUNT),
     "block_length": Kind(None, _COUNT), "max_nodes": Kind(None, _COUNT), "n_bins": Kind(None, _COUNT),
     "n_freq": Kind(None, _COUNT), "n_lambdas": Kind(None, _COUNT), "max_shifts": Kind(None, _COUNT),
+    "n_samples": Kind(None, _COUNT), "n_atoms": Kind(None, _COUNT), "n_levels": Kind(None, _COUNT),
+    "n_members": Kind(None, _COUNT), "T_eval": Kind(None, (Mutation("negative", _negative_count),
+                                                            Mutation("non-integer", _non_integer))),
+    "width_sd": Kind(None, (Mutation("<= 0", lambda v, d: _with_element(v, d, d(st.floats(-1e300, 0.0)))),)),
     # tokens, prompts, answers
     "x": Kind(lambda: _ctx()["x"], _INDEX),
     "answer": Kind(None, (Mutation("negative", _negative_count), Mutation("non-integer", _non_integer),
