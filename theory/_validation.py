@@ -7,6 +7,8 @@ the offending argument in backticks.  Internal helpers trust their inputs.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import numbers
 import os
 
@@ -16,12 +18,21 @@ import numpy as np
 PROB_SUM_ATOL = 1e-8
 
 
+def _asarray(value, name, what):
+    """``np.asarray(value)`` with a message naming ``name`` for ragged nested sequences."""
+    try:
+        return np.asarray(value)
+    except ValueError:
+        raise ValueError(f"`{name}` must be a rectangular array of {what}: its nested sequences "
+                         "have different lengths (ragged).") from None
+
+
 def as_float_array(value, name, *, ndim=None, min_ndim=None, allow_nan=False,
                    allow_posinf=True, allow_neginf=True, nonempty=True):
     """Return ``value`` as a float64 array, checked for dtype, shape and special values."""
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"`{name}` must be array-like of real numbers, got {type(value).__name__}.")
-    arr = np.asarray(value)
+    arr = _asarray(value, name, "real numbers")
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"`{name}` must be array-like of real numbers, got dtype {arr.dtype}.")
     if np.issubdtype(arr.dtype, np.complexfloating):
@@ -51,18 +62,22 @@ def as_int_array(value, name, *, ndim=None, low=None, high=None, nonempty=True):
     """Return ``value`` as an int64 array with entries in ``[low, high)``."""
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"`{name}` must be array-like of integers, got {type(value).__name__}.")
-    arr = np.asarray(value)
+    arr = _asarray(value, name, "integers")
+    if nonempty and arr.size == 0:
+        raise ValueError(f"`{name}` must not be empty.")
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-        if np.issubdtype(arr.dtype, np.floating) and arr.size and np.all(np.isfinite(arr)) \
+        # an empty list has dtype float64; it holds no non-integer
+        if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) \
                 and np.all(arr == np.round(arr)):
+            if arr.size and np.abs(arr).max() >= 2.0 ** 63:
+                raise ValueError(f"`{name}` entries must fit in 64-bit integers, got "
+                                 f"{np.abs(arr).max():.3g}.")
             arr = arr.astype(np.int64)
         else:
             raise TypeError(f"`{name}` must contain integers, got dtype {arr.dtype}.")
     arr = arr.astype(np.int64, copy=False)
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"`{name}` must have {ndim} dimension(s), got shape {arr.shape}.")
-    if nonempty and arr.size == 0:
-        raise ValueError(f"`{name}` must not be empty.")
     if low is not None and arr.size and arr.min() < low:
         raise ValueError(f"`{name}` entries must be >= {low}, got {arr.min()}.")
     if high is not None and arr.size and arr.max() >= high:
@@ -158,18 +173,74 @@ def physical_memory_bytes():
         return 1 << 46
 
 
-def check_allocation(n_bytes, name, value):
-    """Raise ``ValueError`` naming ``name`` when a request needs more than the physical memory.
+#: Default byte budget of one call: the largest working memory a public function of
+#: :mod:`theory` allocates without being asked (2 GiB, or the physical memory if smaller).
+#: Raise it for a block of code with :func:`theory.allocation_budget`.
+DEFAULT_ALLOCATION_BUDGET = 2 << 30
 
-    Guards sizes such as ``n = 10**18`` samples: numpy would otherwise either fail with a
-    ``MemoryError`` or, for sizes just above the free memory, drive the machine out of
-    memory.
+_BUDGET = contextvars.ContextVar("theory_allocation_budget", default=None)
+
+
+def allocation_budget_bytes():
+    """The byte budget in force: the innermost :func:`allocation_budget`, else the default.
+
+    Never more than the physical memory of the machine.
     """
-    limit = physical_memory_bytes()
-    if n_bytes > limit:
-        raise ValueError(f"`{name}` = {value} needs about {n_bytes / 2**30:.3g} GiB of working "
-                         f"memory, more than the {limit / 2**30:.3g} GiB of this machine; "
-                         "work in batches.")
+    budget = _BUDGET.get()
+    if budget is None:
+        budget = DEFAULT_ALLOCATION_BUDGET
+    return min(budget, physical_memory_bytes())
+
+
+@contextlib.contextmanager
+def allocation_budget_context(n_bytes):
+    """Context manager behind :func:`theory.allocation_budget` (``n_bytes`` validated there)."""
+    token = _BUDGET.set(n_bytes)
+    try:
+        yield n_bytes
+    finally:
+        _BUDGET.reset(token)
+
+
+def format_bytes(n_bytes):
+    """``n_bytes`` as a short human-readable string (``'3.9 GiB'``)."""
+    n = float(n_bytes)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}" if unit != "bytes" else f"{int(n)} bytes"
+        n /= 1024
+    return f"{n:.3g} EiB"  # pragma: no cover
+
+
+def check_allocation(n_bytes, what, alternative):
+    """Refuse, before it happens, an allocation of about ``n_bytes`` above the byte budget.
+
+    Every public function whose memory grows with an argument estimates its working set in
+    bytes and calls this first, so that a huge argument (``n = 10**18`` samples,
+    ``H = 10**9`` positions, 64 models x 200 prompts x ``V**H`` sequences) is a
+    ``ValueError`` in microseconds instead of a ``MemoryError`` or an out-of-memory kill.
+
+    Parameters
+    ----------
+    n_bytes : int or float
+        Estimated peak working memory of the request (Python ints, so no overflow).
+    what : str
+        The request, naming the responsible argument(s) in backticks, e.g.
+        ``"exact enumeration with `max_sequences` = 4194304 for 64 models x 3 prompts"``.
+    alternative : str
+        What to use instead (a cheaper method, a smaller argument, batches).
+
+    Raises
+    ------
+    ValueError
+        ``"<what> needs about 3.9 GiB of working memory, more than the allocation budget
+        of 2 GiB; <alternative> (or raise the budget with theory.allocation_budget)."``
+    """
+    budget = allocation_budget_bytes()
+    if n_bytes > budget:
+        raise ValueError(f"{what} needs about {format_bytes(n_bytes)} of working memory, more "
+                         f"than the allocation budget of {format_bytes(budget)}; {alternative} "
+                         "(or raise the budget with theory.allocation_budget).")
 
 
 def readonly(arr):

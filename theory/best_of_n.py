@@ -48,10 +48,6 @@ __all__ = [
     "deterministic_target_sandwich",
 ]
 
-#: Number of product factors evaluated at once by :func:`pass_at_k` (memory bound).
-_MAX_TERMS = 1 << 22
-
-
 # ----------------------------------------------------------------------------------------
 # internal helpers (trust their inputs)
 # ----------------------------------------------------------------------------------------
@@ -224,7 +220,7 @@ def pass_at_k(n, c, k):
     Parameters
     ----------
     n : int or array_like of int
-        Samples per problem, ``n >= 1``.
+        Samples per problem, ``n >= 1`` (any size up to ``2**62``).
     c : int or array_like of int
         Correct samples, ``0 <= c <= n``.
     k : int or array_like of int
@@ -238,13 +234,26 @@ def pass_at_k(n, c, k):
 
     Notes
     -----
-    The product with :math:`\min(c, k)` factors is evaluated as
-    :math:`-\operatorname{expm1}(\sum \operatorname{log1p}(-a/(n-j)))`, where all terms have
-    the same sign, so the relative error is :math:`O(\min(c,k)\,\epsilon)` even when the
-    result is tiny (no cancellation, unlike differences of ``gammaln``).  The terms of all
-    elements are laid out in one flat array and summed per element with ``bincount``: no
-    Python loop over elements; the factors are evaluated in chunks of about :math:`2^{22}`,
-    which bounds the memory.
+    The result is :math:`-\operatorname{expm1}(S)` with :math:`S = \log\binom{n-c}{k} -
+    \log\binom{n}{k}`, at a cost of :math:`O(1)` time and memory per element whatever
+    ``n``, ``c`` and ``k``.  With :math:`m = \min(c, k) \le 8` factors, :math:`S` is the sum
+    :math:`\sum_{j<m}\operatorname{log1p}(-\max(c,k)/(n-j))` (terms of one sign, relative
+    error :math:`O(m\epsilon)`).  Otherwise Stirling's series
+    :math:`\log x! = x\log x - x + \tfrac12\log(2\pi x) + \delta(x)` is arranged so that
+    no term is larger than the result: with :math:`d = n - c - k \ge 1`,
+
+    .. math::
+
+        S = (d + \tfrac12)\operatorname{log1p}\Big(\frac{ck}{nd}\Big)
+            + k\operatorname{log1p}\Big(-\frac cn\Big) + c\operatorname{log1p}\Big(-\frac kn\Big)
+            + \delta(n-c) + \delta(n-k) - \delta(d) - \delta(n)
+
+    (the :math:`x\log x` and :math:`x` terms of the four factorials cancel exactly before
+    any rounding; each of the three leading terms is of the size of :math:`ck/n`), and with
+    :math:`d = 0`, :math:`S = -c\log(n/c) - k\log(n/k) + \tfrac12\log(2\pi ck/n) +
+    \delta(c) + \delta(k) - \delta(n)`.  :math:`\delta` is the Stirling remainder
+    (:func:`_stirling_remainder`).  Differences of ``gammaln`` values would instead lose
+    all digits when :math:`S` is small and ``n`` large.
 
     Examples
     --------
@@ -253,35 +262,81 @@ def pass_at_k(n, c, k):
     0.533333333333
     >>> pass_at_k(10, [0, 3, 9], 2)                # n - c < k  ->  1
     array([0.        , 0.53333333, 1.        ])
+    >>> float(pass_at_k(10**9, 10**8, 10**8))      # one number, O(1) memory
+    1.0
     """
     n, c, k, shape = _pass_at_k_iv(n, c, k)
     n, c, k = n.ravel(), c.ravel(), k.ravel()
     out = np.ones(n.size)
-    # Elements needing the product: c > 0 and n - c >= k.  (c = 0 gives exactly 0.)
-    active = (c > 0) & (n - c >= k)
     out[c == 0] = 0.0
-    idx = np.flatnonzero(active)
-    if idx.size:
-        na, ca, ka = n[idx], c[idx], k[idx]
-        m = np.minimum(ca, ka)                      # number of factors
-        a = np.where(ka <= ca, ca, ka)              # numerator of every factor
-        # Bounded memory: elements are processed in chunks of about _MAX_TERMS factors
-        # (a loop over chunks, not over elements).
-        cum = np.cumsum(m)
-        cuts = np.searchsorted(cum, np.arange(_MAX_TERMS, cum[-1], _MAX_TERMS), side="right")
-        edges = np.unique(np.concatenate([[0], cuts, [idx.size]]))
-        for lo, hi in zip(edges[:-1], edges[1:]):
-            out[idx[lo:hi]] = -np.expm1(_sum_log1p_factors(na[lo:hi], a[lo:hi], m[lo:hi]))
+    # Elements needing a formula: c > 0 and n - c >= k (otherwise exactly 0 or 1).
+    active = np.flatnonzero((c > 0) & (n - c >= k))
+    few = active[np.minimum(c[active], k[active]) <= _FEW_FACTORS]
+    many = active[np.minimum(c[active], k[active]) > _FEW_FACTORS]
+    if few.size:
+        out[few] = -np.expm1(_log_ratio_product(n[few], c[few], k[few]))
+    if many.size:
+        out[many] = -np.expm1(_log_ratio_stirling(n[many], c[many], k[many]))
     return _as_result(out.reshape(shape))
 
 
-def _sum_log1p_factors(n, a, m):
-    r""":math:`\sum_{j=0}^{m_e-1} \operatorname{log1p}(-a_e/(n_e - j))` for every element ``e``."""
-    starts = np.cumsum(m) - m
-    elem = np.repeat(np.arange(m.size), m)
-    j = np.arange(m.sum()) - np.repeat(starts, m)
-    terms = np.log1p(-a[elem] / (n[elem] - j).astype(np.float64))
-    return np.bincount(elem, weights=terms, minlength=m.size)
+#: Largest number of factors :math:`\min(c, k)` for which :func:`pass_at_k` sums the
+#: ``log1p`` terms of the product directly (beyond it: Stirling's series).
+_FEW_FACTORS = 8
+
+
+def _log_ratio_product(n, c, k):
+    r""":math:`\sum_{j<\min(c,k)}\operatorname{log1p}(-\max(c,k)/(n-j))`, for ``min(c, k) <= 8``."""
+    m = np.minimum(c, k)
+    a = np.maximum(c, k).astype(np.float64)
+    total = np.zeros(n.size)
+    for j in range(int(m.max(initial=0))):
+        on = m > j
+        total[on] += np.log1p(-a[on] / (n[on] - j).astype(np.float64))
+    return total
+
+
+def _stirling_remainder(x):
+    r"""Stirling remainder :math:`\delta(x) = \log x! - x\log x + x - \tfrac12\log(2\pi x)`, ``x >= 1``.
+
+    ``gammaln`` for :math:`x \le 15` (absolute error :math:`\sim 10^{-15}`, where the results
+    that need it are of order one), else the asymptotic series
+    :math:`\frac1{12x} - \frac1{360x^3} + \frac1{1260x^5} - \frac1{1680x^7} + \frac1{1188x^9}`
+    (truncation error below :math:`10^{-16}\delta(x)` for :math:`x > 15`).
+    """
+    from scipy.special import gammaln
+
+    x = np.asarray(x, dtype=np.float64)
+    small = x <= 15
+    xs = np.where(small, x, 1.0)
+    exact = gammaln(xs + 1) - xs * np.log(xs) + xs - 0.5 * np.log(2 * np.pi * xs)
+    xl = np.where(small, 16.0, x)
+    r2 = 1.0 / (xl * xl)
+    series = (1.0 / 12 - r2 * (1.0 / 360 - r2 * (1.0 / 1260 - r2 * (1.0 / 1680 - r2 / 1188)))) / xl
+    return np.where(small, exact, series)
+
+
+def _log_ratio_stirling(n, c, k):
+    r""":math:`\log\binom{n-c}{k} - \log\binom{n}{k}` by the cancellation-free Stirling form of :func:`pass_at_k`."""
+    d_int = n - c - k                                     # exact integer, >= 0
+    nf, cf, kf, df = (a.astype(np.float64) for a in (n, c, k, d_int))
+    out = np.empty(n.size)
+    pos = d_int > 0
+    if pos.any():
+        nn, cc, kk, dd = nf[pos], cf[pos], kf[pos], df[pos]
+        lead = ((dd + 0.5) * np.log1p(cc * kk / (nn * dd)) + kk * np.log1p(-cc / nn)
+                + cc * np.log1p(-kk / nn))
+        rem = (_stirling_remainder((n - c)[pos]) + _stirling_remainder((n - k)[pos])
+               - _stirling_remainder(d_int[pos]) - _stirling_remainder(n[pos]))
+        out[pos] = lead + rem
+    zero = ~pos                                            # n = c + k
+    if zero.any():
+        nn, cc, kk = nf[zero], cf[zero], kf[zero]
+        lead = -cc * np.log(nn / cc) - kk * np.log(nn / kk) + 0.5 * np.log(2 * np.pi * cc * kk / nn)
+        rem = (_stirling_remainder(c[zero]) + _stirling_remainder(k[zero])
+               - _stirling_remainder(n[zero]))
+        out[zero] = lead + rem
+    return np.minimum(out, 0.0)
 
 
 # ----------------------------------------------------------------------------------------

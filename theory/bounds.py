@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import logsumexp
 
-from ._validation import (as_float_array, check_int, check_log_probabilities, check_real,
-                          check_thresholds, check_weights, readonly)
+from ._validation import (as_float_array, check_allocation, check_int, check_log_probabilities,
+                          check_real, check_thresholds, check_weights, readonly)
 from .coverage import _tail_masses, coverage_profile
 
 __all__ = [
@@ -523,6 +523,7 @@ def coverage_decay_witness(decay_constant, log_w_max, n_atoms):
     C = check_real(decay_constant, "decay_constant", low=0.0, high=1.0, low_open=True)
     L = check_real(log_w_max, "log_w_max", low=C, low_open=True)
     K = check_int(n_atoms, "n_atoms", low=1)
+    check_allocation(64 * (K + 1) + (1 << 16), f"`n_atoms` = {K} atoms", "use fewer atoms")
     z = C * (L / C) ** (np.arange(K + 1) / K)
     z[-1] = L
     tail = C / z                                   # P[Z >= z_k]

@@ -74,7 +74,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._validation import check_int, check_real, check_thresholds, readonly
+from ._chain import (power_and_sum, reach_sets_sum, tropical_vector_power, use_squaring,
+                     vector_matrix_power)
+from ._validation import check_allocation, check_int, check_real, check_thresholds, readonly
 from .coverage import comparison_log_thresholds
 from .divergences import categorical_kl
 
@@ -419,16 +421,125 @@ def _windows(mom, width_sd):
     return lo_w, np.maximum(hi_w, lo_w)
 
 
-def _vector_matrix_power(vec, P, n):
-    """``vec @ P**n`` for stacks of row vectors ``(..., 1, V)`` and matrices ``(..., V, V)``,
-    by repeated squaring (``O(V^3 log n)`` per stack element)."""
-    while n:
-        if n & 1:
-            vec = vec @ P
-        n >>= 1
-        if n:
-            P = P @ P
-    return vec
+def _full_matrices(lpd, lpm):
+    """Time-homogeneous transitions as ``(X, V+1, V+1)`` matrices over contexts.
+
+    Returns ``w``, ``winf`` and ``delta`` (as :func:`_step_arrays`) with the begin-of-sequence
+    context as row ``V`` (its transitions are those of position 0) and a zero column ``V``.
+    """
+    w_b, winf_b, d_b = _step_arrays(lpd, lpm, 0, True)          # (X, 1, V)
+    w_t, winf_t, d_t = _step_arrays(lpd, lpm, 1, False)         # (X, V, V)
+
+    def full(t, b):
+        a = np.concatenate([t, b], axis=1)                      # (X, V+1, V)
+        return np.concatenate([a, np.zeros(a.shape[:-1] + (1,))], axis=-1)
+
+    return full(w_t, w_b), full(winf_t, winf_b), full(d_t, d_b)
+
+
+def _start_vector(mu, S):
+    """Row vectors ``(X, 1, S)`` with mass ``mu[x]`` on the begin-of-sequence context."""
+    v = np.zeros((mu.size, 1, S))
+    v[:, 0, S - 1] = mu
+    return v
+
+
+def _moment_final(lpd, lpm, horizon, mu):
+    """:func:`_moment_pass` at the final position only, for time-homogeneous tables, by repeated squaring.
+
+    ``O(X V^3 log H)`` time.  Moments of ``Z_H`` come from the block recursion
+    ``(m0, m1, m2) -> (m0 W, m1 W + m0 (W*D), m2 W + 2 m1 (W*D) + m0 (W*D^2))`` taken twice:
+    the mean first, then the second moment of ``Z_H - c H`` with ``c`` the mean drift per
+    position (so the variance does not cancel against ``mean**2`` when ``H`` is huge).  The
+    reachable range is a (min, +) / (max, +) matrix power; the mass lost to infinite
+    increments is the visit count of each context times its infinite-transition mass.
+    Returns the keys of :func:`_moment_pass` as arrays over ``h = 0, H`` (no ``reach``).
+    """
+    W, Winf, D = _full_matrices(lpd, lpm)
+    X, S = W.shape[0], W.shape[-1]
+    start = _start_vector(mu, S)
+    m0, visits = power_and_sum(start, W, horizon)
+    inf_mass = float((visits[:, 0, :] * Winf.sum(axis=-1)).sum())
+
+    def moments(shift):
+        Dc = np.where(W > 0, D - shift, 0.0)
+        zero = np.zeros_like(W)
+        M = np.block([[W, W * Dc, W * Dc * Dc], [zero, W, 2 * W * Dc], [zero, zero, W]])
+        vec = np.concatenate([start, np.zeros((X, 1, 2 * S))], axis=-1)
+        out = vector_matrix_power(vec, M, horizon)
+        return out[..., S:2 * S].sum(), out[..., 2 * S:].sum()
+
+    tot = float(m0.sum())
+    if not tot > 0:
+        z = np.zeros(2)
+        return {"mean": z, "sd": z, "hard_lo": z, "hard_hi": z, "inf_mass": inf_mass}
+    s1, _ = moments(0.0)
+    drift = float(s1) / tot / horizon
+    c1, c2 = moments(drift)
+    centred = float(c1) / tot
+    var = max(float(c2) / tot - centred * centred, 0.0)
+    finite = W > 0
+    lo = tropical_vector_power(np.where(start > 0, 0.0, np.inf), np.where(finite, D, np.inf), horizon, np.min)
+    hi = tropical_vector_power(np.where(start > 0, 0.0, -np.inf), np.where(finite, D, -np.inf), horizon, np.max)
+    live = m0 > 0
+    return {"mean": np.array([0.0, centred + drift * horizon]), "sd": np.array([0.0, np.sqrt(var)]),
+            "hard_lo": np.array([0.0, float(lo[live].min())]), "hard_hi": np.array([0.0, float(hi[live].max())]),
+            "inf_mass": inf_mass}
+
+
+def _final_moments(lpd, lpm, horizon, n_prompts, mu):
+    """The moments and ranges of ``Z_H`` needed by the ``fft`` and ``fourier`` methods.
+
+    By repeated squaring for long time-homogeneous chains (:func:`_moment_final`), else the
+    position-by-position :func:`_moment_pass`.  Only the ``[-1]`` entries are meaningful.
+    """
+    homogeneous = lpd.shape[1] == 1 and lpm.shape[1] == 1
+    if use_squaring(horizon, lpd.shape[-1] + 1, homogeneous, blocks=3):
+        return _moment_final(lpd, lpm, horizon, mu)
+    return _moment_pass(lpd, lpm, horizon, n_prompts, mu)
+
+
+def _error_range(mom, w_b, err_b, w_t, err_t, horizon, mu):
+    """``(E_min, E_max)``: sums over positions of the extreme rounding errors of reachable transitions.
+
+    Position by position with the reachable contexts of :func:`_moment_pass` when it ran;
+    otherwise (long time-homogeneous chains) over the eventually periodic sequence of
+    reachable context sets (:func:`theory._chain.reach_sets_sum`).
+    """
+    if "reach" in mom:
+        e_max = e_min = 0.0
+        for h in range(horizon):
+            w, err = (w_b, err_b) if h == 0 else (w_t, err_t)
+            ok = mom["reach"][h][:, :, None] & (w > 0)
+            if ok.any():
+                e_max += float(err[ok].max())
+                e_min += float(err[ok].min())
+        return e_min, e_max
+    X, V = w_t.shape[0], w_t.shape[-1]
+    w = np.concatenate([w_t, w_b], axis=1)                      # (X, V+1, V): context -> token
+    err = np.concatenate([err_t, err_b], axis=1)
+    ok = w > 0
+    row_max = np.where(ok, err, -np.inf).max(axis=-1)           # (X, V+1)
+    row_min = np.where(ok, err, np.inf).min(axis=-1)
+    adjacency = np.concatenate([ok, np.zeros((X, V + 1, 1), dtype=bool)], axis=-1)
+    start = np.zeros((X, V + 1), dtype=bool)
+    start[:, V] = mu > 0
+
+    def extreme(rows, best):
+        def value(R):
+            vals = rows[R & ok.any(axis=-1)]
+            return float(best(vals)) if vals.size else 0.0
+        return value
+
+    e_max = reach_sets_sum(start, adjacency, horizon, extreme(row_max, np.max))
+    e_min = reach_sets_sum(start, adjacency, horizon, extreme(row_min, np.min))
+    return e_min, e_max
+
+
+def _lattice_bytes(H, X, V, B):
+    """Peak bytes of :func:`_certified_single`: per-position tables and moments, one lattice step."""
+    per_position = 16 * X * V * V + X * (V + 1) + 256
+    return H * per_position + 16 * X * V * V * B + 48 * X * V * B + (1 << 16)
 
 
 def _certified_single(d, m, n_bins, width_sd, n_lambdas):
@@ -439,6 +550,10 @@ def _certified_single(d, m, n_bins, width_sd, n_lambdas):
     X = d.n_prompts
     mu = np.asarray(d.prompt_weights, dtype=float)
     B = n_bins
+    check_allocation(_lattice_bytes(H, X, d.vocab_size, B),
+                     f"the lattice method with `H` = {H} positions and `n_bins` = {B}",
+                     "use method='fourier' (any Markov model; for time-homogeneous chains its "
+                     "cost grows like log H)")
     mom = _moment_pass(lpd, lpm, H, X, mu)
 
     # ---- lattice step and moving window
@@ -599,7 +714,7 @@ def _certified_fft_single(d, m, n_bins, width_sd, n_lambdas, chunk=1 << 15):
     H, X = d.horizon, d.n_prompts
     mu = np.asarray(d.prompt_weights, dtype=float)
     L = n_bins
-    mom = _moment_pass(lpd, lpm, H, X, mu)
+    mom = _final_moments(lpd, lpm, H, X, mu)
     sd = mom["sd"][-1]
     lo_w, hi_w = (float(w[-1]) for w in _windows(mom, width_sd))
     scale = hi_w - lo_w if hi_w > lo_w else 1.0
@@ -611,15 +726,8 @@ def _certified_fft_single(d, m, n_bins, width_sd, n_lambdas, chunk=1 << 15):
     k_b, k_t = np.rint(d_b / step).astype(np.int64), np.rint(d_t / step).astype(np.int64)
     err_b, err_t = d_b - k_b * step, d_t - k_t * step
     # inf mass and the reachable ranges of the rounding error (deterministic bounds on E)
-    reach = mom["reach"]
     inf_mass = float(mom["inf_mass"])
-    e_max = e_min = 0.0
-    for h in range(H):
-        w, err = (w_b, err_b) if h == 0 else (w_t, err_t)
-        ok = reach[h][:, :, None] & (w > 0)
-        if ok.any():
-            e_max += float(err[ok].max())
-            e_min += float(err[ok].min())
+    e_min, e_max = _error_range(mom, w_b, err_b, w_t, err_t, H, mu)
     # characteristic function at the rfft frequencies, chunk by chunk; phases from a table of
     # the L-th roots of unity (exact integer arithmetic for j * k mod L)
     n_freq = L // 2 + 1
@@ -632,7 +740,7 @@ def _certified_fft_single(d, m, n_bins, width_sd, n_lambdas, chunk=1 << 15):
             vec = (w_b[x, 0][None, :] * roots[np.mod(np.multiply.outer(j, kb_mod[x, 0]), L)])[:, None, :]
             if H > 1:
                 P = w_t[x][None] * roots[np.mod(j[:, None, None] * kt_mod[x][None], L)]    # (C, V, V)
-                vec = _vector_matrix_power(vec, P, H - 1)
+                vec = vector_matrix_power(vec, P, H - 1)
             phi[j] += mu[x] * vec[:, 0, :].sum(axis=1)
     shift = np.conj(roots[np.mod(np.arange(n_freq, dtype=np.int64) * (k0 % L), L)])
     masses = np.fft.irfft(phi * shift, n=L)
@@ -673,6 +781,14 @@ def _tilted_mean(d, m, step):
     """Exact E[E; Z < inf] for nearest rounding on a lattice of this step."""
     lpd, lpm = _tables(d, m)
     mu = np.asarray(d.prompt_weights, dtype=float)
+    if use_squaring(d.horizon, d.vocab_size + 1, _is_homogeneous(d, m)):
+        # (e0, e1) -> (e0 W, e1 W + e0 (W * err)) by repeated squaring
+        W, _, D = _full_matrices(lpd, lpm)
+        err = np.where(W > 0, D - np.rint(D / step) * step, 0.0)
+        M = np.block([[W, W * err], [np.zeros_like(W), W]])
+        start = _start_vector(mu, W.shape[-1])
+        out = vector_matrix_power(np.concatenate([start, np.zeros_like(start)], axis=-1), M, d.horizon)
+        return float(out[..., W.shape[-1]:].sum())
     e0 = mu[:, None].copy()
     e1 = np.zeros_like(e0)
     steps = _Steps(lpd, lpm)
@@ -724,7 +840,7 @@ def certified_log_ratio(data, model, *, n_bins=4096, width_sd=8.0, n_lambdas=48,
     width_sd : float
         Half-width of the moving window in standard deviations of :math:`Z_h`.
     n_lambdas : int
-        Number of Chernoff tilts per sign.
+        Number of Chernoff tilts per sign (at most 4096).
     method : {"auto", "lattice", "fft"}
         ``"lattice"``: the position-by-position dynamic programme over a moving window (any
         Markov model).  ``"fft"``: time-homogeneous tables only; the lattice law modulo
@@ -762,7 +878,7 @@ def certified_log_ratio(data, model, *, n_bins=4096, width_sd=8.0, n_lambdas=48,
         raise ValueError("`model` must be unbatched here; use certified_coverage for a batch.")
     n_bins = _check_bins(n_bins)
     width_sd = check_real(width_sd, "width_sd", low=0.0, low_open=True)
-    n_lambdas = check_int(n_lambdas, "n_lambdas", low=1)
+    n_lambdas = check_int(n_lambdas, "n_lambdas", low=1, high=4096)
     n_freq = check_int(n_freq, "n_freq", low=16, high=2 ** 24)
     return _dispatch(d, m, n_bins, width_sd, n_lambdas, method, n_freq)
 
@@ -839,49 +955,17 @@ def _stopped_single(d, m, log_n, n_bins):
     if c_max > 0:
         B = n_bins
         step = c_max / B
-        L = np.zeros((X, 1, B))
-        L[:, 0, 0] = mu
-        sat = 0.0
-        # second moment of the rounding error E_S (finite contexts only), and its max
-        m0 = mu[:, None].copy()
-        m1 = np.zeros_like(m0)
-        m2 = np.zeros_like(m0)
-        e_abs_max = 0.0
-        for h in range(H):
-            first = h == 0
-            rows = slice(V, V + 1) if first else slice(0, V)
-            eps = eps_tab[:, h if eps_tab.shape[1] > 1 else 0, rows]       # (X, P)
-            pd = np.exp(lpd[:, h if lpd.shape[1] > 1 else 0, rows, :])     # (X, P, V)
-            finite = np.isfinite(eps)
-            k = np.where(finite, np.rint(np.where(finite, eps, 0.0) / step), B).astype(np.int64)
-            k = np.minimum(k, B)
-            err = np.where(finite, eps - k * step, 0.0)
-            live = m0 > 0
-            if (live & finite).any():
-                e_abs_max += float(np.abs(err[live & finite]).max())
-            # shift each row by k (mass reaching index >= B saturates)
-            P = L.shape[1]
-            csum = np.concatenate([np.zeros((X, P, 1)), np.cumsum(L, axis=-1)], axis=-1)
-            keep = np.clip(B - k, 0, B)                                      # bins that stay
-            sat += float((L.sum(axis=-1) - np.take_along_axis(csum, keep[..., None], axis=-1)[..., 0]).sum())
-            pad = np.zeros((X, P, B))
-            padded = np.concatenate([pad, L], axis=-1)                       # (X, P, 2B)
-            view = sliding_window_view(padded, B, axis=-1)                   # (X, P, B+1, B)
-            shifted = view[np.arange(X)[:, None], np.arange(P)[None, :], B - k]  # (X, P, B)
-            L = np.einsum("xpb,xpv->xvb", shifted, pd)
-            # error moments along finite contexts
-            w = np.where(finite[..., None], pd, 0.0)
-            n0 = np.einsum("xp,xpv->xv", m0, w)
-            n1 = np.einsum("xp,xpv->xv", m1 + m0 * err, w)
-            n2 = np.einsum("xp,xpv->xv", m2 + 2 * m1 * err + m0 * err * err, w)
-            m0, m1, m2 = n0, n1, n2
-        masses = L.sum(axis=(0, 1))
-        err_total = min(float(np.sqrt(max(m2.sum(), 0.0))), e_abs_max)
+        if use_squaring(H, V + 1, _is_homogeneous(d, m), blocks=2):
+            masses, sat, err_total, fp = _stopped_lattice_squaring(lpd, eps_tab, mu, H, B, step)
+        else:
+            masses, sat, err_total = _stopped_lattice_stepping(lpd, eps_tab, mu, H, B, step)
+            fp = 0.0
         grid = step * np.arange(B)
         c = np.minimum(np.where(np.isfinite(log_n), log_n, 0.0), c_max)
         # E[min(c, S_r)] = sum_i m_i min(c, i step) + sat * c
         out_r = (masses[None, :] * np.minimum(c.reshape(-1, 1), grid[None, :])).sum(axis=1).reshape(c.shape)
         out_r = out_r + sat * c
+        err_total = err_total + fp * c
     lo = np.clip(out_r - err_total, 0.0, None)
     hi = np.minimum(out_r + err_total, np.where(np.isfinite(log_n), log_n, np.inf))
     lo = np.minimum(lo, hi)
@@ -890,6 +974,196 @@ def _stopped_single(d, m, log_n, n_bins):
         lo = np.where(np.isinf(log_n), kl, lo)
         hi = np.where(np.isinf(log_n), kl, hi)
     return lo, hi, step
+
+
+def _stopped_increments(eps, B, step):
+    """Lattice shifts ``k`` (``B`` = saturate, for infinite token KL) and rounding errors of the token KLs."""
+    finite = np.isfinite(eps)
+    k = np.where(finite, np.rint(np.where(finite, eps, 0.0) / step), B).astype(np.int64)
+    k = np.minimum(k, B)
+    err = np.where(finite, eps - k * step, 0.0)
+    return finite, k, err
+
+
+def _stopped_lattice_stepping(lpd, eps_tab, mu, H, B, step):
+    """Position by position: the lattice law of the rounded cumulative KL, its saturated mass
+    and the bound on the rounding error (see :func:`_stopped_error_bound`)."""
+    X, V = lpd.shape[0], lpd.shape[-1]
+    L = np.zeros((X, 1, B))
+    L[:, 0, 0] = mu
+    sat = 0.0
+    # second moment of the rounding error E_S (finite contexts only), and its max
+    m0 = mu[:, None].copy()
+    m1 = np.zeros_like(m0)
+    m2 = np.zeros_like(m0)
+    e_abs_max = 0.0
+    e_unsat = 0.0
+    for h in range(H):
+        first = h == 0
+        rows = slice(V, V + 1) if first else slice(0, V)
+        eps = eps_tab[:, h if eps_tab.shape[1] > 1 else 0, rows]       # (X, P)
+        pd = np.exp(lpd[:, h if lpd.shape[1] > 1 else 0, rows, :])     # (X, P, V)
+        finite, k, err = _stopped_increments(eps, B, step)
+        live = m0 > 0
+        if (live & finite).any():
+            e_abs_max += float(np.abs(err[live & finite]).max())
+        e_unsat += float((L.sum(axis=-1) * np.abs(err)).sum())
+        # shift each row by k (mass reaching index >= B saturates)
+        P = L.shape[1]
+        csum = np.concatenate([np.zeros((X, P, 1)), np.cumsum(L, axis=-1)], axis=-1)
+        keep = np.clip(B - k, 0, B)                                      # bins that stay
+        sat += float((L.sum(axis=-1) - np.take_along_axis(csum, keep[..., None], axis=-1)[..., 0]).sum())
+        pad = np.zeros((X, P, B))
+        padded = np.concatenate([pad, L], axis=-1)                       # (X, P, 2B)
+        view = sliding_window_view(padded, B, axis=-1)                   # (X, P, B+1, B)
+        shifted = view[np.arange(X)[:, None], np.arange(P)[None, :], B - k]  # (X, P, B)
+        L = np.einsum("xpb,xpv->xvb", shifted, pd)
+        # error moments along finite contexts
+        w = np.where(finite[..., None], pd, 0.0)
+        n0 = np.einsum("xp,xpv->xv", m0, w)
+        n1 = np.einsum("xp,xpv->xv", m1 + m0 * err, w)
+        n2 = np.einsum("xp,xpv->xv", m2 + 2 * m1 * err + m0 * err * err, w)
+        m0, m1, m2 = n0, n1, n2
+    masses = L.sum(axis=(0, 1))
+    return masses, sat, _stopped_error_bound(m2.sum(), e_abs_max, e_unsat)
+
+
+def _stopped_error_bound(second_moment, e_abs_max, e_unsat):
+    r"""Bound on :math:`|\mathbb E\min(c, S) - \mathbb E\min(c, S_r)|` for every ``c <= c_max``.
+
+    The smallest of :math:`\sqrt{\mathbb E E^2}` and :math:`\sum_h\max|e_h|` (``min(c, .)``
+    is 1-Lipschitz, :math:`E = S - S_r`) and :math:`\mathbb E\sum_{h<\sigma}|e_h|` with
+    :math:`\sigma` the first position where :math:`S_r` saturates: until the first time
+    :math:`\sigma'\le\sigma` that :math:`S` or :math:`S_r` reaches ``c`` the two stopped
+    values differ by at most :math:`|E_{\sigma'}|`, and afterwards one of them is ``c``
+    while the other lies between its value at :math:`\sigma'` and ``c`` (both walks are
+    non-decreasing).  The last term is the expected rounding error over the positions at
+    which the lattice still holds the mass (``e_unsat``).
+    """
+    return min(float(np.sqrt(max(second_moment, 0.0))), e_abs_max, e_unsat)
+
+
+#: Relative error per floating-point operation of the FFT convolutions, in units of the
+#: unit roundoff per ``log2`` of the transform length (Percival's bound for FFT-based
+#: products, 3(2 + sqrt 5) per level, with a factor of about 2 of margin).
+_FFT_ERR_PER_LEVEL = 26.0
+
+
+def _poly_matmul(A, Bm, n_bins):
+    """Products of matrices of polynomials truncated at degree ``n_bins``: ``(X, P, Q, B) x (X, Q, R, B)``.
+
+    Coefficients are non-negative (probabilities); the FFT result is clipped at 0.  Returns
+    the product and a bound per row ``(X, P)`` on the l1 norm of its fresh rounding error.
+    """
+    n_fft = 1 << int(np.ceil(np.log2(2 * n_bins - 1))) if n_bins > 1 else 1
+    fa = np.fft.rfft(A, n_fft, axis=-1)
+    fb = np.fft.rfft(Bm, n_fft, axis=-1)
+    C = np.fft.irfft(np.einsum("xpqf,xqvf->xpvf", fa, fb), n_fft, axis=-1)[..., :n_bins]
+    np.maximum(C, 0.0, out=C)
+    gamma = (_FFT_ERR_PER_LEVEL * np.log2(max(n_fft, 2)) + 2.0 * A.shape[2] + 8.0) * (np.finfo(float).eps / 2)
+    na = np.sqrt((A * A).sum(axis=-1))                                  # (X, P, Q) l2 norms
+    nb = np.sqrt((Bm * Bm).sum(axis=-1))                                # (X, Q, R)
+    fresh = n_bins * gamma * np.einsum("xpq,xqr->xp", na, nb)
+    return C, fresh
+
+
+def _row_norms(A):
+    """l1 norm of every row ``(X, P)`` of a polynomial matrix ``(X, P, R, B)``."""
+    return np.abs(A).sum(axis=(-1, -2))
+
+
+def _poly_product_with_error(A, ea, Bm, eb, n_bins):
+    """``A x Bm`` with a bound on the l1 error of every row, given the row bounds ``ea``/``eb`` of the factors."""
+    C, fresh = _poly_matmul(A, Bm, n_bins)
+    na = _row_norms(A)                                                  # (X, P)
+    nb = _row_norms(Bm).max(axis=-1)                                    # (X,) max row of Bm
+    eb_max = eb.max(axis=-1)                                            # (X,)
+    ec = ea * (nb + eb_max)[:, None] + na * eb_max[:, None] + fresh
+    return C, ec
+
+
+def _poly_power_and_sum(M, n, n_bins):
+    """``M**n`` and ``sum_{j<n} M**j`` for a polynomial matrix, with l1 error bounds per row.
+
+    Binary doubling from the most significant bit: ``(P, G)_{2a} = (P_a P_a, G_a + P_a G_a)``
+    and ``(P, G)_{a+1} = (P_a M, G_a + P_a)``; the error of ``G`` grows additively (a generic
+    bound for the block matrix ``[[M, I], [0, I]]`` would multiply it by the norm of ``G``
+    at every squaring).
+    """
+    u = np.finfo(float).eps / 2
+    X, S = M.shape[:2]
+    P = np.zeros_like(M)
+    P[:, np.arange(S), np.arange(S), 0] = 1.0
+    G = np.zeros_like(M)
+    e_p = np.zeros((X, S))
+    e_g = np.zeros((X, S))
+    e_m = np.zeros((X, S))
+    for bit in bin(n)[2:]:
+        PG, e_pg = _poly_product_with_error(P, e_p, G, e_g, n_bins)
+        G = G + PG
+        e_g = e_g + e_pg + u * _row_norms(G)
+        P, e_p = _poly_product_with_error(P, e_p, P, e_p, n_bins)
+        if bit == "1":
+            G = G + P
+            e_g = e_g + e_p + u * _row_norms(G)
+            P, e_p = _poly_product_with_error(P, e_p, M, e_m, n_bins)
+    return P, G, e_p, e_g
+
+
+def _stopped_lattice_squaring(lpd, eps_tab, mu, H, B, step):
+    """:func:`_stopped_lattice_stepping` for time-homogeneous tables by repeated squaring.
+
+    The step is a matrix of polynomials in the lattice shift ``z``:
+    ``M[x, p, v](z) = pi_D(v|x, p) z^{k(x, p)}`` truncated at degree ``B`` (saturation), and
+    the block matrix ``[[M, I], [0, I]]`` to the power ``H`` gives the final lattice law and
+    the unsaturated mass of every context summed over positions (:func:`_stopped_error_bound`).
+    Products are FFT convolutions; their rounding errors are bounded (Percival's bound,
+    propagated through the squarings with the computed norms) and returned as ``fp``, a
+    bound on the l1 error of the final law, to be added to the certified gap (it is tiny when
+    the chain saturates, and grows like ``H * 1e-13`` when mass can stay unsaturated for
+    ever).  Returns ``masses, sat, err_total, fp``.
+    """
+    X, V = lpd.shape[0], lpd.shape[-1]
+    S = V + 1
+    pd = np.exp(lpd[:, 0])                                              # (X, V+1, V)
+    pd = np.concatenate([pd, np.zeros((X, S, 1))], axis=-1)             # (X, S, S), BOS column 0
+    finite, k, err = _stopped_increments(eps_tab[:, 0], B, step)       # (X, S)
+    check_allocation(X * (2 * S) ** 2 * (2 * B) * 16 * 6 + (1 << 16),
+                     f"the stopped-KL lattice with `n_bins` = {B} for {X} prompt(s) and V = {V}",
+                     "use fewer `n_bins`")
+    M = np.zeros((X, S, S, B))
+    xi, pi = np.nonzero(k < B)
+    M[xi, pi, :, k[xi, pi]] = pd[xi, pi, :]
+    # law after H positions and unsaturated mass summed over positions, from the BOS context
+    P, G, e_p, e_g = _poly_power_and_sum(M, H, B)
+    law, e_law = mu[:, None, None] * P[:, S - 1], mu * e_p[:, S - 1]    # (X, S, B), (X,)
+    visits, e_vis = mu[:, None, None] * G[:, S - 1], mu * e_g[:, S - 1]
+    masses = law.sum(axis=(0, 1))
+    unsat = visits.sum(axis=-1)                                         # (X, S)
+    # the table rows sum to one only up to rounding: mass created or lost per unsaturated step
+    drift = float(np.abs(pd.sum(axis=-1)[:, :S] - 1.0).max()) + S * np.finfo(float).eps
+    fp = 2.0 * float(e_law.sum()) + drift * float(unsat.sum())
+    sat = max(1.0 - float(masses.sum()), 0.0)
+    e_unsat = float((unsat * np.abs(err)).sum()) + float(e_vis.sum()) * float(np.abs(err).max(initial=0.0))
+    # moments of the rounding error along finite contexts, and its per-position maxima
+    W = np.where(finite[..., None], pd, 0.0)
+    D = np.broadcast_to(err[..., None], W.shape)
+    zero = np.zeros_like(W)
+    Mom = np.block([[W, W * D, W * D * D], [zero, W, 2 * W * D], [zero, zero, W]])
+    start = np.zeros((X, 1, 3 * S))
+    start[:, 0, S - 1] = mu
+    second = float(vector_matrix_power(start, Mom, H)[..., 2 * S:].sum())
+    adjacency = W > 0
+    first = np.zeros((X, S), dtype=bool)
+    first[:, S - 1] = mu > 0
+    abs_err = np.abs(err)
+
+    def value(R):
+        vals = abs_err[R & finite]
+        return float(vals.max()) if vals.size else 0.0
+
+    e_abs_max = reach_sets_sum(first, adjacency, H, value)
+    return masses, sat, _stopped_error_bound(second, e_abs_max, e_unsat), fp
 
 
 def certified_stopped_kl(data, model, N, *, n_bins=4096):
@@ -904,9 +1178,20 @@ def certified_stopped_kl(data, model, N, *, n_bins=4096):
     The joint law of ``(prompt, previous token, cumulative token KL)`` is propagated on a
     lattice of step :math:`\log N_{\max}/\text{n\_bins}` with nearest rounding; the
     cumulative KL is non-decreasing, so mass that reaches :math:`\log N_{\max}` is absorbed
-    (its stopped value is exact).  As :math:`\min\{c,\cdot\}` is 1-Lipschitz the rounding
-    error costs at most :math:`\mathbb E|E|\le\sqrt{\mathbb E E^2}`, with the second moment
-    computed exactly by a forward recursion.  ``N = inf`` gives the exact KL.
+    (its stopped value is exact).  The rounding error costs at most the smallest of
+    :math:`\sqrt{\mathbb E E^2}` (:math:`\min\{c,\cdot\}` is 1-Lipschitz; the second
+    moment by an exact forward recursion), the sum over positions of the largest reachable
+    rounding error, and the expected rounding error accumulated while the lattice still
+    holds the mass (after the rounded walk saturates the two stopped values can differ by no
+    more than they did then).  ``N = inf`` gives the exact KL.
+
+    Cost: :math:`O(H X V^2 \text{n\_bins})` position by position; for time-homogeneous
+    tables and long horizons the step is a matrix of polynomials in the lattice shift,
+    raised to the power ``H`` by repeated squaring with FFT products
+    (:math:`O(\log H\, X V^3\, \text{n\_bins}\log\text{n\_bins})`, ``H = 10**12`` in about a
+    second); the floating-point error of those products is bounded and added to the gap
+    (negligible when the cumulative KL saturates, growing with ``H`` when mass can stay
+    below :math:`\log N` for ever).
 
     Parameters
     ----------

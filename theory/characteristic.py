@@ -168,7 +168,7 @@ def _transfer_product(steps, horizon, mu, freqs, prune_tol):
 
 def _transfer_chunk(steps, horizon, mu, freqs, prune_tol):
     """:func:`_transfer_product` on one chunk; ``bound`` here covers dropped frequencies only."""
-    from .certified import _vector_matrix_power
+    from ._chain import vector_matrix_power
 
     K = freqs.t.size
     w0, _, d0 = steps(0)                                         # (X, 1, V)
@@ -182,7 +182,7 @@ def _transfer_chunk(steps, horizon, mu, freqs, prune_tol):
     while h < horizon and alive.size:
         if h >= sequential_until:
             # time-homogeneous: the remaining H - h positions by repeated squaring
-            vec = _vector_matrix_power(vec[:, :, None, :], T_hom, horizon - h)[:, :, 0, :]
+            vec = vector_matrix_power(vec[:, :, None, :], T_hom, horizon - h)[:, :, 0, :]
             break
         w, _, dl = steps(h)
         if steps.homogeneous:
@@ -431,7 +431,7 @@ def _truncation_bound(t_next, s, P, m_f):
 
 def certified_fourier_law(d, m, n_freq, width_sd, n_lambdas):
     """The ``method="fourier"`` law for one Markov pair (called by :mod:`theory.certified`)."""
-    from .certified import _Steps, _moment_pass, _tables, _tilted_log_mgf, _windows
+    from .certified import _Steps, _final_moments, _tables, _tilted_log_mgf, _windows
     from .log_ratio import markov_kl
 
     n_freq = check_int(n_freq, "n_freq", low=16, high=2 ** 24)
@@ -439,7 +439,7 @@ def certified_fourier_law(d, m, n_freq, width_sd, n_lambdas):
     H, X = d.horizon, d.n_prompts
     mu = np.asarray(d.prompt_weights, dtype=float)
     steps = _Steps(lpd, lpm)
-    mom = _moment_pass(lpd, lpm, H, X, mu)
+    mom = _final_moments(lpd, lpm, H, X, mu)
     mean, sd = float(mom["mean"][-1]), float(mom["sd"][-1])
     lo_w, hi_w = (float(w[-1]) for w in _windows(mom, width_sd))
     P0 = max(hi_w - lo_w, 1e-3 * max(1.0, sd, abs(mean)))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from ._validation import (as_float_array, as_int_array, check_log_probabilities,
+from ._validation import (as_float_array, as_int_array, check_allocation, check_log_probabilities,
                           check_thresholds, check_weights)
 
 __all__ = [
@@ -236,6 +236,15 @@ def per_prompt_coverage(log_ratio, N, *, weights=None):
         Shape ``(n_prompts,) + np.shape(N)``.  Averaging over :math:`x\sim\mu` gives
         :func:`coverage_profile`.
 
+    Notes
+    -----
+    Each row is sorted once and every threshold is a binary search in it, as in
+    :func:`coverage_profile` (the same tail sums, so row ``x`` equals
+    ``coverage_profile(log_ratio[x], N, weights=weights[x])``): :math:`O(n_{\rm prompts}\,(m +
+    |N|)\log m)` time and memory linear in the input plus the output, never the
+    :math:`n_{\rm prompts}\times m\times|N|` comparison table.  Empirical coverage (no
+    ``weights``) is an exact count divided by ``m``.
+
     Examples
     --------
     >>> per_prompt_coverage([[0.0, 2.0], [3.0, 3.0]], 2.0)
@@ -255,11 +264,40 @@ def per_prompt_coverage(log_ratio, N, *, weights=None):
         lr = np.where(w > 0, lr, -np.inf)
     if np.isnan(lr).any():
         raise ValueError("`log_ratio` must not contain NaN where the weight is positive.")
-    # One comparison tensor (n_prompts, m, |N|): prompts are few in exact use.
     flat_n = np.ravel(log_n)
-    hits = lr[:, :, None] >= flat_n[None, None, :]
-    cov = np.einsum("pm,pmk->pk", w, hits)
-    return np.clip(cov, 0.0, 1.0).reshape((n_prompts,) + np.shape(log_n))
+    k = flat_n.size
+    check_allocation(24 * n_prompts * k + 56 * lr.size + 24 * k + (1 << 16),
+                     f"per-prompt coverage of `log_ratio` ({n_prompts} prompts x {m} points) at "
+                     f"{k} thresholds `N`", "pass fewer prompts or thresholds per call")
+    if weights is None:   # exact counts: k/m, with no rounding from summing 1/m
+        srt = np.sort(lr, axis=1)
+        below = _rowwise_count_below(srt, flat_n)
+        cov = (m - below) / m
+    else:
+        order = np.argsort(lr, axis=1, kind="stable")
+        srt = np.take_along_axis(lr, order, axis=1)
+        ws = np.take_along_axis(w, order, axis=1)
+        del order
+        tail = np.concatenate([np.cumsum(ws[:, ::-1], axis=1)[:, ::-1], np.zeros((n_prompts, 1))], axis=1)
+        del ws
+        np.clip(tail, 0.0, 1.0, out=tail)
+        cov = np.take_along_axis(tail, _rowwise_count_below(srt, flat_n), axis=1)
+    return cov.reshape((n_prompts,) + np.shape(log_n))
+
+
+def _rowwise_count_below(sorted_rows, t):
+    """``[np.searchsorted(row, t, side="left") for row in sorted_rows]`` without a loop, ``(P, K)``.
+
+    Values and thresholds are replaced by their ranks among all of them, so ``row * R + rank``
+    is one globally sorted key and a single ``searchsorted`` answers every row.
+    """
+    P, m = sorted_rows.shape
+    _, ranks = np.unique(np.concatenate([sorted_rows.ravel(), t]), return_inverse=True)
+    ranks = ranks.astype(np.int64)
+    offsets = np.arange(P, dtype=np.int64)[:, None] * (int(ranks.max()) + 1)
+    keys = (ranks[:P * m].reshape(P, m) + offsets).ravel()
+    queries = offsets + ranks[P * m:][None, :]
+    return np.searchsorted(keys, queries, side="left") - np.arange(P, dtype=np.int64)[:, None] * m
 
 
 def answer_level_coverage(log_p, log_q, answer, N, *, prompt_weights=None):
@@ -455,6 +493,10 @@ def on_policy_coverage(loglik_ref, loglik_model, N, *, weights=None):
         lr = ref - mod
     lr = np.where(np.isnan(lr), -np.inf, lr)
     flat_n = np.ravel(log_n)
+    cells = int(np.prod(shape, dtype=object)) * flat_n.size
+    check_allocation(9 * cells + (1 << 16), f"the comparison table of `loglik_ref`/`loglik_model` "
+                     f"{shape} against {flat_n.size} thresholds `N`",
+                     "pass fewer thresholds or candidates per call")
     hits = lr[..., None] >= flat_n
     cov = np.einsum("nm,...nmk->...k", w, hits) / n
     return cov.reshape(shape[:-2] + np.shape(log_n))

@@ -29,7 +29,8 @@ from math import comb
 
 import numpy as np
 
-from ._validation import as_finite_array, as_float_array, check_int, check_real, check_weights, readonly
+from ._validation import (as_finite_array, as_float_array, check_allocation, check_int, check_real,
+                          check_weights, readonly)
 from .count_law import count_vectors
 from .coverage import comparison_log_thresholds, log_thresholds
 from .divergences import categorical_kl
@@ -40,7 +41,7 @@ __all__ = ["IidTokenLaw", "iid_token_log_probs", "iid_token_tables", "MAX_COUNT_
 MAX_COUNT_VECTORS = 5_000_000
 
 
-def _count_support(vocab_size, horizon):
+def _count_support(vocab_size, horizon, n_prompts=None):
     """Count vectors and log multinomial coefficients (:func:`theory.count_law.count_vectors`),
     after checking that their number is tractable."""
     v = check_int(vocab_size, "vocab_size", low=1)
@@ -49,6 +50,11 @@ def _count_support(vocab_size, horizon):
     if size > MAX_COUNT_VECTORS:
         raise ValueError(f"`horizon` = {h} with `vocab_size` = {v} gives {size} count vectors, more than "
                          f"{MAX_COUNT_VECTORS}; use certified DP bounds or Monte Carlo instead.")
+    if n_prompts is not None:
+        check_allocation(8 * size * (n_prompts * (8 + 3 * v) + 2 * v) + (1 << 16),
+                         f"the count vectors of `horizon` = {h} tokens over `vocab_size` = {v} "
+                         f"({size} vectors) for {n_prompts} prompt(s)",
+                         "use fewer prompts per law or certified bounds (theory.certified)")
     return count_vectors(h, v)
 
 
@@ -187,7 +193,7 @@ class IidTokenLaw:
         mu = (np.full(x, 1.0 / x) if self.prompt_weights is None
               else check_weights(self.prompt_weights, "prompt_weights", (x,)))
         drop = check_real(self.drop, "drop", low=0.0, high=1.0, high_open=True)
-        allc, log_mult = _count_support(v, h)
+        allc, log_mult = _count_support(v, h, x)
         lp0 = np.where(np.isneginf(lp), 0.0, lp)
         logw = log_mult[None, :] + lp0 @ allc.T                            # (X, C)
         impossible = (np.isneginf(lp)[:, None, :] & (allc[None] > 0)).any(-1)
@@ -248,6 +254,11 @@ class IidTokenLaw:
         cut = np.atleast_1d(comparison_log_thresholds(N))            # (nN,)
         counts = self._counts_f                                       # (X, S, V)
         v, n_s = self.vocab_size, counts.shape[1]
+        rows = int(np.prod(r.shape[:-1], dtype=object))
+        check_allocation(8 * rows * (n_s * (2 + (cut.size if n_s > 16 else 0)) + 2 * cut.size) + (1 << 16),
+                         f"per-prompt coverage of {rows // self.n_prompts} model(s) `model_log_probs` over "
+                         f"{n_s} count vectors at {cut.size} thresholds `N`",
+                         "pass fewer models or thresholds per call")
         if v <= 8:                                                   # few tokens: fused loop
             z = r[..., :, None, 0] * counts[:, :, 0]
             for a in range(1, v):

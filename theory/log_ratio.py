@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_int, check_real, readonly
+from ._validation import check_allocation, check_int, check_real, readonly
 from .coverage import coverage_profile, log_thresholds
 from .intervals import clopper_pearson
 from .divergences import _categorical_kl, stopped_kl
@@ -116,6 +116,30 @@ def _models_iv(data, model):
         raise ValueError("`data` and `model` must have the same prompt distribution.")
 
 
+def _exact_log_ratio_bytes(data, model):
+    """Peak bytes of :func:`exact_log_ratio`: the two enumerations, then weights and ratios."""
+    xs = data.n_prompts * data.vocab_size ** data.horizon
+    enum = max(data._enumeration_bytes(), 8 * xs + model._enumeration_bytes())
+    return enum + 25 * xs + 24 * model.n_models * xs + (1 << 16)
+
+
+def _exact_stopped_kl_bytes(data, model):
+    """Peak bytes of :func:`exact_stopped_kl`: the support, then per-position KLs of every path."""
+    from .models.markov import _support_bytes
+
+    xs = data.n_prompts * data.vocab_size ** data.horizon
+    h, v, p = data.horizon, data.vocab_size, model.n_models
+    # both models' next-token tables along every path and the KL terms (p, log-ratio, product)
+    return _support_bytes(data, data.vocab_size ** data.horizon) + 8 * xs * h * (v * (3 + 5 * p) + 3 * p + 4)
+
+
+def _check_exact_bytes(data, model, max_sequences, n_bytes):
+    from .models.markov import _check_enumeration_bytes, _rows_text, _support_size
+
+    _support_size(data.vocab_size, data.horizon, max_sequences)
+    _check_enumeration_bytes(n_bytes, data.vocab_size, data.horizon, _rows_text(model))
+
+
 def exact_log_ratio(data, model, *, max_sequences=MAX_ENUMERATION):
     r"""Exact law of :math:`\log\pi_D/\hat\pi` by enumerating the support.
 
@@ -146,13 +170,17 @@ def exact_log_ratio(data, model, *, max_sequences=MAX_ENUMERATION):
     0.3
     """
     _models_iv(data, model)
+    _check_exact_bytes(data, model, max_sequences, _exact_log_ratio_bytes(data, model))
     lp_d = data.enumerate_log_probs(max_sequences=max_sequences)
     lp_m = model.enumerate_log_probs(max_sequences=max_sequences)
     with np.errstate(divide="ignore"):
         log_w = lp_d + np.log(data.prompt_weights)[:, None]
     w = np.exp(log_w).ravel()
     keep = w > 0
-    values = (lp_d - lp_m).reshape(model.batch_shape + (-1,))[..., keep]
+    # where pi_D = 0 the ratio may be 0/0 (both -inf); those points are dropped
+    with np.errstate(invalid="ignore"):
+        diff = lp_d - lp_m
+    values = diff.reshape(model.batch_shape + (-1,))[..., keep]
     w = w[keep]
     return LogRatioLaw(values, w / w.sum(), "exact")
 
@@ -261,6 +289,7 @@ def exact_stopped_kl(data, model, N, *, max_sequences=MAX_ENUMERATION):
     """
     _models_iv(data, model)
     log_thresholds(N)
+    _check_exact_bytes(data, model, max_sequences, _exact_stopped_kl_bytes(data, model))
     x, y, log_w = data.enumerate_support(max_sequences=max_sequences)
     w = np.exp(log_w)
     keep = w > 0
@@ -279,7 +308,9 @@ def markov_token_kl_profile(data, model):
     r"""Expected per-position KL :math:`\mathbb E_{\pi_D}[\varepsilon_h]` for Markov models, ``[P,] (H,)``.
 
     Exact at any ``H`` through the forward law of the context ``(x, y_{h-1})``; the sum
-    over positions is the sequence-level KL (chain rule).  The :math:`\varepsilon_h` are the
+    over positions is the sequence-level KL (chain rule, :func:`markov_kl`, which needs no
+    per-position array).  The result holds ``H`` numbers per model: horizons whose profile
+    exceeds the byte budget are refused.  The :math:`\varepsilon_h` are the
     per-token KLs of Prop. F.10 (ICLR) / D.10 (arXiv).
 
     Parameters
@@ -312,8 +343,14 @@ def markov_token_kl_profile(data, model):
 def markov_kl(data, model):
     r"""Sequence-level :math:`D_{KL}(\pi_D\|\hat\pi)` for Markov models, exact at any ``H``; ``[P]``.
 
-    The KL of Prop. 3.1 and Prop. F.1 (ICLR) / D.1 (arXiv), by the chain rule over positions
-    (:func:`markov_token_kl_profile`).
+    The KL of Prop. 3.1 and Prop. F.1 (ICLR) / D.1 (arXiv), by the chain rule over positions:
+    :math:`\sum_h \mathbb E_{\pi_D}[\varepsilon_h]` (:func:`markov_token_kl_profile`).  When
+    both tables are time-homogeneous the sum is ``(visits * token_kl).sum()`` with the
+    expected context visits of :meth:`~theory.models.MarkovModel.state_visits`, computed by
+    repeated squaring for long horizons: :math:`O(XV^3\log H)` time and :math:`O(XV^2)`
+    memory, so ``H = 10**12`` takes milliseconds.  Otherwise the cost is
+    :math:`O(HXV^2)` time and the per-position profile's :math:`O(HXV)` memory (refused above
+    the byte budget, see :func:`theory.allocation_budget`).
 
     Parameters
     ----------
@@ -335,7 +372,17 @@ def markov_kl(data, model):
     >>> round(float(markov_kl(categorical_model([0.5, 0.5]), categorical_model([0.9, 0.1]))), 6)
     0.510826
     """
-    return markov_token_kl_profile(data, model).sum(axis=-1)
+    from ._chain import use_squaring
+
+    _models_iv(data, model)
+    d, m = _markov(data), _markov(model)
+    g = _categorical_kl(d.log_probs, m.log_probs)                   # ([P,] X, Hd, V+1)
+    if g.shape[-2] == 1 and use_squaring(d.horizon, d.vocab_size + 1, d.log_probs.shape[-3] == 1):
+        visits = d.state_visits()                                    # (X, V+1)
+        with np.errstate(invalid="ignore"):
+            terms = np.where(visits > 0, visits * g[..., 0, :], 0.0)
+        return terms.sum(axis=(-1, -2))
+    return d.expected_token_sum(g).sum(axis=-1)
 
 
 # --------------------------------------------------------------------------------------

@@ -1095,6 +1095,8 @@ def leaf_conditional_curves(trees, node_values, T_max, *, tau_at_leaves=True):
     """
     T_max = check_int(T_max, "T_max", low=0)
     st = _Stack(trees, node_values, tau_at_leaves)
+    check_allocation(24 * st.R * (T_max + 1), f"curves of {st.R} tree(s) up to `T_max` = {T_max}",
+                     "use a smaller `T_max` or mixing_times")
     mu = st.start()
     K = T_max + 1
     tv_leaf = np.empty((st.R, K))
@@ -1589,10 +1591,14 @@ def coverage_tail(pi_star, pi_hat, threshold):
 
     Parameters
     ----------
-    pi_star, pi_hat : (M,) array_like
-        Probability vectors (``pi_hat`` may vanish: ratio ``inf``).
+    pi_star : (M,) array_like
+        A probability vector (non-negative, summing to one).
+    pi_hat : (M,) array_like
+        Non-negative with total at most one: a sampler's output law on the leaves, which
+        may miss mass when the sampler can fail to output a leaf.  It may vanish (ratio
+        ``inf``).
     threshold : float or (K,) array_like
-        :math:`N \ge 1`.
+        :math:`N \ge 1` (``inf`` allowed), the domain of Theorem 4.2.
 
     Returns
     -------
@@ -1604,13 +1610,14 @@ def coverage_tail(pi_star, pi_hat, threshold):
     >>> coverage_tail([0.5, 0.5], [0.9, 0.1], 4.0)
     0.5
     """
-    p = as_finite_array(pi_star, "pi_star", ndim=1)
+    p = check_probability_vector(pi_star, "pi_star", ndim=1)
     q = as_finite_array(pi_hat, "pi_hat", ndim=1)
     if p.shape != q.shape:
         raise ValueError(f"`pi_hat` must have shape {p.shape}, got {q.shape}.")
-    thr = as_float_array(threshold, "threshold", allow_neginf=False)
-    if (thr < 1).any():
-        raise ValueError("`threshold` must be >= 1.")
+    if (q < 0).any() or q.sum() > 1 + 1e-9:
+        raise ValueError("`pi_hat` must be non-negative with total at most one, got minimum "
+                         f"{q.min()} and total {q.sum()}.")
+    thr = _threshold_iv(threshold)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(p > 0, p / q, 0.0)
     out = (p[:, None] * (ratio[:, None] > thr.ravel()[None, :])).sum(axis=0).reshape(thr.shape)
@@ -1625,11 +1632,43 @@ def coverage_tail(pi_star, pi_hat, threshold):
 _NO_DELTA = object()
 
 
+def _threshold_iv(threshold):
+    """Coverage thresholds :math:`N \\ge 1` (``inf`` allowed), as a float array."""
+    thr = as_float_array(threshold, "threshold", allow_neginf=False)
+    if (thr < 1).any():
+        raise ValueError(f"`threshold` must be >= 1 (the domain of Theorem 4.2), got minimum {thr.min()}.")
+    return thr
+
+
+def _binomial_tv(n, q, r):
+    r""":math:`\mathrm{TV}(\mathrm{Bin}(n, q), \mathrm{Bin}(n, r))` in :math:`O(1)` time and memory per element.
+
+    The likelihood ratio is monotone in the count, so the set where the first law is larger
+    is :math:`\{k \ge k^*\}` (for :math:`q > r`) and the distance is
+    :math:`P_q[K \ge k^*] - P_r[K \ge k^*]` (two binomial survival functions).  Broadcasts.
+    """
+    from scipy import stats as _stats
+
+    n, q, r = np.broadcast_arrays(np.asarray(n, dtype=np.float64), np.asarray(q, dtype=np.float64),
+                                  np.asarray(r, dtype=np.float64))
+    hi, lo = np.maximum(q, r), np.minimum(q, r)
+    out = np.zeros(n.shape)
+    on = (hi > lo) & (n > 0)
+    if on.any():
+        a = np.log(hi[on]) - np.log(lo[on])                     # > 0
+        b = np.log1p(-hi[on]) - np.log1p(-lo[on])               # < 0 (or -inf when hi = 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cut = np.where(np.isfinite(b), np.floor(-n[on] * b / (a - b)), n[on])
+        cut = np.clip(cut, -1.0, n[on])                         # the first law wins on k > cut
+        out[on] = _stats.binom.sf(cut, n[on], hi[on]) - _stats.binom.sf(cut, n[on], lo[on])
+    return np.clip(out, 0.0, 1.0)
+
+
 def _h_eps_iv(H, eps, delta=_NO_DELTA):
     """``H >= 1`` (array of integers), ``eps >= 0`` and ``delta`` in (0, 1), broadcast."""
     Ha = as_finite_array(H, "H")
-    if (Ha < 1).any() or (Ha != np.round(Ha)).any():
-        raise ValueError(f"`H` must be a positive integer (or an array of them), got {H!r}.")
+    if (Ha < 1).any() or (Ha != np.round(Ha)).any() or (Ha > 2.0 ** 53).any():
+        raise ValueError(f"`H` must be a positive integer up to 2**53 (or an array of them), got {H!r}.")
     ea = as_finite_array(eps, "eps")
     if (ea < 0).any():
         raise ValueError(f"`eps` must be >= 0, got minimum {ea.min()}.")
@@ -1776,14 +1815,21 @@ def example_3_1_action_level_tv(H, eps):
     .. math:: \mathrm{TV} = \mathrm{TV}(\mathrm{Bin}(H-1, q), \mathrm{Bin}(H-1, 1/2))
               = \Omega(\min\{\varepsilon\sqrt H, 1\}).
 
+    The likelihood ratio of the two binomials is monotone in the count, so the distance is
+    a difference of two binomial survival functions (:math:`O(1)` time and memory per
+    element, any ``H`` up to :math:`2^{53}`).
+
     Parameters
     ----------
     H : int or array_like of int
-    eps : float or array_like (broadcast against ``H``)
+        Horizon ``H >= 1``.
+    eps : float or array_like
+        :math:`\varepsilon \ge 0`, broadcast against ``H``.
 
     Returns
     -------
     ndarray or float
+        The broadcast shape of ``H`` and ``eps`` (a float for scalars).
 
     Examples
     --------
@@ -1791,17 +1837,7 @@ def example_3_1_action_level_tv(H, eps):
     0.1667
     """
     Hs, es = _h_eps_iv(H, eps)
-    Hb, eb = np.broadcast_arrays(Hs, es)
-    check_allocation(8 * (int(Hs.max()) + 1) * 4, "H", int(Hs.max()))
-    out = np.empty(Hb.shape)
-    from scipy import stats as _stats
-    for idx in np.ndindex(Hb.shape):
-        h = int(Hb[idx]) - 1
-        q = (1.0 + eb[idx]) / (2.0 + eb[idx])
-        k = np.arange(h + 1)
-        lp = _stats.binom.logpmf(k, h, q)
-        lq = _stats.binom.logpmf(k, h, 0.5)
-        out[idx] = 0.5 * np.abs(np.exp(lp) - np.exp(lq)).sum()
+    out = _binomial_tv(Hs - 1, (1.0 + es) / (2.0 + es), 0.5)
     return float(out) if out.ndim == 0 else out
 
 
@@ -1839,8 +1875,8 @@ def example_3_2_action_level_regret(H, lam):
     (0.0, 0.0)
     """
     Hs = as_finite_array(H, "H")
-    if (Hs < 1).any() or (Hs != np.round(Hs)).any():
-        raise ValueError(f"`H` must be a positive integer (or an array of them), got {H!r}.")
+    if (Hs < 1).any() or (Hs != np.round(Hs)).any() or (Hs > 2.0 ** 53).any():
+        raise ValueError(f"`H` must be a positive integer up to 2**53 (or an array of them), got {H!r}.")
     lam = as_finite_array(lam, "lam")
     if (lam <= 0).any():
         raise ValueError(f"`lam` must be > 0, got minimum {lam.min()}.")
@@ -1848,17 +1884,10 @@ def example_3_2_action_level_regret(H, lam):
         np.broadcast_shapes(Hs.shape, lam.shape)
     except ValueError:
         raise ValueError("`H` and `lam` do not broadcast.") from None
-    check_allocation(8 * (int(Hs.max()) + 1) * 4, "H", int(Hs.max()))
     p = special.expit(lam)
     kl = 0.5 * np.log(0.5 / p) + 0.5 * np.log(0.5 / (1 - p))
     regret = (Hs - 1) / (lam * Hs) * kl
-    Hb, pb = np.broadcast_arrays(Hs, p)
-    tv = np.empty(Hb.shape)
-    from scipy import stats as _stats
-    for idx in np.ndindex(Hb.shape):
-        n = int(Hb[idx]) - 1
-        k = np.arange(n + 1)
-        tv[idx] = 0.5 * np.abs(_stats.binom.pmf(k, n, 0.5) - _stats.binom.pmf(k, n, pb[idx])).sum()
+    tv = _binomial_tv(Hs - 1, p, 0.5)
     if np.ndim(regret) == 0:
         return float(regret), float(tv)
     return regret, tv
@@ -1871,18 +1900,31 @@ def example_3_1_action_level_coverage_tail(H, eps, threshold):
     1/2)` under :math:`\pi^\star`) and :math:`q = (1+\varepsilon)/(2+\varepsilon)` (see
     :func:`example_3_1_action_level_tv`),
 
-    .. math:: \log\frac{\pi^\star}{\hat\pi} = -(H-1)\log 2 - k'\log q - (H-1-k')\log(1-q).
+    .. math:: \log\frac{\pi^\star}{\hat\pi} = -(H-1)\log 2 - k'\log q - (H-1-k')\log(1-q)
+              = (H-1-k')\log\big(1+\tfrac\varepsilon2\big)
+                - k'\log\big(1+\tfrac{\varepsilon}{2+\varepsilon}\big),
+
+    evaluated in the second form: exactly 0 at :math:`\varepsilon = 0` and monotone in
+    :math:`k'` in floating point (the first form leaves rounding noise of either sign, which
+    made :math:`\varepsilon = 0`, :math:`N = 1` count a spurious tail).
+
+    The log-ratio decreases in :math:`k'`, so the event is :math:`\{k' < k_c\}` and the tail
+    is one binomial CDF per threshold (:math:`O(1)` time and memory in ``H``).
 
     Parameters
     ----------
     H : int
+        Horizon ``H >= 1`` (up to :math:`2^{53}`).
     eps : float
+        :math:`\varepsilon \ge 0`.
     threshold : float or array_like
-        :math:`N \ge 1`.
+        :math:`N \ge 1` (``inf`` allowed), the domain of Theorem 4.2; smaller values are
+        refused (for :math:`N < 1` the tail is not the coverage event of the theorem).
 
     Returns
     -------
     float or ndarray
+        The tail at each threshold, shape ``np.shape(threshold)``.
 
     Examples
     --------
@@ -1890,15 +1932,23 @@ def example_3_1_action_level_coverage_tail(H, eps, threshold):
     0.0
     """
     from scipy import stats as _stats
-    H = check_int(H, "H", low=1)
+    H = check_int(H, "H", low=1, high=2 ** 53)
     eps = check_real(eps, "eps", low=0)
-    thr = as_float_array(threshold, "threshold", allow_neginf=False)
-    check_allocation(8 * (H + 1) * (thr.size + 4), "H", H)
+    thr = _threshold_iv(threshold)
     n = H - 1
-    q = (1.0 + eps) / (2.0 + eps)
-    k = np.arange(n + 1)
-    logr = -n * np.log(2.0) - k * np.log(q) - (n - k) * np.log1p(-q)
-    pk = _stats.binom.pmf(k, n, 0.5)
-    out = (pk[:, None] * (logr[:, None] > np.log(thr.ravel())[None, :])).sum(axis=0)
-    out = out.reshape(thr.shape)
+    log_n = np.log(thr.ravel())
+    up, down = np.log1p(eps / 2.0), np.log1p(eps / (2.0 + eps))
+
+    def log_ratio(k):
+        return (n - k) * up - k * down
+
+    # k_c = #{k in [0, n] : log_ratio(k) > log N}, a prefix of 0..n: bisection on the
+    # integers with the log-ratio itself as the predicate (about 55 steps at most).
+    lo = np.zeros(log_n.shape)                                     # count >= lo
+    hi = np.full(log_n.shape, n + 1.0)                             # count <= hi
+    while np.any(hi > lo):
+        mid = np.ceil((lo + hi) / 2)
+        ok = log_ratio(mid - 1) > log_n
+        lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid - 1)
+    out = np.where(lo > 0, _stats.binom.cdf(lo - 1, n, 0.5), 0.0).reshape(thr.shape)
     return float(out) if out.ndim == 0 else out

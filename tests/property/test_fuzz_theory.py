@@ -384,6 +384,9 @@ _THRESH = (Mutation("N<1", _below_one), Mutation("huge N", _huge_threshold, "rai
 _LOGP = (Mutation("log-prob > 0", _positive_log), Mutation("unnormalized", _unnormalized_log))
 _PROBVEC = (Mutation("negative prob", _negative_prob), Mutation("unnormalized", _unnormalized_prob),
             Mutation("inf", lambda v, d: _with_element(v, d, np.inf)))
+_SUBPROBVEC = (Mutation("negative prob", _negative_prob),
+               Mutation("total > 1", lambda v, d: np.array(v, dtype=float) * d(st.sampled_from([1.5, 3.0]))),
+               Mutation("inf", lambda v, d: _with_element(v, d, np.inf)))
 _UNIT = (Mutation("outside [0,1]", _outside_unit),)
 _NONNEG = (Mutation("negative", _negative), Mutation("-inf", lambda v, d: _with_element(v, d, -np.inf)))
 _COUNT = (Mutation("<= 0", _nonpositive_count), Mutation("non-integer", _non_integer),
@@ -400,6 +403,9 @@ KINDS = {
     # thresholds / budgets
     "N": Kind(lambda: 4.0, _THRESH),
     "M": Kind(lambda: 4.0, _THRESH),
+    # VGB coverage thresholds N >= 1 (elsewhere `threshold` is a Hellinger risk level >= 0)
+    "threshold": Kind(lambda: 4.0, tuple(Mutation(m.label, m.make, m.mode, only=("theory.vgb",))
+                                         for m in _THRESH)),
     # log-probabilities (normalized along the last axis)
     "log_p": Kind(None, _LOGP), "log_q": Kind(None, _LOGP), "log_probs": Kind(None, _LOGP),
     "log_p_target": Kind(None, (Mutation("log-prob > 0", _positive_log),)),
@@ -409,18 +415,24 @@ KINDS = {
     "loglik_model": Kind(None, (Mutation("log-prob > 0", _positive_log),)),
     # probability vectors
     "weights": Kind(None, _PROBVEC), "prompt_weights": Kind(None, _PROBVEC),
-    "probs": Kind(None, _PROBVEC),
+    "probs": Kind(None, _PROBVEC), "pi_star": Kind(None, _PROBVEC),
+    # sub-probability vectors (a sampler's output law may miss mass)
+    "pi_hat": Kind(None, _SUBPROBVEC), "pi": Kind(None, _PROBVEC),
     # probabilities
     "cov_M": Kind(lambda: 0.1, _UNIT), "cov_2N": Kind(lambda: 0.1, _UNIT),
     "success_prob": Kind(None, _UNIT), "best_coverage": Kind(lambda: 0.1, _UNIT),
     "delta": Kind(lambda: 0.1, _UNIT + (Mutation("zero", lambda v, d: _with_element(v, d, 0.0)),)),
     "level": Kind(lambda: 0.95, _UNIT),
-    "p": Kind(lambda: 0.25, _UNIT), "p_star": Kind(lambda: 0.05, _UNIT),
+    "p": Kind(lambda: 0.25, _UNIT), "p_star": Kind(lambda: 0.05, _UNIT), "q": Kind(None, _UNIT),
+    "drop": Kind(None, _UNIT),
     "reward": Kind(None, _UNIT), "alpha": Kind(lambda: 0.5, _UNIT), "a": Kind(lambda: 0.5, _UNIT),
     # non-negative reals
     "kl": Kind(lambda: 0.1, _NONNEG), "token_kl_sums": Kind(None, _NONNEG),
     "sigma_sq": Kind(lambda: 1.0, _NONNEG), "B": Kind(lambda: 1.0, _NONNEG),
-    "radius": Kind(lambda: 1.0, _NONNEG),
+    "radius": Kind(lambda: 1.0, _NONNEG), "eps": Kind(lambda: 0.1, _NONNEG),
+    "tau": Kind(None, _NONNEG),
+    "lam": Kind(lambda: 0.7, (Mutation("<= 0", lambda v, d: _with_element(
+        v, d, d(st.floats(-1e300, 0.0)))),)),
     "epsilon": Kind(lambda: 0.1, (Mutation("<= 0", lambda v, d: _with_element(
         v, d, d(st.floats(-1e300, 0.0)))),)),
     # counts and sizes
@@ -432,6 +444,16 @@ KINDS = {
     "horizon": Kind(lambda: 3, _COUNT), "vocab_size": Kind(lambda: 2, _COUNT),
     "n_prompts": Kind(lambda: 2, _COUNT[:2]), "dim": Kind(lambda: 2, _COUNT[:2]),
     "max_sequences": Kind(None, _COUNT[:2]),
+    # sizes of samplers, walks and lattices
+    "T_max": Kind(None, (Mutation("negative", _negative_count), Mutation("non-integer", _non_integer),
+                         Mutation("huge", lambda v, d: 10**18, "raise_or_finite", any_param=True))),
+    "T_cap": Kind(None, _COUNT), "n_candidates": Kind(None, _COUNT),
+    "block_length": Kind(None, _COUNT), "max_nodes": Kind(None, _COUNT), "n_bins": Kind(None, _COUNT),
+    "n_freq": Kind(None, _COUNT), "n_lambdas": Kind(None, _COUNT), "max_shifts": Kind(None, _COUNT),
+    "n_samples": Kind(None, _COUNT), "n_atoms": Kind(None, _COUNT), "n_levels": Kind(None, _COUNT),
+    "n_members": Kind(None, _COUNT), "T_eval": Kind(None, (Mutation("negative", _negative_count),
+                                                            Mutation("non-integer", _non_integer))),
+    "width_sd": Kind(None, (Mutation("<= 0", lambda v, d: _with_element(v, d, d(st.floats(-1e300, 0.0)))),)),
     # tokens, prompts, answers
     "x": Kind(lambda: _ctx()["x"], _INDEX),
     "answer": Kind(None, (Mutation("negative", _negative_count), Mutation("non-integer", _non_integer),

@@ -126,6 +126,8 @@ COUNTERPARTS = [
 #: implements a definition of the paper cites it instead (e.g. the autoregressive linear
 #: model cites Assumption 2.2); what is left here computes no statement of either paper.
 NO_STATEMENT = {
+    "theory.allocation_budget":
+        "infrastructure: the memory budget of every theory call, not a paper result",
     # --- theory: enumeration utilities, records, statistics
     "theory.count_law.count_vectors":
         "enumeration utility (count vectors and multinomial coefficients) behind exact laws",

@@ -308,7 +308,8 @@ def _check_task_size(n_classes, L, W, per, groups, name):
         raise ValueError(f"`{name}` = {L} with `prompts_per_class` = {per} needs about "
                          f"{n_bytes / 2**30:.3g} GiB of tables, more than the "
                          f"{MAX_TASK_BYTES / 2**30:.3g} GiB this module allocates.")
-    check_allocation(n_bytes, name, L)
+    check_allocation(n_bytes, f"`{name}` = {L} with `prompts_per_class` = {per}",
+                     "use fewer layers or prompts per class")
 
 
 def _draw_instances(rng, count, L, W, n_two, id_half):

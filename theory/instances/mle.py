@@ -53,7 +53,8 @@ def _check_table(shape, name, value):
         raise ValueError(f"`{name}` = {value} needs a table of shape {tuple(shape)} "
                          f"({n_bytes / 2**30:.3g} GiB), more than the {MAX_TABLE_BYTES / 2**30:.3g} GiB "
                          "this module allocates.")
-    check_allocation(n_bytes, name, value)
+    check_allocation(n_bytes, f"`{name}` = {value} (a table of shape {tuple(shape)})",
+                     "use a smaller size")
 
 
 def _check_instance(instance, keys, constructor=None):
@@ -189,6 +190,7 @@ def finite_ladder_class(n_levels=12, horizon=16, ratio=10.0, q_max=None, q_min=N
     q_min = 1e-5 / h if q_min is None else check_real(q_min, "q_min", low=0.0, low_open=True)
     if not q_min <= q_max:
         raise ValueError("`q_min` must be <= `q_max`.")
+    _check_table((2 ** min(k, 64), (k + 1) * (k + 2)), "n_levels", k)     # 2**K models of V = K + 1 tokens
     q = np.geomspace(q_max, q_min, k)
     if q.sum() >= 1:
         raise ValueError(f"the ladder's total mass must be < 1: `q_max` = {q_max}, `q_min` = {q_min} and "
@@ -313,6 +315,7 @@ def finite_rare_prompt_class(horizon, n, *, n_members=15, a_star=0.0, b=1.5, rho
     h = check_int(horizon, "horizon", low=1)
     n = check_int(n, "n", low=1)
     m = check_int(n_members, "n_members", low=2)
+    _check_table((m, 64), "n_members", m)
     rho = 1.0 / n if rho is None else check_real(rho, "rho", low=0.0, high=1.0, low_open=True, high_open=True)
     resolution = 2.0 / np.sqrt(n)
     delta = 1.0 / np.sqrt(n) if spacing is None else check_real(spacing, "spacing", low=0.0, low_open=True,
@@ -560,6 +563,9 @@ def prop_k1_monte_carlo_coverage(instance, theta, N, n_samples, *, rng):
     n_samples = check_int(n_samples, "n_samples", low=1)
     if not isinstance(rng, np.random.Generator):
         raise TypeError("`rng` must be a numpy.random.Generator (use np.random.default_rng(seed)).")
+    check_allocation(24 * n_samples * ts.size + 16 * n_samples * logn.size + (1 << 16),
+                     f"`n_samples` = {n_samples} sequences of length {ts.size} per model",
+                     "draw fewer samples per call and add the hit counts")
     lp_d = _bernoulli_log_probs(b * ts)                                   # (H, 2)
     lp_m = _bernoulli_log_probs(b * th)                                   # (R, H, 2)
     diff = lp_d[None] - lp_m                                              # (R, H, 2)

@@ -30,7 +30,8 @@ from scipy.special import log_softmax, logsumexp
 from .._validation import (as_finite_array, as_int_array, check_allocation, check_int,
                            check_weights, readonly)
 from .features import CallableFeatures, TabularFeatures
-from .markov import (MAX_ENUMERATION, MarkovModel, _fixed_prompts, _support_size,
+from .markov import (MAX_ENUMERATION, MarkovModel, _check_enumeration_bytes, _fixed_prompts,
+                     _rows_text, _support_bytes, _support_size,
                      enumerate_sequences)
 
 __all__ = ["AutoregressiveLinearModel"]
@@ -301,7 +302,8 @@ class AutoregressiveLinearModel:
         if not isinstance(rng, np.random.Generator):
             raise TypeError("`rng` must be a numpy.random.Generator (use np.random.default_rng(seed)).")
         p, hz, v = self.n_models, self.horizon, self.vocab_size
-        check_allocation(p * n * (8 * hz + 16 * v * self.dim + 24 * v + 40), "n", n)
+        check_allocation(p * n * (8 * hz + 16 * v * self.dim + 24 * v + 40),
+                         f"sampling `n` = {n} sequences for {p} model(s)", "draw the samples in batches")
         if x is None:
             xs = rng.choice(self.n_prompts, size=(p, n), p=self.prompt_weights)
         else:
@@ -324,6 +326,7 @@ class AutoregressiveLinearModel:
             return self._markov.enumerate_log_probs(max_sequences=max_sequences)
         v, hz = self.vocab_size, self.horizon
         _support_size(v, hz, max_sequences)
+        _check_enumeration_bytes(self._enumeration_bytes(), v, hz, _rows_text(self))
         out = np.zeros((self.n_models, self.n_prompts, 1))
         prefixes = np.zeros((1, 0), dtype=np.int64)
         for h in range(hz):
@@ -338,8 +341,19 @@ class AutoregressiveLinearModel:
                                        np.tile(np.arange(v), s)[:, None]], axis=1)
         return out.reshape(self.batch_shape + out.shape[1:])
 
+    def _enumeration_bytes(self):
+        """Peak bytes of :meth:`enumerate_log_probs` (last level: features, logits, levels)."""
+        if isinstance(self.features, TabularFeatures):
+            return self._markov._enumeration_bytes()
+        v, hz, x, p = self.vocab_size, self.horizon, self.n_prompts, self.n_models
+        size = v ** hz
+        return 8 * x * size * (2 * self.dim + 3 * hz + 2) + 48 * p * x * size
+
     def enumerate_support(self, *, max_sequences=MAX_ENUMERATION):
         """Joint support ``x (S,)``, ``y (S, H)``, ``log_weight`` = :math:`\\log\\mu(x)\\pi_\\theta(y|x)`."""
+        _support_size(self.vocab_size, self.horizon, max_sequences)
+        _check_enumeration_bytes(_support_bytes(self, self.vocab_size ** self.horizon),
+                                 self.vocab_size, self.horizon, _rows_text(self))
         y1 = enumerate_sequences(self.vocab_size, self.horizon, max_sequences=max_sequences)
         lp = self.enumerate_log_probs(max_sequences=max_sequences)
         with np.errstate(divide="ignore"):
@@ -383,6 +397,8 @@ class AutoregressiveLinearModel:
         if (data.n_prompts, data.vocab_size, data.horizon) != (self.n_prompts, self.vocab_size, self.horizon):
             raise ValueError("`data` must have the same prompts, vocabulary and horizon as the model.")
         if isinstance(self.features, TabularFeatures):
+            from .._chain import use_squaring
+
             dm = data.as_markov() if isinstance(data, AutoregressiveLinearModel) else data
             if dm.batch_shape:
                 raise ValueError("`data` must be a single distribution, not a batch.")
@@ -393,6 +409,9 @@ class AutoregressiveLinearModel:
             phi = np.broadcast_to(phi, (phi.shape[0], hd) + phi.shape[2:])
             mean = np.einsum("xhpv,xhpvd->xhpd", p, phi)
             var = np.einsum("xhpv,xhpv->xhp", p, ((phi - mean[..., None, :]) ** 2).sum(-1))
+            if hd == 1 and use_squaring(self.horizon, self.vocab_size + 1, dm.log_probs.shape[-3] == 1):
+                visits = dm.state_visits()
+                return float(np.where(visits > 0, visits * var[:, 0], 0.0).sum())
             return float(dm.expected_token_sum(var).sum())
         x, y, lw = (data if isinstance(data, AutoregressiveLinearModel) else data).enumerate_support(
             max_sequences=max_sequences)

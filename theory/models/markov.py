@@ -72,6 +72,7 @@ def enumerate_sequences(vocab_size, horizon, *, max_sequences=MAX_ENUMERATION):
     v = check_int(vocab_size, "vocab_size", low=1)
     h = check_int(horizon, "horizon", low=1)
     size = _support_size(v, h, max_sequences)
+    _check_enumeration_bytes(_sequences_bytes(size, h), v, h, "")
     dtype = np.uint8 if v <= 256 else np.int64
     s = np.arange(size, dtype=np.int64)
     powers = v ** np.arange(h - 1, -1, -1, dtype=np.int64)
@@ -94,6 +95,51 @@ def _support_size(v, h, max_sequences):
         raise ValueError(f"exact enumeration of V**H = {v}**{h} sequences exceeds `max_sequences`="
                          f"{max_sequences}; use certified bounds (theory.log_ratio) or Monte Carlo.")
     return v ** h
+
+
+#: Bytes of fixed overhead (Python objects, small tables) added to every estimate below.
+_OVERHEAD_BYTES = 1 << 16
+
+
+def _sequences_bytes(size, h):
+    """Peak bytes of :func:`enumerate_sequences` for ``size`` sequences of length ``h``.
+
+    The ``int64`` digits and their remainders (``16 * size * h`` bytes) with the numpy
+    temporaries of the broadcast division (measured: within ``24 * size * h``).
+    """
+    return size * (24 * h + 16) + _OVERHEAD_BYTES
+
+
+def _markov_enumeration_bytes(n_rows, v, h):
+    """Peak bytes of :meth:`MarkovModel.enumerate_log_probs` for ``n_rows`` = models x prompts.
+
+    The last level holds the previous level, the gathered step and the new level
+    (``8 * n_rows * V**H`` bytes each, the previous level ``V`` times smaller), the gather's
+    temporaries (measured: within another previous level) and the ``int64`` indices of
+    last tokens.
+    """
+    size = v ** h
+    return 8 * n_rows * (2 * size + 2 * (size // max(v, 1))) + 24 * size + _OVERHEAD_BYTES
+
+
+def _check_enumeration_bytes(n_bytes, v, h, rows):
+    """Refuse an enumeration whose working set exceeds the byte budget (models x prompts x sequences)."""
+    check_allocation(n_bytes, f"exact enumeration of the V**H = {v}**{h} sequences{rows} (bounded by "
+                     "`max_sequences`, which counts sequences only)",
+                     "use certified bounds (theory.certified) or Monte Carlo "
+                     "(theory.log_ratio.sampled_log_ratio), or evaluate fewer models or prompts per call")
+
+
+def _rows_text(model):
+    return f" for {model.n_models} model(s) x {model.n_prompts} prompt(s)"
+
+
+def _support_bytes(model, size):
+    """Peak bytes of ``enumerate_support``: the enumeration, then ``x``, ``y`` and the weights."""
+    rows, x, h = model.n_models * model.n_prompts, model.n_prompts, model.horizon
+    item = 1 if model.vocab_size <= 256 else 8
+    during = max(_sequences_bytes(size, h), item * size * h + model._enumeration_bytes())
+    return during + 8 * rows * size + 8 * x * size + item * x * size * h
 
 
 @dataclass(frozen=True, eq=False)
@@ -289,7 +335,8 @@ class MarkovModel:
             raise TypeError("`rng` must be a numpy.random.Generator (use np.random.default_rng(seed)).")
         p = self.n_models
         v = self.vocab_size
-        check_allocation(p * n * (self.horizon + 8 * v + 40), "n", n)
+        check_allocation(p * n * (self.horizon + 8 * v + 40), f"sampling `n` = {n} sequences for {p} "
+                         "model(s)", "draw the samples in batches")
         if x is None:
             xs = rng.choice(self.n_prompts, size=(p, n), p=self.prompt_weights)
         else:
@@ -337,6 +384,7 @@ class MarkovModel:
         """
         v, horizon = self.vocab_size, self.horizon
         _support_size(v, horizon, max_sequences)
+        _check_enumeration_bytes(self._enumeration_bytes(), v, horizon, _rows_text(self))
         t = self._flat                                          # (P, X, Hd, V+1, V)
         p, x = t.shape[:2]
         lp = t[:, :, self._pos(0), v, :]                        # (P, X, V)
@@ -346,12 +394,18 @@ class MarkovModel:
             lp = (lp.reshape(p, x, -1, v, 1) + step[:, :, None]).reshape(p, x, -1)
         return lp.reshape(self.batch_shape + lp.shape[1:])
 
+    def _enumeration_bytes(self):
+        return _markov_enumeration_bytes(self.n_models * self.n_prompts, self.vocab_size, self.horizon)
+
     def enumerate_support(self, *, max_sequences=MAX_ENUMERATION):
         """The joint support: ``x (S,)``, ``y (S, H)`` and ``log_weight`` :math:`\\log\\mu(x)\\pi(y|x)`.
 
         ``S = n_prompts * V**H``; for a batched model ``log_weight`` has shape
         ``batch_shape + (S,)``.
         """
+        _support_size(self.vocab_size, self.horizon, max_sequences)
+        _check_enumeration_bytes(_support_bytes(self, self.vocab_size ** self.horizon),
+                                 self.vocab_size, self.horizon, _rows_text(self))
         y1 = enumerate_sequences(self.vocab_size, self.horizon, max_sequences=max_sequences)
         lp = self.enumerate_log_probs(max_sequences=max_sequences)
         with np.errstate(divide="ignore"):
@@ -369,14 +423,67 @@ class MarkovModel:
         """
         if self.batch_shape:
             raise ValueError("state_marginals needs an unbatched model; index the batch first.")
-        p = np.exp(self.log_probs)                              # (X, Hd, V+1, V)
         v = self.vocab_size
+        check_allocation(8 * self.horizon * self.n_prompts * (v + 1) + _OVERHEAD_BYTES,
+                         f"the per-position marginals of `horizon` = {self.horizon} positions",
+                         "use state_visits() for sums over positions")
+        p = np.exp(self.log_probs)                              # (X, Hd, V+1, V)
         out = np.zeros((self.horizon, self.n_prompts, v + 1))
         out[0, :, v] = self.prompt_weights
         for h in range(1, self.horizon):
             nxt = np.einsum("xp,xpv->xv", out[h - 1], p[:, self._pos(h - 1)])
             out[h, :, :v] = nxt
         return out
+
+    def _transition_matrices(self, h):
+        """``(X, V+1, V+1)`` transition matrices between contexts at position ``h``.
+
+        Entry ``[x, prev, v]`` is :math:`\\pi(y_h = v|x, y_{h-1} = prev)` for ``v < V``; the
+        begin-of-sequence column ``V`` is zero (that context occurs at ``h = 0`` only).
+        """
+        p = np.exp(self.log_probs[:, self._pos(h)])            # (X, V+1, V)
+        return np.concatenate([p, np.zeros(p.shape[:-1] + (1,))], axis=-1)
+
+    def state_visits(self):
+        r"""Expected number of visits of every context, :math:`\sum_{h<H} P[x, y_{h-1} = prev]`, ``(n_prompts, V + 1)``.
+
+        The sum over positions of :meth:`state_marginals` (the begin-of-sequence context
+        ``prev = V`` is visited once, at ``h = 0``), so that for a time-homogeneous context
+        function :math:`g` the sum :math:`\mathbb E\sum_h g(x, y_{h-1})` is
+        ``(state_visits() * g).sum()``.  For a time-homogeneous table and long horizons it is
+        computed by repeated squaring (:math:`O(V^3\log H)` per prompt, ``H = 10**12`` in
+        milliseconds); otherwise position by position in :math:`O(HV^2)` time and
+        :math:`O(V)` memory per prompt.  Unbatched models only.
+
+        Returns
+        -------
+        ndarray
+            ``(n_prompts, V + 1)``; each row sums to :math:`\mu(x) H`.
+        """
+        from .._chain import power_and_sum, use_squaring
+
+        if self.batch_shape:
+            raise ValueError("state_visits needs an unbatched model; index the batch first.")
+        v, H = self.vocab_size, self.horizon
+        m = np.zeros((self.n_prompts, 1, v + 1))
+        m[:, 0, v] = self.prompt_weights
+        homogeneous = self.log_probs.shape[-3] == 1
+        if use_squaring(H, v + 1, homogeneous):
+            visits = power_and_sum(m, self._transition_matrices(0), H)[1][:, 0, :]
+            # Rows of exp(log_probs) sum to 1 only up to rounding, and the H-th power turns a
+            # row-sum error d into a mass drift of about H d (1e-4 at H = 1e12): restore the
+            # exact total mu(x) H of every prompt.
+            total = visits.sum(axis=-1, keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                scale = np.where(total > 0, self.prompt_weights[:, None] * H / total, 0.0)
+            return visits * scale
+        total = np.zeros_like(m)
+        T = self._transition_matrices(0) if homogeneous else None
+        for h in range(H):
+            total += m
+            if h + 1 < H:
+                m = m @ (T if homogeneous else self._transition_matrices(h))
+        return total[:, 0, :]
 
     def expected_token_sum(self, values):
         r"""Exact :math:`\mathbb E_{\mu\otimes\pi}\sum_h g(x, h, y_{h-1})` for a context table ``g``.
@@ -392,8 +499,12 @@ class MarkovModel:
         per_position : (..., H) ndarray
             :math:`\mathbb E[g(x, h, y_{h-1})]` for each position.
         """
-        marg = self.state_marginals()                          # (H, X, V+1)
         g = as_float_array(values, "values", min_ndim=3, allow_nan=True)
+        check_allocation(8 * self.horizon * self.n_prompts * (self.vocab_size + 1)
+                         * (3 + int(np.prod(g.shape[:-3], dtype=object))) + _OVERHEAD_BYTES,
+                         f"the per-position sums of `horizon` = {self.horizon} positions",
+                         "use state_visits() for the sum over positions of a time-homogeneous `values`")
+        marg = self.state_marginals()                          # (H, X, V+1)
         target = g.shape[:-3] + (self.n_prompts, self.horizon, self.vocab_size + 1)
         try:
             g = np.broadcast_to(g, target)
