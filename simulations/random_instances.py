@@ -57,6 +57,7 @@ __all__ = [
     "prompt_distribution",
     "LinearModelSpec",
     "LinearInstance",
+    "DimensionLadderSpec",
     "FiniteClassSpec",
     "FiniteClassInstance",
     "SGDSettings",
@@ -366,6 +367,97 @@ class LinearInstance:
         return lp_d, lp_m, w
 
 
+@dataclass(frozen=True)
+class DimensionLadderSpec:
+    r"""A family of linear models indexed by the dimension ``d`` at fixed :math:`\pi_D`, ``B`` and :math:`\sigma_\star^2`.
+
+    i.i.d.-token features :math:`\phi(x, v) = B(a\,e_v + b\,f_{c(x,v)})` with
+    :math:`a^2 = ` ``shared``, :math:`a^2 + b^2 = 1`: a *shared* direction per token (the
+    first ``V`` coordinates) and a *private* one among the :math:`m = d - V` others,
+    :math:`c(x, v) = (xV + v) \bmod m`.  Within a prompt the private directions are distinct
+    (``m >= V``), so :math:`\|\phi\| = B` and
+    :math:`\sigma_\star^2 = HB^2\sum_x\mu(x)(1 - \|p\|^2)` do not depend on ``d``;
+    :math:`\theta_\star = (\ell/(aB), 0)` puts the same token law :math:`p = \mathrm{softmax}(\ell)`
+    on every prompt, for every ``d``.  As ``d`` grows, prompts share fewer private directions:
+    the class gets richer (more parameters the MLE can fit to each prompt's few samples),
+    until ``d = V(1 + X)``; beyond, the extra coordinates are unused.  The overparameterized
+    setting of Theorem 4.2 at fixed :math:`B` and :math:`\sigma_\star^2`.
+
+    Parameters
+    ----------
+    vocab, horizon, n_prompts : int
+        ``V >= 2``, ``H`` and ``X``.
+    B : float
+        Feature norm.
+    shared : float
+        :math:`a^2 \in (0, 1)`.
+    rare_mass : float
+        Mass of the last prompt (``0``: none).
+    theta_norm : float
+        :math:`\|\theta_\star\| \in [0, 1]`.
+    seed : int
+    """
+
+    vocab: int = 2
+    horizon: int = 1
+    n_prompts: int = 2
+    B: float = 1.0
+    shared: float = 0.5
+    rare_mass: float = 0.0
+    theta_norm: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self):
+        check_int(self.vocab, "vocab", low=2)
+        check_int(self.horizon, "horizon", low=1)
+        check_int(self.n_prompts, "n_prompts", low=1)
+        check_real(self.B, "B", low=0.0, low_open=True)
+        check_real(self.shared, "shared", low=0.0, high=1.0, low_open=True, high_open=True)
+        check_real(self.rare_mass, "rare_mass", low=0.0, high=1.0, high_open=True)
+        check_real(self.theta_norm, "theta_norm", low=0.0, high=1.0)
+        check_int(self.seed, "seed", low=0)
+
+    @property
+    def saturation(self):
+        """The dimension ``V(1 + X)`` beyond which the class no longer grows."""
+        return self.vocab * (1 + self.n_prompts)
+
+    def dims(self, top=512):
+        """The ladder ``2V, 3V, 5V, 9V, ...`` (private blocks doubling) up to the saturation, then ``top``."""
+        out, k = [], 0
+        while True:
+            d = self.vocab * (1 + 2 ** k)
+            out.append(min(d, self.saturation))
+            if d >= self.saturation:
+                break
+            k += 1
+        if top > out[-1]:
+            out.append(int(top))
+        return out
+
+    def build(self, dim):
+        """The :class:`LinearInstance` of dimension ``dim >= 2V``."""
+        V, H, X, B = self.vocab, self.horizon, self.n_prompts, float(self.B)
+        dim = check_int(dim, "dim", low=2 * V)
+        rng = np.random.default_rng(self.seed)
+        mu = prompt_distribution(rng, X, self.rare_mass)
+        a, b = math.sqrt(self.shared), math.sqrt(1.0 - self.shared)
+        u = _unit_vector(rng, V)
+        m = dim - V
+        tok = np.zeros((X, V, dim))
+        for x in range(X):
+            for v in range(V):
+                tok[x, v, v] = B * a
+                tok[x, v, V + (x * V + v) % m] = B * b
+        table = np.ascontiguousarray(np.broadcast_to(tok[:, None, None], (X, 1, V + 1, V, dim)))
+        theta = np.zeros(dim)
+        theta[:V] = self.theta_norm * u
+        spec = LinearModelSpec(vocab=V, horizon=H, dim=dim, B=B, features="iid", n_prompts=X,
+                               rare_mass=self.rare_mass, theta_norm=self.theta_norm, seed=self.seed)
+        data = AutoregressiveLinearModel(TabularFeatures(table, H), theta, prompt_weights=mu)
+        return LinearInstance(spec=spec, data=data, B=B, recipe=f"{self!r}.build({dim})")
+
+
 def initial_theta(instance, kind, seed=0):
     r"""An initialisation in :math:`\Theta = B_2(1)`: ``"zero"``, ``"antipodal"`` (:math:`-\theta_\star/\|\theta_\star\|`,
     the farthest point, :math:`\|\theta_0-\theta_\star\|\le 2`) or ``"random"`` (uniform direction, norm 1).
@@ -373,7 +465,7 @@ def initial_theta(instance, kind, seed=0):
     Examples
     --------
     >>> inst = LinearModelSpec(dim=3, theta_norm=0.5).build()
-    >>> float(np.linalg.norm(initial_theta(inst, "antipodal") - inst.theta_star))
+    >>> round(float(np.linalg.norm(initial_theta(inst, "antipodal") - inst.theta_star)), 12)
     1.5
     """
     d = instance.theta_star.size
