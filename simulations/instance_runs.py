@@ -29,7 +29,7 @@ import numpy as np
 
 from simulations.learners.mle import convex_mle, finite_class_mle, replicate_token_counts, sample_replicates
 from simulations.learners.optimizers import chain, normalized_sgd, project_l2_ball, sgd
-from simulations.learners.training import train_one_pass
+from simulations.learners.training import ScoreEngine, train_one_pass
 from theory.iid_tokens import iid_token_log_probs
 
 from .random_instances import FiniteClassInstance, LinearInstance, initial_theta
@@ -238,7 +238,7 @@ def iid_counts(instance, n, replicates, *, rng):
     return out
 
 
-def fit_linear_mle(instance, n, *, replicates, rng, N=None, tol=1e-8):
+def fit_linear_mle(instance, n, *, replicates, rng, N=None, tol=1e-8, flip=False, flip_steps=200):
     r"""The MLE over :math:`\Theta = B_2(1)` on ``replicates`` data sets of ``n`` sequences (Theorem 4.2).
 
     :func:`~simulations.learners.mle.convex_mle` (ball, minimum-norm start) on the
@@ -254,6 +254,11 @@ def fit_linear_mle(instance, n, *, replicates, rng, N=None, tol=1e-8):
         Thresholds at which to return the exact coverage.
     tol : float
         Optimality residual of the solver.
+    flip : bool
+        The gradient sign flipped (a wrong learner): ``flip_steps`` steps of projected
+        gradient *descent* on the average log-likelihood from 0, step :math:`1/(HB^2)`.
+    flip_steps : int
+        Steps of the flipped learner.
 
     Returns
     -------
@@ -265,6 +270,21 @@ def fit_linear_mle(instance, n, *, replicates, rng, N=None, tol=1e-8):
     red = instance.reduced()
     counts = iid_counts(red, n, replicates, rng=rng) if red.is_iid else \
         replicate_token_counts(red.data, *sample_replicates(red.data, n, replicates, rng=rng))
+    if flip:
+        engine = ScoreEngine(red.features)
+        flat = counts.reshape(replicates, engine.n_ctx, -1, engine.vocab_size).sum(axis=2) if red.is_iid else \
+            counts.reshape(replicates, engine.n_ctx, engine.vocab_size)
+        theta = np.zeros((replicates, red.data.dim))
+        step = 1.0 / (red.horizon * red.B ** 2)
+        for _ in range(flip_steps):
+            grad = engine.score_from_counts(theta, flat) / n
+            theta = theta - step * grad
+            theta /= np.maximum(1.0, np.linalg.norm(theta, axis=-1, keepdims=True))
+        out = {"theta": theta @ red.basis.T, "kl": red.kl(theta), "converged": np.ones(replicates, bool),
+               "residual": np.zeros(replicates)}
+        if N is not None:
+            out["coverage"] = red.coverage(theta, N)
+        return out
     res = convex_mle(red.features, counts, constraint="ball", radius=1.0, tol=tol, max_iter=200)
     out = {"theta": res.theta @ red.basis.T, "kl": red.kl(res.theta), "converged": np.asarray(res.converged),
            "residual": np.asarray(res.residual)}
