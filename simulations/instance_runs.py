@@ -176,7 +176,7 @@ def run_normalized_sgd(instance, settings, *, replicates, rng, normalize=True, f
     return out
 
 
-def run_ttt(instance, settings, *, replicates, rng, flip=False):
+def run_ttt(instance, settings, *, replicates, rng, eta_fractions=None, flip=False):
     r"""Token-level SGD (Eq. (12) ICLR / (21) arXiv) with :math:`\eta` = ``settings.eta(instance)``.
 
     Returns the quantity Theorem 6.1's proof bounds, per replicate:
@@ -191,24 +191,32 @@ def run_ttt(instance, settings, *, replicates, rng, flip=False):
         Tabular features.
     settings : TTTSettings
     replicates : int
+        Runs per step size.
     rng : numpy.random.Generator
+    eta_fractions : (k,) array_like, optional
+        Several step fractions (of :math:`1/(2B^2)`) trained together; default
+        ``(settings.eta_fraction,)``.
     flip : bool
         Gradient sign flipped (a wrong learner).
 
     Returns
     -------
     dict
-        ``"eta"`` (float), ``"path_kl"`` ``(R,)``, ``"final_theta"`` ``(R, d)`` (original
-        coordinates) and ``"reduced"`` (the :class:`LinearInstance` trained on).
+        ``"eta"`` ``(k,)``, ``"path_kl"`` ``(k, R)``, ``"final_theta"`` ``(k, R, d)`` (original
+        coordinates), ``"reduced"`` (the :class:`LinearInstance` trained on) and
+        ``"reduced_theta"`` ``(k, R, rank)``.
     """
     _check_linear(instance)
-    eta = settings.eta(instance)
+    fr = np.atleast_1d(np.asarray(settings.eta_fraction if eta_fractions is None else eta_fractions, float))
+    etas = fr / (2.0 * instance.B ** 2)
     red, th0 = _reduced_start(instance, settings.init)
-    opt = chain(sgd(-eta if flip else eta), project_l2_ball(1.0))
-    res = train_one_pass(red.model(th0), red.data, opt, T=settings.T, rng=rng, replicates=replicates,
+    lr = np.repeat(etas, replicates)[:, None] * (-1.0 if flip else 1.0)
+    opt = chain(sgd(lr), project_l2_ball(1.0))
+    res = train_one_pass(red.model(th0), red.data, opt, T=settings.T, rng=rng, replicates=lr.shape[0],
                          level="token", track_token_kl=True)
-    return {"eta": eta, "path_kl": res.path_token_kl[:, 0], "final_theta": res.final_theta @ red.basis.T,
-            "reduced": red, "reduced_theta": res.final_theta}
+    final = res.final_theta.reshape(fr.size, replicates, -1)
+    return {"eta": etas, "path_kl": res.path_token_kl[:, 0].reshape(fr.size, replicates),
+            "final_theta": final @ red.basis.T, "reduced": red, "reduced_theta": final}
 
 
 def iid_counts(instance, n, replicates, *, rng):

@@ -415,7 +415,7 @@ def bounded_mean_interval(values, *, low=0.0, high=1.0, level=0.95, alternative=
     budget = np.log(1.0 / alpha) / n
 
     def invert(a, b):                       # bisection on m between a (kl = 0) and b (kl large)
-        for _ in range(100):
+        for _ in range(64):
             m = 0.5 * (a + b)
             inside = _bernoulli_kl(mean, np.clip(m, 1e-300, 1 - 1e-16)) <= budget
             a, b = np.where(inside, m, a), np.where(inside, b, m)

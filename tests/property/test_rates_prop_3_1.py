@@ -80,7 +80,7 @@ def coverage_and_kl(case, seed):
         return out["coverage"], out["kl"]
     out = run_ttt(inst, run, replicates=R, rng=rng)
     red = out["reduced"]
-    decoder = TTTDecoder(red.model(out["reduced_theta"]), chain(sgd(out["eta"]), project_l2_ball(1.0)))
+    decoder = TTTDecoder(red.model(out["reduced_theta"][0]), chain(sgd(out["eta"][0]), project_l2_ball(1.0)))
     law = decoder.exact_log_ratio(red.data)
     return law.coverage(N), law.kl()
 
