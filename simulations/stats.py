@@ -8,6 +8,9 @@
 * :func:`binomial_interval` -- exact Clopper--Pearson interval, vectorised.
 * :func:`bonferroni` -- per-assertion level/alpha for ``m`` simultaneous assertions.
 * :func:`slope_test` -- the acceptance rule ``predicted in [ci_low - tol, ci_high + tol]``.
+* :func:`bounded_mean_interval` -- Chernoff--Hoeffding (relative-entropy) confidence bounds for
+  the mean of i.i.d. variables with a known range, and :func:`exceeds_bound`, the one-sided
+  test "the mean is above a predicted upper bound" built on it (rate properties).
 
 See ``../shared/reference/style-anchors.md`` section 4 for the recipe.
 """
@@ -22,7 +25,8 @@ from scipy import stats
 from theory._validation import as_finite_array, check_int, check_real
 from theory.intervals import clopper_pearson
 
-__all__ = ["RateFit", "loglog_fit", "loglog_fit_draws", "stratified_bootstrap", "binomial_interval", "bonferroni", "slope_test", "weighted_quantile"]
+__all__ = ["RateFit", "loglog_fit", "loglog_fit_draws", "stratified_bootstrap", "binomial_interval", "bonferroni",
+           "slope_test", "weighted_quantile", "bounded_mean_interval", "exceeds_bound"]
 
 
 @dataclass(frozen=True)
@@ -421,3 +425,132 @@ def weighted_quantile(values, weights, q):
     idx = np.minimum((cdf < q - 1e-12).sum(axis=-1), v.shape[-1] - 1)
     return np.take_along_axis(sv, idx[..., None], axis=-1)[..., 0]
 
+
+
+def _bernoulli_kl(a, b):
+    """kl(a || b) of Bernoulli laws, elementwise, with 0 log 0 = 0 (``b`` in (0, 1))."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1 = np.where(a > 0, a * np.log(a / b), 0.0)
+        t2 = np.where(a < 1, (1 - a) * np.log((1 - a) / (1 - b)), 0.0)
+    return t1 + t2
+
+
+def bounded_mean_interval(values, *, low=0.0, high=1.0, level=0.95, alternative="two-sided"):
+    r"""Chernoff--Hoeffding confidence bounds for the mean of i.i.d. variables in ``[low, high]``.
+
+    With :math:`\bar x` the sample mean of ``n`` values rescaled to ``[0, 1]`` and
+    :math:`\mathrm{kl}` the Bernoulli relative entropy, Hoeffding's (1963) inequality
+    :math:`P[\bar x \ge \mu + t] \le e^{-n\,\mathrm{kl}(\mu+t\,\|\,\mu)}` (and its mirror)
+    holds for *any* law on ``[0, 1]`` with mean :math:`\mu` (the Bernoulli law is extremal),
+    so
+
+    .. math::
+
+        \mathrm{lo} = \inf\{m \le \bar x : n\,\mathrm{kl}(\bar x\|m) \le \log(1/\alpha)\},\qquad
+        \mathrm{hi} = \sup\{m \ge \bar x : n\,\mathrm{kl}(\bar x\|m) \le \log(1/\alpha)\}
+
+    satisfy :math:`P[\mathrm{lo} > \mu] \le \alpha` and :math:`P[\mathrm{hi} < \mu] \le \alpha`,
+    with :math:`\alpha = 1 -` ``level`` for a one-sided bound and :math:`(1-` ``level``:math:`)/2`
+    per side for a two-sided interval.  Conservative for every law (exact only for
+    Bernoulli-like extremes); no normal approximation.
+
+    Parameters
+    ----------
+    values : (..., n) array_like
+        i.i.d. values along the last axis, within ``[low, high]``.
+    low, high : float
+        Known range (``low < high``).
+    level : float
+        Confidence level in (0, 1).
+    alternative : {"two-sided", "greater", "less"}
+        ``"greater"``: only the lower bound (``hi = high``), for "the mean is above";
+        ``"less"``: only the upper bound (``lo = low``).
+
+    Returns
+    -------
+    lo, hi : float or ndarray
+        Shape ``values.shape[:-1]``.
+
+    Examples
+    --------
+    >>> lo, hi = bounded_mean_interval(np.r_[np.ones(30), np.zeros(70)], level=0.95)
+    >>> bool(lo < 0.3 < hi), round(float(lo), 3), round(float(hi), 3)
+    (True, 0.187, 0.432)
+    """
+    x = as_finite_array(values, "values", min_ndim=1)
+    low = check_real(low, "low")
+    high = check_real(high, "high")
+    if not low < high:
+        raise ValueError(f"`low` must be < `high`, got {low} and {high}.")
+    if (x < low).any() or (x > high).any():
+        raise ValueError(f"`values` must lie in [`low`, `high`] = [{low}, {high}].")
+    level = check_real(level, "level", low=0, high=1, low_open=True, high_open=True)
+    if alternative not in ("two-sided", "greater", "less"):
+        raise ValueError(f"`alternative` must be 'two-sided', 'greater' or 'less', got {alternative!r}.")
+    n = x.shape[-1]
+    mean = ((x - low) / (high - low)).mean(axis=-1)
+    alpha = (1.0 - level) / (2.0 if alternative == "two-sided" else 1.0)
+    budget = np.log(1.0 / alpha) / n
+
+    def invert(a, b):                       # bisection on m between a (kl = 0) and b (kl large)
+        for _ in range(64):
+            m = 0.5 * (a + b)
+            inside = _bernoulli_kl(mean, np.clip(m, 1e-300, 1 - 1e-16)) <= budget
+            a, b = np.where(inside, m, a), np.where(inside, b, m)
+        return a
+
+    lo = np.zeros_like(mean) if alternative == "less" else invert(mean, np.zeros_like(mean))
+    hi = np.ones_like(mean) if alternative == "greater" else invert(mean, np.ones_like(mean))
+    lo, hi = low + (high - low) * lo, low + (high - low) * hi
+    if np.ndim(lo) == 0:
+        return float(lo), float(hi)
+    return lo, hi
+
+
+def exceeds_bound(values, bound, *, alpha, clip=2.0):
+    r"""One-sided test that the mean of i.i.d. non-negative values exceeds a predicted upper ``bound``.
+
+    The rate properties check statements of the form :math:`\mathbb E X \le b` (``b`` a
+    predicted bound, ``X >= 0`` one replicate's value).  The values are clipped at
+    ``clip * b``: :math:`\mathbb E\min(X, cb) \le \mathbb E X`, so a rejection of
+    :math:`\mathbb E\min(X, cb) \le b` is a rejection of :math:`\mathbb E X \le b`, and the
+    clipped values have the known range ``[0, c b]`` that :func:`bounded_mean_interval` needs
+    (no range assumption on ``X``).  Rejects iff the one-sided Chernoff--Hoeffding lower
+    confidence bound of :math:`\mathbb E\min(X, cb)` at level ``1 - alpha`` is above ``b``.
+
+    Parameters
+    ----------
+    values : (n,) array_like
+        Non-negative i.i.d. replicate values.
+    bound : float
+        The predicted upper bound ``b > 0`` (``b = 0`` rejects iff some value is positive,
+        which has probability zero under :math:`\mathbb E X \le 0`).
+    alpha : float
+        False-fail probability when :math:`\mathbb E X \le b` (in ``(0, 1)``).
+    clip : float
+        ``c > 1``.  With ``c = 2`` a sample whose every value is at least ``2b`` is
+        rejected once :math:`n\log 2 \ge \log(1/\alpha)`.
+
+    Returns
+    -------
+    bool
+        ``True`` when the data reject :math:`\mathbb E X \le b` (false-fail probability
+        ``<= alpha``).
+
+    Examples
+    --------
+    >>> exceeds_bound(np.full(20, 3.0), 1.0, alpha=1e-5), exceeds_bound(np.full(20, 0.9), 1.0, alpha=1e-5)
+    (True, False)
+    """
+    x = as_finite_array(values, "values", ndim=1)
+    if (x < 0).any():
+        raise ValueError("`values` must be non-negative.")
+    bound = check_real(bound, "bound", low=0.0)
+    alpha = check_real(alpha, "alpha", low=0, high=1, low_open=True, high_open=True)
+    clip = check_real(clip, "clip", low=1.0, low_open=True)
+    if bound == 0:
+        return bool((x > 0).any())
+    cap = clip * bound
+    lo, _ = bounded_mean_interval(np.minimum(x, cap), low=0.0, high=cap, level=1.0 - alpha,
+                                  alternative="greater")
+    return bool(lo > bound)

@@ -8,7 +8,8 @@ implemented exactly, in the ``*_step_size`` / ``*_parameters`` functions.
 
 All arguments broadcast (numpy semantics) and are validated: NaN, complex or non-numeric
 values and values outside the parameter's domain (``n, T, K > 0``; ``N >= 1``;
-``M > 1``; ``0 < delta <= 1``; ``class_size, H, d >= 1``; ``sigma_sq, B >= 0``;
+``M > 1``; ``0 < delta <= 1``; ``class_size, H, d >= 1``; ``sigma_sq, B >= 0``; ``eta > 0``;
+``C >= log 4``;
 ``alpha, a, best_coverage`` in ``[0, 1]``) raise ``ValueError``/``TypeError`` naming the
 argument.  Numbering: ICLR camera-ready first, arXiv v2 second.
 """
@@ -22,6 +23,7 @@ from ._validation import as_float_array
 __all__ = [
     "bernoulli_coverage_rate",
     "finite_class_mle_coverage_rate",
+    "finite_class_mle_coverage_bound",
     "linear_mle_coverage_rate",
     "kl_lower_bound_prop_3_2",
     "high_dim_coverage_lower_bound",
@@ -31,11 +33,13 @@ __all__ = [
     "sgd_coverage_rate",
     "sgd_coverage_lower_bound",
     "sgd_step_size",
+    "sgd_kl_bound",
     "normalized_sgd_coverage_rate",
     "normalized_sgd_parameters",
     "ttt_kl_rate",
     "ttt_coverage_rate",
     "ttt_step_size",
+    "ttt_kl_bound",
     "distillation_coverage_rate",
     "distillation_step_size",
     "tournament_coverage_rate",
@@ -52,6 +56,7 @@ _DOMAINS = {
     "d": (1.0, False, None, False, False), "sigma_sq": (0.0, False, None, False, False),
     "B": (0.0, False, None, False, False), "alpha": (0.0, False, 1.0, False, False),
     "a": (0.0, False, 1.0, False, False), "best_coverage": (0.0, False, 1.0, False, False),
+    "eta": (0.0, True, None, False, False), "C": (float(np.log(4.0)), False, None, False, False),
 }
 
 
@@ -121,6 +126,67 @@ def finite_class_mle_coverage_rate(n, N, class_size, delta):
     """
     logc = np.log(_f(class_size, "class_size"))
     return logc / (_f(n, "n") * np.log(_f(N, "N"))) + (logc + np.log(1.0 / _f(delta, "delta"))) / _f(n, "n")
+
+
+def finite_class_mle_coverage_bound(*, n, N, class_size, delta, C=np.log(4.0)):
+    r"""Theorem 4.1 for a finite realizable class, with the constants of its proof (App. J ICLR; arXiv number not in the reference notes).
+
+    With probability at least :math:`1-\delta` over ``n`` i.i.d. samples, every maximiser
+    :math:`\hat\pi` of the log-likelihood over a finite :math:`\Pi \ni \pi_D` satisfies
+
+    .. math::
+
+        \mathrm{Cov}_N(\hat\pi) \le
+          \underbrace{\frac{4\log(2|\Pi|/\delta)}{(\log N - C)\,n}}_{\text{fine}}
+          + \underbrace{\frac{16\log(4|\Pi|/\delta)}{n}}_{\text{coarse}},
+        \qquad \log 4 \le C < \log N .
+
+    Derivation (each failure event gets :math:`\delta/2`; Lemma J.1 and Props. J.1, J.2 are
+    ICLR numbers, the arXiv numbers are not in the reference notes): with the clipped losses
+    :math:`L^\pm_C` of App. J, :math:`\hat L_n(\pi) - \hat L_n(\pi_D) = L^+_C(\pi) - L^-_C(\pi)`,
+    so the MLE has :math:`L^-_C(\hat\pi) \le L^+_C(\hat\pi)`.  Lemma J.1
+    (:math:`\mathbb E\,e^{\frac12\max\{\log\pi/\pi_D, -C\}} \le 1` for :math:`C \ge \log 4`),
+    Markov's inequality and a union bound over :math:`\Pi` give
+    :math:`L^+_C(\pi) \le 2\log(2|\Pi|/\delta)` for every :math:`\pi` (the form of Prop. J.1
+    for a finite class, where the cover at every scale is :math:`\Pi` itself); Prop. J.2 at
+    scale :math:`\alpha \to 0` (:math:`N_\infty(\Pi,\alpha) \le |\Pi|`) gives
+    :math:`\mathrm{Cov}_N(\pi) \le \frac{2}{\log N - C}\frac{L^-_C(\pi)}{n}
+    + \frac{16\log(2|\Pi|/(\delta/2))}{n}`.  The first term decays with :math:`\log N`
+    (fine), the second does not (coarse).  Compare the rate shape
+    :func:`finite_class_mle_coverage_rate` (constants set to one).
+
+    Parameters
+    ----------
+    n : array_like
+        Sample size, ``> 0``.
+    N : array_like
+        Coverage threshold, ``> e^C`` (``> 4`` at the default ``C``).
+    class_size : array_like
+        :math:`|\Pi|`, ``>= 1``.
+    delta : array_like
+        Failure probability, in ``(0, 1]``.
+    C : array_like, optional
+        Clipping threshold of the proof, ``>= log 4`` (default ``log 4``).
+
+    Returns
+    -------
+    ndarray
+        The bound (may exceed 1: then vacuous), broadcast over the arguments.
+
+    Examples
+    --------
+    >>> b = finite_class_mle_coverage_bound(n=1000, N=np.exp(4.0) * 4, class_size=2, delta=0.5)
+    >>> bool(np.isclose(b, (4 * np.log(8) / 4 + 16 * np.log(16)) / 1000))
+    True
+    """
+    n, class_size, delta, C = _f(n, "n"), _f(class_size, "class_size"), _f(delta, "delta"), _f(C, "C")
+    logn = np.log(_f(N, "N"))
+    if (logn <= C).any():
+        raise ValueError("`N` must be > exp(`C`) (> 4 at the default C = log 4): the fine term needs "
+                         "log N > C.")
+    fine = 4.0 * np.log(2.0 * class_size / delta) / ((logn - C) * n)
+    coarse = 16.0 * np.log(4.0 * class_size / delta) / n
+    return fine + coarse
 
 
 def linear_mle_coverage_rate(n, N, sigma_sq, B):
@@ -356,6 +422,51 @@ def sgd_step_size(T, H, B, sigma_sq):
         return np.minimum(1.0 / (2 * _f(H, "H") * _f(B, "B") ** 2), np.sqrt(2.0 / (_f(sigma_sq, "sigma_sq") * _f(T, "T"))))
 
 
+def _online_to_batch_bound(T, eta, sigma_sq):
+    """:math:`4/(\\eta T) + 2\\eta\\sigma^2`, the explicit bound of Prop. 5.1 and Theorem 6.1 (validated)."""
+    eta = _f(eta, "eta")
+    return 4.0 / (eta * _f(T, "T")) + 2.0 * eta * _f(sigma_sq, "sigma_sq")
+
+
+def sgd_kl_bound(*, T, eta, sigma_sq):
+    r"""Prop. 5.1 upper bound with its explicit constants (Section 5, Eq. (8) ICLR / (14) arXiv).
+
+    For one-pass sequence-level SGD on an autoregressive linear model (Assumptions 2.1 and
+    2.2, :math:`\Theta \subseteq B_2(1)`, any :math:`\theta_1 \in \Theta`) with a constant
+    step :math:`\eta \le 1/(2HB^2)`:
+
+    .. math::
+
+        \mathbb E\Big[\frac1T\sum_{t=1}^T D_{KL}(\pi_D\|\pi_{\theta_t})\Big]
+          \le \frac{4}{\eta T} + 2\eta\sigma_\star^2 .
+
+    The constant 4 is :math:`\max\|\theta_\star - \theta_1\|^2` over the unit ball.  The
+    step-size condition is the caller's to check (it involves ``H`` and ``B``);
+    :func:`sgd_step_size` minimises the bound under it.  With Prop. 3.1 / F.1
+    (:func:`theory.bounds.kl_to_coverage_sharp`) this bounds the average-iterate coverage.
+
+    Parameters
+    ----------
+    T : array_like
+        Number of steps (iterates :math:`\theta_1..\theta_T`), ``> 0``.
+    eta : array_like
+        Step size, ``> 0``.
+    sigma_sq : array_like
+        Inherent variance :math:`\sigma_\star^2` (Eq. (6) ICLR / (8) arXiv), ``>= 0``.
+
+    Returns
+    -------
+    ndarray
+        The bound on the average-iterate KL, broadcast over the arguments.
+
+    Examples
+    --------
+    >>> float(sgd_kl_bound(T=100, eta=0.1, sigma_sq=2.0))
+    0.8
+    """
+    return _online_to_batch_bound(T, eta, sigma_sq)
+
+
 def normalized_sgd_coverage_rate(T, K, N, sigma_sq, B):
     r"""Theorem 5.1 (Eq. (11) ICLR / (19) arXiv): :math:`\sqrt{\sigma_\star^2/(T\log N)} + B^2/T + B/(K\log N)`.
 
@@ -498,6 +609,47 @@ def ttt_step_size(T, B, sigma_sq):
     """
     with np.errstate(divide="ignore"):
         return np.minimum(1.0 / (2 * _f(B, "B") ** 2), (1.0 / (_f(sigma_sq, "sigma_sq") * _f(T, "T"))) ** 0.5)
+
+
+def ttt_kl_bound(*, T, eta, sigma_sq):
+    r"""Theorem 6.1's explicit bound (its proof, online-to-batch), per training sequence.
+
+    Token-level SGD (Eq. (12) ICLR / (21) arXiv) with :math:`\eta \le 1/(2B^2)` from any
+    :math:`\theta_1 \in \Theta \subseteq B_2(1)` satisfies
+    :math:`\mathbb E\sum_{t=1}^T\sum_{h=1}^H \varepsilon_{t,h} \le 4/\eta + 2\eta T\sigma_\star^2`
+    with :math:`\varepsilon_{t,h}` the per-token KL at :math:`\theta_{t,h}` along the
+    training sequence; since :math:`\theta_{t,h} = \vartheta^{TTT}(x_t, y^t_{<h}; \theta_t)`,
+    the inner sum has expectation :math:`D_{KL}(\pi_D\|\pi^{TTT}_{\theta_t})`, so
+
+    .. math::
+
+        \mathbb E\Big[\frac1T\sum_{t=1}^T D_{KL}(\pi_D\|\pi^{TTT}_{\theta_t})\Big]
+          \le \frac{4}{\eta T} + 2\eta\sigma_\star^2 .
+
+    The step-size condition :math:`\eta \le 1/(2B^2)` is the caller's to check;
+    :func:`ttt_step_size` chooses :math:`\eta` under it, and :func:`ttt_kl_rate` is the
+    resulting rate shape.
+
+    Parameters
+    ----------
+    T : array_like
+        Number of training sequences, ``> 0``.
+    eta : array_like
+        Step size, ``> 0``.
+    sigma_sq : array_like
+        Inherent variance :math:`\sigma_\star^2`, ``>= 0``.
+
+    Returns
+    -------
+    ndarray
+        The bound on the average over training sequences, broadcast over the arguments.
+
+    Examples
+    --------
+    >>> float(ttt_kl_bound(T=100, eta=0.1, sigma_sq=2.0))
+    0.8
+    """
+    return _online_to_batch_bound(T, eta, sigma_sq)
 
 
 def distillation_coverage_rate(T, N, sigma_sq, B):

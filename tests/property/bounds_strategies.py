@@ -2,7 +2,10 @@
 
 Random instances are built from parameters drawn by hypothesis (shapes, concentrations,
 degeneracy flags and a seed); the arrays themselves come from a numpy generator seeded by
-the drawn seed, so every failing example is reproducible from hypothesis' report.
+the drawn seed, so every failing example is reproducible from hypothesis' report.  The
+public strategies of random models, finite classes and learner settings (for the rate
+properties and users' own tests) are in :mod:`simulations.strategies`; this module keeps the
+inequality tests' pairs and triples of discrete distributions.
 
 * :func:`distribution_pairs` / :func:`distribution_triples`: prompt mixtures of discrete
   distributions (``n_prompts`` x ``m``), Dirichlet with concentration log-uniform in
@@ -21,6 +24,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from theory.coverage import TIE_ATOL, coverage_profile
+from simulations.random_instances import dirichlet
 from theory.models import AutoregressiveLinearModel, CallableFeatures, TabularFeatures
 
 #: Floating-point slack when checking an inequality between computed quantities.
@@ -70,10 +74,7 @@ def coverage(a, b, N):
 
 
 def _dirichlet(rng, conc, shape):
-    g = rng.gamma(conc, size=shape)
-    g = np.where(g.sum(-1, keepdims=True) > 0, g, 1.0)
-    # gamma draws with tiny concentration underflow to 0: keep at least the largest entry
-    return g / g.sum(-1, keepdims=True)
+    return dirichlet(rng, conc, shape)
 
 
 def _make(rng, n_prompts, m, conc, degenerate, zeros):
