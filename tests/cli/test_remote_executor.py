@@ -26,6 +26,7 @@ NAME = fault_experiment.NAME
 @pytest.fixture
 def toy():
     registry.register_module(fault_experiment)
+    registry.all_experiments()  # import every experiment before timing the command
     yield fault_experiment
     registry.unregister(NAME)
 

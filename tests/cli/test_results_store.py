@@ -33,7 +33,7 @@ from simulations.store import CorruptStoreError, read_records
 
 NAME = fault_experiment.NAME
 FAST = dict(cells=4, reps=3)
-SLOW = dict(cells=4, reps=4, sleep=0.1)
+SLOW = dict(cells=4, reps=4, sleep=0.2)
 
 
 @pytest.fixture
@@ -83,6 +83,7 @@ def _wait_for_lines(path, n, proc, timeout=60):
 def test_a_second_run_on_a_folder_in_use_is_refused_at_once(tmp_path, toy, capsys, other_seed):
     """Two runs on one ``--out`` used to interleave their records (and duplicate lines)."""
     toy(SLOW)
+    registry.all_experiments()  # import every experiment now, not while the first run goes
     folder = tmp_path / NAME
     first = cli_driver.popen(SLOW, ["run", NAME, "--quick", "--seed", "7", "--out", tmp_path])
     try:
