@@ -147,7 +147,7 @@ def build_parser():
     cal.add_argument("--quick", action="store_true", help="quick presets (default: full)")
     cal.add_argument("--only", nargs="+", default=None, metavar="NAME",
                      help="restrict to these experiments (default: all)")
-    cal.add_argument("--jobs", type=_pos_int, default=1, help="worker processes (default 1)")
+    cal.add_argument("--jobs", type=_jobs, default=1, help="worker processes (default 1)")
     cal.add_argument("--executor", type=_executor_spec, default=None,
                      help="serial | process | dask-local | dask://HOST:PORT")
     cal.add_argument("--out", default="calibration",
