@@ -38,7 +38,7 @@ same model in the span of its features (an isometry), so learners run at the cos
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -53,6 +53,8 @@ from theory.models.markov import enumerate_sequences
 
 __all__ = [
     "FEATURE_KINDS",
+    "MAX_EXACT_POINTS",
+    "exact_support_size",
     "dirichlet",
     "prompt_distribution",
     "LinearModelSpec",
@@ -71,6 +73,19 @@ FEATURE_KINDS = ("iid", "markov", "callable")
 
 #: Largest support (prompts x sequences, or count vectors) evaluated exactly.
 MAX_EXACT_POINTS = 1 << 16
+
+
+def exact_support_size(features, n_prompts, vocab, horizon):
+    """Points an exact evaluation sums over: count vectors ``X C(H+V-1, V-1)`` for i.i.d. tokens, else ``X V^H``.
+
+    Examples
+    --------
+    >>> exact_support_size("iid", 2, 3, 4), exact_support_size("markov", 2, 3, 4)
+    (30, 162)
+    """
+    if features == "iid":
+        return n_prompts * math.comb(horizon + vocab - 1, vocab - 1)
+    return n_prompts * vocab ** horizon
 
 
 def dirichlet(rng, concentration, shape):
@@ -320,10 +335,8 @@ class LinearInstance:
                            self.data.prompt_weights, drop=0.0)
 
     def exact_points(self):
-        """Number of support points the exact coverage evaluation sums over."""
-        if self.is_iid:
-            return self.spec.n_prompts * math.comb(self.horizon + self.spec.vocab - 1, self.spec.vocab - 1)
-        return self.spec.n_prompts * self.spec.vocab ** self.horizon
+        """Number of support points the exact coverage evaluation sums over (:func:`exact_support_size`)."""
+        return exact_support_size(self.spec.features, self.spec.n_prompts, self.spec.vocab, self.horizon)
 
     def kl(self, thetas):
         r"""Exact :math:`D_{KL}(\pi_D\|\pi_\theta)` for parameters ``(..., d)``: shape ``(...)``."""
@@ -345,7 +358,7 @@ class LinearInstance:
         r"""Exact :math:`\mathrm{Cov}_N(\pi_D\|\pi_\theta)` for parameters ``(..., d)``: ``(...) + np.shape(N)``."""
         th = np.asarray(thetas, dtype=float)
         flat = th.reshape(-1, th.shape[-1])
-        if self.is_iid:
+        if self.is_iid:   # count vectors are evaluated in chunks: allow a larger support than enumeration
             if self.exact_points() > 50 * MAX_EXACT_POINTS:
                 raise ValueError(f"{self.exact_points()} count vectors: too many for exact coverage.")
             law = self.iid_law
@@ -535,10 +548,8 @@ class FiniteClassSpec:
         check_int(self.levels, "levels", low=1)
         check_int(self.max_distorted, "max_distorted", low=1)
         check_int(self.seed, "seed", low=0)
-        if self.n_prompts * self.vocab ** self.horizon > MAX_EXACT_POINTS:
+        if exact_support_size("markov", self.n_prompts, self.vocab, self.horizon) > MAX_EXACT_POINTS:
             raise ValueError("`n_prompts * vocab**horizon` is too large to evaluate exactly.")
-        if not self.well_specified and self.size < 1:
-            raise ValueError("a misspecified class needs `size` >= 1.")
 
     def build(self):
         """The :class:`FiniteClassInstance` (deterministic given the spec)."""
@@ -736,8 +747,3 @@ class TTTSettings:
     @property
     def satisfies_conditions(self):
         return self.eta_fraction <= 1.0
-
-
-def _spec_dict(spec):
-    """JSON-ready fields of a spec (for records)."""
-    return asdict(spec)

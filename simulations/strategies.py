@@ -46,7 +46,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without hypothes
     ) from exc
 
 from .random_instances import (FEATURE_KINDS, MAX_EXACT_POINTS, DimensionLadderSpec, FiniteClassSpec,
-                               LinearModelSpec, NormalizedSGDSettings, SGDSettings, TTTSettings)
+                               LinearModelSpec, NormalizedSGDSettings, SGDSettings, TTTSettings,
+                               exact_support_size)
 
 __all__ = [
     "log_uniform",
@@ -180,12 +181,6 @@ def _float_range(value, name):
     return float(lo), float(hi)
 
 
-def _exact_points(features, n_prompts, vocab, horizon):
-    if features == "iid":
-        return n_prompts * math.comb(horizon + vocab - 1, vocab - 1)
-    return n_prompts * vocab ** horizon
-
-
 @st.composite
 def linear_models(draw, *, vocab=(2, 8), horizon=(1, 64), dim=(1, 512), B=(0.25, 8.0),
                   features=FEATURE_KINDS, n_prompts=(1, 4), rare_mass=(1e-3, 0.2), theta_norm=(0.0, 1.0),
@@ -235,7 +230,7 @@ def linear_models(draw, *, vocab=(2, 8), horizon=(1, 64), dim=(1, 512), B=(0.25,
     h_lo, h_hi = _int_range(horizon, "horizon")
     cap = MAX_EXACT_POINTS if max_exact_points is None else max_exact_points
     if kind != "iid" or max_exact_points is not None:
-        while h_hi > h_lo and _exact_points(kind, X, V, h_hi) > cap:
+        while h_hi > h_lo and exact_support_size(kind, X, V, h_hi) > cap:
             h_hi -= 1
     H = draw(st.integers(h_lo, h_hi))
     d_lo, d_hi = _int_range(dim, "dim")
@@ -337,7 +332,7 @@ def dimension_ladders(draw, *, vocab=(2, 4), horizon=(1, 16), n_prompts=(2, 16),
     V = draw(st.integers(*_int_range(vocab, "vocab")))
     X = draw(st.integers(*_int_range(n_prompts, "n_prompts")))
     h_lo, h_hi = _int_range(horizon, "horizon")
-    while h_hi > h_lo and _exact_points("iid", X, V, h_hi) > max_exact_points:
+    while h_hi > h_lo and exact_support_size("iid", X, V, h_hi) > max_exact_points:
         h_hi -= 1
     H = draw(st.integers(h_lo, h_hi))
     rare = 0.0

@@ -70,7 +70,11 @@ def check_finite_mle(spec, N, delta, seed):
 @RATE_SETTINGS
 @given(spec=FINITE, N=coverage_thresholds(8.0, 1e3), delta=log_uniform(0.01, 0.5), seed=SEEDS)
 def test_finite_class_mle_theorem_4_1(spec, N, delta, seed):
-    """Theorem 4.1 (finite class, proof constants): w.p. >= 1 - delta, Cov_N(MLE) <= 4 log(2|Pi|/delta)/((log N - log 4) n) + 16 log(4|Pi|/delta)/n."""
+    """Theorem 4.1 (finite class, proof constants): w.p. >= 1 - delta, Cov_N(MLE) <= 4 log(2|Pi|/delta)/((log N - log 4) n) + 16 log(4|Pi|/delta)/n.
+
+    False-fail probability <= ALPHA_PER_EXAMPLE = 1e-5 per example, total_false_fail() per run
+    (1e-4 in the ci profile; rate_support).
+    """
     check_finite_mle(spec, N, delta, seed)
 
 
@@ -123,7 +127,11 @@ def check_linear_mle(problem, seed, *, flip=False):
 @RATE_SETTINGS
 @given(problem=overparameterized_problems(), seed=SEEDS)
 def test_linear_mle_theorem_4_2_overparameterized(problem, seed):
-    """Theorem 4.2 with d >= 4n: E Cov_N(MLE) <= C_MLE (sqrt(sigma*^2/(n log N)) + B^2/n), C_MLE fitted on the pilot family."""
+    """Theorem 4.2 with d >= 4n: E Cov_N(MLE) <= C_MLE (sqrt(sigma*^2/(n log N)) + B^2/n), C_MLE fitted on the pilot family.
+
+    False-fail probability <= ALPHA_PER_EXAMPLE = 1e-5 per example, total_false_fail() per run
+    (1e-4 in the ci profile; rate_support).
+    """
     check_linear_mle(problem, seed)
 
 
@@ -167,7 +175,11 @@ def check_dimension_ladder(spec, n, N, seed, *, flip=False):
 @RATE_SETTINGS
 @given(spec=LADDERS, n=sample_sizes(8, 64), N=coverage_thresholds(2.0, 64.0), seed=SEEDS)
 def test_linear_mle_coverage_dimension_free(spec, n, N, seed):
-    """Theorem 4.2 is d-free: at fixed pi_D, B, sigma*^2 and n, the coverage stays below the same bound for every d up to 512 (>= 4n)."""
+    """Theorem 4.2 is d-free: at fixed pi_D, B, sigma*^2 and n, the coverage stays below the same bound for every d up to 512 (>= 4n).
+
+    False-fail probability <= ALPHA_PER_EXAMPLE = 1e-5 per example, total_false_fail() per run
+    (1e-4 in the ci profile; rate_support).
+    """
     assert spec.dims()[-1] >= 4 * n
     check_dimension_ladder(spec, n, N, seed)
 

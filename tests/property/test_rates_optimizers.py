@@ -90,7 +90,11 @@ def check_sgd_kl(spec, run, seed, *, flip=False):
 @RATE_SETTINGS
 @given(spec=KL_MODELS, run=sgd_settings(T=(16, 512)), seed=SEEDS)
 def test_sgd_kl_bound_prop_5_1(spec, run, seed):
-    """Prop. 5.1: E[(1/T) sum_t KL(pi_D||pi_theta_t)] <= 4/(eta T) + 2 eta sigma*^2 for every eta <= 1/(2HB^2)."""
+    """Prop. 5.1: E[(1/T) sum_t KL(pi_D||pi_theta_t)] <= 4/(eta T) + 2 eta sigma*^2 for every eta <= 1/(2HB^2).
+
+    False-fail probability <= ALPHA_PER_EXAMPLE = 1e-5 per example, total_false_fail() per run
+    (1e-4 in the ci profile; rate_support).
+    """
     check_sgd_kl(spec, run, seed)
 
 
@@ -122,7 +126,11 @@ def check_sgd_coverage(spec, run, seed, *, flip=False):
 @RATE_SETTINGS
 @given(spec=COVERAGE_MODELS, run=sgd_settings(T=(64, 1024), N=(2.0, 1e3)), seed=SEEDS)
 def test_sgd_coverage_bound_prop_5_1_and_3_1(spec, run, seed):
-    """Prop. 5.1 with Prop. 3.1 (sharp form F.1 / D.1): E[(1/T) sum_t Cov_N(pi_theta_t)] <= (4/(eta T) + 2 eta sigma*^2)/(log N - 1 + 1/N)."""
+    """Prop. 5.1 with Prop. 3.1 (sharp form F.1 / D.1): E[(1/T) sum_t Cov_N(pi_theta_t)] <= (4/(eta T) + 2 eta sigma*^2)/(log N - 1 + 1/N).
+
+    False-fail probability <= ALPHA_PER_EXAMPLE = 1e-5 per example, total_false_fail() per run
+    (1e-4 in the ci profile; rate_support).
+    """
     check_sgd_coverage(spec, run, seed)
 
 
@@ -153,7 +161,11 @@ def check_ttt(spec, run, seed, *, flip=False):
 @RATE_SETTINGS
 @given(spec=TTT_MODELS, run=ttt_settings(T=(8, 256)), seed=SEEDS)
 def test_ttt_kl_bound_theorem_6_1(spec, run, seed):
-    """Theorem 6.1: E[(1/T) sum_t KL(pi_D||pi^TTT_theta_t)] <= 4/(eta T) + 2 eta sigma*^2 for every eta <= 1/(2B^2)."""
+    """Theorem 6.1: E[(1/T) sum_t KL(pi_D||pi^TTT_theta_t)] <= 4/(eta T) + 2 eta sigma*^2 for every eta <= 1/(2B^2).
+
+    False-fail probability <= ALPHA_PER_EXAMPLE = 1e-5 per example, total_false_fail() per run
+    (1e-4 in the ci profile; rate_support).
+    """
     check_ttt(spec, run, seed)
 
 
@@ -234,7 +246,11 @@ def pilot_nsgd_constant():
 @RATE_SETTINGS
 @given(spec=NSGD_MODELS, run=NSGD_RUNS, seed=SEEDS)
 def test_nsgd_coverage_rate_theorem_5_1(spec, run, seed):
-    """Theorem 5.1 (eta = min{1/(128B), (log N/(sigma^2 T))^(1/4)}, lambda = log N/(16 eta), batch K): coverage <= C_NSGD * rate."""
+    """Theorem 5.1 (eta = min{1/(128B), (log N/(sigma^2 T))^(1/4)}, lambda = log N/(16 eta), batch K): coverage <= C_NSGD * rate.
+
+    False-fail probability <= ALPHA_PER_EXAMPLE = 1e-5 per example, total_false_fail() per run
+    (1e-4 in the ci profile; rate_support).
+    """
     assert run.satisfies_conditions
     eta, lam = run.parameters(spec.build())
     assert eta <= 1 / (128 * spec.B) * (1 + 1e-12) and lam >= 8 * spec.B * np.log(run.N) * (1 - 1e-12)

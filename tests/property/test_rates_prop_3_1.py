@@ -109,3 +109,16 @@ def test_prop_3_1_on_learned_models(learner):
 def test_prop_3_1_negative_control_bound_over_4():
     """Negative control of Prop. 3.1 on learners: KL/(4 (log N - 1 + 1/N)) is violated on some drawn model."""
     fails_somewhere(lambda case, seed: check_prop_3_1(case, seed, factor=0.25), case=learner_cases(), seed=SEEDS)
+
+
+def test_rate_battery_error_budget():
+    """The stated error budget of the rate properties: 10 examples and total false-fail <= 1e-4 per property in dev/ci, one tenth of max_examples in thorough."""
+    from hypothesis import settings as hsettings
+
+    from rate_support import ALPHA_PER_EXAMPLE, EXAMPLES, total_false_fail
+
+    profile_examples = hsettings.default.max_examples
+    assert EXAMPLES == (10 if profile_examples <= 100 else profile_examples // 10)
+    assert total_false_fail() == pytest.approx(EXAMPLES * ALPHA_PER_EXAMPLE)
+    if profile_examples <= 100:
+        assert total_false_fail() <= 1e-4
