@@ -19,7 +19,9 @@ A workload is a function registered with :func:`workload` that takes a
      "reference_seconds": float,             # optional: its best wall time (same k, same run)
      "other_references": {"name": seconds},  # optional: further references
      "target": "text",                       # what "fast enough" means
-     "passed": bool}                         # optional: verdict in full mode (on wall time)
+     "min_machine_ratio": float,             # optional: verdict machine_ratio >= this
+     "min_reference_ratio": float,           # optional: verdict reference_ratio >= this
+     "passed": bool}                         # optional: any other verdict (on wall time)
 
 or ``{"params": {...}, "skipped": "reason"}`` when it cannot run here (an optional
 dependency is missing): a row without numbers or verdict.
@@ -27,9 +29,10 @@ dependency is missing): a row without numbers or verdict.
 The runner derives ``throughput``, ``reference_ratio`` (reference time / toolkit time: above
 1 means the toolkit is faster) and ``machine_ratio`` (the toolkit's throughput as a fraction
 of the machine limit's, in the same unit of work: ``np.exp`` elements/s on a ``2^22``
-float64 array, or float64 GEMM flop/s).  The ``np.exp`` rate is that of the row's own
-alternation when the workload timed it there (``race(..., exp=True)``, so that load hits
-both alike), else the run's baseline row; ``machine_limit_rate`` records which.  With ``quick=True`` the sizes are smaller and no
+float64 array, or float64 GEMM flop/s).  The ``np.exp`` rate is the fastest seen in the run:
+the baseline row's, or the one timed in the row's own alternation (``race(..., exp=True)``)
+if that was faster; ``machine_limit_rate`` records it.  The verdict (full mode, wall time)
+is the conjunction of ``passed`` and the ``min_*_ratio`` thresholds the workload gives.  With ``quick=True`` the sizes are smaller and no
 verdict is given (``passed`` is ``None`` on every row that ran).
 
 Workloads live in the modules of this package (:mod:`simulations.bench.core`,
@@ -241,19 +244,27 @@ def _as_result(name, out, ctx, limits):
     limit = out.get("machine_limit")
     if limit is not None and limit not in limits:
         raise ValueError(f"unknown machine limit {limit!r}; known: {sorted(limits)}")
-    passed = out.get("passed")
     rate = None
     if limit is not None:
-        rate = out["exp_rate"] if limit == "np.exp" and "exp_rate" in out else limits[limit]
+        rate = limits[limit]
+        if limit == "np.exp" and "exp_rate" in out:      # the fastest np.exp seen in the run
+            rate = max(rate, float(out["exp_rate"]))
+    machine_ratio = None if limit is None else throughput / rate
+    ref_ratio = None if ref_s is None else float(ref_s) / seconds
+    checks = [out["passed"]] if out.get("passed") is not None else []
+    if out.get("min_machine_ratio") is not None:
+        checks.append(machine_ratio >= out["min_machine_ratio"])
+    if out.get("min_reference_ratio") is not None:
+        checks.append(ref_ratio >= out["min_reference_ratio"])
+    passed = all(checks) if checks else None
     return BenchResult(
         name=name, params=dict(out.get("params", {})), seconds=seconds, throughput=throughput,
         unit=f"{unit}/s", reference=out.get("reference"),
         reference_seconds=None if ref_s is None else float(ref_s),
-        reference_ratio=None if ref_s is None else float(ref_s) / seconds,
+        reference_ratio=ref_ratio,
         other_references={k: {"seconds": float(v), "ratio": float(v) / seconds}
                           for k, v in out.get("other_references", {}).items()},
-        machine_limit=limit, machine_limit_rate=rate,
-        machine_ratio=None if limit is None else throughput / rate,
+        machine_limit=limit, machine_limit_rate=rate, machine_ratio=machine_ratio,
         cpu_seconds=None if out.get("cpu_seconds") is None else float(out["cpu_seconds"]),
         cpu_machine_ratio=(None if limit is None or not out.get("cpu_seconds") else
                            float(amount) / float(out["cpu_seconds"]) / rate),

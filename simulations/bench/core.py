@@ -97,8 +97,7 @@ def enumerate_coverage(ctx):
     return {"params": {"V": 2, "H": horizon, "d": 8, "models": 2, "thresholds": 1000},
             **times, "work": (2 * 2 ** horizon, "seq"),
             "reference": "level-by-level numpy enumeration, one sort",
-            "target": "reference_ratio >= 1.5",
-            "passed": times["reference_seconds"] / times["seconds"] >= 1.5}
+            "target": "reference_ratio >= 1.5", "min_reference_ratio": 1.5}
 
 
 def reference_sample_score(sampler, scorer, n, rng):
@@ -142,5 +141,4 @@ def sample_score(ctx):
     return {"params": {"n": n, "H": horizon, "V": vocab, "d": 16}, **times,
             "work": (2 * n * horizon * vocab, "token-cand"), "machine_limit": "np.exp",
             "reference": "per-position gather + compare-and-sum, per-token score gather",
-            "target": "reference_ratio >= 1",
-            "passed": times["reference_seconds"] / times["seconds"] >= 1.0}
+            "target": "reference_ratio >= 1", "min_reference_ratio": 1.0}

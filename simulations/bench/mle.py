@@ -92,5 +92,4 @@ def sample_replicates_row(ctx):
             "work": (n * reps * H * v, "token-cand"), "machine_limit": "np.exp",
             "reference": "per-position gather + compare-and-sum, same uniforms",
             "target": "machine_ratio >= 0.7 and reference_ratio >= 1 (the W1 sampler's path)",
-            "passed": (times["reference_seconds"] / times["seconds"] >= 1.0
-                       and n * reps * H * v / times["seconds"] / times["exp_rate"] >= 0.7)}
+            "min_machine_ratio": 0.7, "min_reference_ratio": 1.0}

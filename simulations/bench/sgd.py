@@ -153,7 +153,6 @@ def _row(ctx, *, R, horizon, T, target, per_sample):
             if err > 1e-9:
                 raise AssertionError(f"reference {name} ends at other parameters (max diff {err:.3g})")
     work = R * K * horizon * V * T
-    ratio = work / times["seconds"] / ctx.exp_rate
     sampler = "compiled" if _chain.compiled_kernel(R * K * horizon * T) is not None else "numpy"
     return {"params": {"R": R, "K": K, "H": horizon, "V": V, "d": D, "T": T, "sampler": sampler},
             "seconds": times["seconds"], "cpu_seconds": times["cpu_seconds"],
@@ -162,7 +161,7 @@ def _row(ctx, *, R, horizon, T, target, per_sample):
             "reference": "vectorised numpy step loop, same stream (final theta equal)",
             "reference_seconds": times["reference_seconds"], "other_references": others,
             "target": f"machine_ratio >= {target:g} (sampling included)",
-            "passed": ratio >= target}
+            "min_machine_ratio": target}
 
 
 @workload("sgd/w1-end-to-end")
@@ -224,9 +223,8 @@ def compiled_sampler(ctx):
                 with _Kernel(compiled):
                     w1_toolkit(d, m, R=r, T=20 if not ctx.quick else 10, seed=1)
             e2e[(r, compiled)] = ctx.best_of(w1, min(ctx.repeat, 3))
-    gain = times["reference_seconds"] / times["seconds"]
     e2e_text = ", ".join(f"R={r} {e2e[(r, False)] / e2e[(r, True)]:.2f}x" for r in (4, R))
     return {"params": params, **times, "work": (x.size * horizon, "token"),
             "reference": "the numpy position loop (same tokens)",
             "target": f"reference_ratio >= 2 on the sampler (end-to-end W1 gain: {e2e_text})",
-            "passed": gain >= 2.0}
+            "min_reference_ratio": 2.0}

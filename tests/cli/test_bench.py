@@ -80,3 +80,26 @@ def test_workload_registered_twice_is_refused(only):
     only("test/a")(_sum_workload)
     with pytest.raises(ValueError, match="already registered"):
         only("test/a")(lambda ctx: None)
+
+
+def test_verdict_from_ratio_thresholds_and_fastest_exp(only):
+    """``min_*_ratio`` verdicts use the row's own ratios; the np.exp rate is the fastest seen."""
+    @only("test/ratios")
+    def _ratios(ctx):
+        return {"params": {}, "seconds": 1.0, "reference_seconds": 3.0, "work": (ctx.exp_rate, "elem"),
+                "machine_limit": "np.exp", "exp_rate": ctx.exp_rate / 2,   # a slower re-timing
+                "min_reference_ratio": 2.0, "min_machine_ratio": 0.9}
+
+    rows = bench.run_benchmarks(quick=False, repeat=1, names=["test/ratios"])
+    row = rows[2]
+    assert row.reference_ratio == pytest.approx(3.0)
+    assert row.machine_limit_rate == rows[0].throughput              # not the slower re-timing
+    assert row.machine_ratio == pytest.approx(1.0) and row.passed is True
+    WORKLOADS_FAIL = {"min_reference_ratio": 4.0}
+
+    @only("test/ratios-fail")
+    def _fail(ctx):
+        return {**_ratios(ctx), **WORKLOADS_FAIL}
+
+    assert bench.run_benchmarks(quick=False, repeat=1, names=["test/ratios-fail"])[2].passed is False
+    assert bench.run_benchmarks(quick=True, repeat=1, names=["test/ratios-fail"])[2].passed is None
