@@ -575,13 +575,13 @@ def test_sigma_star_sq_any_horizon(rng):
 
 
 def test_iid_token_law_counts_prompts():
-    """4.6 million count vectors (within MAX_COUNT_VECTORS) for 200 prompts exhausted memory."""
+    """2.7 million count vectors (within MAX_COUNT_VECTORS) for 200 prompts exhausted memory."""
     from theory.iid_tokens import IidTokenLaw
 
     lp = np.log(np.full((200, 4), 0.25))
     with memory_cap(), time_limit(60):
         with pytest.raises(ValueError, match=r"200 prompt\(s\) needs about [\d.]+ GiB"):
-            IidTokenLaw(lp, horizon=300)
+            IidTokenLaw(lp, horizon=250)
     law = IidTokenLaw(lp[:2], horizon=3, drop=0.0)
     with pytest.raises(ValueError, match=r"`model_log_probs`.*`N`.*GiB"):
         law.per_prompt_coverage(np.broadcast_to(lp[:2], (10**6, 2, 4)), np.linspace(1, 9, 1000))
