@@ -67,6 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erfc
 
+from ._chain import vector_matrix_power
 from ._validation import as_float_array, check_int, check_thresholds, readonly
 from .coverage import comparison_log_thresholds
 
@@ -168,8 +169,6 @@ def _transfer_product(steps, horizon, mu, freqs, prune_tol):
 
 def _transfer_chunk(steps, horizon, mu, freqs, prune_tol):
     """:func:`_transfer_product` on one chunk; ``bound`` here covers dropped frequencies only."""
-    from ._chain import vector_matrix_power
-
     K = freqs.t.size
     w0, _, d0 = steps(0)                                         # (X, 1, V)
     phi = np.zeros(K, dtype=complex)

@@ -17,7 +17,6 @@ binary group), whatever ``H``.  This gives **exact** coverage and KL at any sequ
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -30,6 +29,20 @@ from .log_ratio import LogRatioLaw
 MAX_COUNT_VECTORS = 2 ** 22
 
 __all__ = ["count_vectors", "grouped_count_support", "group_sequence_log_probs", "count_log_ratio_law"]
+
+
+def _compositions(m, v):
+    """All ``(c_1, ..., c_v) >= 0`` with sum ``m``, in lexicographic order, built part by part
+    with numpy (no Python loop over rows): each row is extended by every admissible next part."""
+    prefix = np.zeros((1, 0), dtype=np.int64)
+    left = np.array([m], dtype=np.int64)
+    for _ in range(v - 1):
+        n_next = left + 1
+        row = np.repeat(np.arange(left.size), n_next)
+        part = np.arange(int(n_next.sum()), dtype=np.int64) - np.repeat(np.cumsum(n_next) - n_next, n_next)
+        prefix = np.concatenate([prefix[row], part[:, None]], axis=1)
+        left = left[row] - part
+    return np.concatenate([prefix, left[:, None]], axis=1)
 
 
 def count_vectors(m, vocab_size):
@@ -61,11 +74,7 @@ def count_vectors(m, vocab_size):
     if n_rows > MAX_COUNT_VECTORS:
         raise ValueError(f"`m`={m} tokens over `vocab_size`={v} symbols give {n_rows} count vectors, "
                          f"more than {MAX_COUNT_VECTORS}; use certified bounds (theory.certified).")
-    rows = []
-    for bars in itertools.combinations(range(m + v - 1), v - 1):
-        edges = (-1,) + bars + (m + v - 1,)
-        rows.append([edges[i + 1] - edges[i] - 1 for i in range(v)])
-    counts = np.array(rows, dtype=np.int64).reshape(-1, v)
+    counts = _compositions(m, v)
     log_mult = gammaln(m + 1) - gammaln(counts + 1).sum(-1)
     return counts, log_mult
 

@@ -31,14 +31,16 @@ import numpy as np
 
 from ._validation import (as_finite_array, as_float_array, check_allocation, check_int, check_real,
                           check_weights, readonly)
+from .count_law import MAX_COUNT_VECTORS as _COUNT_LAW_MAX
 from .count_law import count_vectors
 from .coverage import comparison_log_thresholds, log_thresholds
 from .divergences import categorical_kl
 
 __all__ = ["IidTokenLaw", "iid_token_log_probs", "iid_token_tables", "MAX_COUNT_VECTORS"]
 
-#: Largest number of count vectors enumerated.
-MAX_COUNT_VECTORS = 5_000_000
+#: Largest number of count vectors enumerated (that of :func:`theory.count_law.count_vectors`,
+#: so a refusal always names this module's arguments).
+MAX_COUNT_VECTORS = _COUNT_LAW_MAX
 
 
 def _count_support(vocab_size, horizon, n_prompts=None):

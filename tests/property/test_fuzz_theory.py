@@ -18,11 +18,13 @@ Then each argument in turn is replaced by invalid values while the others stay v
 * generic (any numeric argument): NaN injected at a drawn position, a string, an object,
   ``None`` (unless ``None`` is the default), a complex array, an empty array, an array of
   strings; for non-numeric arguments (models, callables, generators): wrong types;
-* by parameter name (:data:`KINDS`): thresholds ``N < 1``; log-probabilities that are
-  positive, ``+inf`` or unnormalized; probability vectors with negative entries or not
-  summing to one; probabilities outside ``[0, 1]``; negative KLs/variances/radii;
-  non-positive or non-integer counts and sizes; out-of-range tokens and prompts; features
-  and parameters of the wrong shape; mismatched data/model pairs; non-generator ``rng``;
+* by parameter name (:data:`KINDS`): thresholds ``N < 1`` (also the VGB ``threshold``);
+  log-probabilities that are positive, ``+inf`` or unnormalized; probability vectors with
+  negative entries or not summing to one (``pi_star``; ``pi_hat`` may be a sub-probability
+  but not exceed one); probabilities outside ``[0, 1]``; negative KLs/variances/radii/``eps``,
+  ``lam <= 0``; non-positive or non-integer counts and sizes (horizons, walk lengths, lattice
+  and Fourier sizes, instance sizes); out-of-range tokens and prompts; features and
+  parameters of the wrong shape; mismatched data/model pairs; non-generator ``rng``;
 * huge sizes (``horizon``/``vocab_size`` up to ``10^6``, counts up to ``10^18``, ``N`` up to
   ``1e300``): these may be valid, so the call must either raise as below or return a
   finite, non-NaN result, quickly.

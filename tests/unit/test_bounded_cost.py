@@ -575,13 +575,32 @@ def test_sigma_star_sq_any_horizon(rng):
 
 
 def test_iid_token_law_counts_prompts():
-    """4.6 million count vectors (within MAX_COUNT_VECTORS) for 200 prompts exhausted memory."""
+    """2.7 million count vectors (within MAX_COUNT_VECTORS) for 200 prompts exhausted memory."""
     from theory.iid_tokens import IidTokenLaw
 
     lp = np.log(np.full((200, 4), 0.25))
     with memory_cap(), time_limit(60):
         with pytest.raises(ValueError, match=r"200 prompt\(s\) needs about [\d.]+ GiB"):
-            IidTokenLaw(lp, horizon=300)
+            IidTokenLaw(lp, horizon=250)
     law = IidTokenLaw(lp[:2], horizon=3, drop=0.0)
     with pytest.raises(ValueError, match=r"`model_log_probs`.*`N`.*GiB"):
         law.per_prompt_coverage(np.broadcast_to(lp[:2], (10**6, 2, 4)), np.linspace(1, 9, 1000))
+
+
+def test_example_3_1_coverage_tail_at_huge_horizon():
+    """The first form of the log-ratio, -n log 2 - k log q - (n - k) log(1 - q), cancels to
+    about 1e-4 absolute at n = 10**12; the tail is now one CDF at an accurately placed cut."""
+    from theory.vgb import example_3_1_action_level_coverage_tail
+
+    H, eps, N = 10**12, 1e-6, [1.0, 2.0, 20.0]
+    got = example_3_1_action_level_coverage_tail(H, eps, N)
+    n = H - 1
+    ref = []
+    with mpmath.workdps(50):
+        e = mpmath.mpf(eps)
+        a, b = mpmath.log1p(e / 2), mpmath.log1p(e / (2 + e))
+        for t in N:
+            # (n - k) a - k b > log N  <=>  k < (n a - log N) / (a + b)
+            k_c = min(max(int(mpmath.ceil((n * a - mpmath.log(t)) / (a + b))), 0), n + 1)
+            ref.append(float(stats.binom.cdf(k_c - 1, n, 0.5)) if k_c > 0 else 0.0)
+    assert np.allclose(got, ref, rtol=1e-10, atol=0)
