@@ -347,7 +347,6 @@ LITERAL_VERDICT_DEBT = {
     "ce_vs_coverage.py",
     "distillation.py",
     "sgd_lower_bound.py",
-    "tournament_guarantee.py",
 }
 
 
