@@ -14,11 +14,11 @@ Mechanism (the reference notes' rough check): the best the model can do on
 :math:`0.05\cdot(H/2)\log 2` nats of KL — linear in ``H`` — while it leaves at most the
 class mass 0.05 uncovered at ``N = 16`` once :math:`2^{H/2} \ge 16`.
 
-Claims (pre-registered): the log-log slope of the median final KL against ``H`` is 1 (its
-bootstrap CI, widened by 0.1 for the finite-training leakage, contains 1 and excludes 0);
-:math:`\mathrm{Cov}_{16}` does not grow like ``H`` (its slope's CI excludes 1 and the point
-estimate is below 0.5); the KL / :math:`\mathrm{Cov}_{16}` ratio grows with ``H``
-(exploratory).  Bands: the 1/16 and 15/16 quantiles over seeds, as in the paper.
+Claims (rules of :mod:`simulations.claims`, written before the run): the log-log slope of the
+median final KL against ``H`` equals 1 (tolerance 0.1 for the small-``H`` curvature);
+:math:`\mathrm{Cov}_{16}` does not grow with ``H`` (slope at most 0, tolerance 0.1, power
+against +0.25); the KL / :math:`\mathrm{Cov}_{16}` ratio grows with ``H`` (exploratory).  The
+quick preset runs 2 seeds per ``H`` and lists the binding claims as not run in quick.  Bands: the 1/16 and 15/16 quantiles over seeds, as in the paper.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.experiment import Claim, Task, analysis_rng
+from simulations.claims import exponent_claim, not_run_in_quick
+from simulations.experiment import Task
 from simulations.learners.checkpoints import dataset_sampler, train_with_checkpoints
 from simulations.learners.optimizers import adam
-from simulations.stats import loglog_fit
 from theory.instances.graph_paths import figure2_task
 
 NAME = "sequence-length"
@@ -41,6 +41,8 @@ TOPIC = "model selection"
 #: Slack added to the bootstrap CI of the KL slope (finite-training leakage adds a term
 #: growing like H too, so it does not bend the slope; the slack covers the small-H curvature).
 KL_SLOPE_TOL = 0.1
+#: Slack on the "no growth in H" exponent of the final coverage (median over seeds).
+COV_SLOPE_TOL = 0.1
 
 
 @dataclass(frozen=True)
@@ -65,25 +67,26 @@ class Config:
         Coverage threshold (16 in the paper).
     """
 
-    H_values: tuple = (8, 16, 24, 32, 48)
-    seeds: int = 2
-    train_prompts: int = 32
-    eval_prompts: int = 16
-    n_train: int = 8000
-    steps: int = 300
-    batch: int = 32
+    H_values: tuple = (8, 16, 24, 32, 48, 64)
+    seeds: int = 16
+    train_prompts: int = 256
+    eval_prompts: int = 128
+    n_train: int = 64000
+    steps: int = 4000
+    batch: int = 64
     lr: float = 0.05
-    n_checkpoints: int = 8
+    n_checkpoints: int = 20
     N: float = 16.0
+    preset: str = "full"
 
     @classmethod
     def quick(cls):
-        return cls()
+        return cls(H_values=(8, 16, 32, 64), seeds=2, train_prompts=32, eval_prompts=16, n_train=8000,
+                   steps=300, batch=32, n_checkpoints=8, preset="quick")
 
     @classmethod
     def full(cls):
-        return cls(seeds=16, train_prompts=256, eval_prompts=128, n_train=64000, steps=4000,
-                   batch=64, n_checkpoints=20)
+        return cls()
 
 
 def tasks(config):
@@ -119,41 +122,44 @@ def _final(config, records, key):
 def claims(config, records):
     H, kl = _final(config, records, "kl")
     _, cov = _final(config, records, "coverage")
-    rng = analysis_rng(NAME)
-    kl_fit = loglog_fit(H, kl, rng=rng, statistic="quantile", q=0.5)
-    kl_ok = (kl_fit.ci_low - KL_SLOPE_TOL <= 1.0 <= kl_fit.ci_high + KL_SLOPE_TOL) and kl_fit.ci_low > 0
     med_kl = [float(np.median(v)) for v in kl]
     med_cov = [float(np.median(v)) for v in cov]
-    out = [Claim(
-        id=f"{NAME}/kl-linear-in-H", paper_ref="Figure 2; Prop. 3.2 (KL lower bound linear in H)",
-        statement="at convergence KL(pi_D || model) grows linearly in H (log-log slope 1)",
-        predicted=1.0, measured=round(kl_fit.slope, 4), interval=[kl_fit.ci_low, kl_fit.ci_high],
-        evaluation="exact", passed=bool(kl_ok),
+    quick_reason = (f"the quick preset runs {config.seeds} seeds per H: a median slope over so few seeds "
+                    "cannot resolve an exponent 0.25 away; decided in the full preset")
+    out = []
+    c = exponent_claim(
+        f"{NAME}/kl-linear-in-H", "Figure 2; Prop. 3.2 (KL lower bound linear in H)",
+        "at convergence KL(pi_D || model) grows linearly in H (log-log slope 1)",
+        H, kl, predicted=1.0, mode="equal", tolerance=KL_SLOPE_TOL, evaluation="exact",
+        statistic="quantile", q=0.5,
         details=(f"median over {config.seeds} seeds of the exact final KL at H = {H.tolist()}: "
-                 f"{[round(v, 4) for v in med_kl]}; accept iff 1 in CI +- {KL_SLOPE_TOL} and the CI "
-                 f"excludes 0 (power against no H-dependence); {kl_fit.method}"))]
-    try:
-        cov_fit = loglog_fit(H, cov, rng=rng, statistic="quantile", q=0.5)
-        cov_ok = cov_fit.ci_high < 1.0 and cov_fit.slope < 0.5
-        measured, interval = round(cov_fit.slope, 4), [cov_fit.ci_low, cov_fit.ci_high]
-        extra = cov_fit.method
-    except ValueError as exc:  # coverage exactly 0 at some H: no log-log fit
-        cov_ok = max(med_cov) <= 2 * max(med_cov[0], 1e-12)
-        measured, interval, extra = None, None, f"no log-log fit ({exc})"
-    out.append(Claim(
-        id=f"{NAME}/coverage-not-linear-in-H", paper_ref="Figure 2; Theorem 4.1 (no H in the coverage bound)",
-        statement=f"at convergence Cov_{config.N:g} does not grow like H (log-log slope well below 1)",
-        predicted="slope CI excludes 1 and slope < 0.5", measured=measured, interval=interval,
-        evaluation="exact", passed=bool(cov_ok),
+                 f"{[round(v, 4) for v in med_kl]}")
+        + " Earlier rule (replaced by this one before its run, not after a failure): " + ("accept iff 1 in the 95% bootstrap CI +- 0.1 and the CI excludes 0, with no power "
+                      "computation (rule of the first version; it passed in the full preset with slope 0.991)"))
+    out.append(not_run_in_quick(c, reason=quick_reason) if config.preset == "quick" else c)
+    c = exponent_claim(
+        f"{NAME}/coverage-flat-in-H", "Figure 2; Theorem 4.1 (no H in the coverage bound)",
+        f"at convergence Cov_{config.N:g} does not grow with H (log-log slope at most 0)",
+        H, cov, predicted=0.0, mode="at_most", tolerance=COV_SLOPE_TOL, evaluation="exact",
+        statistic="quantile", q=0.5, nonpositive="drop",
         details=(f"median exact final Cov_{config.N:g} at H = {H.tolist()}: {[round(v, 4) for v in med_cov]} "
-                 f"(the unlearnable class G_H2 has mass 0.05); {extra}")))
-    ratio = [k / c if c > 0 else float("inf") for k, c in zip(med_kl, med_cov)]
-    out.append(Claim(
-        id=f"{NAME}/kl-coverage-ratio", paper_ref="Figure 2 (right panel)",
-        statement=f"KL / Cov_{config.N:g} grows with H",
-        predicted="increasing in H (exploratory)", measured=[round(r, 2) for r in ratio], interval=None,
-        evaluation="exact", passed=True, exploratory=True,
-        details="ratio of the medians over seeds; the paper reports ratios up to about 200 for a transformer"))
+                 "(the unlearnable class G_H2 has mass 0.05; at H = 8 its best ratio 2^(H/2) = 16 sits exactly "
+                 "on the threshold N = 16, so finite training decides which side it falls)")
+        + " Earlier rule (replaced by this one before its run, not after a failure): " + ("'the slope CI excludes 1 and the slope is below 0.5' (first version: it only rejected "
+                      "linear growth; it passed in the full preset with slope 0.331). The theorem's bound has "
+                      "no H at all, so the rule now tests 'no growth' with power against +0.25"))
+    out.append(not_run_in_quick(c, reason=quick_reason) if config.preset == "quick" else c)
+    ratio = [np.asarray(k, float) / np.asarray(v, float) for k, v in zip(kl, cov)]
+    ratio = [r[np.isfinite(r)] for r in ratio]
+    c = exponent_claim(
+        f"{NAME}/kl-coverage-ratio", "Figure 2 (right panel)",
+        f"KL / Cov_{config.N:g} at convergence grows with H (log-log slope at least 0.5)",
+        H, ratio, predicted=0.5, mode="at_least", evaluation="exact", statistic="quantile", q=0.5,
+        nonpositive="drop", exploratory=True,
+        details=(f"per-seed ratio of the exact final KL and Cov_{config.N:g} (seeds with zero coverage dropped); "
+                 "the paper reports ratios up to about 200 for a transformer; the size of the growth is not "
+                 "predicted, hence exploratory"))
+    out.append(c)
     return out
 
 

@@ -346,9 +346,7 @@ _VERDICT_NAMES = {"PASS", "FAIL", "UNDERPOWERED", "HOLDS", "FAILS", "NOT_RUN_IN_
 LITERAL_VERDICT_DEBT = {
     "ce_vs_coverage.py",
     "distillation.py",
-    "sequence_length.py",
     "sgd_lower_bound.py",
-    "tournament_guarantee.py",
 }
 
 
