@@ -352,7 +352,7 @@ class Claim:
             if self.power is None or self.alternative is None:
                 raise ValueError(f"claim {self.id!r}: a binding prediction needs `power` and "
                                  "`alternative` (or verdict 'not run in quick').")
-            if v in (PASS, FAIL) and self.power < POWER_TARGET:
+            if v == PASS and self.power < POWER_TARGET:
                 raise ValueError(f"claim {self.id!r}: power {self.power:.3f} < {POWER_TARGET} "
                                  f"requires verdict {UNDERPOWERED!r}, got {v!r}.")
         if not self.exploratory and self.conditions:
@@ -438,14 +438,22 @@ def _text(value, name):
 
 
 def _verdict(point_ok, power, exploratory, *, underpowered=None):
-    """Verdict from the point decision and the power (``underpowered`` overrides the power test)."""
+    """Verdict from the point decision and the power.
+
+    A rejection at the claim's level is a ``FAIL`` whatever the power (the false-fail rate
+    bounds it); only a point *pass* needs power >= :data:`POWER_TARGET`.  ``underpowered``
+    (given by rules whose *design* can make a true prediction fail too often, e.g. a binomial
+    test whose false-fail rate at ``p0`` exceeds :data:`MAX_FALSE_FAIL`) overrides both.
+    """
     if exploratory:
         return HOLDS if point_ok else FAILS
-    if underpowered is None:
-        underpowered = power is not None and power < POWER_TARGET
     if underpowered:
         return UNDERPOWERED
-    return PASS if point_ok else FAIL
+    if not point_ok:
+        return FAIL
+    if power is not None and power < POWER_TARGET:
+        return UNDERPOWERED
+    return PASS
 
 
 def _join(*parts):
@@ -971,8 +979,9 @@ def bound_claim(id, paper_ref, statement, *, bound, side="upper", constants, eva
         ffr = 0.0
     power = float(np.min(powers) if power_over == "each" else np.max(powers))
     point_ok = bool(ok.all())
+    refuted = bool((~ok & ~undecided).any())    # a violation the interval decides: FAIL
     verdict = _verdict(point_ok, power, exploratory,
-                       underpowered=(power < POWER_TARGET) or bool(undecided.any()))
+                       underpowered=not refuted and ((power < POWER_TARGET) or bool(undecided.any())))
     if exploratory and undecided.any():
         verdict = FAILS
     rel = "<=" if upper else ">="
@@ -1307,16 +1316,21 @@ def comparison_claim(id, paper_ref, statement, a, b, *, better="higher", margin=
                      for lab, dd, l, h, pw, ff in zip(labs, d, np.atleast_1d(lo), np.atleast_1d(hi),
                                                      powers, ffr_cells))
     text = _join(rows + ".", f"Margin reason: {margin_reason}." if margin_reason else "",
-                 "Power: P(rule fails | d = -margin), the bootstrap law shifted to the alternative; "
+                 "Power: P(rule fails | d = -margin), the bootstrap law shifted to the alternative "
+                 "(about 1 - alpha by construction: the informative number is the false-fail rate); "
                  "false-fail rate: bootstrap estimate of P(fail) at the observed d (maximum over "
-                 "comparisons)." if evaluation == "monte_carlo" else "",
+                 f"comparisons); above {MAX_FALSE_FAIL:g} the verdict is UNDERPOWERED (the observed "
+                 "improvement is too close to the margin to be reproducible)." if evaluation == "monte_carlo" else "",
                  _revised(revised_from), details)
     return Claim(
         id=id, paper_ref=paper_ref, statement=statement,
         predicted=f"{A} better than {B}" + (f" (margin {margin:g})" if margin else ""),
         measured=_scalar_or_list(d), interval=(float(np.min(lo)), float(np.max(hi))),
         evaluation=evaluation, exploratory=exploratory, details=text, kind="prediction",
-        verdict=_verdict(bool(np.all(ok)), power, exploratory), rule=rule, tolerance=margin,
+        verdict=_verdict(bool(np.all(ok)), power, exploratory,
+                         underpowered=(bool(np.all(ok)) and evaluation == "monte_carlo"
+                                       and ffr > MAX_FALSE_FAIL) or None),
+        rule=rule, tolerance=margin,
         power=power, alternative=f"{A} worse than {B} by the margin (d = {-margin:g})",
         conditions=conditions, false_fail_rate=ffr)
 

@@ -155,7 +155,8 @@ def test_probability_015_fails_at_least_025():
 def test_probability_too_few_trials_is_underpowered():
     # 400 trials cannot separate 0.25 from 0.16 at level 1e-3 without failing true claims
     c = probability_claim("t/p", "Prop. F.6", "p", 110, 400, p0=0.25, margin=0.09)
-    assert c.false_fail_rate > 0.01 and c.verdict == UNDERPOWERED
+    assert c.false_fail_rate > 0.01 and c.verdict in (UNDERPOWERED, FAIL)
+    assert c.verdict == UNDERPOWERED or c.interval[0] <= 0
     # a margin beyond the alternative leaves no power
     c = probability_claim("t/p", "Prop. F.6", "p", 3000, 10000, p0=0.25, margin=0.2)
     assert c.power < POWER_TARGET and c.verdict == UNDERPOWERED
@@ -403,3 +404,34 @@ def test_no_literal_verdicts(path):
     source = path.read_text()
     assert not literal_verdicts(source), literal_verdicts(source)
     assert not hand_built_claims(source), hand_built_claims(source)
+
+
+def test_a_refutation_is_a_fail_even_where_other_points_have_no_power():
+    """An exact violation is FAIL, not UNDERPOWERED, although another point is vacuous."""
+    for bad in (5.0, np.inf):
+        c = bound_claim("t/refuted", "Prop. 3.1", "s", bound=1.0, constants="c",
+                        measured=[bad, 0.1], evaluation="exact")
+        assert c.verdict == FAIL
+    vacuous = bound_claim("t/vacuous", "Prop. 3.1", "s", bound=1.0, constants="c",
+                          measured=[0.9, 0.1], evaluation="exact")
+    assert vacuous.verdict == UNDERPOWERED
+
+
+def test_a_low_power_exponent_interval_excluding_the_prediction_is_a_fail():
+    rng = np.random.default_rng(0)
+    x = np.array([8, 16, 32, 64, 128])
+    reps = x[:, None] ** -0.5 * rng.lognormal(0, 0.5, (5, 4))
+    c = exponent_claim("t/e", "Theorem 4.2", "s", x, reps, predicted=-1.0, evaluation="monte_carlo")
+    assert c.verdict == FAIL
+
+
+def test_comparison_too_close_to_the_margin_is_underpowered():
+    """A Monte Carlo comparison whose estimated false-fail rate exceeds 0.01 is not a PASS."""
+    rng = np.random.default_rng(3)
+    a = rng.normal(0.0, 1.0, 4000)
+    b = a - 0.03 + rng.normal(0.0, 0.5, 4000)          # improvement 0.03, about 3.8 se from 0
+    c = comparison_claim("t/close", "Thm 6.2", "s", a, b, paired=True, evaluation="monte_carlo")
+    assert c.false_fail_rate > 0.01 and c.verdict in (UNDERPOWERED, FAIL)
+    assert c.verdict == UNDERPOWERED or c.interval[0] <= 0
+    far = comparison_claim("t/far", "Thm 6.2", "s", a, a - 0.5, paired=True, evaluation="monte_carlo")
+    assert far.verdict == PASS
