@@ -314,8 +314,12 @@ def claims(config, records):
     bound_recs = [r for r in records if r["setting"] in ("random", "checkpoints", "missing")]
     rates = [float(tournament_coverage_rate(r["N"], r["a"], r["best_cov_Na"], r["K"], r["n"], config.delta))
              for r in bound_recs]
-    ok = [_within(r["cov_tournament"], C_MAX * rt) for r, rt in zip(bound_recs, rates)]
     rnd = [_within(r["cov_random"], C_MAX * rt) for r, rt in zip(bound_recs, rates)]
+    # A cell can refute the bound only if C_MAX x rate < 1 and the class holds candidates that break
+    # it: decided by the data-blind control (a uniformly random pick), never by the tournament.
+    informative = [i for i, (rt, (k, n)) in enumerate(zip(rates, rnd)) if C_MAX * rt < 1 and k < conf * n]
+    keep = informative or list(range(len(bound_recs)))
+    ok = [_within(bound_recs[i]["cov_tournament"], C_MAX * rates[i]) for i in keep]
     rnd_short = sum(k < conf * n for k, n in rnd)
     c_hat = max(quantile_ucb(r["cov_tournament"], conf) / rt for r, rt in zip(bound_recs, rates))
     c_rand = max(quantile_ucb(r["cov_random"], conf) / rt for r, rt in zip(bound_recs, rates))
@@ -325,9 +329,9 @@ def claims(config, records):
     out = [probability_claim(
         f"{NAME}/one-constant", "Thm 6.2 (ICLR) / 6.3 (arXiv)",
         ("with probability >= 1 - delta, Cov_{N^(1+a)}(tournament) <= C (min_pi Cov_{N^a}(pi) + N^-(1-a) + "
-         f"log(|Pi|/delta)/n) with one constant C = {C_MAX:g} in every one of the {len(bound_recs)} cells"),
+         f"log(|Pi|/delta)/n) with one constant C = {C_MAX:g} in each of the {len(keep)} informative cells"),
         [k for k, _ in ok], [n for _, n in ok], p0=conf, margin=PROB_MARGIN,
-        labels=[_cell_label(r) for r in bound_recs],
+        labels=[_cell_label(bound_recs[i]) for i in keep],
         conditions=[condition("the selection is the simple tournament over a finite class (any argmin)",
                               "simple tournament, ties broken by held-out likelihood", True),
                     condition("held-out samples i.i.d. from pi_D", f"n in {sorted({r['n'] for r in bound_recs})}",
@@ -336,7 +340,10 @@ def claims(config, records):
                  f"C_MAX x rate, C_MAX = {C_MAX:g} fixed before the run (the proofs' constants are of order 10). "
                  f"Smallest constant that would do at every cell (order-statistic UCB of the quantile): "
                  f"{c_hat:.3f}. Negative control: a uniformly random selection needs C = {c_rand:.2f}, and its "
-                 f"empirical probability is below 1 - delta in {rnd_short} of {len(rnd)} cells")
+                 f"empirical probability is below 1 - delta in {rnd_short} of {len(rnd)} cells. Informative "
+                 f"cells (C_MAX x rate < 1 and the random pick falls short of 1 - delta): {len(informative)} of "
+                 f"{len(bound_recs)}; in the others every selection meets the bound, so they cannot refute it"
+                 + ("." if informative else "; NO informative cell: judged on all cells, it cannot fail."))
         + " Earlier rule (replaced by this one before its run, not after a failure): " + (f"'max over cells of the UCB_{QUANTILE_UCB} of the (1-delta)-quantile / rate <= {C_MAX:g}, "
                       "and a random selection exceeds it' (first version: no margin, no power; passed with "
                       "C = 0.637 in the full preset)"))]
@@ -369,9 +376,13 @@ def claims(config, records):
          f"Cov_{{2N^(1+a)}}(offset tournament) <= C log(|Pi|/delta)/n at every n (C = {C_MAX:g})"),
         [k for k, _ in counts], [m for _, m in counts], p0=conf, margin=PROB_MARGIN, labels=labels,
         conditions=[condition("some candidate has |log pi_D - log pi| <= a log N everywhere",
-                              f"the planted candidate, tilted by at most N^(a/2), N = {N_:g}, a = {a_}", True)],
+                              f"the planted candidate, tilted by at most N^(a/2), N = {N_:g}, a = {a_}", True),
+                    condition("N^(1-2a) >= 8 (arXiv; >= 4 in the ICLR version)",
+                              f"N^(1-2a) = {N_ ** (1 - 2 * a_):g}", N_ ** (1 - 2 * a_) >= 8)],
         details=(f"|Pi| = {off[0]['K']}; on-policy term exact (enumerated support) or from n generations of each "
-                 "candidate")))
+                 "candidate. Limitation: the trap mass 1/(4N) is below C_MAX log(|Pi|/delta)/n at every n of the "
+                 "grid, so the simple tournament would meet this bound too; only the rival (coverage ~0.8) "
+                 "breaks it. The separation of offset from simple is the claim offset-beats-simple")))
     if config.preset == "quick":
         out[-1] = not_run_in_quick(out[-1], reason=quick_reason)
     out.append(comparison_claim(
