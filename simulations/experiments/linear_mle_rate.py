@@ -167,6 +167,12 @@ def _usable(x, reps, floor=FLOOR):
     return np.asarray(x, float)[keep], [reps[i] for i in keep]
 
 
+def _few(x, reason):
+    """``reason`` when ``x`` has fewer than 4 points or spans less than 8 (exploratory shape fits only)."""
+    x = np.asarray(x, float)
+    return reason if x.size < 4 or x.max() / x.min() < 8 else None
+
+
 def _in_band(config, rec):
     return rec["B"] ** 2 / 2 <= _energy(config, rec) <= 2 * rec["B"] ** 2
 
@@ -233,6 +239,7 @@ def claims(config, records):
         f"σ²⋆ ≍ H family (B = {config.B:g}), n = {n_top}: E Cov_{config.Ns[0]:g}(π̂) grows no faster than sqrt(σ²⋆) "
         f"(σ²⋆ in {x.tolist()}, where mean coverage >= {FLOOR:g})", x, reps, predicted=0.5, mode="at_most",
         evaluation="monte_carlo", exploratory=True, conditions=_conditions(config, sel),
+        few_points_reason=_few(x, "points with mean coverage below the floor are dropped (the Gaussian tail)"),
         details="Exploratory: Theorem 4.2 bounds the level of coverage, not its local growth. Analysis: at the onset "
                 "of the Gaussian tail coverage rises faster than any power of σ²⋆, then stops at the norm cap; "
                 "the bound with one constant (the pilot-constant claims) is what the theorem predicts."))
@@ -317,8 +324,7 @@ def claims(config, records):
             f"{NAME}/decay-in-n", REF, f"σ²⋆ ≍ H family, H = {h0}: E Cov_{config.Ns[0]:g}(π̂) decays like n^(-1/2) "
             f"(n in {x.astype(int).tolist()}, where mean coverage >= {FLOOR:g})", x, reps, predicted=-0.5,
             evaluation="monte_carlo", exploratory=True, conditions=_conditions(config, sel),
-            few_points_reason=f"points with mean coverage below {FLOOR:g} are dropped (the Gaussian tail)"
-            if len(x) < 4 or x.max() / x.min() < 8 else None,
+            few_points_reason=_few(x, "points with mean coverage below the floor are dropped (the Gaussian tail)"),
             details="Exploratory: tightness of the sqrt term is not a theorem. Analysis: a plateau capped by B while "
                     "the ball binds, then a Gaussian tail faster than any power of n."))
     mid = [r for r in pilot if r["n"] == sorted({q["n"] for q in pilot})[0]]
