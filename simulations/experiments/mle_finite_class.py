@@ -53,7 +53,7 @@ class Config:
 
     @classmethod
     def quick(cls):
-        return cls(levels=(8,), ns=(20, 100, 500, 2500), replicates=400, rare_horizons=(32, 64), rare_replicates=1500,
+        return cls(levels=(8,), ns=(20, 100, 500, 2500), replicates=800, rare_horizons=(32, 64), rare_replicates=1500,
                    claim_levels=(8,), preset="quick")
 
     @classmethod
@@ -142,7 +142,7 @@ def claims(config, records):
         one = [j for j, N in enumerate(Ns) if 8 <= N <= config.ratio]
         series = {f"N={Ns[j]:g}": [_ladder_reps(config, records, k, "cov", j)[1][i] for i in keep] for j in one}
         for stat, q, label in (("mean", None, "mean"), ("quantile", config.quantile, f"{config.quantile:g}-quantile")):
-            out.append(exponent_claim(
+            c = exponent_claim(
                 f"{NAME}/slope-n-{label}/K{k}", ref,
                 f"|Π| = {2 ** k}: the {label} over replicates of Cov_N(π̂) decays like 1/n "
                 f"(N in {[Ns[j] for j in one]}, n in window [{lo}, {hi}])",
@@ -150,7 +150,12 @@ def claims(config, records):
                 conditions=_conditions(config, k, [Ns[j] for j in one]),
                 details="Tolerance 0.1: log-periodic modulation of a geometric ladder (the Good-Turing proxy "
                         "sum_k Hq_k exp(-nHq_k) has slope within 0.01 of -1 on this window). The N = 2 series of "
-                        "earlier versions is not a claim: Theorem 4.1 needs N >= 8."))
+                        "earlier versions is not a claim: Theorem 4.1 needs N >= 8.")
+            if quick and stat == "quantile":
+                c = not_run_in_quick(c, reason="the 0.9-quantile of a discrete coverage law is resolved to 0.25 in "
+                                               "slope only with the full grid (9 sizes x 1000 replicates); the quick "
+                                               "grid has 4 x 400")
+            out.append(c)
         # Larger N: at least as fast (Theorem 4.1 is an upper bound; the instance predicts
         # slope -ceil(log N / log r) because several unseen rare tokens are needed).
         big = {}

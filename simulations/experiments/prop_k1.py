@@ -38,11 +38,16 @@ class Config:
     N: float = 64.0
     replicates: int = 200
     n_mc: int = 1000
+    #: Blocks of ``replicates`` at the smallest n (the slope-in-H fit): 3 (600 replicates) since the first
+    #: full run of this design (200) left that claim underpowered (power 0.70, interval half-width 0.13);
+    #: block 0 keeps the original seeds.
+    small_n_blocks: int = 3
     preset: str = "full"
 
     @classmethod
     def quick(cls):
-        return cls(ns=(64, 128, 256, 1024), horizons=(16, 64), replicates=100, n_mc=400, preset="quick")
+        return cls(ns=(64, 128, 256, 1024), horizons=(16, 64), replicates=100, n_mc=400, small_n_blocks=1,
+                   preset="quick")
 
     @classmethod
     def full(cls):
@@ -51,7 +56,8 @@ class Config:
 
 def tasks(config):
     cells = [(n, h) for n in config.ns for h in config.horizons]
-    return [Task(i, 0, {"n": n, "H": h}) for i, (n, h) in enumerate(cells)]
+    return [Task(i, b, {"n": n, "H": h}) for i, (n, h) in enumerate(cells)
+            for b in range(config.small_n_blocks if n == min(config.ns) else 1)]
 
 
 def run_task(config, task, *, rng):
@@ -114,7 +120,10 @@ def claims(config, records):
             [_get(records, n0, int(h), "cov") for h in hs], predicted=1.0, tolerance=0.1, mode="at_least",
             evaluation="monte_carlo", conditions=_conditions(config, [n0], hs),
             few_points_reason=None if len(hs) >= 4 and hs[-1] / hs[0] >= 8 else "evaluated in the full preset only",
-            details="Window: log N <= H and H/(n log N) < 1/2 (the proposition's conditions). Finding: the "
+            details=f"{config.replicates * config.small_n_blocks} replicates per H at n = {n0}"
+                    + (" (the full preset's 600 were raised from 200 after the first full run of this design was "
+                       "underpowered, power 0.70; rule and seeds unchanged). " if config.small_n_blocks > 1 else ". ")
+                    + "Window: log N <= H and H/(n log N) < 1/2 (the proposition's conditions). Finding: the "
                     "construction's constant itself grows with H/log N (measured slope > 1), so only 'at least "
                     "linear' is a prediction of the lower bound.")
         if quick and (len(hs) < 4 or hs[-1] / hs[0] < 8):
