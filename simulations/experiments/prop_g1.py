@@ -120,24 +120,27 @@ def claims(config, records):
         f"{NAME}/a-slope-n", "Prop. G.1(a) / 4.1(a)",
         f"d = {d0}: median over replicates of min_(N <= e^B) Cov_N(π̂) scales like d/n (slope -1 in n)",
         np.array(config.a_ns, float), [_get(records, "cov_min", part="a", n=n, d=d0) for n in config.a_ns],
-        predicted=-1.0, tolerance=0.15, evaluation="exact", statistic="quantile", q=0.5,
+        predicted=-1.0, tolerance=0.1, evaluation="exact", statistic="quantile", q=0.5,
         conditions=_conditions_a(config),
-        tolerance_reason="the probability that a response j >= 2 is unseen is (1 - 1/(4n))^n, which moves from "
-                         "0.78 at n = 32 to 0.78-0.779 ... e^(-1/4) and the B = log(5n) feature scale changes the "
-                         "unseen response's coverage by log factors across the grid; 0.15 covers both",
-        details="'w.p. >= 1/2' statement -> median."))
+        details="'w.p. >= 1/2' statement -> median. Finite-size prediction for this instance (computed): each of the "
+                "d - 1 rare responses has mass 1/(4n + d - 1) and is unseen w.p. about exp(-n/(4n + d - 1)), so the "
+                f"coverage of the unseen ones has slope about -0.96 in n over this grid at d = {d0} (inside the "
+                "tolerance 0.1); earlier versions used tolerance 0.15."))
     n0 = max(config.a_ns)
     c = exponent_claim(
         f"{NAME}/a-slope-d", "Prop. G.1(a) / 4.1(a)",
-        f"n = {n0}: median of min_(N <= e^B) Cov_N(π̂) grows like d (slope +1 in d)",
-        np.array(config.a_ds, float), [_get(records, "cov_min", part="a", n=n0, d=d) for d in config.a_ds],
-        predicted=1.0, tolerance=0.15, evaluation="exact", statistic="quantile", q=0.5,
+        f"n = {n0}: median of min_(N <= e^B) Cov_N(π̂) grows like d - 1, the number of rare responses "
+        "(slope +1 in d - 1; d - 1 is within a factor 2 of d for d >= 2)",
+        np.array(config.a_ds, float) - 1, [_get(records, "cov_min", part="a", n=n0, d=d) for d in config.a_ds],
+        predicted=1.0, tolerance=0.1, evaluation="exact", statistic="quantile", q=0.5,
         conditions=_conditions_a(config),
-        few_points_reason=None if len(config.a_ds) >= 4 and max(config.a_ds) / min(config.a_ds) >= 8
+        few_points_reason=None if len(config.a_ds) >= 4 and (max(config.a_ds) - 1) / (min(config.a_ds) - 1) >= 8
         else "evaluated in the full preset only",
-        tolerance_reason="the mass of response 1 shifts with d at fixed n (theta_star puts log(4n)/2 on e_1 and "
-                         "-log(4n)/2 on the others), changing the unseen responses' share by up to ~15% over the grid")
-    if quick and (len(config.a_ds) < 4 or max(config.a_ds) / min(config.a_ds) < 8):
+        details="The construction's coverage is carried by its d - 1 rare responses (mass 1/(4n + d - 1) each), so "
+                "the c d/n shape of the proposition is (d - 1)/n here. Earlier versions fitted against d with "
+                "tolerance 0.15 and measured 1.17 [1.13, 1.22] in the full preset, the slope of (d - 1) against d "
+                "over d = 2..32 being 1.24.")
+    if quick and (len(config.a_ds) < 4 or (max(config.a_ds) - 1) / (min(config.a_ds) - 1) < 8):
         c = not_run_in_quick(c, reason="the quick preset has fewer than 4 dimensions spanning 8x")
     out.append(c)
     res = [r["residual"] for r in records if r["part"] == "a"]
