@@ -99,7 +99,7 @@ def claims(config, records):
                                           / float(high_dim_coverage_lower_bound(n, h, config.N))), 4)
               for n in config.ns for h in config.horizons}
     c = exponent_claim(
-        f"{NAME}/slope-n/H={h0}", ref,
+        f"{NAME}/slope-n", ref,
         f"H = {h0}, N = {config.N:g}: E Cov_N(π̂) decays no faster than H/(n log N) (slope >= -1 in n)", ns,
         [_get(records, int(n), h0, "cov") for n in ns], predicted=-1.0, tolerance=0.1, mode="at_least",
         evaluation="monte_carlo", conditions=_conditions(config, ns, [h0]),
@@ -115,7 +115,7 @@ def claims(config, records):
     hs = np.array([h for h in config.horizons if h / (n0 * logn) < 0.5 and h >= logn], float)
     if len(hs) >= 2:
         c = exponent_claim(
-            f"{NAME}/slope-H/n={n0}", ref,
+            f"{NAME}/slope-H", ref,
             f"n = {n0}, N = {config.N:g}: E Cov_N(π̂) grows at least like H (slope >= 1 in H)", hs,
             [_get(records, n0, int(h), "cov") for h in hs], predicted=1.0, tolerance=0.1, mode="at_least",
             evaluation="monte_carlo", conditions=_conditions(config, [n0], hs),
