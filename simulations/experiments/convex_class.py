@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.experiment import Task, analysis_rng
-from simulations.experiments._mle_common import slope_claim
+from simulations.claims import condition, exponent_claim
+from simulations.experiment import Task
 from simulations.learners.mle import mixture_mle
 from simulations.plots import line_plot
 from theory import instances
@@ -36,19 +36,23 @@ TOPIC = "generalization of maximum likelihood"
 
 @dataclass(frozen=True)
 class Config:
-    ns: tuple = (8, 16)
+    ns: tuple = (4, 8, 16)
     horizon: int = 8
     Ns: tuple = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
-    replicates: int = 400
-    power_binding: bool = False
+    #: 4000: the n = 16 fit (coverage positive in few replicates at large N) needs an interval of half-width
+    #: below ~0.16 for power against -0.5; 2000 gave 0.18 (power 0.89) in the first full run of this design.
+    replicates: int = 4000
+    #: EM iteration cap: EM converges sublinearly when a weight goes to 0, and coverage is decided by
+    #: exactly those weights; 3000 left 3-5% of replicates above the 1e-6 KKT tolerance, 20000 a few.
+    em_iterations: int = 100000
 
     @classmethod
     def quick(cls):
-        return cls()
+        return cls(ns=(8,), replicates=1000)
 
     @classmethod
     def full(cls):
-        return cls(ns=(4, 8, 16), replicates=2000, power_binding=True)
+        return cls()
 
 
 def tasks(config):
@@ -64,7 +68,7 @@ def run_task(config, task, *, rng):
     j = rng.choice(len(q), size=(r, n), p=w)
     c = rng.binomial(h, q[j])                                            # ones per sequence
     mult = np.stack([np.bincount(row, minlength=h + 1) for row in c]).astype(float)   # (R, H+1)
-    res = mixture_mle(np.broadcast_to(comp, (r,) + comp.shape), multiplicity=mult, tol=1e-6, max_iter=3000, check_every=25)
+    res = mixture_mle(np.broadcast_to(comp, (r,) + comp.shape), multiplicity=mult, tol=1e-6, max_iter=config.em_iterations, check_every=25)
     from scipy.special import logsumexp
     log_d = logsumexp(comp + np.log(w), axis=-1)[None]                   # (1, H+1)
     with np.errstate(divide="ignore"):
@@ -76,7 +80,6 @@ def run_task(config, task, *, rng):
 
 
 def claims(config, records):
-    rng = analysis_rng(NAME)
     out = []
     Ns = np.array(config.Ns)
     for n in config.ns:
@@ -85,19 +88,30 @@ def claims(config, records):
         keep = [j for j in range(len(Ns)) if (vals[j] > 0).sum() >= 30]
         if len(keep) < 2:
             continue
-        sets = [[vals[j] for j in keep]]
-        conv = np.mean([r["converged"] for r in rs])
-        c, pw = slope_claim(f"{NAME}/poly-decay-in-N/n={n}", PAPER_REF,
-                            f"n = {n}: E Cov_N(π̂) decays at least like N^(-(1-2c)), c = 1/8, for N in "
-                            f"{Ns[keep].tolist()}", Ns[keep], sets, -0.75, 0.0, rng=rng, evaluation="exact",
-                            mode="at_most", labels=["E Cov_N"], power_binding=config.power_binding,
-                            exploratory=n < 8,
-                            extra=f"EM converged (KKT residual <= 1e-6) in {conv:.1%} of replicates. Pre-registered "
-                                  "rule: N enters the fit iff >= 30 replicates have positive coverage."
-                                  + (" Exploratory (decided after the first full run measured -0.65 at n = 4): at "
-                                     "n < 8 the N-independent terms C[log N_inf + log(1/delta)]/n of Theorem G.1 are "
-                                     "O(1), so the N^-(1-2c) term need not dominate." if n < 8 else ""))
-        out += [c, pw]
+        conv = float(np.mean([r["converged"] for r in rs]))
+        res = max(r["residual"] for r in rs)
+        conds = [condition("Theta convex and compact; theta -> pi_theta(y|x) concave (Assumption G.1)",
+                           "simplex weights of a mixture (linear in w)", True),
+                 condition("well-specified: pi_D in Pi (alpha = 0, Cov_N'(pi_theta*) = 0 for N' = 1)", "w* uniform", True),
+                 condition("N >= 2 e^(2 alpha) N'", f"alpha = 0, N' = 1, N in {Ns[keep].tolist()}", Ns[keep].min() >= 2),
+                 condition("pi_hat is the MLE", f"EM, KKT residual <= 1e-6 in {conv:.1%} of replicates (max {res:.2g})",
+                           conv == 1.0, note="" if conv == 1.0 else
+                           "EM stops at its iteration cap in a few replicates; their KKT residual is reported")]
+        small = n < 8
+        out.append(exponent_claim(
+            f"{NAME}/poly-decay-in-N/n={n}", PAPER_REF,
+            f"n = {n}: E Cov_N(π̂) decays at least like N^(-(1-2c)), c = 1/8, for N in {Ns[keep].tolist()}",
+            Ns[keep], [vals[j] for j in keep], predicted=-0.75, mode="at_most", evaluation="exact",
+            exploratory=small, conditions=conds,
+            few_points_reason=None if len(keep) >= 4 and Ns[keep].max() / Ns[keep].min() >= 8 else
+            "N with fewer than 30 non-zero replicates are dropped (rule fixed before the run)",
+            revised_from=("binding 'slope at most -0.75' at n = 4, which failed in the first full run (measured "
+                          "-0.65); made exploratory because at n < 8 the N-independent terms C[log N_inf + log(1/delta)]/n "
+                          "of Theorem G.1 are O(1), so the theorem does not predict the N^-(1-2c) decay there"
+                          if small else None),
+            details="Pre-registered rule: N enters the fit iff >= 30 replicates have positive coverage. "
+                    f"{len(rs)} replicates (the full preset's 4000 were raised from 2000 after the first full run of "
+                    "this design was underpowered at n = 16, power 0.89; rule, thresholds and seeds unchanged)."))
     return out
 
 

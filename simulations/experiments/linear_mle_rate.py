@@ -1,32 +1,50 @@
-r"""Theorem 4.2 / Corollary 4.2: coverage of the autoregressive linear MLE is governed by σ²⋆, not H.
+r"""Theorem 4.2: coverage of the autoregressive linear MLE against :math:`\sqrt{\sigma_\star^2/(n\log N)} + B^2/n`.
 
-Instances :func:`theory.instances.linear_pivotal_family` (``K`` prompts on a geometric mass
-ladder, ``d = 2K``, Θ = B_2(1)): the *fixed* family (``m = 4`` pivotal tokens, the other
-``H - m`` near-deterministic, σ²⋆ essentially constant in ``H``) and the *dense* family
-(every token pivotal, σ²⋆ ≍ H).  MLE by :func:`simulations.learners.mle.convex_mle`
-(ball, min-norm start); coverage and KL exact (two-group count law).
+Instances :func:`theory.instances.linear_variance_family`: ``K = 2`` prompts of equal mass
+(no rare prompt: every prompt is seen about ``n/2`` times), binary tokens, ``p`` untied
+*pivotal* positions of feature norm ``B`` and uniform truth, optionally ``w`` *weak*
+positions whose features shrink like :math:`1/\sqrt w` (length at fixed
+:math:`\sigma_\star^2`), split into ``g`` tied groups (dimension at fixed ``B``,
+:math:`\sigma_\star^2` and ``H``).  :math:`\Theta = B_2(1)`, realizable
+(:math:`\theta_\star = 0`).  MLE: :func:`simulations.learners.mle.separable_ball_mle` (the
+exact ball-constrained maximiser, KKT residual recorded).  KL exact; coverage Monte Carlo
+(``mc_samples`` fresh pairs per replicate: an unbiased estimate of each replicate's
+coverage, so replicate means estimate :math:`\mathbb E\,\mathrm{Cov}_N(\hat\pi)` and the
+stratified bootstrap over replicates carries both sources of noise).
 
-Claims.  Theorem 4.2 is an **upper bound**, :math:`\sqrt{\sigma_\star^2/(n\log N)} + B^2/n`:
-binding claims test that the coverage decays at least like :math:`n^{-1/2}`, is flat in
-``H`` when σ²⋆ is fixed, and that KL of the same runs grows with ``H``.  Whether the
-:math:`n^{-1/2}` and :math:`(\log N)^{-1/2}` shapes are *attained* is not a theorem of the
-paper; those claims are exploratory from the start.
+Why these instances, and what the theorem can be expected to show on them (analysis made
+before the full run).  Each pivotal logit is estimated from :math:`\approx n/K` tokens, so the
+unconstrained MLE has squared-logit "energy" :math:`E = 4K^2p/n` against the budget
+:math:`B^2` of the ball (:math:`\sum_j (B\theta_j)^2 \le B^2`).  While :math:`E < B^2`,
+:math:`Z = \log\pi_D/\hat\pi` on a prompt is close to :math:`\mathcal N(\rho/2, \rho)`,
+:math:`\rho = Kp/n`, so :math:`\mathrm{Cov}_N` is a Gaussian tail in
+:math:`(\log N)^2/\rho`: it falls faster than any power of ``n`` and rises faster than any
+power of :math:`\sigma_\star^2 = pB^2/4` at the onset.  Once :math:`E > B^2` the ball caps
+the logits and coverage and KL stop depending on ``p`` (a plateau set by ``B``).  Hence:
 
-Replicate design (full preset).  A task is one block of ``replicates`` replicates; fixed-family
-cells at the sample sizes listed in ``Config.blocks`` run several blocks (task ``rep`` =
-0, 1, ...; block 0 is the original task, so its seed ``(cell, 0)`` and its data are unchanged).
-At ``n = 2048`` the coverage is ~3e-4 to 6e-4 with coefficient of variation 1.1-1.7 across
-replicates (25% of replicates have zero coverage), so 300 replicates per ``H`` could not resolve
-an exponent error of 0.25 in ``no-growth-in-H`` (the first full run failed that binding power
-check at ``N = 1024``).  The counts below come from a power analysis made *after* that run, on
-its replicates (resampling ``R`` replicates per cell from the measured 300 and rerunning the
-claim's pipeline; normal approximation: the power check rejects iff the lower half-width of the
-Bonferroni interval, ``z_{1-1e-3/8} SE(slope) = 3.66 SE``, is below ``0.25 - 0.1``): smallest
-multiple of 300 whose resampled rejection rate is >= 0.99.  ``n = 2048``: ``N = 1024`` 0/100 at
-300, 89/100 at 600, 100/100 at 900 replicates (``N = 64``: 60/100 at 300, 100/100 at 600);
-``n = 1024, N = 1024``: 98/100 at 300, 100/100 at 600; ``n = 512, N = 1024``: 100/100 at 300,
-and every other (n, N) of the claim has ``3.66 SE <= 0.105`` at 300 (normal approximation).
-Seeds, thresholds, fitting windows and rules are those of the first run.
+* the :math:`n^{-1/2}` and :math:`\sqrt{\sigma_\star^2}` *shapes* of the bound are not
+  attained by parameter-estimation error on any of these instances (a power law would need
+  a continuum of scales, e.g. prompts whose mass and dimension form a ladder); the
+  theorem's content that can be tested is the **bound itself** with one constant: the ratio
+  :math:`\mathbb E\,\mathrm{Cov}_N/(\sqrt{\sigma_\star^2/(n\log N)} + B^2/n)` is largest at
+  the onset of the norm constraint (:math:`E\approx B^2`), about 0.4 at ``N = 2`` and
+  ``B = 2`` in prototypes, and smaller elsewhere.  The constant ``C`` is fitted on a pilot
+  family (:math:`\sigma_\star^2 \asymp H`, ``B = 2``: every ``(n, H, N)``) and the bound with
+  that ``C`` is checked at every point of the other families (one universal inequality, so
+  the power is that of its tightest points);
+* at fixed :math:`\sigma_\star^2` the law of :math:`Z` converges as ``H`` grows (the weak
+  block is a CLT sum), so coverage is flat in ``H``: a two-sided claim with power;
+* at fixed ``B``, :math:`\sigma_\star^2` and ``H``, spreading the weak positions over more
+  coordinates dilutes their signal while the ball caps their norm: coverage does not grow
+  with ``d`` (it decreases), unlike a ``d/n`` classical rate;
+* KL grows like ``H`` (:math:`\approx Kp/(2n)\cdot K`) while the ball is slack.
+
+Earlier instance (geometric prompt masses, near-deterministic tokens): there coverage was
+rare-prompt missing mass (:math:`\sim 1/n`), :math:`\sigma_\star^2\approx 494` and
+:math:`B^2\approx 387` made the bound exceed 1 on most of the grid, "flat in H" failed at
+``n = 512, 1024, 2048`` (coverage at large ``N`` decreased with ``H``) and was replaced by
+"no growth in H" after that failing run, and "decay at least like n^-1/2" held only because
+missing mass falls like ``1/n``.  Those claims are retired with that instance.
 """
 
 from __future__ import annotations
@@ -35,178 +53,318 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from scipy.special import expit
 
-from simulations.experiment import Claim, Task, analysis_rng
-from simulations.experiments._mle_common import optimality_claim, fit_slope, slope_claim
-from simulations.learners.mle import convex_mle, replicate_token_counts, sample_replicates
+from simulations.claims import ALPHA, bound_claim, condition, exponent_claim, sanity_claim
+from simulations.experiment import Task, analysis_rng
+from simulations.learners.mle import sample_group_counts, separable_ball_mle
 from simulations.plots import line_plot
+from simulations.stats import stratified_bootstrap
 from theory import instances
-from theory.instances.mle import grouped_exact_law
+from theory.instances.mle import linear_variance_kl, linear_variance_monte_carlo_coverage
+from theory.rates import linear_mle_coverage_rate
 
 NAME = "linear-mle-rate"
-PAPER_REF = "Theorem 4.2, Corollary 4.2 (arXiv)"
-TITLE = "Linear MLE: coverage decays at least like sqrt(σ²⋆/(n log N)), flat in H at fixed σ²⋆; KL grows with H"
+PAPER_REF = "Theorem 4.2 (Eq. (7) ICLR / (9) arXiv)"
+TITLE = "Linear MLE: coverage below C(sqrt(σ²⋆/(n log N)) + B²/n) with one constant; flat in H at fixed σ²⋆, no growth in d"
 TOPIC = "generalization of maximum likelihood"
+REF = "Theorem 4.2 (Eq. (7) ICLR / (9) arXiv)"
+#: Residual below which the solver's point is accepted as the MLE.
+KKT_TOL = 1e-8
+#: A slope uses a series (or point) only if its mean coverage is at least this everywhere
+#: (rule fixed before the full run: below it the Monte Carlo mean of a few hundred hits per
+#: cell is too noisy for a logarithm with power against 0.25).
+FLOOR = 0.01
 
 
 @dataclass(frozen=True)
 class Config:
-    ns: tuple = (16, 128, 1024)
-    horizons: tuple = (32, 128)
-    families: tuple = ("fixed",)
-    n_prompts: int = 10
-    pivotal: int = 4
-    Ns: tuple = (2.0, 8.0, 64.0, 1024.0)
-    replicates: int = 100
-    power_binding: bool = False
-    #: ``((n, b), ...)``: fixed-family cells at sample size ``n`` run ``b`` blocks of ``replicates``.
-    blocks: tuple = ()
+    preset: str = "full"
+    n_prompts: int = 2
+    B: float = 2.0                        # pivotal feature norm of the pilot, fixed and width families
+    Ns: tuple = (2.0, 4.0, 8.0)
+    replicates: int = 300
+    mc_samples: int = 200
+    # sigma_star^2 ~ H family (pivotal = H): the pilot (B = B) and the other norms
+    dense_ns: tuple = (32, 128, 512, 2048)
+    dense_horizons: tuple = (8, 16, 32, 64, 128, 256, 512)
+    dense_Bs: tuple = (1.0, 2.0, 4.0)
+    # fixed sigma_star^2: `pivotal` pivotal + H - pivotal weak positions in one tied group
+    pivotal: int = 32
+    weak_scale: float = 2.0
+    fixed_ns: tuple = (128, 512)
+    fixed_horizons: tuple = (64, 128, 256, 512, 1024)
+    # fixed B, sigma_star^2 and H; the weak positions split into g tied groups (d = K (pivotal + g))
+    width_ns: tuple = (32, 128)
+    width_weak: int = 1024
+    width_groups: tuple = (1, 4, 16, 64, 256, 1024)
 
     @classmethod
     def quick(cls):
-        return cls()
+        return cls(preset="quick", replicates=200, dense_ns=(128, 512), dense_Bs=(2.0,),
+                   fixed_ns=(128,), fixed_horizons=(64, 128, 256, 512), width_ns=(128,), width_weak=256,
+                   width_groups=(1, 4, 16, 64, 256))
 
     @classmethod
     def full(cls):
-        return cls(ns=(16, 32, 64, 128, 256, 512, 1024, 2048), horizons=(8, 16, 32, 64, 128, 256),
-                   families=("fixed", "dense"), replicates=300, power_binding=True,
-                   blocks=((1024, 2), (2048, 3)))
-
-
-def _blocks(config, family, n):
-    """Number of replicate blocks (tasks) of a cell."""
-    return dict(config.blocks).get(n, 1) if family == "fixed" else 1
+        return cls()
 
 
 def tasks(config):
-    cells = [(f, n, h) for f in config.families for n in config.ns for h in config.horizons]
-    return [Task(i, b, {"family": f, "n": n, "H": h}) for i, (f, n, h) in enumerate(cells)
-            for b in range(_blocks(config, f, n))]
+    cells = [{"family": "dense", "B": b, "n": n, "H": h, "groups": 0}
+             for b in config.dense_Bs for n in config.dense_ns for h in config.dense_horizons]
+    cells += [{"family": "fixed", "B": config.B, "n": n, "H": h, "groups": 1}
+              for n in config.fixed_ns for h in config.fixed_horizons]
+    cells += [{"family": "width", "B": config.B, "n": n, "H": config.pivotal + config.width_weak, "groups": g}
+              for n in config.width_ns for g in config.width_groups]
+    return [Task(i, 0, c) for i, c in enumerate(cells)]
 
 
-@lru_cache(maxsize=64)
-def _instance(family, h, k, m, hmax):
-    return instances.linear_pivotal_family(h, n_prompts=k, pivotal=m if family == "fixed" else None,
-                                           horizon_max=hmax)
+@lru_cache(maxsize=256)
+def _instance(config, family, B, H, groups):
+    if family == "dense":
+        return instances.linear_variance_family(H, n_prompts=config.n_prompts, B=B)
+    return instances.linear_variance_family(config.pivotal, n_prompts=config.n_prompts, B=B, weak=H - config.pivotal,
+                                            weak_groups=groups, weak_scale=config.weak_scale)
 
 
 def run_task(config, task, *, rng):
     p = task.params
-    inst = _instance(p["family"], p["H"], config.n_prompts, config.pivotal, max(config.horizons))
-    x, y = sample_replicates(inst.data, p["n"], config.replicates, rng=rng)
-    res = convex_mle(inst.data.features, replicate_token_counts(inst.data, x, y), constraint="ball", radius=1.0,
-                     tol=1e-8, max_iter=100, inner=100)
-    law = grouped_exact_law(inst, res.theta)
-    cov, kl = law.coverage(np.array(config.Ns)), law.kl()
-    s2 = float(inst.data.sigma_star_sq())
-    return [{"family": p["family"], "n": p["n"], "H": p["H"], "cov": cov[i].tolist(), "kl": float(kl[i]),
-             "residual": float(res.residual[i]), "sigma2": s2, "B": inst.params["B"]}
-            for i in range(config.replicates)]
+    inst = _instance(config, p["family"], p["B"], p["H"], p["groups"])
+    q = inst.params
+    k, r = q["n_prompts"], config.replicates
+    ones, trials = sample_group_counts(q["group_sizes"], expit(np.asarray(q["group_logits"])), k, p["n"], r, rng=rng)
+    res = separable_ball_mle(ones, trials, np.tile(q["group_norms"], k), p["n"], tol=1e-10)
+    hits = linear_variance_monte_carlo_coverage(inst, res.theta, config.Ns, config.mc_samples, rng=rng)
+    return [{**p, "dim": q["dim"], "sigma2": q["sigma_star_sq"], "Bsup": q["B"], "pivotal": q["pivotal"],
+             "cov": (hits / config.mc_samples).tolist(), "kl": linear_variance_kl(inst, res.theta).tolist(),
+             "residual": float(res.residual.max()), "theta_norm": float(np.linalg.norm(res.theta, axis=1).max())}]
 
 
-def _get(records, family, n, h, key, j=None):
-    rs = [r for r in records if r["family"] == family and r["n"] == n and r["H"] == h]
-    return np.array([r[key][j] if j is not None else r[key] for r in rs])
+# ----------------------------------------------------------------------------- analysis
+def _cell(records, **kw):
+    rs = [r for r in records if all(r[k] == v for k, v in kw.items())]
+    if len(rs) != 1:
+        raise KeyError(f"expected one record for {kw}, found {len(rs)}")
+    return rs[0]
+
+
+def _cov(rec, j):
+    return np.asarray(rec["cov"])[:, j]
+
+
+def _bound(rec, N):
+    return float(linear_mle_coverage_rate(rec["n"], N, rec["sigma2"], rec["Bsup"]))
+
+
+def _energy(config, rec):
+    """Expected squared-logit energy of the unconstrained pivotal MLE, 4 K^2 p / n (module docstring)."""
+    return 4.0 * config.n_prompts ** 2 * rec["pivotal"] / rec["n"]
+
+
+def _usable(x, reps, floor=FLOOR):
+    """Points whose mean coverage is at least ``floor`` (rule fixed before the run: below it a
+    Monte Carlo mean of a few hits has no usable logarithm)."""
+    keep = [i for i, v in enumerate(reps) if v.mean() >= floor]
+    return np.asarray(x, float)[keep], [reps[i] for i in keep]
+
+
+def _few(x, reason):
+    """``reason`` when ``x`` has fewer than 4 points or spans less than 8 (exploratory shape fits only)."""
+    x = np.asarray(x, float)
+    return reason if x.size < 4 or x.max() / x.min() < 8 else None
+
+
+def _conditions(config, recs):
+    res = max(r["residual"] for r in recs)
+    bsup = max(r["Bsup"] for r in recs)
+    k = config.n_prompts
+    n0 = min(r["n"] for r in recs)
+    return [
+        condition("Assumption 2.1 (realizability): pi_D in Pi", "theta_star = 0 (uniform tokens), ||theta_star|| = 0", True),
+        condition("Assumption 2.2: Theta convex, Theta within {||theta|| <= 1}", "Theta = unit ball", True),
+        condition("Assumption 2.2: sup ||phi|| <= B, B >= 1 (arXiv)", f"B = {bsup:g}", bsup >= 1),
+        condition("N >= 2", f"N in {list(config.Ns)}", min(config.Ns) >= 2),
+        condition("pi_hat is the MLE over Theta", f"max first-order residual {res:.2g} (tolerance {KKT_TOL:g})",
+                  res <= KKT_TOL),
+        condition("D i.i.d. from mu x pi_D", f"n in {sorted({r['n'] for r in recs})}; prompts of mass 1/{k}: "
+                  f"P[some prompt unseen] <= {k * (1 - 1 / k) ** n0:.2g}", True),
+    ]
+
+
+def _bound_text(recs, N):
+    b = np.array([_bound(r, N) for r in recs])
+    return f"bound (C = 1) at the cells: {np.round(b, 3).tolist()}, below 1 at {int((b < 1).sum())}/{b.size}"
+
+
+def _pilot_constant(config, records, rng):
+    """C = max over the pilot's cells and thresholds of the one-sided (1 - ALPHA/K) bootstrap upper bound of
+    E Cov_N / (sqrt(σ²⋆/(n log N)) + B²/n)."""
+    recs = [r for r in records if r["family"] == "dense" and r["B"] == config.B]
+    reps = [_cov(r, j) for r in recs for j in range(len(config.Ns))]
+    b = np.array([_bound(r, N) for r in recs for N in config.Ns])
+    point, draws = stratified_bootstrap(reps, rng=rng)
+    upper = np.quantile(draws, 1 - ALPHA / len(reps), axis=0) / b
+    i = int(np.argmax(upper))
+    return float(upper[i]), recs[i // len(config.Ns)], config.Ns[i % len(config.Ns)], float(point[i] / b[i])
 
 
 def claims(config, records):
-    rng = analysis_rng(NAME)
     out = []
-    ref = "Theorem 4.2 (Eq. (7) ICLR / (9) arXiv)"
-    ns = np.array(config.ns, float)
-    fam = "fixed"
-    hmax = max(config.horizons)
-    sets = [[_get(records, fam, n, hmax, "cov", j) for n in config.ns] for j in range(len(config.Ns))]
-    labels = [f"N={N:g}" for N in config.Ns]
-    usable = [i for i, s in enumerate(sets) if sum(np.mean(v) > 0 for v in s) >= 2]
-    c, pw = slope_claim(f"{NAME}/decay-at-least-sqrt", ref,
-                        f"fixed σ²⋆, H = {hmax}: E Cov_N(π̂) decays at least like n^(-1/2)", ns,
-                        [sets[i] for i in usable], -0.5, 0.0, rng=rng, evaluation="exact", mode="at_most",
-                        labels=[labels[i] for i in usable], power_binding=config.power_binding)
-    out += [c, pw]
-    fits = [fit_slope(ns, sets[i], level=0.999, rng=rng) for i in usable]
-    out.append(Claim(id=f"{NAME}/slope-is-minus-half", paper_ref=ref,
-                     statement=f"fixed σ²⋆, H = {hmax}: the slope of E Cov_N(π̂) in n is -1/2 (tightness of the sqrt term)",
-                     predicted=-0.5, measured=[round(f.slope, 3) for f in fits],
-                     interval=[min(f.ci_low for f in fits), max(f.ci_high for f in fits)], evaluation="exact",
-                     passed=all(f.ci_low - 0.1 <= -0.5 <= f.ci_high + 0.1 for f in fits), exploratory=True,
-                     details="Exploratory by design: Theorem 4.2 is an upper bound and the paper proves no matching "
-                             "lower bound for the sqrt term; on instances whose hard part is missing mass (rare "
-                             "prompts) coverage decays like 1/n (Good-Turing). Measured slopes per N: "
-                             + ", ".join(f"{labels[i]}: {f.slope:.3f} [{f.ci_low:.3f}, {f.ci_high:.3f}]"
-                                         for i, f in zip(usable, fits))))
-    out.append(optimality_claim(f"{NAME}/mle-optimality", ref, [r["residual"] for r in records], 1e-8,
-                                solver="projected-Newton ball MLE"))
-    # Flat in H at fixed sigma_star^2 (every n, Bonferroni inside the claim).
-    hs_all = np.array(config.horizons, float)
-    # Pre-registered window for flatness: an unseen prompt's log-ratio, about (H - m) log 2, must
-    # exceed log max(N) with margin (factor 2), else its coverage still grows with H.
-    hs = np.array([h for h in hs_all if (h - config.pivotal) * np.log(2) >= 2 * np.log(max(config.Ns))], float)
-    for n in config.ns:
-        csets = [[_get(records, fam, n, int(h), "cov", j) for h in hs] for j in range(len(config.Ns))]
-        csets = [s for s in csets if all(np.mean(v) > 0 for v in s)]
-        if len(hs) >= 2 and csets:
-            s2 = [round(float(_get(records, fam, n, int(h), 'sigma2')[0]), 3) for h in hs]
-            reps = [int(_get(records, fam, n, int(h), "kl").size) for h in hs]
-            design = f"Replicates per H: {reps}."
-            if _blocks(config, fam, n) > 1:
-                design += (f" {_blocks(config, fam, n)} blocks of {config.replicates} replicates at this n: raised "
-                           "after the first full run (300 per H) failed this power check at n = 2048, N = 1024; "
-                           "the count is the smallest multiple of 300 with resampled power-check rejection rate "
-                           ">= 0.99 in a power analysis on that run's replicates (see the module docstring); "
-                           "seeds, thresholds, window and rule unchanged.")
-            c, pw = slope_claim(f"{NAME}/no-growth-in-H/n={n}", ref,
-                                f"fixed σ²⋆, n = {n}: E Cov_N(π̂) does not grow with H (H in {hs.astype(int).tolist()})",
-                                hs, csets, 0.0, 0.1, rng=rng, evaluation="exact", mode="at_most",
-                                power_binding=config.power_binding, power_extra=design,
-                                extra=f"σ²⋆ per H: {s2}. The bound is H-free, so the theorem predicts no growth "
-                                      f"(slope <= 0 + 0.1). {design}")
-            out += [c, pw]
-            c, _ = slope_claim(f"{NAME}/flat-in-H/n={n}", ref, f"fixed σ²⋆, n = {n}: E Cov_N(π̂) flat in H "
-                               f"(H in {hs.astype(int).tolist()})", hs, csets, 0.0, 0.1, rng=rng, evaluation="exact",
-                               exploratory=True,
-                               extra="Exploratory (stronger than the theorem, which only bounds coverage above): in "
-                                     "the first full run this failed at n = 512 and 2048, where coverage at large N "
-                                     "*decreases* with H (slopes down to -0.32); with the replicate blocks at n = 1024 "
-                                     "(600) and 2048 (900) it also fails at n = 1024 (seed 0).")
-            out.append(c)
-    # KL grows with H on the same runs (at the smallest n: the most missing mass).
-    n0 = min(config.ns)
-    klm = [float(_get(records, fam, n0, int(h), "kl").mean()) for h in hs_all]
-    if len(hs_all) >= 2:
-        f = fit_slope(hs_all, [_get(records, fam, n0, int(h), "kl") for h in hs_all], level=0.999, rng=rng)
-        out.append(Claim(id=f"{NAME}/kl-grows-with-H", paper_ref="Theorem 4.2; Remark 3.1",
-                         statement=f"fixed σ²⋆, n = {n0}: E KL(π_D||π̂) increases with H (slope > 0.5)",
-                         predicted="> 0.5", measured=f.slope, interval=[f.ci_low, f.ci_high], evaluation="exact",
-                         passed=bool(f.ci_high > 0.5 and f.ci_low > 0.0),
-                         details=f"E KL per H {dict(zip(config.horizons, np.round(klm, 4).tolist()))}; slope CI at level "
-                                 "0.999; pass iff the CI excludes 0 and reaches 0.5 (KL on unseen prompts is "
-                                 "(H - m) log 2 per unit mass)."))
-    # sqrt(log N) scaling (exploratory).
-    nmid = config.ns[len(config.ns) // 2]
-    logn = np.log(np.array(config.Ns))
-    m = np.array([_get(records, fam, nmid, hmax, "cov", j).mean() for j in range(len(config.Ns))])
-    pos = m > 0
-    slope_logn = float(np.polyfit(np.log(logn[pos]), np.log(m[pos]), 1)[0]) if pos.sum() >= 2 else float("nan")
-    out.append(Claim(id=f"{NAME}/sqrt-log-N", paper_ref=ref,
-                     statement=f"fixed σ²⋆, n = {nmid}, H = {hmax}: E Cov_N·sqrt(log N) roughly constant across N",
-                     predicted=-0.5, measured=slope_logn, interval=None, evaluation="exact",
-                     passed=bool(abs(slope_logn + 0.5) <= 0.25), exploratory=True,
-                     details=f"Descriptive log-log slope of E Cov_N against log N; E Cov_N = {np.round(m, 5).tolist()}. "
-                             "Exploratory: the (log N)^(-1/2) factor is an upper-bound shape."))
+    rng = analysis_rng(NAME, 1)
+    n_top = max(config.dense_ns)
+    dense = [r for r in records if r["family"] == "dense" and r["B"] == config.B]
+    c_hat, top, top_n, top_ratio = _pilot_constant(config, records, rng)
+    n_pilot = len(dense) * len(config.Ns)
+    pilot_txt = (f"Pilot constant C = {c_hat:.4f}: the largest one-sided (1 - {ALPHA:g}/{n_pilot}) bootstrap upper "
+                 f"bound of E Cov_N/(sqrt(σ²⋆/(n log N)) + B²/n) over the {n_pilot} (n, H, N) points of the pilot "
+                 f"family (σ²⋆ ≍ H, B = {config.B:g}), attained at n = {top['n']}, H = {top['H']}, N = {top_n:g} "
+                 f"(measured ratio {top_ratio:.4f}).")
+
+    # (a) sigma_star^2 ~ H: KL grows like H while the ball is slack (E <= B^2 / 2).
+    win = sorted(r["H"] for r in dense if r["n"] == n_top and _energy(config, r) <= config.B ** 2 / 2)
+    sel = [_cell(dense, n=n_top, H=h) for h in win]
+    out.append(exponent_claim(
+        f"{NAME}/kl-grows-like-H", "Theorem 4.2 setting; Prop. 3.2 and Remark 3.1 (KL grows with H)",
+        f"σ²⋆ ≍ H family (B = {config.B:g}), n = {n_top}: E KL(π_D||π̂) grows like H while the norm constraint is "
+        f"slack (H in {win})", np.array(win, float), [np.asarray(r["kl"]) for r in sel], predicted=1.0,
+        tolerance=0.1, evaluation="exact", conditions=_conditions(config, sel),
+        details="Window fixed by the analysis before the run: unconstrained squared-logit energy 4K²p/n <= B²/2. "
+                "KL exact (sum of Bernoulli KLs); each parameter is estimated from about n/K tokens, so "
+                "E KL ≈ K p/(2n), linear in p = H."))
+    # Local growth of coverage in sigma_star^2 (not a consequence of an upper bound).
+    hs = sorted(r["H"] for r in dense if r["n"] == n_top)
+    sel = [_cell(dense, n=n_top, H=h) for h in hs]
+    x, reps = _usable([r["sigma2"] for r in sel], [_cov(r, 0) for r in sel])
+    out.append(exponent_claim(
+        f"{NAME}/coverage-growth-vs-sqrt-sigma", REF,
+        f"σ²⋆ ≍ H family (B = {config.B:g}), n = {n_top}: E Cov_{config.Ns[0]:g}(π̂) grows no faster than sqrt(σ²⋆) "
+        f"(σ²⋆ in {x.tolist()}, where mean coverage >= {FLOOR:g})", x, reps, predicted=0.5, mode="at_most",
+        evaluation="monte_carlo", exploratory=True, conditions=_conditions(config, sel),
+        few_points_reason=_few(x, "points with mean coverage below the floor are dropped (the Gaussian tail)"),
+        details="Exploratory: Theorem 4.2 bounds the level of coverage, not its local growth. Analysis: at the onset "
+                "of the Gaussian tail coverage rises faster than any power of σ²⋆, then stops at the norm cap; "
+                "the bound with one constant (the pilot-constant claims) is what the theorem predicts."))
+
+    # (b) fixed sigma_star^2: coverage flat in H, two-sided.
+    series, sel_all = {}, []
+    for n in config.fixed_ns:
+        sel = [_cell(records, family="fixed", n=n, H=h) for h in config.fixed_horizons]
+        sel_all += sel
+        for j, N in enumerate(config.Ns):
+            reps = [_cov(r, j) for r in sel]
+            if min(v.mean() for v in reps) >= FLOOR:
+                series[f"n={n}, N={N:g}"] = reps
+    s2 = sel_all[0]["sigma2"]
+    out.append(exponent_claim(
+        f"{NAME}/coverage-flat-in-H", REF,
+        f"fixed σ²⋆ = {s2:g} (B = {config.B:g}, {config.pivotal} pivotal + weak positions): E Cov_N(π̂) is flat in H "
+        f"(H in {list(config.fixed_horizons)})", np.array(config.fixed_horizons, float), series, predicted=0.0,
+        tolerance=0.1, evaluation="monte_carlo", conditions=_conditions(config, sel_all),
+        details=f"Series kept iff every H has mean coverage >= {FLOOR:g} (fixed before the run). History: on the earlier "
+                "instance (geometric prompt masses, near-deterministic tokens, coverage = rare-prompt missing mass) "
+                "the two-sided rule 'flat in H' (0 ± 0.1) failed at n = 512 and 2048 (coverage at large N decreased "
+                "with H) and was replaced after that failing run by the one-sided 'no growth in H'; the two-sided rule "
+                "is restored here on an instance where coverage is parameter-estimation error."))
+
+    # (c) fixed B, sigma_star^2, H: no growth in d (d up to >> n).
+    series, sel_all = {}, []
+    for n in config.width_ns:
+        sel = [_cell(records, family="width", n=n, groups=g) for g in config.width_groups]
+        sel_all += sel
+        for j, N in enumerate(config.Ns):
+            reps = [_cov(r, j) for r in sel]
+            if min(v.mean() for v in reps) >= FLOOR:
+                series[f"n={n}, N={N:g}"] = reps
+    ds = np.array([r["dim"] for r in sel_all[:len(config.width_groups)]], float)
+    for cid, mode, expl, text in (
+            ("no-growth-in-d", "at_most", False, "does not grow with d"),
+            ("flat-in-d", "equal", True, "does not depend on d")):
+        out.append(exponent_claim(
+            f"{NAME}/{cid}", REF,
+            f"fixed B = {config.B:g}, σ²⋆ = {sel_all[0]['sigma2']:g}, H = {sel_all[0]['H']}: E Cov_N(π̂) {text} "
+            f"(d in {ds.astype(int).tolist()}, n in {list(config.width_ns)})", ds, series, predicted=0.0, mode=mode,
+            tolerance=0.1, evaluation="monte_carlo", exploratory=expl, conditions=_conditions(config, sel_all),
+            details=("The bound does not involve d, so the theorem predicts no growth; a classical d/n rate would "
+                     "predict slope 1. " if not expl else
+                     "Exploratory: the theorem is an upper bound; two-sided independence of d is stronger. Analysis: "
+                     "more groups dilute the weak positions' signal while the ball caps their norm, so coverage "
+                     "can fall with d. ") + f"Series kept iff every d has mean coverage >= {FLOOR:g}."))
+
+    # (d) the bound with the pilot constant, held on the other families at every (n, H or d, N).
+    held = [("fixed", False, [r for r in records if r["family"] == "fixed"]),
+            ("width", False, [r for r in records if r["family"] == "width"])]
+    held += [(f"dense-B{b:g}", True, [r for r in records if r["family"] == "dense" and r["B"] == b])
+             for b in config.dense_Bs if b != config.B]
+    for label, expl, recs in held:
+        pts = [(r, j, N) for r in recs for j, N in enumerate(config.Ns)]
+        ratios = {f"n={r['n']},H={r['H']},g={r['groups']},N={N:g}": round(float(_cov(r, j).mean() / _bound(r, N)), 4)
+                  for r, j, N in pts}
+        out.append(bound_claim(
+            f"{NAME}/pilot-constant/{label}", REF,
+            f"{label} family: E Cov_N(π̂) <= C (sqrt(σ²⋆/(n log N)) + B²/n) with the pilot family's C, at every "
+            "(n, H, d, N) of the family", bound=[c_hat * _bound(r, N) for r, j, N in pts],
+            constants=f"C = {c_hat:.4f} fitted on the pilot family; σ²⋆ exact (closed form), B the feature-norm bound",
+            replicates=[_cov(r, j) for r, j, N in pts], evaluation="monte_carlo", power_over="any",
+            labels=list(ratios), exploratory=expl, conditions=_conditions(config, recs),
+            details=pilot_txt + " " + _bound_text(recs, config.Ns[0]) + f" (N = {config.Ns[0]:g}). Theorem 4.2 is a "
+                    "universal inequality with one constant, so the points are instances of one statement (power: "
+                    "maximum over points). Ratio E Cov/bound (C = 1) per point: " + str(ratios) + "."
+                    + (" Exploratory: at this B the largest ratio is about half the pilot's in prototypes, so no "
+                       "point can reject C/2 (how tight the bound is across B is not stated by the paper)."
+                       if expl else "")))
+
+    # Shapes the bound does not attain (exploratory, analysis in the module docstring).
+    if len(config.dense_ns) >= 4:
+        h0 = 128 if 128 in config.dense_horizons else max(config.dense_horizons)
+        sel = [_cell(dense, n=n, H=h0) for n in config.dense_ns]
+        x, reps = _usable(config.dense_ns, [_cov(r, 0) for r in sel])
+        out.append(exponent_claim(
+            f"{NAME}/decay-in-n", REF, f"σ²⋆ ≍ H family, H = {h0}: E Cov_{config.Ns[0]:g}(π̂) decays like n^(-1/2) "
+            f"(n in {x.astype(int).tolist()}, where mean coverage >= {FLOOR:g})", x, reps, predicted=-0.5,
+            evaluation="monte_carlo", exploratory=True, conditions=_conditions(config, sel),
+            few_points_reason=_few(x, "points with mean coverage below the floor are dropped (the Gaussian tail)"),
+            details="Exploratory: tightness of the sqrt term is not a theorem. Analysis: a plateau capped by B while "
+                    "the ball binds, then a Gaussian tail faster than any power of n."))
+    rec = top
+    x, reps = _usable(np.log(np.array(config.Ns)), [_cov(rec, j) for j in range(len(config.Ns))])
+    out.append(exponent_claim(
+        f"{NAME}/sqrt-log-N", REF, f"the pilot's tightest cell, n = {rec['n']}, H = {rec['H']}: E Cov_N(π̂) ∝ "
+        "(log N)^(-1/2)",
+        x, reps, predicted=-0.5, evaluation="monte_carlo", exploratory=True,
+        few_points_reason="three thresholds: coverage at N >= 16 is below the Monte Carlo resolution on this instance",
+        conditions=_conditions(config, [rec]),
+        details="Exploratory: the (log N)^(-1/2) factor is an upper-bound shape; a Gaussian tail in log N falls faster."))
+
+    residuals = [r["residual"] for r in records]
+    out.append(sanity_claim(f"{NAME}/mle-kkt", REF,
+                            "the separable ball MLE is a maximiser: first-order residual <= 1e-8 in every replicate",
+                            max(residuals), 0.0, tolerance=KKT_TOL,
+                            details=f"{len(records)} cells x {config.replicates} replicates; max residual "
+                                    f"{max(residuals):.3g}; max ||θ̂|| {max(r['theta_norm'] for r in records):.6f}."))
     return out
 
 
 def plot(config, records, out_dir):
     paths = []
-    ns = np.array(config.ns, float)
-    for fam in config.families:
-        series = {}
-        for h in config.horizons:
-            series[f"E Cov_8, H={h}"] = np.array([_get(records, fam, n, h, "cov", 1).mean() for n in config.ns])
-            series[f"E KL, H={h}"] = np.array([_get(records, fam, n, h, "kl").mean() for n in config.ns])
-        series["n^-1/2 (Thm 4.2 shape)"] = ns ** -0.5
-        paths.append(line_plot(ns, series, xlabel="n", ylabel="exact value", logx=True, logy=True,
-                               title=f"Linear MLE, {fam} family (σ²⋆ {'fixed' if fam == 'fixed' else '≍ H'})",
-                               path=out_dir / f"linear_mle_{fam}.png", styles={"n^-1/2 (Thm 4.2 shape)": "k--"}))
+    dense = [r for r in records if r["family"] == "dense" and r["B"] == config.B]
+    hs = np.array(config.dense_horizons, float)
+    series = {}
+    for n in config.dense_ns:
+        sel = [_cell(dense, n=n, H=int(h)) for h in hs]
+        m = np.array([_cov(r, 0).mean() for r in sel])
+        series[f"E Cov_2, n={n}"] = np.where(m > 0, m, np.nan)
+        series[f"bound (C=1), n={n}"] = np.array([_bound(r, 2.0) for r in sel])
+    paths.append(line_plot(hs, series, xlabel="H (σ²⋆ = H B²/4)", ylabel="coverage", logx=True, logy=True,
+                           title=f"Theorem 4.2, σ²⋆ ≍ H family (B = {config.B:g}, K = {config.n_prompts})",
+                           path=out_dir / "linear_mle_dense.png",
+                           styles={k: "--" for k in series if k.startswith("bound")}))
+    series = {}
+    for n in config.fixed_ns:
+        for j, N in enumerate(config.Ns):
+            series[f"fixed σ²⋆: E Cov_{N:g}, n={n}"] = np.array(
+                [_cov(_cell(records, family="fixed", n=n, H=h), j).mean() for h in config.fixed_horizons])
+    paths.append(line_plot(np.array(config.fixed_horizons, float), series, xlabel="H", ylabel="coverage", logx=True,
+                           logy=True, title="Theorem 4.2 at fixed σ²⋆: coverage flat in H",
+                           path=out_dir / "linear_mle_fixed.png"))
     return paths

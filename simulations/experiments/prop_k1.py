@@ -6,9 +6,9 @@ Instance :func:`theory.instances.prop_k1_high_dim` (``d = H``, Θ = B_2(1), :mat
 per position, so the law of the log-ratio is not count-sufficient: coverage is **Monte
 Carlo** (``n_mc`` sequences of the hard prompt per replicate), KL exact.
 
-Claims: the ratio :math:`\mathbb E\,\mathrm{Cov}_N/\min\{1, H/(n\log N)\}` is bounded below
-uniformly (shape: slope ``-1`` in ``n`` at fixed ``H`` and ``+1`` in ``H`` at fixed ``n``, in
-the regime :math:`H/(n\log N) < 1`).
+Claims: the shape of the lower bound in the regime :math:`H/(n\log N) < 1`: coverage decays no
+faster than ``1/n`` at fixed ``H`` and grows at least linearly in ``H`` at fixed ``n`` (the
+paper gives no value of ``c``; the measured ratios are reported).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.experiment import Claim, Task, analysis_rng
-from simulations.experiments._mle_common import optimality_claim, slope_claim
+from simulations.claims import condition, exponent_claim, not_run_in_quick, sanity_claim
+from simulations.experiment import Task
 from simulations.learners.mle import convex_mle, replicate_token_counts, sample_replicates
 from simulations.plots import line_plot
 from theory import instances
@@ -33,26 +33,31 @@ TOPIC = "generalization of maximum likelihood"
 
 @dataclass(frozen=True)
 class Config:
-    ns: tuple = (64, 256, 1024)
-    horizons: tuple = (16, 64)
+    ns: tuple = (64, 128, 256, 512, 1024, 2048)
+    horizons: tuple = (16, 32, 64, 128)
     N: float = 64.0
-    replicates: int = 100
-    n_mc: int = 400
-    power_binding: bool = False
+    replicates: int = 200
+    n_mc: int = 1000
+    #: Blocks of ``replicates`` at the smallest n (the slope-in-H fit): 3 (600 replicates) since the first
+    #: full run of this design (200) left that claim underpowered (power 0.70, interval half-width 0.13);
+    #: block 0 keeps the original seeds.
+    small_n_blocks: int = 3
+    preset: str = "full"
 
     @classmethod
     def quick(cls):
-        return cls()
+        return cls(ns=(64, 128, 256, 1024), horizons=(16, 64), replicates=100, n_mc=400, small_n_blocks=1,
+                   preset="quick")
 
     @classmethod
     def full(cls):
-        return cls(ns=(64, 128, 256, 512, 1024, 2048), horizons=(16, 32, 64, 128), replicates=200, n_mc=1000,
-                   power_binding=True)
+        return cls()
 
 
 def tasks(config):
     cells = [(n, h) for n in config.ns for h in config.horizons]
-    return [Task(i, 0, {"n": n, "H": h}) for i, (n, h) in enumerate(cells)]
+    return [Task(i, b, {"n": n, "H": h}) for i, (n, h) in enumerate(cells)
+            for b in range(config.small_n_blocks if n == min(config.ns) else 1)]
 
 
 def run_task(config, task, *, rng):
@@ -71,49 +76,63 @@ def _get(records, n, h, key):
     return np.array([r[key] for r in records if r["n"] == n and r["H"] == h])
 
 
+def _conditions(config, ns, hs):
+    logn = np.log(config.N)
+    return [
+        condition("log N <= c min{H, B^2} (B^2 = 4 log N here)", f"log N = {logn:.3g}, min H = {min(hs):g}, "
+                  f"B^2 = {4 * logn:.3g}", logn <= min(min(hs), 4 * logn)),
+        condition("d = H, ||phi|| <= B, Theta = B_2(1)", "construction of the notes", True),
+        condition("pi_hat proper", "ball-constrained MLE", True),
+        condition("H/(n log N) < 1 (the min{1, .} is not saturated)",
+                  f"max H/(n log N) = {max(hs) / (min(ns) * logn):.3g}", max(hs) / (min(ns) * logn) < 1),
+    ]
+
+
 def claims(config, records):
-    rng = analysis_rng(NAME)
     out = []
     ref = PAPER_REF
+    quick = config.preset == "quick"
     logn = np.log(config.N)
     h0 = max(config.horizons)
     ns = np.array([n for n in config.ns if h0 / (n * logn) < 0.5], float)      # regime H/(n log N) < 1
-    if len(ns) >= 2:
-        c, pw = slope_claim(f"{NAME}/slope-n/H={h0}", ref,
-                            f"H = {h0}, N = {config.N:g}: E Cov_N(π̂) decays no faster than H/(n log N) (slope >= -1 in n)", ns,
-                            [[_get(records, int(n), h0, "cov") for n in ns]], -1.0, 0.1, rng=rng, mode="at_least",
-                            evaluation="monte_carlo", labels=["E Cov"], power_binding=config.power_binding,
-                            extra="Window: H/(n log N) < 1/2 (where min{1, .} is not saturated). Monte Carlo coverage "
-                                  "(sequences from π_D) enters the bootstrap through the replicates.")
-        out += [c, pw]
+    ratios = {f"n={n},H={h}": round(float(_get(records, n, h, "cov").mean()
+                                          / float(high_dim_coverage_lower_bound(n, h, config.N))), 4)
+              for n in config.ns for h in config.horizons}
+    c = exponent_claim(
+        f"{NAME}/slope-n", ref,
+        f"H = {h0}, N = {config.N:g}: E Cov_N(π̂) decays no faster than H/(n log N) (slope >= -1 in n)", ns,
+        [_get(records, int(n), h0, "cov") for n in ns], predicted=-1.0, tolerance=0.1, mode="at_least",
+        evaluation="monte_carlo", conditions=_conditions(config, ns, [h0]),
+        few_points_reason=None if len(ns) >= 4 and ns[-1] / ns[0] >= 8 else "evaluated in the full preset only",
+        details="Window: H/(n log N) < 1/2 (where min{1, .} is not saturated). Monte Carlo coverage (sequences from "
+                "π_D) enters the bootstrap through the replicates. The paper gives no value of c; the ratios "
+                f"E Cov_N / min{{1, H/(n log N)}} per cell are {ratios} (an earlier '> 0' claim on them could not "
+                "fail and was removed).")
+    if quick and (len(ns) < 4 or ns[-1] / ns[0] < 8):
+        c = not_run_in_quick(c, reason="the quick grid has fewer than 4 sizes in the window")
+    out.append(c)
     n0 = min(config.ns)
     hs = np.array([h for h in config.horizons if h / (n0 * logn) < 0.5 and h >= logn], float)
     if len(hs) >= 2:
-        c, pw = slope_claim(f"{NAME}/slope-H/n={n0}", ref,
-                            f"n = {n0}, N = {config.N:g}: E Cov_N(π̂) grows at least like H (slope >= 1 in H)", hs,
-                            [[_get(records, n0, int(h), "cov") for h in hs]], 1.0, 0.1, rng=rng, mode="at_least",
-                            evaluation="monte_carlo", labels=["E Cov"], power_binding=config.power_binding,
-                            extra="Window: log N <= H and H/(n log N) < 1/2 (the proposition's conditions). Finding: "
-                                  "the construction's constant itself grows with H/log N (measured slope > 1), so only "
-                                  "'at least linear' is a prediction of the lower bound.")
-        out += [c, pw]
-    out.append(optimality_claim(f"{NAME}/mle-optimality", ref, [r["residual"] for r in records], 1e-8,
-                                solver="projected-Newton ball MLE"))
-    ratios, lows = [], []
-    for n in config.ns:
-        for h in config.horizons:
-            lb = float(high_dim_coverage_lower_bound(n, h, config.N))
-            cov = _get(records, n, h, "cov")
-            idx = rng.integers(0, len(cov), (2000, len(cov)))
-            ratios.append(float(cov.mean() / lb))
-            lows.append(float(np.quantile(cov[idx].mean(1), 1e-3 / (len(config.ns) * len(config.horizons))) / lb))
-    out.append(Claim(id=f"{NAME}/ratio-bounded-below", paper_ref=ref,
-                     statement="E Cov_N(π̂) / min{1, H/(n log N)} > 0 in every cell (c of the lower bound)",
-                     predicted="> 0", measured=[round(r, 4) for r in ratios],
-                     interval=[min(lows), max(ratios)], evaluation="monte_carlo",
-                     passed=bool(min(lows) > 0),
-                     details="Lower bootstrap bound of each ratio at level 1 - 1e-3/cells; the empirical c is the "
-                             f"smallest ratio, {min(ratios):.4f} (the paper gives no value)."))
+        c = exponent_claim(
+            f"{NAME}/slope-H", ref,
+            f"n = {n0}, N = {config.N:g}: E Cov_N(π̂) grows at least like H (slope >= 1 in H)", hs,
+            [_get(records, n0, int(h), "cov") for h in hs], predicted=1.0, tolerance=0.1, mode="at_least",
+            evaluation="monte_carlo", conditions=_conditions(config, [n0], hs),
+            few_points_reason=None if len(hs) >= 4 and hs[-1] / hs[0] >= 8 else "evaluated in the full preset only",
+            details=f"{config.replicates * config.small_n_blocks} replicates per H at n = {n0}"
+                    + (" (the full preset's 600 were raised from 200 after the first full run of this design was "
+                       "underpowered, power 0.70; rule and seeds unchanged). " if config.small_n_blocks > 1 else ". ")
+                    + "Window: log N <= H and H/(n log N) < 1/2 (the proposition's conditions). Finding: the "
+                    "construction's constant itself grows with H/log N (measured slope > 1), so only 'at least "
+                    "linear' is a prediction of the lower bound.")
+        if quick and (len(hs) < 4 or hs[-1] / hs[0] < 8):
+            c = not_run_in_quick(c, reason="the quick grid has fewer than 4 horizons in the window")
+        out.append(c)
+    res = [r["residual"] for r in records]
+    out.append(sanity_claim(f"{NAME}/mle-optimality", ref,
+                            "the projected-Newton ball MLE is a maximiser: first-order residual <= 1e-8 on every replicate",
+                            max(res), 0.0, tolerance=1e-8, details=f"{len(res)} replicates."))
     return out
 
 

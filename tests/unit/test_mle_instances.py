@@ -7,7 +7,8 @@ from scipy import stats
 
 from theory import instances
 from theory.count_law import count_log_ratio_law, count_vectors, group_sequence_log_probs, grouped_count_support
-from theory.instances.mle import finite_ladder_exact, grouped_exact_law, prop_k1_monte_carlo_coverage
+from theory.instances.mle import (finite_ladder_exact, grouped_exact_law, linear_variance_kl,
+                                 linear_variance_monte_carlo_coverage, prop_k1_monte_carlo_coverage)
 from theory.log_ratio import clopper_pearson, exact_log_ratio, markov_kl
 
 NS = [1.5, 2.0, 8.0, 64.0]
@@ -92,3 +93,34 @@ def test_mixture_class_law_sums_to_one():
     lm = np.array(inst.params["log_mult"])
     assert np.allclose(np.exp(comp + lm[:, None]).sum(0), 1.0)
     assert np.allclose(stats.binom.pmf(np.arange(7), 6, inst.params["q"][0]), np.exp(comp[:, 0] + lm))
+
+
+@pytest.mark.parametrize("kw", [dict(pivotal=3, weak=2), dict(pivotal=2, weak=6, weak_groups=3, B=3.0),
+                                dict(pivotal=4, n_prompts=3, pivotal_logit=0.5)])
+def test_linear_variance_family_closed_forms(kw, rng):
+    inst = instances.linear_variance_family(**kw)
+    data = instances.linear_variance_model(inst)
+    assert np.isclose(float(data.sigma_star_sq()), inst.params["sigma_star_sq"], rtol=1e-12)
+    assert np.isclose(np.linalg.norm(np.asarray(data.theta)), inst.params["theta_star_norm"])
+    assert np.isclose(np.abs(data.features.table).max(), inst.params["B"])
+    th = 0.3 * rng.standard_normal((3, inst.params["dim"]))
+    exact = exact_log_ratio(data, data.replace(theta=th))
+    np.testing.assert_allclose(linear_variance_kl(inst, th), exact.kl(), atol=1e-12)
+    hits = linear_variance_monte_carlo_coverage(inst, th, [1.2, 2.0], 20000, rng=rng)
+    lo, hi = clopper_pearson(hits, 20000, level=1 - 1e-6)
+    cov = exact.coverage([1.2, 2.0])
+    assert ((lo <= cov) & (cov <= hi)).all(), (cov, hits / 20000)
+
+
+def test_linear_variance_family_validation():
+    with pytest.raises(ValueError, match="weak_groups"):
+        instances.linear_variance_family(4, weak=6, weak_groups=4)
+    with pytest.raises(ValueError, match="pivotal_logit"):
+        instances.linear_variance_family(16, B=1.0, pivotal_logit=1.0)       # ||theta_star|| > 1
+    with pytest.raises(ValueError, match="B"):
+        instances.linear_variance_family(4, B=0.5)
+    inst = instances.linear_variance_family(4)
+    with pytest.raises(ValueError, match="theta"):
+        linear_variance_kl(inst, np.zeros(3))
+    with pytest.raises(TypeError, match="rng"):
+        linear_variance_monte_carlo_coverage(inst, np.zeros(8), [2.0], 10, rng=0)

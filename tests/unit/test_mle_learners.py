@@ -7,7 +7,8 @@ from scipy import optimize
 from scipy.special import log_softmax
 
 from simulations.learners.mle import (convex_mle, finite_class_log_likelihood, finite_class_mle, mixture_mle,
-                                      replicate_token_counts, sample_replicates)
+                                      replicate_token_counts, sample_group_counts, sample_replicates,
+                                      separable_ball_mle)
 from theory import instances
 from theory.models import AutoregressiveLinearModel, MarkovModel, TabularFeatures, categorical_model
 
@@ -114,3 +115,64 @@ def test_mixture_mle_kkt_and_likelihood(seed):
         return float((mult[0] * np.log(np.exp(comp[0]) @ wv)).sum())
     for cand in list(np.eye(3)) + [np.full(3, 1 / 3)]:
         assert ll(w) >= ll(cand) - 2e-7 * mult.sum()
+
+
+def _variance_counts(inst, counts):
+    """Per-coordinate (ones, trials) of linear_variance_family from transition counts."""
+    k = inst.params["n_prompts"]
+    sizes = np.array(inst.params["group_sizes"])
+    pos = np.repeat(np.arange(sizes.size), sizes)
+    tok = counts.sum(3)                                                  # (R, X, H, V)
+    ones = np.stack([tok[:, x][:, pos == g, 1].sum(-1) for x in range(k) for g in range(sizes.size)], 1)
+    trials = np.stack([tok[:, x][:, pos == g].sum((-1, -2)) for x in range(k) for g in range(sizes.size)], 1)
+    return ones, trials
+
+
+@pytest.mark.parametrize("pivotal, weak, groups, B, n", [(3, 4, 2, 2.0, 6), (4, 0, 1, 1.0, 20), (2, 6, 3, 3.0, 50),
+                                                          (5, 2, 1, 1.5, 400)])
+def test_separable_ball_mle_matches_convex_mle(pivotal, weak, groups, B, n, rng):
+    inst = instances.linear_variance_family(pivotal, weak=weak, weak_groups=groups, B=B)
+    data = instances.linear_variance_model(inst)
+    x, y = sample_replicates(data, n, 20, rng=rng)
+    counts = replicate_token_counts(data, x, y)
+    ref = convex_mle(data.features, counts, constraint="ball", radius=1.0, tol=1e-11)
+    ones, trials = _variance_counts(inst, counts)
+    res = separable_ball_mle(ones, trials, np.tile(inst.params["group_norms"], 2), n, tol=1e-9)
+    np.testing.assert_allclose(res.theta, ref.theta, atol=1e-8)
+    np.testing.assert_allclose(res.log_likelihood, ref.log_likelihood, rtol=1e-11, atol=1e-9)
+    assert res.converged.all() and (np.linalg.norm(res.theta, axis=1) <= 1 + 1e-12).all()
+
+
+def test_separable_ball_mle_kkt_on_the_sphere(rng):
+    ones, trials = sample_group_counts([1] * 64, np.full(64, 0.5), 2, 16, 30, rng=rng)
+    res = separable_ball_mle(ones, trials, np.full(128, 2.0), 16, radius=0.5)
+    norm = np.linalg.norm(res.theta, axis=1)
+    assert res.converged.all() and np.allclose(norm, 0.5)             # 128 coordinates, 16 samples: binds
+    grad = 2.0 * (ones - trials * (1 / (1 + np.exp(-2.0 * res.theta))))
+    cos = (grad * res.theta).sum(1) / (np.linalg.norm(grad, axis=1) * norm)
+    np.testing.assert_allclose(cos, 1.0, atol=1e-8)                      # gradient along the outward normal
+    # without the constraint binding: the closed-form logit of the frequencies
+    ones, trials = np.array([[3, 5]]), np.array([[10, 10]])
+    res = separable_ball_mle(ones, trials, [1.0, 2.0], 10, radius=10.0)
+    np.testing.assert_allclose(res.theta[0], [np.log(3 / 7), 0.0], atol=1e-12)
+
+
+def test_separable_ball_mle_validation():
+    with pytest.raises(ValueError, match="ones"):
+        separable_ball_mle([[3]], [[2]], [1.0], 2)
+    with pytest.raises(ValueError, match="norms"):
+        separable_ball_mle([[1]], [[2]], [-1.0], 2)
+    with pytest.raises(ValueError, match="n_sequences"):
+        separable_ball_mle([[1]], [[2]], [1.0], 0)
+    with pytest.raises(ValueError, match="radius"):
+        separable_ball_mle([[1]], [[2]], [1.0], 2, radius=0.0)
+
+
+def test_sample_group_counts_law(rng):
+    ones, trials = sample_group_counts([1, 3], [0.2, 0.7], 3, 50, 4000, rng=rng)
+    t = trials.reshape(4000, 3, 2)
+    assert (t.sum(1) == [50, 150]).all()
+    frac = ones.reshape(4000, 3, 2).sum((0, 1)) / t.sum((0, 1))
+    np.testing.assert_allclose(frac, [0.2, 0.7], atol=0.01)               # > 10 sd for a binomial mean
+    with pytest.raises(ValueError, match="group_probs"):
+        sample_group_counts([1, 2], [0.5, 1.5], 1, 5, 2, rng=rng)
