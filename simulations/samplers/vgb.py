@@ -511,15 +511,17 @@ class VGBSampler:
                                      "tau_at_leaves": self.tau_at_leaves},
                              cost_memo=cost_memo)
 
-    def sample_chain_leaves(self, n_chains, budget, *, rng, chunk=4096, max_steps=10_000_000):
+    def sample_chain_leaves(self, n_chains, budget, *, rng, chunk=4096, max_steps=1_000_000):
         r"""Long chains that never restart; every arrival at a leaf is an output.
 
         The most query-frugal reading of the walk: ``n_chains`` chains start at the root and
         keep walking; each step onto a leaf emits that leaf.  Each chain has one memo cache
         for its whole run (a prefix it moves from is expanded once: one
         :math:`\pi_{\rm ref}` call and the child values) and walks until its memoised cost
-        exceeds ``budget / n_chains``.  Successive outputs of a chain are dependent (often the
-        same leaf); this stopping rule is not covered by Theorem 4.1.
+        exceeds ``budget / n_chains`` or it has taken ``max_steps`` steps (on a small tree the
+        cache may cover every prefix, and further arrivals are free).  Successive outputs of a
+        chain are dependent (often the same leaf); this stopping rule is not covered by
+        Theorem 4.1.
 
         Parameters
         ----------
@@ -531,7 +533,7 @@ class VGBSampler:
         chunk : int
             Steps simulated between budget checks.
         max_steps : int
-            Cap on the steps of a chain.
+            Cap on the steps of every chain.
 
         Returns
         -------
@@ -539,8 +541,8 @@ class VGBSampler:
             One row per leaf arrival, chains concatenated (chain 0's arrivals first, each in
             time order); ``cost_memo`` and ``cost_pi``/``cost_value``/``cost_tau`` hold the
             queries spent since the same chain's previous arrival (memoised and uncached),
-            ``steps`` the steps since then, ``restarts`` the chain index.  Arrivals beyond a
-            chain's share of the budget are dropped.
+            ``steps`` the steps since then, ``restarts`` the chain index.  Arrivals after a
+            chain's memoised cost exceeds its share of the budget are dropped.
         """
         C = check_int(n_chains, "n_chains", low=1)
         budget = check_int(budget, "budget", low=1)
@@ -554,9 +556,13 @@ class VGBSampler:
         hpath = np.zeros((C, H + 1), dtype=np.uint64)
         packed = np.zeros(C, dtype=np.int64)
         idx = np.arange(C)
-        moves, arrivals = [], []           # (t, chain, key, state); (t, chain, tokens, state)
+        seen = np.zeros(0, dtype=np.uint64)        # (chain, prefix) keys already expanded
+        spent = np.zeros((4, C))                   # memoised, pi, value, tau so far
+        rows = []                                  # per arrival: t, chain, state, costs (4,)
+        toks = []
         t = 0
-        while t < max_steps:
+        while t < max_steps and (spent[0] <= share).any():
+            moves, arrivals = [], []
             for _ in range(min(chunk, max_steps - t)):
                 log = []
                 self._step(idx, path, tokens, h, cur, packed, rng, hpath=hpath, log=log,
@@ -568,46 +574,49 @@ class VGBSampler:
                 if at.size:
                     arrivals.append((np.full(at.size, t), at, tokens[at].copy(), cur[at].copy()))
                 t += 1
-            packed[:] = 0                  # uncached costs are recomputed from the moves
-            if not moves:
-                continue
-            tt, who, key, st = (np.concatenate(x) for x in zip(*moves))
-            key = key ^ (who.astype(np.uint64) * np.uint64(0xD1B54A32D192ED03))
-            _, first = np.unique(key, return_index=True)     # moves are in time order
-            spent = np.bincount(who[first], weights=self.cost_memo_table[st[first]], minlength=C)
-            if (spent > share).all():
-                break
-        if not moves or not arrivals:
-            return self._chain_output(np.zeros((0, H), np.int64), *([np.zeros(0, np.int64)] * 7),
-                                      C, budget)
-        is_first = np.zeros(tt.size, dtype=bool)
-        is_first[first] = True
-        order = np.lexsort((tt, who))
-        tt, who, st, is_first = tt[order], who[order], st[order], is_first[order]
-        incs = np.stack([np.where(is_first, self.cost_memo_table[st], 0), self.cost_pi_table[st],
-                         self.cost_value_table[st], self.cost_tau_table[st]])
-        a_t, a_c, a_tok, a_st = (np.concatenate(x) for x in zip(*arrivals))
-        a_order = np.lexsort((a_t, a_c))
-        a_t, a_c, a_tok, a_st = a_t[a_order], a_c[a_order], a_tok[a_order], a_st[a_order]
-        sel, costs, steps = [], [], []
-        for c in range(C):
-            mc = who == c
-            cum = np.cumsum(incs[:, mc], axis=1)
-            ac = np.flatnonzero(a_c == c)
-            # queries spent by the end of each arrival step: the moves made at times <= a_t
-            j = np.searchsorted(tt[mc], a_t[ac], side="right")
-            at_cost = np.where(j > 0, cum[:, np.maximum(j - 1, 0)], 0)
-            keep = at_cost[0] <= share
-            ac, at_cost = ac[keep], at_cost[:, keep]
-            sel.append(ac)
-            costs.append(np.diff(at_cost, axis=1, prepend=0))
-            steps.append(np.diff(a_t[ac], prepend=-1))
-        sel = np.concatenate(sel)
-        costs = np.concatenate(costs, axis=1).astype(np.int64)
-        return self._chain_output(a_tok[sel].astype(np.int64), a_st[sel].astype(np.int64),
-                                  costs[0], costs[1], costs[2], costs[3],
-                                  np.concatenate(steps).astype(np.int64),
-                                  a_c[sel].astype(np.int64), C, budget)
+            packed[:] = 0                          # costs are recomputed from the moves
+            if moves:
+                tt, who, key, st = (np.concatenate(x) for x in zip(*moves))
+                key = key ^ (who.astype(np.uint64) * np.uint64(0xD1B54A32D192ED03))
+                uniq, first = np.unique(key, return_index=True)   # moves are in time order
+                new = np.zeros(tt.size, dtype=bool)
+                new[first[~np.isin(uniq, seen)]] = True
+                seen = np.union1d(seen, uniq)
+                inc = np.stack([np.where(new, self.cost_memo_table[st], 0),
+                                self.cost_pi_table[st], self.cost_value_table[st],
+                                self.cost_tau_table[st]]).astype(float)
+            else:
+                tt = who = np.zeros(0, dtype=np.int64)
+                inc = np.zeros((4, 0))
+            if arrivals:
+                a_t, a_c, a_tok, a_st = (np.concatenate(x) for x in zip(*arrivals))
+                # cost of chain c by the end of step a_t: moves of c at times <= a_t
+                cum = np.zeros((4, a_t.size))
+                for c in np.unique(a_c):
+                    mc = who == c
+                    ccum = np.cumsum(inc[:, mc], axis=1)
+                    sel = a_c == c
+                    j = np.searchsorted(tt[mc], a_t[sel], side="right")
+                    cum[:, sel] = np.where(j > 0, ccum[:, np.maximum(j - 1, 0)], 0.0)
+                cum += spent[:, a_c]
+                keep = cum[0] <= share
+                rows.append(np.column_stack([a_t[keep], a_c[keep], a_st[keep], cum[:, keep].T]))
+                toks.append(a_tok[keep])
+            spent += np.stack([np.bincount(who, weights=inc[k], minlength=C) for k in range(4)])
+        if not rows or not sum(r.shape[0] for r in rows):
+            z = np.zeros(0, np.int64)
+            return self._chain_output(np.zeros((0, H), np.int64), z, z, z, z, z, z, z, C, budget)
+        R = np.concatenate(rows)
+        T_ = np.concatenate(toks)
+        order = np.lexsort((R[:, 0], R[:, 1]))
+        R, T_ = R[order], T_[order]
+        chain = R[:, 1].astype(np.int64)
+        first = np.r_[True, chain[1:] != chain[:-1]]
+        cum = R[:, 3:].T
+        costs = np.where(first, cum, cum - np.roll(cum, 1, axis=1)).round().astype(np.int64)
+        steps = np.where(first, R[:, 0] + 1, R[:, 0] - np.roll(R[:, 0], 1)).astype(np.int64)
+        return self._chain_output(T_.astype(np.int64), R[:, 2].astype(np.int64), costs[0],
+                                  costs[1], costs[2], costs[3], steps, chain, C, budget)
 
     def _chain_output(self, tokens, state, memo, c_pi, c_v, c_t, steps, chain, C, budget):
         return SamplerOutput(tokens=tokens, state=state, done=np.ones(state.size, dtype=bool),
