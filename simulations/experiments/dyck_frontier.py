@@ -393,12 +393,13 @@ def plot(config, records, out_dir):
     import matplotlib.pyplot as plt
 
     paths = []
-    views = [("budget_memo", f"matched budget {config.budget:,} queries (memoised)"),
-             ("budget_uncached", f"matched budget {config.budget:,} queries (uncached)"),
-             ("matched_n", f"matched number of outputs ({config.n_outputs})")]
+    views = [("budget_memo", "budget", f"matched budget {config.budget:,} queries (memoised)"),
+             ("budget_uncached", "budget_uncached",
+              f"matched budget {config.budget:,} queries (uncached)"),
+             ("matched_n", "matched_n", f"matched number of outputs ({config.n_outputs})")]
     cmap = plt.get_cmap("Reds")
     bls = list(config.block_lengths)
-    for view, title in views:
+    for view, fname, title in views:
         pb = _pooled(records, view)
         fig, ax = plt.subplots(figsize=(6.0, 4.4))
         for k, d in pb.items():
@@ -422,7 +423,7 @@ def plot(config, records, out_dir):
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, loc="best")
         fig.tight_layout()
-        p = out_dir / f"dyck_frontier_{view}.png"
+        p = out_dir / f"dyck_frontier_{fname}.png"
         fig.savefig(p, dpi=120)
         plt.close(fig)
         paths.append(p)
