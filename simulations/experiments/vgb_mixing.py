@@ -50,6 +50,7 @@ class Config:
     delta_eps: float = 1e-3
     n_trees: int = 6
     n_trees_rel: int = 12
+    n_trees_eps: int = 6
     n_branch: int = 3
     branching: int = 3
     pattern: str = "sawtooth"
@@ -60,7 +61,8 @@ class Config:
 
     @classmethod
     def quick(cls):
-        return cls(deltas=(0.05, 1e-4, 1e-6), horizon_eps=8, n_trees=3, preset="quick")
+        return cls(deltas=(0.05, 1e-4, 1e-6), horizon_eps=8, n_trees=3, n_trees_eps=10,
+                   preset="quick")
 
     @classmethod
     def full(cls):
@@ -81,7 +83,7 @@ def run_task(config, task, *, rng):
     deltas = config.deltas if scan == "H" else (config.delta_eps,)
     trees, vals, vstar = [], [], []
     records = []
-    for r in range(config.n_trees):
+    for r in range(config.n_trees if scan == "H" else config.n_trees_eps):
         aut = sparse_branching_tree(H, n_branch=config.n_branch, branching=config.branching, rng=rng)
         v = multiplicative_error(aut, eps, mode="adversarial", pattern=config.pattern)
         vs = optimal_values(aut)
