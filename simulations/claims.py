@@ -541,7 +541,9 @@ def exponent_claim(id, paper_ref, statement, x, replicates, *, predicted, mode="
         unless ``few_points_reason`` says why fewer suffice.
     replicates : sequence of K 1-D arrays, (K, R) array, or dict {label: such a series}
         Independent replicates of the measured quantity at each ``x`` (ragged allowed).  A
-        dict tests several series (e.g. one per ``N``) in one claim: each must pass.
+        dict tests several series (e.g. one per ``N``) in one claim: each must pass.  For an
+        exactly computed curve give one value per ``x`` (shape (K, 1)): the slope is then
+        exact, the rule is ``|slope - predicted| <= tolerance`` and the power is 0 or 1.
     predicted : float
         The predicted exponent.
     mode : {"equal", "at_most", "at_least"}
@@ -684,6 +686,10 @@ def exponent_claim(id, paper_ref, statement, x, replicates, *, predicted, mode="
         his.append(hi)
         powers.append(power)
         oks.append(ok)
+        if all(len(np.atleast_1d(r)) == 1 for r in _rows(reps)):
+            parts.append(f"{label + ': ' if label else ''}slope {fit.slope:.4g} (exact; Theil-Sen "
+                         f"{fit.theil_slope:.4g}; {fit.n_points} points), power {power:.0f}")
+            continue
         parts.append(
             f"{label + ': ' if label else ''}slope {fit.slope:.4g} [{lo:.4g}, {hi:.4g}] "
             f"(Theil-Sen {fit.theil_slope:.4g}; {fit.n_points} points"
@@ -691,6 +697,11 @@ def exponent_claim(id, paper_ref, statement, x, replicates, *, predicted, mode="
             + (f", {fit.n_boot_invalid} invalid resamples" if fit.n_boot_invalid else "")
             + f"; {df:.3g} effective df), power {power:.3f}")
     power = min(powers)
+    exact_values = all(min(len(np.atleast_1d(r)) for r in _rows(reps)) == 1 for reps in series.values())
+    if exact_values and (evaluation == "monte_carlo" or any(
+            max(len(np.atleast_1d(r)) for r in _rows(reps)) > 1 for reps in series.values())):
+        raise ValueError("one value per x is only for exact (or certified) values: give at least "
+                         "2 replicates per x for Monte Carlo data, and the same design throughout.")
     stat_name = "mean" if statistic == "mean" else f"{q:g}-quantile"
     bound_txt = {"equal": f"{predicted:g} in [lo - {tolerance:g}, hi + {tolerance:g}], [lo, hi] the "
                           f"two-sided {1 - a:.6g} interval",
@@ -698,10 +709,19 @@ def exponent_claim(id, paper_ref, statement, x, replicates, *, predicted, mode="
                             "lower bound",
                  "at_least": f"hi >= {predicted:g} - {tolerance:g}, hi the one-sided {1 - a:.6g} "
                              "upper bound"}[mode]
-    rule = (f"exponent {mode.replace('_', ' ')} {predicted:g} (tolerance {tolerance:g}): PASS iff "
-            f"{bound_txt} of the OLS log-log slope of the per-x {stat_name} (stratified bootstrap "
-            f"over replicates, B={n_boot}{', Bonferroni over ' + str(m) + ' series' if m > 1 else ''}); "
-            f"false-fail rate {alpha:g}")
+    if exact_values:
+        cmp_txt = {"equal": f"|slope - ({predicted:g})| <= {tolerance:g}",
+                   "at_most": f"slope <= {predicted:g} + {tolerance:g}",
+                   "at_least": f"slope >= {predicted:g} - {tolerance:g}"}[mode]
+        rule = (f"exponent {mode.replace('_', ' ')} {predicted:g} (tolerance {tolerance:g}): PASS iff "
+                f"{cmp_txt}, slope the OLS log-log slope of exact values (one per x: no sampling "
+                f"error){' for each of ' + str(m) + ' series' if m > 1 else ''}; false-fail rate 0")
+        alpha = 0.0
+    else:
+        rule = (f"exponent {mode.replace('_', ' ')} {predicted:g} (tolerance {tolerance:g}): PASS iff "
+                f"{bound_txt} of the OLS log-log slope of the per-x {stat_name} (stratified bootstrap "
+                f"over replicates, B={n_boot}{', Bonferroni over ' + str(m) + ' series' if m > 1 else ''}); "
+                f"false-fail rate {alpha:g}")
     alt = " and ".join(f"exponent {predicted + s:+g}" for s in shifts)
     text = _join(
         "; ".join(parts) + ".",
@@ -709,13 +729,15 @@ def exponent_claim(id, paper_ref, statement, x, replicates, *, predicted, mode="
         f"Tolerance reason: {tolerance_reason}." if tolerance_reason else "",
         f"Fewer than {MIN_SLOPE_POINTS} points / span below {MIN_SLOPE_SPAN:g}: {few_points_reason}."
         if (xs.size < MIN_SLOPE_POINTS or span < MIN_SLOPE_SPAN) else "",
+        f"Power: 1 iff the rule rejects every alternative ({alt}) given exact values, else 0."
+        if exact_values else
         f"Power: P(rule fails | true {alt}), basic bootstrap of the same resamples shifted to "
         "the alternative with the observed interval offsets (minimum over alternatives and series).",
         _revised(revised_from), details)
     return Claim(
         id=id, paper_ref=paper_ref, statement=statement, predicted=predicted,
         measured=_scalar_or_list(slopes, 4 if m > 1 else None),
-        interval=(min(los), max(his)), evaluation=evaluation, exploratory=exploratory,
+        interval=None if exact_values else (min(los), max(his)), evaluation=evaluation, exploratory=exploratory,
         details=text, kind="prediction", verdict=_verdict(all(oks), power, exploratory),
         rule=rule, tolerance=tolerance, power=power, alternative=alt, conditions=conditions,
         false_fail_rate=alpha)
@@ -762,7 +784,8 @@ def _binomial_tail_power(n, p, a, side, threshold):
 def bound_claim(id, paper_ref, statement, *, bound, side="upper", constants, evaluation,
                 replicates=None, counts=None, measured=None, interval=None, tolerance=0.0,
                 tolerance_reason=None, alpha=ALPHA, n_boot=N_BOOT, rng=None, labels=None,
-                exploratory=False, conditions=None, details="", revised_from=None):
+                power_over="each", exploratory=False, conditions=None, details="",
+                revised_from=None):
     r"""A measured quantity against a predicted upper (or lower) bound with stated constants.
 
     Give the measurement in exactly one of three forms: ``replicates`` (Monte Carlo means),
@@ -803,12 +826,21 @@ def bound_claim(id, paper_ref, statement, *, bound, side="upper", constants, eva
         Bootstrap generator (default: derived from ``id``).
     labels : sequence of str, optional
         One label per point, for ``details``.
+    power_over : {"each", "any"}
+        ``"each"`` (default): the points are a design grid, each a prediction of its own;
+        the power is the minimum over points, so a point where the bound is vacuous makes the
+        claim underpowered.  ``"any"``: the claim is a universal inequality checked on many
+        instances (random instances and witnesses searching for a counterexample); the
+        tightened bound is rejected as soon as one instance rejects it, so the power is the
+        maximum over points (a lower bound on the probability that some point rejects).
     exploratory, conditions, details, revised_from
         As in :func:`exponent_claim`.
 
     Returns
     -------
     Claim
+        With more than 12 points, ``measured`` is the value at the most critical point
+        (closest to violating the bound) and ``details`` lists the six most critical points.
 
     Raises
     ------
@@ -838,7 +870,8 @@ def bound_claim(id, paper_ref, statement, *, bound, side="upper", constants, eva
     shifted by the observed offset) exceeds :math:`B_k/2 + \tau`; counts: exact, summing the
     binomial law :math:`\mathrm{Bin}(n_k, \hat p_k)` over the counts whose CP bound exceeds
     it; exact and certified: 1 if the (certified) value exceeds :math:`B_k/2 + \tau`, else
-    0.  The claim's power is the minimum over points.
+    0.  The claim's power is the minimum over points (``power_over="each"``) or the maximum
+    (``"any"``).
 
     Examples
     --------
@@ -850,6 +883,8 @@ def bound_claim(id, paper_ref, statement, *, bound, side="upper", constants, eva
     """
     if side not in ("upper", "lower"):
         raise ValueError(f"`side` must be 'upper' or 'lower', got {side!r}.")
+    if power_over not in ("each", "any"):
+        raise ValueError(f"`power_over` must be 'each' or 'any', got {power_over!r}.")
     if not isinstance(constants, str) or not constants.strip():
         raise TypeError("`constants` must be a non-empty str stating the constants used.")
     tolerance = _real(tolerance, "tolerance", low=0)
@@ -891,8 +926,8 @@ def bound_claim(id, paper_ref, statement, *, bound, side="upper", constants, eva
         point = k / n
     else:
         point = np.atleast_1d(np.asarray(measured, dtype=float))
-        if not np.isfinite(point).all():
-            raise ValueError("`measured` must be finite.")
+        if np.isnan(point).any():
+            raise ValueError("`measured` must not contain NaN (an infinite value is allowed).")
     K = point.size
     b = np.broadcast_to(np.asarray(bound, dtype=float), (K,)) if np.ndim(bound) == 0 \
         else np.asarray(bound, dtype=float)
@@ -934,7 +969,7 @@ def bound_claim(id, paper_ref, statement, *, bound, side="upper", constants, eva
         undecided = ~ok & (sign * near <= sign * limit)
         powers = (sign * near > sign * alt_limit).astype(float)
         ffr = 0.0
-    power = float(np.min(powers))
+    power = float(np.min(powers) if power_over == "each" else np.max(powers))
     point_ok = bool(ok.all())
     verdict = _verdict(point_ok, power, exploratory,
                        underpowered=(power < POWER_TARGET) or bool(undecided.any()))
@@ -946,25 +981,41 @@ def bound_claim(id, paper_ref, statement, *, bound, side="upper", constants, eva
            "counts": f"one-sided {1 - a:.6g} Clopper-Pearson bound",
            "measured": "certified interval (pass iff its far end satisfies the bound, fail iff "
                        "its near end violates it)" if evaluation == "certified" else "exact value"}[form]
-    rule = (f"bound: quantity {rel} bound{' + ' if upper else ' - '}{tolerance:g} at every point; "
+    slack = f"{' + ' if upper else ' - '}{tolerance:g}" if tolerance else ""
+    rule = (f"bound: quantity {rel} bound{slack} at every point; "
             f"FAIL iff the {how} violates it"
             + (f" (Bonferroni over {K} points)" if K > 1 and form != "measured" else "")
             + f"; false-fail rate {ffr:g}")
     alt = f"bound {'/' if upper else 'x'} {BOUND_FACTOR:g} ({'tightened upper' if upper else 'raised lower'} bound)"
+    lo, hi = np.broadcast_to(lo, (K,)), np.broadcast_to(hi, (K,))
+    near = lo if upper else hi
+    with np.errstate(invalid="ignore", divide="ignore"):   # order: most critical point first
+        order = np.argsort(-np.nan_to_num(sign * (near - limit) / np.maximum(np.abs(b), 1e-300),
+                                          nan=-np.inf), kind="stable")
+    shown = order if K <= 12 else order[:6]
     rows = "; ".join(
-        f"{nm + ': ' if nm else ''}{_f(pt)} [{_f(l)}, {_f(h)}] vs bound {_f(bb)}, power {pw:.3f}"
-        + (" (certified interval straddles the bound)" if ud else "")
-        for nm, pt, l, h, bb, pw, ud in zip(names, point, np.atleast_1d(lo), np.atleast_1d(hi), b,
-                                             powers, undecided))
+        f"{names[i] + ': ' if names[i] else ''}{_f(point[i])} [{_f(lo[i])}, {_f(hi[i])}] vs bound "
+        f"{_f(b[i])}, power {powers[i]:.3f}"
+        + (" (certified interval straddles the bound)" if undecided[i] else "") for i in shown)
+    if K > 12:
+        rows = (f"{K} points, {int((~ok).sum())} violating, {int((powers >= POWER_TARGET).sum())} "
+                f"resolving the tightened bound; most critical: " + rows)
     text = _join(rows + ".", f"Constants: {constants}.",
                  f"Tolerance reason: {tolerance_reason}." if tolerance_reason else "",
                  f"Power: P(rule rejects 'quantity {rel} bound {'/' if upper else 'x'} "
-                 f"{BOUND_FACTOR:g}') on data like these (minimum over points).",
+                 f"{BOUND_FACTOR:g}') on data like these "
+                 f"({'minimum over points' if power_over == 'each' else 'maximum over points: a universal statement is refuted by one point'}).",
                  _revised(revised_from), details)
+    if K == 1 or np.all(b == b[0]):
+        predicted = f"{rel} {_f(b[0])}"
+    elif K <= 12:
+        predicted = f"{rel} [" + ", ".join(_f(v) for v in b) + "]"
+    else:
+        predicted = f"{rel} bound at {K} points (most critical: {_f(b[order[0]])})"
     return Claim(
-        id=id, paper_ref=paper_ref, statement=statement,
-        predicted=f"{rel} " + (_f(b[0]) if K == 1 else "[" + ", ".join(_f(v) for v in b) + "]"),
-        measured=_scalar_or_list(point), interval=(float(np.min(lo)), float(np.max(hi))),
+        id=id, paper_ref=paper_ref, statement=statement, predicted=predicted,
+        measured=_scalar_or_list(point) if K <= 12 else float(point[order[0]]),
+        interval=None if evaluation == "exact" else (float(np.min(lo)), float(np.max(hi))),
         evaluation=evaluation, exploratory=exploratory, details=text, kind="prediction",
         verdict=verdict, rule=rule, tolerance=tolerance, power=power, alternative=alt,
         conditions=conditions, false_fail_rate=ffr)
@@ -1275,7 +1326,7 @@ def comparison_claim(id, paper_ref, statement, a, b, *, better="higher", margin=
 # ---------------------------------------------------------------------------------------
 
 def sanity_claim(id, paper_ref, statement, measured, reference, *, tolerance, relative=False,
-                 evaluation="exact", details="", conditions=None):
+                 evaluation="exact", false_fail_rate=0.0, details="", conditions=None):
     r"""The code against itself: two computations that must agree within a tolerance.
 
     Use it for a solver's optimality residual (``reference=0``), two evaluations of one
@@ -1294,6 +1345,10 @@ def sanity_claim(id, paper_ref, statement, measured, reference, *, tolerance, re
     relative : bool
         Compare relative differences.
     evaluation : {"exact", "certified", "monte_carlo"}
+    false_fail_rate : float
+        0 for deterministic checks (the default).  When ``measured`` counts the failures of
+        a statistical check made at a stated level (e.g. Monte Carlo intervals that miss a
+        certified interval), that check's family-wise false-fail rate.
     details : str
         Extra text.
     conditions : list of dict, optional
@@ -1302,7 +1357,7 @@ def sanity_claim(id, paper_ref, statement, measured, reference, *, tolerance, re
     Returns
     -------
     Claim
-        ``kind="sanity"``, ``measured`` the largest deviation, no power, false-fail rate 0.
+        ``kind="sanity"``, ``measured`` the largest deviation, no power.
 
     Raises
     ------
@@ -1311,8 +1366,8 @@ def sanity_claim(id, paper_ref, statement, measured, reference, *, tolerance, re
 
     Notes
     -----
-    Deterministic: there is no sampling error to control, so the false-fail rate is 0 and no
-    power is defined; a FAIL is a bug (or a tolerance below floating-point error).
+    Deterministic unless ``false_fail_rate`` says otherwise: a FAIL is a bug (or a tolerance
+    below floating-point error).  No power is defined for sanity checks.
 
     Examples
     --------
@@ -1339,44 +1394,68 @@ def sanity_claim(id, paper_ref, statement, measured, reference, *, tolerance, re
         id=id, paper_ref=paper_ref, statement=statement, predicted=f"{what} deviation <= {tolerance:g}",
         measured=worst, interval=None, evaluation=evaluation, kind="sanity",
         verdict=PASS if worst <= tolerance else FAIL,
-        rule=f"sanity: PASS iff the largest {what} deviation over {dev.size} value(s) is <= {tolerance:g}",
+        rule=(f"sanity: PASS iff the largest {what} deviation over {dev.size} value(s) is <= "
+              f"{tolerance:g}" + (f"; false-fail rate {false_fail_rate:g}" if false_fail_rate else "")),
         tolerance=tolerance, details=_join(f"{dev.size} values; largest {what} deviation {worst:.3g}.",
                                            details),
-        conditions=conditions, false_fail_rate=0.0)
+        conditions=conditions, false_fail_rate=_opt_prob(false_fail_rate, "false_fail_rate"))
 
 
-def law_claim(id, paper_ref, statement, counts, probabilities, *, alpha=ALPHA, details=""):
-    r"""A sampler against its exact law: chi-square goodness of fit of observed counts.
+def _law_pvalue(c, p):
+    """Goodness-of-fit p-value of one row of counts ``c`` against the law ``p``."""
+    pos = p > 0
+    if pos.sum() == 2 and c[pos].sum() > 0:   # two possible outcomes: exact binomial test
+        k, n = int(c[pos][0]), int(c[pos].sum())
+        return float(_sps.binomtest(k, n, float(p[pos][0] / p[pos].sum())).pvalue)
+    n = int(c.sum())
+    expected = n * p
+    small = (expected < 5) & pos
+    obs = np.append(c[pos & ~small], c[small].sum())
+    exp = np.append(expected[pos & ~small], expected[small].sum())
+    keep = exp > 0
+    obs, exp = obs[keep], exp[keep] * (obs[keep].sum() / exp[keep].sum())
+    return 1.0 if obs.size < 2 else float(_sps.chisquare(obs, exp).pvalue)
+
+
+def law_claim(id, paper_ref, statement, counts, probabilities, *, alpha=ALPHA, labels=None,
+              details=""):
+    r"""A sampler against its exact law: goodness of fit of observed counts.
 
     Parameters
     ----------
     id, paper_ref, statement : str
         As in :class:`Claim`.
-    counts : (m,) array_like of int
-        Observed counts of the ``m`` outcomes over ``n = counts.sum()`` independent draws.
-    probabilities : (m,) array_like
-        The exact law (non-negative, summing to one within 1e-9).
+    counts : (m,) or (K, m) array_like of int
+        Observed counts of the ``m`` outcomes: one sample, or ``K`` independent samples
+        (e.g. one per sample size) each with its own law.
+    probabilities : array_like, shape of ``counts``
+        The exact law of each row (non-negative, summing to one within 1e-9).
     alpha : float
-        False-fail rate: a correct sampler fails with probability ``alpha``.
+        False-fail rate: a correct sampler fails with probability at most ``alpha``
+        (Bonferroni over the rows).
+    labels : sequence of str, optional
+        One per row, for ``details``.
     details : str
         Extra text.
 
     Returns
     -------
     Claim
-        ``kind="sanity"``, ``measured`` the p-value, ``false_fail_rate = alpha``.
+        ``kind="sanity"``, ``measured`` the Bonferroni-adjusted p-value
+        ``min(1, K * min_k p_k)``, ``false_fail_rate = alpha``.
 
     Raises
     ------
     ValueError
-        Bad counts or probabilities; an outcome of probability 0 observed.
+        Bad counts or probabilities.
 
     Notes
     -----
-    Outcomes with expected count below 5 are pooled into one cell (kept if its expected
-    count is positive); Pearson's statistic is compared with the chi-square law with
-    (cells - 1) degrees of freedom (``scipy.stats.chisquare``).  PASS iff the p-value is
-    at least ``alpha``.  An observed outcome of probability 0 fails outright.
+    Per row: with two outcomes of positive probability, the exact two-sided binomial test
+    (``scipy.stats.binomtest``); otherwise Pearson's chi-square (``scipy.stats.chisquare``)
+    after pooling outcomes of expected count below 5 into one cell (an approximation when
+    that pooled cell is itself small).  PASS iff the adjusted p-value is at least ``alpha``
+    and no outcome of probability 0 was drawn (which fails outright).
 
     Examples
     --------
@@ -1389,29 +1468,32 @@ def law_claim(id, paper_ref, statement, counts, probabilities, *, alpha=ALPHA, d
     alpha = _alpha(alpha)
     c = np.asarray(counts)
     p = np.asarray(probabilities, dtype=float)
-    if c.ndim != 1 or not np.issubdtype(c.dtype, np.integer) or (c < 0).any() or c.sum() < 1:
-        raise ValueError("`counts` must be a 1-D array of non-negative integers with a positive sum.")
-    if p.shape != c.shape or (p < 0).any() or not np.isfinite(p).all() or abs(p.sum() - 1) > 1e-9:
-        raise ValueError("`probabilities` must be a law (non-negative, summing to 1) of the shape of `counts`.")
-    n = int(c.sum())
-    impossible = int(c[p == 0].sum())
-    expected = n * p
-    small = (expected < 5) & (p > 0)
-    obs = np.append(c[(p > 0) & ~small], c[small].sum())
-    exp = np.append(expected[(p > 0) & ~small], expected[small].sum())
-    keep = exp > 0
-    obs, exp = obs[keep], exp[keep] * (obs[keep].sum() / exp[keep].sum())
-    pvalue = 1.0 if obs.size < 2 else float(_sps.chisquare(obs, exp).pvalue)
-    ok = impossible == 0 and pvalue >= alpha
+    if c.ndim not in (1, 2) or not np.issubdtype(c.dtype, np.integer) or (c < 0).any() \
+            or (np.atleast_2d(c).sum(-1) < 1).any():
+        raise ValueError("`counts` must be a 1-D or 2-D array of non-negative integers, each row "
+                         "with a positive sum.")
+    if p.shape != c.shape or (p < 0).any() or not np.isfinite(p).all() \
+            or (np.abs(p.sum(-1) - 1) > 1e-9).any():
+        raise ValueError("`probabilities` must be a law per row (non-negative, summing to 1) of "
+                         "the shape of `counts`.")
+    c2, p2 = np.atleast_2d(c), np.atleast_2d(p)
+    K = c2.shape[0]
+    names = _labels(labels, K, "row")
+    pvals = np.array([_law_pvalue(cr, pr) for cr, pr in zip(c2, p2)])
+    impossible = (c2 * (p2 == 0)).sum(-1)
+    adjusted = float(min(1.0, K * pvals.min()))
+    ok = impossible.sum() == 0 and adjusted >= alpha
+    rows = "; ".join(f"{nm + ': ' if nm else ''}{int(cr.sum())} draws, p-value {pv:.3g}"
+                     + (f", {int(im)} draws of probability-0 outcomes" if im else "")
+                     for nm, cr, pv, im in zip(names, c2, pvals, impossible))
     return Claim(
         id=id, paper_ref=paper_ref, statement=statement, predicted=f"p-value >= {alpha:g}",
-        measured=pvalue, interval=None, evaluation="monte_carlo", kind="sanity",
+        measured=adjusted, interval=None, evaluation="monte_carlo", kind="sanity",
         verdict=PASS if ok else FAIL,
-        rule=(f"sanity (sampler vs exact law): PASS iff the chi-square goodness-of-fit p-value "
+        rule=(f"sanity (sampler vs exact law): PASS iff the goodness-of-fit p-value (exact binomial "
+              f"for two outcomes, chi-square otherwise{', Bonferroni over ' + str(K) + ' samples' if K > 1 else ''}) "
               f"is >= {alpha:g} and no outcome of probability 0 is drawn; false-fail rate {alpha:g}"),
-        details=_join(f"{n} draws, {c.size} outcomes, {obs.size} cells after pooling expected < 5; "
-                      f"{impossible} draws of probability-0 outcomes.", details),
-        false_fail_rate=alpha)
+        details=_join(rows + ".", details), false_fail_rate=alpha)
 
 
 # ---------------------------------------------------------------------------------------
