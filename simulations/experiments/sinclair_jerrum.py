@@ -142,6 +142,7 @@ def claims(config, records):
         measured=[r["p_leaf_at_T_sj"] for r in appr],
         **({} if all(r["p_leaf_exact"] for r in appr) else
            {"interval": [[r["p_leaf_at_T_sj"], 1.0] for r in appr]}),
+        power_over="any",
         conditions=[condition("Assumption 4.1 with 1 + eps_V = r (counts within ratio r, exact "
                               "at the leaves)", f"r in {sorted({r['r'] for r in appr})}", True)],
         details=("Structurally loose: once mixed, P[leaf] is close to the stationary leaf mass, "

@@ -150,7 +150,8 @@ def claims(config, records):
         "P_pi*[pi*/pi_hat > 48H(1+eps_V)^2/delta] <= delta for every delta and T in the grid",
         bound=np.tile(deltas, len(vgb)), side="upper",
         constants="48 as printed by the secondary sources (reference notes §A.4)",
-        evaluation="exact", measured=tails.ravel(), labels=labels, conditions=cond, details=(
+        evaluation="exact", measured=tails.ravel(), labels=labels, power_over="any",
+        conditions=cond, details=(
             f"exact output laws of the fixed-T sampler on {len(vgb) // len(config.t_powers)} "
             f"random trees (H={config.horizon}, |A|={config.vocab}), T = H^k for k in "
             f"{list(config.t_powers)}; largest tail/delta {float(np.max(tails / deltas)):.3g}. "

@@ -160,21 +160,17 @@ def claims(config, records):
         "with V-hat = V*, the stationary leaf mass is exactly 1/(2H)",
         [r["leaf_mass_vstar"] for r in first], [1 / (2 * r["H"]) for r in first],
         tolerance=1e-12, details="every tree of both scans"))
-    # the stationary leaf-mass bound: tested on the H scan, where it is within a factor 2
     out.append(bound_claim(
         f"{NAME}/leaf-mass-bound", "VGB Thm. 4.1 (leaf mass; stationary form, derived)",
         "under Assumption 4.1 the stationary leaf mass is at least 1/(2(1+eps_V)H)",
-        bound=[float(stationary_leaf_mass_bound(r["H"], r["eps"])) for r in hrec
-               if r["delta"] == d0],
+        bound=[float(stationary_leaf_mass_bound(r["H"], r["eps"])) for r in first],
         side="lower", constants="1/(2(1+eps_V)H): leaves carry Z, each internal level at most "
-        "2(1+eps_V)Z [derived]", evaluation="exact",
-        measured=[r["leaf_mass"] for r in hrec if r["delta"] == d0],
-        labels=[f"H={r['H']} tree {r['tree']}" for r in hrec if r["delta"] == d0],
-        conditions=cond_h, details=(
-            f"points: the H scan (eps_V = {config.eps_h:g}), where the bound is within a factor 2 "
-            "of the truth; on the eps scan the ratio leaf mass / bound is "
-            f"{_ratio_range(erec, config)} (the bound also holds there; above eps ~ 4 it is "
-            "loose by more than 2 on some trees, so those points cannot test it)")))
+        "2(1+eps_V)Z [derived]", evaluation="exact", measured=[r["leaf_mass"] for r in first],
+        labels=[f"{r['scan']} scan H={r['H']} eps={r['eps']:g} tree {r['tree']}" for r in first],
+        power_over="any", conditions=cond_all, details=(
+            "a universal inequality checked on every tree of both scans; leaf mass / bound "
+            f"{_ratio_range(first)} (within a factor 2 on the H scan, up to about 2.2 at large "
+            "eps)")))
     pr = [r for r in main]
     exact = all(r["p_leaf_exact"] for r in pr)
     out.append(bound_claim(
@@ -185,7 +181,7 @@ def claims(config, records):
         "T with constant 1", evaluation="exact" if exact else "certified",
         measured=[r["p_leaf_at_T_thm"] for r in pr],
         **({} if exact else {"interval": [[r["p_leaf_at_T_thm"], 1.0] for r in pr]}),
-        conditions=cond_all, details=(
+        power_over="any", conditions=cond_all, details=(
             f"{sum(r['p_leaf_exact'] for r in pr)} of {len(pr)} values exact, the rest the "
             "certified lower bound pi_tilde(L) - TV(mu_T, pi_tilde) at the certification step. "
             "Structurally loose: once the walk has mixed P[leaf] is close to the stationary "
@@ -267,10 +263,9 @@ def claims(config, records):
     return out
 
 
-def _ratio_range(erec, config):
-    rs = [r["leaf_mass"] / float(stationary_leaf_mass_bound(r["H"], r["eps"])) for r in erec
-          if r["delta"] == config.delta_eps]
-    return f"in [{min(rs):.3f}, {max(rs):.3f}]" if rs else "not computed"
+def _ratio_range(runs):
+    rs = [r["leaf_mass"] / float(stationary_leaf_mass_bound(r["H"], r["eps"])) for r in runs]
+    return f"in [{min(rs):.3f}, {max(rs):.3f}]"
 
 
 def plot(config, records, out_dir):
