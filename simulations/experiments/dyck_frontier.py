@@ -274,20 +274,13 @@ def _baselines(pooled):
     return {k: v for k, v in pooled.items() if v["method"] in BASELINES}
 
 
-def _cost_line(pooled, names):
-    return "; ".join(f"{k}: accuracy {pooled[k]['accuracy']:.3f}, {pooled[k]['diversity']:.1f} "
-                     f"distinct valid, {np.mean(pooled[k]['cost_memo']):.0f} memoised / "
-                     f"{np.mean(pooled[k]['cost']):.0f} uncached queries per output"
-                     for k in names)
-
-
 def claims(config, records):
     value = next(r["value_error"] for r in records if "value_error" in r)
     vtxt = (f"Value function: type-blind tabular regression on {value['fit_rollouts']:,} rollouts "
             f"per replicate, used at every prefix including complete responses; exact errors: "
-            f"average-case eps_V = {value['eps_avg']:.3f} (Assumption 4.2); V-hat = "
-            f"{value['max_value_on_invalid_leaf']:.3f} on invalid balanced responses, where "
-            f"V* = 0 (Assumption 4.1 fails), {value['value_on_valid_leaf']:.3f} on valid ones.")
+            f"average-case eps_V = {value['eps_avg']:.3f} (Assumption 4.2); V-hat up to "
+            f"{value['max_value_on_invalid_leaf']:.3f} on invalid responses, where V* = 0 "
+            f"(Assumption 4.1 fails), {value['value_on_valid_leaf']:.3f} on valid ones.")
     grid = (f"{config.reps} replicates; baselines: block length {list(config.block_lengths)} x "
             f"candidates {list(config.candidates)}")
     out = []
