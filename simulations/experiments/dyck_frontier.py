@@ -51,7 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.claims import comparison_claim, law_claim
+from simulations.claims import comparison_claim, law_claim, not_run_in_quick
 from simulations.experiment import Task
 from simulations.samplers.baselines import (action_level_rs, block_best_of_n,
                                             block_rejection_sampling, reference_sample)
@@ -296,7 +296,7 @@ def claims(config, records):
         budget = (f"Budget B = {config.budget:,} {acct} queries per replicate; {grid}.")
         binding = view == "budget_memo"
         if binding:
-            out.append(comparison_claim(
+            acc = comparison_claim(
                 f"{NAME}/accuracy-matched-budget", REF,
                 "at a matched query budget VGB's outputs are valid more often than those of every "
                 "block Best-of-N and block rejection-sampling configuration",
@@ -306,7 +306,14 @@ def claims(config, records):
                     budget, "Outputs within the budget pooled over replicates (bootstrap unit: "
                     f"one output). VGB: {vgb['n']} outputs, accuracy {vgb['accuracy']:.3f}; "
                     f"most accurate baseline {best_acc}: {base[best_acc]['accuracy']:.3f}.",
-                    vtxt])))
+                    vtxt]))
+            if config.preset == "quick":
+                acc = not_run_in_quick(acc, reason=(
+                    "the closest baselines are about 0.13 less accurate than VGB; resolving that "
+                    "at level 1e-3 over the configurations needs about 700 VGB outputs (the full "
+                    "preset: 8 replicates at B = 150,000); quick has about 100, and over seeds "
+                    "0-19 it fails a true gap in most seeds"))
+            out.append(acc)
         div = comparison_claim(
             f"{NAME}/diversity-matched-budget{tag}", REF,
             f"at a matched query budget ({acct} accounting) VGB produces more distinct valid "
