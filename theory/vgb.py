@@ -77,6 +77,7 @@ __all__ = [
     "MixingResult",
     "relaxation_time",
     "first_leaf_law",
+    "exact_value_walk_length_law",
     "action_level_law",
     "best_of_n_law",
     "block_sampler_law",
@@ -1374,6 +1375,61 @@ def first_leaf_law(tree, node_values, *, tau_at_leaves=True):
     visits = np.atleast_1d(splinalg.spsolve(A, e))
     law = Rm.T @ visits
     return np.clip(law, 0.0, None)
+
+
+def exact_value_walk_length_law(horizon, t_max):
+    r"""Law of the number of steps the lazy VGB walk takes to reach a leaf when :math:`\hat V = V^\star`.
+
+    With the exact value every internal node ``u`` other than the root splits its moving
+    probability evenly: the parent has weight :math:`V^\star(u)` and the children
+    :math:`\sum_a \pi_{\rm ref}(a\mid u)V^\star(ua) = V^\star(u)`.  The depth of the walk of
+    VGB Algorithm 1 (arXiv 2510.03149) is therefore a lazy simple random walk on
+    :math:`\{0, \dots, H\}`, reflected at the root (parent weight 0) and stopped at ``H``,
+    whatever the tree, :math:`\pi_{\rm ref}` and :math:`\tau`.  Its first-passage time
+    :math:`T_H` has :math:`\mathbb E[T_H] = 2H^2` (``H^2`` moves, each taking two steps on
+    average) [derived; it is the :math:`H^2` of Theorem 4.1 for the first-leaf stopping rule].
+
+    Parameters
+    ----------
+    horizon : int
+        ``H >= 1``.
+    t_max : int
+        Last step computed.
+
+    Returns
+    -------
+    pmf : (t_max + 1,) ndarray
+        :math:`P[T_H = t]`, ``t = 0..t_max``.
+    tail : float
+        :math:`P[T_H > t_{\max}]`.
+
+    Examples
+    --------
+    >>> pmf, tail = exact_value_walk_length_law(1, 3)     # one lazy coin per step
+    >>> pmf.tolist(), tail
+    ([0.0, 0.5, 0.25, 0.125], 0.125)
+    >>> pmf, tail = exact_value_walk_length_law(4, 4000)
+    >>> round(float(pmf @ np.arange(pmf.size)), 6), tail < 1e-12   # E[T_H] = 2 H^2
+    (32.0, True)
+    """
+    H = check_int(horizon, "horizon", low=1)
+    t_max = check_int(t_max, "t_max", low=0)
+    # transient states 0..H-1; one step: hold 1/2, else down (root: always down) or up
+    p = np.zeros(H)
+    p[0] = 1.0
+    pmf = np.zeros(t_max + 1)
+    up = np.zeros(H)
+    up[1:] = 0.25
+    down = np.full(H, 0.25)
+    down[0] = 0.5
+    stay = 0.5
+    for t in range(1, t_max + 1):
+        new = stay * p
+        new[1:] += down[:-1] * p[:-1]
+        new[:-1] += up[1:] * p[1:]
+        pmf[t] = down[-1] * p[-1]
+        p = new
+    return pmf, float(max(p.sum(), 0.0))
 
 
 def action_level_law(tree, node_values, *, tau_at_leaves=True):

@@ -10,6 +10,15 @@ relaxation time, the certified :math:`T_\delta` of the fixed-``T`` sampler, and 
 probability.  The reconstruction in the reference notes gives
 :math:`\tau(\varepsilon) = O(r^4 m^2 (\log(1/\pi(\text{root})) + \log(1/\varepsilon)))` with
 ``m = H``; we fit exponents in ``H`` (window ``H >= 8``) and in ``r`` (window ``r >= 1.5``).
+
+The explicit tree of Dyck prefixes grows like :math:`4^{H/2}` (23 713 nodes at ``H = 18``,
+290 511 at ``H = 22``), so the exact analysis reaches lengths spanning only a factor 2.25;
+on that window the relaxation time of the *exact-count* walk, which is :math:`\Theta(H^2)`
+asymptotically [derived: depth diffusion below, conductance at least of order ``1/H`` above],
+still has local slope 2.1 to 2.25 (a finite-size effect).  The ``H``-dependence of the
+relaxation time is therefore tested through the ratio to the exact-count walk on the same
+tree, which removes that effect: SJ89's bound makes the cost of counting errors a factor
+``r^4`` independent of the length.
 """
 
 from __future__ import annotations
@@ -18,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.experiment import Claim, Task, analysis_rng
+from simulations.claims import bound_claim, condition, exponent_claim, sanity_claim
+from simulations.experiment import Task, analysis_rng
 from simulations.plots import line_plot, rate_plot
 from simulations.samplers.sinclair_jerrum import (approximate_counts, catalan, counts_to_values,
                                                   dyck_word_automaton)
@@ -37,17 +47,17 @@ class Config:
     horizons: tuple = (6, 8, 10, 12, 14, 16, 18)
     ratio_h: float = 2.0
     n_random: int = 2
-    ratios: tuple = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+    ratios: tuple = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 12.0)
     horizon_r: int = 12
     deltas: tuple = (0.05, 1e-3)
     h_window_min: int = 8
     r_window_min: float = 1.5
-    level: float = 0.95
+    preset: str = "full"
 
     @classmethod
     def quick(cls):
-        return cls(horizons=(6, 8, 10, 12, 14), n_random=1, ratios=(1.0, 1.5, 2.0, 3.0, 4.0),
-                   horizon_r=8)
+        return cls(horizons=(6, 8, 10, 12, 14), n_random=1,
+                   ratios=(1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 12.0), horizon_r=8, preset="quick")
 
     @classmethod
     def full(cls):
@@ -74,10 +84,12 @@ def run_task(config, task, *, rng):
     tree = expand_tree(aut)
     ta = tree.as_automaton()
     Nn = N[tree.state]
-    modes = ["adversarial"] + ["random"] * (config.n_random if scan == "H" else 0)
-    vals = [counts_to_values(ta, approximate_counts(ta, Nn, r, mode=m, rng=rng)) for m in modes]
+    modes = ["adversarial"] + (["random"] * config.n_random + ["exact"] if scan == "H" else [])
+    vals = [counts_to_values(ta, approximate_counts(ta, Nn, 1.0 if m == "exact" else r,
+                                                    mode="adversarial" if m == "exact" else m,
+                                                    rng=rng)) for m in modes]
     deltas = list(config.deltas)
-    T_eval = np.array([[t_sj(H, r, d) for d in deltas] for _ in modes])
+    T_eval = np.array([[t_sj(H, 1.0 if m == "exact" else r, d) for d in deltas] for m in modes])
     res = mixing_times([tree] * len(modes), vals, deltas, T_eval=T_eval)
     recs = []
     for i, (m, v) in enumerate(zip(modes, vals)):
@@ -86,7 +98,8 @@ def run_task(config, task, *, rng):
         dev = float(np.abs(cond - 1.0 / tree.leaves.size).max())
         trel = relaxation_time(tree, v)
         for k, d in enumerate(deltas):
-            recs.append({"scan": scan, "H": H, "r": r, "mode": m, "inst": i, "delta": d,
+            recs.append({"scan": scan, "H": H, "r": 1.0 if m == "exact" else r, "mode": m,
+                         "inst": i, "delta": d,
                          "n_words": int(tree.leaves.size), "catalan": catalan(H // 2),
                          "n_nodes": int(tree.n_nodes), "uniform_dev": dev,
                          "leaf_mass": leaf_mass(tree, v), "t_rel": trel,
@@ -101,76 +114,100 @@ def _by(records, **kw):
 
 
 def claims(config, records):
-    rng = analysis_rng(NAME)
     out = []
+    appr = [r for r in records if r["mode"] != "exact"]
     dev = max(r["uniform_dev"] for r in records)
-    ok_count = all(r["n_words"] == r["catalan"] for r in records)
-    out.append(Claim(
-        id=f"{NAME}/stationary-uniform", paper_ref="SJ89; VGB §4",
-        statement="for any counts within ratio r the walk's stationary law on complete words is uniform",
-        predicted=0.0, measured=dev, interval=None, evaluation="exact",
-        passed=bool(dev <= 1e-12 and ok_count), details=(
-            "max |pi_tilde(w | leaf) - 1/C_n| over all runs; the leaves are exactly the C_n "
-            f"Dyck words ({'checked' if ok_count else 'MISMATCH'})")))
-    worst = max(r["t_mix"] / r["T_sj"] for r in records)
-    out.append(Claim(
-        id=f"{NAME}/uniform-at-T", paper_ref="SJ89 (almost-uniform generation)",
-        statement="at T = H^2 r^4 ln(1/delta) the output is uniform up to delta (TV)",
-        predicted="T_delta / T <= 1", measured=worst, interval=None, evaluation="exact",
-        passed=bool(worst <= 1), details="max over runs and delta; T_delta certified exactly"))
-    pl = min(r["p_leaf_at_T_sj"] / float(theorem_4_1_leaf_probability_bound(r["H"], r["r"] - 1))
-             for r in records)
-    out.append(Claim(
-        id=f"{NAME}/leaf-probability", paper_ref="VGB Thm. 4.1 with 1+eps_V = r",
-        statement="P[output is a complete word] >= 1/(8 r H) at T = H^2 r^4 ln(1/delta)",
-        predicted=">= 1", measured=pl, interval=None,
-        evaluation="exact" if all(r["p_leaf_exact"] for r in records) else "certified",
-        passed=bool(pl >= 1), details="min over runs of P(leaf at T) * 8 r H"))
+    bad_count = sum(r["n_words"] != r["catalan"] for r in records)
+    out.append(sanity_claim(
+        f"{NAME}/stationary-uniform", "SJ89; VGB §4",
+        "for any counts within ratio r the walk's stationary law on complete words is uniform "
+        "(and the leaves are exactly the C_n Dyck words)",
+        [r["uniform_dev"] for r in records] + [abs(r["n_words"] - r["catalan"]) for r in records],
+        0.0, tolerance=1e-12, details=(
+            f"max |pi_tilde(w | leaf) - 1/C_n| = {dev:.3g} over all runs; leaf count differs from "
+            f"the Catalan number in {bad_count} runs")))
+    worst = max(r["t_mix"] / r["T_sj"] for r in appr)
+    out.append(bound_claim(
+        f"{NAME}/uniform-at-T", "SJ89 (almost-uniform generation; constant not stated)",
+        "at T = H^2 r^4 ln(1/delta) the output is uniform up to delta (TV): T_delta / T <= 1",
+        bound=1.0, side="upper", constants="T = H^2 r^4 ln(1/delta), constant 1 (the "
+        "reconstruction's O leaves it open)", evaluation="exact", measured=float(worst),
+        exploratory=True, details=f"max over {len(appr)} runs; T_delta certified exactly"))
+    out.append(bound_claim(
+        f"{NAME}/leaf-probability", "VGB Thm. 4.1 with 1 + eps_V = r",
+        "P[output is a complete word] >= 1/(8 r H) at T = H^2 r^4 ln(1/delta)",
+        bound=[float(theorem_4_1_leaf_probability_bound(r["H"], r["r"] - 1)) for r in appr],
+        side="lower", constants="8 as printed by the secondary sources; T with constant 1",
+        evaluation="exact" if all(r["p_leaf_exact"] for r in appr) else "certified",
+        measured=[r["p_leaf_at_T_sj"] for r in appr],
+        **({} if all(r["p_leaf_exact"] for r in appr) else
+           {"interval": [[r["p_leaf_at_T_sj"], 1.0] for r in appr]}),
+        power_over="any",
+        conditions=[condition("Assumption 4.1 with 1 + eps_V = r (counts within ratio r, exact "
+                              "at the leaves)", f"r in {sorted({r['r'] for r in appr})}", True)],
+        details=("Structurally loose: once mixed, P[leaf] is close to the stationary leaf mass, "
+                 "at least 1/(2rH) = 4 x the bound, so the constant 8 cannot be tested within a "
+                 "factor 2")))
     hrec = _by(records, scan="H")
     Hs = [H for H in config.horizons if H >= config.h_window_min]
     d0 = min(config.deltas)
-    lx = np.log(Hs)
+    few = ("the explicit tree of Dyck prefixes grows like 4^(H/2): exact analysis is limited "
+           f"to H <= {max(config.horizons)} here (span {max(Hs) / min(Hs):.3g}); each point is "
+           "exact, so the slope carries no sampling error")
+    cond = [condition("counts within ratio r of the exact counts, exact at the leaves",
+                      f"r = {config.ratio_h:g} (sawtooth pattern)", True)]
+
+    def one(H, key, mode, delta=d0):
+        return [x[key] for x in _by(hrec, H=H, delta=delta, mode=mode)]
+
+    ratio = [[a / b for a, b in zip(one(H, "t_rel", "adversarial"), one(H, "t_rel", "exact"))]
+             for H in Hs]
+    out.append(exponent_claim(
+        f"{NAME}/relaxation-ratio-exponent-H", "SJ89 conductance bound (r^4 m^2)",
+        "approximate counts within ratio r slow the walk by a factor that does not grow with the "
+        "length: t_rel(counts within r) / t_rel(exact counts) grows at most like H^0", Hs,
+        ratio, predicted=0.0, mode="at_most", tolerance=0.1, evaluation="exact",
+        few_points_reason=few, conditions=cond, details=(
+            f"adversarial counts, r = {config.ratio_h:g}, against exact counts on the same tree; "
+            "the exact-count walk's own relaxation time has local slope "
+            f"{_local_slopes(Hs, [one(H, 't_rel', 'exact')[0] for H in Hs])} on this window "
+            "(finite-size; Theta(H^2) asymptotically)"),
+        revised_from=("OLS slope of t_rel itself, pass iff <= 2.5 (an allowance for log factors, "
+                      "not a finite-size correction; no power)")))
+    tmix = [one(H, "t_mix", "adversarial") for H in Hs]
+    out.append(exponent_claim(
+        f"{NAME}/tdelta-exponent-H", "SJ89 conductance bound (m^2 r^4 log)",
+        f"T_delta (delta = {d0:g}) grows at most like H^2 in the length", Hs, tmix,
+        predicted=2.0, mode="at_most", tolerance=0.1, evaluation="exact",
+        few_points_reason=few, conditions=cond, details=(
+            f"adversarial counts, r = {config.ratio_h:g}; certified T_delta; no allowance for the "
+            "log(1/pi(root)) factor"),
+        revised_from="OLS slope, pass iff <= 2.5 (log allowance; no power)"))
     for key, what in (("t_rel", "relaxation time"), ("t_mix", f"T_delta (delta={d0:g})")):
-        adv = [_by(hrec, H=H, delta=d0, mode="adversarial")[0][key] for H in Hs]
-        slope = float(np.polyfit(lx, np.log(adv), 1)[0])
-        from scipy import stats as st
-        ts = st.theilslopes(np.log(adv), lx, alpha=config.level)
-        out.append(Claim(
-            id=f"{NAME}/{'relaxation' if key == 't_rel' else 'tdelta'}-exponent-H",
-            paper_ref="SJ89 conductance bound (m^2 r^4 log)",
-            statement=f"the {what} grows polynomially in the length, at most like H^2 up to logs",
-            predicted="<= 2 (+0.5 for logs)", measured=slope,
-            interval=[float(ts.low_slope), float(ts.high_slope)], evaluation="exact",
-            passed=bool(slope <= 2.5), details=(
-                f"adversarial (sawtooth) counts, r={config.ratio_h}; OLS slope of the exact log "
-                f"{what} on log H over H in {Hs} (one deterministic instance per H; interval = "
-                "Theil-Sen); pass iff slope <= 2.5 (H^2 log H has local slope <= 2.5 here)")))
-        rnd = [[x[key] for x in _by(hrec, H=H, delta=d0, mode="random")] for H in Hs]
-        if all(len(x) for x in rnd):
-            fit = loglog_fit(np.array(Hs, float), [np.array(x) for x in rnd], level=config.level,
-                             n_boot=2000, rng=rng)
-            out.append(Claim(
-                id=f"{NAME}/{'relaxation' if key == 't_rel' else 'tdelta'}-exponent-H-random",
-                paper_ref="SJ89", statement=f"the {what} with random count errors: exponent in H",
-                predicted="<= 2 (+0.5 for logs)", measured=fit.slope,
-                interval=[fit.ci_low, fit.ci_high], evaluation="exact",
-                passed=bool(fit.slope <= 2.5), exploratory=True, details=(
-                    f"{config.n_random} random instances per H (uniform exponents in [-1, 1]); "
-                    f"{fit.method}")))
+        rnd = [one(H, key, "random") for H in Hs]
+        if all(len(x) >= 2 for x in rnd):
+            out.append(exponent_claim(
+                f"{NAME}/{'relaxation' if key == 't_rel' else 'tdelta'}-exponent-H-random",
+                "SJ89", f"the {what} with random count errors grows at most like H^2", Hs, rnd,
+                predicted=2.0, mode="at_most", tolerance=0.1, evaluation="exact",
+                few_points_reason=few, exploratory=True, details=(
+                    f"{config.n_random} random instances per H (uniform exponents in [-1, 1])")))
     rrec = _by(records, scan="r", delta=d0)
     rs = [r for r in config.ratios if r >= config.r_window_min]
     tr = [[x["t_mix"] for x in _by(rrec, r=r)] for r in rs]
-    fit_r = loglog_fit(np.array(rs, float), [np.array(t) for t in tr], level=config.level,
-                       n_boot=2000, rng=rng)
-    out.append(Claim(
-        id=f"{NAME}/ratio-exponent", paper_ref="SJ89 (r^4 from conductance >= 1/(r^2 m))",
-        statement="T_delta grows at most like r^4 in the counting ratio",
-        predicted="<= 4", measured=fit_r.slope, interval=[fit_r.ci_low, fit_r.ci_high],
-        evaluation="exact", passed=bool(fit_r.slope <= 4.0), details=(
-            f"adversarial counts, H={config.horizon_r}, delta={d0:g}, r in {rs}; "
-            f"one deterministic instance per r, so the bootstrap interval is degenerate; "
-            f"pass iff slope <= 4; {fit_r.method}")))
+    out.append(exponent_claim(
+        f"{NAME}/ratio-exponent", "SJ89 (r^4 from conductance >= 1/(r^2 m))",
+        "T_delta grows at most like r^4 in the counting ratio", rs, tr, predicted=4.0,
+        mode="at_most", tolerance=0.0, evaluation="exact", conditions=[condition(
+            "counts within ratio r, exact at the leaves", f"r in {rs}", True)], details=(
+            f"adversarial counts, H = {config.horizon_r}, delta = {d0:g}, one deterministic "
+            "instance per r (exact)")))
     return out
+
+
+def _local_slopes(xs, ys):
+    lx, ly = np.log(xs), np.log(ys)
+    return ", ".join(f"{v:.3f}" for v in np.diff(ly) / np.diff(lx))
 
 
 def plot(config, records, out_dir):

@@ -5,14 +5,23 @@ large errors (factor ``M = 1000``, under- and/or over-estimates) on random prefi
 :math:`\pi^\star`-mass fills the budget :math:`\varepsilon/(M-1)` at every depth, so
 Assumption 4.2 holds with :math:`\varepsilon_V \le \varepsilon` while Assumption 4.1 only holds
 with :math:`\varepsilon_V = M - 1` (Theorem 4.1 gives nothing useful).  For
-:math:`T \in \{H^2, 4H^2, 16H^2\}` the exact fixed-``T`` output law :math:`\hat\pi` (conditioned
+``T`` from :math:`H^2` to :math:`H^5` the exact fixed-``T`` output law :math:`\hat\pi` (conditioned
 on a leaf) gives
 
 .. math:: \Pr_{y\sim\pi^\star}\Big[\frac{\pi^\star(y)}{\hat\pi(y)} > \frac{48H(1+\varepsilon_V)^2}{\delta}\Big],
 
 checked against :math:`\delta` for :math:`\delta \in \{0.01, 0.05, 0.1, 0.2, 0.5\}`.  The
 theorem's step count for this statement is not available in our sources (a reviewer quotes
-an :math:`\tilde O(H^5)` runtime); the ``T`` grid is pre-registered instead.  For contrast,
+an :math:`\tilde O(H^5)` runtime); the ``T`` grid, up to :math:`H^5`, is pre-registered.
+
+The bound cannot be tested where it bites on these instances.  With :math:`\tau` at the
+leaves the walk's stationary law on the leaves is :math:`\pi^\star` itself, and the fixed-``T``
+laws here are close to it (their TV is reported), so the tail comes from slow mixing only; a value that
+under-estimates :math:`V^\star` by a factor ``M`` on prefixes of :math:`\pi^\star`-mass ``q``
+spends ``qM`` of the budget :math:`\varepsilon_V` of Assumption 4.2, so the mass the walk can
+under-weight by the theorem's factor :math:`N = 48H(1+\varepsilon_V)^2/\delta` is at most
+about :math:`\varepsilon_V/N < \delta/(48H)`: the claim cannot reject the tightened bound
+:math:`\delta/2` (``UNDERPOWERED``), and no instance of this kind could.  For contrast,
 ActionLevelRS on Example 3.1 (uniform, hence also average-case, error) has an exact coverage
 tail that exceeds :math:`\delta` once ``H`` is large: its errors compound over the horizon.
 """
@@ -23,7 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.experiment import Claim, Task
+from simulations.claims import bound_claim, comparison_claim, condition, sanity_claim
+from simulations.experiment import Task
 from simulations.plots import line_plot
 from simulations.samplers.trees import random_tree
 from simulations.samplers.value_functions import average_case_error_values
@@ -45,14 +55,16 @@ class Config:
     factor: float = 1000.0
     kinds: tuple = ("under", "over", "both")
     n_trees: int = 4
-    t_multipliers: tuple = (1, 4, 16)       # T = m * H^2
+    t_powers: tuple = (2, 3, 4, 5)          # T = H^k
     deltas: tuple = (0.01, 0.05, 0.1, 0.2, 0.5)
     alrs_horizons: tuple = (8, 16, 32, 64, 128, 256, 512, 1024)
     alrs_eps: float = 1.0
+    preset: str = "full"
 
     @classmethod
     def quick(cls):
-        return cls(vocab=2, horizon=8, n_trees=2, kinds=("under", "both"), t_multipliers=(1, 4))
+        return cls(vocab=2, horizon=8, n_trees=2, kinds=("under", "both"), t_powers=(2, 3, 4),
+                   preset="quick")
 
     @classmethod
     def full(cls):
@@ -103,7 +115,7 @@ def run_task(config, task, *, rng):
     PT = transition_matrix(tree, v).T.tocsr()
     mu = np.zeros(tree.n_nodes)
     mu[0] = 1.0
-    Ts = sorted(m * H * H for m in config.t_multipliers)
+    Ts = sorted(H ** k for k in config.t_powers)
     t = 0
     for T in Ts:
         while t < T:
@@ -121,47 +133,62 @@ def run_task(config, task, *, rng):
 
 
 def claims(config, records):
-    out = []
     deltas = np.array(config.deltas)
     vgb = [r for r in records if r.get("sampler") == "VGB"]
-    worst = max(float(np.max(np.array(r["tail"]) / deltas)) for r in vgb)
-    out.append(Claim(
-        id=f"{NAME}/tail-bound", paper_ref="VGB Thm. 4.2",
-        statement="P_pi*[pi*/pi_hat > 48H(1+eps_V)^2/delta] <= delta for every delta, T in the grid",
-        predicted="<= 1 (tail / delta)", measured=worst, interval=None, evaluation="exact",
-        passed=bool(worst <= 1.0), details=(
-            f"max over {len(vgb)} (tree, T) laws and delta in {list(config.deltas)} of tail/delta; "
-            f"T in {[m for m in config.t_multipliers]} x H^2, H={config.horizon}, |A|={config.vocab}; "
-            "eps_V = realised average-case error; for context, TV(pi_hat, pi*) of the same laws "
-            f"ranges over [{min(r['tv'] for r in vgb):.2g}, {max(r['tv'] for r in vgb):.2g}] "
-            "(Theorem 4.2 does not bound it)")))
     ea = max(r["eps_avg"] for r in vgb)
     eu = min(r["eps_unif"] for r in vgb)
-    out.append(Claim(
-        id=f"{NAME}/average-case-only", paper_ref="VGB Assumptions 4.1, 4.2",
-        statement="the instances satisfy Assumption 4.2 with eps but violate Assumption 4.1 at that eps",
-        predicted=f"eps_avg <= {config.eps}, eps_unif = {config.factor - 1:g}",
-        measured=f"eps_avg <= {ea:.4f}, eps_unif >= {eu:.1f}", interval=None, evaluation="exact",
-        passed=bool(ea <= config.eps + 1e-9 and eu >= config.factor - 1 - 1e-6),
-        details="exact average-case and uniform errors of the constructed value functions"))
-    ratio = max(float(np.max(np.array(r["eff_threshold"]) / np.array(r["thresholds"]))) for r in vgb)
-    out.append(Claim(
-        id=f"{NAME}/slack", paper_ref="VGB Thm. 4.2",
-        statement="smallest N with tail <= delta, relative to the theorem's 48H(1+eps)^2/delta",
-        predicted="<= 1", measured=ratio, interval=None, evaluation="exact",
-        passed=bool(ratio <= 1), exploratory=True, details=(
-            "max over laws and delta; values far below 1 show how conservative the constant is")))
+    cond = [condition("Assumption 4.2: E_pi*[V-hat/V*] <= 1+eps_V and E_pi*[V*/V-hat] <= 1+eps_V "
+                      "at every depth", f"eps_V <= {ea:.4f} (exact; the threshold uses each "
+                      "tree's realised eps_V)", bool(ea <= config.eps + 1e-9)),
+            condition("T: the theorem's step count (not in our sources; a reviewer quotes an "
+                      "O-tilde(H^5) runtime)", f"T = H^k, k in {list(config.t_powers)}", True)]
+    out = []
+    tails = np.array([r["tail"] for r in vgb])                       # (runs, deltas)
+    labels = [f"{r['kind']} tree {r['tree']} T={r['T']} delta={d:g}" for r in vgb for d in deltas]
+    out.append(bound_claim(
+        f"{NAME}/tail-bound", "VGB Thm. 4.2",
+        "P_pi*[pi*/pi_hat > 48H(1+eps_V)^2/delta] <= delta for every delta and T in the grid",
+        bound=np.tile(deltas, len(vgb)), side="upper",
+        constants="48 as printed by the secondary sources (reference notes §A.4)",
+        evaluation="exact", measured=tails.ravel(), labels=labels, power_over="any",
+        conditions=cond, details=(
+            f"exact output laws of the fixed-T sampler on {len(vgb) // len(config.t_powers)} "
+            f"random trees (H={config.horizon}, |A|={config.vocab}), T = H^k for k in "
+            f"{list(config.t_powers)}; largest tail/delta {float(np.max(tails / deltas)):.3g}. "
+            "The tightened bound delta/2 is not rejected anywhere: under Assumption 4.2 the "
+            "mass the walk can under-weight by the theorem's factor N is at most eps_V/N < "
+            "delta/(48H), so no instance of this kind tests the constant 48 (see the module "
+            "docstring); TV(pi_hat, pi*) of the same laws (not bounded by the theorem) ranges "
+            f"over [{min(r['tv'] for r in vgb):.2g}, {max(r['tv'] for r in vgb):.2g}]")))
+    out.append(sanity_claim(
+        f"{NAME}/average-case-only", "VGB Assumptions 4.1, 4.2",
+        "the constructed values satisfy Assumption 4.2 with eps but violate Assumption 4.1 "
+        "(uniform error M - 1)",
+        [max(r["eps_avg"] - config.eps, 0.0) for r in vgb] +
+        [max(config.factor - 1 - r["eps_unif"], 0.0) for r in vgb], 0.0, tolerance=1e-6,
+        details=(f"exact average-case errors <= {ea:.4f} (target {config.eps}), uniform errors "
+                 f">= {eu:.1f} (target {config.factor - 1:g}); deviations are the excess over "
+                 "the construction's targets")))
+    eff = np.array([r["eff_threshold"] for r in vgb])
+    thr = np.array([r["thresholds"] for r in vgb])
+    out.append(bound_claim(
+        f"{NAME}/slack", "VGB Thm. 4.2 (constant)",
+        "the smallest N with tail <= delta is below the theorem's 48H(1+eps_V)^2/delta",
+        bound=1.0, side="upper", constants="ratio to 48H(1+eps_V)^2/delta",
+        evaluation="exact", measured=float(np.max(eff / thr)), exploratory=True, details=(
+            "max over laws and delta of N_eff / N_theorem; values far below 1 measure how "
+            "conservative the constant is (left open by the theorem)")))
     al = sorted([r for r in records if r["kind"] == "alrs-ex31"], key=lambda r: r["H"])
-    big = [r for r in al if np.all(np.array(r["tail"]) > deltas)]
-    h0 = big[0]["H"] if big else None
-    out.append(Claim(
-        id=f"{NAME}/alrs-coverage-fails", paper_ref="VGB Ex. 3.1 vs Thm. 4.2",
-        statement=("without backtracking the coverage bound fails: ActionLevelRS on Example 3.1 "
-                   f"(eps={config.alrs_eps}) has tail > delta for every delta once H is large"),
-        predicted="tail > delta for large H", measured=(f"first H with tail > delta for all delta: {h0}; "
-                                                        f"tail at H={al[-1]['H']}: {max(al[-1]['tail']):.4f}"),
-        interval=None, evaluation="exact", passed=bool(big and big[-1]["H"] == al[-1]["H"]),
-        details=f"exact binomial computation; H grid {list(config.alrs_horizons)}"))
+    top = al[-1]
+    out.append(comparison_claim(
+        f"{NAME}/alrs-coverage-fails", "VGB Ex. 3.1 vs Thm. 4.2",
+        "without backtracking the coverage bound fails: at large H, ActionLevelRS on Example 3.1 "
+        f"(eps = {config.alrs_eps}) has P_pi*[pi*/pi_hat > 48H(1+eps)^2/delta] > delta for every "
+        "delta", np.asarray(top["tail"]), deltas, names=("ALRS tail", "delta"),
+        evaluation="exact", labels=[f"delta={d:g}" for d in deltas], details=(
+            f"exact binomial computation at H = {top['H']}; first H of the grid "
+            f"{list(config.alrs_horizons)} with tail > delta for all delta: "
+            f"{next((r['H'] for r in al if np.all(np.array(r['tail']) > deltas)), None)}")))
     return out
 
 

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.experiment import Claim, Task, analysis_rng
+from simulations.claims import (bound_claim, condition, exponent_claim, not_run_in_quick,
+                                sanity_claim)
+from simulations.experiment import Task, analysis_rng
 from simulations.plots import line_plot, rate_plot
 from simulations.samplers.trees import sparse_branching_tree
 from simulations.samplers.value_functions import multiplicative_error
-from simulations.stats import loglog_fit, slope_test
+from simulations.stats import loglog_fit
 from theory.vgb import (expand_tree, leaf_conditional_curves, leaf_mass, mixing_times,
                         optimal_values, relaxation_time, stationary_law,
                         stationary_leaf_mass_bound, target_leaf_law,
@@ -41,23 +43,26 @@ TOPIC = "backtracking samplers"
 class Config:
     horizons: tuple = (4, 8, 16, 32, 64)
     eps_h: float = 0.5
-    deltas: tuple = (0.05, 1e-2, 1e-3, 1e-4)
-    eps_grid: tuple = (0.25, 0.5, 1.0, 2.0, 4.0)
+    deltas: tuple = (0.05, 1e-2, 1e-3, 1e-4, 1e-6)
+    rate_deltas: tuple = (1e-4, 1e-6)
+    eps_grid: tuple = (0.25, 0.5, 1.0, 2.0, 5.0, 11.0)
     horizon_eps: int = 16
     delta_eps: float = 1e-3
     n_trees: int = 6
+    n_trees_rel: int = 12
+    n_trees_eps: int = 6
     n_branch: int = 3
     branching: int = 3
     pattern: str = "sawtooth"
     h_window_min: int = 8
     eps_window_min: float = 0.5
     curve_points: int = 120
-    level: float = 0.95
+    preset: str = "full"
 
     @classmethod
     def quick(cls):
-        return cls(horizons=(4, 8, 16, 32), deltas=(0.05, 1e-2, 1e-3),
-                   eps_grid=(0.25, 0.5, 1.0, 2.0, 4.0), horizon_eps=8, n_trees=2)
+        return cls(deltas=(0.05, 1e-4, 1e-6), horizon_eps=8, n_trees=3, n_trees_eps=10,
+                   preset="quick")
 
     @classmethod
     def full(cls):
@@ -78,7 +83,7 @@ def run_task(config, task, *, rng):
     deltas = config.deltas if scan == "H" else (config.delta_eps,)
     trees, vals, vstar = [], [], []
     records = []
-    for r in range(config.n_trees):
+    for r in range(config.n_trees if scan == "H" else config.n_trees_eps):
         aut = sparse_branching_tree(H, n_branch=config.n_branch, branching=config.branching, rng=rng)
         v = multiplicative_error(aut, eps, mode="adversarial", pattern=config.pattern)
         vs = optimal_values(aut)
@@ -105,6 +110,16 @@ def run_task(config, task, *, rng):
                             "p_leaf_exact": bool(res.p_leaf_eval_exact[r, k]),
                             "min_p_leaf_after_mix": float(res.min_p_leaf_after[r, k])})
     if scan == "H":
+        # more trees for the relaxation time alone (an eigenvalue: cheap at every H)
+        t_rel = [b["t_rel"] for b in base]
+        for _ in range(config.n_trees_rel - config.n_trees):
+            aut = sparse_branching_tree(H, n_branch=config.n_branch, branching=config.branching,
+                                        rng=rng)
+            tree = expand_tree(aut)
+            v = tree.node_values(multiplicative_error(aut, eps, mode="adversarial",
+                                                      pattern=config.pattern))
+            t_rel.append(relaxation_time(tree, v))
+        records.append({"scan": "rel", "H": H, "eps": eps, "t_rel": t_rel})
         T_max = int(3 * H * H)
         curve = leaf_conditional_curves(trees[0], vals[0], T_max)
         idx = np.unique(np.linspace(H, T_max, config.curve_points).astype(int))
@@ -118,113 +133,145 @@ def _by(records, **kw):
     return [r for r in records if all(r.get(k) == v for k, v in kw.items())]
 
 
-def _fit(xs, groups, level, rng):
-    return loglog_fit(np.asarray(xs, float), [np.asarray(g, float) for g in groups], level=level,
-                      n_boot=2000, rng=rng)
+def _assumption_41(eps, what):
+    return condition("Assumption 4.1: 1/(1+eps_V) <= V-hat/V* <= 1+eps_V at every internal "
+                     "node, V-hat = tau at the leaves", f"eps_V = {what} (sawtooth pattern; "
+                     "tau at the leaves)", True)
 
 
 def claims(config, records):
-    rng = analysis_rng(NAME)
     main = [r for r in records if r["scan"] in ("H", "eps")]
-    out = []
-    err = max(r["stat_err"] for r in main)
-    out.append(Claim(
-        id=f"{NAME}/stationary-law", paper_ref="VGB §4 (stationary law of Alg. 1)",
-        statement="for every V-hat, the walk's stationary law conditioned on the leaves is pi_ref*tau normalised",
-        predicted=0.0, measured=err, interval=None, evaluation="exact", passed=bool(err <= 1e-12),
-        details=f"max |pi_tilde(.|L) - pi*| over {len(main)} (tree, delta) runs; tolerance 1e-12 (float64)"))
-    dev = max(abs(r["leaf_mass_vstar"] - 1 / (2 * r["H"])) for r in main)
-    out.append(Claim(
-        id=f"{NAME}/leaf-mass-vstar", paper_ref="VGB §4 (leaf mass with V*)",
-        statement="with V-hat = V*, the stationary leaf mass is exactly 1/(2H)", predicted=0.0,
-        measured=dev, interval=None, evaluation="exact", passed=bool(dev <= 1e-12),
-        details="max |pi_tilde(leaves) - 1/(2H)|"))
-    ratio = min(r["leaf_mass"] / float(stationary_leaf_mass_bound(r["H"], r["eps"])) for r in main)
-    out.append(Claim(
-        id=f"{NAME}/leaf-mass-bound", paper_ref="VGB Thm. 4.1 (leaf mass, derived stationary form)",
-        statement="under Assumption 4.1 the stationary leaf mass is >= 1/(2(1+eps)H)",
-        predicted=">= 1", measured=ratio, interval=None, evaluation="exact",
-        passed=bool(ratio >= 1 - 1e-12), details="min over runs of leaf mass * 2(1+eps)H"))
-    pr = [r["p_leaf_at_T_thm"] / float(theorem_4_1_leaf_probability_bound(r["H"], r["eps"]))
-          for r in main]
-    kinds = sum(r["p_leaf_exact"] for r in main)
-    out.append(Claim(
-        id=f"{NAME}/leaf-probability", paper_ref="VGB Thm. 4.1",
-        statement="P[output is a leaf] >= 1/(8(1+eps)H) at T = H^2(1+eps)^4 ln(1/delta)",
-        predicted=">= 1", measured=float(min(pr)), interval=None,
-        evaluation="exact" if kinds == len(main) else "certified",
-        passed=bool(min(pr) >= 1), details=(
-            f"min over {len(main)} runs of P(leaf at T)*8(1+eps)H; {kinds} exact, the rest the "
-            "certified lower bound pi_tilde(L) - TV(mu_T, pi_tilde) at the certification step")))
-    rt = max(r["t_mix"] / float(theorem_4_1_steps_shape(r["H"], r["eps"], r["delta"])) for r in main)
-    out.append(Claim(
-        id=f"{NAME}/t-below-theorem-shape", paper_ref="VGB Thm. 4.1",
-        statement="T_delta <= H^2 (1+eps)^4 ln(1/delta) (theorem's shape, constant 1)",
-        predicted="<= 1", measured=rt, interval=None, evaluation="exact", passed=bool(rt <= 1),
-        details="max over runs of T_delta / (H^2 (1+eps)^4 ln(1/delta)); T_delta certified exactly"))
-
-    Hs = [H for H in config.horizons if H >= config.h_window_min]
     hrec = [r for r in main if r["scan"] == "H"]
-    trel = [[r["t_rel"] for r in _by(hrec, H=H, delta=config.deltas[0])] for H in Hs]
-    fit = _fit(Hs, trel, config.level, rng)
-    out.append(Claim(
-        id=f"{NAME}/relaxation-H2", paper_ref="VGB Thm. 4.1 (T ~ H^2)",
-        statement="the relaxation time of the walk grows like H^2", predicted=2.0,
-        measured=fit.slope, interval=[fit.ci_low, fit.ci_high], evaluation="exact",
-        passed=slope_test(fit, 2.0, tol=0.15), details=(
-            f"t_rel = 1/(1-lambda_2) exact per tree; {fit.method}; H window {Hs}; tol 0.15; "
-            f"interval over {config.n_trees} random trees per H")))
-    ds = sorted(config.deltas)
-    dmin, dmax, dnext = ds[0], ds[-1], ds[1]
-    tsmall = [[r["t_mix"] for r in _by(hrec, H=H, delta=dmin)] for H in Hs]
-    fit_s = _fit(Hs, tsmall, config.level, rng)
-    out.append(Claim(
-        id=f"{NAME}/tdelta-H-exponent", paper_ref="VGB Thm. 4.1",
-        statement=f"T_delta at delta={dmin:g} grows at most like H^2 (up to log factors)",
-        predicted="<= 2 (+0.5 for logs)", measured=fit_s.slope,
-        interval=[fit_s.ci_low, fit_s.ci_high], evaluation="exact",
-        passed=bool(fit_s.ci_high <= 2.5), details=(
-            f"{fit_s.method}; pass iff the upper CI end <= 2.5 (H^2 log H has local slope "
-            f"<= 2.5 on this window); H window {Hs}")))
+    erec = [r for r in main if r["scan"] == "eps"]
+    d0 = config.deltas[0]
+    first = [r for r in main if r["delta"] == (d0 if r["scan"] == "H" else config.delta_eps)]
+    cond_h = [_assumption_41(config.eps_h, f"{config.eps_h:g}")]
+    cond_all = [_assumption_41(None, f"{config.eps_h:g} (H scan) and {list(config.eps_grid)} "
+                                     "(eps scan)")]
+    out = []
+    out.append(sanity_claim(
+        f"{NAME}/stationary-law", "VGB §4 (stationary law of Algorithm 1)",
+        "for every V-hat, the walk's stationary law conditioned on the leaves is pi_ref*tau "
+        "normalised", [r["stat_err"] for r in first], 0.0, tolerance=1e-12, details=(
+            f"max |pi_tilde(.|L) - pi*| over {len(first)} (tree, V-hat) pairs (closed-form "
+            "stationary law of the reversible walk against the target); float64 tolerance")))
+    out.append(sanity_claim(
+        f"{NAME}/leaf-mass-vstar", "VGB §4 (leaf mass with V*)",
+        "with V-hat = V*, the stationary leaf mass is exactly 1/(2H)",
+        [r["leaf_mass_vstar"] for r in first], [1 / (2 * r["H"]) for r in first],
+        tolerance=1e-12, details="every tree of both scans"))
+    out.append(bound_claim(
+        f"{NAME}/leaf-mass-bound", "VGB Thm. 4.1 (leaf mass; stationary form, derived)",
+        "under Assumption 4.1 the stationary leaf mass is at least 1/(2(1+eps_V)H)",
+        bound=[float(stationary_leaf_mass_bound(r["H"], r["eps"])) for r in first],
+        side="lower", constants="1/(2(1+eps_V)H): leaves carry Z, each internal level at most "
+        "2(1+eps_V)Z [derived]", evaluation="exact", measured=[r["leaf_mass"] for r in first],
+        labels=[f"{r['scan']} scan H={r['H']} eps={r['eps']:g} tree {r['tree']}" for r in first],
+        power_over="any", conditions=cond_all, details=(
+            "a universal inequality checked on every tree of both scans; leaf mass / bound "
+            f"{_ratio_range(first)} (within a factor 2 on the H scan, up to about 2.2 at large "
+            "eps)")))
+    pr = [r for r in main]
+    exact = all(r["p_leaf_exact"] for r in pr)
+    out.append(bound_claim(
+        f"{NAME}/leaf-probability", "VGB Thm. 4.1",
+        "P[output is a leaf] >= 1/(8(1+eps_V)H) at T = H^2(1+eps_V)^4 ln(1/delta)",
+        bound=[float(theorem_4_1_leaf_probability_bound(r["H"], r["eps"])) for r in pr],
+        side="lower", constants="8 as printed by the secondary sources (reference notes §A.4); "
+        "T with constant 1", evaluation="exact" if exact else "certified",
+        measured=[r["p_leaf_at_T_thm"] for r in pr],
+        **({} if exact else {"interval": [[r["p_leaf_at_T_thm"], 1.0] for r in pr]}),
+        power_over="any", conditions=cond_all, details=(
+            f"{sum(r['p_leaf_exact'] for r in pr)} of {len(pr)} values exact, the rest the "
+            "certified lower bound pi_tilde(L) - TV(mu_T, pi_tilde) at the certification step. "
+            "Structurally loose: once the walk has mixed P[leaf] is close to the stationary "
+            "leaf mass, at least 1/(2(1+eps_V)H) = 4 x the bound (claim leaf-mass-bound), so the "
+            "theorem's constant 8 cannot be tested within a factor 2 on any instance")))
+    Hs = [H for H in config.horizons if H >= config.h_window_min]
+    trel = [next(r["t_rel"] for r in records if r["scan"] == "rel" and r["H"] == H) for H in Hs]
+    out.append(exponent_claim(
+        f"{NAME}/relaxation-H2", "VGB Thm. 4.1 (T ~ H^2)",
+        "the relaxation time of the walk grows like H^2", Hs, trel, predicted=2.0,
+        tolerance=0.1, evaluation="exact", conditions=cond_h, details=(
+            f"t_rel = 1/(1 - lambda_2) exact per tree; {config.n_trees_rel} random "
+            f"sparse-branching trees per H (the replicates); H window >= {config.h_window_min} (pre-registered: "
+            "at H = 4 a leaf is reachable only from T = H)")))
+    lo_d, hi_d = sorted(config.rate_deltas, reverse=True)
     inc = []
     for H in Hs:
-        a = {r["tree"]: r["t_mix"] for r in _by(hrec, H=H, delta=dmin)}
-        b = {r["tree"]: r["t_mix"] for r in _by(hrec, H=H, delta=dnext)}
-        inc.append([(a[k] - b[k]) / np.log(dnext / dmin) for k in a])
-    fit_i = _fit(Hs, inc, config.level, rng)
-    out.append(Claim(
-        id=f"{NAME}/log-delta-rate-H2", paper_ref="VGB Thm. 4.1 (H^2 log(1/delta))",
-        statement="the extra steps per unit of log(1/delta) grow like H^2",
-        predicted=2.0, measured=fit_i.slope, interval=[fit_i.ci_low, fit_i.ci_high],
-        evaluation="exact", passed=slope_test(fit_i, 2.0, tol=0.3), details=(
-            f"(T_delta({dmin:g}) - T_delta({dnext:g})) / ln({dnext:g}/{dmin:g}) per tree (the two "
-            f"smallest deltas: the asymptotic regime); "
-            f"{fit_i.method}; tol 0.3; H window {Hs}")))
+        a = {r["tree"]: r["t_mix"] for r in _by(hrec, H=H, delta=hi_d)}
+        b = {r["tree"]: r["t_mix"] for r in _by(hrec, H=H, delta=lo_d)}
+        inc.append([(a[k] - b[k]) / np.log(lo_d / hi_d) for k in a])
+    ratio = [np.mean(i) / np.mean([r["t_rel"] for r in _by(hrec, H=H, delta=d0)])
+             for i, H in zip(inc, Hs)]
+    rate = exponent_claim(
+        f"{NAME}/log-delta-rate-H2", "VGB Thm. 4.1 (H^2 log(1/delta))",
+        "the extra steps per unit of log(1/delta) grow like H^2", Hs, inc, predicted=2.0,
+        tolerance=0.1, evaluation="exact", conditions=cond_h, details=(
+            f"(T_delta({hi_d:g}) - T_delta({lo_d:g})) / ln({lo_d:g}/{hi_d:g}) per tree, T_delta "
+            f"certified exactly; at these delta the increment is the relaxation time (ratio "
+            f"increment / t_rel per H: {', '.join(f'{x:.3f}' for x in ratio)})"),
+        revised_from=(
+            "delta pair (1e-3, 1e-4) in full and (1e-2, 1e-3) in quick with tolerance 0.3; it "
+            "passed only through the tolerance (quick slope 1.66, 95% interval [1.32, 1.95]): "
+            "for H >= 32 that pair is not yet in the asymptotic regime, where the increment "
+            "per unit of log(1/delta) equals t_rel"))
+    if config.preset == "quick":
+        rate = not_run_in_quick(rate, reason=(
+            f"a difference of two certified T_delta per tree; power needs {Config().n_trees} "
+            f"trees per H up to H = 64 (the full preset); quick runs {config.n_trees}"))
+    out.append(rate)
+    dmin = min(config.deltas)
+    tsmall = [[r["t_mix"] for r in _by(hrec, H=H, delta=dmin)] for H in Hs]
+    tdelta = exponent_claim(
+        f"{NAME}/tdelta-H-exponent", "VGB Thm. 4.1",
+        f"T_delta at delta = {dmin:g} grows at most like H^2", Hs, tsmall, predicted=2.0,
+        mode="at_most", tolerance=0.1, evaluation="exact", conditions=cond_h, details=(
+            "certified T_delta; Theorem 4.1 hides log factors in O-tilde, none allowed here"))
+    if config.preset == "quick":
+        tdelta = not_run_in_quick(tdelta, reason=(
+            f"T_delta at delta = {dmin:g} varies across random trees; the full preset's "
+            f"{Config().n_trees} trees per H up to H = 64 decide it, quick's {config.n_trees} "
+            "do not (over seeds 0-19 the quick fit fails in some seeds)"))
+    out.append(tdelta)
+    dmax = max(config.deltas)
     tmod = [[r["t_mix"] for r in _by(hrec, H=H, delta=dmax)] for H in Hs]
-    fit_m = _fit(Hs, tmod, config.level, rng)
-    out.append(Claim(
-        id=f"{NAME}/tdelta-H-exponent-moderate-delta", paper_ref="VGB Thm. 4.1",
-        statement=f"exponent of T_delta in H at a moderate delta={dmax:g}",
-        predicted="2 (if T ~ H^2 held at every delta)", measured=fit_m.slope,
-        interval=[fit_m.ci_low, fit_m.ci_high], evaluation="exact",
-        passed=slope_test(fit_m, 2.0, tol=0.15), exploratory=True, details=(
-            "Finding: at moderate delta the leaf-conditioned law is already close to pi* when "
-            "the first leaves are reached (the walk re-samples early choices during its "
-            "excursions), so T_delta grows roughly linearly in H; the H^2 shows up in the "
-            f"relaxation time and in the log(1/delta) rate. {fit_m.method}")))
-    erec = [r for r in main if r["scan"] == "eps"]
+    out.append(exponent_claim(
+        f"{NAME}/tdelta-H-exponent-moderate-delta", "VGB Thm. 4.1 (not attained)",
+        f"at a moderate delta = {dmax:g}, T_delta grows only about linearly in H (the H^2 of the "
+        "bound is not attained)", Hs, tmod, predicted=1.0, tolerance=0.1,
+        evaluation="exact", exploratory=True, details=(
+            "Theorem 4.1 is an upper bound; how T_delta grows at moderate delta is left open. "
+            "Finding: the leaf-conditioned law is already close to pi* when the first leaves are "
+            "reached (the walk re-samples early choices during its excursions), so T_delta at "
+            "delta = 0.05 grows about linearly in H; the H^2 shows in the relaxation time and "
+            "in the log(1/delta) rate")))
+    shape = [r["t_mix"] / float(theorem_4_1_steps_shape(r["H"], r["eps"], r["delta"]))
+             for r in main]
+    out.append(bound_claim(
+        f"{NAME}/t-below-theorem-shape", "VGB Thm. 4.1 (constant not stated)",
+        "T_delta <= H^2 (1+eps_V)^4 ln(1/delta), i.e. the theorem's shape with constant 1",
+        bound=1.0, side="upper", constants="constant 1 (the theorem's O-tilde leaves it open)",
+        evaluation="exact", measured=float(max(shape)), exploratory=True, details=(
+            f"max over {len(main)} runs of T_delta / (H^2 (1+eps_V)^4 ln(1/delta)); T_delta "
+            "certified exactly")))
     es = [e for e in config.eps_grid if e >= config.eps_window_min]
     te = [[r["t_mix"] for r in _by(erec, eps=e)] for e in es]
-    fit_e = _fit([1 + e for e in es], te, config.level, rng)
-    out.append(Claim(
-        id=f"{NAME}/eps-exponent", paper_ref="VGB Thm. 4.1 ((1+eps)^4)",
-        statement="T_delta grows at most like (1+eps_V)^4", predicted="<= 4",
-        measured=fit_e.slope, interval=[fit_e.ci_low, fit_e.ci_high], evaluation="exact",
-        passed=bool(fit_e.ci_high <= 4.0), details=(
-            f"H={config.horizon_eps}, delta={config.delta_eps:g}, sawtooth adversarial V-hat; "
-            f"fit of mean T_delta on 1+eps over eps in {es}; pass iff upper CI end <= 4; "
-            f"{fit_e.method}")))
+    out.append(exponent_claim(
+        f"{NAME}/eps-exponent", "VGB Thm. 4.1 ((1+eps_V)^4)",
+        "T_delta grows at most like (1+eps_V)^4", [1 + e for e in es], te, predicted=4.0,
+        mode="at_most", tolerance=0.0, evaluation="exact",
+        conditions=[_assumption_41(None, f"{list(es)}")], details=(
+            f"H = {config.horizon_eps}, delta = {config.delta_eps:g}, sawtooth adversarial "
+            f"V-hat; fit of the mean certified T_delta on 1 + eps_V over eps_V in {es} "
+            f"(window >= {config.eps_window_min:g} pre-registered: below it T_delta is "
+            "dominated by the eps-free part)")))
     return out
+
+
+def _ratio_range(runs):
+    rs = [r["leaf_mass"] / float(stationary_leaf_mass_bound(r["H"], r["eps"])) for r in runs]
+    return f"in [{min(rs):.3f}, {max(rs):.3f}]"
 
 
 def plot(config, records, out_dir):

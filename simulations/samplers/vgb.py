@@ -510,3 +510,119 @@ class VGBSampler:
                              params={"max_steps": max_steps,
                                      "tau_at_leaves": self.tau_at_leaves},
                              cost_memo=cost_memo)
+
+    def sample_chain_leaves(self, n_chains, budget, *, rng, chunk=4096, max_steps=1_000_000):
+        r"""Long chains that never restart; every arrival at a leaf is an output.
+
+        The most query-frugal reading of the walk: ``n_chains`` chains start at the root and
+        keep walking; each step onto a leaf emits that leaf.  Each chain has one memo cache
+        for its whole run (a prefix it moves from is expanded once: one
+        :math:`\pi_{\rm ref}` call and the child values) and walks until its memoised cost
+        exceeds ``budget / n_chains`` or it has taken ``max_steps`` steps (on a small tree the
+        cache may cover every prefix, and further arrivals are free).  Successive outputs of a
+        chain are dependent (often the same leaf); this stopping rule is not covered by
+        Theorem 4.1.
+
+        Parameters
+        ----------
+        n_chains : int
+            Independent chains.
+        budget : int
+            Total memoised queries over all chains.
+        rng : numpy.random.Generator
+        chunk : int
+            Steps simulated between budget checks.
+        max_steps : int
+            Cap on the steps of every chain.
+
+        Returns
+        -------
+        SamplerOutput
+            One row per leaf arrival, chains concatenated (chain 0's arrivals first, each in
+            time order); ``cost_memo`` and ``cost_pi``/``cost_value``/``cost_tau`` hold the
+            queries spent since the same chain's previous arrival (memoised and uncached),
+            ``steps`` the steps since then, ``restarts`` the chain index.  Arrivals after a
+            chain's memoised cost exceeds its share of the budget are dropped.
+        """
+        C = check_int(n_chains, "n_chains", low=1)
+        budget = check_int(budget, "budget", low=1)
+        chunk = check_int(chunk, "chunk", low=1)
+        max_steps = check_int(max_steps, "max_steps", low=1)
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("`rng` must be a numpy.random.Generator.")
+        H = self.H
+        share = budget / C
+        path, tokens, h, cur = self._init(C)
+        hpath = np.zeros((C, H + 1), dtype=np.uint64)
+        packed = np.zeros(C, dtype=np.int64)
+        idx = np.arange(C)
+        seen = np.zeros(0, dtype=np.uint64)        # (chain, prefix) keys already expanded
+        spent = np.zeros((4, C))                   # memoised, pi, value, tau so far
+        rows = []                                  # per arrival: t, chain, state, costs (4,)
+        toks = []
+        t = 0
+        while t < max_steps and (spent[0] <= share).any():
+            moves, arrivals = [], []
+            for _ in range(min(chunk, max_steps - t)):
+                log = []
+                self._step(idx, path, tokens, h, cur, packed, rng, hpath=hpath, log=log,
+                           run_of=idx)
+                if log:
+                    who, key, st = log[0]
+                    moves.append((np.full(who.size, t), who, key, st))
+                at = np.flatnonzero(h == H)
+                if at.size:
+                    arrivals.append((np.full(at.size, t), at, tokens[at].copy(), cur[at].copy()))
+                t += 1
+            packed[:] = 0                          # costs are recomputed from the moves
+            if moves:
+                tt, who, key, st = (np.concatenate(x) for x in zip(*moves))
+                key = key ^ (who.astype(np.uint64) * np.uint64(0xD1B54A32D192ED03))
+                uniq, first = np.unique(key, return_index=True)   # moves are in time order
+                new = np.zeros(tt.size, dtype=bool)
+                new[first[~np.isin(uniq, seen)]] = True
+                seen = np.union1d(seen, uniq)
+                inc = np.stack([np.where(new, self.cost_memo_table[st], 0),
+                                self.cost_pi_table[st], self.cost_value_table[st],
+                                self.cost_tau_table[st]]).astype(float)
+            else:
+                tt = who = np.zeros(0, dtype=np.int64)
+                inc = np.zeros((4, 0))
+            if arrivals:
+                a_t, a_c, a_tok, a_st = (np.concatenate(x) for x in zip(*arrivals))
+                # cost of chain c by the end of step a_t: moves of c at times <= a_t
+                cum = np.zeros((4, a_t.size))
+                for c in np.unique(a_c):
+                    mc = who == c
+                    ccum = np.cumsum(inc[:, mc], axis=1)
+                    sel = a_c == c
+                    j = np.searchsorted(tt[mc], a_t[sel], side="right")
+                    cum[:, sel] = np.where(j > 0, ccum[:, np.maximum(j - 1, 0)], 0.0)
+                cum += spent[:, a_c]
+                keep = cum[0] <= share
+                rows.append(np.column_stack([a_t[keep], a_c[keep], a_st[keep], cum[:, keep].T]))
+                toks.append(a_tok[keep])
+            spent += np.stack([np.bincount(who, weights=inc[k], minlength=C) for k in range(4)])
+        if not rows or not sum(r.shape[0] for r in rows):
+            z = np.zeros(0, np.int64)
+            return self._chain_output(np.zeros((0, H), np.int64), z, z, z, z, z, z, z, C, budget)
+        R = np.concatenate(rows)
+        T_ = np.concatenate(toks)
+        order = np.lexsort((R[:, 0], R[:, 1]))
+        R, T_ = R[order], T_[order]
+        chain = R[:, 1].astype(np.int64)
+        first = np.r_[True, chain[1:] != chain[:-1]]
+        cum = R[:, 3:].T
+        costs = np.where(first, cum, cum - np.roll(cum, 1, axis=1)).round().astype(np.int64)
+        steps = np.where(first, R[:, 0] + 1, R[:, 0] - np.roll(R[:, 0], 1)).astype(np.int64)
+        return self._chain_output(T_.astype(np.int64), R[:, 2].astype(np.int64), costs[0],
+                                  costs[1], costs[2], costs[3], steps, chain, C, budget)
+
+    def _chain_output(self, tokens, state, memo, c_pi, c_v, c_t, steps, chain, C, budget):
+        return SamplerOutput(tokens=tokens, state=state, done=np.ones(state.size, dtype=bool),
+                             cost_pi=c_pi, cost_value=c_v, cost_tau=c_t, steps=steps,
+                             restarts=chain,
+                             method="VGB long chains, every leaf arrival an output",
+                             params={"n_chains": C, "budget": budget,
+                                     "tau_at_leaves": self.tau_at_leaves},
+                             cost_memo=memo)

@@ -162,3 +162,25 @@ def test_dyck_reference_validity_rate(rng):
     k = int((m.automaton.tau[out.state] == 1).sum())
     assert stats.binomtest(k, 20000, z).pvalue > ALPHA
     assert stats.binomtest(k, 20000, z * 1.1).pvalue < ALPHA     # power: 10% off is detected
+
+
+def test_first_leaf_walk_length_with_exact_values_has_the_random_walk_law(rng):
+    """With V-hat = V* the walk's depth is a lazy simple random walk: its length law is exact."""
+    from theory.vgb import exact_value_walk_length_law
+    aut = random_tree(3, 6, rng=np.random.default_rng(21), zero_fraction=0.3)
+    H = aut.horizon
+    pmf, tail = exact_value_walk_length_law(H, 60 * H * H)
+    cdf = np.cumsum(pmf)
+    edges = np.unique(np.searchsorted(cdf, np.arange(1, 30) / 30) + 1)
+    probs = np.diff(np.concatenate([[0.0], cdf[edges - 1], [1.0]]))
+
+    def counts(values):
+        out = VGBSampler(aut, values).sample_first_leaf(20000, rng=rng, max_steps=60 * H * H)
+        assert out.done.all()
+        return np.bincount(np.searchsorted(edges, out.steps, side="right"),
+                           minlength=probs.size)
+
+    assert chi2_pvalue(counts(optimal_values(aut)), probs) > ALPHA
+    # power: an over-estimating value (Assumption 4.1, eps = 1) makes moving up likelier at
+    # every node, so the walk takes visibly longer
+    assert chi2_pvalue(counts(multiplicative_error(aut, 1.0, pattern="over")), probs) < ALPHA

@@ -249,3 +249,38 @@ def test_binomial_helper_consistency():
     """The closed forms use scipy's binomial law; check one value by hand."""
     assert example_3_1_action_level_tv(3, 1.0) == pytest.approx(
         0.5 * np.abs(stats.binom.pmf(np.arange(3), 2, 2 / 3) - stats.binom.pmf(np.arange(3), 2, 0.5)).sum())
+
+
+@pytest.mark.parametrize("H", [1, 2, 5, 12])
+def test_exact_value_walk_length_law_mean_is_2h2_and_matches_absorbing_chain(H):
+    from theory.vgb import exact_value_walk_length_law
+    pmf, tail = exact_value_walk_length_law(H, 200 * H * H)
+    t = np.arange(pmf.size)
+    assert tail < 1e-12 and abs(pmf.sum() + tail - 1) < 1e-12
+    assert pmf[:H].sum() == 0                          # a leaf is at least H moves away
+    assert abs(pmf @ t - 2 * H * H) < 1e-6
+    # the same law from the explicit depth chain (a direct matrix power, independent code)
+    P = np.zeros((H + 1, H + 1))
+    for d in range(H):
+        P[d, d] += 0.5
+        if d == 0:
+            P[0, 1] += 0.5
+        else:
+            P[d, d - 1] += 0.25
+            P[d, d + 1] += 0.25
+    P[H, H] = 1.0
+    mu = np.zeros(H + 1)
+    mu[0] = 1.0
+    absorbed = [0.0]
+    for _ in range(4 * H * H):
+        mu = mu @ P
+        absorbed.append(mu[H])
+    assert np.allclose(np.diff(absorbed), pmf[1:4 * H * H + 1], atol=1e-14)
+
+
+def test_exact_value_walk_length_law_validation():
+    from theory.vgb import exact_value_walk_length_law
+    with pytest.raises(ValueError, match="horizon"):
+        exact_value_walk_length_law(0, 10)
+    with pytest.raises(ValueError, match="t_max"):
+        exact_value_walk_length_law(3, -1)

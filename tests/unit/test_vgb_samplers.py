@@ -49,6 +49,30 @@ def test_query_accounting_on_a_one_step_tree():
     assert out.restarts.mean() == pytest.approx(1.0, abs=0.2)   # geometric(1/2) - 1 failures
 
 
+def test_long_chain_leaf_arrivals_and_costs():
+    aut = random_tree(3, 4, rng=np.random.default_rng(3), zero_fraction=0.3)
+    s = VGBSampler(aut, multiplicative_error(aut, 0.5))
+    # a small tree: the caches cover it long before the budget, so max_steps ends the chains
+    out = s.sample_chain_leaves(4, 2000, rng=np.random.default_rng(4), chunk=256, max_steps=3000)
+    assert out.done.all() and aut.is_leaf[out.state].all()
+    assert (aut.tau[out.state] > 0).all()                  # tau at the leaves: only reachable ones
+    # per chain, the memoised cost never exceeds the uncached one and fits the chain's share
+    for c in range(4):
+        m, p = out.cost_memo[out.restarts == c], out.cost[out.restarts == c]
+        assert np.all(np.cumsum(m) <= np.cumsum(p)) and m.sum() <= 2000 / 4
+        assert np.all(m >= 0)
+    # arrivals are separated by at least one step; a walk needs >= H steps to the first leaf
+    assert np.all(out.steps >= 1) and out.steps.sum() <= 4 * 3000
+    assert np.all(out.steps[np.r_[True, np.diff(out.restarts) != 0]] >= aut.horizon)
+    # the first arrival costs at least the expansions along one root-to-leaf path
+    first = np.r_[True, np.diff(out.restarts) != 0]
+    assert np.all(out.cost_memo[first] >= aut.horizon)
+    with pytest.raises(ValueError, match="budget"):
+        s.sample_chain_leaves(2, 0, rng=np.random.default_rng(0))
+    with pytest.raises(TypeError, match="rng"):
+        s.sample_chain_leaves(2, 10, rng=0)
+
+
 def test_packed_counters_flush_consistently():
     aut = random_tree(3, 4, rng=np.random.default_rng(1))
     v = multiplicative_error(aut, 0.5)
