@@ -379,7 +379,7 @@ def plot(config, records, out_dir):
     ax.set_xscale("log")
     ax.set_xlabel("fine-tuning step (0 plotted at 0.5)")
     ax.set_ylabel("KL (nats) / coverage")
-    ax.set_title(f"KL falls, Cov_N dips then rises (median, band: min-max over {len(seeds)} seeds)",
+    ax.set_title(f"KL and Cov_N along fine-tuning (median, band: min-max over {len(seeds)} seeds)",
                  fontsize=9)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
