@@ -285,6 +285,14 @@ def build_parser():
     cal.add_argument("--out", default="calibration",
                      help="output folder; rerunning resumes its stores (default: calibration)")
 
+    exp = sub.add_parser("export", help="write every run of OUT as tidy CSV or Parquet files "
+                                        "(needs the `tidy` extra: pandas, pyarrow)")
+    exp.add_argument("out", metavar="OUT", help="the --out folder of finished runs")
+    exp.add_argument("--format", choices=("csv", "parquet"), default="csv", dest="fmt",
+                     help="file format (default csv)")
+    exp.add_argument("--dest", default=None, metavar="PATH",
+                     help="where to write (default OUT/tidy)")
+
     bench = sub.add_parser("bench", help="print the benchmark table")
     bench.add_argument("--quick", action="store_true", help="smaller sizes")
     bench.add_argument("--json", default=None, metavar="PATH", help="also write rows as JSON")
@@ -551,7 +559,19 @@ def cmd_calibrate(args):
     return 1 if bad or failed_runs else 0
 
 
-_COMMANDS = {"list": cmd_list, "run": cmd_run, "reproduce": cmd_reproduce,
+def cmd_export(args):
+    from simulations.results import TidyDependencyError, export
+
+    try:
+        paths = export(args.out, fmt=args.fmt, dest=args.dest)
+    except (TidyDependencyError, FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    for path in paths:
+        print(path)
+    return 0
+
+
+_COMMANDS = {"export": cmd_export, "list": cmd_list, "run": cmd_run, "reproduce": cmd_reproduce,
              "calibrate": cmd_calibrate, "bench": cmd_bench}
 
 
