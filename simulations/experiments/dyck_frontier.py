@@ -259,9 +259,7 @@ def claims(config, records):
 
 
 def plot(config, records, out_dir):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # the backend in use is left as it is
 
     paths = []
     views = [("budget", f"matched budget {config.budget:,} queries (uncached)"),
