@@ -104,8 +104,25 @@ def test_bad_set_on_the_command_line_exits_2_before_writing(toy, tmp_path, capsy
     assert not (tmp_path / toy.NAME).exists() and toy.CALLS == []
 
 
-def test_set_with_a_value_the_config_rejects_exits_2(tmp_path, capsys):
-    # a real experiment whose Config validates: replicates must be positive
+def test_set_a_value_the_config_rejects():
+    import dataclasses
+    import types
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        reps: int = 4
+
+        def __post_init__(self):
+            if self.reps < 1:
+                raise ValueError("`reps` must be >= 1")
+
+    module = types.SimpleNamespace(NAME="checked", Config=Config)
+    assert config_with_overrides(module, Config(), ["reps=2"]).reps == 2
+    with pytest.raises(UsageError, match="reps.*must be >= 1"):
+        config_with_overrides(module, Config(), ["reps=0"])
+
+
+def test_set_an_unconvertible_value_on_a_real_experiment_exits_2(tmp_path, capsys):
     module = registry.all_experiments()[0]
     import dataclasses
     ints = [f.name for f in dataclasses.fields(module.Config)
