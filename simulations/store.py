@@ -113,7 +113,7 @@ STORE_FORMAT = 2
 #: Modules of :mod:`simulations` that never run inside a task (UI, reports, benchmarks,
 #: the process pool's plumbing); they are left out of :func:`code_fingerprint`.
 _NOT_IN_TASKS = ("cli.py", "report.py", "progress.py", "registry.py", "__main__.py", "bench.py",
-                 "pool.py")
+                 "pool.py", "results.py", "record_schemas.py")
 
 _FRESH_HINT = ("rerun with --fresh (fresh=True) to move the old content aside and start "
                "afresh, or use another --out folder")
