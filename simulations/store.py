@@ -441,8 +441,8 @@ def code_fingerprint(module=None):
     """SHA-256 (hex, 16 chars) of the source code that runs inside tasks.
 
     Covers every ``.py`` file of :mod:`theory` and :mod:`simulations` except the
-    command-line, report, progress, process-pool and benchmark modules and the experiment
-    modules, plus the source file of ``module`` (the experiment being run) when it has one.
+    command-line, report, progress, process-pool, benchmark and tidy-results modules
+    (:data:`_NOT_IN_TASKS`) and the experiment modules, plus the source file of ``module`` (the experiment being run) when it has one.
     Paths enter the hash relative to their package, so the fingerprint does not depend on
     where the toolkit is installed.
 
