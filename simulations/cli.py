@@ -1,4 +1,8 @@
-"""Command line: ``python -m simulations {list,run,reproduce,calibrate,bench}``.
+"""Command line: ``python -m simulations {list,run,reproduce,calibrate,bench,export}``.
+
+``--version`` prints the package version and git revision; ``list [--json]`` groups the
+experiments by topic with their task counts (quick / full preset); ``run NAME --set KEY=VALUE``
+overrides a ``Config`` field; ``reproduce --only NAME...`` runs a subset.
 
 Exit status: 0 success (every binding claim PASS -- 'not run in quick' claims are listed and
 neither pass nor fail; every benchmark passed), 1 a binding claim is FAIL or UNDERPOWERED,
@@ -26,7 +30,7 @@ import time
 import traceback
 import warnings
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "version_text", "config_with_overrides"]
 
 PROG = "python -m simulations"
 
@@ -103,14 +107,136 @@ def _executor_spec(text):
         f"got {text!r}")
 
 
+def version_text(source_dir=None):
+    """Return ``"coverage-principle VERSION (git REVISION)"`` for ``--version``.
+
+    Parameters
+    ----------
+    source_dir : path-like, optional
+        Folder whose git checkout is described (default: this package's folder).  Outside a
+        git checkout (or without ``git``) the revision reads ``git revision unknown``.
+    """
+    from importlib import metadata
+
+    from simulations.store import git_revision
+
+    try:
+        version = metadata.version("coverage-principle")
+    except metadata.PackageNotFoundError:
+        version = "unknown (not installed)"
+    rev = git_revision(source_dir)
+    where = f"git {rev}" if rev else "git revision unknown: not a git checkout"
+    return f"coverage-principle {version} ({where})"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: computed only when asked (it runs ``git``)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help=None):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0,
+                         help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit(0)
+
+
+def _convert(text, like, key):
+    """Convert ``text`` to the type of ``like`` (a Config value); raise UsageError if it fails."""
+    def fail(what):
+        raise UsageError(f"--set {key}={text}: expected {what}")
+
+    if isinstance(like, bool):
+        low = text.strip().lower()
+        if low in ("true", "1", "yes", "on"):
+            return True
+        if low in ("false", "0", "no", "off"):
+            return False
+        fail("a boolean (true/false)")
+    if isinstance(like, int):
+        try:
+            return int(text)
+        except ValueError:
+            fail("an integer")
+    if isinstance(like, float):
+        try:
+            value = float(text)
+        except ValueError:
+            fail("a number")
+        if not math.isfinite(value):
+            fail("a finite number")
+        return value
+    if isinstance(like, str):
+        return text
+    if isinstance(like, (tuple, list)):
+        parts = [p for p in text.split(",") if p.strip()] if text.strip() else []
+        if like:
+            item = like[0]
+            kinds = {type(v) for v in like}
+            if len(kinds) > 1 and kinds <= {int, float}:
+                item = 1.0
+        else:
+            item = 1.0
+        if isinstance(item, (tuple, list)):
+            fail(f"a value of type {type(like).__name__} (nested sequences cannot be set)")
+        return type(like)(_convert(p.strip(), item, key) for p in parts)
+    raise UsageError(f"--set {key}: a field of type {type(like).__name__} cannot be set from "
+                     "the command line")
+
+
+def config_with_overrides(module, config, overrides):
+    """Return ``config`` with ``KEY=VALUE`` overrides applied (``run --set``).
+
+    Each value is converted to the type of the field's current value (``bool``, ``int``,
+    ``float``, ``str``, or a tuple of those written as a comma list).
+
+    Raises
+    ------
+    UsageError
+        Naming the key, if it is malformed, not a field of ``module.Config``, its value cannot
+        be converted, or the ``Config`` rejects it.
+    """
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(module.Config)}
+    changes = {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
+        if key not in fields:
+            raise UsageError(f"--set {key}: not a Config field of {module.NAME}; fields: "
+                             f"{', '.join(sorted(fields))}")
+        changes[key] = _convert(text, getattr(config, key), key)
+    if not changes:
+        return config
+    try:
+        return dataclasses.replace(config, **changes)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"--set: {module.NAME}.Config rejects {changes}: {exc}") from None
+
+
+def _config(module, args):
+    config = module.Config.quick() if args.quick else module.Config.full()
+    return config_with_overrides(module, config, getattr(args, "overrides", None) or [])
+
+
 def build_parser():
     """Return the argparse parser (exposed for documentation and tests)."""
     parser = _Parser(
         prog=PROG, description="Simulations and claim checks for the coverage principle "
                                "(arXiv 2510.15020).")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="print the package version and git revision, then exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("list", help="list experiments with their paper references")
+    lst = sub.add_parser("list", help="list experiments by topic with their paper references "
+                                      "and task counts")
+    lst.add_argument("--json", action="store_true",
+                     help="print a JSON array (name, topic, paper_ref, title, tasks_quick, "
+                          "tasks_full)")
 
     def common(p, jobs_help):
         p.add_argument("--quick", action="store_true", help="quick preset (seconds; CI)")
@@ -132,9 +258,15 @@ def build_parser():
     run = sub.add_parser("run", help="run one experiment")
     run.add_argument("name", help="experiment name (see `list`)")
     common(run, "worker processes (default 1)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                     help="override a Config field of the chosen preset (repeatable); the value "
+                          "is converted to the field's type, tuples as comma lists: "
+                          "--set ns=4,8,16 --set replicates=500")
 
     rep = sub.add_parser("reproduce", help="run every experiment and write OUT/report.md")
     common(rep, "worker processes (default 1)")
+    rep.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                     help="run only these experiments (default: all)")
     rep.add_argument("--readme", default=None, metavar="PATH",
                      help="also rewrite the claims table and gallery of this README "
                           "(figures copied to docs/figures next to it)")
@@ -152,6 +284,14 @@ def build_parser():
                      help="serial | process | dask-local | dask://HOST:PORT")
     cal.add_argument("--out", default="calibration",
                      help="output folder; rerunning resumes its stores (default: calibration)")
+
+    exp = sub.add_parser("export", help="write every run of OUT as tidy CSV or Parquet files "
+                                        "(needs the `tidy` extra: pandas, pyarrow)")
+    exp.add_argument("out", metavar="OUT", help="the --out folder of finished runs")
+    exp.add_argument("--format", choices=("csv", "parquet"), default="csv", dest="fmt",
+                     help="file format (default csv)")
+    exp.add_argument("--dest", default=None, metavar="PATH",
+                     help="where to write (default OUT/tidy)")
 
     bench = sub.add_parser("bench", help="print the benchmark table")
     bench.add_argument("--quick", action="store_true", help="smaller sizes")
@@ -207,14 +347,45 @@ def _print_not_run(claims, stream=None):
             stream.write(f"NOT RUN IN QUICK {c.id}\n")
 
 
-def cmd_list(args):
+def _only(names):
+    """The experiments named in ``--only`` (in list order, duplicates dropped)."""
     from simulations import registry
 
-    experiments = registry.all_experiments()
+    wanted = [registry.get(n) for n in dict.fromkeys(names)]
+    return sorted(wanted, key=lambda m: (m.TOPIC, m.NAME))
+
+
+def _task_count(module, preset):
+    try:
+        return len(module.tasks(getattr(module.Config, preset)()))
+    except Exception:  # reported when the experiment runs
+        return None
+
+
+def cmd_list(args):
+    import json
+
+    from simulations import registry
+
+    experiments = registry.all_experiments()  # sorted by topic, then name
     errors = registry.import_errors()
-    width = max((len(m.NAME) for m in experiments), default=0)
-    for m in experiments:
-        print(f"{m.NAME.ljust(width)}  {m.PAPER_REF}  —  {m.TITLE}")
+    rows = [{"name": m.NAME, "topic": m.TOPIC, "paper_ref": m.PAPER_REF, "title": m.TITLE,
+             "tasks_quick": _task_count(m, "quick"), "tasks_full": _task_count(m, "full")}
+            for m in experiments]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        width = max((len(r["name"]) for r in rows), default=0)
+        topic = None
+        for r in rows:
+            if r["topic"] != topic:
+                topic = r["topic"]
+                n = sum(x["topic"] == topic for x in rows)
+                print(f"{'' if r is rows[0] else chr(10)}{topic} ({n} experiment"
+                      f"{'s' if n != 1 else ''})")
+            quick, full = ("?" if r[k] is None else str(r[k]) for k in ("tasks_quick", "tasks_full"))
+            print(f"  {r['name'].ljust(width)}  tasks quick {quick:>4} / full {full:>5}  "
+                  f"{r['paper_ref']}  —  {r['title']}")
     for modname, err in sorted(errors.items()):
         print(f"{PROG}: warning: experiment module {modname} failed to load: "
               f"{err.splitlines()[-1]}", file=sys.stderr)
@@ -224,7 +395,7 @@ def cmd_list(args):
 def _run_one(module, args, executor, out, overall=None):
     from simulations.experiment import run_experiment
 
-    config = module.Config.quick() if args.quick else module.Config.full()
+    config = _config(module, args)
     return run_experiment(module, config, seed=args.seed, out_dir=out, executor=executor,
                           progress=True, allow_stale=args.allow_stale, fresh=args.fresh,
                           overall=overall)
@@ -249,6 +420,7 @@ def cmd_run(args):
     from simulations.store import FolderLock
 
     module = registry.get(args.name)  # UnknownExperimentError -> exit 2
+    _config(module, args)  # a bad --set is refused before anything is written
     _check_executor(args.executor)
     out = _prepare_out_dir(args.out)
     with FolderLock(out / module.NAME), _executor(args) as executor:  # refused at once if in use
@@ -270,8 +442,12 @@ def cmd_reproduce(args):
 
     _check_executor(args.executor)
     out = _prepare_out_dir(args.out)
-    experiments = registry.all_experiments()
-    errors = dict(registry.import_errors())
+    if args.only:
+        experiments = _only(args.only)  # UnknownExperimentError -> exit 2
+        errors = {}
+    else:
+        experiments = registry.all_experiments()
+        errors = dict(registry.import_errors())
     if not experiments and not errors:
         print(f"{PROG}: error: no experiments found in simulations/experiments", file=sys.stderr)
         return 1
@@ -383,7 +559,19 @@ def cmd_calibrate(args):
     return 1 if bad or failed_runs else 0
 
 
-_COMMANDS = {"list": cmd_list, "run": cmd_run, "reproduce": cmd_reproduce,
+def cmd_export(args):
+    from simulations.results import TidyDependencyError, export
+
+    try:
+        paths = export(args.out, fmt=args.fmt, dest=args.dest)
+    except (TidyDependencyError, FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    for path in paths:
+        print(path)
+    return 0
+
+
+_COMMANDS = {"export": cmd_export, "list": cmd_list, "run": cmd_run, "reproduce": cmd_reproduce,
              "calibrate": cmd_calibrate, "bench": cmd_bench}
 
 

@@ -400,8 +400,9 @@ def run_experiment(module, config, *, seed, out_dir=None, executor=None, progres
 
     Parameters
     ----------
-    module : module
-        An experiment module (see the module docstring for the contract).
+    module : module or str
+        An experiment module (see the module docstring for the contract), or the name of a
+        registered one (``"kl-vs-coverage"``, see :func:`simulations.registry.get`).
     config : module.Config
         Usually ``module.Config.quick()`` or ``module.Config.full()``.
     seed : int
@@ -435,6 +436,12 @@ def run_experiment(module, config, *, seed, out_dir=None, executor=None, progres
     ------
     TypeError
         If `module` breaks the contract or `config` has the wrong type.
+    LookupError
+        If `module` is a name no registered experiment has
+        (:class:`simulations.registry.UnknownExperimentError`).
+    RuntimeError
+        If called while a spawned worker process imports the main script (a script without
+        an ``if __name__ == "__main__":`` guard).
     ValueError
         If `seed` is negative, tasks repeat a ``(cell, rep)``, or ``out_dir`` cannot be
         resumed (:class:`simulations.store.StoreError`: held by another run, a different or
@@ -446,6 +453,13 @@ def run_experiment(module, config, *, seed, out_dir=None, executor=None, progres
         If the results folder cannot be written (e.g. disk full); the tasks stored so
         far are kept.
     """
+    from simulations.pool import refuse_in_spawned_child
+
+    refuse_in_spawned_child("run_experiment")
+    if isinstance(module, str):
+        from simulations import registry
+
+        module = registry.get(module)
     check_experiment(module)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"`seed` must be an integer, got {type(seed).__name__}.")

@@ -1,19 +1,20 @@
 """Figures: log-log rate plots with the fitted and predicted slopes, and simple line plots.
 
-Uses the non-interactive ``Agg`` backend; every function saves a PNG and closes its figure.
+Figures are built as :class:`matplotlib.figure.Figure` objects drawn on an explicit ``Agg``
+canvas, without :mod:`matplotlib.pyplot`: importing or calling this module never changes the
+matplotlib backend (inline figures in Jupyter keep working) and leaves no figure open.
+Every function saves a PNG.
 """
 
 from __future__ import annotations
 
 import pathlib
 
-import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from theory._validation import as_float_array  # noqa: E402
+from theory._validation import as_float_array
 
 __all__ = ["rate_plot", "line_plot", "DPI"]
 
@@ -28,8 +29,14 @@ def _save(fig, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
-    plt.close(fig)
     return path
+
+
+def _figure(figsize):
+    """A new figure with one axes on its own Agg canvas (no pyplot state, no backend change)."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
 
 
 def rate_plot(x, y_stat, y_lo, y_hi, fit, predicted_slope, *, xlabel, ylabel, title, path):
@@ -61,7 +68,7 @@ def rate_plot(x, y_stat, y_lo, y_hi, fit, predicted_slope, *, xlabel, ylabel, ti
         raise ValueError(f"`y_stat` must have shape {x.shape}, got {y.shape}.")
     if (x <= 0).any():
         raise ValueError("`x` must be positive on a log axis.")
-    fig, ax = plt.subplots(figsize=(5.2, 3.9))
+    fig, ax = _figure((5.2, 3.9))
     if y_lo is not None and y_hi is not None:
         lo = as_float_array(y_lo, "y_lo", ndim=1)
         hi = as_float_array(y_hi, "y_hi", ndim=1)
@@ -115,7 +122,7 @@ def line_plot(x, series, *, xlabel, ylabel, title, path, logx=False, logy=False,
     x = as_float_array(x, "x", ndim=1)
     if not isinstance(series, dict) or not series:
         raise TypeError("`series` must be a non-empty dict of label -> values.")
-    fig, ax = plt.subplots(figsize=(5.2, 3.9))
+    fig, ax = _figure((5.2, 3.9))
     for i, (label, ys) in enumerate(series.items()):
         ys = as_float_array(ys, f"series[{label!r}]", ndim=1, allow_nan=True)
         if ys.shape != x.shape:

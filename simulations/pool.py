@@ -31,7 +31,7 @@ import threading
 
 from simulations._worker_init import worker_main
 
-__all__ = ["WorkerPool", "WorkerLostError"]
+__all__ = ["WorkerPool", "refuse_in_spawned_child", "WorkerLostError"]
 
 #: Workers that die before running anything, in a row, before the pool gives up.
 _MAX_STARTUP_DEATHS = 3
@@ -59,6 +59,25 @@ class _Worker:
         self.process, self.conn, self.item, self.ran = process, conn, None, False
 
 
+def refuse_in_spawned_child(what):
+    """Raise ``RuntimeError`` while a spawned child process is re-importing the main script.
+
+    A script that starts a process pool or runs an experiment at top level, without an
+    ``if __name__ == "__main__":`` guard, is re-executed by every ``spawn`` worker while it
+    boots; each would start another run (writing bogus failures into the results folder).
+
+    Parameters
+    ----------
+    what : str
+        What was called, named in the message.
+    """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise RuntimeError(
+            f"{what} was called while a spawned worker process imports the main script: "
+            "put the code that starts the run under `if __name__ == \"__main__\":` (worker "
+            "processes re-import the script that started them).")
+
+
 class WorkerPool:
     """Process pool in which a dead worker fails only its own task (see the module docstring).
 
@@ -82,6 +101,7 @@ class WorkerPool:
     """
 
     def __init__(self, max_workers):
+        refuse_in_spawned_child("WorkerPool")
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
             raise ValueError(f"`max_workers` must be a positive integer, got {max_workers!r}.")
         self.parallelism = max_workers

@@ -113,7 +113,7 @@ STORE_FORMAT = 2
 #: Modules of :mod:`simulations` that never run inside a task (UI, reports, benchmarks,
 #: the process pool's plumbing); they are left out of :func:`code_fingerprint`.
 _NOT_IN_TASKS = ("cli.py", "report.py", "progress.py", "registry.py", "__main__.py", "bench.py",
-                 "pool.py")
+                 "pool.py", "results.py", "record_schemas.py")
 
 _FRESH_HINT = ("rerun with --fresh (fresh=True) to move the old content aside and start "
                "afresh, or use another --out folder")
@@ -441,8 +441,8 @@ def code_fingerprint(module=None):
     """SHA-256 (hex, 16 chars) of the source code that runs inside tasks.
 
     Covers every ``.py`` file of :mod:`theory` and :mod:`simulations` except the
-    command-line, report, progress, process-pool and benchmark modules and the experiment
-    modules, plus the source file of ``module`` (the experiment being run) when it has one.
+    command-line, report, progress, process-pool, benchmark and tidy-results modules
+    (:data:`_NOT_IN_TASKS`) and the experiment modules, plus the source file of ``module`` (the experiment being run) when it has one.
     Paths enter the hash relative to their package, so the fingerprint does not depend on
     where the toolkit is installed.
 

@@ -32,6 +32,7 @@ NAME = "convex-class"
 PAPER_REF = "Theorem G.1 (ICLR) / Theorem E.1 (arXiv)"
 TITLE = "Convex (mixture) class: coverage of the MLE decays polynomially in N"
 TOPIC = "generalization of maximum likelihood"
+RECORD_AXES = {"cov": "Ns"}  # record["cov"][i] is the coverage at N = config.Ns[i]
 
 
 @dataclass(frozen=True)

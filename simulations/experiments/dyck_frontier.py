@@ -388,9 +388,7 @@ def _explain(pooled, best, key, acct):
 
 
 def plot(config, records, out_dir):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # the backend in use is left as it is
 
     paths = []
     views = [("budget_memo", "budget", f"matched budget {config.budget:,} queries (memoised)"),

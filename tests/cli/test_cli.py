@@ -31,7 +31,7 @@ def _one_line_error(err):
 def test_list_names_every_experiment(toy, capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert any(line.startswith("toy-power-law") and "test only" in line and toy.TITLE in line
+    assert any(line.strip().startswith("toy-power-law") and "test only" in line and toy.TITLE in line
                for line in out.splitlines())
     for module in registry.all_experiments():
         assert module.NAME in out and module.PAPER_REF in out
