@@ -19,8 +19,7 @@ Best-of-N and pass@k (:mod:`theory.best_of_n`)
 Models (:mod:`theory.models`)
     :class:`AutoregressiveLinearModel`, :class:`MarkovModel`, :class:`TabularFeatures`,
     :class:`CallableFeatures`, :func:`categorical_model`.
-Laws of the log-likelihood ratio (:mod:`theory.log_ratio`, :mod:`theory.certified`,
-:mod:`theory.iid_tokens`)
+Laws of the log-likelihood ratio (:mod:`theory.log_ratio`, :mod:`theory.certified`, :mod:`theory.iid_tokens`)
     exact: :func:`exact_log_ratio` (a :class:`LogRatioLaw`), :func:`exact_stopped_kl`;
     certified: :func:`certified_log_ratio`, :func:`certified_coverage`,
     :func:`certified_stopped_kl`; i.i.d. tokens: :class:`IidTokenLaw`; sampled:
