@@ -310,7 +310,8 @@ def check_links(root=ROOT, pages=None):
     """Broken relative links of ``README.md`` and ``docs/*.md`` (or of the given pages).
 
     A link is relative when it has no URL scheme (``http:``, ``mailto:``, ...).  It must name an
-    existing file or folder (resolved against the page's folder); a ``#fragment`` into a Markdown
+    existing file or folder inside ``root`` (resolved against the page's folder: a page of the
+    repository cannot point to files that are not shipped with it); a ``#fragment`` into a Markdown
     file (or into the page itself) must be one of that file's heading anchors.
 
     Returns
@@ -335,6 +336,9 @@ def check_links(root=ROOT, pages=None):
             target = (page.parent / path_part) if path_part else page
             if not target.exists():
                 broken.append(BrokenLink(shown, link.line, link.target, "no such file"))
+                continue
+            if not target.resolve().is_relative_to(root.resolve()):
+                broken.append(BrokenLink(shown, link.line, link.target, "outside the repository"))
                 continue
             if fragment and target.is_file() and target.suffix == ".md":
                 anchors = heading_anchors(target.read_text(encoding="utf-8"))

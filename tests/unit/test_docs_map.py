@@ -90,6 +90,23 @@ def test_link_check_reports_exactly_the_broken_links(tmp_path):
     assert main(["--root", str(tmp_path), "--check-links"]) == 1
 
 
+def test_links_and_paths_leaving_the_repository_are_reported(tmp_path):
+    repo = tmp_path / "repo"
+    _write(tmp_path, {"shared/reference/notes.md": "# Notes\n"})
+    _write(repo, {"README.md": "[notes](../shared/reference/notes.md) [in](docs/a.md)\n",
+                  "docs/a.md": "# A\n"})
+    broken = {(b.page, b.line, b.target, b.reason) for b in check_links(repo)}
+    assert broken == {("README.md", 1, "../shared/reference/notes.md", "outside the repository")}
+
+
+def test_no_page_points_outside_the_repository():
+    """README and docs cite the papers (arXiv links) or in-repo pages, never the team's notes."""
+    offending = [f"{p.name}:{i}" for p in docs_map._pages(ROOT)
+                 for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if "shared/reference" in line or "/work/" in line]
+    assert not offending, offending
+
+
 def test_name_check_reports_unknown_functions_and_tests(tmp_path):
     _write(tmp_path, {
         "theory/bounds.py": "X = 1\n\nclass K:\n    def method(self):\n        pass\n\ndef f():\n    pass\n",

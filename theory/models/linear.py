@@ -265,7 +265,7 @@ class AutoregressiveLinearModel:
     def hessian_log_prob(self, x, y, *, paired=False):
         r"""Hessian :math:`\nabla^2_\theta\log\pi_\theta(y|x) = -\sum_h\mathrm{Cov}_{\pi_\theta}[\phi]`.
 
-        Returns ``... + (d, d)`` negative semidefinite matrices (``... `` as in
+        Returns ``... + (d, d)`` negative semidefinite matrices (the batch shape ``...`` as in
         :meth:`grad_log_prob`).
         """
         x, y = self._sequences_iv(x, y, paired)
