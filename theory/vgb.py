@@ -1314,8 +1314,10 @@ def relaxation_time(tree, node_values, *, tau_at_leaves=True):
     if n <= 3:
         ev = np.linalg.eigvalsh(A.toarray())
     else:
+        # A fixed start vector: ARPACK's default is drawn from a generator whose state persists
+        # across calls, which made t_rel differ in the last bits between runs and executors.
         ev = splinalg.eigsh(A.tocsc(), k=2, sigma=1.0 + 1e-7, which="LM",
-                            return_eigenvectors=False)
+                            v0=np.full(n, 1.0 / np.sqrt(n)), return_eigenvectors=False)
     ev = np.sort(ev)
     return float(1.0 / (1.0 - ev[-2]))
 

@@ -284,3 +284,12 @@ def test_exact_value_walk_length_law_validation():
         exact_value_walk_length_law(0, 10)
     with pytest.raises(ValueError, match="t_max"):
         exact_value_walk_length_law(3, -1)
+
+
+def test_relaxation_time_is_bit_reproducible_across_calls():
+    """ARPACK starts from a fixed vector: repeated calls (and so executors) agree to the bit."""
+    aut = random_tree(3, 5, rng=np.random.default_rng(5))
+    tree = expand_tree(aut)
+    v = tree.node_values(multiplicative_error(aut, 0.5))
+    first = relaxation_time(tree, v)
+    assert all(relaxation_time(tree, v) == first for _ in range(5))
