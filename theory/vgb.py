@@ -1379,6 +1379,10 @@ def first_leaf_law(tree, node_values, *, tau_at_leaves=True):
     return np.clip(law, 0.0, None)
 
 
+#: Largest ``horizon * t_max`` :func:`exact_value_walk_length_law` accepts.
+_MAX_WALK_WORK = 10 ** 10
+
+
 def exact_value_walk_length_law(horizon, t_max):
     r"""Law of the number of steps the lazy VGB walk takes to reach a leaf when :math:`\hat V = V^\star`.
 
@@ -1405,6 +1409,11 @@ def exact_value_walk_length_law(horizon, t_max):
     tail : float
         :math:`P[T_H > t_{\max}]`.
 
+    Raises
+    ------
+    ValueError
+        ``horizon < 1``, ``t_max < 0``, or ``horizon * t_max`` above ``1e10`` updates.
+
     Examples
     --------
     >>> pmf, tail = exact_value_walk_length_law(1, 3)     # one lazy coin per step
@@ -1416,6 +1425,12 @@ def exact_value_walk_length_law(horizon, t_max):
     """
     H = check_int(horizon, "horizon", low=1)
     t_max = check_int(t_max, "t_max", low=0)
+    check_allocation(8 * (H + 1), "horizon", H)
+    check_allocation(8 * (t_max + 1), "t_max", t_max)
+    if H * (t_max + 1) > _MAX_WALK_WORK:
+        raise ValueError(f"`horizon` * `t_max` = {H * (t_max + 1):.3g} elementary updates exceed "
+                         f"{_MAX_WALK_WORK:.0e} (hours of work); the law is negligible beyond a "
+                         "few multiples of 2 horizon^2 steps.")
     # transient states 0..H-1; one step: hold 1/2, else down (root: always down) or up
     p = np.zeros(H)
     p[0] = 1.0
