@@ -1,7 +1,9 @@
-"""Command line: ``python -m simulations {list,run,reproduce,bench}``.
+"""Command line: ``python -m simulations {list,run,reproduce,calibrate,bench}``.
 
-Exit status: 0 success (every non-exploratory claim passed; every benchmark passed),
-1 a claim/benchmark failed, a task failed or an experiment crashed, 2 bad input (unknown
+Exit status: 0 success (every binding claim PASS -- 'not run in quick' claims are listed and
+neither pass nor fail; every benchmark passed), 1 a binding claim is FAIL or UNDERPOWERED,
+a benchmark failed, a task failed or an experiment crashed (``calibrate``: a claim fails
+more often than its stated false-fail rate allows, or is underpowered), 2 bad input (unknown
 experiment, bad flag value, unwritable output folder, a results folder from a different
 run or computed by different code).  Errors of kind 2 are one line on stderr.
 """
@@ -54,6 +56,15 @@ def _pos_int(text):
     return value
 
 
+def _seed_list(text):
+    from simulations.calibrate import parse_seeds
+
+    try:
+        return parse_seeds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _executor_spec(text):
     if text in ("serial", "process", "dask-local"):
         return text
@@ -96,6 +107,20 @@ def build_parser():
                      help="also rewrite the claims table and gallery of this README "
                           "(figures copied to docs/figures next to it)")
 
+    cal = sub.add_parser(
+        "calibrate", help="rerun experiments over seeds and test each binding claim's failure "
+                          "count against its stated false-fail rate")
+    cal.add_argument("--seeds", type=_seed_list, default=list(range(20)), metavar="LIST",
+                     help="root seeds, e.g. 0-19 (default) or 3,5,8")
+    cal.add_argument("--quick", action="store_true", help="quick presets (default: full)")
+    cal.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                     help="restrict to these experiments (default: all)")
+    cal.add_argument("--jobs", type=_pos_int, default=1, help="worker processes (default 1)")
+    cal.add_argument("--executor", type=_executor_spec, default=None,
+                     help="serial | process | dask-local | dask://HOST:PORT")
+    cal.add_argument("--out", default="calibration",
+                     help="output folder; rerunning resumes its stores (default: calibration)")
+
     bench = sub.add_parser("bench", help="print the benchmark table")
     bench.add_argument("--quick", action="store_true", help="smaller sizes")
     bench.add_argument("--json", default=None, metavar="PATH", help="also write rows as JSON")
@@ -132,8 +157,16 @@ def _print_claims(claims, stream=None):
 
 
 def _summary(claims):
-    binding = [c for c in claims if not c.exploratory]
-    return f"{sum(c.passed for c in binding)}/{len(binding)} claims passed"
+    from simulations.report import headline
+
+    return headline(claims)
+
+
+def _print_not_run(claims, stream=None):
+    stream = sys.stdout if stream is None else stream
+    for c in claims:
+        if c.verdict == "not run in quick":
+            stream.write(f"NOT RUN IN QUICK {c.id}\n")
 
 
 def cmd_list(args):
@@ -240,6 +273,10 @@ def cmd_reproduce(args):
     claims = [c for r in results for c in r.claims]
     print()
     _print_claims(claims)
+    _print_not_run(claims)
+    for c in claims:
+        if c.blocking:
+            print(f"{c.verdict} {c.id}")
     for name, msg in sorted(errors.items()):
         print(f"CRASHED {name}: {msg.splitlines()[-1] if msg else ''}")
     ok = not errors and all(r.passed for r in results)
@@ -265,7 +302,29 @@ def cmd_bench(args):
     return 1 if any(r.passed is False for r in rows) else 0
 
 
-_COMMANDS = {"list": cmd_list, "run": cmd_run, "reproduce": cmd_reproduce, "bench": cmd_bench}
+def cmd_calibrate(args):
+    from simulations import registry
+    from simulations.calibrate import calibrate
+    from simulations.store import CorruptStoreError, ResumeConflictError
+    from simulations.sweep import make_executor
+
+    modules = ([registry.get(n) for n in args.only] if args.only else registry.all_experiments())
+    _check_executor(args.executor)
+    out = _prepare_out_dir(args.out)
+    with make_executor(args.executor, args.jobs) as executor:
+        try:
+            rows, failed_runs = calibrate(modules, args.seeds, quick=args.quick, out_dir=out,
+                                          executor=executor, progress=True,
+                                          log=lambda line: print(line, flush=True))
+        except (ResumeConflictError, CorruptStoreError) as exc:
+            raise UsageError(str(exc)) from None
+    print((out / "calibration.md").read_text())
+    bad = [r for r in rows if r.consistent is False or r.underpowered]
+    return 1 if bad or failed_runs else 0
+
+
+_COMMANDS = {"list": cmd_list, "run": cmd_run, "reproduce": cmd_reproduce,
+             "calibrate": cmd_calibrate, "bench": cmd_bench}
 
 
 def main(argv=None):

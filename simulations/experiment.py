@@ -1,4 +1,6 @@
-"""The experiment contract, the ``Task`` and ``Claim`` records, and the runner.
+"""The experiment contract, the ``Task`` record, and the runner.
+
+``Claim`` and the acceptance rules live in :mod:`simulations.claims` (re-exported here).
 
 An *experiment* is a module in :mod:`simulations.experiments` that defines
 
@@ -42,7 +44,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import json
-import math
 import pathlib
 import time
 import traceback
@@ -51,14 +52,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulations.claims import EVALUATIONS, Claim
 from simulations.store import TaskStore, code_fingerprint, to_jsonable
 from simulations.sweep import SerialExecutor, run_task_safely
 
 __all__ = ["Task", "Claim", "ExperimentResult", "EVALUATIONS", "REQUIRED_ATTRIBUTES",
            "TaskFailedError", "check_experiment", "run", "run_experiment", "analysis_rng"]
-
-#: How a claim's number was obtained.
-EVALUATIONS = ("exact", "certified", "monte_carlo")
 
 #: Names every experiment module must define.
 REQUIRED_ATTRIBUTES = ("NAME", "PAPER_REF", "TITLE", "TOPIC", "Config", "tasks", "run_task",
@@ -97,86 +96,6 @@ class Task:
     def to_dict(self):
         """Return a JSON-ready dict."""
         return {"cell": self.cell, "rep": self.rep, "params": to_jsonable(self.params)}
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A checked prediction of the paper.
-
-    Attributes
-    ----------
-    id : str
-        Stable identifier, e.g. ``"kl-vs-coverage/markov-bound"``.
-    paper_ref : str
-        Statement number(s) in the paper.
-    statement : str
-        What is claimed, in words or a short formula.
-    predicted : float, str or None
-        The predicted value (or bound/rate, e.g. ``-0.5``, ``"<= 1/log N"``).
-    measured : float, str or None
-        The measured value.
-    interval : [lo, hi] or None
-        Confidence (``monte_carlo``) or certified (``certified``) interval for ``measured``.
-    evaluation : {"exact", "certified", "monte_carlo"}
-        How ``measured`` was obtained.
-    passed : bool
-        Verdict.
-    exploratory : bool, default False
-        Exploratory claims are reported but do not decide the exit status.
-    details : str, default ""
-        Free text: acceptance rule, false-fail rate, sample sizes.
-    """
-
-    id: str
-    paper_ref: str
-    statement: str
-    predicted: object
-    measured: object
-    interval: object
-    evaluation: str
-    passed: bool
-    exploratory: bool = False
-    details: str = ""
-
-    def __post_init__(self):
-        for name in ("id", "paper_ref", "statement", "details"):
-            if not isinstance(getattr(self, name), str):
-                raise TypeError(f"`{name}` must be a str, got {type(getattr(self, name)).__name__}.")
-        if self.evaluation not in EVALUATIONS:
-            raise ValueError(f"`evaluation` must be one of {EVALUATIONS}, got {self.evaluation!r}.")
-        if isinstance(self.passed, np.bool_):
-            object.__setattr__(self, "passed", bool(self.passed))
-        if not isinstance(self.passed, bool):
-            raise TypeError(f"`passed` must be a bool, got {type(self.passed).__name__}.")
-        if isinstance(self.exploratory, np.bool_):
-            object.__setattr__(self, "exploratory", bool(self.exploratory))
-        if not isinstance(self.exploratory, bool):
-            raise TypeError(f"`exploratory` must be a bool, got {type(self.exploratory).__name__}.")
-        if self.interval is not None:
-            try:
-                lo, hi = (float(v) for v in self.interval)
-            except (TypeError, ValueError):
-                raise ValueError(f"`interval` must be [lo, hi] or None, got {self.interval!r}.") from None
-            if not (lo <= hi or (math.isnan(lo) or math.isnan(hi))):
-                raise ValueError(f"`interval` must satisfy lo <= hi, got [{lo}, {hi}].")
-            object.__setattr__(self, "interval", (lo, hi))
-        for name in ("predicted", "measured"):
-            object.__setattr__(self, name, to_jsonable(getattr(self, name)))
-
-    def to_dict(self):
-        """Return a JSON-ready dict (the ``claims.json`` schema)."""
-        return {
-            "id": self.id, "paper_ref": self.paper_ref, "statement": self.statement,
-            "predicted": self.predicted, "measured": self.measured,
-            "interval": None if self.interval is None else list(self.interval),
-            "evaluation": self.evaluation, "passed": self.passed,
-            "exploratory": self.exploratory, "details": self.details,
-        }
-
-    @classmethod
-    def from_dict(cls, d):
-        """Inverse of :meth:`to_dict`."""
-        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d})
 
 
 @dataclass(frozen=True)
@@ -227,8 +146,8 @@ class ExperimentResult:
 
     @property
     def passed(self):
-        """True when no task failed and every non-exploratory claim passed."""
-        return not self.failed_tasks and all(c.passed for c in self.claims if not c.exploratory)
+        """True when no task failed and every binding claim is PASS or 'not run in quick'."""
+        return not self.failed_tasks and not any(c.blocking for c in self.claims)
 
     def to_dict(self):
         """Return a JSON-ready summary (records omitted)."""

@@ -1,5 +1,7 @@
 """Rate fits and intervals used to accept or reject the paper's predictions.
 
+* :func:`loglog_fit_draws` -- the same fit, also returning the bootstrap slopes (for power
+  computations, see :mod:`simulations.claims`).
 * :func:`loglog_fit` -- slope of ``log statistic(y | x)`` against ``log x`` with a stratified
   bootstrap interval (replicates resampled within each ``x``; vectorised, no loop over
   resamples) and Theil--Sen as a robust cross-check.
@@ -20,7 +22,7 @@ from scipy import stats
 from theory._validation import as_finite_array, check_int, check_real
 from theory.intervals import clopper_pearson
 
-__all__ = ["RateFit", "loglog_fit", "binomial_interval", "bonferroni", "slope_test", "weighted_quantile"]
+__all__ = ["RateFit", "loglog_fit", "loglog_fit_draws", "stratified_bootstrap", "binomial_interval", "bonferroni", "slope_test", "weighted_quantile"]
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,35 @@ def loglog_fit(x, y_replicates, *, level=0.95, n_boot=2000, rng, statistic="mean
     >>> bool(fit.ci_low < -0.5 < fit.ci_high)
     True
     """
+    return loglog_fit_draws(x, y_replicates, level=level, n_boot=n_boot, rng=rng,
+                            statistic=statistic, q=q, nonpositive=nonpositive)[0]
+
+
+def loglog_fit_draws(x, y_replicates, *, level=0.95, n_boot=2000, rng, statistic="mean", q=None,
+                     nonpositive="raise"):
+    """:func:`loglog_fit` that also returns the bootstrap slopes.
+
+    Parameters
+    ----------
+    x, y_replicates, level, n_boot, rng, statistic, q, nonpositive
+        As in :func:`loglog_fit` (same validation, same use of ``rng``).
+
+    Returns
+    -------
+    fit : RateFit
+        Identical to ``loglog_fit(...)`` with the same arguments and generator state.
+    draws : (B',) ndarray
+        The refitted slopes of the valid bootstrap resamples (``B' = n_boot -
+        fit.n_boot_invalid``), from which ``fit.ci_low``/``fit.ci_high`` are quantiles.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> n = np.array([64, 128, 256, 512])
+    >>> fit, draws = loglog_fit_draws(n, n[:, None] ** -1.0 * rng.lognormal(0, 0.1, (4, 30)), rng=rng)
+    >>> draws.shape, bool(abs(fit.slope + 1) < 0.1)
+    ((2000,), True)
+    """
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"`rng` must be a numpy.random.Generator, got {type(rng).__name__}.")
     level = check_real(level, "level", low=0, high=1, low_open=True, high_open=True)
@@ -237,7 +268,54 @@ def loglog_fit(x, y_replicates, *, level=0.95, n_boot=2000, rng, statistic="mean
         ci_high=float(ci_high), level=level,
         method=f"OLS on log-log of per-x {name}; stratified bootstrap percentile CI (B={n_boot})",
         n_points=int(x.size), theil_slope=t_slope, theil_low=t_low, theil_high=t_high,
-        statistic=name, n_dropped=int(bad.sum()), n_boot_invalid=n_invalid)
+        statistic=name, n_dropped=int(bad.sum()), n_boot_invalid=n_invalid), boot_slopes
+
+
+def stratified_bootstrap(y_replicates, *, n_boot=2000, rng, statistic="mean", q=None):
+    """Per-group statistic of ``n_boot`` stratified bootstrap resamples.
+
+    Parameters
+    ----------
+    y_replicates : (K, R) array_like or sequence of K 1-D arrays
+        Replicates of each of ``K`` groups (ragged allowed); each group is resampled with
+        replacement within itself (the design is kept), as in :func:`loglog_fit`.
+    n_boot : int
+        Number of resamples (>= 100).
+    rng : numpy.random.Generator
+    statistic : {"mean", "quantile"}
+    q : float, optional
+        Quantile in (0, 1); required iff ``statistic == "quantile"``.
+
+    Returns
+    -------
+    point : (K,) ndarray
+        The statistic of each group on the data.
+    draws : (n_boot, K) ndarray
+        The statistic of each group on each resample.
+
+    Examples
+    --------
+    >>> point, draws = stratified_bootstrap([[1.0, 2.0, 3.0], [5.0, 5.0]], rng=np.random.default_rng(0))
+    >>> point.tolist(), draws.shape, bool((draws[:, 1] == 5).all())
+    ([2.0, 5.0], (2000, 2), True)
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"`rng` must be a numpy.random.Generator, got {type(rng).__name__}.")
+    n_boot = check_int(n_boot, "n_boot", low=100)
+    if statistic not in ("mean", "quantile"):
+        raise ValueError(f"`statistic` must be 'mean' or 'quantile', got {statistic!r}.")
+    if statistic == "quantile":
+        if q is None:
+            raise ValueError("`q` is required when `statistic` is 'quantile'.")
+        q = check_real(q, "q", low=0, high=1)
+    elif q is not None:
+        raise ValueError("`q` is only used with statistic='quantile'.")
+    try:
+        k = len(y_replicates)
+    except TypeError:
+        raise TypeError("`y_replicates` must be a 2-D array or a sequence of 1-D arrays.") from None
+    _, data, counts = _replicates_iv(np.arange(1.0, k + 1.0), y_replicates)
+    return _reduce(data, statistic, q), _stratified_bootstrap(data, counts, n_boot, statistic, q, rng)
 
 
 def binomial_interval(k, n, *, level=0.95):

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import toy_experiment
 
@@ -116,7 +117,7 @@ def test_process_pool_matches_serial(toy, tmp_path):
     key = lambda r: (r["cell"], r["rep"])  # noqa: E731
     serial = sorted(read_records(tmp_path / "serial" / toy.NAME), key=key)
     pool = sorted(read_records(tmp_path / "pool" / toy.NAME), key=key)
-    assert json.dumps(serial) == json.dumps(pool) and len(serial) == 24
+    assert json.dumps(serial) == json.dumps(pool) and len(serial) == 4 * toy.Config.quick().reps
 
 
 @pytest.fixture
@@ -133,29 +134,87 @@ def test_reproduce_writes_report(only_toy, tmp_path, capsys):
     assert "root seed" in report and "## zz test" in report
     assert "| toy-power-law/slope |" in report and "PASS" in report
     assert f"({only_toy.NAME}/toy_rate.png)" in report
-    assert "1/1 claims passed" in out
+    assert ("1 predictions tested: 1 pass, 0 fail, 0 underpowered; 0 exploratory (0 fail); "
+            "0 sanity checks (all pass)") in out
+
+
+def _toy_claims(**kw):
+    """Claims on the toy records built by the rules: each verdict comes out of its rule."""
+    from simulations.claims import exponent_claim, not_run_in_quick, sanity_claim
+
+    def claims(config, records):
+        xs = np.array(config.xs, dtype=float)
+        ys = [np.array([r["y"] for r in records if r["x"] == x]) for x in config.xs]
+        out = [exponent_claim("toy/explore", "test only", "exploratory: slope -1 (false)", xs, ys,
+                              predicted=-1.0, evaluation="monte_carlo", exploratory=True),
+               sanity_claim("toy/sanity", "test only", "one plus one", 1.0 + 1.0, 2.0, tolerance=0.0)]
+        if kw.get("fail"):
+            out.append(exponent_claim("toy/bad", "test only", "slope -1 (false)", xs, ys,
+                                      predicted=-1.0, evaluation="monte_carlo"))
+        if kw.get("underpowered"):
+            out.append(exponent_claim("toy/weak", "test only", "two points only", xs[:2],
+                                      [y[:3] for y in ys[:2]], predicted=-0.5,
+                                      few_points_reason="deliberately weak", evaluation="monte_carlo"))
+        if kw.get("not_run"):
+            out.append(not_run_in_quick(
+                exponent_claim("toy/full-only", "test only", "two points only", xs[:2],
+                               [y[:3] for y in ys[:2]], predicted=-0.5,
+                               few_points_reason="full preset only", evaluation="monte_carlo"),
+                reason="needs the full grid"))
+        return out
+    return claims
 
 
 def test_reproduce_exit_1_when_a_claim_fails(only_toy, tmp_path, monkeypatch, capsys):
-    from simulations.experiment import Claim
-
-    def failing(config, records):
-        return [Claim("toy/bad", "-", "fails", 1.0, 2.0, None, "exact", False),
-                Claim("toy/explore", "-", "exploratory fail", 1.0, 2.0, None, "exact", False,
-                      exploratory=True)]
-
-    monkeypatch.setattr(only_toy, "claims", failing)
-    assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 1
+    monkeypatch.setattr(only_toy, "claims", _toy_claims(fail=True))
+    assert main(["reproduce", "--quick", "--out", str(tmp_path),
+                 "--readme", str(_readme(tmp_path))]) == 1
+    out = capsys.readouterr().out
+    assert "1 predictions tested: 0 pass, 1 fail, 0 underpowered; 1 exploratory (1 fail); " \
+           "1 sanity checks (all pass)" in out
     report = (tmp_path / "report.md").read_text()
-    assert "FAIL" in report and "exploratory" in report
+    html = (tmp_path / "report.html").read_text()
+    readme = _readme(tmp_path).read_text()
+    for text in (report, html, readme):   # the exploratory failure is visible everywhere
+        assert "exploratory: fails" in text and "FAIL" in text
+    assert "Sanity checks" in report and "| toy/sanity |" in report
+    assert "## Binding claims that are not PASS" in report
+
+
+def _readme(tmp_path):
+    path = tmp_path / "README.md"
+    if not path.exists():
+        path.write_text("# x\n<!-- claims table -->\n<!-- /claims table -->\n")
+    return path
+
+
+def test_reproduce_exit_1_when_a_claim_is_underpowered(only_toy, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(only_toy, "claims", _toy_claims(underpowered=True))
+    assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 1
+    assert "UNDERPOWERED toy/weak" in capsys.readouterr().out
+
+
+def test_reproduce_not_run_in_quick_is_listed_not_failed(only_toy, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(only_toy, "claims", _toy_claims(not_run=True))
+    assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "NOT RUN IN QUICK toy/full-only" in out and "1 not run in quick" in out
+    assert "not run in quick" in (tmp_path / "report.md").read_text()
 
 
 def test_reproduce_only_exploratory_failures_pass(only_toy, tmp_path, monkeypatch):
+    monkeypatch.setattr(only_toy, "claims", _toy_claims())
+    assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 0
+
+
+def test_legacy_claims_are_flagged(only_toy, tmp_path, monkeypatch):
     from simulations.experiment import Claim
 
     monkeypatch.setattr(only_toy, "claims", lambda config, records: [
-        Claim("toy/explore", "-", "x", 1.0, 2.0, None, "exact", False, exploratory=True)])
+        Claim("toy/old", "-", "x", 1.0, 1.0, None, "exact", True)])
     assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "PASS (legacy)" in report and "1 with legacy verdicts" in report
 
 
 def test_reproduce_crash_is_reported(only_toy, tmp_path, monkeypatch, capsys):

@@ -23,12 +23,14 @@ from simulations.experiments import bernoulli_case_study as bern
 from simulations.experiments import kl_vs_coverage as klc
 from simulations.store import read_records
 
-SCHEMA = {"id", "paper_ref", "statement", "predicted", "measured", "interval", "evaluation", "passed"}
+SCHEMA = {"id", "paper_ref", "statement", "predicted", "measured", "interval", "evaluation", "passed",
+          "exploratory", "kind", "verdict", "rule", "tolerance", "power", "alternative", "conditions"}
 PNG = b"\x89PNG\r\n\x1a\n"
 EXPECTED_IDS = {
     klc.NAME: {f"{klc.NAME}/prop-3.1", f"{klc.NAME}/prop-F.1", f"{klc.NAME}/prop-F.2-equality",
                f"{klc.NAME}/prop-F.2-tightness"},
-    bern.NAME: ({f"{bern.NAME}/infinite-kl-probability", f"{bern.NAME}/fixed-p-step"}
+    bern.NAME: ({f"{bern.NAME}/infinite-kl-probability", f"{bern.NAME}/infinite-kl-iff-p-hat-zero",
+                 f"{bern.NAME}/fixed-p-step"}
                 | {f"{bern.NAME}/coverage-rate-N{N:g}" for N in bern.Config.quick().N_values}),
 }
 
@@ -54,7 +56,8 @@ def test_quick_run_passes_with_schema_and_figures(module, runs):
     assert {c["id"] for c in claims} == EXPECTED_IDS[module.NAME]
     for c in claims:
         assert SCHEMA <= c.keys(), c
-        assert c["passed"] is True, c
+        assert c["passed"] is True and c["verdict"] == "PASS" and "legacy" not in c, c
+        assert (c["power"] is None) == (c["kind"] == "sanity") and c["rule"], c
         assert c["evaluation"] in EVALUATIONS
         assert isinstance(c["statement"], str) and c["statement"]
         assert isinstance(c["paper_ref"], str) and c["paper_ref"]
@@ -173,14 +176,14 @@ def test_infinite_kl_counts_from_a_different_p_star_fail():
             r["prob_p_hat_zero"] = (1 - cfg.p_star) ** n              # the claimed p*
         records += recs
     claim = by_id(bern.claims(cfg, records))[f"{bern.NAME}/infinite-kl-probability"]
-    assert not claim.passed
-    assert not (claim.interval[0] <= claim.predicted <= claim.interval[1])
+    assert not claim.passed and claim.kind == "sanity"
+    assert claim.measured < 1e-3                                      # adjusted p-value
 
 
 def test_infinite_kl_count_disagreeing_with_p_hat_zero_fails(bern_records):
     records = [dict(r) for r in bern_records]
     records[0]["n_infinite_kl"] = records[0]["n_p_hat_zero"] + 1
-    claim = by_id(bern.claims(bern.Config.quick(), records))[f"{bern.NAME}/infinite-kl-probability"]
+    claim = by_id(bern.claims(bern.Config.quick(), records))[f"{bern.NAME}/infinite-kl-iff-p-hat-zero"]
     assert not claim.passed
 
 

@@ -1,10 +1,15 @@
 """The ``inequalities`` experiment: quick preset passes with its figures; a loosened or
-tightened statement makes its claim fail; the full preset (slow) passes."""
+tightened statement makes its claim fail; the full preset (slow) passes.
+
+``prop-F.10`` is the documented exception: no instance reaches half its bound (largest ratio
+1/2), so its check is UNDERPOWERED against the factor-2 alternative (see the claim's details).
+"""
 
 import numpy as np
 import pytest
 
 import simulations.experiments.inequalities as E
+from simulations.claims import FAIL, PASS, UNDERPOWERED
 from simulations.experiment import Task, run_experiment
 from theory import bounds as B
 
@@ -18,9 +23,14 @@ def test_quick_preset_passes_with_one_claim_per_family(quick_run):
     ids = {c.id for c in quick_run.claims}
     assert {f"{E.NAME}/{f}" for f in E.FAMILIES} <= ids
     assert {f"{E.NAME}/certified-vs-exact", f"{E.NAME}/certified-vs-monte-carlo"} <= ids
-    failed = [c.id for c in quick_run.claims if not c.passed]
-    assert not failed, failed
-    assert all(c.evaluation in ("exact", "certified") for c in quick_run.claims)
+    verdicts = {c.id: c.verdict for c in quick_run.claims}
+    assert verdicts.pop(f"{E.NAME}/prop-F.10") == UNDERPOWERED
+    assert all(v == PASS for v in verdicts.values()), verdicts
+    assert {c.kind for c in quick_run.claims if c.id.endswith("/witness")} == {"sanity"}
+    assert all(c.power == 1.0 for c in quick_run.claims
+               if c.kind == "prediction" and c.id != f"{E.NAME}/prop-F.10")
+    assert all(c.evaluation in ("exact", "certified") for c in quick_run.claims
+               if c.id != f"{E.NAME}/certified-vs-monte-carlo")
     assert len(quick_run.figures) == 3 and all(p.exists() and p.stat().st_size > 0 for p in quick_run.figures)
 
 
@@ -29,7 +39,7 @@ def _claims_for(groups, cfg=None, seed=0):
     recs = []
     for i, g in enumerate(groups):
         recs += E.run_task(cfg, Task(cell=i, rep=0, params={"group": g}), rng=np.random.default_rng(seed))
-    return {c.id.split("/")[1]: c for c in E.claims(cfg, recs)}
+    return {c.id.split("/", 1)[1]: c for c in E.claims(cfg, recs)}
 
 
 def test_a_tightened_bound_is_caught_on_random_instances(monkeypatch):
@@ -49,12 +59,13 @@ def test_a_loosened_bound_is_caught_on_its_witness(monkeypatch):
     orig = B.stopped_kl_to_coverage
     monkeypatch.setattr(B, "stopped_kl_to_coverage", lambda d, N: 1.5 * orig(d, N))   # constant 3 for 2
     cl = _claims_for(["autoregressive", "witness"])
-    assert not cl["prop-F.10"].passed                # holds on random instances, not sharp
-    assert "0 violations" in cl["prop-F.10"].measured
+    assert cl["prop-F.10"].verdict == UNDERPOWERED      # holds everywhere, far from sharp
+    assert "0 violating" in cl["prop-F.10"].details
+    assert cl["prop-F.10/witness"].verdict == FAIL      # the witness misses its derived value
 
 
 @pytest.mark.slow
 def test_full_preset_passes(tmp_path):
     res = run_experiment(E, E.Config.full(), seed=1, out_dir=tmp_path)
-    failed = [c.id for c in res.claims if not c.passed]
+    failed = [c.id for c in res.claims if not c.passed and c.id != f"{E.NAME}/prop-F.10"]
     assert not failed, failed
