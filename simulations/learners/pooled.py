@@ -11,9 +11,9 @@ Their law is exactly
 
 (a sum of independent multinomials with a common ``p_x`` is multinomial), so a step costs
 ``X`` multinomial draws whatever ``K`` and ``H``.  :class:`PooledCountsStream` hands these
-to :func:`~simulations.learners.training.train_one_pass` as a ``"counts"`` stream: slot
-``x < X`` of each minibatch carries prompt ``x``'s pooled counts, the other ``K - X`` slots
-carry zero counts (they add nothing to the score).  Use it only with plain
+to :func:`~simulations.learners.training.train_one_pass` as a ``"counts"`` stream: each
+minibatch comes as ``X`` slots, slot ``x`` carrying prompt ``x``'s pooled counts (the loop
+sums the slots' counts per prompt and divides the score by ``K``).  Use it only with plain
 sequence-level steps (no per-sequence token weights).
 """
 
@@ -52,8 +52,8 @@ class PooledCountsStream:
     >>> from theory.instances import lemma_k7
     >>> s = PooledCountsStream(lemma_k7(64, 24.0, 24.0, mu_plus=0.5).data, batch=256)
     >>> x, counts = s.draw((3, 2, 256), np.random.default_rng(0).spawn(2))
-    >>> counts.shape, int(counts.sum(axis=(-2, -1))[0, 0])       # 256 sequences x 64 tokens
-    ((3, 2, 256, 3), 16384)
+    >>> x.shape, counts.shape, int(counts.sum(axis=(-2, -1))[0, 0])       # 256 sequences x 64 tokens
+    ((3, 2, 2), (3, 2, 2, 3), 16384)
     """
 
     kind = "counts"
@@ -75,7 +75,7 @@ class PooledCountsStream:
         self._probs = inner._probs_iid                                   # (X, V)
 
     def draw(self, shape, rngs):
-        """``x`` (``shape`` = ``(..., K)``) and counts (``shape + (V,)``) of pooled minibatches.
+        """``x`` ``(..., X)`` and counts ``(..., X, V)`` of pooled minibatches (``shape = (..., K)``).
 
         ``rngs = (rng_prompts, rng_tokens)`` as for :class:`~simulations.learners.training.DataStream`.
         """
@@ -86,8 +86,5 @@ class PooledCountsStream:
         X, V = self._probs.shape
         n = rng_x.multinomial(self.batch, self.prompt_weights, size=tuple(lead))      # (..., X)
         pooled = rng_y.multinomial(n * self.horizon, self._probs)                      # (..., X, V)
-        x = np.zeros(shape, dtype=np.int64)
-        x[..., :X] = np.arange(X)
-        counts = np.zeros(tuple(shape) + (V,), dtype=np.int64)
-        counts[..., :X, :] = pooled
-        return x, counts
+        x = np.broadcast_to(np.arange(X), tuple(lead) + (X,))
+        return x, pooled

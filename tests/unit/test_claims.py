@@ -345,9 +345,7 @@ _VERDICT_NAMES = {"PASS", "FAIL", "UNDERPOWERED", "HOLDS", "FAILS", "NOT_RUN_IN_
 #: test is strict: once a module is fixed, its entry must go (the xfail then fails).
 LITERAL_VERDICT_DEBT = {
     "ce_vs_coverage.py",
-    "distillation.py",
     "sequence_length.py",
-    "sgd_lower_bound.py",
     "tournament_guarantee.py",
 }
 
