@@ -36,6 +36,7 @@ __all__ = [
     "sgd_kl_bound",
     "normalized_sgd_coverage_rate",
     "normalized_sgd_parameters",
+    "normalized_sgd_explicit_bound",
     "ttt_kl_rate",
     "ttt_coverage_rate",
     "ttt_step_size",
@@ -532,6 +533,54 @@ def normalized_sgd_parameters(T, N, B, sigma_sq):
     return eta, M / (16.0 * eta)
 
 
+def normalized_sgd_explicit_bound(T, K, N, sigma_sq, B, eta):
+    r"""Theorem 5.1 with the proof's constants (App. K.5 ICLR / I.5 arXiv), :math:`\lambda = \log N/(16\eta)`.
+
+    [derived] Tracking the constants of the proof (Lemmas K.8/I.8 and K.9/I.9, Eq. (81)),
+    with :math:`M = \log N`:
+
+    .. math::
+
+        \mathbb E\frac1T\sum_t\mathrm{Cov}_N(\pi_{\theta_t}) \le \frac{4}{M-1}\Big(
+        \frac{240B}{K} + 2304\,\eta^2\sigma_\star^2 + \frac{M}{T\eta^2}
+        + \frac{4\eta\sigma_\star}{\sqrt K}\Big),
+
+    valid when :math:`\eta \le 1/(128B)` (equivalently :math:`\lambda \ge 8BM`) and
+    :math:`N > e`.  It shows how far the ``\lesssim`` of Eq. (11) ICLR / (19) arXiv is from a
+    number: at :math:`B = 24, K = 256, T = 10^5, N = 8, \sigma_\star^2 = 1` it is about 800.
+
+    Parameters
+    ----------
+    T, K : array_like
+        Steps and minibatch size, ``> 0``.
+    N : array_like
+        Coverage threshold ``> e``.
+    sigma_sq : array_like
+        Inherent variance :math:`\sigma_\star^2`, ``>= 0``.
+    B : array_like
+        Feature-norm bound, ``>= 0``.
+    eta : array_like
+        Step size, ``> 0``.
+
+    Returns
+    -------
+    ndarray
+        The bound, broadcast over the arguments.
+
+    Examples
+    --------
+    >>> round(float(normalized_sgd_explicit_bound(1e5, 256, 8.0, 1.0, 24.0, 1 / 3072)))
+    811
+    """
+    M = np.log(_f(N, "N"))
+    if np.any(M <= 1):
+        raise ValueError("`N` must exceed e (the bound divides by log N - 1).")
+    eta, s2, K = _f(eta, "eta"), _f(sigma_sq, "sigma_sq"), _f(K, "K")
+    inner = (240.0 * _f(B, "B") / K + 2304.0 * eta ** 2 * s2 + M / (_f(T, "T") * eta ** 2)
+             + 4.0 * eta * np.sqrt(s2) / np.sqrt(K))
+    return 4.0 / (M - 1.0) * inner
+
+
 def ttt_kl_rate(T, sigma_sq, B):
     r"""Theorem 6.1: :math:`\mathbb E\frac1T\sum_t D_{KL}(\pi_D\|\pi^{TTT}_{\theta_t}) \lesssim \sqrt{\sigma_\star^2/T} + B^2/T` (no ``H``).
 
@@ -680,8 +729,16 @@ def distillation_coverage_rate(T, N, sigma_sq, B):
     return linear_mle_coverage_rate(T, N, sigma_sq, B)
 
 
-def distillation_step_size(T, N, B, sigma_sq):
+def distillation_step_size(T, N, B, sigma_sq, *, proof=False):
     r"""Theorem G.2 (ICLR) / 6.2 (arXiv) step: :math:`\eta = \min\{1/((64\log N + 2)B^2), (T\sigma_\star^2\log N)^{-1/2}\}`.
+
+    With ``proof=True`` the first branch is :math:`1/(256\log N\,B^2)` instead.  [derived]
+    The last step of the proof (App. K.7 ICLR / I.7 arXiv) bounds
+    :math:`\frac\eta2\mathbb E\|\hat g\|^2` by Lemma K.11 (ICLR) / I.11 (arXiv),
+    :math:`(64A+2)\sigma_\star^2 + 256AB^2 D_{seq,N}`, which leaves
+    :math:`128\eta AB^2\sum_t D_{seq,N}` on the right; absorbing it needs
+    :math:`128\eta AB^2 \le 1/2`, i.e. :math:`\eta \le 1/(256AB^2)`, about four times
+    smaller than the stated :math:`1/((64A+2)B^2)` (at which :math:`128\eta AB^2 \approx 2`).
 
     Parameters
     ----------
@@ -693,6 +750,8 @@ def distillation_step_size(T, N, B, sigma_sq):
         Feature-norm bound, ``>= 0``.
     sigma_sq : array_like
         Inherent variance :math:`\sigma_\star^2`, ``>= 0``.
+    proof : bool, optional
+        Use the first branch the proof's last inequality needs.
 
     Returns
     -------
@@ -703,10 +762,13 @@ def distillation_step_size(T, N, B, sigma_sq):
     --------
     >>> float(distillation_step_size(1e6, np.e, 1.0, 1.0))
     0.001
+    >>> float(distillation_step_size(1e6, np.e, 10.0, 1.0, proof=True))    # 1/(256 * 100)
+    3.90625e-05
     """
     logn = np.log(_f(N, "N"))
+    first = 256 * logn if proof else 64 * logn + 2
     with np.errstate(divide="ignore"):
-        return np.minimum(1.0 / ((64 * logn + 2) * _f(B, "B") ** 2), (1.0 / (_f(T, "T") * _f(sigma_sq, "sigma_sq") * logn)) ** 0.5)
+        return np.minimum(1.0 / (first * _f(B, "B") ** 2), (1.0 / (_f(T, "T") * _f(sigma_sq, "sigma_sq") * logn)) ** 0.5)
 
 
 def tournament_coverage_rate(N, a, best_coverage, class_size, n, delta):

@@ -9,25 +9,34 @@ operation.  The coverage of **every iterate** is evaluated exactly (certified to
 the average-iterate coverage :math:`\frac1T\sum_{t<T}\mathrm{Cov}_N(\pi_{\theta_t})` has no
 evaluation error; the only randomness is the data stream (replicates).
 
-Predictions checked (Prop. 5.1, Eq. (16) arXiv: :math:`\mathrm{Cov}_N \ge
-c\min\{1, H/(T\log N)\}` for every constant step):
+Claims (Prop. 5.1, Eq. (16) arXiv: :math:`\mathrm{Cov}_N \ge c\min\{1, H/(T\log N)\}` for
+every constant step, and tight by the upper bound's :math:`B^2H/T`):
 
-* the best-over-:math:`\eta` coverage grows linearly in ``H`` (log-log slope 1), decays
-  like :math:`1/T` and like :math:`1/\log N`;
-* on the Lemma K.6 instances every iterate has :math:`\mathrm{Cov}_N \ge 1 - 1/(2T)`;
-* normalized SGD (Eq. (10) ICLR / (17) arXiv) with :math:`\lambda = \log N/(16\eta)`,
-  minibatch ``K`` and an ``H``-free step :math:`\eta = (\log N/T)^{1/4}` (Theorem 5.1's
-  choice with the bound :math:`\sigma_\star^2 \le 1` of these instances; the proof's extra
-  cap :math:`\eta \le 1/(128B)` is not applied — with this class's ``B = 4096`` it would
-  freeze the iterates for any feasible ``T``) has worst-case (over the same instances)
-  coverage flat in ``H`` up to a logarithmic factor, and beats vanilla SGD at the largest ``H``.
+* ``vanilla-best-eta-slope-in-H`` / ``-in-logN``: the best-over-:math:`\eta` coverage grows
+  like ``H`` and decays like :math:`1/\log N` (exponents 1 and -1, tolerance 0.1).  The grid
+  starts at ``H = 128`` (64 in quick): the noise-free dynamics of the mechanism
+  (:func:`_derived_k7_coverage`) have slope :math:`d\log(H/\log N - 1)/d\log H > 1` at
+  small ``H`` — 1.21 on the old quick grid ``H = 16..64`` (the measured 1.21 and 1.26 at
+  seeds 7 and 8, against a tolerance of 0.15, were this finite-size correction, not noise
+  or selection: the best step factor was 1/2 at every ``H`` and seed), 1.04 on the full grid.
+* ``k6-every-iterate-uncovered`` (sanity): on Lemma K.6's instances every iterate has
+  :math:`\mathrm{Cov}_N \ge 1 - 1/(2T)` in every run — the lemma's deterministic conclusion on
+  its event (all tokens 0), whose probability :math:`\ge 1 - TH\epsilon_1` is 1 to machine
+  precision here: a check of the construction, not a statistical claim.
+* Normalized SGD (Eq. (10) ICLR / (17) arXiv) with :math:`\lambda = \log N/(16\eta)`,
+  minibatch ``K`` and an ``H``-free step :math:`\eta = (\log N/T)^{1/4}` (Theorem 5.1's choice
+  with :math:`\sigma_\star^2 \le 1`) **without** the proof's cap :math:`\eta \le 1/(128B)`
+  (equivalently :math:`\lambda \ge 8B\log N`): with this class's ``B = 4096`` the cap would
+  freeze the iterates (the theorem's rate is vacuous here, :math:`B/(K\log N) \approx 250`).
+  The claims say so in their ids (``nsgd-uncapped-...``) and ``conditions``; Theorem 5.1
+  under its own conditions is tested in ``sgd-rates``.
 
-Instance parameters (derived in :mod:`theory.instances.sgd`; see its reconstruction note):
+Instance parameters (derived in :mod:`theory.instances.sgd`, checked against the paper text):
 ``B = 4096`` (step-size threshold :math:`8/(HB)`), :math:`\bar B = 40` (features of the
-prompts ``±``; :math:`\sigma_\star^2 \le 2\cdot 10^{-3}` at ``H = 512``), :math:`\mu(+) = 1/2`
-(the lower bound then comes from the dynamics — each prompt needs
-:math:`k_\star \approx 1/(\eta\bar B^2\log N)` visits — rather than from a prompt mass
-chosen proportional to ``H``).
+prompts ``±``; :math:`\sigma_\star^2 \le 0.01` at ``H = 2048``), :math:`\mu(+) = 1/2` and
+:math:`\theta_0 = 0` (the lower bound then comes from the dynamics — each prompt needs
+:math:`k_\star \approx 1/(\eta\bar B^2\log N)` visits — rather than from the proof's prompt
+mass :math:`\mu(+) \propto H/T`).
 """
 
 from __future__ import annotations
@@ -36,22 +45,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.experiment import Claim, Task
+from simulations.claims import comparison_claim, condition, exponent_claim, sanity_claim
+from simulations.experiment import Task
 from simulations.learners.optimizers import chain, normalized_sgd, project_l2_ball, sgd
 from simulations.plots import line_plot
-from simulations.stats import binomial_interval, bonferroni
-from theory.instances import lemma_k6, lemma_k7, lemma_k7_visits
+from theory.instances import lemma_k6, lemma_k7
 
-from ._optimizers_common import TOPIC, mean_and_band, run_coverage, slope_claim, split_replicates
+from ._optimizers_common import (TOPIC, coverage_metric, mean_and_band, nsgd_conditions, run_coverage,
+                                 split_replicates)
 
 NAME = "sgd-lower-bound"
 PAPER_REF = "Prop. 5.1 lower bound (Eq. (16) arXiv), Lemmas K.6/K.7 (ICLR) = I.6/I.7 (arXiv); Theorem 5.1"
 TITLE = "Vanilla SGD's coverage grows with H at every step size; normalized SGD's does not"
 TOPIC = TOPIC
-
-#: Family-wise false-fail rate of the statistical claims (Bonferroni-split).
-FALSE_FAIL = 1e-3
-N_STAT_CLAIMS = 5
 
 
 @dataclass(frozen=True)
@@ -71,29 +77,33 @@ class Config:
     B, B_bar, mu_plus : float
         Instance parameters (see the module docstring).
     N_values : tuple of float
-        Thresholds evaluated; ``N_main`` is the one of the H- and T-claims.
+        Thresholds evaluated (the log N claim spans ``log N`` by a factor >= 8); ``N_main`` is
+        the one of the other claims.
     nsgd_batch : int
         ``K`` of normalized SGD.
     average_fractions : tuple of float
-        Horizons ``T' = f T`` of the running averages (for the 1/T claim).
+        Horizons ``T' = f T`` of the running averages (figure only).
+    preset : str
+        ``"full"`` or ``"quick"``.
     """
 
-    H_values: tuple = (32, 64, 128, 256, 512)
+    H_values: tuple = (128, 256, 512, 1024, 2048)
     T: int = 100_000
-    replicates: int = 64
+    replicates: int = 32
     eta_factors: tuple = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0, 4.0)
     B: float = 4096.0
     B_bar: float = 40.0
     mu_plus: float = 0.5
-    N_values: tuple = (4.0, 8.0, 64.0, 1024.0)
+    N_values: tuple = (3.0, 8.0, 16.0, 256.0, 65536.0)
     N_main: float = 8.0
     nsgd_batch: int = 8
     average_fractions: tuple = (0.01, 0.03, 0.1, 0.3, 1.0)
+    preset: str = "full"
 
     @classmethod
     def quick(cls):
-        return cls(H_values=(16, 32, 64), T=2000, replicates=12,
-                   average_fractions=(0.125, 0.25, 0.5, 1.0))
+        return cls(H_values=(128, 256, 512, 1024), T=3000, replicates=12,
+                   average_fractions=(0.125, 0.25, 0.5, 1.0), preset="quick")
 
     @classmethod
     def full(cls):
@@ -165,11 +175,11 @@ def _derived_k7_coverage(config, H, c):
     prompt of mass mu happens after ~k/mu steps, so the average over T iterates is
     sum_x sum_k Cov_x(theta_k) / T (per-prompt coverage exact).
     """
-    from theory.iid_tokens import IidTokenLaw, iid_token_log_probs, iid_token_tables
+    from theory.iid_tokens import iid_token_log_probs, iid_token_tables
 
     inst = lemma_k7(H, config.B, config.B_bar, mu_plus=config.mu_plus)
     table = iid_token_tables(inst.data)
-    law = IidTokenLaw(iid_token_log_probs(table, inst.data.theta), H, inst.data.prompt_weights)
+    _, law = coverage_metric(inst.data, (config.N_main,))
     eta, bb, total = _eta(config, H, c), config.B_bar, 0.0
     theta = 0.0
     for k in range(config.T):
@@ -201,105 +211,100 @@ def _worst_nsgd(config, records, H, **kw):
     return max(means, key=lambda m: m[0])[1]
 
 
+def _lower_bound_conditions(config, records):
+    Hs, T = np.asarray(config.H_values, float), config.T
+    s2 = max(r["sigma_star_sq"] for r in records if r["optimizer"] == "sgd")
+    lc = np.log(T * Hs.max()) ** 2
+    logn = np.log(max(config.N_values))
+    return [
+        condition("B >= c log^2(T H) (Prop. 5.1 lower bound)", f"B = {config.B:g}, log^2(T H_max) = {lc:.4g}",
+                  bool(config.B >= lc)),
+        condition("sigma_* <= 1 on every instance", f"max sigma_*^2 = {s2:.3g}", bool(s2 <= 1)),
+        condition("Lemma K.7 / I.7: eta <= 8/(H B)", f"c = eta H B / 8 in {[c for c in config.eta_factors if c < 1]}", True),
+        condition("Lemma K.6 / I.6: eta >= 8/(H B)", f"c in {[c for c in config.eta_factors if c >= 1]}", True),
+        condition("log N <= H B_bar / 8 (Lemmas K.6, K.7)", f"max log N = {logn:.3g}, min H B_bar / 8 = "
+                  f"{Hs.min() * config.B_bar / 8:g}", bool(logn <= Hs.min() * config.B_bar / 8)),
+        condition("B >= B_bar (Lemma K.7 / I.7)", f"B = {config.B:g}, B_bar = {config.B_bar:g}", bool(config.B >= config.B_bar)),
+    ]
+
+
 def claims(config, records):
-    level = 1.0 - bonferroni(FALSE_FAIL, N_STAT_CLAIMS)
     Hs = list(config.H_values)
     Hmax = Hs[-1]
     out = []
+    lb_cond = _lower_bound_conditions(config, records)
     best = [_best_vanilla(config, records, H) for H in Hs]
     reps = [_at(r, config) for r in best]
     derived = [_derived_k7_coverage(config, H, r["eta_factor"]) if r["instance"] == "K.7" else np.nan
                for H, r in zip(Hs, best)]
     derived_slope = float(np.polyfit(np.log(Hs), np.log(derived), 1)[0]) if np.all(np.isfinite(derived)) else np.nan
-    c, _ = slope_claim(
-        NAME, "vanilla-best-eta-slope-in-H", PAPER_REF,
+    out.append(exponent_claim(
+        f"{NAME}/vanilla-best-eta-slope-in-H", PAPER_REF,
         "min over constant step sizes of vanilla SGD's average-iterate Cov_N grows linearly in H "
-        "(>= c min{1, H/(T log N)})", Hs, reps, predicted=1.0, tol=0.15, level=level, max_width=0.5,
-        evaluation="exact",
-        what=(f"N = {config.N_main:g}, T = {config.T}, {config.replicates} replicates per step size; "
-              f"best step factors c = {[r['eta_factor'] for r in best]} (eta = c 8/(HB)); coverage of "
-              f"every iterate exact (certified to {max(r['law_dropped'] for r in best):.1g})"),
-        extra=("tolerance 0.15 absorbs finite-H corrections of the mechanism; the noise-free derived "
-               f"prediction of the same dynamics gives {', '.join(f'{d:.3g}' for d in derived)} "
-               f"(slope {derived_slope:.3f}) against measured means "
-               f"{', '.join(f'{np.mean(r):.3g}' for r in reps)}"))
-    out.append(c)
+        "(>= c min{1, H/(T log N)}, tight by the upper bound's B^2 H/T)", Hs, reps,
+        predicted=1.0, mode="equal", tolerance=0.1, evaluation="exact", conditions=lb_cond,
+        details=(f"N = {config.N_main:g}, T = {config.T}, {config.replicates} replicates per step size; best step "
+                 f"factors c = {[r['eta_factor'] for r in best]} (eta = c 8/(HB)); coverage of every iterate exact "
+                 f"(certified to {max(r['law_dropped'] for r in best):.1g}). Finite-size check written with the grid: "
+                 f"the noise-free derived dynamics of the mechanism give {', '.join(f'{d:.3g}' for d in derived)} "
+                 f"(slope {derived_slope:.3f}) against measured means {', '.join(f'{np.mean(r):.3g}' for r in reps)}. "
+                 "Grid moved from H = 16..64 (quick) / 32..512 (full) after the old rule (tolerance 0.15) failed at "
+                 "quick seed 8 (1.26 [1.17, 1.34]): the derived slope there is 1.21, a finite-size correction.")))
+
+    rH = best[-1]
+    logn = np.log(np.asarray(config.N_values))
+    out.append(exponent_claim(
+        f"{NAME}/vanilla-best-eta-slope-in-logN", PAPER_REF,
+        f"at H = {Hmax}, the best step size's average-iterate Cov_N decays like 1/log N",
+        logn, [_at(rH, config, N=N) for N in config.N_values], predicted=-1.0, tolerance=0.1,
+        evaluation="exact", conditions=lb_cond,
+        details=f"N in {list(config.N_values)} (log N spans a factor {logn.max() / logn.min():.3g}), T = {config.T}, "
+                f"step factor c = {rH['eta_factor']}"))
+
+    # Lemma K.6: on its event the iterates are deterministic; every run must keep Cov_N >= 1 - 1/(2T)
+    k6 = [r for r in records if r["optimizer"] == "sgd" and r["instance"] == "K.6"]
+    j = config.N_values.index(config.N_main)
+    bad, lines = 0, []
+    for r in k6:
+        mins = np.asarray(r["min_cov_lo"])[:, j]
+        n_bad = int((mins < 1 - 1 / (2 * config.T)).sum())
+        bad += n_bad
+        lines.append(f"H={r['H']},c={r['eta_factor']:g}: {len(mins) - n_bad}/{len(mins)}")
+    out.append(sanity_claim(
+        f"{NAME}/k6-every-iterate-uncovered", "Lemma K.6 (ICLR) / I.6 (arXiv)",
+        "Lemma K.6's construction: for eta >= 8/(HB) every iterate of every run has Cov_N >= 1 - 1/(2T) "
+        "(the lemma's conclusion on its event, all tokens 0, of probability >= 1 - T H eps_1 = 1 to machine precision)",
+        bad, 0, tolerance=0, evaluation="exact",
+        details=("runs whose minimum over all T iterates of the exact Cov_N (N = "
+                 f"{config.N_main:g}) is below 1 - 1/(2T), out of {sum(len(r['min_cov_lo']) for r in k6)}; "
+                 "per (H, c), runs above: " + "; ".join(lines))))
 
     worst = [_worst_nsgd(config, records, H) for H in Hs]
     labels = [r["instance"] + ("" if r["eta_factor"] is None else f"(c={r['eta_factor']:g})") for r in worst]
-    c, _ = slope_claim(
-        NAME, "nsgd-worst-instance-flat-in-H", "Theorem 5.1 (Eq. (11) ICLR / (19) arXiv)",
-        "normalized SGD (lambda = log N/(16 eta), H-free eta, minibatch K): worst-case average-iterate "
-        "Cov_N over the same instances is flat in H", Hs, [_at(r, config) for r in worst],
-        predicted=0.0, tol=0.3, level=level, max_width=0.5, evaluation="exact",
-        what=(f"eta = (log N/T)^(1/4) = {config.nsgd_eta:.4g}, K = {config.nsgd_batch}, worst instance "
-              f"per H: {labels}"),
-        extra=("tolerance 0.3 allows the logarithmic factor log(16 eta H B_bar/log N)/(B_bar eta) "
-               "derived for the normalized phase on Lemma K.7's instance (local slope <= 0.2 here)"))
-    out.append(c)
+    nr = [r for r in records if r["optimizer"] == "nsgd"]
+    cond = nsgd_conditions(
+        eta=[r["eta"] for r in nr], lam=[r["lam"] for r in nr], B=config.B, N=config.N_main,
+        K=config.nsgd_batch, T=config.T, sigma_sq=[r["sigma_star_sq"] for r in nr], capped=False,
+        cap_note=("dropped: with the class's B = 4096 the cap eta <= 1/(128 B) = 1.9e-6 would freeze the iterates "
+                  "for any feasible T; this claim tests normalization with a larger, H-free step (the id says "
+                  "'uncapped'); sgd-rates tests Theorem 5.1 under its own conditions"))
+    out.append(exponent_claim(
+        f"{NAME}/nsgd-uncapped-worst-instance-flat-in-H", "Theorem 5.1 (Eq. (11) ICLR / (19) arXiv), step cap dropped",
+        "normalized SGD (lambda = log N/(16 eta), H-free eta = (log N/T)^(1/4) WITHOUT the proof's cap "
+        "eta <= 1/(128 B), minibatch K): worst-case average-iterate Cov_N over the same instances grows no "
+        "faster than H^0", Hs, [_at(r, config) for r in worst], predicted=0.0, mode="at_most", tolerance=0.1,
+        evaluation="exact", conditions=cond,
+        details=f"eta = {config.nsgd_eta:.4g}, K = {config.nsgd_batch}, worst instance per H: {labels}"))
 
-    # 1/T at H_max (window from theory: T' >= 5 k*; the transient lasts ~ k*/mu(+) = 2 k* steps)
-    rH = best[-1]
-    kstar = float(lemma_k7_visits(rH["eta"], Hmax, config.B_bar, config.N_main))
-    avg = np.asarray(rH["average_at"])
-    win = np.flatnonzero(avg >= 5 * kstar)
-    if win.size >= 3:
-        c, _ = slope_claim(
-            NAME, "vanilla-best-eta-slope-in-T", PAPER_REF,
-            f"at H = {Hmax}, the average-iterate coverage of the best step size decays like 1/T",
-            avg[win], [_at(rH, config, T_index=i) for i in win], predicted=-1.0, tol=0.1, level=level,
-            max_width=0.4, evaluation="exact",
-            what=(f"running averages at T' in {avg[win].tolist()} (pre-registered window T' >= 5 k*, "
-                  f"k* = {kstar:.1f} derived visits), step factor c = {rH['eta_factor']}"))
-    else:
-        c = Claim(id=f"{NAME}/vanilla-best-eta-slope-in-T", paper_ref=PAPER_REF,
-                  statement="average-iterate coverage decays like 1/T", predicted=-1.0, measured=None,
-                  interval=None, evaluation="exact", passed=False,
-                  details=f"fewer than 3 horizons with T' >= 5 k* = {5 * kstar:.0f}: grid too short")
-    out.append(c)
-
-    logn = np.log(np.asarray(config.N_values))
-    c, _ = slope_claim(
-        NAME, "vanilla-best-eta-slope-in-logN", PAPER_REF,
-        f"at H = {Hmax}, the best step size's average-iterate Cov_N decays like 1/log N",
-        logn, [_at(rH, config, N=N) for N in config.N_values], predicted=-1.0, tol=0.15, level=level,
-        max_width=0.5, evaluation="exact", what=f"N in {list(config.N_values)}, T = {config.T}")
-    out.append(c)
-
-    # Lemma K.6: every iterate has Cov_N >= 1 - 1/(2T), with probability >= 1/2
-    k6 = [r for r in records if r["optimizer"] == "sgd" and r["instance"] == "K.6"]
-    level_k6 = 1.0 - bonferroni(FALSE_FAIL, N_STAT_CLAIMS) / max(1, len(k6))
-    ok, worst_frac, lines = True, 1.0, []
-    for r in k6:
-        mins = np.asarray(r["min_cov_lo"])[:, config.N_values.index(config.N_main)]
-        good = int((mins >= 1 - 1 / (2 * config.T)).sum())
-        n = len(r["min_cov_lo"])
-        lo, hi = binomial_interval(good, n, level=level_k6)
-        ok &= hi >= 0.5
-        worst_frac = min(worst_frac, good / n)
-        lines.append(f"H={r['H']},c={r['eta_factor']:g}: {good}/{n}")
-    out.append(Claim(
-        id=f"{NAME}/k6-every-iterate-uncovered", paper_ref="Lemma K.6 (ICLR) / I.6 (arXiv)",
-        statement="for eta >= 8/(HB), with probability >= 1/2 every iterate has Cov_N >= 1 - 1/(2T)",
-        predicted=">= 0.5", measured=float(worst_frac), interval=None, evaluation="exact",
-        passed=bool(ok and k6),
-        details=("fraction of replicates whose minimum over all T iterates of the exact Cov_N "
-                 f"(N = {config.N_main:g}) is >= 1 - 1/(2T); reject if a Clopper-Pearson upper bound "
-                 f"(level {level_k6:.6f}) is below 1/2; " + "; ".join(lines))))
-
-    # separation at H_max
     v, w = _at(best[-1], config), _at(worst[-1], config)
-    rng = np.random.default_rng(7)
-    boot = (rng.choice(v, (4000, v.size)).mean(1) / np.maximum(rng.choice(w, (4000, w.size)).mean(1), 1e-300))
-    lo, hi = np.quantile(boot, [(1 - level) / 2, 1 - (1 - level) / 2])
-    out.append(Claim(
-        id=f"{NAME}/nsgd-beats-best-vanilla-at-largest-H", paper_ref=PAPER_REF,
-        statement=(f"at H = {Hmax}, normalized SGD's worst-case coverage is below vanilla SGD's "
-                   "best-over-step-size coverage (ratio vanilla/NSGD > 1)"),
-        predicted="> 1", measured=float(v.mean() / max(w.mean(), 1e-300)),
-        interval=[float(lo), float(hi)], evaluation="exact", passed=bool(lo > 1),
-        details=f"bootstrap ({level:.4g}) of the ratio of replicate means; NSGD uses K = "
-                f"{config.nsgd_batch} samples per step (vanilla 1)"))
+    out.append(comparison_claim(
+        f"{NAME}/nsgd-uncapped-beats-best-vanilla-at-largest-H", PAPER_REF + "; step cap of Theorem 5.1 dropped",
+        (f"at H = {Hmax}, normalized SGD's worst-case coverage (step cap dropped) is below vanilla SGD's "
+         "best-over-step-size coverage"), w, v, better="lower", names=("normalized SGD (uncapped)", "vanilla SGD"),
+        evaluation="monte_carlo", conditions=cond,
+        details=(f"replicate means: NSGD {w.mean():.4g} ({labels[-1]}), vanilla {v.mean():.4g} "
+                 f"(c = {best[-1]['eta_factor']}); ratio {v.mean() / max(w.mean(), 1e-300):.3g}; NSGD uses K = "
+                 f"{config.nsgd_batch} samples per step (vanilla 1)")))
     return out
 
 

@@ -4,25 +4,37 @@ Token-level SGD (Eq. (12) ICLR / (21) arXiv) with Theorem 6.1's step
 :math:`\eta = \min\{1/(2B^2), (\sigma_\star^2T)^{-1/2}\}` (:func:`theory.rates.ttt_step_size`)
 trains ``R`` replicates; at random iterates :math:`\theta_t` (per replicate, one uniform draw
 in each doubling stratum ``[0,1), [1,2), [2,4), ...`` of ``0..T-1``; weighted by the
-stratum widths they give an unbiased, stratified estimate of the average over iterates) both the trained model :math:`\pi_{\theta_t}` and the test-time-training decoder
+stratum widths they give an unbiased, stratified estimate of the average over iterates) both
+the trained model :math:`\pi_{\theta_t}` and the test-time-training decoder
 :math:`\pi^{TTT}_{\theta_t}` (Eqs. (22)–(23) arXiv, same :math:`\eta`) are evaluated:
 
 * the trained (proper) model **exactly** (i.i.d. tokens: :class:`theory.iid_tokens.IidTokenLaw`);
 * the TTT decoder by **Monte Carlo stratified by prompt** (``n_mc`` sequences of
-  :math:`\pi_D(\cdot|x)` per prompt and iterate; its parameter path is exact), with
-  standard errors for the KL and Clopper–Pearson intervals for coverage.  Prompts with zero
-  features (Prop. 3.2's ``x = 0``) have :math:`\pi^{TTT} = \pi_\theta = \pi_D` exactly.
+  :math:`\pi_D(\cdot|x)` per prompt and iterate; its parameter path is exact).  Prompts with
+  zero features (Prop. 3.2's ``x = 0``) have :math:`\pi^{TTT} = \pi_\theta = \pi_D` exactly;
+* the training path's per-token KLs :math:`\frac1T\sum_t\sum_h\varepsilon_{t,h}` (exact per
+  step, ``track_token_kl``): by Section 6.1's identity
+  :math:`\theta_{t,h} = \vartheta^{TTT}(x_t, y^t_{<h}; \theta_t)` an unbiased estimate of
+  :math:`\frac1T\sum_t D_{KL}(\pi_D\|\pi^{TTT}_{\theta_t})` over **every** iterate — the quantity
+  of Theorem 6.1's explicit bound (Eq. (86) arXiv): :math:`\le 4/(\eta T) + 2\eta\sigma_\star^2`
+  (:func:`theory.rates.sgd_kl_bound`).
 
 Instances: Prop. 3.2 (:func:`theory.instances.prop_3_2_kl_lower_bound`, :math:`\mu(1) = 1/(2T)`,
-started at :math:`\theta_0 = 0`) and
-Lemma K.7's (:func:`theory.instances.lemma_k7`, single scale :math:`B = \bar B`, rare prompt
-``+`` of mass :math:`1/(2T)`).  Predictions: the TTT KL follows
-:func:`theory.rates.ttt_kl_rate` :math:`\sqrt{\sigma_\star^2/T} + B^2/T` (slope in ``H`` of
-that shape on the grid: about 1/2 on Prop. 3.2, where :math:`\sigma_\star^2 \propto H`, and
-0 on Lemma K.7's instance, where :math:`\sigma_\star^2 \approx 0`), while the proper model's
-KL grows linearly in ``H`` (Prop. 3.2: :math:`\ge H/(4n)`); and :math:`\pi^{TTT}`'s
-coverage is below the trained model's at large ``N`` (it is improper, so it escapes the
-proper-estimator lower bounds).
+started at :math:`\theta_0 = 0`; :math:`\sigma_\star^2 \propto H`) and Lemma K.7 (ICLR) / I.7
+(arXiv)'s (:func:`theory.instances.lemma_k7`, single scale :math:`B = \bar B`, rare prompt ``+``
+of mass :math:`1/(2T)`, both coordinates started at the proof's :math:`r - 1/\bar B`,
+:func:`theory.instances.lemma_k7_start`).  Claims: the TTT KL grows no faster in ``H`` than
+:func:`theory.rates.ttt_kl_rate` :math:`\sqrt{\sigma_\star^2/T} + B^2/T` (slope 1/2 on
+Prop. 3.2, where :math:`\sqrt{\sigma_\star^2} \propto \sqrt H`; about 0 on Lemma K.7's), the
+proper model's KL grows linearly in ``H`` on Prop. 3.2 (:math:`\ge H/(4n)`), Theorem 6.1's
+explicit bound, and :math:`\pi^{TTT}`'s coverage is below the trained model's at large ``N``
+(it is improper, so it escapes the proper-estimator lower bounds).
+
+From :math:`\theta_0 = 0` on Lemma K.7's instance the decoder pays its regret on the first
+sequence, :math:`\approx 2\log H` nats (one token step moves :math:`u = e^{\bar B\theta}` by
+about 1): the TTT KL then grows like :math:`\log H` (local slope about 0.12 on the old grid,
+which passed only through a tolerance of 0.25); from the proof's start the regret is
+:math:`2\log(1 + 4e\log N)`, ``H``-free.  Theorem 6.1's bound allows either.
 """
 
 from __future__ import annotations
@@ -32,25 +44,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.experiment import Claim, Task
+from simulations.claims import bound_claim, comparison_claim, condition, exponent_claim
+from simulations.experiment import Task
 from simulations.learners.optimizers import chain, project_box, project_l2_ball, sgd
 from simulations.learners.training import train_one_pass
 from simulations.learners.ttt import TTTDecoder
 from simulations.plots import line_plot
-from simulations.stats import binomial_interval, bonferroni
 from theory.iid_tokens import IidTokenLaw, iid_token_log_probs, iid_token_tables
-from theory.instances import lemma_k7, prop_3_2_kl_lower_bound
-from theory.rates import ttt_kl_rate, ttt_step_size
+from theory.instances import lemma_k7, lemma_k7_start, prop_3_2_kl_lower_bound
+from theory.rates import sgd_kl_bound, ttt_kl_rate, ttt_step_size
 
-from ._optimizers_common import TOPIC, mean_and_band, slope_claim
+from ._optimizers_common import TOPIC, mean_and_band
 
 NAME = "test-time-training"
 PAPER_REF = "Theorem 6.1 (Section 6.1; Eqs. (12), (22)-(23) arXiv); Prop. 3.2"
 TITLE = "Test-time training: H-free KL rate and better coverage than the trained (proper) model"
 TOPIC = TOPIC
 
-FALSE_FAIL = 1e-3
-N_STAT_CLAIMS = 5
 INSTANCES = ("prop-3.2", "lemma-k7")
 
 
@@ -71,6 +81,10 @@ class Config:
         Scale of Lemma K.7's instance (:math:`B = \\bar B`).
     N_values : tuple of float
         Thresholds of the coverage profile; ``N_cmp`` is the one of the comparison claim.
+    k7_start_N : float
+        The ``N`` of the proof's initialisation on Lemma K.7's instance.
+    preset : str
+        ``"full"`` or ``"quick"``.
     """
 
     H_values: tuple = (8, 16, 32, 64, 128, 256)
@@ -80,10 +94,12 @@ class Config:
     k7_B: float = 30.0
     N_values: tuple = (2.0, 8.0, 64.0, 1024.0, 2.0 ** 20, 2.0 ** 40)
     N_cmp: float = 2.0 ** 20
+    k7_start_N: float = 8.0
+    preset: str = "full"
 
     @classmethod
     def quick(cls):
-        return cls(H_values=(8, 16, 32), T=300, replicates=64, n_mc=60)
+        return cls(H_values=(8, 16, 32, 64), T=300, replicates=128, n_mc=60, preset="quick")
 
     @classmethod
     def full(cls):
@@ -106,7 +122,8 @@ def _instance(config, name, H):
         # training starts at theta_0 = 0 (the construction's model_class holds theta_*)
         inst = dataclasses.replace(inst, model_class=inst.data.replace(theta=np.zeros(1)))
         return inst, project_box(-1.0, 1.0), 1.0
-    inst = lemma_k7(H, config.k7_B, config.k7_B, mu_plus=1.0 / (2 * config.T))
+    st = lemma_k7_start(H, config.k7_B, config.k7_start_N)
+    inst = lemma_k7(H, config.k7_B, config.k7_B, mu_plus=1.0 / (2 * config.T), theta_init=[st, st])
     return inst, project_l2_ball(1.0), config.k7_B
 
 
@@ -125,7 +142,7 @@ def run_task(config, task, *, rng):
     steps = (edges[:-1] + rng_t.random((R, n)) * np.diff(edges)).astype(np.int64)
     logged = np.unique(steps)
     res = train_one_pass(inst.model_class, inst.data, opt, T=config.T, rng=rng_train,
-                         replicates=R, level="token", log_steps=logged)
+                         replicates=R, level="token", log_steps=logged, track_token_kl=True)
     idx = np.searchsorted(res.steps, steps)                                # (R, n)
     thetas = res.thetas[np.arange(R)[:, None], idx].reshape(R * n, -1)    # (R*n, d)
     N = np.asarray(config.N_values)
@@ -166,6 +183,9 @@ def run_task(config, task, *, rng):
         # per iterate, per prompt, per N: Monte Carlo hit counts out of n_mc
         "ttt_hits": hits[:, inv].transpose(1, 0, 2).tolist(),
         "proper_evaluation": law.evaluation,
+        # (1/T) sum_t sum_h eps_{t,h} on the training path, per replicate (every iterate)
+        "path_kl": res.path_token_kl[:, -1].tolist(),
+        "theta_init": np.asarray(inst.model_class.theta, float).reshape(-1).tolist(),
     }]
 
 
@@ -180,82 +200,100 @@ def _replicate_means(rec, key, config):
     return np.tensordot(w, v, axes=(0, 1))
 
 
-def _ttt_coverage_interval(rec, j, level):
-    """Point value and conservative interval of the stratified average-iterate Cov_N(pi^TTT).
-
-    Per prompt, the weighted average over iterates of Bernoulli frequencies is bounded by
-    Clopper-Pearson bounds of the largest-weight... conservatively: each iterate's own
-    Clopper-Pearson interval (level 1 - alpha/(X*P)), averaged with the stratum weights.
-    """
+def _ttt_coverage_means(rec, j):
+    """Per-replicate stratified estimate of the average-iterate Cov_N(pi^TTT) (Monte Carlo) and of
+    the trained model's (exact), at threshold index ``j``."""
     hits = np.asarray(rec["ttt_hits"])[:, :, j]                           # (R*S, X)
     mu = np.asarray(rec["prompt_weights"])
-    w = np.tile(np.asarray(rec["weights"]), hits.shape[0] // len(rec["weights"]))
-    w = w / w.sum()
-    n = rec["n_mc"]
-    lo, hi = binomial_interval(hits, np.full_like(hits, n), level=1 - (1 - level) / hits.size)
     triv = np.isin(np.arange(mu.size), rec["trivial_prompts"])
-    lo, hi = np.where(triv, 0.0, lo), np.where(triv, 0.0, hi)
-    est = np.where(triv, 0.0, hits / n)
-    return (float(mu @ (w @ est)), float(mu @ (w @ lo)), float(mu @ (w @ hi)))
+    ttt = (np.where(triv, 0.0, hits / rec["n_mc"]) @ mu)                  # (R*S,)
+    proper = np.asarray(rec["proper_cov"])[:, j]                          # (R*S,)
+    w = np.asarray(rec["weights"])
+    R = ttt.size // w.size
+    return ttt.reshape(R, w.size) @ w, proper.reshape(R, w.size) @ w
 
 
-def _paired_comparison(rec, j, level):
-    """Per (iterate, prompt): TTT's Clopper-Pearson interval vs the trained model's exact conditional coverage."""
-    hits = np.asarray(rec["ttt_hits"])[:, :, j]                            # (P, X)
-    proper = np.asarray(rec["proper_cov_x"])[:, :, j]                      # (P, X)
-    keep = ~np.isin(np.arange(hits.shape[1]), rec["trivial_prompts"])
-    hits, proper = hits[:, keep], proper[:, keep]
-    n = rec["n_mc"]
-    lo, hi = binomial_interval(hits, np.full_like(hits, n), level=1 - (1 - level) / hits.size)
-    below = int((hi < proper).sum())
-    above = int((lo > proper).sum())
-    w = np.tile(np.asarray(rec["weights"]), hits.shape[0] // len(rec["weights"]))
-    w = w / w.sum()
-    mu = np.asarray(rec["prompt_weights"])[keep]
-    return below, above, hits.size - below - above, float(mu @ (w @ (hits / n))), float(mu @ (w @ proper))
+def _conditions(recs):
+    ratio = max(r["eta"] * 2 * r["B"] ** 2 for r in recs)
+    return [
+        condition("Assumption 2.1: pi_D = pi_theta* with theta* in Theta (B_2(1), or [-1, 1] on Prop. 3.2)",
+                  "theta* in Theta", True),
+        condition("Assumption 2.2: ||phi(x, y_1:h)|| <= B", f"B = {recs[0]['B']:g}", True),
+        condition("eta <= 1/(2 B^2) (Theorem 6.1's proof, App. K.6 ICLR / I.6 arXiv)",
+                  f"max eta 2 B^2 = {ratio:.4g}", bool(ratio <= 1 + 1e-12)),
+        condition("test-time decoder uses the training step eta (Eqs. (22)-(23) arXiv)", "same eta", True),
+    ]
 
 
 def claims(config, records):
-    level = 1.0 - bonferroni(FALSE_FAIL, N_STAT_CLAIMS)
     out = []
     j = list(config.N_values).index(config.N_cmp)
     for name in INSTANCES:
         recs = _by_instance(records, name)
         Hs = [r["H"] for r in recs]
+        cond = _conditions(recs)
         rate = [float(ttt_kl_rate(r["T"], r["sigma_star_sq"], r["B"])) for r in recs]
         pred = float(np.polyfit(np.log(Hs), np.log(rate), 1)[0])
-        c, _ = slope_claim(
-            NAME, f"{name}/ttt-kl-slope-in-H", "Theorem 6.1",
-            "average-iterate KL(pi_D || pi^TTT) follows sqrt(sigma^2/T) + B^2/T in H",
-            Hs, [_replicate_means(r, "ttt_kl", config) for r in recs], predicted=pred, tol=0.25,
-            level=level, max_width=0.6, evaluation="monte_carlo",
-            what=(f"T = {config.T}, eta = min(1/(2B^2), 1/sqrt(sigma^2 T)); stratified random iterates "
+        ttt_kl = [_replicate_means(r, "ttt_kl", config) for r in recs]
+        start = ("theta_0 = 0" if name == "prop-3.2" else
+                 "theta_0 = (r - 1/B_bar)[1; 1], the proof's start (r - 1/B_bar by H: "
+                 + ", ".join(f"{r['theta_init'][0]:.3g}" for r in recs) + ")")
+        s2 = [r["sigma_star_sq"] for r in recs]
+        common = (f"T = {config.T}, eta = min(1/(2B^2), 1/sqrt(sigma^2 T)), {start}; stratified random iterates "
                   f"(doubling strata) x {config.replicates} replicates; TTT KL by Monte Carlo stratified by prompt "
-                  f"({config.n_mc} sequences per prompt and iterate); predicted slope = local slope of "
-                  "theory.rates.ttt_kl_rate on the grid; tolerance 0.25 for the log factor of the decoder's regret"))
-        out.append(c)
+                  f"({config.n_mc} sequences per prompt and iterate); sigma_*^2 by H: "
+                  f"{', '.join(f'{v:.3g}' for v in s2)}; rate sqrt(sigma^2/T) + B^2/T by H: "
+                  f"{', '.join(f'{v:.3g}' for v in rate)} (local slope {pred:.3f}); measured means: "
+                  f"{', '.join(f'{np.mean(v):.3g}' for v in ttt_kl)}. Rule revised after the old rule passed only "
+                  "through its tolerance: was 'equal to the rate's local slope, tolerance 0.25' (Lemma K.7 instance "
+                  "from theta_0 = 0 measured 0.12: the decoder's log H regret on the first sequence)")
         if name == "prop-3.2":
-            c, _ = slope_claim(
-                NAME, f"{name}/proper-kl-slope-in-H", "Prop. 3.2 (KL >= H/(4n) for proper estimators)",
+            out.append(exponent_claim(
+                f"{NAME}/{name}/ttt-kl-slope-in-H", "Theorem 6.1",
+                "average-iterate KL(pi_D || pi^TTT) grows like the sqrt(sigma_*^2/T) term of Theorem 6.1's rate: "
+                "sigma_*^2 is proportional to H here, so like H^(1/2) (the proper model's: like H)",
+                Hs, ttt_kl, predicted=0.5, tolerance=0.1, evaluation="monte_carlo", conditions=cond,
+                details=common + ". The B^2/T term is an additive constant the decoder's KL does not track "
+                                 "(measured/rate grows on the grid), so the prediction is the sqrt term's exponent"))
+        else:
+            out.append(exponent_claim(
+                f"{NAME}/{name}/ttt-kl-slope-in-H", "Theorem 6.1",
+                "average-iterate KL(pi_D || pi^TTT) grows no faster in H than sqrt(sigma^2/T) + B^2/T (H-free here: "
+                "sigma_*^2 is negligible)", Hs, ttt_kl, predicted=pred, mode="at_most", tolerance=0.1,
+                evaluation="monte_carlo", conditions=cond, details=common))
+        if name == "prop-3.2":
+            out.append(exponent_claim(
+                f"{NAME}/{name}/proper-kl-slope-in-H", "Prop. 3.2 (KL >= H/(4n) for proper estimators)",
                 "the trained (proper) model's average-iterate KL grows linearly in H",
-                Hs, [_replicate_means(r, "proper_kl", config) for r in recs], predicted=1.0, tol=0.15,
-                level=level, max_width=0.5, evaluation="exact",
-                what=("same runs and iterates; KL exact (H sum_x mu(x) KL(p_x || q_x)); it is "
-                      "mu(1) H KL(Ber(p*) || Ber(p_theta)) with p_theta = 1/2 until prompt 1 is first seen"))
-            out.append(c)
+                Hs, [_replicate_means(r, "proper_kl", config) for r in recs], predicted=1.0, tolerance=0.1,
+                evaluation="exact",
+                details=("same runs and iterates; KL exact (H sum_x mu(x) KL(p_x || q_x)); it is "
+                         "mu(1) H KL(Ber(p*) || Ber(p_theta)) with p_theta = 1/2 until prompt 1 is first seen")))
+        bound = [float(sgd_kl_bound(T=r["T"], eta=r["eta"], sigma_sq=r["sigma_star_sq"])) for r in recs]
+        path = [np.asarray(r["path_kl"]) for r in recs]
+        out.append(bound_claim(
+            f"{NAME}/{name}/ttt-kl-bound", "Theorem 6.1 (Eq. (86) of its proof, App. K.6 ICLR / I.6 arXiv)",
+            "token-level SGD with eta <= 1/(2B^2): E (1/T) sum_t KL(pi_D || pi^TTT_theta_t) = E (1/T) sum_t sum_h "
+            "eps_{t,h} <= 4/(eta T) + 2 eta sigma_*^2",
+            bound=bound, constants="4 and 2 as printed in the proof (the 4 is 2 ||theta* - theta_0||^2 at its worst "
+                                   "case 2^2); sigma_*^2 exact", replicates=path, evaluation="monte_carlo",
+            labels=[f"H={h}" for h in Hs], conditions=cond,
+            details=(f"per replicate, the training path's per-token KLs averaged over all T = {config.T} sequences "
+                     "(exact per step; unbiased for the TTT KL average by Section 6.1's identity); measured/bound by H: "
+                     + ", ".join(f"{np.mean(p) / b:.3g}" for p, b in zip(path, bound))
+                     + ". Like Prop. 5.1's, this online-to-batch bound cannot come within a factor 2 of the "
+                       "quantity (docs/optimizers.md), so the factor-2 alternative is out of reach by construction.")))
         r = recs[-1]
-        below, above, undecided, est_t, est_p = _paired_comparison(r, j, level)
-        out.append(Claim(
-            id=f"{NAME}/{name}/ttt-coverage-below-proper", paper_ref="Theorem 6.1; Section 6.1",
-            statement=(f"at H = {r['H']}, N = {config.N_cmp:g}: pi^TTT_theta's coverage is below the trained "
-                       "pi_theta's at the same iterates (never significantly above, strictly below somewhere)"),
-            predicted="TTT < proper", measured=f"average-iterate Cov_N: TTT {est_t:.3g} vs proper {est_p:.3g}",
-            interval=None, evaluation="monte_carlo", passed=bool(above == 0 and below >= 1),
-            details=(f"per evaluated iterate and prompt: Clopper-Pearson interval of the TTT decoder's "
-                     f"conditional Cov_N ({r['n_mc']} sequences; family level {level:.5g}, Bonferroni over "
-                     f"{below + above + undecided} comparisons) against the trained model's exact conditional "
-                     f"Cov_N: {below} significantly below, {above} significantly above, {undecided} undecided "
-                     f"(prompts with zero features excluded: pi^TTT = pi_D there)")))
+        ttt, proper = _ttt_coverage_means(r, j)
+        out.append(comparison_claim(
+            f"{NAME}/{name}/ttt-coverage-below-proper", "Theorem 6.1; Section 6.1",
+            (f"at H = {r['H']}, N = {config.N_cmp:g}: pi^TTT_theta's average-iterate coverage is below the trained "
+             "pi_theta's at the same iterates (the improper decoder escapes the proper lower bounds)"),
+            ttt, proper, better="lower", paired=True, names=("pi^TTT", "trained pi_theta"),
+            evaluation="monte_carlo", conditions=cond,
+            details=(f"per replicate, stratified averages over the same random iterates: TTT by Monte Carlo "
+                     f"({r['n_mc']} sequences per prompt and iterate), trained model exact; means {ttt.mean():.4g} vs "
+                     f"{proper.mean():.4g}")))
     return out
 
 
@@ -278,8 +316,8 @@ def plot(config, records, out_dir):
                                path=out_dir / f"ttt_{name}_kl_vs_H.png"))
         r = recs[-1]
         N = np.asarray(config.N_values)
-        ttt = np.array([_ttt_coverage_interval(r, j, 0.95)[0] for j in range(N.size)])
-        proper = np.asarray(r["proper_cov"]).mean(0)
+        ttt = np.array([_ttt_coverage_means(r, j)[0].mean() for j in range(N.size)])
+        proper = np.array([_ttt_coverage_means(r, j)[1].mean() for j in range(N.size)])
         paths.append(line_plot(N, {"pi^TTT (Monte Carlo)": np.maximum(ttt, 1e-300),
                                    "trained pi_theta (exact)": np.maximum(proper, 1e-300)},
                                logx=True, logy=True, xlabel="N", ylabel="average-iterate Cov_N",

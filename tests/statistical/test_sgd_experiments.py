@@ -1,14 +1,13 @@
-"""Quick presets of the optimizer experiments: claims, power, figures.
+"""Quick presets of the optimizer experiments: verdicts, conditions, figures.
 
-Calibration: every non-exploratory claim is a slope/ratio test at a Bonferroni-split level
-(family-wise false-fail rate ``FALSE_FAIL`` of the experiment module, 1e-3, over its
-statistical claims), or an exact check.  Seeds are fixed (``seed=0``), so each outcome is
-deterministic; the rates apply to a fresh seed.
+Every claim goes through :mod:`simulations.claims` (stated false-fail rate and power inside the
+verdict).  Seeds are fixed (``seed=0``), so each outcome is deterministic; the rates apply to a
+fresh seed (``python -m simulations calibrate --quick --only ...`` checks them over seeds).
 
-Power: each slope claim also requires its interval to be narrow (``max_width``); here we
-assert that the alternative exponent that would contradict the paper (``H``-free for vanilla
-SGD, linear for normalized SGD/TTT/distillation) lies outside ``[lo - tol, hi + tol]``, i.e.
-the same data would reject it.
+The explicit-constant KL bounds (Prop. 5.1, Theorem 6.1) are expected ``UNDERPOWERED``: they
+hold with a margin far above the factor-2 alternative of ``bound_claim`` (an online-to-batch
+bound of this form cannot come within a factor 2, see ``docs/optimizers.md``); the test checks
+that they hold.
 """
 
 import json
@@ -16,6 +15,7 @@ import json
 import numpy as np
 import pytest
 
+from simulations.claims import NOT_RUN_IN_QUICK, PASS, UNDERPOWERED
 from simulations.experiment import run_experiment
 from simulations.experiments import (adaptive_optimizers, distillation, sgd_lower_bound, sgd_rates,
                                      test_time_training)
@@ -24,20 +24,11 @@ pytestmark = pytest.mark.statistical
 
 MODULES = [sgd_lower_bound, sgd_rates, test_time_training, distillation, adaptive_optimizers]
 
-# claim id suffix -> (tolerance of the claim, an exponent the data must reject)
-ALTERNATIVES = {
-    "sgd-lower-bound/vanilla-best-eta-slope-in-H": (0.15, 0.0),
-    "sgd-lower-bound/nsgd-worst-instance-flat-in-H": (0.3, 1.0),
-    "sgd-lower-bound/vanilla-best-eta-slope-in-T": (0.1, -0.5),
-    "sgd-rates/sgd-slope-in-T": (0.15, -0.5),
-    "sgd-rates/sgd-slope-in-H": (0.15, 0.0),
-    "sgd-rates/sgd-slope-in-H-fixed-sigma": (0.15, 0.0),
-    "sgd-rates/nsgd-slope-in-H-fixed-sigma": (0.3, 1.0),
-    "test-time-training/prop-3.2/proper-kl-slope-in-H": (0.15, 0.5),
-    "test-time-training/lemma-k7/ttt-kl-slope-in-H": (0.25, 1.0),
-    "distillation/vanilla-slope-in-H-same-stream": (0.15, 0.0),
-    "distillation/distill-slope-in-H": (None, 1.0),
-}
+#: Binding claims that hold but cannot reach the factor-2 power of a bound claim.
+UNDERPOWERED_BY_CONSTRUCTION = {"sgd-rates/sgd-kl-bound", "test-time-training/prop-3.2/ttt-kl-bound",
+                                "test-time-training/lemma-k7/ttt-kl-bound"}
+#: Binding claims decided in the full preset only (reason in the claim).
+FULL_ONLY = {"sgd-rates/nsgd-below-vanilla-at-largest-H"}
 
 
 @pytest.fixture(scope="module")
@@ -46,40 +37,57 @@ def results(tmp_path_factory):
     return {m.NAME: run_experiment(m, m.Config.quick(), seed=0, out_dir=out) for m in MODULES}
 
 
+def _bound_holds(c):
+    bounds = json.loads(c.predicted.split("<= ", 1)[1]) if "[" in c.predicted else [float(c.predicted[3:])]
+    return c.interval[1] <= min(bounds)
+
+
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.NAME)
-def test_quick_claims_pass_and_figures_exist(results, module):
+def test_quick_verdicts_and_figures(results, module):
     res = results[module.NAME]
     assert res.claims, "no claims"
-    failed = [c.id for c in res.claims if not c.exploratory and not c.passed]
-    assert not failed, f"failed claims: {failed}"
+    assert not any(c.legacy for c in res.claims)
+    for c in res.claims:
+        if c.exploratory:
+            continue
+        if c.id in UNDERPOWERED_BY_CONSTRUCTION:
+            assert c.verdict == UNDERPOWERED and _bound_holds(c), (c.id, c.verdict, c.interval, c.predicted)
+        elif c.id in FULL_ONLY:
+            assert c.verdict == NOT_RUN_IN_QUICK, (c.id, c.verdict)
+        else:
+            assert c.verdict == PASS, (c.id, c.verdict, c.measured, c.interval, c.power)
     assert res.figures and all(p.exists() and p.stat().st_size > 1000 for p in res.figures)
     on_disk = json.loads((res.out_dir / "claims.json").read_text())
     assert [c["id"] for c in on_disk] == [c.id for c in res.claims]
-    for c in res.claims:
-        assert c.evaluation in ("exact", "certified", "monte_carlo")
     if module is adaptive_optimizers:
         assert all(c.exploratory for c in res.claims)
 
 
-def test_power_against_the_wrong_exponent(results):
-    checked = 0
+def test_conditions_of_theorem_claims(results):
+    """Claims citing Theorem 5.1 / 6.1 / 6.2 or Prop. 5.1 record their hypotheses; under-the-
+    conditions claims meet all of them, and the ones that drop the step cap say so in their id."""
+    seen = 0
     for res in results.values():
         for c in res.claims:
-            if c.id not in ALTERNATIVES or c.interval is None:
+            if c.exploratory or c.kind != "prediction" or not any(
+                    s in c.paper_ref for s in ("Theorem 5.1", "Theorem 6.1", "6.2 (arXiv)", "Prop. 5.1")):
                 continue
-            tol, wrong = ALTERNATIVES[c.id]
-            if tol is None:                                   # tolerance recorded in the details
-                tol = float(c.details.split("[lo - ")[1].split(",")[0])
-            lo, hi = c.interval
-            assert not (lo - tol <= wrong <= hi + tol), f"{c.id}: cannot reject slope {wrong}"
-            checked += 1
-    assert checked >= 8
+            if c.id.startswith("test-time-training") and "proper" in c.id:
+                continue
+            assert c.conditions, c.id
+            dropped = [d["hypothesis"] for d in c.conditions if not d["holds"]]
+            if "uncapped" in c.id:
+                assert any("128 B" in h for h in dropped), c.id
+            else:
+                assert not dropped, (c.id, dropped)
+            seen += 1
+    assert seen >= 10
 
 
 def test_lower_bound_mechanism_matches_derived_prediction(results):
     """The measured best-step coverage is within 25% of the noise-free derived dynamics."""
     claim = next(c for c in results["sgd-lower-bound"].claims if c.id.endswith("vanilla-best-eta-slope-in-H"))
-    text = claim.details.split("derived prediction of the same dynamics gives ")[1]
+    text = claim.details.split("dynamics of the mechanism give ")[1]
     derived = np.array([float(v) for v in text.split(" (slope")[0].split(", ")])
-    measured = np.array([float(v) for v in text.split("measured means ")[1].split(", ")])
+    measured = np.array([float(v) for v in text.split("measured means ")[1].split(". ")[0].split(", ")])
     assert np.all(np.abs(measured / derived - 1) < 0.25)

@@ -345,8 +345,6 @@ _VERDICT_NAMES = {"PASS", "FAIL", "UNDERPOWERED", "HOLDS", "FAILS", "NOT_RUN_IN_
 #: Modules still setting a literal verdict, each to be migrated to simulations.claims.  The
 #: test is strict: once a module is fixed, its entry must go (the xfail then fails).
 LITERAL_VERDICT_DEBT = {
-    "distillation.py",
-    "sgd_lower_bound.py",
 }
 
 

@@ -87,3 +87,34 @@ def test_lemma_k7_fixed_variance_holds_sigma_fixed():
         lemma_k7_fixed_variance(16, 1e4, B)                   # above H B^2 v(0) = 9600
     with pytest.raises(ValueError, match="sigma_sq"):
         lemma_k7_fixed_variance(4, 1e-12, B)                  # would need |theta_star| > 1
+
+
+def test_lemma_k7_start_is_the_proofs_initialisation():
+    """theta_0 = r - 1/B_bar with exp(r B_bar) = H/(4 log N): the start's u = H/(4 e log N)."""
+    from theory.instances import lemma_k7_start
+    for H in (64, 512, 4096):
+        s = lemma_k7_start(H, 24.0, 8.0)
+        assert np.exp(24.0 * s) == pytest.approx(H / (4 * np.e * np.log(8.0)))
+    inst = lemma_k7(64, 24.0, 24.0, mu_plus=0.5, theta_init=[s, 0.25])
+    np.testing.assert_allclose(inst.model_class.theta, [s, 0.25])
+    assert inst.params["theta_init"] == [s, 0.25]
+    with pytest.raises(ValueError, match="r <= 1/2"):
+        lemma_k7_start(10 ** 6, 4.0, 8.0)
+    with pytest.raises(ValueError, match="theta_init"):
+        lemma_k7(8, 24.0, 24.0, mu_plus=0.5, theta_init=[1.0, 1.0])
+
+
+def test_derived_visits_from_the_proofs_start_are_H_free_for_distillation_only():
+    from theory.instances import lemma_k7_distillation_visits, lemma_k7_start
+    B, N = 24.0, 8.0
+    A = np.log(N)
+    H = np.array([64, 256, 1024, 4096])
+    s = np.array([lemma_k7_start(int(h), B, N) for h in H])
+    eta_d = 1 / ((64 * A + 2) * B ** 2)
+    kd = lemma_k7_distillation_visits(eta_d, H, B, N, start=s)
+    np.testing.assert_allclose(kd, np.log(4 * np.e) * (64 * A + 2) / A, rtol=1e-12)
+    kv = lemma_k7_visits(1 / (2 * H * B ** 2), H, B, N, start=s)
+    np.testing.assert_allclose(kv, 2 * (H / A) * (1 - 1 / (4 * np.e)), rtol=1e-12)
+    # from theta_0 = 0 distillation pays log(H/A)
+    k0 = lemma_k7_distillation_visits(eta_d, H, B, N)
+    np.testing.assert_allclose(k0, np.log(H / A) * (64 * A + 2) / A, rtol=1e-12)

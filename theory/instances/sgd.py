@@ -28,16 +28,31 @@ Lower-bound constructions of Prop. 5.1 (App. K.4 ICLR / I.4 arXiv), ``d = 2``,
   \min\{\mu(x), k_\star/T\}`, linear in ``H`` (:math:`\propto H/(T\log N)` when
   :math:`B \asymp \bar B^2`, the paper's :math:`B \ge c\log^2(TH)`).
 
-**Reconstruction note.**  The reference notes (``coverage-principle.md`` §3.1) give
-:math:`v(\pm, a)` as ":math:`(1/\bar B)[\bar B a; 0]`" and
-:math:`\mu(+) = \min\{1, \bar BH/(512e\,nB^2\log N)\}`, with :math:`B \ge \bar B`; the paper
-text could not be retrieved to disambiguate.  The mechanism above (derived here, checked
-numerically by the ``sgd-lower-bound`` experiment) needs the *large* scale ``B`` in the
-step-size threshold and the *small* scale :math:`\bar B` in the features of ``±``, giving
-visits :math:`\propto HB/(\bar B^2\log N)`; :func:`lemma_k7` therefore uses features
-:math:`\bar B[a;0]` and the default :math:`\mu(+) = \min\{1, HB/(512e\,T\bar B^2\log N)\}`
-(``= k_\star(8/(HB))/(64 e T)``: the prompt is expected to be visited far fewer than
-:math:`k_\star` times, so it stays uncovered at every iterate, as in the lemma).
+**Checked against the paper** (arXiv 2510.15020v2, App. I.4, proof of Lemma I.7 = K.7 ICLR).
+The construction fixes :math:`B \ge \bar B \ge 1`, :math:`\phi(x, y_{1:h}) = B\,v(x, y_h)` with
+:math:`v(+, a) = (1/B)[\bar B a; 0]` and :math:`v(-, a) = (1/B)[0; \bar B a]`, so the features
+of the prompts ``±`` are :math:`\bar B[a; 0]` and :math:`\bar B[0; a]` (the *small* scale);
+the *large* scale ``B`` enters only through the step-size threshold :math:`8/(HB)` and the
+prompt mass :math:`\mu(+) = \min\{1, BH/(512e\,n\bar B^2\log N)\}`; the lemma's bound is
+:math:`\mathrm{Cov}_N \ge c\min\{1, HB/(T\bar B^2\log N)\}`; the proof starts at
+:math:`\theta_0 = [r - 1/\bar B; 1/4]` with :math:`e^{r\bar B} = H/(4\log N)`
+(:func:`lemma_k7_start`), the prompt ``+`` uncovered and ``-`` covered.  This is what
+:func:`lemma_k7` builds.  (The reference notes ``coverage-principle.md`` §3.1, written
+before the paper text was retrievable, swap ``B`` and :math:`\bar B` in :math:`\mu(+)` and in
+the lemma's bound; an earlier version of this module reconstructed the same choice as here
+from the mechanism.)  The default initialisation of :func:`lemma_k7` is :math:`\theta_0 = 0`;
+pass ``theta_init`` for the paper's.
+
+With :math:`\theta_0 = [r - 1/\bar B; \cdot]` the dynamics of a prompt are scale-invariant
+in ``H`` [derived]: writing :math:`u = e^{\bar B\theta_x} = Hw`, the prompt starts at
+:math:`w_0 = 1/(4e\log N)`, is uncovered while :math:`w \lesssim 2/\log N`, and as long
+as :math:`u \ll e^{\bar B/2}` a sequence's score on it is :math:`\approx 2\bar B/w`,
+independent of ``H``.  An optimizer whose steps do not scale with ``H`` (normalized SGD,
+truncated distillation, the test-time-training decoder's token steps) therefore has an
+``H``-free transient, while vanilla SGD with :math:`\eta \propto 1/H` needs
+:math:`\approx(2 - 1/(4e))H/\log N` visits (:func:`lemma_k7_visits`; truncated distillation: :func:`lemma_k7_distillation_visits`).  From
+:math:`\theta_0 = 0` the same optimizers pay an extra :math:`\log(H/\log N)`
+(the distance to the covering region grows like :math:`\log(H)/\bar B`).
 
 :func:`lemma_k7_fixed_variance` is Lemma K.7's class with :math:`\theta_\star = [c; c]` moved
 so that :math:`\sigma_\star^2` is the same at every ``H`` (Theorem 5.1's ``H``-free statement
@@ -58,7 +73,8 @@ from .._validation import as_finite_array, check_real
 from ..models import AutoregressiveLinearModel, TabularFeatures
 from ._base import Instance
 
-__all__ = ["lemma_k6", "lemma_k7", "lemma_k7_visits", "lemma_k7_mu_plus",
+__all__ = ["lemma_k6", "lemma_k7", "lemma_k7_visits", "lemma_k7_mu_plus", "lemma_k7_start",
+           "lemma_k7_distillation_visits",
            "sgd_lower_bound_instance", "lemma_k7_fixed_variance", "rare_token_instance"]
 
 #: Token values of ``V = {-1, 0, 1}`` by index.
@@ -142,15 +158,14 @@ def lemma_k6(eta, H, B=4096.0):
                             "regime": "K.6"})
 
 
-def lemma_k7_visits(eta, H, B_bar, N):
-    r"""Visits of a ``±`` prompt SGD needs before it is covered (derived; see the module notes).
+def lemma_k7_visits(eta, H, B_bar, N, *, start=0.0):
+    r"""Visits of a ``±`` prompt vanilla SGD needs before it is covered (derived; see the module notes).
 
-    The mechanism of Lemma K.7 (ICLR) / I.7 (arXiv), as reconstructed in the module docstring.
+    The mechanism of Lemma K.7 (ICLR) / I.7 (arXiv): one sequence-level step on the prompt
+    moves :math:`u = e^{\bar B\theta_x}` by :math:`\eta H\bar B^2`, and the prompt is
+    uncovered while :math:`u < H/\log N`, so from :math:`u_0 = e^{\bar B\,\text{start}}`
 
-    .. math:: k_\star = \frac{H/\log N - 1}{\eta H\bar B^2}\quad(\ge 0),
-
-    the number of steps of :math:`u \mapsto u + \eta H\bar B^2` from :math:`u = 1`
-    (:math:`\theta_x = 0`) to :math:`u = H/\log N`.
+    .. math:: k_\star = \frac{\max\{H/\log N - u_0, 0\}}{\eta H\bar B^2}.
 
     Parameters
     ----------
@@ -162,6 +177,9 @@ def lemma_k7_visits(eta, H, B_bar, N):
         Feature scale :math:`\bar B > 0` of the prompts ``±``.
     N : array_like
         Coverage threshold ``> 1``.
+    start : array_like, optional
+        The prompt's initial coordinate :math:`\theta_{0,x}` (``0``, or :func:`lemma_k7_start`
+        for the paper's initialisation).
 
     Returns
     -------
@@ -177,7 +195,97 @@ def lemma_k7_visits(eta, H, B_bar, N):
     H = _positive_array(H, "H", low=1.0)
     B_bar = _positive_array(B_bar, "B_bar")
     logn = np.log(_positive_array(N, "N", low=1.0, strict=True))
-    return np.maximum(H / logn - 1.0, 0.0) / (eta * H * B_bar ** 2)
+    u0 = np.exp(B_bar * as_finite_array(start, "start"))
+    return np.maximum(H / logn - u0, 0.0) / (eta * H * B_bar ** 2)
+
+
+def lemma_k7_distillation_visits(eta, H, B_bar, N, *, start=0.0):
+    r"""Visits of a ``±`` prompt truncated distillation needs before it is covered (derived).
+
+    Theorem G.2 (ICLR) / 6.2 (arXiv)'s update on Lemma K.7 (ICLR) / I.7 (arXiv)'s instance:
+    far from the teacher each token's KL is :math:`\varepsilon \approx 1/u`
+    (:math:`u = e^{\bar B\theta_x}`), so about :math:`Au` tokens are kept
+    (:math:`A = \log N`), the truncated score is :math:`\approx A\bar B` whatever ``H``, and
+    one visit multiplies ``u`` by :math:`e^{\eta A\bar B^2}`.  The truncation stops binding
+    exactly when the prompt is covered (:math:`u \ge H/A`), after
+
+    .. math:: k_\star = \frac{\log\max\{H/(A u_0), 1\}}{\eta A\bar B^2}
+
+    visits from :math:`u_0 = e^{\bar B\,\text{start}}`: ``H``-free from the paper's
+    initialisation (:math:`u_0 \propto H`), :math:`\propto\log(H/A)` from ``0``.
+
+    Parameters
+    ----------
+    eta : array_like
+        Step size :math:`\eta > 0`.
+    H : array_like
+        Sequence length ``>= 1``.
+    B_bar : array_like
+        Feature scale :math:`\bar B > 0` of the prompts ``±``.
+    N : array_like
+        Coverage threshold ``> 1`` (:math:`A = \log N`).
+    start : array_like, optional
+        The prompt's initial coordinate :math:`\theta_{0,x}`.
+
+    Returns
+    -------
+    ndarray
+        :math:`k_\star`, broadcast over the arguments.
+
+    Examples
+    --------
+    >>> A = np.log(8.0)
+    >>> eta = 1 / ((64 * A + 2) * 24.0 ** 2)
+    >>> round(float(lemma_k7_distillation_visits(eta, 512, 24.0, 8.0, start=lemma_k7_start(512, 24.0, 8.0))), 1)
+    155.0
+    """
+    eta = _positive_array(eta, "eta")
+    H = _positive_array(H, "H", low=1.0)
+    B_bar = _positive_array(B_bar, "B_bar")
+    A = np.log(_positive_array(N, "N", low=1.0, strict=True))
+    u0 = np.exp(B_bar * as_finite_array(start, "start"))
+    return np.log(np.maximum(H / (A * u0), 1.0)) / (eta * A * B_bar ** 2)
+
+
+def lemma_k7_start(H, B_bar, N):
+    r"""First coordinate of the proof's initialisation :math:`\theta_0 = [r - 1/\bar B; 1/4]`.
+
+    Proof of Lemma K.7 (ICLR) / I.7 (arXiv): :math:`r` solves :math:`e^{r\bar B} = H/(4\log N)`,
+    so the prompt starts at :math:`u_0 = e^{\bar B\theta_0} = H/(4e\log N)`: uncovered, at a
+    distance from the covering region :math:`u \ge H/\log N` that does not depend on ``H``.
+
+    Parameters
+    ----------
+    H : int
+        Sequence length.
+    B_bar : float
+        Feature scale :math:`\bar B > 0` of the prompts ``±``.
+    N : float
+        Coverage threshold ``> 1``.
+
+    Returns
+    -------
+    float
+        :math:`r - 1/\bar B = (\log(H/(4\log N)) - 1)/\bar B`.
+
+    Raises
+    ------
+    ValueError
+        If :math:`r > 1/2` (the proof's requirement), i.e. :math:`H/(4\log N) > e^{\bar B/2}`.
+
+    Examples
+    --------
+    >>> round(lemma_k7_start(512, 24.0, 8.0), 6)
+    0.129997
+    """
+    H = _horizon(H)
+    B_bar = _pos(B_bar, "B_bar")
+    N = check_real(N, "N", low=1.0, low_open=True)
+    r = np.log(H / (4.0 * np.log(N))) / B_bar
+    if r > 0.5:
+        raise ValueError(f"the proof needs r <= 1/2, i.e. H/(4 log N) <= exp(B_bar/2); got r = {r:.4g} "
+                         f"for H = {H}, B_bar = {B_bar:g}, N = {N:g}.")
+    return float(r - 1.0 / B_bar)
 
 
 def lemma_k7_mu_plus(H, B, B_bar, T, N):
@@ -214,7 +322,7 @@ def lemma_k7_mu_plus(H, B, B_bar, T, N):
     return float(min(1.0, H * B / (512.0 * np.e * T * B_bar ** 2 * np.log(N))))
 
 
-def lemma_k7(H, B=4096.0, B_bar=40.0, *, T=None, N=None, mu_plus=None):
+def lemma_k7(H, B=4096.0, B_bar=40.0, *, T=None, N=None, mu_plus=None, theta_init=None):
     r"""Lemma K.7 (ICLR) / I.7 (arXiv): vanilla SGD with :math:`\eta < 8/(HB)` is too slow.
 
     Parameters
@@ -230,13 +338,15 @@ def lemma_k7(H, B=4096.0, B_bar=40.0, *, T=None, N=None, mu_plus=None):
         Horizon and threshold of the default :math:`\mu(+)` (:func:`lemma_k7_mu_plus`).
     mu_plus : float, optional
         Mass of the prompt ``+`` instead of the default (then ``T``, ``N`` must be omitted).
+    theta_init : (2,) array_like, optional
+        Initialisation :math:`\theta_0 \in B_2(1)` (default ``[0; 0]``); the proof's is
+        ``[lemma_k7_start(H, B_bar, N), 1/4]``.
 
     Returns
     -------
     Instance
         ``data`` = :math:`\pi_{\theta_\star}`, :math:`\theta_\star = [1/2; 1/2]`, prompt
-        weights :math:`(\mu(+), 1 - \mu(+))`; ``model_class`` holds
-        :math:`\theta_0 = [0; 0]`.
+        weights :math:`(\mu(+), 1 - \mu(+))`; ``model_class`` holds :math:`\theta_0`.
 
     Examples
     --------
@@ -256,17 +366,20 @@ def lemma_k7(H, B=4096.0, B_bar=40.0, *, T=None, N=None, mu_plus=None):
             raise ValueError("give `mu_plus`, or `T` and `N` for the default mu(+).")
         mu_plus = lemma_k7_mu_plus(H, B, B_bar, T, N)
     mu_plus = check_real(mu_plus, "mu_plus", low=0.0, high=1.0, low_open=True)
+    theta0 = np.zeros(2) if theta_init is None else as_finite_array(theta_init, "theta_init").astype(float)
+    if theta0.shape != (2,) or np.linalg.norm(theta0) > 1.0 + 1e-12:
+        raise ValueError(f"`theta_init` must be a point of B_2(1) in R^2, got {theta0!r}.")
     table = np.zeros((2, 3, 2))
     table[0, :, 0] = B_bar * TOKENS_PM
     table[1, :, 1] = B_bar * TOKENS_PM
     features = iid_token_features(table, H)
     weights = np.array([mu_plus, 1.0 - mu_plus])
     data = AutoregressiveLinearModel(features, np.array([0.5, 0.5]), weights)
-    start = AutoregressiveLinearModel(features, np.zeros(2), weights)
+    start = AutoregressiveLinearModel(features, theta0, weights)
     return Instance("lemma_k7", "Lemma K.7 (ICLR) / I.7 (arXiv); Prop. 5.1 lower bound",
                     data=data, model_class=start,
                     params={"H": H, "B": B, "B_bar": B_bar, "mu_plus": mu_plus, "radius": 1.0,
-                            "theta_star": [0.5, 0.5], "theta_init": [0.0, 0.0], "regime": "K.7",
+                            "theta_star": [0.5, 0.5], "theta_init": theta0.tolist(), "regime": "K.7",
                             "T": T, "N": N})
 
 
