@@ -225,6 +225,12 @@ def claims(config, records):
             f"rare-prompt class, n = {config.rare_n}: E KL(π_D||π̂) grows linearly in H (H in {hs_sat.astype(int).tolist()})",
             hs_sat, [np.array([r["kl"] for r in _select(records, kind="rare", H=int(h))]) for h in hs_sat],
             predicted=1.0, tolerance=0.1, evaluation="exact",
+            conditions=[condition("Assumption 2.1 (realizability): pi_D in Pi",
+                                  f"member {inst0.params['truth_index']} is pi_D", True),
+                        condition("Pi finite", f"|Pi| = {len(np.atleast_2d(inst0.model_class.theta))}", True),
+                        condition("pi_hat is an MLE (ties by a fixed rule)", f"tie_break = {config.tie_break!r}", True),
+                        condition("a rare prompt (Remark 3.1: heterogeneous prompts)", f"mu(rare) = {inst0.params['rho']:g}",
+                                  True)],
             few_points_reason=None if len(hs_sat) >= 4 and hs_sat[-1] / hs_sat[0] >= 8 else
             "evaluated in the full preset only",
             conditions=[
