@@ -114,7 +114,8 @@ def calibration_rows(claims_by_seed):
     Returns
     -------
     list of CalibrationRow
-        Sorted with the inconsistent claims first, then by id.
+        Sorted: inconsistent claims first, then underpowered ones, then any other claim that
+        failed at some seed (e.g. legacy claims, which state no rate), then by id.
     """
     per_claim = {}
     for seed, claims in sorted(claims_by_seed.items()):
@@ -137,7 +138,7 @@ def calibration_rows(claims_by_seed):
         rows.append(CalibrationRow(id=cid, kind=items[0][1].kind, seeds=len(items), fails=len(fails),
                                    underpowered=under, failing_seeds=tuple(fails), stated_rate=rate,
                                    p_value=p_value, consistent=consistent))
-    rows.sort(key=lambda r: (r.consistent is not False, r.underpowered == 0, r.id))
+    rows.sort(key=lambda r: (r.consistent is not False, r.underpowered == 0, r.fails == 0, r.id))
     return rows
 
 

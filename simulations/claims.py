@@ -1006,7 +1006,7 @@ def bound_claim(id, paper_ref, statement, *, bound, side="upper", constants, eva
                  f"{BOUND_FACTOR:g}') on data like these "
                  f"({'minimum over points' if power_over == 'each' else 'maximum over points: a universal statement is refuted by one point'}).",
                  _revised(revised_from), details)
-    if K == 1:
+    if K == 1 or np.all(b == b[0]):
         predicted = f"{rel} {_f(b[0])}"
     elif K <= 12:
         predicted = f"{rel} [" + ", ".join(_f(v) for v in b) + "]"
