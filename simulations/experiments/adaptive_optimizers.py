@@ -57,7 +57,7 @@ class Config:
     """
 
     H_values: tuple = (32, 64, 128, 256, 512)
-    T: int = 20_000
+    T: int = 5000
     replicates: int = 32
     batch: int = 1
     learning_rates: tuple = (0.003, 0.01, 0.03, 0.1)
