@@ -233,11 +233,6 @@ def claims(config, records):
                                   True)],
             few_points_reason=None if len(hs_sat) >= 4 and hs_sat[-1] / hs_sat[0] >= 8 else
             "evaluated in the full preset only",
-            conditions=[
-                condition("Assumption 2.1 (realizability): pi_D in Pi", "the truth j* is a member", True),
-                condition("Pi finite", f"{inst0.params.get('n_members', 15)} members", True),
-                condition("pi_hat is an MLE (ties by a fixed rule)", f"tie_break = {config.tie_break!r}", True),
-                condition("D i.i.d. from mu x pi_D", "sample_replicates", True)],
             details="Prediction: KL = rho H KL(sigma(b)||sigma(-b)) on the runs that miss the rare prompt. Window: H "
                     "where one sample of the rare prompt fixes its sign and a wrong sign is covered at every N w.p. "
                     ">= 0.99 (exact binomial); below it a seen rare prompt is still mislearned with H-dependent "
