@@ -1425,8 +1425,9 @@ def exact_value_walk_length_law(horizon, t_max):
     """
     H = check_int(horizon, "horizon", low=1)
     t_max = check_int(t_max, "t_max", low=0)
-    check_allocation(8 * (H + 1), "horizon", H)
-    check_allocation(8 * (t_max + 1), "t_max", t_max)
+    check_allocation(8 * (H + 1), f"`horizon` = {H}",
+                     "a smaller `horizon` (the law's mean is 2 horizon**2 steps)")
+    check_allocation(8 * (t_max + 1), f"`t_max` = {t_max}", "a smaller `t_max`")
     if H * (t_max + 1) > _MAX_WALK_WORK:
         raise ValueError(f"`horizon` * `t_max` = {H * (t_max + 1):.3g} elementary updates exceed "
                          f"{_MAX_WALK_WORK:.0e} (hours of work); the law is negligible beyond a "

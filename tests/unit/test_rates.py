@@ -190,19 +190,20 @@ def test_finite_class_mle_coverage_bound_domain():
 
 # ------------------------------------------------------- step sizes the experiments pass to learners
 def test_pinned_sgd_rates_steps():
-    """sgd-rates (quick): vanilla eta = min{1/(2HB^2), sqrt(2/(sigma^2 T))}; NSGD eta = (log N/(sigma^2 T))^(1/4) (cap removed, stated), lambda = log N/(16 eta)."""
+    """sgd-rates: vanilla eta = min{1/(2HB^2), sqrt(2/(sigma^2 T))}; NSGD under Theorem 5.1's own conditions: eta = min{1/(128B), (log N/(sigma^2 T))^(1/4)}, lambda = log N/(16 eta) >= 8 B log N."""
     from simulations.experiments import sgd_rates
 
     cfg = sgd_rates.Config.quick()
     for H in cfg.H_values[:1]:
-        inst = sgd_rates._instance(cfg, "sgd", H)
+        inst = sgd_rates._instance(cfg, H)
         s2 = float(inst.data.sigma_star_sq())
-        for T in cfg.T_values:
-            _close(rates.sgd_step_size(T=T, H=H, B=cfg.B, sigma_sq=s2),
-                   min(1 / (2 * H * cfg.B ** 2), math.sqrt(2 / (s2 * T))))
-            eta, lam = sgd_rates._nsgd_parameters(cfg.N, s2, T)
-            _close(eta, (LOG(cfg.N) / (s2 * T)) ** 0.25)
-            _close(lam, LOG(cfg.N) / (16 * eta))
+        T = cfg.T
+        _close(rates.sgd_step_size(T, H, cfg.B, s2),
+               min(1 / (2 * H * cfg.B ** 2), math.sqrt(2 / (s2 * T))))
+        eta, lam = rates.normalized_sgd_parameters(T, cfg.N, cfg.B, s2)
+        _close(eta, min(1 / (128 * cfg.B), (LOG(cfg.N) / (s2 * T)) ** 0.25))
+        _close(lam, LOG(cfg.N) / (16 * eta))
+        assert float(eta) <= 1 / (128 * cfg.B) and float(lam) >= 8 * cfg.B * LOG(cfg.N) * (1 - 1e-12)
 
 
 def test_pinned_distillation_and_ttt_steps():
