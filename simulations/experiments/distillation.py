@@ -242,5 +242,5 @@ def plot(config, records, out_dir):
         series[LABELS[m]], bands[LABELS[m]] = np.maximum(mean, 1e-300), band
     return [line_plot(H, series, bands=bands, logx=True, logy=True, xlabel="H",
                       ylabel=f"average-iterate Cov_{config.N:g} (exact)",
-                      title=f"Distillation vs vanilla SGD (same sequences, T = {config.T}, proof's start)",
+                      title=f"Distillation vs vanilla SGD (T = {config.T})",
                       path=out_dir / "distillation_vs_H.png")]

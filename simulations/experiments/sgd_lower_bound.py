@@ -318,9 +318,9 @@ def plot(config, records, out_dir):
     mn, bn = mean_and_band([_at(r, config) for r in worst])
     ref = Hs / (config.T * np.log(config.N_main))
     ref = ref * np.exp(np.mean(np.log(mv)) - np.mean(np.log(ref)))
-    paths = [line_plot(Hs, {"vanilla SGD, best step size": mv, "normalized SGD, worst instance": mn,
+    paths = [line_plot(Hs, {"vanilla SGD, best step size": mv, "normalized SGD (step cap dropped), worst instance": mn,
                             "H/(T log N) (shape, scaled)": ref},
-                       bands={"vanilla SGD, best step size": bv, "normalized SGD, worst instance": bn},
+                       bands={"vanilla SGD, best step size": bv, "normalized SGD (step cap dropped), worst instance": bn},
                        styles={"H/(T log N) (shape, scaled)": "--"}, logx=True, logy=True,
                        xlabel="H", ylabel=f"average-iterate Cov_{config.N_main:g} (exact)",
                        title=f"Prop. 5.1: coverage vs H (T = {config.T})",
@@ -341,7 +341,7 @@ def plot(config, records, out_dir):
     avg = np.asarray(best[-1]["average_at"], dtype=float)
     tv = np.asarray(best[-1]["cov_lo"])[:, :, config.N_values.index(config.N_main)].mean(0)
     tn = np.asarray(worst[-1]["cov_lo"])[:, :, config.N_values.index(config.N_main)].mean(0)
-    paths.append(line_plot(avg, {"vanilla SGD, best step size": tv, "normalized SGD, worst instance": tn,
+    paths.append(line_plot(avg, {"vanilla SGD, best step size": tv, "normalized SGD (step cap dropped), worst instance": tn,
                                  "1/T (shape)": tv[-1] * avg[-1] / avg},
                            styles={"1/T (shape)": "--"}, logx=True, logy=True, xlabel="T'",
                            ylabel="(1/T') sum_{t<T'} Cov_N", title=f"H = {config.H_values[-1]}: running averages",

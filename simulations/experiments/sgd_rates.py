@@ -319,7 +319,7 @@ def plot(config, records, out_dir):
                        bands={labels["n"]: bn, labels["v"]: bv},
                        styles={"Theorem 5.1 rate (unit constants)": "--"}, logx=True, logy=True, xlabel="H",
                        ylabel=f"average-iterate Cov_{config.N:g} (exact)",
-                       title=f"Lemma K.7 instance, proof's start, T = {config.T}: coverage vs H",
+                       title=f"Theorem 5.1's conditions (T = {config.T})",
                        path=out_dir / "sgd_rates_vs_H.png")]
     series, bands = {}, {}
     for capped in (False, True):

@@ -267,6 +267,9 @@ def claims(config, records):
                 "the trained (proper) model's average-iterate KL grows linearly in H",
                 Hs, [_replicate_means(r, "proper_kl", config) for r in recs], predicted=1.0, tolerance=0.1,
                 evaluation="exact",
+                conditions=[condition("Prop. 3.2's construction (theta* = 1, Theta = [-1, 1], mu(1) = 1/(2n) with n = T)",
+                                      f"prop_3_2_kl_lower_bound(T = {config.T}, H, theta_star = 1)", True),
+                            condition("proper estimator (pi_theta with theta in Theta)", "SGD iterates, projected", True)],
                 details=("same runs and iterates; KL exact (H sum_x mu(x) KL(p_x || q_x)); it is "
                          "mu(1) H KL(Ber(p*) || Ber(p_theta)) with p_theta = 1/2 until prompt 1 is first seen")))
         bound = [float(sgd_kl_bound(T=r["T"], eta=r["eta"], sigma_sq=r["sigma_star_sq"])) for r in recs]

@@ -98,7 +98,7 @@ def test_lemma_k7_start_is_the_proofs_initialisation():
     inst = lemma_k7(64, 24.0, 24.0, mu_plus=0.5, theta_init=[s, 0.25])
     np.testing.assert_allclose(inst.model_class.theta, [s, 0.25])
     assert inst.params["theta_init"] == [s, 0.25]
-    with pytest.raises(ValueError, match="r <= 1/2"):
+    with pytest.raises(ValueError, match="`H`"):
         lemma_k7_start(10 ** 6, 4.0, 8.0)
     with pytest.raises(ValueError, match="theta_init"):
         lemma_k7(8, 24.0, 24.0, mu_plus=0.5, theta_init=[1.0, 1.0])

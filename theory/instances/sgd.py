@@ -283,8 +283,8 @@ def lemma_k7_start(H, B_bar, N):
     N = check_real(N, "N", low=1.0, low_open=True)
     r = np.log(H / (4.0 * np.log(N))) / B_bar
     if r > 0.5:
-        raise ValueError(f"the proof needs r <= 1/2, i.e. H/(4 log N) <= exp(B_bar/2); got r = {r:.4g} "
-                         f"for H = {H}, B_bar = {B_bar:g}, N = {N:g}.")
+        raise ValueError(f"`H` = {H} is too large for `B_bar` = {B_bar:g} and `N` = {N:g}: the proof needs "
+                         f"r <= 1/2, i.e. H/(4 log N) <= exp(B_bar/2); got r = {r:.4g}.")
     return float(r - 1.0 / B_bar)
 
 
