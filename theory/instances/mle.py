@@ -690,6 +690,9 @@ def linear_variance_monte_carlo_coverage(instance, theta, N, n_samples, *, rng):
     n_samples = check_int(n_samples, "n_samples", low=1)
     if not isinstance(rng, np.random.Generator):
         raise TypeError("`rng` must be a numpy.random.Generator (use np.random.default_rng(seed)).")
+    # one model's draws at a time at least: tokens, counts and two gathered log-ratios per sample
+    check_allocation(8 * n_samples * (2 + 3 * sizes.size), f"`n_samples` = {n_samples}",
+                     "fewer samples per call (sum the hit counts of several calls)")
     r1 = log_expit(logits) - log_expit(norms * th)                       # log-ratio of a 1, (R, K, G)
     r0 = log_expit(-logits) - log_expit(-norms * th)                     # of a 0
     p1 = np.exp(log_expit(logits))
