@@ -89,5 +89,5 @@ def test_lower_bound_mechanism_matches_derived_prediction(results):
     claim = next(c for c in results["sgd-lower-bound"].claims if c.id.endswith("vanilla-best-eta-slope-in-H"))
     text = claim.details.split("dynamics of the mechanism give ")[1]
     derived = np.array([float(v) for v in text.split(" (slope")[0].split(", ")])
-    measured = np.array([float(v) for v in text.split("measured means ")[1].split(". ")[0].split(", ")])
+    measured = np.array([float(v.rstrip(".")) for v in text.split("measured means ")[1].split(". ")[0].split(", ")])
     assert np.all(np.abs(measured / derived - 1) < 0.25)
