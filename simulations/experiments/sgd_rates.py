@@ -238,7 +238,7 @@ def claims(config, records):
         conditions=ucond,
         details=(f"predicted = local slope of theory.rates.sgd_coverage_rate on the grid; measured means "
                  f"{_fmt(means_v)}; average coverage x T {_fmt(m * T for m in means_v)} (derived: "
-                 "(2 - 1/(4e)) H/log N visits per prompt, theory.instances.lemma_k7_visits)")))
+                 "(2 - 1/(2e)) H/log N visits per prompt, theory.instances.lemma_k7_visits)")))
 
     n_last, v_last = _cov(ns[-1]), _cov(vs[-1])
     v_final = float(np.max(np.asarray(vs[-1]["final_cov_hi"])[:, 0]))
@@ -257,7 +257,7 @@ def claims(config, records):
     if config.preset == "quick":
         c = not_run_in_quick(c, reason=(
             "the per-step crossing is near H = 1300 (NSGD's H-free transient, about 2 260 steps, against vanilla's "
-            "(2 - 1/(4e)) H/log N visits per prompt, about 1.75 H steps); the quick grid stops at H = 1024 to keep "
+            "(2 - 1/(2e)) H/log N visits per prompt, about 1.75 H steps); the quick grid stops at H = 1024 to keep "
             "the exact law's enumeration under a second"))
     out.append(c)
 

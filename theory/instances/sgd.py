@@ -50,7 +50,7 @@ as :math:`u \ll e^{\bar B/2}` a sequence's score on it is :math:`\approx 2\bar B
 independent of ``H``.  An optimizer whose steps do not scale with ``H`` (normalized SGD,
 truncated distillation, the test-time-training decoder's token steps) therefore has an
 ``H``-free transient, while vanilla SGD with :math:`\eta \propto 1/H` needs
-:math:`\approx(2 - 1/(4e))H/\log N` visits (:func:`lemma_k7_visits`; truncated distillation: :func:`lemma_k7_distillation_visits`).  From
+:math:`\approx(2 - 1/(2e))H/\log N` visits (:func:`lemma_k7_visits`; truncated distillation: :func:`lemma_k7_distillation_visits`).  From
 :math:`\theta_0 = 0` the same optimizers pay an extra :math:`\log(H/\log N)`
 (the distance to the covering region grows like :math:`\log(H)/\bar B`).
 
