@@ -29,6 +29,19 @@ __all__ = ["RateFit", "loglog_fit", "loglog_fit_draws", "stratified_bootstrap", 
            "slope_test", "weighted_quantile", "bounded_mean_interval", "exceeds_bound"]
 
 
+def _statistic_iv(statistic, q):
+    """Validate the per-x summary (``"mean"`` or ``"quantile"`` with its level ``q``); return ``q``."""
+    if statistic not in ("mean", "quantile"):
+        raise ValueError(f"`statistic` must be 'mean' or 'quantile', got {statistic!r}.")
+    if statistic == "quantile":
+        if q is None:
+            raise ValueError("`q` is required when `statistic` is 'quantile'.")
+        return check_real(q, "q", low=0, high=1)
+    elif q is not None:
+        raise ValueError("`q` is only used with statistic='quantile'.")
+    return q
+
+
 @dataclass(frozen=True)
 class RateFit:
     """Result of :func:`loglog_fit`.
@@ -225,14 +238,7 @@ def loglog_fit_draws(x, y_replicates, *, level=0.95, n_boot=2000, rng, statistic
         raise TypeError(f"`rng` must be a numpy.random.Generator, got {type(rng).__name__}.")
     level = check_real(level, "level", low=0, high=1, low_open=True, high_open=True)
     n_boot = check_int(n_boot, "n_boot", low=100)
-    if statistic not in ("mean", "quantile"):
-        raise ValueError(f"`statistic` must be 'mean' or 'quantile', got {statistic!r}.")
-    if statistic == "quantile":
-        if q is None:
-            raise ValueError("`q` is required when `statistic` is 'quantile'.")
-        q = check_real(q, "q", low=0, high=1)
-    elif q is not None:
-        raise ValueError("`q` is only used with statistic='quantile'.")
+    q = _statistic_iv(statistic, q)
     if nonpositive not in ("raise", "drop"):
         raise ValueError(f"`nonpositive` must be 'raise' or 'drop', got {nonpositive!r}.")
     x, data, counts = _replicates_iv(x, y_replicates)
@@ -306,14 +312,7 @@ def stratified_bootstrap(y_replicates, *, n_boot=2000, rng, statistic="mean", q=
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"`rng` must be a numpy.random.Generator, got {type(rng).__name__}.")
     n_boot = check_int(n_boot, "n_boot", low=100)
-    if statistic not in ("mean", "quantile"):
-        raise ValueError(f"`statistic` must be 'mean' or 'quantile', got {statistic!r}.")
-    if statistic == "quantile":
-        if q is None:
-            raise ValueError("`q` is required when `statistic` is 'quantile'.")
-        q = check_real(q, "q", low=0, high=1)
-    elif q is not None:
-        raise ValueError("`q` is only used with statistic='quantile'.")
+    q = _statistic_iv(statistic, q)
     try:
         k = len(y_replicates)
     except TypeError:
