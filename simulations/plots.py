@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from theory._validation import as_float_array
+from theory.validation import as_float_array
 
 __all__ = ["rate_plot", "line_plot", "DPI"]
 

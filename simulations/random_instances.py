@@ -43,7 +43,7 @@ from functools import cached_property
 
 import numpy as np
 
-from theory._validation import check_int, check_real
+from theory.validation import check_int, check_real
 from theory.coverage import coverage_profile
 from theory.divergences import categorical_kl
 from theory.iid_tokens import IidTokenLaw, iid_token_log_probs

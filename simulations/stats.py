@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from theory._validation import as_finite_array, check_int, check_real
+from theory.validation import as_finite_array, check_int, check_real
 from theory.intervals import clopper_pearson
 
 __all__ = ["RateFit", "loglog_fit", "loglog_fit_draws", "stratified_bootstrap", "binomial_interval", "bonferroni",

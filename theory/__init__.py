@@ -110,7 +110,7 @@ def allocation_budget(n_bytes):
     Every public function of :mod:`theory` whose memory grows with an argument estimates its
     working set in bytes before allocating and refuses (``ValueError`` saying how much would
     be needed and what to use instead) a request above the budget: 2 GiB by default
-    (``theory._validation.DEFAULT_ALLOCATION_BUDGET``), never more than the physical memory
+    (``theory.validation.DEFAULT_ALLOCATION_BUDGET``), never more than the physical memory
     of the machine.  Inside ``with allocation_budget(n_bytes):`` the budget is ``n_bytes``
     (for the current thread or task only).
 
@@ -132,6 +132,6 @@ def allocation_budget(n_bytes):
     ...     float(pass_at_k(10, 3, 2)) > 0.5
     True
     """
-    from ._validation import allocation_budget_context, check_int
+    from .validation import allocation_budget_context, check_int
 
     return allocation_budget_context(check_int(n_bytes, "n_bytes", low=1))

@@ -31,7 +31,7 @@ import numpy as np
 from scipy.special import logsumexp
 from .coverage import comparison_log_thresholds
 
-from ._validation import (as_finite_array, as_float_array, as_int_array,
+from .validation import (as_finite_array, as_float_array, as_int_array,
                           check_log_probabilities, check_thresholds, check_weights,
                           readonly)
 

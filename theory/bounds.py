@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import logsumexp
 
-from ._validation import (as_float_array, check_allocation, check_int, check_log_probabilities,
+from .validation import (as_float_array, check_allocation, check_int, check_log_probabilities,
                           check_real, check_thresholds, check_weights, readonly)
 from .coverage import _tail_masses, coverage_profile
 

@@ -76,7 +76,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ._chain import (power_and_sum, reach_sets_sum, tropical_vector_power, use_squaring,
                      vector_matrix_power)
-from ._validation import check_allocation, check_int, check_real, check_thresholds, readonly
+from .validation import check_allocation, check_int, check_real, check_thresholds, readonly
 from .coverage import comparison_log_thresholds
 from .divergences import categorical_kl
 

@@ -68,7 +68,7 @@ import numpy as np
 from scipy.special import erfc
 
 from ._chain import vector_matrix_power
-from ._validation import as_float_array, check_int, check_thresholds, readonly
+from .validation import as_float_array, check_int, check_thresholds, readonly
 from .coverage import comparison_log_thresholds
 
 __all__ = ["markov_characteristic_function"]

@@ -22,7 +22,7 @@ import math
 import numpy as np
 from scipy.special import gammaln
 
-from ._validation import as_float_array, as_int_array, check_int, check_weights
+from .validation import as_float_array, as_int_array, check_int, check_weights
 from .log_ratio import LogRatioLaw
 
 #: Largest number of count vectors (or joint count vectors) enumerated.

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from ._validation import (as_float_array, as_int_array, check_allocation, check_log_probabilities,
+from .validation import (as_float_array, as_int_array, check_allocation, check_log_probabilities,
                           check_thresholds, check_weights)
 
 __all__ = [

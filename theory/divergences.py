@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array, check_int, check_log_probabilities, check_weights
+from .validation import as_float_array, check_int, check_log_probabilities, check_weights
 from .coverage import log_thresholds
 
 __all__ = [

@@ -29,7 +29,7 @@ from math import comb
 
 import numpy as np
 
-from ._validation import (as_finite_array, as_float_array, check_allocation, check_int, check_real,
+from .validation import (as_finite_array, as_float_array, check_allocation, check_int, check_real,
                           check_weights, readonly)
 from .count_law import MAX_COUNT_VECTORS as _COUNT_LAW_MAX
 from .count_law import count_vectors

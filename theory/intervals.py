@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ._validation import check_real
+from .validation import check_real
 
 __all__ = ["clopper_pearson"]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_allocation, check_int, check_real, readonly
+from .validation import check_allocation, check_int, check_real, readonly
 from .coverage import coverage_profile, log_thresholds
 from .intervals import clopper_pearson
 from .divergences import _categorical_kl, stopped_kl

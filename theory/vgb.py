@@ -52,7 +52,7 @@ import numpy as np
 from scipy import sparse, special
 from scipy.sparse import linalg as splinalg
 
-from ._validation import (as_finite_array, as_float_array, as_int_array, check_int, check_real,
+from .validation import (as_finite_array, as_float_array, as_int_array, check_int, check_real,
                           check_allocation, check_probability_vector, readonly)
 
 __all__ = [

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory._validation import as_finite_array, check_int, readonly
+from theory.validation import as_finite_array, check_int, readonly
 from simulations.learners.optimizers import apply_updates
 
 __all__ = ["Trajectory", "train_with_checkpoints", "online_sampler", "dataset_sampler"]

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._validation import as_float_array, check_real
+from theory.validation import as_float_array, check_real
 
 from .optimizers import apply_updates
 from .training import (DataStream, ScoreEngine, TrainResult, _chunk_size, _Recorder, _schedule,

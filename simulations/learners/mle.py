@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.special import expit, log_expit, log_softmax, logsumexp
 
-from theory._validation import as_finite_array, as_float_array, as_int_array, check_int, check_real, readonly
+from theory.validation import as_finite_array, as_float_array, as_int_array, check_int, check_real, readonly
 from theory.models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
 from theory.models.features import previous_tokens
 

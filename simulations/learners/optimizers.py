@@ -42,7 +42,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from theory._validation import as_finite_array, check_real
+from theory.validation import as_finite_array, check_real
 
 __all__ = [
     "Optimizer",

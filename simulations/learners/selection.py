@@ -55,7 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory._validation import (as_finite_array, as_float_array, check_int, check_real,
+from theory.validation import (as_finite_array, as_float_array, check_int, check_real,
                                 check_thresholds, readonly)
 from theory.coverage import comparison_log_thresholds, empirical_coverage, on_policy_coverage
 

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from theory._validation import as_finite_array, as_int_array, check_int, readonly
+from theory.validation import as_finite_array, as_int_array, check_int, readonly
 from theory.models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
 from theory.models._chain import cdf_thresholds, chain_tokens, compiled_kernel
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory._validation import as_int_array, check_int
+from theory.validation import as_int_array, check_int
 from theory.log_ratio import LogRatioLaw
 from theory.models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
 from theory.models.markov import MAX_ENUMERATION, _support_size

@@ -26,7 +26,7 @@ import weakref
 
 import numpy as np
 
-from theory._validation import as_finite_array, check_int, check_real
+from theory.validation import as_finite_array, check_int, check_real
 from theory.vgb import TreeAutomaton
 
 from .vgb import SamplerOutput, categorical_cdf, sample_rows

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from theory._validation import check_int, check_real, readonly
+from theory.validation import check_int, check_real, readonly
 from theory.vgb import TreeAutomaton
 
 __all__ = ["DyckSpec", "DyckModel", "dyck_model", "value_table", "is_valid_dyck",

@@ -23,7 +23,7 @@ from math import comb
 
 import numpy as np
 
-from theory._validation import check_int, check_real
+from theory.validation import check_int, check_real
 from theory.vgb import TreeAutomaton
 
 from .vgb import VGBSampler

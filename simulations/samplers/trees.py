@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._validation import check_int, check_real
+from theory.validation import check_int, check_real
 from theory.vgb import TreeAutomaton
 
 __all__ = ["random_tree", "sparse_branching_tree", "example_3_1_automaton",

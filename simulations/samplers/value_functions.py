@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special
 
-from theory._validation import as_finite_array, check_int, check_real, readonly
+from theory.validation import as_finite_array, check_int, check_real, readonly
 from theory.vgb import (TreeAutomaton, average_case_error, optimal_values,
                         target_state_marginals, uniform_error)
 

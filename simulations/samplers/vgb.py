@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory._validation import as_finite_array, check_int, readonly
+from theory.validation import as_finite_array, check_int, readonly
 from theory.vgb import TreeAutomaton
 
 #: Bits per packed query counter (pi_ref, value, tau) in one int64.

@@ -4,7 +4,7 @@ Each case below reproduces a failure of the earlier code first (a request whose 
 time grew without bound with an argument), then checks the fix:
 
 * a huge request is refused *before* allocating, by a ``ValueError`` that says how much
-  memory it would need and what to use instead (:func:`theory._validation.check_allocation`,
+  memory it would need and what to use instead (:func:`theory.validation.check_allocation`,
   budget :func:`theory.allocation_budget`);
 * ``pass_at_k`` takes :math:`O(1)` memory per value and is accurate to a few ulps (exact
   rationals on small cases, ``mpmath`` at large ones);
@@ -107,19 +107,19 @@ def markov(rng, X, V, H, *, batch=None, homogeneous=True, noise=1.0, base=None):
 # ---------------------------------------------------------------------------------------
 
 def test_check_allocation_says_how_much_and_what_instead():
-    from theory._validation import DEFAULT_ALLOCATION_BUDGET, allocation_budget_bytes, check_allocation
+    from theory.validation import DEFAULT_ALLOCATION_BUDGET, allocation_budget_bytes, check_allocation
 
     with pytest.raises(ValueError, match=r"`n` = 5 needs about 3 GiB .* budget of 2 GiB; use batches"):
         check_allocation(3 * GiB, "`n` = 5", "use batches")
     check_allocation(DEFAULT_ALLOCATION_BUDGET, "`n`", "x")           # at the budget: fine
     with theory.allocation_budget(4 * GiB):
         check_allocation(3 * GiB, "`n`", "x")
-        assert allocation_budget_bytes() == min(4 * GiB, theory._validation.physical_memory_bytes())
+        assert allocation_budget_bytes() == min(4 * GiB, theory.validation.physical_memory_bytes())
         with theory.allocation_budget(1 << 20):
             with pytest.raises(ValueError, match="budget of 1 MiB"):
                 check_allocation(2 << 20, "`n`", "x")
         check_allocation(3 * GiB, "`n`", "x")
-    assert allocation_budget_bytes() == min(DEFAULT_ALLOCATION_BUDGET, theory._validation.physical_memory_bytes())
+    assert allocation_budget_bytes() == min(DEFAULT_ALLOCATION_BUDGET, theory.validation.physical_memory_bytes())
     with pytest.raises(ValueError, match="`n_bytes`"):
         theory.allocation_budget(0)
     with pytest.raises(TypeError, match="`n_bytes`"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._validation import check_real
+from ..validation import check_real
 from ..models import categorical_model
 from ._base import Instance
 

@@ -59,7 +59,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .._validation import check_allocation, check_int, check_real, readonly
+from ..validation import check_allocation, check_int, check_real, readonly
 from ..best_of_n import pass_at_n
 from ..log_ratio import LogRatioLaw
 from ..models import AutoregressiveLinearModel, MarkovModel, TabularFeatures

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_expit, logsumexp
 
-from .._validation import (as_finite_array, check_allocation, check_int, check_real, check_thresholds,
+from ..validation import (as_finite_array, check_allocation, check_int, check_real, check_thresholds,
                            check_weights)
 from ..count_law import count_log_ratio_law, group_sequence_log_probs, grouped_count_support
 from ..models import AutoregressiveLinearModel, MarkovModel, TabularFeatures

@@ -69,7 +69,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import brentq
 
-from .._validation import as_finite_array, check_real
+from ..validation import as_finite_array, check_real
 from ..models import AutoregressiveLinearModel, TabularFeatures
 from ._base import Instance
 

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from .._validation import as_finite_array, check_int, check_real, readonly
+from ..validation import as_finite_array, check_int, check_real, readonly
 
 __all__ = ["TabularFeatures", "CallableFeatures"]
 

@@ -27,7 +27,7 @@ from functools import cached_property
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
-from .._validation import (as_finite_array, as_int_array, check_allocation, check_int,
+from ..validation import (as_finite_array, as_int_array, check_allocation, check_int,
                            check_weights, readonly)
 from .features import CallableFeatures, TabularFeatures
 from .markov import (MAX_ENUMERATION, MarkovModel, _check_enumeration_bytes, _fixed_prompts,

@@ -25,7 +25,7 @@ from functools import cached_property
 import numpy as np
 from scipy.special import logsumexp
 
-from .._validation import (as_float_array, as_int_array, check_allocation, check_int,
+from ..validation import (as_float_array, as_int_array, check_allocation, check_int,
                            check_weights, readonly)
 from ._chain import cdf_thresholds, chain_tokens, compiled_kernel
 from .features import previous_tokens

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_finite_array, check_real
+from ..validation import as_finite_array, check_real
 
 __all__ = ["project_l2_ball", "project_box"]
 

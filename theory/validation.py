@@ -1,8 +1,10 @@
-"""Input validation shared by the public functions of :mod:`theory`.
+"""Boundary checks shared by :mod:`theory` and :mod:`simulations`.
 
-Every public function validates its arguments at the boundary through these helpers
-(scipy's ``_<fn>_iv`` pattern) and raises ``TypeError``/``ValueError`` whose message names
-the offending argument in backticks.  Internal helpers trust their inputs.
+Every public function of either package validates its arguments at the boundary through
+these helpers (scipy's ``_<fn>_iv`` pattern) and raises ``TypeError``/``ValueError`` whose
+message names the offending argument in backticks.  Internal helpers trust their inputs.
+The module is public so that :mod:`simulations` never imports a private name of
+:mod:`theory`; it was ``theory._validation`` before the layout renovation.
 """
 
 from __future__ import annotations
