@@ -99,6 +99,28 @@ def check_int(value, name, *, low=None, high=None):
     return value
 
 
+def check_rng(rng, name="rng"):
+    """Return a ``numpy.random.Generator`` from any seed-like ``rng`` (SPEC 7).
+
+    Accepts ``None`` (fresh OS entropy), an integer, a ``numpy.random.SeedSequence``, a
+    ``numpy.random.BitGenerator`` or a ``Generator`` (returned unchanged, so a caller's stream
+    is advanced, not copied), as :func:`numpy.random.default_rng` and scipy do.  Anything else
+    (a float, a string, the legacy ``RandomState``) raises ``TypeError`` naming ``name``.
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, (np.random.SeedSequence, np.random.BitGenerator)):
+        return np.random.default_rng(rng)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if int(rng) < 0:
+            raise ValueError(f"`{name}` as an integer seed must be >= 0, got {int(rng)}.")
+        return np.random.default_rng(int(rng))
+    raise TypeError(
+        f"`{name}` must be None, an int seed, a numpy SeedSequence or a numpy Generator, "
+        f"got {type(rng).__name__}."
+    )
+
+
 def check_real(value, name, *, low=None, high=None, low_open=False, high_open=False):
     """Return ``value`` as a finite Python float in the given (closed or open) range."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
