@@ -128,6 +128,8 @@ COUNTERPARTS = [
 NO_STATEMENT = {
     "theory.allocation_budget":
         "infrastructure: the memory budget of every theory call, not a paper result",
+    "theory.docstrings.DocTemplate":
+        "infrastructure: fills shared parameter descriptions into docstrings",
     # --- theory: enumeration utilities, records, statistics
     "theory.count_law.count_vectors":
         "enumeration utility (count vectors and multinomial coefficients) behind exact laws",
