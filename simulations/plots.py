@@ -1,45 +1,451 @@
-"""Figures: log-log rate plots with the fitted and predicted slopes, and simple line plots.
+r"""Figures: log-log rate plots, line plots with bounds drawn as regions, and their building blocks.
 
-Figures are built as :class:`matplotlib.figure.Figure` objects drawn on an explicit ``Agg``
-canvas, without :mod:`matplotlib.pyplot`: importing or calling this module never changes the
-matplotlib backend (inline figures in Jupyter keep working) and leaves no figure open.
-Every function saves a PNG.
+Every figure is a :class:`matplotlib.figure.Figure` drawn on its own ``Agg`` canvas, without
+:mod:`matplotlib.pyplot`: importing or calling this module never changes the matplotlib backend
+(inline figures in Jupyter keep working) and leaves no figure open in pyplot.
+
+Conventions, shared by every experiment's ``plot``:
+
+* each helper draws on ``ax`` when given one (a notebook's own axes) and returns the
+  :class:`~matplotlib.figure.Figure`; :func:`save_figure` writes it as PNG **and** SVG and
+  returns the PNG path (what ``plot(config, records, out_dir)`` lists);
+* a log axis never shows a clamped zero: non-positive values (and the ``1e-300`` clamps older
+  code used) are left out of the curve and marked by a hollow triangle on the bottom edge
+  (":func:`mark_zeros`"), so "measured 0" stays visible and the axis spans only real values;
+* log axes get readable ticks (:func:`readable_log_axis`): base-2 design points are labelled
+  16, 32, 64, ...; a narrow axis (less than about a decade) gets 1-2-5 labels in plain numbers;
+  minor ticks are never labelled (no overprinting);
+* a curve that coincides with an earlier one is drawn with a different line style and hollow
+  markers and says so in its legend entry, so it cannot hide;
+* an upper bound with explicit constants is a shaded "at most" region (:func:`bound_region`),
+  a lower bound an "at least" region; a rate known only up to a constant is a dashed
+  "shape" line;
+* titles are wrapped to the axes width (never truncated) and labels use mathtext
+  (``$\mathrm{Cov}_N$``, ``$\hat\pi$``, ``$\sigma_\star^2$``).
 """
 
 from __future__ import annotations
 
+import math
 import pathlib
+import re
 
 import numpy as np
+from matplotlib import ticker
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from theory.validation import as_float_array
 
-__all__ = ["rate_plot", "line_plot", "DPI"]
+__all__ = ["DPI", "FORMATS", "new_figure", "save_figure", "rate_plot", "line_plot",
+           "bound_region", "mark_zeros", "readable_log_axis", "positive_or_nan", "COV"]
 
 #: Resolution of saved PNGs.
 DPI = 120
+#: Formats :func:`save_figure` writes (the first one's path is returned).
+FORMATS = ("png", "svg")
+#: Values at or below this are clamps of a zero (older code wrote ``max(v, 1e-300)``).
+_ZERO = 1e-300
+#: Mathtext for the coverage profile, ``COV.format(N="N")`` -> ``$\mathrm{Cov}_{N}$``.
+COV = r"$\mathrm{{Cov}}_{{{N}}}$"
 
 
-def _save(fig, path):
+def new_figure(nrows=1, ncols=1, *, figsize=(5.4, 4.0), **subplot_kw):
+    """Return ``(fig, ax)`` (or ``(fig, axes)`` for a grid) on an ``Agg`` canvas, without pyplot.
+
+    Parameters
+    ----------
+    nrows, ncols : int, default 1
+        Grid of axes.
+    figsize : tuple of float, default ``(5.4, 4.0)``
+        Inches.
+    **subplot_kw
+        Passed to :meth:`matplotlib.figure.Figure.subplots` (e.g. ``sharey=True``).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        With constrained layout, so titles and labels are never clipped.
+    ax : matplotlib.axes.Axes or numpy.ndarray of Axes
+    """
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, squeeze=True, **subplot_kw)
+
+
+def _axes(ax, figsize):
+    if ax is None:
+        return new_figure(figsize=figsize)
+    if not hasattr(ax, "figure") or not hasattr(ax, "plot"):
+        raise TypeError(f"`ax` must be a matplotlib Axes, got {type(ax).__name__}.")
+    return ax.figure, ax
+
+
+def _visible_length(text):
+    """Approximate printed width of ``text`` in characters (mathtext commands count as one)."""
+    text = re.sub(r"\\[a-zA-Z]+", "x", text)
+    return len(re.sub(r"[${}_^]", "", text))
+
+
+def _wrap(text, width):
+    """Wrap ``text`` at spaces outside ``$...$`` so that no line is longer than ``width``."""
+    tokens = re.findall(r"(?:\$[^$]*\$|[^\s$])+", text)
+    lines, cur = [], ""
+    for tok in tokens:
+        cand = f"{cur} {tok}" if cur else tok
+        if cur and _visible_length(cand) > width:
+            lines.append(cur)
+            cur = tok
+        else:
+            cur = cand
+    return "\n".join(lines + [cur]) if cur else text
+
+
+def _wrap_titles(fig):
+    width_in = fig.get_figwidth()
+    for ax in fig.axes:
+        title = ax.title
+        text = title.get_text()
+        if not text or "\n" in text:
+            continue
+        axes_in = width_in * ax.get_position().width
+        chars = max(int(axes_in * 72 / (0.56 * title.get_fontsize())), 16)
+        title.set_text(_wrap(text, chars))
+
+
+def save_figure(fig, path, *, formats=FORMATS):
+    """Write ``fig`` as PNG and SVG next to each other and return the PNG path.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : path-like
+        Output path ending in ``.png``; the other formats replace the suffix.
+    formats : tuple of str, default ``("png", "svg")``
+        Must start with ``"png"`` (the path listed by ``plot`` and shown in reports).
+
+    Returns
+    -------
+    pathlib.Path
+        The PNG file.
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"`fig` must be a matplotlib Figure, got {type(fig).__name__}.")
     path = pathlib.Path(path)
     if path.suffix.lower() != ".png":
         raise ValueError(f"`path` must end in .png, got {str(path)!r}.")
+    if not formats or formats[0] != "png":
+        raise ValueError(f"`formats` must start with 'png', got {formats!r}.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    _wrap_titles(fig)
+    for fmt in formats:
+        out = path.with_suffix(f".{fmt}")
+        fig.savefig(out, dpi=DPI, metadata={"Date": None} if fmt == "svg" else None)
     return path
 
 
-def _figure(figsize):
-    """A new figure with one axes on its own Agg canvas (no pyplot state, no backend change)."""
-    fig = Figure(figsize=figsize)
-    FigureCanvasAgg(fig)
-    return fig, fig.add_subplot()
+def positive_or_nan(values):
+    """``values`` with non-positive entries and zero clamps (``<= 1e-300``) replaced by NaN.
+
+    Parameters
+    ----------
+    values : array_like
+
+    Returns
+    -------
+    numpy.ndarray of float
+    """
+    v = np.array(values, dtype=float)
+    return np.where(v > _ZERO, v, np.nan)
 
 
-def rate_plot(x, y_stat, y_lo, y_hi, fit, predicted_slope, *, xlabel, ylabel, title, path):
+def _is_power_of_two(x):
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x) & (x > 0)]
+    if x.size < 2:
+        return False
+    e = np.log2(x)
+    return bool(np.all(np.abs(e - np.round(e)) < 1e-9))
+
+
+def _plain(v, _pos=None):
+    if v == 0:
+        return "0"
+    if 1e-3 <= abs(v) < 1e5:
+        return f"{v:g}"
+    e = int(math.floor(math.log10(abs(v)) + 1e-9))
+    m = v / 10 ** e
+    return rf"$10^{{{e}}}$" if abs(m - 1) < 1e-9 else rf"${m:g}\times10^{{{e}}}$"
+
+
+def readable_log_axis(ax, axis="x", *, data=None):
+    """Give a log axis of ``ax`` readable major ticks and no minor labels.
+
+    Base-2 design points (every value of ``data`` a power of two) get ticks at the powers of two,
+    labelled 16, 32, 64, ... (every second one past ten ticks, and ``2^k`` past 2^16).  An axis
+    spanning less than about 1.5 decades gets 1-2-5 ticks in plain numbers; wider axes keep
+    matplotlib's decade ticks.  Minor ticks are never labelled.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        With a log ``axis`` already set.
+    axis : {"x", "y"}
+    data : array_like, optional
+        The design points on that axis; decides base 2.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax``.
+    """
+    if axis not in ("x", "y"):
+        raise ValueError(f"`axis` must be 'x' or 'y', got {axis!r}.")
+    a = ax.xaxis if axis == "x" else ax.yaxis
+    if a.get_scale() != "log":
+        return ax
+    lo, hi = sorted(ax.get_xlim() if axis == "x" else ax.get_ylim())
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
+        return ax
+    a.set_minor_formatter(ticker.NullFormatter())
+    if data is not None and _is_power_of_two(data):
+        e_lo, e_hi = math.ceil(math.log2(lo) - 1e-9), math.floor(math.log2(hi) + 1e-9)
+        step = max(1, math.ceil((e_hi - e_lo + 1) / 10))
+        ticks = [2.0 ** e for e in range(e_lo, e_hi + 1) if (e - e_lo) % step == 0]
+        big = hi > 2.0 ** 16
+
+        def fmt(v, _pos=None):
+            e = round(math.log2(v))
+            return rf"$2^{{{e}}}$" if big else (f"{v:g}" if v >= 1 else rf"$2^{{{e}}}$")
+
+        a.set_major_locator(ticker.FixedLocator(ticks))
+        a.set_major_formatter(ticker.FuncFormatter(fmt))
+        a.set_minor_locator(ticker.NullLocator())
+        return ax
+    span = math.log10(hi / lo)
+    if span < 1.5:
+        ticks = []
+        for subs in ((1, 2, 5), (1, 2, 3, 5, 7), (1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9)):
+            ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+                     for m in subs if lo <= m * 10.0 ** e <= hi]
+            if len(ticks) >= 3:
+                break
+        a.set_major_locator(ticker.FixedLocator(ticks))
+        a.set_major_formatter(ticker.FuncFormatter(_plain))
+    else:
+        a.set_major_locator(ticker.LogLocator(base=10, numticks=8))
+        a.set_major_formatter(ticker.LogFormatterSciNotation())
+    return ax
+
+
+def mark_zeros(ax, x, y, *, color, label=None):
+    """Mark points where ``y`` is zero (or a zero clamp) on a log y axis.
+
+    Drawn as hollow triangles on the bottom edge of the axes (x in data, y in axes units), so
+    they are visible without putting a fake value on the log axis.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    x, y : (K,) array_like
+    color : colour
+    label : str, optional
+        Legend entry (e.g. ``"0 of 1000 (below the axis)"``).
+
+    Returns
+    -------
+    int
+        Number of points marked.
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    zero = np.isfinite(y) & (y <= _ZERO)
+    if zero.any():
+        ax.plot(x[zero], np.full(zero.sum(), 0.025), "v", ms=7, mfc="none", mec=color, mew=1.4,
+                transform=ax.get_xaxis_transform(), clip_on=False, label=label, gid="zero-marker")
+    return int(zero.sum())
+
+
+def bound_region(ax, x, bound, *, kind="upper", label=None, color="0.45"):
+    """Shade the region a bound allows: below an upper bound ("at most"), above a lower one.
+
+    The bound's curve is drawn as a thin solid edge; the region extends to the edge of the
+    axes (set the axis limits from the data first, as :func:`line_plot` does).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    x, bound : (K,) array_like
+    kind : {"upper", "lower"}
+    label : str, optional
+        Legend entry; ``"at most ..."`` / ``"at least ..."`` reads best.
+    color : colour, default ``"0.45"``
+
+    Returns
+    -------
+    matplotlib.collections.PolyCollection
+    """
+    if kind not in ("upper", "lower"):
+        raise ValueError(f"`kind` must be 'upper' or 'lower', got {kind!r}.")
+    x = as_float_array(x, "x", ndim=1)
+    b = np.asarray(bound, dtype=float)
+    if b.shape != x.shape:
+        raise ValueError(f"`bound` must have shape {x.shape}, got {b.shape}.")
+    lim = ax.get_ylim()
+    edge = min(lim) if kind == "upper" else max(lim)
+    b_drawn = np.clip(b, min(lim), max(lim))
+    ax.plot(x, b_drawn, "-", lw=0.9, color=color)
+    poly = ax.fill_between(x, b_drawn, edge, color=color, alpha=0.14, lw=0, label=label,
+                           hatch="///" if kind == "lower" else None)
+    ax.set_ylim(lim)
+    return poly
+
+
+def _style(fmt_user, i, coincide_rank):
+    """Keyword style of series ``i``; later coinciding curves change line style and markers."""
+    if fmt_user is not None:
+        return {"fmt": fmt_user}
+    if coincide_rank == 0:
+        return {"fmt": "-o", "ms": 3.5}
+    ls = ["--", ":", "-."][(coincide_rank - 1) % 3]
+    return {"fmt": ls, "marker": "os^D"[coincide_rank % 4], "ms": 6 + 2 * coincide_rank, "mfc": "none",
+            "mew": 1.3}
+
+
+def _coincides(a, b):
+    fa, fb = np.isfinite(a), np.isfinite(b)
+    if not np.array_equal(fa, fb) or not fa.any():
+        return False
+    return bool(np.allclose(a[fa], b[fb], rtol=1e-3, atol=0))
+
+
+def line_plot(x, series, *, xlabel, ylabel, title, path=None, ax=None, logx=False, logy=False,
+              bands=None, styles=None, upper=None, lower=None, zero_label=r"$\leq 0$ (not on the log axis)",
+              legend_loc="best", figsize=(5.4, 4.0)):
+    """Several named curves on one axes, with optional bands and bound regions.
+
+    On a log y axis, zeros (and ``1e-300`` clamps) are not plotted but marked by
+    :func:`mark_zeros`; bands are clipped to the visible range.  A curve equal to an earlier
+    one (relative tolerance ``1e-3``) is drawn dashed with hollow markers and its label says
+    which curve it coincides with.
+
+    Parameters
+    ----------
+    x : (K,) array_like
+    series : dict[str, (K,) array_like]
+        Label -> y values (NaN: no value).
+    xlabel, ylabel, title : str
+        Mathtext allowed.
+    path : path-like, optional
+        If given, also :func:`save_figure` there (PNG and SVG).
+    ax : matplotlib.axes.Axes, optional
+        Draw here instead of on a new figure.
+    logx, logy : bool
+        Log scales (with :func:`readable_log_axis` ticks).
+    bands : dict[str, tuple of (K,) array_like], optional
+        Label -> ``(lo, hi)`` drawn with ``fill_between`` in the curve's colour.
+    styles : dict[str, str], optional
+        Label -> matplotlib format string (e.g. ``"k--"`` for a reference shape).
+    upper, lower : dict[str, (K,) array_like], optional
+        Label -> a bound with explicit constants, shaded as an "at most" / "at least" region
+        (:func:`bound_region`); the label is used as given.
+    zero_label : str
+        Legend entry of the zero markers.
+    legend_loc : str, default ``"best"``
+    figsize : tuple of float
+        Of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    x = as_float_array(x, "x", ndim=1)
+    if not isinstance(series, dict) or not series:
+        raise TypeError("`series` must be a non-empty dict of label -> values.")
+    if (logx and (x <= 0).any()):
+        raise ValueError("`x` must be positive on a log axis.")
+    fig, ax = _axes(ax, figsize)
+    drawn = []
+    clean = {}
+    for label, ys in series.items():
+        ys = as_float_array(ys, f"series[{label!r}]", ndim=1, allow_nan=True)
+        if ys.shape != x.shape:
+            raise ValueError(f"`series[{label!r}]` must have shape {x.shape}, got {ys.shape}.")
+        clean[label] = ys
+    zeros_marked = False
+    colors = {}
+    for i, (label, ys) in enumerate(clean.items()):
+        shown = positive_or_nan(ys) if logy else ys
+        same = [lab for lab, prev in drawn if _coincides(prev, shown)]
+        user = (styles or {}).get(label)
+        kw = _style(user, i, len(same))
+        fmt = kw.pop("fmt")
+        has_color = bool(re.search(r"[bgrcmykw]", fmt.replace("-", "")))
+        color = None if has_color else f"C{i}"
+        text = label if not same or user else f"{label} (coincides with {same[0]})"
+        line, = ax.plot(x, shown, fmt, label=text, **({"color": color} if color else {}),
+                        **({"ms": 3.5} if user and "ms" not in kw else {}), **kw)
+        drawn.append((label, shown))
+        colors[label] = line.get_color()
+        if logy and mark_zeros(ax, x, ys, color=line.get_color(),
+                               label=None if zeros_marked else zero_label):
+            zeros_marked = True
+    if logx:
+        ax.set_xscale("log")
+    limits = [(kind, label, np.asarray(b, float)) for kind, bounds in (("upper", upper), ("lower", lower))
+              for label, b in (bounds or {}).items()]
+    if logy:
+        ax.set_yscale("log")
+        vals = np.concatenate([v for _, v in drawn])
+        vals = vals[np.isfinite(vals)]
+        lo_, hi_ = (vals.min() / 10, vals.max() * 10) if vals.size else (0, np.inf)
+        _fit_log_ylim(ax, [v for _, v in drawn] + [np.clip(b, lo_, hi_) for _, _, b in limits])
+    else:
+        for _, _, b in limits:
+            ok = np.isfinite(b)
+            ax.update_datalim(np.column_stack([x[ok], b[ok]]))
+        ax.autoscale_view()
+    for label, (lo, hi) in (bands or {}).items():
+        if label not in colors:
+            raise ValueError(f"`bands` has {label!r}, which is not a key of `series`.")
+        lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+        if logy:  # a band reaching 0 (or a clamp) is clipped at the bottom of the visible range
+            lim = ax.get_ylim()
+            lo = np.where(lo > _ZERO, lo, lim[0])
+            hi = np.where(hi > _ZERO, hi, lim[0])
+        ax.fill_between(x, lo, hi, color=colors[label], alpha=0.18, lw=0)
+        if logy:
+            ax.set_ylim(lim)
+    for kind, label, b in limits:
+        bound_region(ax, x, b, kind=kind, label=label)
+    if logx:
+        readable_log_axis(ax, "x", data=x)
+    if logy:
+        readable_log_axis(ax, "y")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7.5, loc=legend_loc)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.grid(True, which="minor", alpha=0.1)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def _fit_log_ylim(ax, curves, pad=1.6):
+    vals = np.concatenate([np.asarray(c, float).ravel() for c in curves]) if curves else np.array([])
+    vals = vals[np.isfinite(vals) & (vals > _ZERO)]
+    if vals.size:
+        lo, hi = vals.min(), vals.max()
+        if hi / lo < 4:  # keep a narrow axis narrow, but not degenerate
+            mid = math.sqrt(lo * hi)
+            lo, hi = min(lo, mid / 2), max(hi, mid * 2)
+        ax.set_ylim(lo / pad, hi * pad)
+
+
+def rate_plot(x, y_stat, y_lo=None, y_hi=None, fit=None, predicted_slope=None, *, xlabel, ylabel, title,
+              path=None, ax=None, figsize=(5.4, 4.0)):
     """Log-log plot of a rate: data with error bars, fitted line, predicted slope.
 
     Parameters
@@ -47,7 +453,7 @@ def rate_plot(x, y_stat, y_lo, y_hi, fit, predicted_slope, *, xlabel, ylabel, ti
     x : (K,) array_like
         Positive design points.
     y_stat : (K,) array_like
-        Positive statistic per point (what was fitted).
+        Statistic per point (what was fitted); zeros are marked, not plotted.
     y_lo, y_hi : (K,) array_like or None
         Lower/upper ends of per-point error bars (e.g. bootstrap or binomial intervals).
     fit : simulations.stats.RateFit or None
@@ -55,12 +461,17 @@ def rate_plot(x, y_stat, y_lo, y_hi, fit, predicted_slope, *, xlabel, ylabel, ti
     predicted_slope : float or None
         Drawn as a dashed line with that slope through the data's geometric centre.
     xlabel, ylabel, title : str
-    path : path-like
-        Output ``.png``.
+        Mathtext allowed.
+    path : path-like, optional
+        If given, also :func:`save_figure` there (PNG and SVG).
+    ax : matplotlib.axes.Axes, optional
+        Draw here instead of on a new figure.
+    figsize : tuple of float
+        Of a new figure.
 
     Returns
     -------
-    pathlib.Path
+    matplotlib.figure.Figure
     """
     x = as_float_array(x, "x", ndim=1)
     y = as_float_array(y_stat, "y_stat", ndim=1)
@@ -68,78 +479,37 @@ def rate_plot(x, y_stat, y_lo, y_hi, fit, predicted_slope, *, xlabel, ylabel, ti
         raise ValueError(f"`y_stat` must have shape {x.shape}, got {y.shape}.")
     if (x <= 0).any():
         raise ValueError("`x` must be positive on a log axis.")
-    fig, ax = _figure((5.2, 3.9))
+    fig, ax = _axes(ax, figsize)
+    shown = positive_or_nan(y)
     if y_lo is not None and y_hi is not None:
         lo = as_float_array(y_lo, "y_lo", ndim=1)
         hi = as_float_array(y_hi, "y_hi", ndim=1)
-        yerr = np.vstack([np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)])
-        ax.errorbar(x, y, yerr=yerr, fmt="o", ms=4, capsize=3, color="C0", label="measured")
+        lo = np.where(lo > _ZERO, lo, shown)  # an interval reaching 0 is drawn from the point up
+        yerr = np.vstack([np.clip(shown - lo, 0, None), np.clip(hi - shown, 0, None)])
+        ax.errorbar(x, shown, yerr=yerr, fmt="o", ms=4, capsize=3, color="C0", label="measured")
     else:
-        ax.plot(x, y, "o", ms=4, color="C0", label="measured")
+        ax.plot(x, shown, "o", ms=4, color="C0", label="measured")
+    mark_zeros(ax, x, y, color="C0", label="measured 0 (below the axis)")
     xs = np.geomspace(x.min(), x.max(), 50)
     if fit is not None:
         ax.plot(xs, np.exp(fit.intercept) * xs ** fit.slope, "-", color="C1",
                 label=f"fit: slope {fit.slope:.3f} [{fit.ci_low:.3f}, {fit.ci_high:.3f}]")
-    pos = y > 0
+    pos = np.isfinite(shown)
     if predicted_slope is not None and pos.any():
         lx0 = np.log(x[pos]).mean()
-        ly0 = np.log(y[pos]).mean()
+        ly0 = np.log(shown[pos]).mean()
         ax.plot(xs, np.exp(ly0 + predicted_slope * (np.log(xs) - lx0)), "--", color="k",
                 label=f"predicted slope {predicted_slope:g}")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    readable_log_axis(ax, "x", data=x)
+    readable_log_axis(ax, "y")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(True, which="both", alpha=0.3)
-    return _save(fig, path)
-
-
-def line_plot(x, series, *, xlabel, ylabel, title, path, logx=False, logy=False, bands=None,
-              styles=None):
-    """Several named curves on one axis, with optional shaded bands.
-
-    Parameters
-    ----------
-    x : (K,) array_like
-    series : dict[str, (K,) array_like]
-        Label -> y values.
-    xlabel, ylabel, title : str
-    path : path-like
-        Output ``.png``.
-    logx, logy : bool
-        Log scales.
-    bands : dict[str, tuple of (K,) array_like], optional
-        Label -> ``(lo, hi)`` drawn with ``fill_between`` in the curve's colour.
-    styles : dict[str, str], optional
-        Label -> matplotlib format string (e.g. ``"--"``).
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    x = as_float_array(x, "x", ndim=1)
-    if not isinstance(series, dict) or not series:
-        raise TypeError("`series` must be a non-empty dict of label -> values.")
-    fig, ax = _figure((5.2, 3.9))
-    for i, (label, ys) in enumerate(series.items()):
-        ys = as_float_array(ys, f"series[{label!r}]", ndim=1, allow_nan=True)
-        if ys.shape != x.shape:
-            raise ValueError(f"`series[{label!r}]` must have shape {x.shape}, got {ys.shape}.")
-        fmt = (styles or {}).get(label, "-o")
-        has_color = any(c in fmt for c in "bgrcmykw")  # a colour in the format string wins
-        ax.plot(x, ys, fmt, ms=3, label=label, **({} if has_color else {"color": f"C{i}"}))
-        if bands and label in bands:
-            lo, hi = bands[label]
-            ax.fill_between(x, lo, hi, color=f"C{i}", alpha=0.2, lw=0)
-    if logx:
-        ax.set_xscale("log")
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(True, which="both", alpha=0.3)
-    return _save(fig, path)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7.5)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.grid(True, which="minor", alpha=0.1)
+    if path is not None:
+        save_figure(fig, path)
+    return fig

@@ -160,15 +160,18 @@ def claims(config, records):
 
 
 def plot(config, records, out_dir):
+    from simulations.plots import COV, save_figure
+
     H = np.array(config.H_values, dtype=float)
+    cov = COV.format(N=f"{config.N:g}")
     series, bands = {}, {}
     for opt in OPTIMIZERS:
-        m, b = mean_and_band([_cov(_best_lr_worst_instance(config, records, opt, int(h))) for h in H])
-        series[opt], bands[opt] = np.maximum(m, 1e-300), b
-    paths = [line_plot(H, series, bands=bands, logx=True, logy=True, xlabel="H",
-                       ylabel=f"best-lr worst-instance Cov_{config.N:g} (exact)",
-                       title=f"Adaptive optimizers on the SGD lower-bound instances (T = {config.T})",
-                       path=out_dir / "adaptive_optimizers_vs_H.png")]
+        series[opt], bands[opt] = mean_and_band([_cov(_best_lr_worst_instance(config, records, opt, int(h)))
+                                                 for h in H])
+    paths = [save_figure(line_plot(H, series, bands=bands, logx=True, logy=True, xlabel="$H$",
+                                   ylabel=f"best-step-size worst-instance {cov} (exact)",
+                                   title=f"Adaptive optimizers on the SGD lower-bound instances ($T = {config.T}$)"),
+                         out_dir / "adaptive_optimizers_vs_H.png")]
     for opt in OPTIMIZERS:
         inst_names = sorted({r["instance"] for r in records if r["optimizer"] == opt})
         ser = {}
@@ -177,8 +180,9 @@ def plot(config, records, out_dir):
             for h in H:
                 rs = [r for r in records if r["optimizer"] == opt and r["H"] == h and r["instance"] == name]
                 vals.append(min(_cov(r).mean() for r in rs) if rs else np.nan)
-            ser[name] = np.maximum(np.array(vals), 1e-300)
-        paths.append(line_plot(H, ser, logx=True, logy=True, xlabel="H",
-                               ylabel=f"best-lr Cov_{config.N:g} per instance", title=f"{opt}: per instance",
-                               path=out_dir / f"adaptive_{opt}_per_instance.png"))
+            ser[name] = np.array(vals)
+        paths.append(save_figure(line_plot(H, ser, logx=True, logy=True, xlabel="$H$",
+                                           ylabel=f"best-step-size {cov} per instance (exact)",
+                                           title=f"{opt}: per instance"),
+                                 out_dir / f"adaptive_{opt}_per_instance.png"))
     return paths

@@ -214,23 +214,25 @@ def claims(config, records):
 
 
 def plot(config, records, out_dir):
+    from simulations.plots import COV, save_figure
+
     recs = sorted(records, key=lambda r: r["n"])
     n = np.array([r["n"] for r in recs], dtype=float)
-    series = {f"N = {N:g} (exact, worst p*)": np.array([r["exact_quantile_worst"][j] for r in recs])
+    series = {f"$N = {N:g}$ (exact, worst $p^\\star$)": np.array([r["exact_quantile_worst"][j] for r in recs])
               for j, N in enumerate(config.N_values)}
-    series["log(1/delta)/n (rate shape)"] = bernoulli_coverage_rate(n, config.delta)
-    fixed = np.array([r["exact_quantile_fixed"][0] for r in recs])
-    series[f"N = 2, fixed p* = {config.p_star} (exact)"] = np.where(fixed > 0, fixed, np.nan)
-    paths = [line_plot(n, series, xlabel="n", ylabel=f"{1 - config.delta:g}-quantile of Cov_N",
-                       title="Bernoulli MLE: coverage quantile against n", logx=True, logy=True,
-                       path=out_dir / "bernoulli_coverage_rate.png")]
+    series[f"$N = 2$, fixed $p^\\star = {config.p_star}$ (exact)"] = np.array(
+        [r["exact_quantile_fixed"][0] for r in recs])
+    series[r"$\log(1/\delta)/n$ (rate shape)"] = bernoulli_coverage_rate(n, config.delta)
+    fig = line_plot(n, series, xlabel="$n$", ylabel=f"${1 - config.delta:g}$-quantile of {COV.format(N='N')}",
+                    title="Bernoulli MLE: coverage quantile against $n$", logx=True, logy=True,
+                    styles={r"$\log(1/\delta)/n$ (rate shape)": "k--"})
+    paths = [save_figure(fig, out_dir / "bernoulli_coverage_rate.png")]
     R = np.array([r["replicates"] for r in recs])
     inf = np.array([r["n_infinite_kl"] for r in recs])
     lo, hi = binomial_interval(inf, R, level=0.999)
-    paths.append(line_plot(n, {"fraction with KL = inf (Monte Carlo)": inf / R,
-                               "(1 - p*)^n (exact)": np.array([r["prob_p_hat_zero"] for r in recs])},
-                           bands={"fraction with KL = inf (Monte Carlo)": (lo, hi)},
-                           xlabel="n", ylabel="P[KL = +inf]", logx=True,
-                           title=f"Bernoulli MLE, p* = {config.p_star}: infinite KL",
-                           path=out_dir / "bernoulli_infinite_kl.png"))
+    mc = r"fraction with $\mathrm{KL} = \infty$ (Monte Carlo, 99.9% interval)"
+    fig = line_plot(n, {mc: inf / R, r"$(1 - p^\star)^n$ (exact)": np.array([r["prob_p_hat_zero"] for r in recs])},
+                    bands={mc: (lo, hi)}, xlabel="$n$", ylabel=r"$P[\mathrm{KL} = +\infty]$", logx=True,
+                    title=f"Bernoulli MLE, $p^\\star = {config.p_star}$: infinite KL")
+    paths.append(save_figure(fig, out_dir / "bernoulli_infinite_kl.png"))
     return paths

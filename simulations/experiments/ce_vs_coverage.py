@@ -355,8 +355,7 @@ def claims(config, records):
 # ----------------------------------------------------------------------------------------
 
 def plot(config, records, out_dir):
-    import matplotlib.pyplot as plt
-    from simulations.plots import DPI
+    from simulations.plots import COV, new_figure, readable_log_axis, save_figure
 
     seeds = _by_seed(records)
     ck, sel = seeds[0]
@@ -366,44 +365,41 @@ def plot(config, records, out_dir):
     kl = np.array([r["kl"] for r in ck])
     cov_half = np.array([r["coverage_half"] for r in ck])
     pas = np.array([r["pass_at_n"] for r in ck])
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4.2))
+    fig, axes = new_figure(1, 1 + len(PASS_N), figsize=(4.3 * (1 + len(PASS_N)), 4.4))
     ax = axes[0]
     x = np.maximum(steps, 0.5)
     ax.plot(x, np.median(kl_all, axis=0), "k-", lw=2, label="KL")
     ax.fill_between(x, kl_all.min(axis=0), kl_all.max(axis=0), color="k", alpha=0.15, lw=0)
     for j, N in enumerate(config.coverage_N):
         if N in (2.0, 3.0, 4.0, 4.6, 5.7, 8.0):
-            line, = ax.plot(x, np.median(cov_all[:, :, j], axis=0), "-", lw=1.2, label=f"Cov_{N:g}")
+            line, = ax.plot(x, np.median(cov_all[:, :, j], axis=0), "-", lw=1.2, label=COV.format(N=f"{N:g}"))
             ax.fill_between(x, cov_all[:, :, j].min(axis=0), cov_all[:, :, j].max(axis=0),
                             color=line.get_color(), alpha=0.15, lw=0)
     ax.set_xscale("log")
-    ax.set_xlabel("fine-tuning step (0 plotted at 0.5)")
-    ax.set_ylabel("KL (nats) / coverage")
-    ax.set_title(f"KL and Cov_N along fine-tuning (median, band: min-max over {len(seeds)} seeds)",
+    readable_log_axis(ax, "x", data=x)
+    ax.set_xlabel("fine-tuning step (step 0 drawn at 0.5)")
+    ax.set_ylabel(f"KL (nats) / {COV.format(N='N')}")
+    ax.set_title(f"KL and {COV.format(N='N')} along fine-tuning (median; band: min-max over {len(seeds)} seeds)",
                  fontsize=9)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     for j, N in enumerate(PASS_N):
         ax = axes[j + 1]
         t, k = sel["tournament"][j], sel["min_kl"]
+        cov = COV.format(N=f"{N / 2:g}")
         ax.scatter(cov_half[:, j], pas[:, j], c=np.log10(np.maximum(steps, 0.5)), cmap="viridis",
-                        s=18, label=f"Cov_{N / 2:g} (bottom axis)")
+                   s=18, label=f"{cov} (bottom axis)")
         top = ax.twiny()
         top.scatter(kl, pas[:, j], marker="x", s=14, color="0.55", label="KL (top axis)")
         top.set_xlabel("KL (nats)", color="0.4")
         ax.scatter(cov_half[t, j], pas[t, j], marker="D", s=90, facecolor="none", edgecolor="k", lw=1.5,
                    label="tournament", zorder=5)
         ax.scatter(cov_half[k, j], pas[k, j], marker="o", s=70, color="red", label="min KL", zorder=4)
-        ax.set_xlabel(f"Cov_{N / 2:g}")
+        ax.set_xlabel(cov)
         ax.set_ylabel(f"Pass@{N}")
-        ax.set_title(f"Pass@{N} per checkpoint, seed 0 (color: step, dark = early)", fontsize=9)
+        ax.set_title(f"Pass@{N} per checkpoint, seed 0 (colour: step, dark = early)", fontsize=9)
         ax.grid(alpha=0.3)
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = top.get_legend_handles_labels()
         ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="lower left")
-    fig.tight_layout()
-    path = out_dir / "ce_vs_coverage_figure1.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir / "ce_vs_coverage_figure1.png")]

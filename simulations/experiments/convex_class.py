@@ -117,14 +117,17 @@ def claims(config, records):
 
 
 def plot(config, records, out_dir):
+    from simulations.plots import COV, save_figure
+
     Ns = np.array(config.Ns)
     series = {}
     for n in config.ns:
         rs = [r for r in records if r["n"] == n]
-        m = np.array([np.mean([r["cov"][j] for r in rs]) for j in range(len(Ns))])
-        series[f"E Cov_N, n={n}"] = np.where(m > 0, m, np.nan)
-    series["1/N"] = 1.0 / Ns
-    series["1/log N"] = np.log(2) / np.log(Ns)
-    return [line_plot(Ns, series, xlabel="N", ylabel="exact coverage of the MLE", logx=True, logy=True,
-                      title="Theorem G.1: convex class, polynomial decay in N", path=out_dir / "convex_class.png",
-                      styles={"1/N": "k--", "1/log N": "k:"})]
+        series[f"$E\\,${COV.format(N='N')}$(\\hat\\pi)$, $n = {n}$"] = np.array(
+            [np.mean([r["cov"][j] for r in rs]) for j in range(len(Ns))])
+    series["$1/N$ (shape)"] = 1.0 / Ns
+    series[r"$\log 2/\log N$ (shape)"] = np.log(2) / np.log(Ns)
+    fig = line_plot(Ns, series, xlabel="$N$", ylabel=r"exact coverage of the MLE $\hat\pi$", logx=True, logy=True,
+                    title="Theorem G.1: convex class, polynomial decay in $N$",
+                    styles={"$1/N$ (shape)": "k--", r"$\log 2/\log N$ (shape)": "k:"})
+    return [save_figure(fig, out_dir / "convex_class.png")]

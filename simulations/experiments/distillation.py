@@ -235,12 +235,13 @@ def claims(config, records):
 
 
 def plot(config, records, out_dir):
+    from simulations.plots import COV, save_figure
+
     H = np.array(config.H_values, dtype=float)
     series, bands = {}, {}
     for m in METHODS:
-        mean, band = mean_and_band([_cov(r) for r in _recs(records, m)])
-        series[LABELS[m]], bands[LABELS[m]] = np.maximum(mean, 1e-300), band
-    return [line_plot(H, series, bands=bands, logx=True, logy=True, xlabel="H",
-                      ylabel=f"average-iterate Cov_{config.N:g} (exact)",
-                      title=f"Distillation vs vanilla SGD (T = {config.T})",
-                      path=out_dir / "distillation_vs_H.png")]
+        series[LABELS[m]], bands[LABELS[m]] = mean_and_band([_cov(r) for r in _recs(records, m)])
+    fig = line_plot(H, series, bands=bands, logx=True, logy=True, xlabel="$H$",
+                    ylabel=f"average-iterate {COV.format(N=f'{config.N:g}')} (exact)",
+                    title=f"Distillation vs vanilla SGD ($T = {config.T}$)")
+    return [save_figure(fig, out_dir / "distillation_vs_H.png")]

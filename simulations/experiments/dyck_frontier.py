@@ -388,41 +388,49 @@ def _explain(pooled, best, key, acct):
 
 
 def plot(config, records, out_dir):
-    import matplotlib.pyplot as plt  # the backend in use is left as it is
+    from matplotlib import colormaps
+    from matplotlib.lines import Line2D
+
+    from simulations.plots import new_figure, readable_log_axis, save_figure
 
     paths = []
     views = [("budget_memo", "budget", f"matched budget {config.budget:,} queries (memoised)"),
              ("budget_uncached", "budget_uncached",
               f"matched budget {config.budget:,} queries (uncached)"),
              ("matched_n", "matched_n", f"matched number of outputs ({config.n_outputs})")]
-    cmap = plt.get_cmap("Reds")
+    cmap = colormaps["Reds"]
     bls = list(config.block_lengths)
+    mk = {"vgb": "*", "vgb-vstar": "P", "vgb-chain": "X", "alrs": "^", "reference": "v"}
     for view, fname, title in views:
         pb = _pooled(records, view)
-        fig, ax = plt.subplots(figsize=(6.0, 4.4))
+        fig, ax = new_figure(figsize=(6.2, 4.6))
+        divs = []
         for k, d in pb.items():
+            divs.append(d["diversity"])
             if d["method"] in BASELINES:
                 c = cmap(0.3 + 0.7 * bls.index(d["params"]["b"]) / max(len(bls) - 1, 1))
                 ax.scatter(d["accuracy"], d["diversity"], color=c, s=10 + 3 * d["params"]["K"],
                            marker="o" if d["method"] == "block-bon" else "s", alpha=0.8,
                            edgecolor="k", linewidth=0.3)
             else:
-                mk = {"vgb": "*", "vgb-vstar": "P", "vgb-chain": "X", "alrs": "^",
-                      "reference": "v"}
                 ax.scatter(d["accuracy"], d["diversity"], marker=mk.get(d["method"], "x"), s=120,
                            color="C0" if d["method"].startswith("vgb") else "C2", label=k,
                            edgecolor="k", linewidth=0.4)
-        ax.scatter([], [], marker="o", color=cmap(0.7), label="block BoN (darker = longer block)")
-        ax.scatter([], [], marker="s", color=cmap(0.7), label="block RS (size ~ candidates)")
+        handles, _ = ax.get_legend_handles_labels()
+        handles += [Line2D([], [], ls="", marker="o", color=cmap(0.7), label="block BoN (darker = longer block)"),
+                    Line2D([], [], ls="", marker="s", color=cmap(0.7), label="block RS (size ~ candidates)")]
         ax.set_xlabel("accuracy (fraction valid)")
         ax.set_ylabel("diversity (distinct valid outputs)")
-        ax.set_yscale("symlog", linthresh=10)
-        ax.set_title(f"Dyck: {title}", fontsize=9)
+        divs = np.asarray(divs, float)
+        if divs.size and divs.min() > 0:
+            ax.set_yscale("log")
+            lo, hi = divs.min(), divs.max()
+            ax.set_ylim(lo / 1.3, hi * 1.3)
+            readable_log_axis(ax, "y")
+        else:  # a method with no valid output: 0 is a real value, a symlog axis keeps it
+            ax.set_yscale("symlog", linthresh=10)
+        ax.set_title(f"Dyck: {title}", fontsize=10)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
-        fig.tight_layout()
-        p = out_dir / f"dyck_frontier_{fname}.png"
-        fig.savefig(p, dpi=120)
-        plt.close(fig)
-        paths.append(p)
+        ax.legend(handles=handles, fontsize=7, loc="best")
+        paths.append(save_figure(fig, out_dir / f"dyck_frontier_{fname}.png"))
     return paths

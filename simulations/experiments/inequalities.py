@@ -654,6 +654,8 @@ def claims(config, records):
 
 # ----------------------------------------------------------------------------- plots
 def plot(config, records, out_dir):
+    from simulations.plots import COV, new_figure, save_figure
+
     paths = []
     ws = [r for r in records if r.get("kind") == "witness" and r["family"] in ("prop-F.1", "prop-F.4", "prop-3.1",
                                                                               "prop-F.10")]
@@ -663,38 +665,31 @@ def plot(config, records, out_dir):
         for fam in ("prop-F.1", "prop-F.4", "prop-3.1", "prop-F.10"):
             vals = {r["param"]: r["ratio"] for r in ws if r["family"] == fam}
             series[fam] = np.array([vals.get(n, np.nan) for n in Ns])
-        paths.append(line_plot(np.array(Ns), series, xlabel="N", ylabel="Cov_N / bound on the witness",
-                               title="Sharpness on Ber(p) vs Ber(p/N), p = 1e-7", path=out_dir / "witness_ratios.png",
-                               logx=True))
+        fig = line_plot(np.array(Ns), series, xlabel="$N$", ylabel=f"{COV.format(N='N')} / bound on the witness",
+                        title=r"Sharpness on $\mathrm{Ber}(p)$ vs $\mathrm{Ber}(p/N)$, $p = 10^{-7}$", logx=True)
+        paths.append(save_figure(fig, out_dir / "witness_ratios.png"))
     cm = [r for r in records if r.get("kind") == "certified-mc"]
     if cm:
         r = cm[0]
         x = np.array(r["grid_logN"])
-        paths.append(line_plot(x, {"certified lo": np.array(r["grid_lo"]), "certified hi": np.array(r["grid_hi"]),
-                                   "Monte Carlo": np.array(r["grid_mc"])},
-                               xlabel="log N", ylabel="Cov_N", styles={"Monte Carlo": ":"},
-                               title=f"Certified bounds vs Monte Carlo (H = {r['H']}, {r['n_bins']} bins)",
-                               path=out_dir / "certified_vs_mc.png"))
+        fig = line_plot(x, {"certified lower end": np.array(r["grid_lo"]),
+                            "certified upper end": np.array(r["grid_hi"]),
+                            "Monte Carlo": np.array(r["grid_mc"])},
+                        xlabel=r"$\log N$", ylabel=COV.format(N="N"), styles={"Monte Carlo": ":"},
+                        title=f"Certified bounds vs Monte Carlo ($H = {r['H']}$, {r['n_bins']} bins)")
+        paths.append(save_figure(fig, out_dir / "certified_vs_mc.png"))
     tal = {}
     for r in records:
         if r.get("kind") == "tally" and np.isfinite(r["max_ratio"]):
             tal[r["family"]] = max(tal.get(r["family"], -np.inf), r["max_ratio"])
     if tal:
-        import matplotlib.pyplot as plt
-
-        from simulations.plots import DPI
-
         fams = sorted(tal)
-        fig, ax = plt.subplots(figsize=(6.0, 0.32 * len(fams) + 1.2))
+        fig, ax = new_figure(figsize=(6.0, 0.32 * len(fams) + 1.4))
         ax.barh(np.arange(len(fams)), [tal[f] for f in fams], color="C0")
         ax.axvline(1.0, color="k", ls="--", lw=1, label="bound (ratio 1)")
         ax.set_yticks(np.arange(len(fams)), fams, fontsize=8)
         ax.set_xlabel("largest lhs / rhs over random instances (exact)")
-        ax.set_title("Every inequality holds on random instances (all bars <= 1)")
+        ax.set_title(r"Every inequality holds on random instances (all bars $\leq 1$)", fontsize=10)
         ax.legend(fontsize=8, loc="lower right")
-        fig.tight_layout()
-        path = out_dir / "max_ratios.png"
-        fig.savefig(path, dpi=DPI)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_figure(fig, out_dir / "max_ratios.png"))
     return paths

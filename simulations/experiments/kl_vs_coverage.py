@@ -220,26 +220,27 @@ def claims(config, records):
 
 def plot(config, records, out_dir):
     """Cov_N and the two KL bounds against N on a few instances, and the witness ratios."""
+    from simulations.plots import COV, save_figure
+
     N = config.thresholds
     rng = np.random.default_rng(0)
     paths = []
-    series, labels = [], []
     data, model, _ = _random_autoregressive_pair(rng, config)
     law = exact_log_ratio(data, model)
     kl = float(law.kl())
-    series = {"Cov_N (exact)": law.coverage(N),
-              "KL/(log N - 1 + 1/N)  [F.1]": np.where(N >= 2, kl_to_coverage_sharp(kl, N), np.nan),
-              "KL/log(N/e)  [3.1]": np.where(N > np.e, kl_to_coverage(kl, N), np.nan)}
-    series = {k: np.minimum(v, 1.5) for k, v in series.items()}
-    paths.append(line_plot(N, series, xlabel="N", ylabel="coverage / bound (clipped at 1.5)",
-                           title=f"Random autoregressive pair (KL = {kl:.3f})",
-                           path=out_dir / "kl_vs_coverage_instance.png", logx=True))
+    cov = COV.format(N="N")
+    fig = line_plot(N, {f"{cov} (exact)": law.coverage(N)},
+                    upper={r"at most $\mathrm{KL}/(\log N - 1 + 1/N)$ [F.1]":
+                           np.where(N >= 2, kl_to_coverage_sharp(kl, N), np.nan),
+                           r"at most $\mathrm{KL}/\log(N/e)$ [3.1]": np.where(N > np.e, kl_to_coverage(kl, N), np.nan)},
+                    xlabel="$N$", ylabel=f"{cov} and its KL bounds",
+                    title=f"Random autoregressive pair ($\\mathrm{{KL}} = {kl:.3f}$)", logx=True, logy=True)
+    paths.append(save_figure(fig, out_dir / "kl_vs_coverage_instance.png"))
     wit = [r for r in records if r["kind"] == "witness"]
     ps = sorted({r["p"] for r in wit})
-    ws = {f"p = {p:g}: Cov_N / F.1 bound": np.array([r["coverage"] / r["sharp_bound"]
-                                                       for r in wit if r["p"] == p]) for p in ps}
+    ws = {f"$p = {p:g}$": np.array([r["coverage"] / r["sharp_bound"] for r in wit if r["p"] == p]) for p in ps}
     wN = np.array([r["N"] for r in wit if r["p"] == ps[0]])
-    paths.append(line_plot(wN, ws, xlabel="N", ylabel="Cov_N / (KL/(log N - 1 + 1/N))",
-                           title="Prop. F.2 witness: the F.1 bound is attained up to a constant",
-                           path=out_dir / "kl_vs_coverage_witness.png", logx=True))
+    fig = line_plot(wN, ws, xlabel="$N$", ylabel=f"{cov}" + r"$\,/\,(\mathrm{KL}/(\log N - 1 + 1/N))$",
+                    title="Prop. F.2 witness: the F.1 bound is attained up to a constant", logx=True)
+    paths.append(save_figure(fig, out_dir / "kl_vs_coverage_witness.png"))
     return paths

@@ -346,25 +346,29 @@ def claims(config, records):
 
 
 def plot(config, records, out_dir):
+    from simulations.plots import COV, save_figure
+
     paths = []
     dense = [r for r in records if r["family"] == "dense" and r["B"] == config.B]
     hs = np.array(config.dense_horizons, float)
-    series = {}
+    series, styles = {}, {}
     for n in config.dense_ns:
         sel = [_cell(dense, n=n, H=int(h)) for h in hs]
-        m = np.array([_cov(r, 0).mean() for r in sel])
-        series[f"E Cov_2, n={n}"] = np.where(m > 0, m, np.nan)
-        series[f"bound (C=1), n={n}"] = np.array([_bound(r, 2.0) for r in sel])
-    paths.append(line_plot(hs, series, xlabel="H (σ²⋆ = H B²/4)", ylabel="coverage", logx=True, logy=True,
-                           title=f"Theorem 4.2, σ²⋆ ≍ H family (B = {config.B:g}, K = {config.n_prompts})",
-                           path=out_dir / "linear_mle_dense.png",
-                           styles={k: "--" for k in series if k.startswith("bound")}))
+        series[f"$E\\,${COV.format(N='2')}, $n = {n}$"] = np.array([_cov(r, 0).mean() for r in sel])
+        key = f"Theorem 4.2 rate, $C = 1$ (shape), $n = {n}$"
+        series[key] = np.array([_bound(r, 2.0) for r in sel])
+        styles[key] = "--"
+    fig = line_plot(hs, series, xlabel=r"$H$  ($\sigma_\star^2 = H B^2/4$)", ylabel="exact coverage", logx=True,
+                    logy=True, styles=styles,
+                    title=(f"Theorem 4.2, $\\sigma_\\star^2 \\asymp H$ family ($B = {config.B:g}$, "
+                           f"$K = {config.n_prompts}$)"))
+    paths.append(save_figure(fig, out_dir / "linear_mle_dense.png"))
     series = {}
     for n in config.fixed_ns:
         for j, N in enumerate(config.Ns):
-            series[f"fixed σ²⋆: E Cov_{N:g}, n={n}"] = np.array(
+            series[f"$E\\,${COV.format(N=f'{N:g}')}, $n = {n}$"] = np.array(
                 [_cov(_cell(records, family="fixed", n=n, H=h), j).mean() for h in config.fixed_horizons])
-    paths.append(line_plot(np.array(config.fixed_horizons, float), series, xlabel="H", ylabel="coverage", logx=True,
-                           logy=True, title="Theorem 4.2 at fixed σ²⋆: coverage flat in H",
-                           path=out_dir / "linear_mle_fixed.png"))
+    fig = line_plot(np.array(config.fixed_horizons, float), series, xlabel="$H$", ylabel="exact coverage", logx=True,
+                    logy=True, title=r"Theorem 4.2 at fixed $\sigma_\star^2$: coverage flat in $H$")
+    paths.append(save_figure(fig, out_dir / "linear_mle_fixed.png"))
     return paths

@@ -266,21 +266,22 @@ def _conditions(config, k, Ns):
 
 
 def plot(config, records, out_dir):
+    from simulations.plots import COV, save_figure
+
     paths = []
     rng = analysis_rng(NAME, 1)
     for k in config.levels:
-        series, bands = {}, {}
+        series = {}
         for j, N in enumerate(config.Ns):
             ns, reps = _ladder_reps(config, records, k, "cov", j)
-            m = np.array([r.mean() for r in reps])
-            series[f"E Cov_{N:g}"] = np.where(m > 0, m, np.nan)
+            series[f"$E\\,${COV.format(N=f'{N:g}')}$(\\hat\\pi)$"] = np.array([r.mean() for r in reps])
         ns, reps = _ladder_reps(config, records, k, "kl")
-        series["E KL"] = np.array([r.mean() for r in reps])
-        series["1/n (reference)"] = 1.0 / ns
-        paths.append(line_plot(ns, series, xlabel="n", ylabel="exact coverage / KL of the MLE",
-                               title=f"Finite-class MLE, |Π| = {2 ** k}, H = {config.horizon}",
-                               path=out_dir / f"mle_finite_class_K{k}.png", logx=True, logy=True,
-                               styles={"1/n (reference)": "k--"}))
+        series[r"$E\,\mathrm{KL}(\pi_D\|\hat\pi)$"] = np.array([r.mean() for r in reps])
+        series["$1/n$ (shape)"] = 1.0 / ns
+        fig = line_plot(ns, series, xlabel="$n$", ylabel="exact coverage / KL of the MLE",
+                        title=f"Finite-class MLE, $|\\Pi| = {2 ** k}$, $H = {config.horizon}$",
+                        logx=True, logy=True, styles={"$1/n$ (shape)": "k--"})
+        paths.append(save_figure(fig, out_dir / f"mle_finite_class_K{k}.png"))
     k = max(config.claim_levels)
     lo, hi = _window(config, k)
     ns, reps = _ladder_reps(config, records, k, "cov", 0)
@@ -288,14 +289,16 @@ def plot(config, records, out_dir):
     fit = loglog_fit(ns[keep], [reps[i] for i in np.flatnonzero(keep)], level=0.95, rng=rng, nonpositive="drop")
     m = np.array([r.mean() for r in reps])[keep]
     se = np.array([r.std(ddof=1) / np.sqrt(len(r)) for r in reps])[keep]
-    paths.append(rate_plot(ns[keep], m, m - 2 * se, m + 2 * se, fit, -1.0, xlabel="n", ylabel="E Cov_2(π̂)",
-                           title=f"Theorem 4.1: |Π| = {2 ** k}", path=out_dir / "mle_finite_class_rate.png"))
+    fig = rate_plot(ns[keep], m, m - 2 * se, m + 2 * se, fit, -1.0, xlabel="$n$",
+                    ylabel=f"$E\\,${COV.format(N='2')}$(\\hat\\pi)$", title=f"Theorem 4.1: $|\\Pi| = {2 ** k}$")
+    paths.append(save_figure(fig, out_dir / "mle_finite_class_rate.png"))
     hs = np.array(config.rare_horizons, float)
-    series = {"E KL": np.array([np.mean([r["kl"] for r in _select(records, kind="rare", H=int(h))]) for h in hs])}
+    series = {r"$E\,\mathrm{KL}(\pi_D\|\hat\pi)$": np.array(
+        [np.mean([r["kl"] for r in _select(records, kind="rare", H=int(h))]) for h in hs])}
     for j, N in enumerate(config.Ns):
-        series[f"E Cov_{N:g}"] = np.array([np.mean([r["cov"][j] for r in _select(records, kind="rare", H=int(h))])
-                                           for h in hs])
-    paths.append(line_plot(hs, series, xlabel="H", ylabel="exact value", logx=True, logy=True,
-                           title=f"Rare prompt, n = {config.rare_n}: KL vs coverage",
-                           path=out_dir / "mle_finite_class_H.png"))
+        series[f"$E\\,${COV.format(N=f'{N:g}')}$(\\hat\\pi)$"] = np.array(
+            [np.mean([r["cov"][j] for r in _select(records, kind="rare", H=int(h))]) for h in hs])
+    fig = line_plot(hs, series, xlabel="$H$", ylabel="exact value", logx=True, logy=True,
+                    title=f"Rare prompt, $n = {config.rare_n}$: KL vs coverage")
+    paths.append(save_figure(fig, out_dir / "mle_finite_class_H.png"))
     return paths

@@ -168,15 +168,19 @@ def claims(config, records):
 
 
 def plot(config, records, out_dir):
+    from simulations.plots import COV, save_figure
+
     paths = []
     hs = np.array(config.horizons, float)
     for mass in config.masses:
         series = {}
         for n in config.ns:
-            series[f"n·E KL, n={n}"] = np.array([n * _get(records, mass, n, int(h), "kl").mean() for h in hs])
-            series[f"n·E Cov_8, n={n}"] = np.array([n * _get(records, mass, n, int(h), "cov", 1).mean() for h in hs])
-        series["H/4 (Prop. 3.2 bound)"] = hs / 4
-        paths.append(line_plot(hs, series, xlabel="H", ylabel="n x exact value", logx=True, logy=True,
-                               title=f"Prop. 3.2, mu(1) = {mass}: KL vs coverage",
-                               path=out_dir / f"prop_3_2_{'half' if mass == '1/(2n)' else 'one'}.png"))
+            series[f"$n\\,E\\,\\mathrm{{KL}}$, $n = {n}$"] = np.array(
+                [n * _get(records, mass, n, int(h), "kl").mean() for h in hs])
+            series[f"$n\\,E\\,${COV.format(N='8')}, $n = {n}$"] = np.array(
+                [n * _get(records, mass, n, int(h), "cov", 1).mean() for h in hs])
+        fig = line_plot(hs, series, xlabel="$H$", ylabel=r"$n\,\times$ exact value", logx=True, logy=True,
+                        lower={r"Prop. 3.2: $n\,\mathrm{KL} \geq H/4$ w.p. $\geq 1/4$": hs / 4},
+                        title=f"Prop. 3.2, $\\mu(1) = {mass}$: KL vs coverage")
+        paths.append(save_figure(fig, out_dir / f"prop_3_2_{'half' if mass == '1/(2n)' else 'one'}.png"))
     return paths

@@ -174,17 +174,20 @@ def claims(config, records):
 
 
 def plot(config, records, out_dir):
+    from simulations.plots import COV, save_figure
+
     paths = []
     ns = np.array(config.a_ns, float)
-    series = {f"d={d}": np.array([np.median(_get(records, "cov_min", part="a", n=n, d=d)) * n / d for n in config.a_ns])
-              for d in config.a_ds}
-    paths.append(line_plot(ns, series, xlabel="n", ylabel="median min_N Cov_N(π̂) · n/d", logx=True,
-                           title="Prop. G.1(a): coarse term c·d/n is attained", path=out_dir / "prop_g1a.png"))
+    series = {f"$d = {d}$": np.array([np.median(_get(records, "cov_min", part="a", n=n, d=d)) * n / d
+                                      for n in config.a_ns]) for d in config.a_ds}
+    fig = line_plot(ns, series, xlabel="$n$", ylabel=f"median $\\min_N$ {COV.format(N='N')}$(\\hat\\pi)\\cdot n/d$",
+                    logx=True, title=r"Prop. G.1(a): the coarse term $c\,d/n$ is attained")
+    paths.append(save_figure(fig, out_dir / "prop_g1a.png"))
     ns = np.array(config.b_ns, float)
-    series = {f"d={d}, N={N:g}": np.array([np.mean(_get(records, "index", part="b", n=n, d=d, N=N) != 0)
-                                           for n in config.b_ns]) for d in config.b_ds for N in config.b_Ns}
-    series["0.1"] = np.full(len(ns), 0.1)
-    paths.append(line_plot(ns, series, xlabel="n", ylabel="P[MLE is a hypercube member]", logx=True,
-                           title="Prop. G.1(b): fine term c·d/(n log N) is attained", path=out_dir / "prop_g1b.png",
-                           styles={"0.1": "k--"}))
+    series = {f"$d = {d}$, $N = {N:g}$": np.array([np.mean(_get(records, "index", part="b", n=n, d=d, N=N) != 0)
+                                                   for n in config.b_ns]) for d in config.b_ds for N in config.b_Ns}
+    fig = line_plot(ns, series, xlabel="$n$", ylabel=r"$P[\hat\pi$ is a hypercube member$]$", logx=True,
+                    lower={r"at least 0.1 (Prop. G.1(b))": np.full(len(ns), 0.1)},
+                    title=r"Prop. G.1(b): the fine term $c\,d/(n \log N)$ is attained")
+    paths.append(save_figure(fig, out_dir / "prop_g1b.png"))
     return paths

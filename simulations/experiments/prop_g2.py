@@ -94,13 +94,15 @@ def claims(config, records):
 
 
 def plot(config, records, out_dir):
+    from simulations.plots import save_figure
+
     ns = np.array(config.ns, float)
     series = {}
     for a in config.alphas:
         for M in config.Ms:
             rs = {r["n"]: r["picked_pi2"] / r["replicates"] for r in records if r["alpha"] == a and r["M"] == M}
-            series[f"α={a}, M={M:g}"] = np.array([rs[n] for n in config.ns])
-    series["1/4"] = np.full(len(ns), 0.25)
-    return [line_plot(ns, series, xlabel="n", ylabel="P[MLE returns π2]", logx=True,
-                      title="Prop. G.2: misspecified MLE picks π2",
-                      path=out_dir / "prop_g2.png", styles={"1/4": "k--"})]
+            series[f"$\\alpha = {a}$, $M = {M:g}$"] = np.array([rs[n] for n in config.ns])
+    fig = line_plot(ns, series, xlabel="$n$", ylabel=r"$P[\hat\pi = \pi_2]$", logx=True,
+                    lower={"at least 1/4 (Prop. G.2)": np.full(len(ns), 0.25)},
+                    title=r"Prop. G.2: the misspecified MLE picks $\pi_2$")
+    return [save_figure(fig, out_dir / "prop_g2.png")]

@@ -137,11 +137,16 @@ def claims(config, records):
 
 
 def plot(config, records, out_dir):
+    from simulations.plots import COV, save_figure
+
     ns = np.array(config.ns, float)
-    series = {}
+    series, styles = {}, {}
     for h in config.horizons:
-        series[f"E Cov_{config.N:g}, H={h}"] = np.array([_get(records, n, h, "cov").mean() for n in config.ns])
-        series[f"min(1, H/(n log N)), H={h}"] = high_dim_coverage_lower_bound(ns, h, config.N)
-    return [line_plot(ns, series, xlabel="n", ylabel="coverage", logx=True, logy=True,
-                      title=f"Prop. K.1: high-dimensional lower bound (N = {config.N:g})", path=out_dir / "prop_k1.png",
-                      styles={k: "--" for k in series if k.startswith("min")})]
+        series[f"$E\\,${COV.format(N=f'{config.N:g}')}, $H = {h}$"] = np.array(
+            [_get(records, n, h, "cov").mean() for n in config.ns])
+        key = f"$\\min(1, H/(n\\log N))$ (shape, $c = 1$), $H = {h}$"
+        series[key] = high_dim_coverage_lower_bound(ns, h, config.N)
+        styles[key] = "--"
+    fig = line_plot(ns, series, xlabel="$n$", ylabel="exact coverage", logx=True, logy=True, styles=styles,
+                    title=f"Prop. K.1: high-dimensional lower bound ($N = {config.N:g}$)")
+    return [save_figure(fig, out_dir / "prop_k1.png")]

@@ -168,48 +168,44 @@ def claims(config, records):
 
 
 def plot(config, records, out_dir):
-    import matplotlib.pyplot as plt
-    from simulations.plots import DPI
+    from simulations.plots import COV, new_figure, readable_log_axis, save_figure
 
     H = np.array(config.H_values)
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4.0))
+    cov = COV.format(N=f"{config.N:g}")
+    fig, axes = new_figure(1, 4, figsize=(17, 4.2))
     lo_q, hi_q = 1 / 16, 15 / 16
     for i, h in enumerate(H):
         recs = [r for r in records if r["H"] == h]
         steps = np.maximum(np.array(recs[0]["steps"], dtype=float), 0.5)
         for ax, key in ((axes[0], "kl"), (axes[1], "coverage")):
             vals = np.array([r[key] for r in recs])
-            ax.plot(steps, np.median(vals, 0), "-", color=f"C{i}", label=f"H = {h}")
+            ax.plot(steps, np.median(vals, 0), "-", color=f"C{i}", label=f"$H = {h}$")
             ax.fill_between(steps, np.quantile(vals, lo_q, 0), np.quantile(vals, hi_q, 0), color=f"C{i}",
                             alpha=0.2, lw=0)
     axes[0].set_yscale("log")
-    axes[0].set_title("KL during training (median, 1/16-15/16 band)")
-    axes[1].set_title(f"Cov_{config.N:g} during training")
+    readable_log_axis(axes[0], "y")
+    axes[0].set_title("KL during training (median, 1/16-15/16 band)", fontsize=10)
+    axes[1].set_title(f"{cov} during training", fontsize=10)
     for ax in axes[:2]:
         ax.set_xscale("log")
-        ax.set_xlabel("step (0 plotted at 0.5)")
+        readable_log_axis(ax, "x", data=steps)
+        ax.set_xlabel("step (step 0 drawn at 0.5)")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     _, kl = _final(config, records, "kl")
-    _, cov = _final(config, records, "coverage")
-    ratio = [k / np.maximum(c, 1e-300) for k, c in zip(kl, cov)]
-    for ax, vals, name in ((axes[2], kl, "KL"), (axes[2], cov, f"Cov_{config.N:g}"),
-                           (axes[3], ratio, f"KL / Cov_{config.N:g}")):
-        med = np.array([np.median(v) for v in vals])
-        lo = np.array([np.quantile(v, lo_q) for v in vals])
-        hi = np.array([np.quantile(v, hi_q) for v in vals])
+    _, cov_v = _final(config, records, "coverage")
+    ratio = [np.where(c > 0, k / np.where(c > 0, c, 1.0), np.nan) for k, c in zip(kl, cov_v)]
+    for ax, vals, name in ((axes[2], kl, "KL"), (axes[2], cov_v, cov), (axes[3], ratio, f"KL / {cov}")):
+        med = np.array([np.nanmedian(v) for v in vals])
+        lo = np.array([np.nanquantile(v, lo_q) for v in vals])
+        hi = np.array([np.nanquantile(v, hi_q) for v in vals])
         line = ax.plot(H, med, "-o", ms=4, label=f"{name} (final)")[0]
         ax.fill_between(H, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
-    axes[2].plot(H, 0.05 * (H / 2) * np.log(2), "k--", lw=1, label="0.05 (H/2) log 2")
-    axes[2].set_title("At convergence: KL linear in H, coverage flat")
-    axes[3].set_title(f"KL / Cov_{config.N:g} at convergence")
+    axes[2].plot(H, 0.05 * (H / 2) * np.log(2), "k--", lw=1, label=r"$0.05\,(H/2)\log 2$ (shape)")
+    axes[2].set_title("At convergence: KL linear in $H$, coverage flat", fontsize=10)
+    axes[3].set_title(f"KL / {cov} at convergence", fontsize=10)
     for ax in axes[2:]:
-        ax.set_xlabel("H (intermediate layers)")
+        ax.set_xlabel("$H$ (intermediate layers)")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = out_dir / "sequence_length_figure2.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir / "sequence_length_figure2.png")]

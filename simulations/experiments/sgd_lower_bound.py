@@ -311,20 +311,23 @@ def claims(config, records):
 
 
 def plot(config, records, out_dir):
+    from simulations.plots import COV, save_figure
+
+    cov = COV.format(N=f"{config.N_main:g}")
     Hs = np.array(config.H_values, dtype=float)
     best = [_best_vanilla(config, records, int(H)) for H in Hs]
     worst = [_worst_nsgd(config, records, int(H)) for H in Hs]
     mv, bv = mean_and_band([_at(r, config) for r in best])
     mn, bn = mean_and_band([_at(r, config) for r in worst])
     ref = Hs / (config.T * np.log(config.N_main))
-    ref = ref * np.exp(np.mean(np.log(mv)) - np.mean(np.log(ref)))
-    paths = [line_plot(Hs, {"vanilla SGD, best step size": mv, "normalized SGD (step cap dropped), worst instance": mn,
-                            "H/(T log N) (shape, scaled)": ref},
-                       bands={"vanilla SGD, best step size": bv, "normalized SGD (step cap dropped), worst instance": bn},
-                       styles={"H/(T log N) (shape, scaled)": "--"}, logx=True, logy=True,
-                       xlabel="H", ylabel=f"average-iterate Cov_{config.N_main:g} (exact)",
-                       title=f"Prop. 5.1: coverage vs H (T = {config.T})",
-                       path=out_dir / "sgd_lower_bound_vs_H.png")]
+    pos = mv > 0
+    ref = ref * np.exp(np.mean(np.log(mv[pos])) - np.mean(np.log(ref[pos]))) if pos.any() else ref
+    van, nsgd, shape = ("vanilla SGD, best step size", "normalized SGD (step cap dropped), worst instance",
+                        r"$H/(T\log N)$ (shape, scaled)")
+    fig = line_plot(Hs, {van: mv, nsgd: mn, shape: ref}, bands={van: bv, nsgd: bn}, styles={shape: "k--"},
+                    logx=True, logy=True, xlabel="$H$", ylabel=f"average-iterate {cov} (exact)",
+                    title=f"Prop. 5.1: coverage vs $H$ ($T = {config.T}$)")
+    paths = [save_figure(fig, out_dir / "sgd_lower_bound_vs_H.png")]
     factors = np.array(config.eta_factors, dtype=float)
     series = {}
     for H in config.H_values:
@@ -332,18 +335,17 @@ def plot(config, records, out_dir):
         for c in factors:
             r = [r for r in records if r["optimizer"] == "sgd" and r["H"] == H and r["eta_factor"] == c]
             vals.append(_at(r[0], config).mean() if r else np.nan)
-        series[f"H = {H}"] = np.array(vals)
-    paths.append(line_plot(factors, series, logx=True, logy=True,
-                           xlabel="eta / (8/(HB))  (>= 1: Lemma K.6 instance)",
-                           ylabel=f"average-iterate Cov_{config.N_main:g}",
-                           title="Vanilla SGD at every constant step size",
-                           path=out_dir / "sgd_lower_bound_vs_eta.png"))
+        series[f"$H = {H}$"] = np.array(vals)
+    fig = line_plot(factors, series, logx=True, logy=True,
+                    xlabel=r"$\eta\,/\,(8/(HB))$  ($\geq 1$: Lemma K.6 instance)",
+                    ylabel=f"average-iterate {cov} (exact)", title="Vanilla SGD at every constant step size")
+    paths.append(save_figure(fig, out_dir / "sgd_lower_bound_vs_eta.png"))
     avg = np.asarray(best[-1]["average_at"], dtype=float)
     tv = np.asarray(best[-1]["cov_lo"])[:, :, config.N_values.index(config.N_main)].mean(0)
     tn = np.asarray(worst[-1]["cov_lo"])[:, :, config.N_values.index(config.N_main)].mean(0)
-    paths.append(line_plot(avg, {"vanilla SGD, best step size": tv, "normalized SGD (step cap dropped), worst instance": tn,
-                                 "1/T (shape)": tv[-1] * avg[-1] / avg},
-                           styles={"1/T (shape)": "--"}, logx=True, logy=True, xlabel="T'",
-                           ylabel="(1/T') sum_{t<T'} Cov_N", title=f"H = {config.H_values[-1]}: running averages",
-                           path=out_dir / "sgd_lower_bound_vs_T.png"))
+    fig = line_plot(avg, {van: tv, nsgd: tn, "$1/T'$ (shape)": tv[-1] * avg[-1] / avg},
+                    styles={"$1/T'$ (shape)": "k--"}, logx=True, logy=True, xlabel="$T'$",
+                    ylabel=r"$\frac{1}{T'}\sum_{t<T'}$" + cov + " (exact)",
+                    title=f"$H = {config.H_values[-1]}$: running averages")
+    paths.append(save_figure(fig, out_dir / "sgd_lower_bound_vs_T.png"))
     return paths

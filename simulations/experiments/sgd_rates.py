@@ -308,28 +308,30 @@ def claims(config, records):
 
 
 def plot(config, records, out_dir):
+    from simulations.plots import COV, save_figure
+
+    cov = COV.format(N=f"{config.N:g}")
     ns, vs = _part(records, "nsgd"), _part(records, "sgd")
     H = np.array([r["H"] for r in ns], float)
     mn, bn = mean_and_band([_cov(r) for r in ns])
     mv, bv = mean_and_band([_cov(r) for r in vs])
     rate = np.array([float(normalized_sgd_coverage_rate(config.T, config.nsgd_batch, config.N,
                                                         r["sigma_star_sq"], config.B)) for r in ns])
-    labels = {"n": f"normalized SGD (K = {config.nsgd_batch}, eta = 1/(128B))", "v": "vanilla SGD (eta = 1/(2HB^2))"}
-    paths = [line_plot(H, {labels["n"]: mn, labels["v"]: mv, "Theorem 5.1 rate (unit constants)": rate},
-                       bands={labels["n"]: bn, labels["v"]: bv},
-                       styles={"Theorem 5.1 rate (unit constants)": "--"}, logx=True, logy=True, xlabel="H",
-                       ylabel=f"average-iterate Cov_{config.N:g} (exact)",
-                       title=f"Theorem 5.1's conditions (T = {config.T})",
-                       path=out_dir / "sgd_rates_vs_H.png")]
+    lab_n = f"normalized SGD ($K = {config.nsgd_batch}$, $\\eta = 1/(128B)$)"
+    lab_v = r"vanilla SGD ($\eta = 1/(2HB^2)$)"
+    lab_r = "Theorem 5.1 rate, unit constants (shape)"
+    fig = line_plot(H, {lab_n: mn, lab_v: mv, lab_r: rate}, bands={lab_n: bn, lab_v: bv}, styles={lab_r: "k--"},
+                    logx=True, logy=True, xlabel="$H$", ylabel=f"average-iterate {cov} (exact)",
+                    title=f"Theorem 5.1's conditions ($T = {config.T}$)")
+    paths = [save_figure(fig, out_dir / "sgd_rates_vs_H.png")]
     series, bands = {}, {}
     for capped in (False, True):
         recs = sorted([r for r in records if r["part"] == "bias" and r["capped"] == capped], key=lambda r: r["K"])
         K = np.array([r["K"] for r in recs], float)
-        m, band = mean_and_band([_cov(r) for r in recs])
-        name = "lambda = 8 B log N (proof)" if capped else f"lambda = {recs[0]['lam']:.3g} (cap dropped)"
-        series[name], bands[name] = np.maximum(m, 1e-300), band
-    paths.append(line_plot(K, series, bands=bands, logx=True, logy=True, xlabel="minibatch K",
-                           ylabel=f"average-iterate Cov_{config.N:g}",
-                           title="Normalisation bias against the minibatch size (rare-token instance)",
-                           path=out_dir / "sgd_rates_bias_vs_K.png"))
+        name = r"$\lambda = 8B\log N$ (proof)" if capped else f"$\\lambda = {recs[0]['lam']:.3g}$ (cap dropped)"
+        series[name], bands[name] = mean_and_band([_cov(r) for r in recs])
+    fig = line_plot(K, series, bands=bands, logx=True, logy=True, xlabel="minibatch size $K$",
+                    ylabel=f"average-iterate {cov} (exact)",
+                    title="Normalisation bias against the minibatch size (rare-token instance)")
+    paths.append(save_figure(fig, out_dir / "sgd_rates_bias_vs_K.png"))
     return paths

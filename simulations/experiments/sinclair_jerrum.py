@@ -211,28 +211,29 @@ def _local_slopes(xs, ys):
 
 
 def plot(config, records, out_dir):
+    from simulations.plots import save_figure
+
     rng = analysis_rng(NAME, 1)
     hrec = _by(records, scan="H")
     Hs = np.array(config.horizons, float)
     d0 = min(config.deltas)
     series = {}
     for d in config.deltas:
-        series[f"T_delta, delta={d:g}"] = [np.mean([r["t_mix"] for r in _by(hrec, H=int(H), delta=d)])
-                                           for H in Hs]
-    series["relaxation time"] = [np.mean([r["t_rel"] for r in _by(hrec, H=int(H), delta=d0)])
-                                 for H in Hs]
+        series[f"$T_\\delta$, $\\delta = {d:g}$"] = [np.mean([r["t_mix"] for r in _by(hrec, H=int(H), delta=d)])
+                                                   for H in Hs]
+    series["relaxation time"] = [np.mean([r["t_rel"] for r in _by(hrec, H=int(H), delta=d0)]) for H in Hs]
     mid = len(Hs) // 2
-    series["H^2 (reference)"] = list(series["relaxation time"][mid] * (Hs / Hs[mid]) ** 2)
-    p1 = line_plot(Hs, series, xlabel="H = 2n", ylabel="steps", logx=True, logy=True,
-                   styles={"H^2 (reference)": "--"},
-                   title=f"Sinclair-Jerrum on Dyck words, r={config.ratio_h} (exact)",
-                   path=out_dir / "sj_vs_length.png")
+    series["$H^2$ (shape)"] = list(series["relaxation time"][mid] * (Hs / Hs[mid]) ** 2)
+    p1 = save_figure(line_plot(Hs, series, xlabel="$H = 2n$", ylabel="steps", logx=True, logy=True,
+                               styles={"$H^2$ (shape)": "k--"},
+                               title=f"Sinclair-Jerrum on Dyck words, $r = {config.ratio_h}$ (exact)"),
+                     out_dir / "sj_vs_length.png")
     rrec = _by(records, scan="r", delta=d0)
     rs = np.array(config.ratios, float)
     tr = [[x["t_mix"] for x in _by(rrec, r=float(r))] for r in rs]
     fit = loglog_fit(rs[rs > 1], [np.array(t) for t, r in zip(tr, rs) if r > 1], n_boot=200, rng=rng)
     means = np.array([np.mean(t) for t in tr])
-    p2 = rate_plot(rs, means, None, None, fit, 4.0, xlabel="counting ratio r", ylabel="T_delta",
-                   title=f"Sinclair-Jerrum: T_delta vs r, H={config.horizon_r}",
-                   path=out_dir / "sj_vs_ratio.png")
+    p2 = save_figure(rate_plot(rs, means, None, None, fit, 4.0, xlabel="counting ratio $r$", ylabel=r"$T_\delta$",
+                               title=f"Sinclair-Jerrum: $T_\\delta$ vs $r$, $H = {config.horizon_r}$"),
+                     out_dir / "sj_vs_ratio.png")
     return [p1, p2]

@@ -301,29 +301,32 @@ def claims(config, records):
 
 
 def plot(config, records, out_dir):
+    from simulations.plots import COV, save_figure
+
     paths = []
+    ttt_kl = r"$\mathrm{KL}(\pi_D\|\pi^{\mathrm{TTT}})$ (Monte Carlo)"
+    prop_kl = r"$\mathrm{KL}(\pi_D\|\pi_\theta)$, trained (exact)"
+    shape = r"$\sqrt{\sigma_\star^2/T} + B^2/T$ (shape, scaled)"
     for name in INSTANCES:
         recs = _by_instance(records, name)
         H = np.array([r["H"] for r in recs], float)
         mt, bt = mean_and_band([_replicate_means(r, "ttt_kl", config) for r in recs])
         mp, bp = mean_and_band([_replicate_means(r, "proper_kl", config) for r in recs])
         rate = np.array([float(ttt_kl_rate(r["T"], r["sigma_star_sq"], r["B"])) for r in recs])
-        rate *= np.exp(np.mean(np.log(np.maximum(mt, 1e-300))) - np.mean(np.log(rate)))
-        paths.append(line_plot(H, {"KL(pi_D || pi^TTT) (Monte Carlo)": np.maximum(mt, 1e-300),
-                                   "KL(pi_D || pi_theta), trained (exact)": mp,
-                                   "sqrt(sigma^2/T) + B^2/T (shape, scaled)": rate},
-                               bands={"KL(pi_D || pi^TTT) (Monte Carlo)": bt,
-                                      "KL(pi_D || pi_theta), trained (exact)": bp},
-                               styles={"sqrt(sigma^2/T) + B^2/T (shape, scaled)": "--"}, logx=True, logy=True,
-                               xlabel="H", ylabel="average-iterate KL", title=f"{name}: TTT vs trained model",
-                               path=out_dir / f"ttt_{name}_kl_vs_H.png"))
+        pos = mt > 0
+        if pos.any():
+            rate *= np.exp(np.mean(np.log(mt[pos])) - np.mean(np.log(rate[pos])))
+        fig = line_plot(H, {ttt_kl: mt, prop_kl: mp, shape: rate}, bands={ttt_kl: bt, prop_kl: bp},
+                        styles={shape: "k--"}, logx=True, logy=True, xlabel="$H$", ylabel="average-iterate KL",
+                        title=f"{name}: TTT decoder vs trained model")
+        paths.append(save_figure(fig, out_dir / f"ttt_{name}_kl_vs_H.png"))
         r = recs[-1]
         N = np.asarray(config.N_values)
         ttt = np.array([_ttt_coverage_means(r, j)[0].mean() for j in range(N.size)])
         proper = np.array([_ttt_coverage_means(r, j)[1].mean() for j in range(N.size)])
-        paths.append(line_plot(N, {"pi^TTT (Monte Carlo)": np.maximum(ttt, 1e-300),
-                                   "trained pi_theta (exact)": np.maximum(proper, 1e-300)},
-                               logx=True, logy=True, xlabel="N", ylabel="average-iterate Cov_N",
-                               title=f"{name}, H = {r['H']}: coverage profiles",
-                               path=out_dir / f"ttt_{name}_coverage_profile.png"))
+        fig = line_plot(N, {r"$\pi^{\mathrm{TTT}}$ (Monte Carlo)": ttt, r"trained $\pi_\theta$ (exact)": proper},
+                        logx=True, logy=True, xlabel="$N$", ylabel=f"average-iterate {COV.format(N='N')}",
+                        zero_label=f"0: no Monte Carlo hit in {r['n_mc']} sequences per prompt and iterate",
+                        title=f"{name}, $H = {r['H']}$: coverage profiles")
+        paths.append(save_figure(fig, out_dir / f"ttt_{name}_coverage_profile.png"))
     return paths

@@ -409,7 +409,7 @@ def claims(config, records):
 
 
 def plot(config, records, out_dir):
-    from simulations.plots import line_plot
+    from simulations.plots import COV, line_plot, save_figure
 
     paths = []
     miss = sorted((r for r in records if r["setting"] == "missing"), key=lambda r: r["n"])
@@ -417,19 +417,19 @@ def plot(config, records, out_dir):
     q = lambda key, rs: np.array([np.quantile(r[key], 1 - config.delta) for r in rs])  # noqa: E731
     rate = np.array([float(tournament_coverage_rate(r["N"], r["a"], r["best_cov_Na"], r["K"], r["n"], config.delta))
                      for r in miss])
-    paths.append(line_plot(n, {"tournament": q("cov_tournament", miss), "min cross-entropy": q("cov_min_ce", miss),
-                               "rate shape (C = 1)": rate},
-                           xlabel="held-out n", ylabel=f"{1 - config.delta:g}-quantile of Cov_(N^(1+a))",
-                           title="Missing-mass class: the log(|Pi|/delta)/n term", logx=True, logy=True,
-                           path=out_dir / "tournament_missing_mass.png"))
+    shape = r"rate shape, $C = 1$"
+    ylab = f"${1 - config.delta:g}$-quantile of " + COV.format(N="N^{1+a}")
+    fig = line_plot(n, {"tournament": q("cov_tournament", miss), "min cross-entropy": q("cov_min_ce", miss),
+                        shape: rate}, styles={shape: "k--"}, xlabel="held-out $n$", ylabel=ylab,
+                    title=r"Missing-mass class: the $\log(|\Pi|/\delta)/n$ term", logx=True, logy=True)
+    paths.append(save_figure(fig, out_dir / "tournament_missing_mass.png"))
     off = sorted((r for r in records if r["setting"] == "offset"), key=lambda r: r["n"])
     n = np.array([r["n"] for r in off], dtype=float)
     rate = np.array([float(offset_tournament_coverage_rate(r["K"], r["n"], config.delta)) for r in off])
-    floor = 1e-6
-    paths.append(line_plot(n, {"simple tournament": np.maximum(q("cov_tournament", off), floor),
-                               "offset tournament": np.maximum(q("cov_offset", off), floor),
-                               "log(|Pi|/delta)/n": rate},
-                           xlabel="held-out n", ylabel=f"{1 - config.delta:g}-quantile of Cov_(2N^(1+a)) (floor 1e-6)",
-                           title="Offset vs simple tournament", logx=True, logy=True,
-                           path=out_dir / "tournament_offset.png"))
+    shape = r"$\log(|\Pi|/\delta)/n$ (shape)"
+    fig = line_plot(n, {"simple tournament": q("cov_tournament", off), "offset tournament": q("cov_offset", off),
+                        shape: rate}, styles={shape: "k--"}, xlabel="held-out $n$",
+                    ylabel=f"${1 - config.delta:g}$-quantile of " + COV.format(N="2N^{1+a}"),
+                    title="Offset vs simple tournament", logx=True, logy=True)
+    paths.append(save_figure(fig, out_dir / "tournament_offset.png"))
     return paths

@@ -193,21 +193,23 @@ def claims(config, records):
 
 
 def plot(config, records, out_dir):
+    from simulations.plots import save_figure
+
     deltas = np.array(config.deltas)
     vgb = [r for r in records if r.get("sampler") == "VGB"]
     series = {}
     for T in sorted({r["T"] for r in vgb}):
         tails = np.array([r["tail"] for r in vgb if r["T"] == T])
-        series[f"VGB worst tail, T={T}"] = list(np.maximum(tails.max(axis=0), 1e-12))
-    series["delta (Thm 4.2 bound)"] = list(deltas)
-    p1 = line_plot(deltas, series, xlabel="delta", ylabel="P[pi*/pi_hat > 48H(1+eps)^2/delta]",
-                   logx=True, logy=True, styles={"delta (Thm 4.2 bound)": "--"},
-                   title="Thm 4.2: coverage tail vs delta (exact)", path=out_dir / "vgb_coverage_tail.png")
+        series[f"VGB worst tail, $T = {T}$"] = tails.max(axis=0)
+    tail = r"$P[\pi^\star/\hat\pi > 48H(1+\varepsilon)^2/\delta]$"
+    fig = line_plot(deltas, series, xlabel=r"$\delta$", ylabel=tail, logx=True, logy=True,
+                    upper={r"at most $\delta$ (Theorem 4.2)": deltas},
+                    title=r"Theorem 4.2: coverage tail vs $\delta$ (exact)")
+    p1 = save_figure(fig, out_dir / "vgb_coverage_tail.png")
     al = sorted([r for r in records if r["kind"] == "alrs-ex31"], key=lambda r: r["H"])
     Hs = np.array([r["H"] for r in al], float)
-    ser = {f"ALRS tail, delta={d:g}": [max(r["tail"][i], 1e-12) for r in al]
-           for i, d in enumerate(deltas)}
-    p2 = line_plot(Hs, ser, xlabel="H", ylabel="coverage tail at 48H(1+eps)^2/delta", logx=True,
-                   logy=True, title=f"ActionLevelRS, Example 3.1, eps={config.alrs_eps} (exact)",
-                   path=out_dir / "alrs_coverage_tail.png")
+    ser = {f"ActionLevelRS tail, $\\delta = {d:g}$": [r["tail"][i] for r in al] for i, d in enumerate(deltas)}
+    fig = line_plot(Hs, ser, xlabel="$H$", ylabel=r"coverage tail at $48H(1+\varepsilon)^2/\delta$", logx=True,
+                    logy=True, title=f"ActionLevelRS, Example 3.1, $\\varepsilon = {config.alrs_eps}$ (exact)")
+    p2 = save_figure(fig, out_dir / "alrs_coverage_tail.png")
     return [p1, p2]

@@ -275,47 +275,47 @@ def _ratio_range(runs):
 
 
 def plot(config, records, out_dir):
+    from simulations.plots import new_figure, readable_log_axis, save_figure
+
     rng = analysis_rng(NAME, 1)
     main = [r for r in records if r["scan"] == "H"]
     paths = []
     Hs = np.array(config.horizons, float)
-    series, styles = {}, {}
+    series = {}
     for d in config.deltas:
-        series[f"T_delta, delta={d:g}"] = [np.mean([r["t_mix"] for r in _by(main, H=int(H), delta=d)])
-                                           for H in Hs]
+        series[f"$T_\\delta$, $\\delta = {d:g}$"] = [np.mean([r["t_mix"] for r in _by(main, H=int(H), delta=d)])
+                                                   for H in Hs]
     series["relaxation time"] = [np.mean([r["t_rel"] for r in _by(main, H=int(H), delta=config.deltas[0])])
                                  for H in Hs]
     ref = series["relaxation time"][len(Hs) // 2] / Hs[len(Hs) // 2] ** 2
-    series["H^2 (reference)"] = list(ref * Hs ** 2)
-    styles["H^2 (reference)"] = "--"
-    paths.append(line_plot(Hs, series, xlabel="H", ylabel="steps", logx=True, logy=True,
-                           title="VGB: T_delta and relaxation time vs H (exact)", styles=styles,
-                           path=out_dir / "vgb_mixing_vs_H.png"))
+    series["$H^2$ (shape)"] = list(ref * Hs ** 2)
+    paths.append(save_figure(line_plot(Hs, series, xlabel="$H$", ylabel="steps", logx=True, logy=True,
+                                       title=r"VGB: $T_\delta$ and relaxation time vs $H$ (exact)",
+                                       styles={"$H^2$ (shape)": "k--"}),
+                             out_dir / "vgb_mixing_vs_H.png"))
     erec = [r for r in records if r["scan"] == "eps"]
     es = np.array(config.eps_grid, float)
     te = [[r["t_mix"] for r in _by(erec, eps=float(e))] for e in es]
     fit = loglog_fit(1 + es, te, n_boot=500, rng=rng)
     means = np.array([np.mean(t) for t in te])
-    paths.append(rate_plot(1 + es, means, np.array([np.min(t) for t in te]),
-                           np.array([np.max(t) for t in te]), fit, 4.0, xlabel="1 + eps_V",
-                           ylabel="T_delta", title=f"VGB: T_delta vs (1+eps), H={config.horizon_eps}",
-                           path=out_dir / "vgb_mixing_vs_eps.png"))
+    paths.append(save_figure(rate_plot(1 + es, means, np.array([np.min(t) for t in te]),
+                                       np.array([np.max(t) for t in te]), fit, 4.0,
+                                       xlabel=r"$1 + \varepsilon_V$", ylabel=r"$T_\delta$",
+                                       title=f"VGB: $T_\\delta$ vs $1 + \\varepsilon_V$, $H = {config.horizon_eps}$"),
+                             out_dir / "vgb_mixing_vs_eps.png"))
     curves = [r for r in records if r["scan"] == "curve"]
     if curves:
-        import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(5.2, 3.9))
+        fig, ax = new_figure()
         for c in curves:
             T = np.array(c["T"], float)
-            ax.plot(T / c["H"] ** 2, c["tv_leaf"], label=f"H={c['H']}")
+            tv = np.asarray(c["tv_leaf"], float)
+            ax.plot(T / c["H"] ** 2, np.where(tv > 0, tv, np.nan), label=f"$H = {c['H']}$")
         ax.set_yscale("log")
-        ax.set_xlabel("T / H^2")
-        ax.set_ylabel("TV(output | leaf, pi*)")
-        ax.set_title("VGB fixed-T output (exact)")
+        readable_log_axis(ax, "y")
+        ax.set_xlabel("$T / H^2$")
+        ax.set_ylabel(r"$\mathrm{TV}(\mathrm{output} \mid \mathrm{leaf}, \pi^\star)$")
+        ax.set_title("VGB fixed-$T$ output (exact)", fontsize=10)
         ax.legend(fontsize=8)
         ax.grid(True, alpha=0.3)
-        fig.tight_layout()
-        p = out_dir / "vgb_mixing_tv_curves.png"
-        fig.savefig(p, dpi=120)
-        plt.close(fig)
-        paths.append(p)
+        paths.append(save_figure(fig, out_dir / "vgb_mixing_tv_curves.png"))
     return paths

@@ -300,34 +300,37 @@ def claims(config, records):
 
 
 def plot(config, records, out_dir):
+    from simulations.plots import save_figure
+
     paths = []
+    tv = r"$\mathrm{TV}(\mathrm{output}, \pi^\star)$"
     a31 = _by(records, part="ex31-alrs")
     Hs = np.array(config.alrs_horizons, float)
-    series = {f"ALRS eps={e:g}": [r["tv"] for r in sorted(_by(a31, eps=e), key=lambda r: r["H"])]
+    series = {f"ActionLevelRS, $\\varepsilon = {e:g}$": [r["tv"] for r in sorted(_by(a31, eps=e), key=lambda r: r["H"])]
               for e in config.eps_grid}
-    styles = {}
     e0 = config.eps_grid[0]
-    series[f"0.2 eps sqrt(H), eps={e0:g}"] = list(np.minimum(0.2 * e0 * np.sqrt(Hs), 1.0))
-    styles[f"0.2 eps sqrt(H), eps={e0:g}"] = "--"
+    shape = f"$0.2\\,\\varepsilon\\sqrt{{H}}$ (linear regime, shape), $\\varepsilon = {e0:g}$"
+    series[shape] = list(np.minimum(0.2 * e0 * np.sqrt(Hs), 1.0))
     v31 = _by(records, part="ex31-vgb")
-    paths.append(line_plot(Hs, series, xlabel="H", ylabel="TV(output, pi*)", logx=True, logy=True,
-                           styles=styles, title="Example 3.1: ActionLevelRS (exact)",
-                           path=out_dir / "ex31_alrs_tv.png"))
+    paths.append(save_figure(line_plot(Hs, series, xlabel="$H$", ylabel=tv, logx=True, logy=True,
+                                       styles={shape: "k--"}, title="Example 3.1: ActionLevelRS (exact)"),
+                             out_dir / "ex31_alrs_tv.png"))
     hv = np.array(config.vgb_horizons, float)
     ser = {}
     for e in config.vgb_eps:
         rs = sorted(_by(v31, eps=e), key=lambda r: r["H"])
-        ser[f"VGB eps={e:g}"] = [max(r["tv_vgb"], 1e-16) for r in rs]
-        ser[f"ALRS eps={e:g}"] = [r["tv_alrs_closed"] for r in rs]
-    paths.append(line_plot(hv, ser, xlabel="H", ylabel="TV(output, pi*)", logy=True,
-                           title="Example 3.1: VGB (T = H^2(1+eps)^4 ln 1/delta) vs ALRS",
-                           path=out_dir / "ex31_vgb_vs_alrs.png"))
+        ser[f"VGB, $\\varepsilon = {e:g}$"] = [r["tv_vgb"] for r in rs]
+        ser[f"ActionLevelRS, $\\varepsilon = {e:g}$"] = [r["tv_alrs_closed"] for r in rs]
+    paths.append(save_figure(line_plot(hv, ser, xlabel="$H$", ylabel=tv, logy=True,
+                                       title=(r"Example 3.1: VGB ($T = H^2(1+\varepsilon)^4\ln(1/\delta)$) "
+                                              "vs ActionLevelRS (exact)")),
+                             out_dir / "ex31_vgb_vs_alrs.png"))
     v32 = sorted(_by(records, part="ex32-vgb"), key=lambda r: r["H"])
-    paths.append(line_plot(np.array([r["H"] for r in v32], float),
-                           {"ALRS (delayed value)": [r["regret_alrs_tree"] for r in v32],
-                            "VGB (delayed value)": [max(r["regret_vgb"], 1e-16) for r in v32],
-                            "pi_ref": [r["regret_ref"] for r in v32]},
-                           xlabel="H", ylabel="KL-regularised regret", logy=True,
-                           title="Example 3.2: delayed value (exact)",
-                           path=out_dir / "ex32_regret.png"))
+    paths.append(save_figure(line_plot(np.array([r["H"] for r in v32], float),
+                                       {"ActionLevelRS (delayed value)": [r["regret_alrs_tree"] for r in v32],
+                                        "VGB (delayed value)": [r["regret_vgb"] for r in v32],
+                                        r"$\pi_{\mathrm{ref}}$": [r["regret_ref"] for r in v32]},
+                                       xlabel="$H$", ylabel="KL-regularised regret", logy=True,
+                                       title="Example 3.2: delayed value (exact)"),
+                             out_dir / "ex32_regret.png"))
     return paths
