@@ -15,7 +15,7 @@ Conventions, shared by every experiment's ``plot``:
 * log axes get readable ticks (:func:`readable_log_axis`): base-2 design points are labelled
   16, 32, 64, ...; a narrow axis (less than about a decade) gets 1-2-5 labels in plain numbers;
   minor ticks are never labelled (no overprinting);
-* a curve that coincides with an earlier one is drawn with a different line style and hollow
+* a curve that coincides with an earlier one (within 1.2% of the axis range) is drawn with a different line style and hollow
   markers and says so in its legend entry, so it cannot hide;
 * an upper bound with explicit constants is a shaded "at most" region (:func:`bound_region`),
   a lower bound an "at least" region; a rate known only up to a constant is a dashed
@@ -223,9 +223,9 @@ def readable_log_axis(ax, axis="x", *, data=None):
         a.set_minor_locator(ticker.NullLocator())
         return ax
     span = math.log10(hi / lo)
-    if span < 1.5:
+    if span < 3.2:  # a narrow axis: labelled 1-2-5 (or denser) ticks in plain numbers
         ticks = []
-        for subs in ((1, 2, 5), (1, 2, 3, 5, 7), (1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9)):
+        for subs in ((1,), (1, 3), (1, 2, 5), (1, 2, 3, 5, 7), (1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9)):
             ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
                      for m in subs if lo <= m * 10.0 ** e <= hi]
             if len(ticks) >= 3:
@@ -295,28 +295,41 @@ def bound_region(ax, x, bound, *, kind="upper", label=None, color="0.45"):
     edge = min(lim) if kind == "upper" else max(lim)
     b_drawn = np.clip(b, min(lim), max(lim))
     ax.plot(x, b_drawn, "-", lw=0.9, color=color)
-    poly = ax.fill_between(x, b_drawn, edge, color=color, alpha=0.14, lw=0, label=label,
-                           hatch="///" if kind == "lower" else None)
+    poly = ax.fill_between(x, b_drawn, edge, color=color, alpha=0.14 if kind == "upper" else 0.09, lw=0,
+                           label=label)
     ax.set_ylim(lim)
     return poly
 
 
-def _style(fmt_user, i, coincide_rank):
+def _style(fmt_user, i, coincide_rank, n_points):
     """Keyword style of series ``i``; later coinciding curves change line style and markers."""
     if fmt_user is not None:
         return {"fmt": fmt_user}
     if coincide_rank == 0:
-        return {"fmt": "-o", "ms": 3.5}
+        return {"fmt": "-o", "ms": 3.5} if n_points <= 30 else {"fmt": "-"}
     ls = ["--", ":", "-."][(coincide_rank - 1) % 3]
     return {"fmt": ls, "marker": "os^D"[coincide_rank % 4], "ms": 6 + 2 * coincide_rank, "mfc": "none",
             "mew": 1.3}
 
 
-def _coincides(a, b):
+def _coincides(a, b, tol, log):
+    """Whether curves ``a`` and ``b`` would print on top of each other (within ``tol`` of the
+    axis range, measured in log10 units on a log axis)."""
     fa, fb = np.isfinite(a), np.isfinite(b)
     if not np.array_equal(fa, fb) or not fa.any():
         return False
-    return bool(np.allclose(a[fa], b[fb], rtol=1e-3, atol=0))
+    d = np.abs(np.log10(a[fa]) - np.log10(b[fb])) if log else np.abs(a[fa] - b[fb])
+    return bool(np.all(d <= tol))
+
+
+def _overlap_tolerance(curves, log, fraction=0.012):
+    vals = np.concatenate([np.asarray(c, float).ravel() for c in curves])
+    vals = vals[np.isfinite(vals)]
+    if not vals.size:
+        return 0.0
+    if log:
+        return fraction * max(np.log10(vals.max() / vals.min()), 1.0)
+    return fraction * max(vals.max() - vals.min(), 1e-12 + abs(vals).max() * 1e-3)
 
 
 def line_plot(x, series, *, xlabel, ylabel, title, path=None, ax=None, logx=False, logy=False,
@@ -326,7 +339,7 @@ def line_plot(x, series, *, xlabel, ylabel, title, path=None, ax=None, logx=Fals
 
     On a log y axis, zeros (and ``1e-300`` clamps) are not plotted but marked by
     :func:`mark_zeros`; bands are clipped to the visible range.  A curve equal to an earlier
-    one (relative tolerance ``1e-3``) is drawn dashed with hollow markers and its label says
+    one (within 1.2% of the axis range) is drawn dashed with hollow markers and its label says
     which curve it coincides with.
 
     Parameters
@@ -364,6 +377,7 @@ def line_plot(x, series, *, xlabel, ylabel, title, path=None, ax=None, logx=Fals
         raise TypeError("`series` must be a non-empty dict of label -> values.")
     if (logx and (x <= 0).any()):
         raise ValueError("`x` must be positive on a log axis.")
+    own_figure = ax is None
     fig, ax = _axes(ax, figsize)
     drawn = []
     clean = {}
@@ -374,11 +388,13 @@ def line_plot(x, series, *, xlabel, ylabel, title, path=None, ax=None, logx=Fals
         clean[label] = ys
     zeros_marked = False
     colors = {}
+    shown_all = {label: positive_or_nan(ys) if logy else ys for label, ys in clean.items()}
+    tol = _overlap_tolerance(shown_all.values(), logy)
     for i, (label, ys) in enumerate(clean.items()):
-        shown = positive_or_nan(ys) if logy else ys
-        same = [lab for lab, prev in drawn if _coincides(prev, shown)]
+        shown = shown_all[label]
+        same = [lab for lab, prev in drawn if _coincides(prev, shown, tol, logy)]
         user = (styles or {}).get(label)
-        kw = _style(user, i, len(same))
+        kw = _style(user, i, len(same), x.size)
         fmt = kw.pop("fmt")
         has_color = bool(re.search(r"[bgrcmykw]", fmt.replace("-", "")))
         color = None if has_color else f"C{i}"
@@ -425,12 +441,23 @@ def line_plot(x, series, *, xlabel, ylabel, title, path=None, ax=None, logx=Fals
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7.5, loc=legend_loc)
+    _legend(ax, legend_loc, own_figure)
     ax.grid(True, which="major", alpha=0.3)
     ax.grid(True, which="minor", alpha=0.1)
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+def _legend(ax, loc, own_figure, crowded=5):
+    """A legend inside the axes, or to their right when it has ``crowded`` entries or more."""
+    handles, labels = ax.get_legend_handles_labels()
+    if own_figure and loc == "best" and len(labels) >= crowded:
+        fig = ax.figure
+        fig.set_figwidth(fig.get_figwidth() + min(3.4, 0.4 + 0.062 * max(_visible_length(t) for t in labels)))
+        ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    else:
+        ax.legend(fontsize=7.5, loc=loc)
 
 
 def _fit_log_ylim(ax, curves, pad=1.6):

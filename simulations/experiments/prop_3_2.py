@@ -179,8 +179,14 @@ def plot(config, records, out_dir):
                 [n * _get(records, mass, n, int(h), "kl").mean() for h in hs])
             series[f"$n\\,E\\,${COV.format(N='8')}, $n = {n}$"] = np.array(
                 [n * _get(records, mass, n, int(h), "cov", 1).mean() for h in hs])
+        bound = r"Prop. 3.2: $n\,\mathrm{KL} \geq H/4$ w.p. $\geq 1/4$"
+        if mass == "1/n":
+            lower, styles = {bound: hs / 4}, None
+        else:  # the constant 1/4 needs mu(1) >= 0.762/n: H/4 is only a reference here
+            lower, styles = None, {r"$H/4$ (Prop. 3.2 needs $\mu(1) \geq 0.762/n$)": "k--"}
+            series[r"$H/4$ (Prop. 3.2 needs $\mu(1) \geq 0.762/n$)"] = hs / 4
         fig = line_plot(hs, series, xlabel="$H$", ylabel=r"$n\,\times$ exact value", logx=True, logy=True,
-                        lower={r"Prop. 3.2: $n\,\mathrm{KL} \geq H/4$ w.p. $\geq 1/4$": hs / 4},
+                        lower=lower, styles=styles,
                         title=f"Prop. 3.2, $\\mu(1) = {mass}$: KL vs coverage")
         paths.append(save_figure(fig, out_dir / f"prop_3_2_{'half' if mass == '1/(2n)' else 'one'}.png"))
     return paths

@@ -180,7 +180,7 @@ def plot(config, records, out_dir):
     ns = np.array(config.a_ns, float)
     series = {f"$d = {d}$": np.array([np.median(_get(records, "cov_min", part="a", n=n, d=d)) * n / d
                                       for n in config.a_ns]) for d in config.a_ds}
-    fig = line_plot(ns, series, xlabel="$n$", ylabel=f"median $\\min_N$ {COV.format(N='N')}$(\\hat\\pi)\\cdot n/d$",
+    fig = line_plot(ns, series, xlabel="$n$", ylabel=f"median $\\mathrm{{min}}_N$ {COV.format(N='N')}$(\\hat\\pi)\\cdot n/d$",
                     logx=True, title=r"Prop. G.1(a): the coarse term $c\,d/n$ is attained")
     paths.append(save_figure(fig, out_dir / "prop_g1a.png"))
     ns = np.array(config.b_ns, float)

@@ -345,7 +345,7 @@ def plot(config, records, out_dir):
     tn = np.asarray(worst[-1]["cov_lo"])[:, :, config.N_values.index(config.N_main)].mean(0)
     fig = line_plot(avg, {van: tv, nsgd: tn, "$1/T'$ (shape)": tv[-1] * avg[-1] / avg},
                     styles={"$1/T'$ (shape)": "k--"}, logx=True, logy=True, xlabel="$T'$",
-                    ylabel=r"$\frac{1}{T'}\sum_{t<T'}$" + cov + " (exact)",
+                    ylabel=r"$(1/T')\,\sum_{t<T'}$" + cov + " (exact)",
                     title=f"$H = {config.H_values[-1]}$: running averages")
     paths.append(save_figure(fig, out_dir / "sgd_lower_bound_vs_T.png"))
     return paths

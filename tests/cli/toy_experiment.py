@@ -11,7 +11,7 @@ import numpy as np
 
 from simulations.claims import exponent_claim
 from simulations.experiment import Task, analysis_rng
-from simulations.plots import rate_plot
+from simulations.plots import rate_plot, save_figure
 from simulations.stats import loglog_fit
 
 NAME = "toy-power-law"
@@ -61,5 +61,5 @@ def plot(config, records, out_dir):
     means = np.array([np.mean([r["y"] for r in records if r["x"] == x]) for x in config.xs])
     fit = loglog_fit(xs, [np.array([r["y"] for r in records if r["x"] == x]) for x in config.xs],
                      n_boot=200, rng=analysis_rng(NAME))
-    return [rate_plot(xs, means, None, None, fit, -0.5, xlabel="x", ylabel="E[y]",
-                      title=TITLE, path=out_dir / "toy_rate.png")]
+    return [save_figure(rate_plot(xs, means, None, None, fit, -0.5, xlabel="x", ylabel="E[y]", title=TITLE),
+                        out_dir / "toy_rate.png")]
