@@ -223,7 +223,15 @@ def readable_log_axis(ax, axis="x", *, data=None):
         a.set_minor_locator(ticker.NullLocator())
         return ax
     span = math.log10(hi / lo)
-    if span < 3.2:  # a narrow axis: labelled 1-2-5 (or denser) ticks in plain numbers
+    pts = None if data is None else np.unique(np.asarray(data, float))
+    if pts is not None:
+        pts = pts[np.isfinite(pts) & (pts >= lo) & (pts <= hi)]
+    if (pts is not None and 3 <= pts.size <= 12 and span < 1.5
+            and np.diff(np.log10(pts)).min() >= span / 20):  # few design points on a narrow axis: label them
+        a.set_major_locator(ticker.FixedLocator(pts))
+        a.set_major_formatter(ticker.FuncFormatter(_plain))
+        a.set_minor_locator(ticker.NullLocator())
+    elif span < 3.2:  # a narrow axis: labelled 1-2-5 (or denser) ticks in plain numbers
         ticks = []
         for subs in ((1,), (1, 3), (1, 2, 5), (1, 2, 3, 5, 7), (1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9)):
             ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
@@ -308,17 +316,19 @@ def _style(fmt_user, i, coincide_rank, n_points):
     if coincide_rank == 0:
         return {"fmt": "-o", "ms": 3.5} if n_points <= 30 else {"fmt": "-"}
     ls = ["--", ":", "-."][(coincide_rank - 1) % 3]
+    if n_points > 30:  # a dense curve: a thicker broken line, markers would merge into a band
+        return {"fmt": ls, "lw": 1.6 + 0.6 * coincide_rank}
     return {"fmt": ls, "marker": "os^D"[coincide_rank % 4], "ms": 6 + 2 * coincide_rank, "mfc": "none",
             "mew": 1.3}
 
 
 def _coincides(a, b, tol, log):
     """Whether curves ``a`` and ``b`` would print on top of each other (within ``tol`` of the
-    axis range, measured in log10 units on a log axis)."""
-    fa, fb = np.isfinite(a), np.isfinite(b)
-    if not np.array_equal(fa, fb) or not fa.any():
+    axis range, measured in log10 units on a log axis) wherever both have a value."""
+    both = np.isfinite(a) & np.isfinite(b)
+    if not both.any():
         return False
-    d = np.abs(np.log10(a[fa]) - np.log10(b[fb])) if log else np.abs(a[fa] - b[fb])
+    d = np.abs(np.log10(a[both]) - np.log10(b[both])) if log else np.abs(a[both] - b[both])
     return bool(np.all(d <= tol))
 
 
@@ -396,7 +406,7 @@ def line_plot(x, series, *, xlabel, ylabel, title, path=None, ax=None, logx=Fals
         user = (styles or {}).get(label)
         kw = _style(user, i, len(same), x.size)
         fmt = kw.pop("fmt")
-        has_color = bool(re.search(r"[bgrcmykw]", fmt.replace("-", "")))
+        has_color = bool(re.search(r"C\d|[bgrcmykw]", fmt))
         color = None if has_color else f"C{i}"
         text = label if not same or user else f"{label} (coincides with {same[0]})"
         line, = ax.plot(x, shown, fmt, label=text, **({"color": color} if color else {}),
@@ -414,7 +424,7 @@ def line_plot(x, series, *, xlabel, ylabel, title, path=None, ax=None, logx=Fals
         ax.set_yscale("log")
         vals = np.concatenate([v for _, v in drawn])
         vals = vals[np.isfinite(vals)]
-        lo_, hi_ = (vals.min() / 10, vals.max() * 10) if vals.size else (0, np.inf)
+        lo_, hi_ = (vals.min() / 1e3, vals.max() * 1e3) if vals.size else (0, np.inf)
         _fit_log_ylim(ax, [v for _, v in drawn] + [np.clip(b, lo_, hi_) for _, _, b in limits])
     else:
         for _, _, b in limits:
@@ -436,6 +446,8 @@ def line_plot(x, series, *, xlabel, ylabel, title, path=None, ax=None, logx=Fals
         bound_region(ax, x, b, kind=kind, label=label)
     if logx:
         readable_log_axis(ax, "x", data=x)
+    elif x.size <= 12 and np.allclose(x, np.round(x)):  # a few integer design points: label them
+        ax.set_xticks(x, [f"{v:g}" for v in x])
     if logy:
         readable_log_axis(ax, "y")
     ax.set_xlabel(xlabel)
@@ -472,7 +484,7 @@ def _fit_log_ylim(ax, curves, pad=1.6):
 
 
 def rate_plot(x, y_stat, y_lo=None, y_hi=None, fit=None, predicted_slope=None, *, xlabel, ylabel, title,
-              path=None, ax=None, figsize=(5.4, 4.0)):
+              slope_bound=None, path=None, ax=None, figsize=(5.4, 4.0)):
     """Log-log plot of a rate: data with error bars, fitted line, predicted slope.
 
     Parameters
@@ -486,9 +498,14 @@ def rate_plot(x, y_stat, y_lo=None, y_hi=None, fit=None, predicted_slope=None, *
     fit : simulations.stats.RateFit or None
         Drawn as a solid line labelled ``slope [ci_low, ci_high]``.
     predicted_slope : float or None
-        Drawn as a dashed line with that slope through the data's geometric centre.
+        Drawn as a dashed line with that slope through the data's geometric centre, or, with
+        ``slope_bound``, as a shaded region.
     xlabel, ylabel, title : str
         Mathtext allowed.
+    slope_bound : {None, "upper", "lower"}
+        ``"upper"``: the prediction is "grows at most like x^slope", drawn as the region below
+        the line of that slope through the first (smallest-x) measured point
+        (:func:`bound_region`); ``"lower"`` likewise above it.
     path : path-like, optional
         If given, also :func:`save_figure` there (PNG and SVG).
     ax : matplotlib.axes.Axes, optional
@@ -500,6 +517,8 @@ def rate_plot(x, y_stat, y_lo=None, y_hi=None, fit=None, predicted_slope=None, *
     -------
     matplotlib.figure.Figure
     """
+    if slope_bound not in (None, "upper", "lower"):
+        raise ValueError(f"`slope_bound` must be None, 'upper' or 'lower', got {slope_bound!r}.")
     x = as_float_array(x, "x", ndim=1)
     y = as_float_array(y_stat, "y_stat", ndim=1)
     if y.shape != x.shape:
@@ -522,13 +541,21 @@ def rate_plot(x, y_stat, y_lo=None, y_hi=None, fit=None, predicted_slope=None, *
         ax.plot(xs, np.exp(fit.intercept) * xs ** fit.slope, "-", color="C1",
                 label=f"fit: slope {fit.slope:.3f} [{fit.ci_low:.3f}, {fit.ci_high:.3f}]")
     pos = np.isfinite(shown)
-    if predicted_slope is not None and pos.any():
+    if predicted_slope is not None and pos.any() and slope_bound is None:
         lx0 = np.log(x[pos]).mean()
         ly0 = np.log(shown[pos]).mean()
         ax.plot(xs, np.exp(ly0 + predicted_slope * (np.log(xs) - lx0)), "--", color="k",
                 label=f"predicted slope {predicted_slope:g}")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    if predicted_slope is not None and pos.any() and slope_bound is not None:
+        i0 = np.flatnonzero(pos)[np.argmin(x[pos])]
+        line = shown[i0] * (xs / x[i0]) ** predicted_slope
+        vals = shown[pos]
+        _fit_log_ylim(ax, [vals, np.clip(line, vals.min() / 1e3, vals.max() * 1e3)])
+        word = "at most" if slope_bound == "upper" else "at least"
+        bound_region(ax, xs, line, kind=slope_bound,
+                     label=f"growth {word} slope {predicted_slope:g} (from the first point)")
     readable_log_axis(ax, "x", data=x)
     readable_log_axis(ax, "y")
     ax.set_xlabel(xlabel)

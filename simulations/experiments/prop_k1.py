@@ -141,12 +141,13 @@ def plot(config, records, out_dir):
 
     ns = np.array(config.ns, float)
     series, styles = {}, {}
-    for h in config.horizons:
-        series[f"$E\\,${COV.format(N=f'{config.N:g}')}, $H = {h}$"] = np.array(
-            [_get(records, n, h, "cov").mean() for n in config.ns])
+    for j, h in enumerate(config.horizons):  # each horizon's data and shape share a colour
+        key = f"$E\\,${COV.format(N=f'{config.N:g}')}, $H = {h}$"
+        series[key] = np.array([_get(records, n, h, "cov").mean() for n in config.ns])
+        styles[key] = f"C{j}-o"
         key = f"$\\min(1, H/(n\\log N))$ (shape, $c = 1$), $H = {h}$"
         series[key] = high_dim_coverage_lower_bound(ns, h, config.N)
-        styles[key] = "--"
+        styles[key] = f"C{j}--"
     fig = line_plot(ns, series, xlabel="$n$", ylabel="exact coverage", logx=True, logy=True, styles=styles,
                     title=f"Prop. K.1: high-dimensional lower bound ($N = {config.N:g}$)")
     return [save_figure(fig, out_dir / "prop_k1.png")]

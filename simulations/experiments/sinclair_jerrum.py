@@ -233,7 +233,7 @@ def plot(config, records, out_dir):
     tr = [[x["t_mix"] for x in _by(rrec, r=float(r))] for r in rs]
     fit = loglog_fit(rs[rs > 1], [np.array(t) for t, r in zip(tr, rs) if r > 1], n_boot=200, rng=rng)
     means = np.array([np.mean(t) for t in tr])
-    p2 = save_figure(rate_plot(rs, means, None, None, fit, 4.0, xlabel="counting ratio $r$", ylabel=r"$T_\delta$",
+    p2 = save_figure(rate_plot(rs, means, None, None, fit, 4.0, xlabel="counting ratio $r$", ylabel=r"$T_\delta$", slope_bound="upper",
                                title=f"Sinclair-Jerrum: $T_\\delta$ vs $r$, $H = {config.horizon_r}$"),
                      out_dir / "sj_vs_ratio.png")
     return [p1, p2]

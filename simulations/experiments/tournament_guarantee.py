@@ -418,7 +418,7 @@ def plot(config, records, out_dir):
     rate = np.array([float(tournament_coverage_rate(r["N"], r["a"], r["best_cov_Na"], r["K"], r["n"], config.delta))
                      for r in miss])
     shape = r"rate shape, $C = 1$"
-    ylab = f"${1 - config.delta:g}$-quantile of " + COV.format(N="N^{1+a}")
+    ylab = f"${1 - config.delta:g}$-quantile of " + COV.format(N="M") + ", $M = N^{1+a}$"
     fig = line_plot(n, {"tournament": q("cov_tournament", miss), "min cross-entropy": q("cov_min_ce", miss),
                         shape: rate}, styles={shape: "k--"}, xlabel="held-out $n$", ylabel=ylab,
                     title=r"Missing-mass class: the $\log(|\Pi|/\delta)/n$ term", logx=True, logy=True)
@@ -429,7 +429,7 @@ def plot(config, records, out_dir):
     shape = r"$\log(|\Pi|/\delta)/n$ (shape)"
     fig = line_plot(n, {"simple tournament": q("cov_tournament", off), "offset tournament": q("cov_offset", off),
                         shape: rate}, styles={shape: "k--"}, xlabel="held-out $n$",
-                    ylabel=f"${1 - config.delta:g}$-quantile of " + COV.format(N="2N^{1+a}"),
+                    ylabel=f"${1 - config.delta:g}$-quantile of " + COV.format(N="M") + ", $M = 2N^{1+a}$",
                     title="Offset vs simple tournament", logx=True, logy=True)
     paths.append(save_figure(fig, out_dir / "tournament_offset.png"))
     return paths

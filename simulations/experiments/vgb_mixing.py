@@ -300,7 +300,7 @@ def plot(config, records, out_dir):
     means = np.array([np.mean(t) for t in te])
     paths.append(save_figure(rate_plot(1 + es, means, np.array([np.min(t) for t in te]),
                                        np.array([np.max(t) for t in te]), fit, 4.0,
-                                       xlabel=r"$1 + \varepsilon_V$", ylabel=r"$T_\delta$",
+                                       xlabel=r"$1 + \varepsilon_V$", ylabel=r"$T_\delta$", slope_bound="upper",
                                        title=f"VGB: $T_\\delta$ vs $1 + \\varepsilon_V$, $H = {config.horizon_eps}$"),
                              out_dir / "vgb_mixing_vs_eps.png"))
     curves = [r for r in records if r["scan"] == "curve"]
