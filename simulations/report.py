@@ -296,13 +296,31 @@ def write_html_report(results, out_dir, *, seed, elapsed, errors=None):
     return path
 
 
+def preset_of(result):
+    """``"quick"`` or ``"full"`` if ``result.config`` is that preset of its experiment, else ``"custom"``."""
+    import dataclasses
+
+    from simulations import registry
+    from simulations.store import to_jsonable
+
+    try:
+        config_cls = registry.get(result.name).Config
+    except Exception:  # an experiment outside the registry (e.g. a test's toy)
+        return "custom"
+    for preset in ("quick", "full"):
+        if to_jsonable(dataclasses.asdict(getattr(config_cls, preset)())) == result.config:
+            return preset
+    return "custom"
+
+
 def update_readme(readme, results, *, figures_dir, seed, elapsed, errors=None):
     """Rewrite the claims table and figure gallery of ``readme`` between its markers.
 
     The block between ``<!-- claims table -->`` and ``<!-- /claims table -->`` is replaced by
     a one-line summary, a compact claims table grouped by topic, and a gallery with the
     first figure of every experiment, copied into ``figures_dir`` (linked relative to the
-    README).  Everything outside the markers is left untouched.
+    README) and captioned with the preset that produced it (:func:`preset_of`).  Everything
+    outside the markers is left untouched.
     """
     import shutil
 
@@ -340,9 +358,12 @@ def update_readme(readme, results, *, figures_dir, seed, elapsed, errors=None):
                 gallery.append((r, pathlib.PurePath(rel).as_posix()))
         lines.append("")
     if gallery:
-        lines += ["### Gallery", ""]
+        lines += ["### Gallery", "", "Each caption names the preset the figure was computed with (`quick`: the "
+                  "small grid `--quick` runs in minutes; `full`: the paper-scale grid).", ""]
         for r, rel in gallery:
-            lines += [f"**{r.name}** ({r.paper_ref}): {r.title}", "", f"![{r.name}]({rel})", ""]
+            preset = preset_of(r)
+            lines += [f"**{r.name}** ({r.paper_ref}): {r.title} *({preset} preset)*", "",
+                      f"![{r.name}, {preset} preset]({rel})", ""]
     lines.append(README_END)
     start = text.index(README_BEGIN)
     end = text.index(README_END) + len(README_END)
