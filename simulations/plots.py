@@ -11,12 +11,14 @@ Conventions, shared by every experiment's ``plot``:
   returns the PNG path (what ``plot(config, records, out_dir)`` lists);
 * a log axis never shows a clamped zero: non-positive values (and the ``1e-300`` clamps older
   code used) are left out of the curve and marked by a hollow triangle on the bottom edge
-  (":func:`mark_zeros`"), so "measured 0" stays visible and the axis spans only real values;
+  (:func:`mark_zeros`), so "measured 0" stays visible and the axis spans only real values;
 * log axes get readable ticks (:func:`readable_log_axis`): base-2 design points are labelled
-  16, 32, 64, ...; a narrow axis (less than about a decade) gets 1-2-5 labels in plain numbers;
+  16, 32, 64, ...; a narrow axis gets its design points or 1-2-5 labels in plain numbers;
   minor ticks are never labelled (no overprinting);
-* a curve that coincides with an earlier one (within 1.2% of the axis range) is drawn with a different line style and hollow
-  markers and says so in its legend entry, so it cannot hide;
+* a curve that coincides with an earlier one (within 1.2% of the axis range) is drawn with a
+  different line style and hollow markers and says so in its legend entry, so it cannot hide;
+* a prediction "grows at most like x^s" is the region under that slope (``rate_plot``'s
+  ``slope_bound``);
 * an upper bound with explicit constants is a shaded "at most" region (:func:`bound_region`),
   a lower bound an "at least" region; a rate known only up to a constant is a dashed
   "shape" line;

@@ -232,7 +232,8 @@ def plot(config, records, out_dir):
     lo, hi = binomial_interval(inf, R, level=0.999)
     mc = r"fraction with $\mathrm{KL} = \infty$ (Monte Carlo, 99.9% interval)"
     fig = line_plot(n, {mc: inf / R, r"$(1 - p^\star)^n$ (exact)": np.array([r["prob_p_hat_zero"] for r in recs])},
-                    bands={mc: (lo, hi)}, styles={mc: "s", r"$(1 - p^\star)^n$ (exact)": "-"}, xlabel="$n$", ylabel=r"$P[\mathrm{KL} = +\infty]$", logx=True,
+                    bands={mc: (lo, hi)}, styles={mc: "s", r"$(1 - p^\star)^n$ (exact)": "-"}, xlabel="$n$",
+                    ylabel=r"$P[\mathrm{KL} = +\infty]$", logx=True,
                     title=f"Bernoulli MLE, $p^\\star = {config.p_star}$: infinite KL")
     paths.append(save_figure(fig, out_dir / "bernoulli_infinite_kl.png"))
     return paths
