@@ -352,12 +352,12 @@ def plot(config, records, out_dir):
     dense = [r for r in records if r["family"] == "dense" and r["B"] == config.B]
     hs = np.array(config.dense_horizons, float)
     series, styles = {}, {}
-    for n in config.dense_ns:
+    for j, n in enumerate(config.dense_ns):  # each n's data and rate share a colour
         sel = [_cell(dense, n=n, H=int(h)) for h in hs]
-        series[f"$E\\,${COV.format(N='2')}, $n = {n}$"] = np.array([_cov(r, 0).mean() for r in sel])
+        key = f"$E\\,${COV.format(N='2')}, $n = {n}$"
+        series[key], styles[key] = np.array([_cov(r, 0).mean() for r in sel]), f"C{j}-o"
         key = f"Theorem 4.2 rate, $C = 1$ (shape), $n = {n}$"
-        series[key] = np.array([_bound(r, 2.0) for r in sel])
-        styles[key] = "--"
+        series[key], styles[key] = np.array([_bound(r, 2.0) for r in sel]), f"C{j}--"
     fig = line_plot(hs, series, xlabel=r"$H$  ($\sigma_\star^2 = H B^2/4$)", ylabel="exact coverage", logx=True,
                     logy=True, styles=styles,
                     title=(f"Theorem 4.2, $\\sigma_\\star^2 \\asymp H$ family ($B = {config.B:g}$, "
