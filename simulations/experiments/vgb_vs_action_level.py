@@ -316,12 +316,14 @@ def plot(config, records, out_dir):
                                        styles={shape: "k--"}, title="Example 3.1: ActionLevelRS (exact)"),
                              out_dir / "ex31_alrs_tv.png"))
     hv = np.array(config.vgb_horizons, float)
-    ser = {}
-    for e in config.vgb_eps:
+    ser, sty = {}, {}
+    for j, e in enumerate(config.vgb_eps):  # one colour per eps: VGB solid, ActionLevelRS dashed
         rs = sorted(_by(v31, eps=e), key=lambda r: r["H"])
         ser[f"VGB, $\\varepsilon = {e:g}$"] = [r["tv_vgb"] for r in rs]
+        sty[f"VGB, $\\varepsilon = {e:g}$"] = f"C{j}-o"
         ser[f"ActionLevelRS, $\\varepsilon = {e:g}$"] = [r["tv_alrs_closed"] for r in rs]
-    paths.append(save_figure(line_plot(hv, ser, xlabel="$H$", ylabel=tv, logy=True,
+        sty[f"ActionLevelRS, $\\varepsilon = {e:g}$"] = f"C{j}--s"
+    paths.append(save_figure(line_plot(hv, ser, xlabel="$H$", ylabel=tv, logy=True, styles=sty,
                                        title=(r"Example 3.1: VGB ($T = H^2(1+\varepsilon)^4\ln(1/\delta)$) "
                                               "vs ActionLevelRS (exact)")),
                              out_dir / "ex31_vgb_vs_alrs.png"))
