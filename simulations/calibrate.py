@@ -187,7 +187,7 @@ def calibrate(modules, seeds, *, quick, out_dir, executor=None, progress=False, 
     out_dir : path-like
         Stores go to ``out_dir/seed-S/NAME``; the summary to ``out_dir/calibration.{md,json}``.
     executor : object, optional
-        As in :func:`simulations.experiment.run_experiment`.
+        As in :func:`simulations.runner.run_experiment`.
     progress : bool
         Progress bars.
     log : callable, optional
@@ -199,7 +199,7 @@ def calibrate(modules, seeds, *, quick, out_dir, executor=None, progress=False, 
     failed_runs : list of str
         ``"NAME seed S: reason"`` for runs whose tasks failed (their claims are missing).
     """
-    from simulations.experiment import run_experiment
+    from simulations.runner import run_experiment
 
     out_dir = pathlib.Path(out_dir)
     claims_by_seed, failed_runs = {}, []

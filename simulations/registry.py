@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 import traceback
 
-from simulations.experiment import check_experiment
+from simulations.runner import check_experiment
 
 __all__ = ["UnknownExperimentError", "RegistryError", "get", "all_experiments",
            "register_module", "unregister", "import_errors", "names"]

@@ -28,7 +28,7 @@ import pytest
 
 from simulations import registry
 from simulations.cli import main
-from simulations.experiment import run_experiment
+from simulations.runner import run_experiment
 from simulations.store import CorruptStoreError, read_records
 
 NAME = fault_experiment.NAME
