@@ -19,8 +19,9 @@ An *experiment* is a module in :mod:`simulations.experiments` that defines
     The grid x replicates, with unique ``(cell, rep)`` pairs.
 ``run_task(config, task, *, rng) -> list[dict]``
     Runs one task with its own generator and returns JSON-serialisable records.  The runner
-    adds ``cell`` and ``rep`` to each record.  Must be a module-level function (it is sent to
-    worker processes by module name).
+    adds ``cell`` and ``rep`` to each record.  Must be a module-level function: the runner
+    sends the function itself to the executor, and worker processes unpickle it by its
+    qualified name (so its module must be importable there).
 ``claims(config, records) -> list[Claim]``
     Evaluates the paper's predictions on all records.  Must be a deterministic function of
     its inputs: for a bootstrap use ``rng=analysis_rng(NAME)``.
@@ -321,7 +322,7 @@ def _parallelism(executor):
     return 4
 
 
-def _drive(executor, module_name, config, todo, seed, handle):
+def _drive(executor, run_task, config, todo, seed, handle):
     """Run ``todo`` on ``executor``, passing each outcome to ``handle`` as it finishes.
 
     Outcomes are those of :func:`simulations.sweep.run_task_safely`.  In-process runs
@@ -341,7 +342,7 @@ def _drive(executor, module_name, config, todo, seed, handle):
     """
     if isinstance(executor, SerialExecutor):
         for task in todo:
-            handle(run_task_safely(module_name, config, task, seed))
+            handle(run_task_safely(run_task, config, task, seed))
         return
     tasks = iter(todo)
     pending = {}
@@ -355,7 +356,7 @@ def _drive(executor, module_name, config, todo, seed, handle):
                     exhausted = True
                     break
                 try:
-                    pending[executor.submit(run_task_safely, module_name, config, task, seed)] = task
+                    pending[executor.submit(run_task_safely, run_task, config, task, seed)] = task
                 except Exception as exc:  # e.g. a broken pool refuses new work
                     handle(_client_failure(task, exc))
             if not pending:
@@ -531,7 +532,7 @@ def run_experiment(module, config, *, seed, out_dir=None, executor=None, progres
             bar.update(1)
 
         try:
-            _drive(executor, module.__name__, config, todo, seed, handle)
+            _drive(executor, module.run_task, config, todo, seed, handle)
             failed.sort(key=lambda f: (f["cell"], f["rep"]))
             claims, figures = (), ()
             all_records = [rec for key in keys if key in results for rec in results[key]]
