@@ -68,7 +68,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulations.claims import EVALUATIONS, Claim
-from simulations.store import (TaskStore, _write_atomic, check_records, code_fingerprint,
+from simulations.store import (TaskStore, check_records, code_fingerprint, write_atomic,
                                normalize_schema, to_jsonable)
 from simulations.sweep import SerialExecutor, run_task_safely
 
@@ -546,7 +546,7 @@ def run_experiment(module, config, *, seed, out_dir=None, executor=None, progres
                 if not all(isinstance(c, Claim) for c in claims):
                     raise TypeError(f"{module.__name__}.claims must return a list of Claim.")
                 if folder is not None:
-                    _write_atomic(folder / "claims.json", json.dumps(
+                    write_atomic(folder / "claims.json", json.dumps(
                         [c.to_dict() for c in claims], indent=2, allow_nan=True) + "\n")
                     figures = tuple(pathlib.Path(p)
                                     for p in (module.plot(config, all_records, folder) or []))
