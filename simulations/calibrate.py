@@ -18,6 +18,11 @@ stating rate 0 (exact evaluation) is inconsistent as soon as it fails once.  UND
 verdicts are counted apart (a design problem, not a false failure) and so are legacy claims,
 which state no rate.  The result is written to ``DIR/calibration.md`` and
 ``DIR/calibration.json``.
+
+Why at the top level of :mod:`simulations`: this is the ``calibrate`` command, a peer of
+``run`` and ``reproduce``; it drives :func:`simulations.runner.run_experiment` over seeds, so
+it sits above both the runner and :mod:`simulations.claims` (placing it inside
+``claims/`` would make the claims import the runner that imports them).
 """
 
 from __future__ import annotations

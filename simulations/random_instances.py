@@ -1,7 +1,7 @@
 r"""Random instances of the paper's model classes, and learner settings, in plain numpy.
 
 Shared by the experiments, the public ``hypothesis`` strategies
-(:mod:`simulations.strategies`) and the rate properties of the test suite.  Every random
+(:mod:`simulations.testing.strategies`) and the rate properties of the test suite.  Every random
 object is described by a small frozen **spec** (sizes, scales, flags and a ``seed``); its
 ``repr`` is the constructor call, so a failing example can be pasted back into Python::
 

@@ -67,7 +67,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulations import registry
 from simulations.claims import EVALUATIONS, Claim
+from simulations.registry import REQUIRED_ATTRIBUTES, check_experiment
 from simulations.store import (TaskStore, check_records, code_fingerprint, write_atomic,
                                normalize_schema, to_jsonable)
 from simulations.sweep import SerialExecutor, run_task_safely
@@ -75,11 +77,6 @@ from simulations.sweep import SerialExecutor, run_task_safely
 __all__ = ["Task", "Claim", "ExperimentResult", "EVALUATIONS", "REQUIRED_ATTRIBUTES",
            "TaskFailedError", "RunInterrupted", "check_experiment", "record_schema", "run",
            "run_experiment", "analysis_rng"]
-
-#: Names every experiment module must define.
-REQUIRED_ATTRIBUTES = ("NAME", "PAPER_REF", "TITLE", "TOPIC", "Config", "tasks", "run_task",
-                       "claims", "plot")
-
 
 @dataclass(frozen=True)
 class Task:
@@ -197,23 +194,6 @@ def analysis_rng(name, salt=0):
     experiment name so reruns give identical intervals.
     """
     return np.random.default_rng([zlib.crc32(str(name).encode()), int(salt)])
-
-
-def check_experiment(module):
-    """Raise ``TypeError`` unless ``module`` follows the experiment contract."""
-    missing = [a for a in REQUIRED_ATTRIBUTES if not hasattr(module, a)]
-    if missing:
-        raise TypeError(f"experiment module {module.__name__} lacks {', '.join(missing)}.")
-    for attr in ("NAME", "PAPER_REF", "TITLE", "TOPIC"):
-        if not isinstance(getattr(module, attr), str) or not getattr(module, attr):
-            raise TypeError(f"{module.__name__}.{attr} must be a non-empty str.")
-    cfg = module.Config
-    if not (dataclasses.is_dataclass(cfg) and cfg.__dataclass_params__.frozen):
-        raise TypeError(f"{module.__name__}.Config must be a frozen dataclass.")
-    for preset in ("quick", "full"):
-        if not callable(getattr(cfg, preset, None)):
-            raise TypeError(f"{module.__name__}.Config must define classmethod {preset}().")
-    return module
 
 
 def _config_dict(module, config):
@@ -458,8 +438,6 @@ def run_experiment(module, config, *, seed, out_dir=None, executor=None, progres
 
     refuse_in_spawned_child("run_experiment")
     if isinstance(module, str):
-        from simulations import registry
-
         module = registry.get(module)
     check_experiment(module)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):

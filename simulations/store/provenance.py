@@ -16,10 +16,15 @@ import subprocess
 
 
 
-#: Modules of :mod:`simulations` that never run inside a task (UI, reports, benchmarks,
-#: the process pool's plumbing); they are left out of :func:`code_fingerprint`.
+#: Top-level modules of :mod:`simulations` that never run inside a task (UI, reports, the
+#: deprecated forwarding shims); they are left out of :func:`code_fingerprint`.
 _NOT_IN_TASKS = ("cli.py", "report.py", "progress.py", "registry.py", "__main__.py", "bench.py",
-                 "pool.py", "results.py", "record_schemas.py")
+                 "pool.py", "results.py", "record_schemas.py", "docs_map.py", "calibrate.py")
+
+#: Sub-packages of :mod:`simulations` left out of :func:`code_fingerprint`: the experiments
+#: (only the one being run counts), the benchmarks, the process pool's plumbing and the
+#: property-test support.
+_PACKAGES_NOT_IN_TASKS = ("experiments", "bench", "pool", "testing")
 
 
 # -- environment ----------------------------------------------------------------------------
@@ -60,7 +65,7 @@ def code_fingerprint(module=None):
     files = [("theory", theory_root, f) for f in theory_root.rglob("*.py")]
     for f in sim_root.rglob("*.py"):
         rel = f.relative_to(sim_root)
-        if rel.parts[0] in ("experiments", "bench") or (len(rel.parts) == 1 and (
+        if rel.parts[0] in _PACKAGES_NOT_IN_TASKS or (len(rel.parts) == 1 and (
                 rel.name in _NOT_IN_TASKS or rel.name.startswith(("bench_", "benchmarks_")))):
             continue
         files.append(("simulations", sim_root, f))
