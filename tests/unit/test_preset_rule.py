@@ -111,7 +111,7 @@ class Config:
 
     @classmethod
     def quick(cls):
-        return cls()
+        return cls.full()
 
     @classmethod
     def full(cls):
