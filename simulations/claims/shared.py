@@ -13,6 +13,8 @@ import zlib
 import numpy as np
 from scipy import stats as _sps
 
+from theory.validation import check_rng
+
 from simulations.claims.record import PASS, FAIL, UNDERPOWERED, HOLDS, FAILS, POWER_TARGET
 
 
@@ -24,9 +26,7 @@ def claim_rng(rng, cid):
     """The bootstrap generator: ``rng`` itself, or one derived from the claim id ``cid`` when None."""
     if rng is None:
         return np.random.default_rng([zlib.crc32(cid.encode()), 0])
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"`rng` must be a numpy.random.Generator or None, got {type(rng).__name__}.")
-    return rng
+    return check_rng(rng)
 
 
 def check_real(value, name, *, low=None, high=None):

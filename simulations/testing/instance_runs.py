@@ -30,6 +30,7 @@ import numpy as np
 from simulations.learners.mle import convex_mle, finite_class_mle, replicate_token_counts, sample_replicates
 from simulations.learners.optimizers import chain, normalized_sgd, project_l2_ball, sgd
 from simulations.learners.training import ScoreEngine, train_one_pass
+from theory.validation import check_rng
 from theory.iid_tokens import iid_token_log_probs
 
 from simulations.random_instances import FiniteClassInstance, LinearInstance, initial_theta
@@ -92,7 +93,7 @@ def run_sgd(instance, settings, *, replicates, rng, eta_fractions=None, coverage
         ``T``, the step as a fraction of :math:`1/(2HB^2)`, the initialisation and ``N``.
     replicates : int
         Runs per step size.
-    rng : numpy.random.Generator
+    rng : {None, int, numpy.random.SeedSequence, numpy.random.Generator}
         Training data.
     eta_fractions : (k,) array_like, optional
         Several step fractions trained together (``replicates`` runs each); default
@@ -113,6 +114,7 @@ def run_sgd(instance, settings, *, replicates, rng, eta_fractions=None, coverage
         :math:`D_{KL}(\pi_D\|\pi_{\theta_t})` per replicate (exact); ``"coverage"``
         ``(k, R)`` likewise :math:`\mathrm{Cov}_N` if requested.
     """
+    rng = check_rng(rng)
     _check_linear(instance)
     fr = np.atleast_1d(np.asarray(settings.eta_fraction if eta_fractions is None else eta_fractions, float))
     etas = fr / (2.0 * instance.horizon * instance.B ** 2)
@@ -144,7 +146,7 @@ def run_normalized_sgd(instance, settings, *, replicates, rng, normalize=True, f
         i.i.d.-token features (coverage of every iterate is evaluated exactly).
     settings : NormalizedSGDSettings
     replicates : int
-    rng : numpy.random.Generator
+    rng : {None, int, numpy.random.SeedSequence, numpy.random.Generator}
     normalize : bool
         ``False``: plain SGD with the same :math:`\eta` (normalisation removed: a wrong learner).
     flip : bool
@@ -160,6 +162,7 @@ def run_normalized_sgd(instance, settings, *, replicates, rng, normalize=True, f
         ``"eta"``, ``"lam"`` (floats), ``"coverage"`` ``(R,)``: the average over the ``T``
         iterates of :math:`\mathrm{Cov}_N(\pi_{\theta_t})` (exact); ``"kl"`` ``(R,)`` if asked.
     """
+    rng = check_rng(rng)
     _check_linear(instance)
     eta, lam = settings.parameters(instance)
     red, th0 = _reduced_start(instance, settings.init)
@@ -192,7 +195,7 @@ def run_ttt(instance, settings, *, replicates, rng, eta_fractions=None, flip=Fal
     settings : TTTSettings
     replicates : int
         Runs per step size.
-    rng : numpy.random.Generator
+    rng : {None, int, numpy.random.SeedSequence, numpy.random.Generator}
     eta_fractions : (k,) array_like, optional
         Several step fractions (of :math:`1/(2B^2)`) trained together; default
         ``(settings.eta_fraction,)``.
@@ -206,6 +209,7 @@ def run_ttt(instance, settings, *, replicates, rng, eta_fractions=None, flip=Fal
         coordinates), ``"reduced"`` (the :class:`LinearInstance` trained on) and
         ``"reduced_theta"`` ``(k, R, rank)``.
     """
+    rng = check_rng(rng)
     _check_linear(instance)
     fr = np.atleast_1d(np.asarray(settings.eta_fraction if eta_fractions is None else eta_fractions, float))
     etas = fr / (2.0 * instance.B ** 2)
@@ -234,6 +238,7 @@ def iid_counts(instance, n, replicates, *, rng):
     -------
     (R, X, 1, V + 1, V) ndarray
     """
+    rng = check_rng(rng)
     _check_linear(instance)
     if not instance.is_iid:
         raise ValueError("`iid_counts` needs i.i.d.-token features.")
@@ -257,7 +262,7 @@ def fit_linear_mle(instance, n, *, replicates, rng, N=None, tol=1e-8, flip=False
     instance : LinearInstance
         Tabular features.
     n, replicates : int
-    rng : numpy.random.Generator
+    rng : {None, int, numpy.random.SeedSequence, numpy.random.Generator}
     N : float or array_like, optional
         Thresholds at which to return the exact coverage.
     tol : float
@@ -274,6 +279,7 @@ def fit_linear_mle(instance, n, *, replicates, rng, N=None, tol=1e-8, flip=False
         ``"theta"`` ``(R, d)`` (original coordinates), ``"kl"`` ``(R,)`` exact,
         ``"coverage"`` ``(R,) + np.shape(N)`` exact (if ``N``), ``"converged"`` ``(R,)``.
     """
+    rng = check_rng(rng)
     _check_linear(instance)
     red = instance.reduced()
     counts = iid_counts(red, n, replicates, rng=rng) if red.is_iid else \
@@ -310,7 +316,7 @@ def fit_finite_mle(instance, n, *, replicates, rng, anti=False):
     ----------
     instance : FiniteClassInstance
     n, replicates : int
-    rng : numpy.random.Generator
+    rng : {None, int, numpy.random.SeedSequence, numpy.random.Generator}
     anti : bool
         Pick the *least* likely member (the likelihood's sign flipped: a wrong learner).
 
@@ -319,6 +325,7 @@ def fit_finite_mle(instance, n, *, replicates, rng, anti=False):
     (R,) int ndarray
         Index of the selected member per replicate.
     """
+    rng = check_rng(rng)
     if not isinstance(instance, FiniteClassInstance):
         raise TypeError(f"`instance` must be a FiniteClassInstance, got {type(instance).__name__}.")
     x, y = sample_replicates(instance.data, n, replicates, rng=rng)

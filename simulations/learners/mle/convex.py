@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.special import expit, log_expit, log_softmax
 
-from theory.validation import as_finite_array, as_int_array, check_int, check_real, readonly
+from theory.validation import as_finite_array, as_int_array, check_int, check_real, check_rng, readonly
 from theory.models import TabularFeatures
 
 __all__ = ["ConvexMLEResult", "convex_mle", "sample_group_counts", "separable_ball_mle"]
@@ -322,7 +322,7 @@ def sample_group_counts(group_sizes, group_probs, n_prompts, n, replicates, *, r
         ``K``.
     n, replicates : int
         Sequences per data set and number of data sets.
-    rng : numpy.random.Generator
+    rng : {None, int, numpy.random.SeedSequence, numpy.random.Generator}
         Source of randomness.
 
     Returns
@@ -335,6 +335,7 @@ def sample_group_counts(group_sizes, group_probs, n_prompts, n, replicates, *, r
     >>> trials.shape, bool((trials.reshape(3, 2, 2).sum(1) == [10, 40]).all())
     ((3, 4), True)
     """
+    rng = check_rng(rng)
     sizes = as_int_array(group_sizes, "group_sizes", ndim=1, low=1)
     probs = as_finite_array(group_probs, "group_probs", ndim=1)
     if probs.shape != sizes.shape or ((probs < 0) | (probs > 1)).any():
@@ -342,8 +343,6 @@ def sample_group_counts(group_sizes, group_probs, n_prompts, n, replicates, *, r
     k = check_int(n_prompts, "n_prompts", low=1)
     n = check_int(n, "n", low=1)
     replicates = check_int(replicates, "replicates", low=1)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("`rng` must be a numpy.random.Generator (use np.random.default_rng(seed)).")
     nk = rng.multinomial(n, np.full(k, 1.0 / k), size=replicates)       # (R, K)
     trials = (nk[:, :, None] * sizes).reshape(replicates, -1)
     ones = rng.binomial(trials, np.tile(probs, k))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.validation import as_int_array, check_int
+from theory.validation import as_int_array, check_int, check_rng
 from theory.models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
 
 __all__ = ["sample_replicates", "replicate_token_counts", "as_markov_model"]
@@ -57,7 +57,7 @@ def sample_replicates(data, n, replicates, *, rng):
         :math:`\pi_D`.
     n, replicates : int
         Sequences per data set and number of data sets.
-    rng : numpy.random.Generator
+    rng : {None, int, numpy.random.SeedSequence, numpy.random.Generator}
         Source of randomness.
 
     Returns
@@ -75,6 +75,7 @@ def sample_replicates(data, n, replicates, *, rng):
     >>> x.shape, y.shape
     ((3, 4), (3, 4, 1))
     """
+    rng = check_rng(rng)
     m = as_markov_model(data, "data")
     if m.batch_shape:
         raise ValueError("`data` must be a single distribution, not a batch.")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.learners.mle.data import as_markov_model, replicate_token_counts
-from theory.validation import as_finite_array, check_real, readonly
+from theory.validation import as_finite_array, check_real, check_rng, readonly
 
 __all__ = ["TIE_BREAKS", "FiniteMLEResult", "finite_class_log_likelihood", "finite_class_mle"]
 
@@ -125,8 +125,11 @@ def finite_class_mle(model_class, x, y, *, tie_break="first", rng=None, tie_tol=
     """
     if tie_break not in TIE_BREAKS:
         raise ValueError(f"`tie_break` must be one of {TIE_BREAKS}, got {tie_break!r}.")
-    if tie_break == "random" and not isinstance(rng, np.random.Generator):
-        raise TypeError("`rng` must be a numpy.random.Generator for tie_break='random'.")
+    if tie_break == "random":
+        if rng is None:  # a random tie break is never drawn from unseeded entropy by default
+            raise TypeError("`rng` is required for tie_break='random' (an int seed, a "
+                            "SeedSequence or a Generator).")
+        rng = check_rng(rng)
     tie_tol = check_real(tie_tol, "tie_tol", low=0.0)
     counts = replicate_token_counts(model_class, x, y)
     ll = finite_class_log_likelihood(model_class, counts)
