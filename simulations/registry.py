@@ -4,43 +4,20 @@ Discovery uses :func:`pkgutil.iter_modules` (private ``_*`` modules are skipped)
 downstream code can add modules that live elsewhere with :func:`register_module` (and remove
 them with :func:`unregister`), without touching the package.
 
-What makes a module an experiment is checked here (:func:`check_experiment`, the names of
-:data:`REQUIRED_ATTRIBUTES`; the contract itself is described in :mod:`simulations.runner`,
-which re-exports both), so the registry depends on nothing above it and the runner can look
-experiments up by name.
+Modules are checked against the contract of :mod:`simulations.experiments.contract`
+(:func:`check_experiment`, re-exported here).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import pkgutil
 import traceback
 
+from simulations.experiments.contract import REQUIRED_ATTRIBUTES, check_experiment
+
 __all__ = ["REQUIRED_ATTRIBUTES", "check_experiment", "UnknownExperimentError", "RegistryError",
            "get", "all_experiments", "register_module", "unregister", "import_errors", "names"]
-
-#: Names every experiment module must define.
-REQUIRED_ATTRIBUTES = ("NAME", "PAPER_REF", "TITLE", "TOPIC", "Config", "tasks", "run_task",
-                       "claims", "plot")
-
-
-def check_experiment(module):
-    """Raise ``TypeError`` unless ``module`` follows the experiment contract."""
-    missing = [a for a in REQUIRED_ATTRIBUTES if not hasattr(module, a)]
-    if missing:
-        raise TypeError(f"experiment module {module.__name__} lacks {', '.join(missing)}.")
-    for attr in ("NAME", "PAPER_REF", "TITLE", "TOPIC"):
-        if not isinstance(getattr(module, attr), str) or not getattr(module, attr):
-            raise TypeError(f"{module.__name__}.{attr} must be a non-empty str.")
-    cfg = module.Config
-    if not (dataclasses.is_dataclass(cfg) and cfg.__dataclass_params__.frozen):
-        raise TypeError(f"{module.__name__}.Config must be a frozen dataclass.")
-    for preset in ("quick", "full"):
-        if not callable(getattr(cfg, preset, None)):
-            raise TypeError(f"{module.__name__}.Config must define classmethod {preset}().")
-    return module
-
 
 _EXTRA = {}
 

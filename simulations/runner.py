@@ -1,39 +1,9 @@
-"""The experiment contract, the ``Task`` record, and the runner.
+"""The runner: :func:`run_experiment` executes an experiment end to end.
 
-``Claim`` and the acceptance rules live in :mod:`simulations.claims` (re-exported here).
-
-An *experiment* is a module in :mod:`simulations.experiments` that defines
-
-``NAME : str``
-    Stable identifier used on the command line, e.g. ``"kl-vs-coverage"``.
-``PAPER_REF : str``
-    Statement(s) checked, e.g. ``"Prop. 3.1 (arXiv v1: Prop. 2)"``.
-``TITLE : str``
-    One-line description.
-``TOPIC : str``
-    Section of the report, e.g. ``"coverage and Best-of-N"``.
-``Config``
-    A frozen dataclass (JSON-serialisable through :func:`dataclasses.asdict`) with
-    classmethods ``quick()`` (runs in seconds; tests and CI) and ``full()`` (the figure).
-``tasks(config) -> list[Task]``
-    The grid x replicates, with unique ``(cell, rep)`` pairs.
-``run_task(config, task, *, rng) -> list[dict]``
-    Runs one task with its own generator and returns JSON-serialisable records.  The runner
-    adds ``cell`` and ``rep`` to each record.  Must be a module-level function: the runner
-    sends the function itself to the executor, and worker processes unpickle it by its
-    qualified name (so its module must be importable there).
-``claims(config, records) -> list[Claim]``
-    Evaluates the paper's predictions on all records.  Must be a deterministic function of
-    its inputs: for a bootstrap use ``rng=analysis_rng(NAME)``.
-``plot(config, records, out_dir) -> list[pathlib.Path]``
-    Writes figures (PNG) into ``out_dir`` and returns their paths.
-``record_schema(config) -> dict`` (optional)
-    The records' declared schema, ``{"records_per_task": int or None, "fields": {name:
-    kind or [kinds]}}`` with kinds among number, integer, string, boolean, array, object,
-    null and any (:func:`simulations.store.normalize_schema`).  A task whose records break
-    it fails; every stored task is checked against it on resume and on reading.  Without
-    it, the schema every experiment has applies: each record a JSON object carrying its
-    task's ``cell`` and ``rep`` (and the store's checksums and record counts).
+The experiment contract (what a module of :mod:`simulations.experiments` defines, the
+:class:`Task` record, :func:`analysis_rng`) is :mod:`simulations.experiments.contract`; its
+names are re-exported here.  ``Claim`` and the acceptance rules live in
+:mod:`simulations.claims` (re-exported here).
 
 :func:`run` executes all tasks (serially or through any executor with
 ``submit(fn, *args).result()``), streaming them into a resumable store when ``out_dir`` is
@@ -62,55 +32,20 @@ import signal
 import threading
 import time
 import traceback
-import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from simulations import registry
 from simulations.claims import EVALUATIONS, Claim
-from simulations.registry import REQUIRED_ATTRIBUTES, check_experiment
-from simulations.store import (TaskStore, check_records, code_fingerprint, write_atomic,
-                               normalize_schema, to_jsonable)
+from simulations.experiments.contract import (REQUIRED_ATTRIBUTES, Task, analysis_rng,
+                                              check_experiment, record_schema)
+from simulations.store import TaskStore, check_records, code_fingerprint, write_atomic, to_jsonable
 from simulations.sweep import SerialExecutor, run_task_safely
 
 __all__ = ["Task", "Claim", "ExperimentResult", "EVALUATIONS", "REQUIRED_ATTRIBUTES",
            "TaskFailedError", "RunInterrupted", "check_experiment", "record_schema", "run",
            "run_experiment", "analysis_rng"]
-
-@dataclass(frozen=True)
-class Task:
-    """One unit of work: grid cell ``cell``, replicate ``rep``, parameters ``params``.
-
-    Attributes
-    ----------
-    cell : int
-        Index of the grid cell (non-negative).
-    rep : int
-        Replicate index within the cell (non-negative).
-    params : dict
-        JSON-serialisable parameters of the cell (e.g. ``{"n": 256}``).
-    """
-
-    cell: int
-    rep: int
-    params: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        for name in ("cell", "rep"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"`{name}` must be an integer, got {type(value).__name__}.")
-            if value < 0:
-                raise ValueError(f"`{name}` must be >= 0, got {value}.")
-            object.__setattr__(self, name, int(value))
-        if not isinstance(self.params, dict):
-            raise TypeError(f"`params` must be a dict, got {type(self.params).__name__}.")
-
-    def to_dict(self):
-        """Return a JSON-ready dict."""
-        return {"cell": self.cell, "rep": self.rep, "params": to_jsonable(self.params)}
-
 
 @dataclass(frozen=True)
 class ExperimentResult:
@@ -187,15 +122,6 @@ class TaskFailedError(RuntimeError):
             f"rep {first['rep']}): {first['error']}")
 
 
-def analysis_rng(name, salt=0):
-    """Return a fixed generator for the analysis step (bootstraps inside ``claims``).
-
-    ``claims(config, records)`` must be deterministic; derive its randomness from the
-    experiment name so reruns give identical intervals.
-    """
-    return np.random.default_rng([zlib.crc32(str(name).encode()), int(salt)])
-
-
 def _config_dict(module, config):
     if not isinstance(config, module.Config):
         raise TypeError(f"`config` must be a {module.__name__}.Config, got {type(config).__name__}.")
@@ -207,28 +133,6 @@ def _config_dict(module, config):
 def _roundtrip(records):
     """Records exactly as they will read back from the store (JSON types only)."""
     return json.loads(json.dumps(to_jsonable(records), allow_nan=True))
-
-
-def record_schema(module, config):
-    """Return the experiment's declared record schema in normal form, or ``None``.
-
-    An experiment may define ``record_schema(config) -> dict`` (see the module docstring
-    and :func:`simulations.store.normalize_schema`); without it, the schema every
-    experiment has applies (each record a JSON object carrying its task's ``cell`` and
-    ``rep``).
-
-    Raises
-    ------
-    TypeError, ValueError
-        If the declared schema is malformed.
-    """
-    hook = getattr(module, "record_schema", None)
-    if hook is None:
-        return None
-    try:
-        return normalize_schema(hook(config))
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"{module.__name__}.record_schema: {exc}") from None
 
 
 class RunInterrupted(KeyboardInterrupt):
