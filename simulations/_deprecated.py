@@ -1,9 +1,10 @@
 """Deprecated import paths: a module moved elsewhere keeps its old name as a forwarding shim.
 
 A shim module calls :func:`forward` with its own name and the new module; the returned
-``__getattr__`` and ``__dir__`` (module-level, PEP 562) hand out the new module's attributes
-and emit a :class:`DeprecationWarning` naming the new path on every attribute access, so
-``from old import name`` keeps working and says where ``name`` lives now.
+module-level ``__getattr__`` (PEP 562) hands out the new module's attributes and emits a
+:class:`DeprecationWarning` naming the new path on every access, so ``from old import name``
+keeps working and says where ``name`` lives now.  ``dir(shim)`` deliberately does not list the
+forwarded names: tools that walk ``dir()`` (pytest's collection, autodoc) would warn on each.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ __all__ = ["forward"]
 
 
 def forward(old, new):
-    """Return ``(__getattr__, __dir__)`` for the shim module ``old`` forwarding to ``new``.
+    """Return the module-level ``__getattr__`` of the shim ``old`` forwarding to ``new``.
 
     Parameters
     ----------
@@ -26,8 +27,8 @@ def forward(old, new):
 
     Returns
     -------
-    tuple of callable
-        Module-level ``__getattr__(name)`` and ``__dir__()``.
+    callable
+        ``__getattr__(name)`` for the shim's module namespace.
     """
 
     def __getattr__(name):
@@ -40,7 +41,4 @@ def forward(old, new):
                       DeprecationWarning, stacklevel=2)
         return value
 
-    def __dir__():
-        return sorted(set(dir(importlib.import_module(new))))
-
-    return __getattr__, __dir__
+    return __getattr__

@@ -5,4 +5,4 @@ Every attribute is forwarded there with a :class:`DeprecationWarning`.
 
 from simulations._deprecated import forward
 
-__getattr__, __dir__ = forward(__name__, "simulations.testing.strategies")
+__getattr__ = forward(__name__, "simulations.testing.strategies")
