@@ -18,6 +18,11 @@ stating rate 0 (exact evaluation) is inconsistent as soon as it fails once.  UND
 verdicts are counted apart (a design problem, not a false failure) and so are legacy claims,
 which state no rate.  The result is written to ``DIR/calibration.md`` and
 ``DIR/calibration.json``.
+
+Why at the top level of :mod:`simulations`: this is the ``calibrate`` command, a peer of
+``run`` and ``reproduce``; it drives :func:`simulations.runner.run_experiment` over seeds, so
+it sits above both the runner and :mod:`simulations.claims` (placing it inside
+``claims/`` would make the claims import the runner that imports them).
 """
 
 from __future__ import annotations
@@ -187,7 +192,7 @@ def calibrate(modules, seeds, *, quick, out_dir, executor=None, progress=False, 
     out_dir : path-like
         Stores go to ``out_dir/seed-S/NAME``; the summary to ``out_dir/calibration.{md,json}``.
     executor : object, optional
-        As in :func:`simulations.experiment.run_experiment`.
+        As in :func:`simulations.runner.run_experiment`.
     progress : bool
         Progress bars.
     log : callable, optional
@@ -199,7 +204,7 @@ def calibrate(modules, seeds, *, quick, out_dir, executor=None, progress=False, 
     failed_runs : list of str
         ``"NAME seed S: reason"`` for runs whose tasks failed (their claims are missing).
     """
-    from simulations.experiment import run_experiment
+    from simulations.runner import run_experiment
 
     out_dir = pathlib.Path(out_dir)
     claims_by_seed, failed_runs = {}, []

@@ -393,7 +393,7 @@ def cmd_list(args):
 
 
 def _run_one(module, args, executor, out, overall=None):
-    from simulations.experiment import run_experiment
+    from simulations.runner import run_experiment
 
     config = _config(module, args)
     return run_experiment(module, config, seed=args.seed, out_dir=out, executor=executor,
@@ -583,7 +583,7 @@ def main(argv=None):
     argv : list of str, optional
         Arguments without the program name (default ``sys.argv[1:]``).
     """
-    from simulations.experiment import RunInterrupted
+    from simulations.runner import RunInterrupted
     from simulations.registry import UnknownExperimentError
     from simulations.store import StoreError
     from simulations.sweep import ExecutorError, sigterm_as_interrupt

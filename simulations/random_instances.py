@@ -1,7 +1,7 @@
 r"""Random instances of the paper's model classes, and learner settings, in plain numpy.
 
 Shared by the experiments, the public ``hypothesis`` strategies
-(:mod:`simulations.strategies`) and the rate properties of the test suite.  Every random
+(:mod:`simulations.testing.strategies`) and the rate properties of the test suite.  Every random
 object is described by a small frozen **spec** (sizes, scales, flags and a ``seed``); its
 ``repr`` is the constructor call, so a failing example can be pasted back into Python::
 
@@ -43,7 +43,7 @@ from functools import cached_property
 
 import numpy as np
 
-from theory.validation import check_int, check_real
+from theory.validation import check_int, check_real, check_rng
 from theory.coverage import coverage_profile
 from theory.divergences import categorical_kl
 from theory.iid_tokens import IidTokenLaw, iid_token_log_probs
@@ -97,6 +97,7 @@ def dirichlet(rng, concentration, shape):
     >>> p.shape, bool(np.allclose(p.sum(-1), 1))
     ((3, 4), True)
     """
+    rng = check_rng(rng)
     g = rng.gamma(concentration, size=shape)
     g = np.where(g.sum(-1, keepdims=True) > 0, g, 1.0)   # tiny concentrations can underflow to 0
     return g / g.sum(-1, keepdims=True)
@@ -111,6 +112,7 @@ def prompt_distribution(rng, n_prompts, rare_mass=0.0):
     >>> float(mu[-1]), bool(np.isclose(mu.sum(), 1))
     (0.01, True)
     """
+    rng = check_rng(rng)
     n_prompts = check_int(n_prompts, "n_prompts", low=1)
     rare_mass = check_real(rare_mass, "rare_mass", low=0.0, high=1.0, high_open=True)
     if n_prompts == 1:

@@ -3,6 +3,9 @@
 Discovery uses :func:`pkgutil.iter_modules` (private ``_*`` modules are skipped).  Tests and
 downstream code can add modules that live elsewhere with :func:`register_module` (and remove
 them with :func:`unregister`), without touching the package.
+
+Modules are checked against the contract of :mod:`simulations.experiments.contract`
+(:func:`check_experiment`, re-exported here).
 """
 
 from __future__ import annotations
@@ -11,10 +14,10 @@ import importlib
 import pkgutil
 import traceback
 
-from simulations.experiment import check_experiment
+from simulations.experiments.contract import REQUIRED_ATTRIBUTES, check_experiment
 
-__all__ = ["UnknownExperimentError", "RegistryError", "get", "all_experiments",
-           "register_module", "unregister", "import_errors", "names"]
+__all__ = ["REQUIRED_ATTRIBUTES", "check_experiment", "UnknownExperimentError", "RegistryError",
+           "get", "all_experiments", "register_module", "unregister", "import_errors", "names"]
 
 _EXTRA = {}
 

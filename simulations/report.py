@@ -139,7 +139,7 @@ def write_report(results, out_dir, *, seed, elapsed, errors=None):
 
     Parameters
     ----------
-    results : sequence of simulations.experiment.ExperimentResult
+    results : sequence of simulations.runner.ExperimentResult
         One per experiment (anything with ``name, title, topic, paper_ref, claims, figures``).
     out_dir : path-like
         Folder of the report; figure links are relative to it.

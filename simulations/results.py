@@ -13,6 +13,11 @@ mapping a record field to the ``Config`` field whose values index the list (reco
 
 pandas is an optional dependency (``pip install "coverage-principle[tidy]"``; Parquet also
 needs pyarrow, in the same extra).
+
+Why at the top level of :mod:`simulations` and not inside :mod:`simulations.store`: the
+store writes and verifies folders and imports nothing above itself, while tidy results need
+the registry (each experiment's ``RECORD_AXES`` and ``Config``) and the report's number
+formatting; this module is the user-facing reader, a peer of :mod:`simulations.report`.
 """
 
 from __future__ import annotations

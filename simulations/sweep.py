@@ -15,7 +15,9 @@ and ``"dask://HOST:PORT"`` (an existing scheduler, probed first so that a wrong 
 fails within ``connect_timeout`` seconds with :class:`ExecutorError` naming what answered);
 the dask ones use ``Client.get_executor(pure=False)``.
 
-The unit sent to an executor is :func:`run_task_safely`: it times the task on the worker
+The unit sent to an executor is :func:`run_task_safely` with the experiment's ``run_task``
+function itself (an ordinary import dependency, pickled by qualified name for worker
+processes and dask, never looked up by module name): it times the task on the worker
 (wall-clock and CPU seconds) and returns any exception as text (type, message, traceback),
 so a failing task is recorded and the sweep goes on whatever the executor.  See
 ``docs/scaling.md`` for SLURM (through dask-jobqueue), the fault model and why Ray users are
@@ -25,13 +27,11 @@ pointed to dask.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import math
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 import traceback
@@ -134,33 +134,36 @@ class SerialExecutor:
         return False
 
 
-def resolve_module(module_name):
-    """Return the experiment module called ``module_name`` (already loaded or importable)."""
-    mod = sys.modules.get(module_name)
-    return mod if mod is not None else importlib.import_module(module_name)
+def execute_task(run_task, config, task, seed):
+    """Run one task of an experiment in the current process.
 
-
-def execute_task(module_name, config, task, seed):
-    """Run one task of an experiment in the current process (the unit sent to executors).
+    Parameters
+    ----------
+    run_task : callable
+        The experiment's ``run_task(config, task, *, rng)``.  Executors that cross a process
+        boundary pickle it by qualified name (module and function), so it must be a
+        module-level function of an importable module.
+    config, task, seed
+        The experiment's ``Config``, the :class:`simulations.runner.Task`, the root seed.
 
     Returns
     -------
     tuple
         ``(cell, rep, records)`` with each record a dict carrying ``cell`` and ``rep``.
     """
-    module = resolve_module(module_name)
     rng = task_rng(seed, task.cell, task.rep)
-    records = module.run_task(config, task, rng=rng)
+    records = run_task(config, task, rng=rng)
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise TypeError(f"{module_name}.run_task must return a list of dicts, "
-                        f"got {type(records).__name__}.")
+        raise TypeError(f"{getattr(run_task, '__module__', '?')}.run_task must return a list "
+                        f"of dicts, got {type(records).__name__}.")
     return task.cell, task.rep, [{**r, "cell": task.cell, "rep": task.rep} for r in records]
 
 
-def run_task_safely(module_name, config, task, seed):
+def run_task_safely(run_task, config, task, seed):
     """Run one task, timing it and capturing any exception *inside* the worker.
 
-    This is the unit the runner sends to executors.  A task that raises does not raise
+    This is the unit the runner sends to executors, with the experiment's ``run_task``
+    itself (see :func:`execute_task`).  A task that raises does not raise
     here: the outcome carries the formatted traceback, so the error survives the trip back
     from any executor (process pool, dask) as plain text, and the sweep goes on.
     (``KeyboardInterrupt`` and other non-``Exception`` errors do propagate: they stop the
@@ -178,7 +181,7 @@ def run_task_safely(module_name, config, task, seed):
     start, cpu = time.perf_counter(), time.process_time()
     timing = {"worker": f"{socket.gethostname()}:{os.getpid()}"}
     try:
-        cell, rep, records = execute_task(module_name, config, task, seed)
+        cell, rep, records = execute_task(run_task, config, task, seed)
     except Exception as exc:  # recorded, not raised: one failing task must not stop a sweep
         return {"cell": task.cell, "rep": task.rep, "elapsed": time.perf_counter() - start,
                 "cpu_seconds": time.process_time() - cpu, **timing, "records": None,

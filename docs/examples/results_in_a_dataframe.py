@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from simulations import registry
-from simulations.experiment import run_experiment
+from simulations.runner import run_experiment
 from simulations.results import load_claims, load_records
 
 out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(tempfile.mkdtemp())

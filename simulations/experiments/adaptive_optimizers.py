@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.claims import exponent_claim
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.learners.optimizers import adam, chain, project_l2_ball, sign_sgd
 from simulations.plots import line_plot
 from theory.instances import lemma_k6, lemma_k7

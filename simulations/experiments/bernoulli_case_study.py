@@ -26,7 +26,7 @@ import numpy as np
 from scipy import stats as sps
 
 from simulations.claims import exponent_claim, law_claim, sanity_claim
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.plots import line_plot
 from simulations.stats import binomial_interval, weighted_quantile
 from theory.coverage import per_prompt_coverage

@@ -48,7 +48,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from simulations.claims import comparison_claim, not_run_in_quick
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.learners.checkpoints import dataset_sampler, online_sampler, train_with_checkpoints
 from simulations.learners.optimizers import adam
 from simulations.learners.selection import best_pass_at_n, min_cross_entropy, min_kl, simple_tournament

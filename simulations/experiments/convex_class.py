@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.claims import condition, exponent_claim
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.learners.mle import mixture_mle
 from simulations.plots import line_plot
 from theory import instances

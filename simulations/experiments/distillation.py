@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.claims import comparison_claim, condition, exponent_claim
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.learners.optimizers import chain, project_l2_ball, sgd
 from simulations.plots import line_plot
 from theory.instances import lemma_k7, lemma_k7_distillation_visits, lemma_k7_start, lemma_k7_visits

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.claims import comparison_claim, law_claim, not_run_in_quick
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.samplers.baselines import (action_level_rs, block_best_of_n,
                                             block_rejection_sampling, reference_sample)
 from simulations.samplers.dyck import DyckSpec, dyck_model, type_blind_groups

@@ -46,7 +46,7 @@ from scipy import stats
 from scipy.special import log_softmax
 
 from simulations.claims import bound_claim, sanity_claim
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.plots import line_plot
 from theory import bounds as B
 from theory.best_of_n import (best_of_n_expected_reward, best_of_n_success, bon_necessity_bound,

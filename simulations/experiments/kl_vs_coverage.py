@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.claims import bound_claim, sanity_claim
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.plots import line_plot
 from theory.bounds import kl_to_coverage, kl_to_coverage_sharp, kl_tightness_witness
 from theory.instances import bernoulli_witness

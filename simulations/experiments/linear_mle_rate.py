@@ -56,7 +56,7 @@ import numpy as np
 from scipy.special import expit
 
 from simulations.claims import ALPHA, bound_claim, condition, exponent_claim, sanity_claim
-from simulations.experiment import Task, analysis_rng
+from simulations.experiments.contract import Task, analysis_rng
 from simulations.learners.mle import sample_group_counts, separable_ball_mle
 from simulations.plots import line_plot
 from simulations.stats import stratified_bootstrap

@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import stats as sps
 
-from simulations.experiment import Task, analysis_rng
+from simulations.experiments.contract import Task, analysis_rng
 from simulations.claims import (comparison_claim, condition, exponent_claim, not_run_in_quick,
                                 sanity_claim)
 from simulations.learners.mle import finite_class_mle, sample_replicates

@@ -29,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import stats as sps
 
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.claims import condition, exponent_claim, not_run_in_quick, probability_claim, sanity_claim
 from simulations.learners.mle import convex_mle, replicate_token_counts, sample_replicates
 from simulations.plots import line_plot

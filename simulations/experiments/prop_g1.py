@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.claims import condition, exponent_claim, not_run_in_quick, probability_claim, sanity_claim
 from simulations.learners.mle import convex_mle, finite_class_mle, replicate_token_counts, sample_replicates
 from simulations.plots import line_plot

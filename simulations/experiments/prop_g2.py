@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.claims import condition, probability_claim, sanity_claim
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.learners.mle import finite_class_mle, sample_replicates
 from simulations.plots import line_plot
 from theory import instances

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.claims import condition, exponent_claim, not_run_in_quick, sanity_claim
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.learners.mle import convex_mle, replicate_token_counts, sample_replicates
 from simulations.plots import line_plot
 from theory import instances

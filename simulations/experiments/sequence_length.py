@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.claims import exponent_claim, not_run_in_quick
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.learners.checkpoints import dataset_sampler, train_with_checkpoints
 from simulations.learners.optimizers import adam
 from theory.instances.graph_paths import figure2_task

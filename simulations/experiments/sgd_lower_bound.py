@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.claims import comparison_claim, condition, exponent_claim, sanity_claim
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.learners.optimizers import chain, normalized_sgd, project_l2_ball, sgd
 from simulations.plots import line_plot
 from theory.instances import lemma_k6, lemma_k7

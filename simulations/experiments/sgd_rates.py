@@ -68,7 +68,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.claims import bound_claim, comparison_claim, exponent_claim, not_run_in_quick
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.learners.optimizers import chain, normalized_sgd, project_box, project_l2_ball, sgd
 from simulations.plots import line_plot
 from theory.instances import lemma_k7, lemma_k7_start, rare_token_instance

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.claims import bound_claim, condition, exponent_claim, sanity_claim
-from simulations.experiment import Task, analysis_rng
+from simulations.experiments.contract import Task, analysis_rng
 from simulations.plots import line_plot, rate_plot
 from simulations.samplers.sinclair_jerrum import (approximate_counts, catalan, counts_to_values,
                                                   dyck_word_automaton)

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.claims import bound_claim, comparison_claim, condition, exponent_claim
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.learners.optimizers import chain, project_box, project_l2_ball, sgd
 from simulations.learners.training import train_one_pass
 from simulations.learners.ttt import TTTDecoder

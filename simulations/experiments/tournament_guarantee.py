@@ -58,7 +58,7 @@ from scipy.stats import binom
 
 from simulations.claims import (comparison_claim, condition, exponent_claim, not_run_in_quick,
                                 probability_claim)
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.learners.selection import min_cross_entropy, offset_tournament, simple_tournament
 from theory.coverage import coverage_profile
 from theory.rates import offset_tournament_coverage_rate, tournament_coverage_rate

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.claims import bound_claim, comparison_claim, condition, sanity_claim
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.plots import line_plot
 from simulations.samplers.trees import random_tree
 from simulations.samplers.value_functions import average_case_error_values

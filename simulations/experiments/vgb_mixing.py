@@ -23,7 +23,7 @@ import numpy as np
 
 from simulations.claims import (bound_claim, condition, exponent_claim, not_run_in_quick,
                                 sanity_claim)
-from simulations.experiment import Task, analysis_rng
+from simulations.experiments.contract import Task, analysis_rng
 from simulations.plots import line_plot, rate_plot
 from simulations.samplers.trees import sparse_branching_tree
 from simulations.samplers.value_functions import multiplicative_error

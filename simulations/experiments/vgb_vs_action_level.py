@@ -26,7 +26,7 @@ import numpy as np
 
 from simulations.claims import (bound_claim, comparison_claim, condition, exponent_claim,
                                 sanity_claim)
-from simulations.experiment import Task
+from simulations.experiments.contract import Task
 from simulations.plots import line_plot
 from simulations.samplers.trees import example_3_1_automaton, example_3_2_automaton
 from simulations.samplers.value_functions import delayed_values, single_action_perturbation

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.experiment import Claim, Task
+from simulations.runner import Claim, Task
 
 NAME = "fault-toy"
 PAPER_REF = "test only"

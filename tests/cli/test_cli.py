@@ -207,7 +207,7 @@ def test_reproduce_only_exploratory_failures_pass(only_toy, tmp_path, monkeypatc
 
 
 def test_legacy_claims_are_flagged(only_toy, tmp_path, monkeypatch):
-    from simulations.experiment import Claim
+    from simulations.runner import Claim
 
     monkeypatch.setattr(only_toy, "claims", lambda config, records: [
         Claim("toy/old", "-", "x", 1.0, 1.0, None, "exact", True)])

@@ -21,7 +21,7 @@ import fault_experiment
 import pytest
 
 from simulations import registry
-from simulations.experiment import run_experiment
+from simulations.runner import run_experiment
 from simulations.store import read_records
 from simulations.sweep import make_executor
 

@@ -18,7 +18,7 @@ import pytest
 
 import theory.coverage
 from simulations.cli import main
-from simulations.experiment import EVALUATIONS, Task
+from simulations.runner import EVALUATIONS, Task
 from simulations.experiments import bernoulli_case_study as bern
 from simulations.experiments import kl_vs_coverage as klc
 from simulations.store import read_records

@@ -10,7 +10,7 @@ import pytest
 
 import simulations.experiments.inequalities as E
 from simulations.claims import FAIL, PASS, UNDERPOWERED
-from simulations.experiment import Task, run_experiment
+from simulations.runner import Task, run_experiment
 from theory import bounds as B
 
 

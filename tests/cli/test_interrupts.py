@@ -20,7 +20,7 @@ import pytest
 
 from simulations import registry
 from simulations.cli import main
-from simulations.experiment import run_experiment
+from simulations.runner import run_experiment
 
 NAME = fault_experiment.NAME
 CFG = dict(cells=4, reps=5, sleep=0.12)

@@ -19,7 +19,7 @@ import time
 import fault_experiment
 import pytest
 
-from simulations.experiment import run_experiment
+from simulations.runner import run_experiment
 from simulations.store import read_records
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ DRIVER = textwrap.dedent("""
     import json, sys
     sys.path.insert(0, {cli_dir!r})
     import fault_experiment as f
-    from simulations.experiment import run_experiment
+    from simulations.runner import run_experiment
     from simulations.sweep import make_executor
     cfg = f.Config(**{cfg!r})
     with make_executor({spec!r}, {jobs!r}) as ex:

@@ -28,7 +28,7 @@ import pytest
 
 from simulations import registry
 from simulations.cli import main
-from simulations.experiment import run_experiment
+from simulations.runner import run_experiment
 from simulations.store import CorruptStoreError, read_records
 
 NAME = fault_experiment.NAME
@@ -358,9 +358,9 @@ def test_a_folder_where_records_jsonl_should_be_exits_2(tmp_path, toy, capsys):
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EIO])
 def test_a_failed_write_mid_run_exits_2_and_keeps_what_was_stored(tmp_path, toy, monkeypatch,
                                                                   capsys, code):
-    import simulations.store as store
+    import simulations.store.task_store as store  # where TaskStore looks the helpers up
 
-    original = store._append_line
+    original = store.append_line
     calls = []
 
     def failing(path, line):
@@ -369,22 +369,22 @@ def test_a_failed_write_mid_run_exits_2_and_keeps_what_was_stored(tmp_path, toy,
             raise OSError(code, __import__("os").strerror(code), str(path))
         return original(path, line)
 
-    monkeypatch.setattr(store, "_append_line", failing)
+    monkeypatch.setattr(store, "append_line", failing)
     assert _run(tmp_path) == 2
     line = _one_line_error(capsys.readouterr().err)
     assert __import__("os").strerror(code) in line and "records.jsonl" in line
-    monkeypatch.setattr(store, "_append_line", original)
+    monkeypatch.setattr(store, "append_line", original)
     assert _run(tmp_path) == 0  # the rerun resumes what was stored and completes
     assert _sorted(read_records(tmp_path / NAME)) == _serial_records(FAST, 0)
 
 
 def test_an_unwritable_meta_json_exits_2(tmp_path, toy, monkeypatch, capsys):
-    import simulations.store as store
+    import simulations.store.task_store as store  # where TaskStore looks the helper up
 
     def denied(path, text):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(store, "_write_atomic", denied)
+    monkeypatch.setattr(store, "write_atomic", denied)
     assert _run(tmp_path) == 2
     line = _one_line_error(capsys.readouterr().err)
     assert "Permission denied" in line and "meta.json" in line

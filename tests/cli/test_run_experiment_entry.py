@@ -9,7 +9,7 @@ import pytest
 import toy_experiment
 
 from simulations import registry
-from simulations.experiment import run_experiment
+from simulations.runner import run_experiment
 from simulations.pool import WorkerPool
 
 
@@ -45,7 +45,7 @@ def test_unguarded_script_in_a_real_spawned_child(tmp_path):
     script = tmp_path / "unguarded.py"
     script.write_text(textwrap.dedent('''
         import multiprocessing
-        from simulations.experiment import run_experiment
+        from simulations.runner import run_experiment
         try:
             run_experiment("no-such-experiment", None, seed=0)  # top level: no guard
         except RuntimeError as exc:

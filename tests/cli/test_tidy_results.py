@@ -11,7 +11,7 @@ import toy_experiment
 
 from simulations import registry
 from simulations.cli import main
-from simulations.experiment import run_experiment
+from simulations.runner import run_experiment
 from simulations.results import TidyDependencyError, export, load_claims, load_records
 from simulations.store import read_records
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.claims import exponent_claim
-from simulations.experiment import Task, analysis_rng
+from simulations.runner import Task, analysis_rng
 from simulations.plots import rate_plot, save_figure
 from simulations.stats import loglog_fit
 

@@ -4,7 +4,7 @@ Random instances are built from parameters drawn by hypothesis (shapes, concentr
 degeneracy flags and a seed); the arrays themselves come from a numpy generator seeded by
 the drawn seed, so every failing example is reproducible from hypothesis' report.  The
 public strategies of random models, finite classes and learner settings (for the rate
-properties and users' own tests) are in :mod:`simulations.strategies`; this module keeps the
+properties and users' own tests) are in :mod:`simulations.testing.strategies`; this module keeps the
 inequality tests' pairs and triples of discrete distributions.
 
 * :func:`distribution_pairs` / :func:`distribution_triples`: prompt mixtures of discrete

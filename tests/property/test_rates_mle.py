@@ -27,9 +27,9 @@ import pytest
 from hypothesis import given, note
 from hypothesis import strategies as st
 
-from simulations.instance_runs import fit_finite_mle, fit_linear_mle
+from simulations.testing.instance_runs import fit_finite_mle, fit_linear_mle
 from simulations.stats import binomial_interval, exceeds_bound
-from simulations.strategies import (coverage_thresholds, dimension_ladders, finite_classes, linear_models,
+from simulations.testing.strategies import (coverage_thresholds, dimension_ladders, finite_classes, linear_models,
                                     log_uniform, sample_sizes)
 from theory.rates import finite_class_mle_coverage_bound, linear_mle_coverage_rate
 

@@ -1,6 +1,6 @@
 """Rate properties of the one-pass learners (Prop. 5.1, Theorem 5.1, Theorem 6.1), each with a negative control.
 
-Every example draws an autoregressive linear model (:func:`simulations.strategies.linear_models`)
+Every example draws an autoregressive linear model (:func:`simulations.testing.strategies.linear_models`)
 and learner settings that meet the statement's conditions, trains ``R`` independent replicates
 in one vectorised run (fresh data each) and compares the replicates' exactly evaluated
 average-iterate KL or coverage with the predicted bound through
@@ -25,9 +25,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulations.instance_runs import run_normalized_sgd, run_sgd, run_ttt
+from simulations.testing.instance_runs import run_normalized_sgd, run_sgd, run_ttt
 from simulations.stats import exceeds_bound
-from simulations.strategies import linear_models, normalized_sgd_settings, sgd_settings, ttt_settings
+from simulations.testing.strategies import linear_models, normalized_sgd_settings, sgd_settings, ttt_settings
 from theory.bounds import kl_to_coverage_sharp
 from theory.rates import normalized_sgd_coverage_rate, sgd_kl_bound, sgd_step_size, ttt_kl_bound, ttt_step_size
 

@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulations.instance_runs import fit_finite_mle, fit_linear_mle, run_normalized_sgd, run_sgd, run_ttt
+from simulations.testing.instance_runs import fit_finite_mle, fit_linear_mle, run_normalized_sgd, run_sgd, run_ttt
 from simulations.learners.optimizers import chain, project_l2_ball, sgd
 from simulations.learners.ttt import TTTDecoder
 from simulations.random_instances import NormalizedSGDSettings
-from simulations.strategies import (coverage_thresholds, finite_classes, linear_models, sample_sizes, sgd_settings,
+from simulations.testing.strategies import (coverage_thresholds, finite_classes, linear_models, sample_sizes, sgd_settings,
                                     ttt_settings)
 from theory.bounds import kl_to_coverage_sharp
 

@@ -1,4 +1,4 @@
-"""The public strategies (:mod:`simulations.strategies`) and the random instances they build.
+"""The public strategies (:mod:`simulations.testing.strategies`) and the random instances they build.
 
 Every drawn spec must build an instance meeting the assumptions it claims (Assumption 2.2:
 :math:`\\max\\|\\phi\\| = B`, :math:`\\|\\theta_\\star\\| \\le 1`; realizability or its
@@ -14,12 +14,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulations.instance_runs import run_sgd
+from simulations.testing.instance_runs import run_sgd
 from simulations.learners.optimizers import chain, project_l2_ball, sgd
 from simulations.learners.training import train_one_pass
 from simulations.random_instances import (DimensionLadderSpec, FiniteClassSpec, LinearModelSpec,  # noqa: F401
                                           NormalizedSGDSettings, SGDSettings, TTTSettings, initial_theta)
-from simulations.strategies import (dimension_ladders, finite_classes, linear_models, normalized_sgd_settings,
+from simulations.testing.strategies import (dimension_ladders, finite_classes, linear_models, normalized_sgd_settings,
                                     sgd_settings, ttt_settings, violating_normalized_sgd_settings,
                                     violating_sgd_settings, violating_ttt_settings)
 from theory.models import CallableFeatures
@@ -149,8 +149,8 @@ def test_settings_meet_or_violate_their_conditions(ok, bad, tok, tbad, nok, nbad
 
 
 def test_missing_hypothesis_gives_a_clear_import_error():
-    """Without hypothesis, importing simulations.strategies raises ImportError naming the package and the extra."""
+    """Without hypothesis, importing simulations.testing.strategies raises ImportError naming the package and the extra."""
     code = ("import sys; sys.modules['hypothesis'] = None\n"
-            "try:\n    import simulations.strategies\nexcept ImportError as e:\n    print(e)\n")
+            "try:\n    import simulations.testing.strategies\nexcept ImportError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "hypothesis" in out and "pip install" in out

@@ -12,7 +12,7 @@ import pytest
 
 from simulations import registry
 from simulations.claims import NOT_RUN_IN_QUICK, PASS, POWER_TARGET
-from simulations.experiment import run_experiment
+from simulations.runner import run_experiment
 
 pytestmark = pytest.mark.statistical
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from simulations.claims import NOT_RUN_IN_QUICK, PASS, UNDERPOWERED
-from simulations.experiment import run_experiment
+from simulations.runner import run_experiment
 from simulations.experiments import (adaptive_optimizers, distillation, sgd_lower_bound, sgd_rates,
                                      test_time_training)
 

@@ -9,7 +9,7 @@ time is tracked by the benchmark (target: under 10 minutes on 2 idle cores).
 
 import pytest
 
-from simulations.experiment import run_experiment
+from simulations.runner import run_experiment
 from simulations.experiments import (adaptive_optimizers, distillation, sgd_lower_bound, sgd_rates,
                                      test_time_training)
 from simulations.sweep import make_executor

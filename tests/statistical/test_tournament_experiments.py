@@ -1,7 +1,7 @@
 """The three model-selection experiments: quick presets in the default suite, full
 presets behind ``slow``.
 
-Each run goes through :func:`simulations.experiment.run_experiment` with an output folder, so
+Each run goes through :func:`simulations.runner.run_experiment` with an output folder, so
 the records, ``claims.json`` and the figures are produced exactly as by the CLI.  The quick
 presets must pass every non-exploratory claim and write their figures.  False-fail rates: the
 claims are exact (sequence-length; deterministic given the seed), bootstrap intervals over
@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from simulations.experiment import run_experiment
+from simulations.runner import run_experiment
 from simulations.experiments import ce_vs_coverage, sequence_length, tournament_guarantee
 
 pytestmark = pytest.mark.statistical

@@ -390,7 +390,7 @@ def test_checker_catches_literal_verdicts():
     assert literal_verdicts("f(verdict='PASS')") and literal_verdicts("f(verdict=PASS)")
     assert not literal_verdicts("Claim(id='x', passed=bool(ok))")
     assert hand_built_claims("from simulations.claims import exponent_claim\nClaim(1)")
-    assert not hand_built_claims("from simulations.experiment import Claim\nClaim(passed=ok)")
+    assert not hand_built_claims("from simulations.runner import Claim\nClaim(passed=ok)")
 
 
 @pytest.mark.parametrize("path", [

@@ -5,22 +5,36 @@ small temporary repositories with a stale map, broken links and unknown names, a
 ``ast`` collector finds the same test functions as pytest itself.
 """
 
+import importlib.util
 import pathlib
 import subprocess
 import sys
 import textwrap
 
-from simulations import docs_map
-from simulations.docs_map import (ROOT, check_links, check_names, collect_file_tests, collect_tests,
-                                  main, render_tests_map)
+
+def _load_tool(name):
+    """Import ``tests/tools/<name>.py`` by path (the repository root need not be on sys.path)."""
+    qualified = f"tests.tools.{name}"
+    if qualified not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            qualified, pathlib.Path(__file__).resolve().parents[1] / "tools" / f"{name}.py")
+        sys.modules[qualified] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[qualified])
+    return sys.modules[qualified]
+
+
+docs_map = _load_tool("docs_map")
+ROOT, check_links, check_names = docs_map.ROOT, docs_map.check_links, docs_map.check_names
+collect_file_tests, collect_tests = docs_map.collect_file_tests, docs_map.collect_tests
+main, render_tests_map = docs_map.main, docs_map.render_tests_map
 
 
 def test_tests_map_is_current():
     """docs/tests.md equals the generator's output (regenerate with --write docs/tests.md)."""
     page = ROOT / "docs" / "tests.md"
-    assert page.exists(), "run: python -m simulations.docs_map --write docs/tests.md"
+    assert page.exists(), "run: python -m tests.tools.docs_map --write docs/tests.md"
     assert page.read_text(encoding="utf-8") == render_tests_map(ROOT), (
-        "docs/tests.md is stale: run python -m simulations.docs_map --write docs/tests.md")
+        "docs/tests.md is stale: run python -m tests.tools.docs_map --write docs/tests.md")
 
 
 def test_every_relative_link_of_readme_and_docs_resolves():

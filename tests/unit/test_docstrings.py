@@ -149,6 +149,8 @@ NO_STATEMENT = {
     "theory.models.markov.enumerate_sequences":
         "enumeration utility: all V**H sequences in lexicographic order",
     # --- simulations.learners: optax-style plumbing
+    "simulations.learners.mle.data.as_markov_model":
+        "input conversion (a tabular linear model to its Markov form) behind the MLE solvers",
     "simulations.learners.optimizers.Optimizer":
         "container of an optax-style (init, update) pair",
     "simulations.learners.optimizers.EmptyState":

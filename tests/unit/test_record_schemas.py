@@ -1,12 +1,29 @@
 """``docs/record-schemas.md`` is generated from the experiments and covers every one of them."""
 
 import dataclasses
+import importlib.util
 import pathlib
+import sys
 
 import pytest
 
 from simulations import registry
-from simulations.record_schemas import describe_value, experiment_schema, schema_markdown
+
+
+def _load_tool(name):
+    """Import ``tests/tools/<name>.py`` by path (the repository root need not be on sys.path)."""
+    qualified = f"tests.tools.{name}"
+    if qualified not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            qualified, pathlib.Path(__file__).resolve().parents[1] / "tools" / f"{name}.py")
+        sys.modules[qualified] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[qualified])
+    return sys.modules[qualified]
+
+
+_tool = _load_tool("record_schemas")
+describe_value, experiment_schema = _tool.describe_value, _tool.experiment_schema
+schema_markdown = _tool.schema_markdown
 
 PAGE = pathlib.Path(__file__).resolve().parents[2] / "docs" / "record-schemas.md"
 
@@ -51,4 +68,4 @@ def test_describe_value():
 def test_page_is_current():
     """Regenerating the page (one task per experiment, about a minute) reproduces it."""
     text = schema_markdown([experiment_schema(m) for m in registry.all_experiments()])
-    assert text == PAGE.read_text(), "python -m simulations.record_schemas --write docs/record-schemas.md"
+    assert text == PAGE.read_text(), "python -m tests.tools.record_schemas --write docs/record-schemas.md"

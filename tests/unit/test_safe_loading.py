@@ -86,7 +86,7 @@ def test_results_files_are_json(tmp_path, name):
     import sys
     import types
 
-    from simulations.experiment import Claim, Task, run_experiment
+    from simulations.runner import Claim, Task, run_experiment
 
     mod = types.ModuleType("safe_loading_toy")
 

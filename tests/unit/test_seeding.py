@@ -8,7 +8,7 @@ from concurrent.futures import Future
 import numpy as np
 import pytest
 
-from simulations.experiment import Claim, Task, run
+from simulations.runner import Claim, Task, run
 from simulations.sweep import SerialExecutor, task_rng
 
 

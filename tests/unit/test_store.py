@@ -1,4 +1,4 @@
-"""Tests for :mod:`simulations.store` and resume through :func:`simulations.experiment.run`."""
+"""Tests for :mod:`simulations.store` and resume through :func:`simulations.runner.run`."""
 
 import dataclasses
 import json
@@ -8,7 +8,7 @@ import types
 import numpy as np
 import pytest
 
-from simulations.experiment import Claim, Task, TaskFailedError, run, run_experiment
+from simulations.runner import Claim, Task, TaskFailedError, run, run_experiment
 from simulations.store import (CorruptStoreError, ResumeConflictError, TaskStore, read_failures,
                                read_records, to_jsonable)
 

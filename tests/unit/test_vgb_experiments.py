@@ -6,7 +6,7 @@ import pytest
 
 from simulations import registry
 from simulations.claims import KINDS, NOT_RUN_IN_QUICK, PASS
-from simulations.experiment import EVALUATIONS, run_experiment
+from simulations.runner import EVALUATIONS, run_experiment
 from simulations.experiments import (dyck_frontier, sinclair_jerrum, vgb_coverage, vgb_mixing,
                                      vgb_vs_action_level)
 

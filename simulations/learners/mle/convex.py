@@ -1,27 +1,8 @@
-r"""Maximum likelihood over finite classes, convex parameter sets and mixture classes.
+r"""The MLE of a tabular autoregressive linear model over a ball or a box (Theorem 4.2, Props
+3.2, G.1(a), K.1 of arXiv 2510.15020) by batched projected Newton, and the closed-form
+separable ball MLE of the linear-rate experiment.
 
-Three estimators of Section 4 of arXiv 2510.15020, all **vectorised over replicates**
-(a leading replicate axis ``R`` on the data; no Python loop over replicates or samples):
-
-* :func:`finite_class_mle` -- :math:`\hat\pi = \arg\max_{\pi\in\Pi}\hat L_n(\pi)` over a
-  finite class given as a *batched* :class:`~theory.models.MarkovModel` or tabular
-  :class:`~theory.models.AutoregressiveLinearModel` (Theorem 4.1, Corollary 4.1).  The
-  log-likelihood of every replicate's data under every member is one GEMM between the
-  replicates' sufficient statistics (transition counts) and the members' log-probability
-  tables.  Ties are broken by a documented rule (``tie_break``).
-* :func:`convex_mle` -- the MLE of a tabular autoregressive linear model over
-  :math:`\Theta = \{\|\theta\|_2\le R\}` or a box (Theorem 4.2, Props 3.2, G.1(a), K.1), by a
-  batched projected-Newton method (the local quadratic model is maximised over the constraint
-  set -- exactly for the ball, in the Hessian's eigenbasis; for the box by the active-set projected
-  Newton point, with accelerated projected gradient on the model as fallback -- then Armijo
-  backtracking) run until the first-order optimality residual is
-  below ``tol``.
-* :func:`mixture_mle` -- the MLE over the convex hull of fixed components (a class with
-  :math:`\theta\mapsto\pi_\theta(y|x)` concave, Assumption G.1 / Theorem G.1), by EM, with the
-  KKT conditions on the simplex checked.
-
-Every solver reports its optimality residual, so a claim can state to which tolerance its
-"MLE" is an MLE.
+Part of :mod:`simulations.learners.mle` (import from there).
 """
 
 from __future__ import annotations
@@ -29,265 +10,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.special import expit, log_expit, log_softmax, logsumexp
+from scipy.special import expit, log_expit, log_softmax
 
-from theory.validation import as_finite_array, as_float_array, as_int_array, check_int, check_real, readonly
-from theory.models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
-from theory.models.features import previous_tokens
+from theory.validation import as_finite_array, as_int_array, check_int, check_real, check_rng, readonly
+from theory.models import TabularFeatures
 
-__all__ = [
-    "TIE_BREAKS",
-    "FiniteMLEResult",
-    "ConvexMLEResult",
-    "MixtureMLEResult",
-    "sample_replicates",
-    "replicate_token_counts",
-    "finite_class_log_likelihood",
-    "finite_class_mle",
-    "convex_mle",
-    "separable_ball_mle",
-    "sample_group_counts",
-    "mixture_mle",
-]
-
-#: Tie-breaking rules of :func:`finite_class_mle`.
-TIE_BREAKS = ("first", "last", "random")
-
-_CHUNK = 2 ** 24
-
-
-# --------------------------------------------------------------------------- data
-def _as_markov(model, name="model"):
-    if isinstance(model, AutoregressiveLinearModel):
-        if not isinstance(model.features, TabularFeatures):
-            raise TypeError(f"`{name}` needs tabular features (sufficient statistics); got general features.")
-        return model.as_markov()
-    if isinstance(model, MarkovModel):
-        return model
-    raise TypeError(f"`{name}` must be a MarkovModel or a tabular AutoregressiveLinearModel.")
-
-
-def sample_replicates(data, n, replicates, *, rng):
-    r"""Draw ``replicates`` independent data sets of ``n`` sequences from :math:`\mu\otimes\pi_D`.
-
-    The i.i.d. data set :math:`D` of the maximum-likelihood results (Theorems 4.1 and 4.2).
-
-    Parameters
-    ----------
-    data : MarkovModel or AutoregressiveLinearModel (tabular), unbatched
-        :math:`\pi_D`.
-    n, replicates : int
-        Sequences per data set and number of data sets.
-    rng : numpy.random.Generator
-        Source of randomness.
-
-    Returns
-    -------
-    x : (replicates, n) int array
-        Prompts.
-    y : (replicates, n, H) int array
-        Responses.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from theory.models import categorical_model
-    >>> x, y = sample_replicates(categorical_model([0.5, 0.5]), 4, 3, rng=np.random.default_rng(0))
-    >>> x.shape, y.shape
-    ((3, 4), (3, 4, 1))
-    """
-    m = _as_markov(data, "data")
-    if m.batch_shape:
-        raise ValueError("`data` must be a single distribution, not a batch.")
-    n = check_int(n, "n", low=1)
-    replicates = check_int(replicates, "replicates", low=1)
-    batched = MarkovModel(np.broadcast_to(m.log_probs, (replicates,) + m.log_probs.shape),
-                          m.horizon, m.prompt_weights)
-    return batched.sample(n, rng=rng)
-
-
-def replicate_token_counts(model, x, y):
-    r"""Sufficient statistics of each replicate: transition counts ``(R, X, Hd, V+1, V)``.
-
-    ``counts[r, x, h, prev, v]`` is the number of times replicate ``r``'s data has token ``v``
-    at position ``h`` after ``prev`` under prompt ``x`` (positions folded when the model is
-    time-homogeneous).  For every model :math:`\pi` with that table,
-    :math:`\hat L_n(\pi) = \sum \text{counts}\cdot\log\pi`, the objective of the MLE of
-    Theorems 4.1 and 4.2.
-
-    Parameters
-    ----------
-    model : MarkovModel or tabular AutoregressiveLinearModel
-        Supplies the table layout only.
-    x : (R, n) array_like of int
-        Prompts of each replicate.
-    y : (R, n, H) array_like of int
-        Responses of each replicate.
-
-    Returns
-    -------
-    (R, X, Hd, V+1, V) ndarray of int
-        The transition counts.
-    """
-    m = _as_markov(model)
-    x = _small_int_array(x, "x", 2, m.n_prompts)
-    y = _small_int_array(y, "y", 3, m.vocab_size)
-    if y.shape != x.shape + (m.horizon,):
-        raise ValueError(f"`y` must have shape x.shape + (H,) = {x.shape + (m.horizon,)}, got {y.shape}.")
-    r, n = x.shape
-    v, hd = m.vocab_size, m.log_probs.shape[-3]
-    shape = (m.n_prompts, hd, v + 1, v)
-    size = int(np.prod(shape))
-    pos = (np.arange(m.horizon) if hd > 1 else np.zeros(m.horizon, dtype=np.int64)) * ((v + 1) * v)
-    out = np.zeros((r, size))
-    step = max(1, _CHUNK // max(1, n * m.horizon))
-    for r0 in range(0, r, step):
-        xs, ys = x[r0:r0 + step].astype(np.int64), y[r0:r0 + step].astype(np.int64)
-        flat = (xs * (hd * (v + 1) * v))[..., None] + pos + ys
-        flat[..., 0] += v * v                                            # previous token = BOS
-        flat[..., 1:] += ys[..., :-1] * v
-        flat += (np.arange(len(xs)) * size)[:, None, None]
-        out[r0:r0 + step] = np.bincount(flat.ravel(), minlength=len(xs) * size).reshape(len(xs), size)
-    return out.reshape((r,) + shape)
-
-
-def _small_int_array(a, name, ndim, high):
-    """Integer array check without widening the dtype (data sets can be large)."""
-    a = np.asarray(a)
-    if not np.issubdtype(a.dtype, np.integer):
-        a = as_int_array(a, name, ndim=ndim, low=0, high=high)
-    if a.ndim != ndim:
-        raise ValueError(f"`{name}` must have {ndim} dimensions, got shape {a.shape}.")
-    if a.size and (a.min() < 0 or a.max() >= high):
-        raise ValueError(f"`{name}` must have entries in [0, {high}).")
-    return a
-
-
-# --------------------------------------------------------------------- finite class
-@dataclass(frozen=True)
-class FiniteMLEResult:
-    """Result of :func:`finite_class_mle` (the finite-class MLE of Theorem 4.1).
-
-    Attributes
-    ----------
-    index : (R,) int ndarray
-        Selected member per replicate.
-    log_likelihood : (R, P) ndarray
-        :math:`\\hat L_n` of every member on every replicate's data.
-    n_maximizers : (R,) int ndarray
-        Number of members tied at the maximum (``> 1`` means the tie rule decided).
-    tie_break : str
-        The tie rule used (one of ``TIE_BREAKS``).
-    """
-
-    index: np.ndarray
-    log_likelihood: np.ndarray
-    n_maximizers: np.ndarray
-    tie_break: str
-
-    def __post_init__(self):
-        for name in ("index", "log_likelihood", "n_maximizers"):
-            object.__setattr__(self, name, readonly(getattr(self, name)))
-
-    def to_dict(self):
-        return {"index": self.index.tolist(), "n_maximizers": self.n_maximizers.tolist(),
-                "tie_break": self.tie_break}
-
-
-def finite_class_log_likelihood(model_class, counts):
-    r"""Log-likelihood of every replicate under every member: ``(R, P)``.
-
-    .. math:: \hat L_n(\pi_j) = \sum_{x,h,p,v}\mathrm{counts}[x,h,p,v]\,\log\pi_j(v|x,h,p),
-
-    one matrix product: the objective of the finite-class MLE of Theorem 4.1.  Transitions of zero count contribute zero even when a member gives
-    them probability zero (``0 * log 0 = 0``); a member giving probability zero to an
-    *observed* transition gets ``-inf``.
-
-    Parameters
-    ----------
-    model_class : batched MarkovModel or tabular AutoregressiveLinearModel (P members)
-        The finite class :math:`\Pi`.
-    counts : (R, X, Hd, V+1, V) array_like
-        From :func:`replicate_token_counts` (same layout).
-
-    Returns
-    -------
-    (R, P) ndarray
-        :math:`\hat L_n(\pi_j)` of every member on every replicate's data.
-    """
-    m = _as_markov(model_class, "model_class")
-    if not m.batch_shape:
-        raise ValueError("`model_class` must be a batch of members (leading axis P).")
-    counts = as_finite_array(counts, "counts")
-    table = m._flat.reshape(m.n_models, -1)                              # (P, S)
-    c = counts.reshape(counts.shape[0], -1)
-    if c.shape[1] != table.shape[1]:
-        raise ValueError(f"`counts` has {c.shape[1]} cells per replicate, the class table {table.shape[1]}.")
-    finite = np.isfinite(table)
-    out = c @ np.where(finite, table, 0.0).T                             # (R, P)
-    if not finite.all():
-        bad = (c > 0).astype(float) @ (~finite).astype(float).T > 0
-        out = np.where(bad, -np.inf, out)
-    return out
-
-
-def finite_class_mle(model_class, x, y, *, tie_break="first", rng=None, tie_tol=1e-12):
-    r"""MLE over a finite class, for ``R`` replicate data sets at once (Theorem 4.1).
-
-    .. math:: \hat\pi \in \arg\max_{\pi\in\Pi}\sum_{i=1}^n\log\pi(y_i|x_i).
-
-    Parameters
-    ----------
-    model_class : batched MarkovModel or tabular AutoregressiveLinearModel
-        The ``P`` members (leading axis).
-    x : (R, n) array_like of int
-    y : (R, n, H) array_like of int
-        ``R`` replicate data sets (see :func:`sample_replicates`).
-    tie_break : {"first", "last", "random"}
-        Members whose log-likelihood is within ``tie_tol * max(1, |max|)`` of the maximum
-        are tied; ``"first"`` picks the lowest index, ``"last"`` the highest, ``"random"`` a
-        uniformly random one (needs ``rng``).  The paper's guarantees hold for *any* MLE, so
-        the rule is part of the experiment's specification.
-    rng : numpy.random.Generator, optional
-        Only for ``tie_break="random"``.
-    tie_tol : float
-        Relative tolerance defining ties (floating-point sums of equal terms in a different
-        order differ by rounding only).
-
-    Returns
-    -------
-    FiniteMLEResult
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from theory.models import categorical_model
-    >>> cls = categorical_model([[[0.5, 0.5]], [[0.9, 0.1]], [[0.1, 0.9]]])   # P = 3 members
-    >>> x = np.zeros((2, 3), int); y = np.array([[[0], [0], [0]], [[1], [1], [0]]])
-    >>> finite_class_mle(cls, x, y).index.tolist()
-    [1, 0]
-    """
-    if tie_break not in TIE_BREAKS:
-        raise ValueError(f"`tie_break` must be one of {TIE_BREAKS}, got {tie_break!r}.")
-    if tie_break == "random" and not isinstance(rng, np.random.Generator):
-        raise TypeError("`rng` must be a numpy.random.Generator for tie_break='random'.")
-    tie_tol = check_real(tie_tol, "tie_tol", low=0.0)
-    counts = replicate_token_counts(model_class, x, y)
-    ll = finite_class_log_likelihood(model_class, counts)
-    best = ll.max(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore"):
-        tied = ll >= best - tie_tol * np.maximum(1.0, np.abs(best))
-    tied &= np.isfinite(ll) | ~np.isfinite(best)
-    n_max = tied.sum(axis=1)
-    if tie_break == "first":
-        idx = tied.argmax(axis=1)
-    elif tie_break == "last":
-        idx = tied.shape[1] - 1 - tied[:, ::-1].argmax(axis=1)
-    else:
-        u = rng.random(tied.shape)
-        idx = np.where(tied, u, -1.0).argmax(axis=1)
-    return FiniteMLEResult(idx.astype(np.int64), ll, n_max.astype(np.int64), tie_break)
-
+__all__ = ["ConvexMLEResult", "convex_mle", "sample_group_counts", "separable_ball_mle"]
 
 # ----------------------------------------------------------------------- convex MLE
 @dataclass(frozen=True)
@@ -573,6 +301,7 @@ def convex_mle(features, counts, *, constraint="ball", radius=1.0, low=-1.0, hig
     return ConvexMLEResult(theta, value, resid, it, resid <= tol, tol, constraint)
 
 
+
 # ------------------------------------------------------------- separable ball MLE
 def sample_group_counts(group_sizes, group_probs, n_prompts, n, replicates, *, rng):
     r"""Sufficient statistics of ``replicates`` data sets of ``n`` sequences from a grouped i.i.d.-token law.
@@ -593,7 +322,7 @@ def sample_group_counts(group_sizes, group_probs, n_prompts, n, replicates, *, r
         ``K``.
     n, replicates : int
         Sequences per data set and number of data sets.
-    rng : numpy.random.Generator
+    rng : {None, int, numpy.random.SeedSequence, numpy.random.Generator}
         Source of randomness.
 
     Returns
@@ -606,6 +335,7 @@ def sample_group_counts(group_sizes, group_probs, n_prompts, n, replicates, *, r
     >>> trials.shape, bool((trials.reshape(3, 2, 2).sum(1) == [10, 40]).all())
     ((3, 4), True)
     """
+    rng = check_rng(rng)
     sizes = as_int_array(group_sizes, "group_sizes", ndim=1, low=1)
     probs = as_finite_array(group_probs, "group_probs", ndim=1)
     if probs.shape != sizes.shape or ((probs < 0) | (probs > 1)).any():
@@ -613,8 +343,6 @@ def sample_group_counts(group_sizes, group_probs, n_prompts, n, replicates, *, r
     k = check_int(n_prompts, "n_prompts", low=1)
     n = check_int(n, "n", low=1)
     replicates = check_int(replicates, "replicates", low=1)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("`rng` must be a numpy.random.Generator (use np.random.default_rng(seed)).")
     nk = rng.multinomial(n, np.full(k, 1.0 / k), size=replicates)       # (R, K)
     trials = (nk[:, :, None] * sizes).reshape(replicates, -1)
     ones = rng.binomial(trials, np.tile(probs, k))
@@ -752,113 +480,3 @@ def separable_ball_mle(ones, trials, norms, n_sequences, *, radius=1.0, tol=1e-9
     grad = np.where(info, b * (c - t * expit(b * theta)), 0.0)
     resid = np.linalg.norm(theta - _project(theta + grad / n[:, None], "ball", r_, 0.0, 0.0), axis=-1)
     return ConvexMLEResult(theta, value, resid, it, resid <= tol, tol, "ball")
-
-
-# ---------------------------------------------------------------------- mixture MLE
-@dataclass(frozen=True)
-class MixtureMLEResult:
-    r"""Result of :func:`mixture_mle`.
-
-    The MLE over the convex mixture class of Theorem G.1 (ICLR) / E.1 (arXiv).
-
-    Attributes
-    ----------
-    weights : (R, k) ndarray
-        Mixture weights on the simplex.
-    log_likelihood : (R,) ndarray
-        :math:`\hat L_n(\hat w)`.
-    residual : (R,) ndarray
-        KKT residual on the simplex:
-        :math:`\max_i\big(g_i - 1\big)_+ + \max_{i:\,w_i > 0} w_i\,|g_i - 1|` with
-        :math:`g_i = \frac1n\partial_{w_i}\hat L_n`; zero exactly at a maximiser.
-    iterations : int
-        EM iterations run.
-    converged : (R,) bool ndarray
-        ``residual <= tol``.
-    tol : float
-        Target residual.
-    """
-
-    weights: np.ndarray
-    log_likelihood: np.ndarray
-    residual: np.ndarray
-    iterations: int
-    converged: np.ndarray
-    tol: float
-
-    def __post_init__(self):
-        for name in ("weights", "log_likelihood", "residual", "converged"):
-            object.__setattr__(self, name, readonly(getattr(self, name)))
-
-    def to_dict(self):
-        d = asdict(self)
-        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in d.items()}
-
-
-def _mixture_kkt(logw, comp, mult):
-    # comp: (R, S, k) component log-likelihoods of distinct points, mult: (R, S) multiplicities
-    mix = logsumexp(comp + logw[:, None, :], axis=-1)                   # (R, S)
-    n = mult.sum(-1)
-    g = np.einsum("rs,rsk->rk", mult, np.exp(comp - mix[..., None])) / n[:, None]
-    w = np.exp(logw)
-    resid = np.maximum(g - 1.0, 0.0).max(-1) + (w * np.abs(g - 1.0)).max(-1)
-    return (mult * mix).sum(-1), resid, g
-
-
-def mixture_mle(component_log_probs, *, multiplicity=None, tol=1e-8, max_iter=20000, check_every=50):
-    r"""MLE of the mixture weights of fixed components, batched over replicates (EM).
-
-    .. math::
-
-        \hat w \in \arg\max_{w\in\Delta_k}\sum_i \log\sum_{j=1}^k w_j\,\pi_j(y_i|x_i),
-
-    a concave problem (the class :math:`\{\sum_j w_j\pi_j\}` satisfies Assumption G.1:
-    :math:`w\mapsto\pi_w(y|x)` is linear).  EM updates
-    :math:`w_j \leftarrow \frac{1}{n}\sum_i w_j\pi_j(y_i)/\pi_w(y_i)`, started at the uniform
-    weights, until the KKT residual (see :class:`MixtureMLEResult`) is ``<= tol``.
-
-    Parameters
-    ----------
-    component_log_probs : (R, S, k) array_like
-        :math:`\log\pi_j(y_i|x_i)` for each replicate's (distinct) data points.
-    multiplicity : (R, S) array_like, optional
-        How many times each point occurs (default 1): data may be given by its counts.
-    tol : float
-    max_iter, check_every : int
-
-    Returns
-    -------
-    MixtureMLEResult
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> comp = np.log([[[0.9, 0.1], [0.1, 0.9]]])          # one replicate, two points, two components
-    >>> res = mixture_mle(comp, multiplicity=[[3, 1]])
-    >>> np.round(res.weights, 4).tolist()                 # closed form: w1 = 0.8125
-    [[0.8125, 0.1875]]
-    """
-    comp = as_float_array(component_log_probs, "component_log_probs", ndim=3, allow_posinf=False)
-    r, s, k = comp.shape
-    mult = np.ones((r, s)) if multiplicity is None else as_finite_array(multiplicity, "multiplicity", ndim=2)
-    if mult.shape != (r, s):
-        raise ValueError(f"`multiplicity` must have shape {(r, s)}, got {mult.shape}.")
-    tol = check_real(tol, "tol", low=0.0, low_open=True)
-    max_iter = check_int(max_iter, "max_iter", low=1)
-    check_every = check_int(check_every, "check_every", low=1)
-    n = mult.sum(-1)
-    logw = np.full((r, k), -np.log(k))
-    it = 0
-    active = np.ones(r, bool)
-    for it in range(1, max_iter + 1):
-        post = comp[active] + logw[active][:, None, :]
-        post = post - logsumexp(post, axis=-1, keepdims=True)
-        with np.errstate(divide="ignore"):
-            logw[active] = logsumexp(post, axis=1, b=mult[active][..., None]) - np.log(n[active])[:, None]
-        if it % check_every == 0:
-            _, resid, _ = _mixture_kkt(logw, comp, mult)
-            active = resid > tol
-            if not active.any():
-                break
-    ll, resid, _ = _mixture_kkt(logw, comp, mult)
-    return MixtureMLEResult(np.exp(logw), ll, resid, it, resid <= tol, tol)

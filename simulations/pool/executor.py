@@ -16,7 +16,9 @@
   decides what to keep.
 
 Workers use the ``spawn`` start method and limit BLAS/OpenMP to one thread before numpy is
-imported (:mod:`simulations._worker_init`).
+imported (:mod:`simulations.pool.worker`).
+
+Part of :mod:`simulations.pool` (import from there).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import os
 import signal
 import threading
 
-from simulations._worker_init import worker_main
+from simulations.pool.worker import worker_main
 
 __all__ = ["WorkerPool", "refuse_in_spawned_child", "WorkerLostError"]
 
