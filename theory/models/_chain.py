@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-__all__ = ["cdf_thresholds", "chain_tokens", "compiled_kernel"]
+__all__ = ["cdf_thresholds", "chain_tokens", "compiled_kernel", "compiled_module"]
 
 #: Environment variable that disables the compiled kernel when set to ``0``.
 ENV_VAR = "COVERAGE_PRINCIPLE_NUMBA"
@@ -37,25 +37,32 @@ MIN_COMPILED_TOKENS = 1 << 17
 _KERNEL = None                          # None: not looked up yet; False: unavailable
 
 
-def compiled_kernel(n_tokens=None):
-    """The numba kernel of :mod:`theory.models._chain_numba`, or ``None``.
+def compiled_module(n_tokens=None):
+    """The module :mod:`theory.models._chain_numba` (numba kernels), or ``None``.
 
     ``None`` when numba is not installed, when the environment variable
     ``COVERAGE_PRINCIPLE_NUMBA`` is ``0``, when compilation fails, or when the call draws
     fewer than :data:`MIN_COMPILED_TOKENS` tokens (``n_tokens``).  Looked up once per
     process; numba is imported only here, so users without it (or with small calls) pay
-    nothing.
+    nothing.  Other compiled kernels of the package (the fused training loop) follow the
+    same switch.
     """
     global _KERNEL
     if os.environ.get(ENV_VAR, "1") == "0" or (n_tokens is not None and n_tokens < MIN_COMPILED_TOKENS):
         return None
     if _KERNEL is None:
         try:
-            from ._chain_numba import chain_kernel
-            _KERNEL = chain_kernel
+            from . import _chain_numba
+            _KERNEL = _chain_numba
         except Exception:                                   # not installed, or cannot compile
             _KERNEL = False
     return _KERNEL or None
+
+
+def compiled_kernel(n_tokens=None):
+    """The compiled chain kernel ``_chain_numba.chain_kernel``, or ``None`` (see :func:`compiled_module`)."""
+    mod = compiled_module(n_tokens)
+    return None if mod is None else mod.chain_kernel
 
 
 def cdf_thresholds(cdf):
