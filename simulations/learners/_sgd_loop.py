@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.models._chain import compiled_module
+from theory.models._chain import compiled_module, pcg64_lanes
 
 from .optimizers import apply_updates
 from .stream import DataStream
@@ -129,6 +129,13 @@ def _fused_counts(engine, src, shape, rngs, kernels):
     row_step = v + 1 if src._hd > 1 else 0
     ctx_base = x * (hd * p)
     ctx_step, ctx_prev = (p if hd > 1 else 0), (1 if p > 1 else 0)
+    if ctx_step == 0:
+        lanes = pcg64_lanes(rng_y, hz, kernels._LANES)
+        if lanes is not None:                      # numpy's default generator: drawn inline
+            kernels.chain_counts_pcg_kernel(src._cdf_rows, base, row_step, n, hz, *lanes, ctx_base,
+                                            ctx_prev, K, counts)
+            rng_y.bit_generator.advance(n * hz)
+            return counts.reshape(shape[0], shape[1], -1)
     block = max(1, _TOKEN_BLOCK // (hz * K)) * K
     u = np.empty((min(block, n), hz))
     for n0 in range(0, n, block):

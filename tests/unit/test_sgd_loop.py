@@ -172,3 +172,48 @@ def test_shared_sums_are_numpys_orders():
     for j in range(1, 8):
         seq8 += b[:, j]
     assert not np.array_equal(b.sum(-1), seq8)        # 8 terms: pairwise, hence the d < 8 rule
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba (the `fast` extra) is not installed")
+@pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.Philox, np.random.SFC64])
+@pytest.mark.parametrize("positional", [False, True])
+def test_compiled_sampler_keeps_the_stream_across_chunks(bit_generator, positional):
+    """Numpy's default PCG64 is stepped inline (lanes jump ahead, the generator is advanced
+    after); other generators fill a buffer.  Either way the chunks continue the same stream,
+    and the generator ends where the numpy path leaves it."""
+    import simulations.learners.training as tr
+
+    model, data = _problem(2, X=2, H=9, V=3, d=2, positional=positional, data_positional=True)
+    opt = chain(sgd(0.2), project_l2_ball(1.0))
+    runs = {}
+    for name, chunk in (("numpy", 1 << 22), ("compiled", 1 << 22), ("compiled", 1)):
+        old = tr._CHUNK_FLOATS
+        tr._CHUNK_FLOATS = chunk                                           # 1: one step per chunk
+        rng = np.random.Generator(bit_generator(7))
+        try:
+            with path(name):
+                res = train_one_pass(model, data, opt, T=5, batch=3, replicates=2, rng=rng,
+                                     stream="tokens", log_every=1)
+        finally:
+            tr._CHUNK_FLOATS = old
+        runs[name, chunk] = res.thetas, rng.random(3)
+    ref_thetas, ref_next = runs["numpy", 1 << 22]
+    for key, (thetas, nxt) in runs.items():
+        np.testing.assert_array_equal(thetas, ref_thetas, err_msg=str(key))
+        np.testing.assert_array_equal(nxt, ref_next, err_msg=str(key))
+
+
+def test_pcg64_lane_jumps_are_the_streams_offsets():
+    """``pcg64_lanes``'s jump table: lane ``i`` starts ``i * length`` doubles into the stream."""
+    rng = np.random.default_rng(3)
+    pcg, jumps = _chain.pcg64_lanes(rng, 5, 4)
+    state = int(pcg[0]) << 64 | int(pcg[1])
+    inc = rng.bit_generator.state["state"]["inc"]
+    for i in range(5):
+        a = int(jumps[i, 0]) << 64 | int(jumps[i, 1])
+        c = int(jumps[i, 2]) << 64 | int(jumps[i, 3])
+        moved = np.random.default_rng(3)
+        moved.bit_generator.advance(5 * i)
+        assert (a * state + c) % (1 << 128) == moved.bit_generator.state["state"]["state"]
+        assert moved.bit_generator.state["state"]["inc"] == inc
+    assert _chain.pcg64_lanes(np.random.Generator(np.random.Philox(0)), 5, 4) is None

@@ -21,11 +21,12 @@ paths against a reference).  ``COVERAGE_PRINCIPLE_NUMBA=0`` disables it.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
 
-__all__ = ["cdf_thresholds", "chain_tokens", "compiled_kernel", "compiled_module"]
+__all__ = ["cdf_thresholds", "chain_tokens", "compiled_kernel", "compiled_module", "pcg64_lanes"]
 
 #: Environment variable that disables the compiled kernel when set to ``0``.
 ENV_VAR = "COVERAGE_PRINCIPLE_NUMBA"
@@ -63,6 +64,47 @@ def compiled_kernel(n_tokens=None):
     """The compiled chain kernel ``_chain_numba.chain_kernel``, or ``None`` (see :func:`compiled_module`)."""
     mod = compiled_module(n_tokens)
     return None if mod is None else mod.chain_kernel
+
+
+_MASK64 = (1 << 64) - 1
+#: The LCG multiplier of numpy's ``PCG64``.
+_PCG64_MULT = 0x2360ED051FC65DA44385DF649FCCF645
+
+
+def _lcg_jump(steps, inc):
+    """``(A, C)`` with ``state_{t + steps} = A state_t + C mod 2^128`` for ``PCG64``'s LCG."""
+    acc_mult, acc_plus, mult, plus = 1, 0, _PCG64_MULT, inc
+    while steps:
+        if steps & 1:
+            acc_mult = acc_mult * mult & ((1 << 128) - 1)
+            acc_plus = (acc_plus * mult + plus) & ((1 << 128) - 1)
+        plus = (mult + 1) * plus & ((1 << 128) - 1)
+        mult = mult * mult & ((1 << 128) - 1)
+        steps >>= 1
+    return acc_mult, acc_plus
+
+
+@functools.lru_cache(maxsize=64)
+def _jump_table(length, inc, lanes):
+    rows = [_lcg_jump(i * length, inc) for i in range(lanes)] + [_lcg_jump(lanes * length, inc)]
+    return np.array([(a >> 64, a & _MASK64, c >> 64, c & _MASK64) for a, c in rows], dtype=np.uint64)
+
+
+def pcg64_lanes(rng, length, lanes):
+    """``(pcg, jumps)`` for :func:`theory.models._chain_numba.chain_counts_pcg_kernel`, or ``None``.
+
+    ``None`` unless ``rng`` is a ``Generator`` on numpy's ``PCG64`` (the default): ``pcg`` its
+    current state and increment, ``jumps`` the LCG advances by ``i * length`` (``i <
+    lanes``) and ``lanes * length`` steps.  The caller advances ``rng.bit_generator`` by
+    the number of doubles the kernel drew.
+    """
+    bg = rng.bit_generator
+    if type(bg) is not np.random.PCG64:
+        return None
+    st = bg.state["state"]
+    s, inc = int(st["state"]), int(st["inc"])
+    pcg = np.array([s >> 64, s & _MASK64, inc >> 64, inc & _MASK64], dtype=np.uint64)
+    return pcg, _jump_table(int(length), inc, int(lanes))
 
 
 def cdf_thresholds(cdf):
