@@ -130,7 +130,7 @@ def _fused_counts(engine, src, shape, rngs, kernels):
     ctx_base = x * (hd * p)
     ctx_step, ctx_prev = (p if hd > 1 else 0), (1 if p > 1 else 0)
     if ctx_step == 0:
-        lanes = pcg64_lanes(rng_y, hz, kernels._LANES)
+        lanes = pcg64_lanes(rng_y, hz, kernels.PCG_LANES)
         if lanes is not None:                      # numpy's default generator: drawn inline
             kernels.chain_counts_pcg_kernel(src._cdf_rows, base, row_step, n, hz, *lanes, ctx_base,
                                             ctx_prev, K, counts)

@@ -106,6 +106,41 @@ def _mulhi(typingctx, a, b):  # pragma: no cover - compiled
     return sig, codegen
 
 
+#: Chains of the PCG64 kernel advanced together, their states held in registers.
+PCG_LANES = 4
+
+
+@numba.njit(inline="always")
+def _pcg64_double(lo, hi, inc_lo, inc_hi):  # pragma: no cover - compiled
+    """Advance the 128-bit LCG ``(hi, lo)`` one step; return ``(lo, hi, u)`` with ``u`` numpy's next double."""
+    nlo = lo * np.uint64(0x4385DF649FCCF645)
+    nhi = (_mulhi(lo, np.uint64(0x4385DF649FCCF645)) + lo * np.uint64(0x2360ED051FC65DA4)
+           + hi * np.uint64(0x4385DF649FCCF645))
+    lo = nlo + inc_lo
+    hi = nhi + inc_hi + np.uint64(lo < nlo)
+    val = hi ^ lo                                               # XSL-RR output
+    rot = hi >> np.uint64(58)
+    out = (val >> rot) | (val << ((np.uint64(64) - rot) & np.uint64(63)))
+    return lo, hi, np.float64(out >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@numba.njit(inline="always")
+def _lcg_apply(jump, hi, lo):  # pragma: no cover - compiled
+    """``A state + C mod 2^128`` for ``jump = (A_hi, A_lo, C_hi, C_lo)``: returns ``(hi, lo)``."""
+    plo = jump[1] * lo
+    phi = _mulhi(jump[1], lo) + jump[1] * hi + jump[0] * lo
+    rlo = plo + jump[3]
+    return phi + jump[2] + np.uint64(rlo < plo), rlo
+
+
+@numba.njit(inline="always")
+def _token(cdf, row, n_thr, u):  # pragma: no cover - compiled
+    k = 0
+    for a in range(n_thr):
+        k += cdf[row + a] <= u
+    return k
+
+
 @numba.njit(cache=True, nogil=True)
 def chain_counts_pcg_kernel(cdf, base, row_step, n_chains, length, pcg, jumps, ctx_base, ctx_prev,
                             per_row, counts):  # pragma: no cover - compiled
@@ -115,61 +150,60 @@ def chain_counts_pcg_kernel(cdf, base, row_step, n_chains, length, pcg, jumps, c
     before the call; chain ``n`` position ``j`` uses the stream's ``(n length + j + 1)``-th
     double, ``(next64 >> 11) 2^-53`` with ``next64`` the XSL-RR output of the advanced
     128-bit LCG state, as numpy's ``Generator.random`` does.  ``jumps[i] = (A_hi, A_lo,
-    C_hi, C_lo)`` advance the LCG by ``i * length`` steps (``i < LANES``) and row ``LANES``
-    by ``LANES * length``: each lane runs its own chain of the stream, so the LCG steps of
-    the lanes overlap.  The caller advances the generator by ``n_chains * length`` after.
+    C_hi, C_lo)`` advance the LCG by ``i * length`` steps (``i < PCG_LANES``) and row
+    ``PCG_LANES`` by ``PCG_LANES * length``: each of the :data:`PCG_LANES` chains advanced
+    together starts its own stretch of the stream, so their LCG steps and CDF look-ups
+    overlap.  The caller advances the generator by ``n_chains * length`` after.
     """
     v = cdf.shape[1]
     n_thr = v - 1
+    flat = cdf.ravel()
     n_cell = (v * ctx_prev + 1) * v
-    mh = np.uint64(0x2360ED051FC65DA4)
-    ml = np.uint64(0x4385DF649FCCF645)
-    s11, s58, s64, m63 = np.uint64(11), np.uint64(58), np.uint64(64), np.uint64(63)
+    cp = ctx_prev * v
     inc_hi, inc_lo = pcg[2], pcg[3]
     sh, sl = pcg[0], pcg[1]
-    state = np.empty(_LANES, np.int64)
-    row0 = np.empty(_LANES, np.int64)
-    hs = np.empty(_LANES, np.uint64)
-    ls = np.empty(_LANES, np.uint64)
-    cells = np.zeros((_LANES, n_cell), np.int64)
-    for n0 in range(0, n_chains, _LANES):
-        lanes = min(_LANES, n_chains - n0)
-        for i in range(lanes):
-            state[i] = v
-            row0[i] = base[n0 + i]
-            lo = jumps[i, 1] * sl
-            hi = _mulhi(jumps[i, 1], sl) + jumps[i, 1] * sh + jumps[i, 0] * sl
-            lo2 = lo + jumps[i, 3]
-            hs[i] = hi + jumps[i, 2] + np.uint64(lo2 < lo)
-            ls[i] = lo2
-        for j in range(length):
-            off = j * row_step
+    cells = np.zeros((PCG_LANES, n_cell), np.int64)
+    n0 = 0
+    while n0 < n_chains:
+        if n0 + PCG_LANES <= n_chains:                         # four chains in registers
+            h0, l0 = _lcg_apply(jumps[0], sh, sl)
+            h1, l1 = _lcg_apply(jumps[1], sh, sl)
+            h2, l2 = _lcg_apply(jumps[2], sh, sl)
+            h3, l3 = _lcg_apply(jumps[3], sh, sl)
+            b0, b1 = base[n0] * v, base[n0 + 1] * v
+            b2, b3 = base[n0 + 2] * v, base[n0 + 3] * v
+            s0 = s1 = s2 = s3 = v
+            for j in range(length):
+                off = j * row_step * v
+                l0, h0, u0 = _pcg64_double(l0, h0, inc_lo, inc_hi)
+                l1, h1, u1 = _pcg64_double(l1, h1, inc_lo, inc_hi)
+                l2, h2, u2 = _pcg64_double(l2, h2, inc_lo, inc_hi)
+                l3, h3, u3 = _pcg64_double(l3, h3, inc_lo, inc_hi)
+                k0 = _token(flat, b0 + off + s0 * v, n_thr, u0)
+                k1 = _token(flat, b1 + off + s1 * v, n_thr, u1)
+                k2 = _token(flat, b2 + off + s2 * v, n_thr, u2)
+                k3 = _token(flat, b3 + off + s3 * v, n_thr, u3)
+                cells[0, cp * s0 + k0] += 1
+                cells[1, cp * s1 + k1] += 1
+                cells[2, cp * s2 + k2] += 1
+                cells[3, cp * s3 + k3] += 1
+                s0, s1, s2, s3 = k0, k1, k2, k3
+            lanes = PCG_LANES
+        else:                                                  # the last chains, one at a time
+            lanes = n_chains - n0
             for i in range(lanes):
-                lo, hi = ls[i], hs[i]
-                nlo = lo * ml
-                nhi = _mulhi(lo, ml) + lo * mh + hi * ml
-                lo = nlo + inc_lo
-                hi = nhi + inc_hi + np.uint64(lo < nlo)
-                ls[i], hs[i] = lo, hi
-                val = hi ^ lo
-                rot = hi >> s58
-                uu = np.float64((((val >> rot) | (val << ((s64 - rot) & m63))) >> s11)) \
-                    * (1.0 / 9007199254740992.0)
-                s = state[i]
-                r = row0[i] + off + s
-                k = 0
-                for a in range(n_thr):
-                    k += cdf[r, a] <= uu
-                cells[i, ctx_prev * s * v + k] += 1
-                state[i] = k
+                hi, lo = _lcg_apply(jumps[i], sh, sl)
+                b, s = base[n0 + i] * v, v
+                for j in range(length):
+                    lo, hi, u = _pcg64_double(lo, hi, inc_lo, inc_hi)
+                    k = _token(flat, b + j * row_step * v + s * v, n_thr, u)
+                    cells[i, cp * s + k] += 1
+                    s = k
         for i in range(lanes):
             n = n0 + i
             c0 = ctx_base[n] * v
             for cell in range(n_cell):
                 counts[n // per_row, c0 + cell] += cells[i, cell]
                 cells[i, cell] = 0
-        lo = jumps[_LANES, 1] * sl
-        hi = _mulhi(jumps[_LANES, 1], sl) + jumps[_LANES, 1] * sh + jumps[_LANES, 0] * sl
-        lo2 = lo + jumps[_LANES, 3]
-        sh = hi + jumps[_LANES, 2] + np.uint64(lo2 < lo)
-        sl = lo2
+        sh, sl = _lcg_apply(jumps[PCG_LANES], sh, sl)
+        n0 += lanes
