@@ -17,6 +17,10 @@ When numba is installed (the ``fast`` extra), :func:`compiled_kernel` returns a 
 kernel that walks the chains directly in either layout (no transpose); it makes the same
 comparisons, so the tokens are identical (``tests/unit/test_token_stream.py`` checks both
 paths against a reference).  ``COVERAGE_PRINCIPLE_NUMBA=0`` disables it.
+:func:`compiled_module` gives the whole kernel module, which also holds the kernels that
+sample and count in one pass for one-pass SGD (:mod:`simulations.learners._sgd_loop`), one
+of them stepping numpy's ``PCG64`` inline (:func:`pcg64_lanes` gives its state and jump
+table).
 """
 
 from __future__ import annotations
