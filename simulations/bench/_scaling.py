@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from simulations.bench.sgd import K, w1_problem, w1_toolkit
+from theory.models import _chain
 
 __all__ = ["scaling_runs", "fit_cost_model"]
 
@@ -39,8 +40,9 @@ def scaling_runs(*, replicates=(1, 4, 16, 64, 256), vocabs=(2, 3, 8), horizon=25
                 if wall < best:
                     best, cpu = wall, time.process_time() - c0
             tokens = r * K * horizon * T
+            path = "compiled" if _chain.compiled_module(tokens) is not None else "numpy"
             runs.append({"R": r, "V": v, "tokens": tokens, "candidates": tokens * v,
-                         "seconds": best, "cpu_seconds": cpu})
+                         "seconds": best, "cpu_seconds": cpu, "path": path})
     return runs
 
 
@@ -48,12 +50,16 @@ def fit_cost_model(runs, *, key="seconds"):
     """Non-negative least-squares ``(t0, a, b)`` of ``t = t0 + a tokens + b candidates``.
 
     Each run is weighted by ``1 / t`` so that short and long runs count alike (the fit
-    minimises relative residuals).  ``key`` selects wall (``"seconds"``) or CPU
+    minimises relative residuals).  Only the runs on the path of the largest run are fitted
+    (calls below :data:`theory.models._chain.MIN_COMPILED_TOKENS` tokens take the numpy
+    path even when numba is installed).  ``key`` selects wall (``"seconds"``) or CPU
     (``"cpu_seconds"``) time.  Returns a dict with ``fixed_s``, ``per_token_s``,
     ``per_candidate_s`` and ``max_rel_residual``.
     """
     from scipy.optimize import nnls
 
+    main = max(runs, key=lambda r: r["tokens"]).get("path")
+    runs = [r for r in runs if r.get("path") == main]
     t = np.array([r[key] for r in runs])
     a = np.column_stack([np.ones(t.size), [r["tokens"] for r in runs],
                          [r["candidates"] for r in runs]]).astype(float)
@@ -66,12 +72,13 @@ def fit_cost_model(runs, *, key="seconds"):
 
 
 def _markdown(runs, fit, key="seconds"):
-    lines = [f"| R | V | tokens | wall s | CPU s | model ({key}) | ns/token |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [f"| R | V | tokens | path | wall s | CPU s | model ({key}) | ns/token |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in runs:
         pred = fit["fixed_s"] + fit["per_token_s"] * r["tokens"] + fit["per_candidate_s"] * r["candidates"]
-        lines.append(f"| {r['R']} | {r['V']} | {r['tokens']:,} | {r['seconds']:.4g} | "
-                     f"{r['cpu_seconds']:.4g} | {pred:.4g} | {1e9 * r[key] / r['tokens']:.1f} |")
+        lines.append(f"| {r['R']} | {r['V']} | {r['tokens']:,} | {r.get('path', '')} | "
+                     f"{r['seconds']:.4g} | {r['cpu_seconds']:.4g} | {pred:.4g} | "
+                     f"{1e9 * r[key] / r['tokens']:.1f} |")
     lines.append("")
     lines.append(f"fit: t0 = {1e3 * fit['fixed_s']:.3g} ms, a = {1e9 * fit['per_token_s']:.3g} ns/token, "
                  f"b = {1e9 * fit['per_candidate_s']:.3g} ns/token-candidate "

@@ -75,10 +75,16 @@ class Optimizer(NamedTuple):
         ``init(params) -> state``.
     update : callable
         ``update(grad, state, params=None) -> (step, new_state)``.
+    spec : tuple or None
+        What the transform computes, for compiled training loops that run it without
+        calling ``update``: ``("scale", c)``, ``("project_l2_ball", radius)`` or
+        ``("chain", (spec, ...))``; ``None`` for the other transforms (they always run
+        through ``update``).
     """
 
     init: Callable
     update: Callable
+    spec: tuple | None = None
 
 
 class EmptyState(NamedTuple):
@@ -164,7 +170,7 @@ def scale(factor):
     def update(grad, state, params=None):
         return c * grad, state
 
-    return Optimizer(_empty_init, update)
+    return Optimizer(_empty_init, update, ("scale", c))
 
 
 def scale_by_norm(lam):
@@ -305,7 +311,7 @@ def project_l2_ball(radius=1.0):
         p = _needs_params(params, "project_l2_ball")
         return _l2_projection(p + step, radius) - p, state
 
-    return Optimizer(_empty_init, update)
+    return Optimizer(_empty_init, update, ("project_l2_ball", radius))
 
 
 def project_box(low=-1.0, high=1.0):
@@ -377,7 +383,8 @@ def chain(*transforms):
             new_states.append(s)
         return grad, tuple(new_states)
 
-    return Optimizer(init, update)
+    specs = tuple(t.spec for t in transforms)
+    return Optimizer(init, update, None if None in specs else ("chain", specs))
 
 
 # ----------------------------------------------------------------------------- aliases

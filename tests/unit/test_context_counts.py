@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import simulations.learners.training as training
+import simulations.learners.scores as scores
 from simulations.learners.training import ScoreEngine
 from theory.models import TabularFeatures
 
@@ -37,12 +37,12 @@ def test_counts_equal_brute_force(seed, vocab, horizon, prompts, kind, lead, wei
     x = rng.integers(0, prompts, size=lead + (4,))
     y = rng.integers(0, vocab, size=lead + (4, horizon)).astype(np.uint8 if uint8 else np.int64)
     w = rng.random(y.shape) if weighted else None
-    old = training._COUNT_BLOCK
-    training._COUNT_BLOCK = block * 4 * horizon
+    old = scores._COUNT_BLOCK
+    scores._COUNT_BLOCK = block * 4 * horizon
     try:
         got = engine.context_token_counts(x, y, w)
     finally:
-        training._COUNT_BLOCK = old
+        scores._COUNT_BLOCK = old
     want = brute_force(engine, x, y, w)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

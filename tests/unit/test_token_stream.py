@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import log_softmax
 
-import simulations.learners.training as training
+import simulations.learners.stream as stream_module
 from simulations.learners.training import DataStream
 from theory.models import MarkovModel, _chain, markov
 
@@ -107,8 +107,8 @@ def test_stream_tokens_equal_reference(seed, vocab, horizon, prompts, homogeneou
     stream = DataStream(model, "tokens")
     x = stream.prompts(shape, rng)
     want = reference_stream_tokens(stream, x, np.random.Generator(bitgen(seed)))
-    old_block = training._TOKEN_BLOCK
-    training._TOKEN_BLOCK = block * horizon           # blocks of `block` sequences
+    old_block = stream_module._TOKEN_BLOCK
+    stream_module._TOKEN_BLOCK = block * horizon           # blocks of `block` sequences
     try:
         for name in KERNELS:
             with kernel(name):
@@ -116,7 +116,7 @@ def test_stream_tokens_equal_reference(seed, vocab, horizon, prompts, homogeneou
             assert got.dtype == want.dtype and got.shape == want.shape
             np.testing.assert_array_equal(got, want, err_msg=name)
     finally:
-        training._TOKEN_BLOCK = old_block
+        stream_module._TOKEN_BLOCK = old_block
 
 
 @pytest.mark.parametrize("name", KERNELS)

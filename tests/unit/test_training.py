@@ -209,7 +209,7 @@ def test_validation():
     with pytest.raises(ValueError, match="`T`"):
         train_one_pass(inst.model_class, inst.data, opt, T=0, rng=rng)
     with pytest.raises(TypeError, match="`rng`"):
-        train_one_pass(inst.model_class, inst.data, opt, T=3, rng=0)
+        train_one_pass(inst.model_class, inst.data, opt, T=3, rng=0.5)
     with pytest.raises(ValueError, match="counts"):
         m = _random_model(1, H=8)
         train_one_pass(m, m, opt, T=3, rng=rng, stream="counts")

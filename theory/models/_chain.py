@@ -17,15 +17,20 @@ When numba is installed (the ``fast`` extra), :func:`compiled_kernel` returns a 
 kernel that walks the chains directly in either layout (no transpose); it makes the same
 comparisons, so the tokens are identical (``tests/unit/test_token_stream.py`` checks both
 paths against a reference).  ``COVERAGE_PRINCIPLE_NUMBA=0`` disables it.
+:func:`compiled_module` gives the whole kernel module, which also holds the kernels that
+sample and count in one pass for one-pass SGD (:mod:`simulations.learners._sgd_loop`), one
+of them stepping numpy's ``PCG64`` inline (:func:`pcg64_lanes` gives its state and jump
+table).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
 
-__all__ = ["cdf_thresholds", "chain_tokens", "compiled_kernel"]
+__all__ = ["cdf_thresholds", "chain_tokens", "compiled_kernel", "compiled_module", "pcg64_lanes"]
 
 #: Environment variable that disables the compiled kernel when set to ``0``.
 ENV_VAR = "COVERAGE_PRINCIPLE_NUMBA"
@@ -37,25 +42,73 @@ MIN_COMPILED_TOKENS = 1 << 17
 _KERNEL = None                          # None: not looked up yet; False: unavailable
 
 
-def compiled_kernel(n_tokens=None):
-    """The numba kernel of :mod:`theory.models._chain_numba`, or ``None``.
+def compiled_module(n_tokens=None):
+    """The module :mod:`theory.models._chain_numba` (numba kernels), or ``None``.
 
     ``None`` when numba is not installed, when the environment variable
     ``COVERAGE_PRINCIPLE_NUMBA`` is ``0``, when compilation fails, or when the call draws
     fewer than :data:`MIN_COMPILED_TOKENS` tokens (``n_tokens``).  Looked up once per
     process; numba is imported only here, so users without it (or with small calls) pay
-    nothing.
+    nothing.  Other compiled kernels of the package (the fused training loop) follow the
+    same switch.
     """
     global _KERNEL
     if os.environ.get(ENV_VAR, "1") == "0" or (n_tokens is not None and n_tokens < MIN_COMPILED_TOKENS):
         return None
     if _KERNEL is None:
         try:
-            from ._chain_numba import chain_kernel
-            _KERNEL = chain_kernel
+            from . import _chain_numba
+            _KERNEL = _chain_numba
         except Exception:                                   # not installed, or cannot compile
             _KERNEL = False
     return _KERNEL or None
+
+
+def compiled_kernel(n_tokens=None):
+    """The compiled chain kernel ``_chain_numba.chain_kernel``, or ``None`` (see :func:`compiled_module`)."""
+    mod = compiled_module(n_tokens)
+    return None if mod is None else mod.chain_kernel
+
+
+_MASK64 = (1 << 64) - 1
+#: The LCG multiplier of numpy's ``PCG64``.
+_PCG64_MULT = 0x2360ED051FC65DA44385DF649FCCF645
+
+
+def _lcg_jump(steps, inc):
+    """``(A, C)`` with ``state_{t + steps} = A state_t + C mod 2^128`` for ``PCG64``'s LCG."""
+    acc_mult, acc_plus, mult, plus = 1, 0, _PCG64_MULT, inc
+    while steps:
+        if steps & 1:
+            acc_mult = acc_mult * mult & ((1 << 128) - 1)
+            acc_plus = (acc_plus * mult + plus) & ((1 << 128) - 1)
+        plus = (mult + 1) * plus & ((1 << 128) - 1)
+        mult = mult * mult & ((1 << 128) - 1)
+        steps >>= 1
+    return acc_mult, acc_plus
+
+
+@functools.lru_cache(maxsize=64)
+def _jump_table(length, inc, lanes):
+    rows = [_lcg_jump(i * length, inc) for i in range(lanes)] + [_lcg_jump(lanes * length, inc)]
+    return np.array([(a >> 64, a & _MASK64, c >> 64, c & _MASK64) for a, c in rows], dtype=np.uint64)
+
+
+def pcg64_lanes(rng, length, lanes):
+    """``(pcg, jumps)`` for :func:`theory.models._chain_numba.chain_counts_pcg_kernel`, or ``None``.
+
+    ``None`` unless ``rng`` is a ``Generator`` on numpy's ``PCG64`` (the default): ``pcg`` its
+    current state and increment, ``jumps`` the LCG advances by ``i * length`` (``i <
+    lanes``) and ``lanes * length`` steps.  The caller advances ``rng.bit_generator`` by
+    the number of doubles the kernel drew.
+    """
+    bg = rng.bit_generator
+    if type(bg) is not np.random.PCG64:
+        return None
+    st = bg.state["state"]
+    s, inc = int(st["state"]), int(st["inc"])
+    pcg = np.array([s >> 64, s & _MASK64, inc >> 64, inc & _MASK64], dtype=np.uint64)
+    return pcg, _jump_table(int(length), inc, int(lanes))
 
 
 def cdf_thresholds(cdf):
