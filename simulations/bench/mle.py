@@ -70,11 +70,11 @@ def finite_class_grid(ctx):
 
 @workload("mle/sample-replicates")
 def sample_replicates_row(ctx):
-    from simulations.learners.mle import _as_markov, sample_replicates
+    from simulations.learners.mle import as_markov_model, sample_replicates
     from theory.instances import finite_ladder_class
 
     H = 16
-    data = _as_markov(finite_ladder_class(n_levels=12, horizon=H, ratio=10.0).data)
+    data = as_markov_model(finite_ladder_class(n_levels=12, horizon=H, ratio=10.0).data)
     n, reps = (2000, 50) if ctx.quick else (10_000, 200)
     out = {}
 

@@ -37,7 +37,6 @@ from simulations.learners.mle.mixture import MixtureMLEResult, mixture_mle
 
 #: Former private name of :func:`~simulations.learners.mle.data.as_markov_model`, kept for
 #: callers not yet moved to the public name.
-_as_markov = as_markov_model
 
 __all__ = [
     "TIE_BREAKS",
