@@ -140,7 +140,7 @@ def nsgd_conditions(*, eta, lam, B, N, K, T, sigma_sq, cov_T=None, capped=True, 
     eta, lam, s2 = (np.atleast_1d(np.asarray(v, float)) for v in (eta, lam, sigma_sq))
     M = float(np.log(N))
     cap = 1.0 / (128.0 * B)
-    rate = normalized_sgd_coverage_rate(T, K, N, s2, B)
+    rate = normalized_sgd_coverage_rate(T, N=N, sigma_sq=s2, B=B, K=K)
     bias = B / (K * M)
     note = cap_note if not capped else ""
     out = [

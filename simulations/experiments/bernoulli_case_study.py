@@ -218,7 +218,7 @@ def plot(config, records, out_dir):
     n = np.array([r["n"] for r in recs], dtype=float)
     series = {f"N = {N:g} (exact, worst p*)": np.array([r["exact_quantile_worst"][j] for r in recs])
               for j, N in enumerate(config.N_values)}
-    series["log(1/delta)/n (rate shape)"] = bernoulli_coverage_rate(n, config.delta)
+    series["log(1/delta)/n (rate shape)"] = bernoulli_coverage_rate(n, delta=config.delta)
     fixed = np.array([r["exact_quantile_fixed"][0] for r in recs])
     series[f"N = 2, fixed p* = {config.p_star} (exact)"] = np.where(fixed > 0, fixed, np.nan)
     paths = [line_plot(n, series, xlabel="n", ylabel=f"{1 - config.delta:g}-quantile of Cov_N",

@@ -312,8 +312,8 @@ def claims(config, records):
     """Claims of the tournament guarantees (rules of :mod:`simulations.claims`)."""
     conf = 1 - config.delta
     bound_recs = [r for r in records if r["setting"] in ("random", "checkpoints", "missing")]
-    rates = [float(tournament_coverage_rate(r["N"], r["a"], r["best_cov_Na"], r["K"], r["n"], config.delta))
-             for r in bound_recs]
+    rates = [float(tournament_coverage_rate(r["n"], N=r["N"], a=r["a"], class_size=r["K"],
+                                            best_coverage=r["best_cov_Na"], delta=config.delta)) for r in bound_recs]
     rnd = [_within(r["cov_random"], C_MAX * rt) for r, rt in zip(bound_recs, rates)]
     # A cell can refute the bound only if C_MAX x rate < 1 and the class holds candidates that break
     # it: decided by the data-blind control (a uniformly random pick), never by the tournament.
@@ -364,7 +364,7 @@ def claims(config, records):
                       "version, no power computation; passed with slope -0.960 in the full preset)")))
 
     off = sorted((r for r in records if r["setting"] == "offset"), key=lambda r: r["n"])
-    rate = [float(offset_tournament_coverage_rate(r["K"], r["n"], config.delta)) for r in off]
+    rate = [float(offset_tournament_coverage_rate(r["n"], class_size=r["K"], delta=config.delta)) for r in off]
     labels = [f"n={r['n']} ({kind})" for kind in ("exact on-policy term", "sampled on-policy term") for r in off]
     counts = ([_within(r["cov_offset"], C_MAX * rt) for r, rt in zip(off, rate)]
               + [_within(r["cov_offset_sampled"], C_MAX * rt) for r, rt in zip(off, rate)])
@@ -415,8 +415,8 @@ def plot(config, records, out_dir):
     miss = sorted((r for r in records if r["setting"] == "missing"), key=lambda r: r["n"])
     n = np.array([r["n"] for r in miss], dtype=float)
     q = lambda key, rs: np.array([np.quantile(r[key], 1 - config.delta) for r in rs])  # noqa: E731
-    rate = np.array([float(tournament_coverage_rate(r["N"], r["a"], r["best_cov_Na"], r["K"], r["n"], config.delta))
-                     for r in miss])
+    rate = np.array([float(tournament_coverage_rate(r["n"], N=r["N"], a=r["a"], class_size=r["K"],
+                                                    best_coverage=r["best_cov_Na"], delta=config.delta)) for r in miss])
     paths.append(line_plot(n, {"tournament": q("cov_tournament", miss), "min cross-entropy": q("cov_min_ce", miss),
                                "rate shape (C = 1)": rate},
                            xlabel="held-out n", ylabel=f"{1 - config.delta:g}-quantile of Cov_(N^(1+a))",
@@ -424,7 +424,8 @@ def plot(config, records, out_dir):
                            path=out_dir / "tournament_missing_mass.png"))
     off = sorted((r for r in records if r["setting"] == "offset"), key=lambda r: r["n"])
     n = np.array([r["n"] for r in off], dtype=float)
-    rate = np.array([float(offset_tournament_coverage_rate(r["K"], r["n"], config.delta)) for r in off])
+    rate = np.array([float(offset_tournament_coverage_rate(r["n"], class_size=r["K"], delta=config.delta))
+                     for r in off])
     floor = 1e-6
     paths.append(line_plot(n, {"simple tournament": np.maximum(q("cov_tournament", off), floor),
                                "offset tournament": np.maximum(q("cov_offset", off), floor),
