@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.validation import as_finite_array, check_int, readonly
+from theory.validation import as_finite_array, check_int, check_rng, readonly
 from simulations.learners.optimizers import apply_updates
 
 __all__ = ["Trajectory", "train_with_checkpoints", "online_sampler", "dataset_sampler"]
@@ -147,7 +147,7 @@ def train_with_checkpoints(model, sampler, optimizer, *, steps, batch, checkpoin
         Mini-batch size.
     checkpoint_steps : array_like of int
         Update counts in ``[0, steps]`` at which to record the parameters.
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Source of randomness (passed to ``sampler``).
     theta0 : array_like, optional
         Initial parameters (default ``model.theta``).
@@ -175,8 +175,7 @@ def train_with_checkpoints(model, sampler, optimizer, *, steps, batch, checkpoin
     ckpt = np.unique(np.asarray(checkpoint_steps, dtype=np.int64))
     if ckpt.size == 0 or ckpt.min() < 0 or ckpt.max() > steps:
         raise ValueError(f"`checkpoint_steps` must lie in [0, {steps}].")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("`rng` must be a numpy.random.Generator.")
+    rng = check_rng(rng)
     theta = np.array(as_finite_array(model.theta if theta0 is None else theta0, "theta0"), dtype=float)
     paired = theta.ndim == 2
     state = optimizer.init(theta)

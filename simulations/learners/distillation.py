@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.validation import as_float_array, check_real
+from theory.validation import as_float_array, check_real, check_rng
 
 from .optimizers import apply_updates
 from .training import (DataStream, ScoreEngine, TrainResult, _chunk_size, _Recorder, _schedule,
@@ -154,7 +154,7 @@ def prefix_counts(counts, m, rng):
         Total token counts of each sequence.
     m : (...) array_like of int
         Prefix lengths, ``0 <= m <= counts.sum(-1)``.
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
 
     Returns
     -------
@@ -165,6 +165,7 @@ def prefix_counts(counts, m, rng):
     >>> prefix_counts([[2, 0, 3]], [5], np.random.default_rng(0))
     array([[2, 0, 3]])
     """
+    rng = check_rng(rng)
     n = np.asarray(counts, dtype=np.int64)
     left = np.array(m, dtype=np.int64, copy=True)
     out = np.zeros_like(n)
@@ -204,7 +205,7 @@ def train_distillation(model, teacher, optimizer, *, N, T, rng, method="tokens",
         Coverage threshold ``> 1``; the budget is :math:`A = \log N`.
     T : int
         Number of steps.
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Source of randomness.
     method : {"tokens", "counts"}
         Token-by-token weights, or the i.i.d.-token counts path.
@@ -229,6 +230,7 @@ def train_distillation(model, teacher, optimizer, *, N, T, rng, method="tokens",
     (2, 2)
     """
     N = check_real(N, "N", low=1.0, low_open=True)
+    rng = check_rng(rng)
     if kwargs.get("level", "sequence") != "sequence":
         raise ValueError("distillation is a sequence-level method (`level` must be 'sequence').")
     if method == "counts":
@@ -242,8 +244,7 @@ def train_distillation(model, teacher, optimizer, *, N, T, rng, method="tokens",
 def _train_iid(model, data, optimizer, *, A, T, rng, batch=1, replicates=None, log_every=None,
                log_steps=None, average_at=None, iterate_metric=None, level="sequence"):
     theta, T, K = _train_iv(model, data, optimizer, T, batch, level, replicates)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("`rng` must be a numpy.random.Generator.")
+    rng = check_rng(rng)
     engine = ScoreEngine(model.features, data)
     if not engine.iid:
         raise ValueError("method='counts' needs features that give i.i.d. tokens given the prompt.")

@@ -118,3 +118,23 @@ def test_legacy_positional_keeps_the_signature_and_docstring():
     f = rates.sgd_step_size
     assert str(inspect.signature(f)) == "(T, *, H, sigma_sq, B)"
     assert "sigma_sq : array_like" in f.__doc__ and "%(" not in f.__doc__
+
+
+# ----------------------------------------------------------------------------- one name per thing
+def test_projection_function_and_transform_have_different_names():
+    """``theory.models.projection_*`` are array functions; ``optimizers.project_*`` are transforms."""
+    import theory.models as tm
+    from simulations.learners import optimizers
+
+    assert "projection_l2_ball" in tm.__all__ and "project_l2_ball" not in tm.__all__
+    assert "project_l2_ball" in optimizers.__all__ and "projection_l2_ball" not in optimizers.__all__
+    theta = np.array([[3.0, 4.0], [0.1, 0.2]])
+    np.testing.assert_allclose(tm.projection_l2_ball(theta, 1.0), [[0.6, 0.8], [0.1, 0.2]], rtol=1e-15)
+    for old, new, args in [("project_l2_ball", "projection_l2_ball", (theta, 1.0)),
+                           ("project_box", "projection_box", (theta, -1.0, 0.5))]:
+        with pytest.warns(DeprecationWarning, match=rf"theory\.models\.{old} is deprecated.*{new}") as rec:
+            got = getattr(tm, old)(*args)
+        assert rec[0].filename == __file__
+        np.testing.assert_array_equal(got, getattr(tm, new)(*args))
+        from theory.models import projection
+        assert getattr(projection, old) is getattr(tm, old)
