@@ -117,16 +117,19 @@ def reordered(old, new, *, is_old_order):
     new : tuple of str
         The same names in the new order (the decorated function's signature).
     is_old_order : callable
-        ``is_old_order(first, second) -> bool``: ``True`` only when the two leading positional
-        arguments can be read in the former order only (decided from their types).
+        ``is_old_order(first, second) -> bool or None`` on the two leading positional
+        arguments: ``True`` when they can be read in the former order only, ``False`` when in
+        the new order only, ``None`` when their types cannot tell.
 
     Returns
     -------
     callable
-        A decorator.  When the two leading positional arguments are in the former order, they
-        are swapped and a ``DeprecationWarning`` names the new call; otherwise the call is
-        passed through unchanged (so a call whose order the types cannot tell is read in the
-        new order).
+        A decorator.  Former order: the arguments are swapped and a ``DeprecationWarning``
+        names the new call.  New order, or fewer than two positional arguments: the call
+        passes through unchanged.  Undecidable: the call is read in the new order and a
+        ``FutureWarning`` (shown to every user, unlike a ``DeprecationWarning``) says so and
+        how to silence it (pass the second argument by keyword), since a call written for
+        the former order would otherwise give another number without a word.
     """
     if sorted(old) != sorted(new) or len(old) != 2:
         raise ValueError("`old` and `new` must be the same two names.")
@@ -134,13 +137,21 @@ def reordered(old, new, *, is_old_order):
     def decorate(func):
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            if len(args) >= 2 and is_old_order(args[0], args[1]):
+            verdict = is_old_order(args[0], args[1]) if len(args) >= 2 else False
+            if verdict:
                 warnings.warn(
                     f"{func.__name__}({old[0]}, {old[1]}, ...) is deprecated: the order is now "
                     f"{func.__name__}({new[0]}, {new[1]}, ...) (the reference distribution first); "
                     f"the old order will stop working in the next release.",
                     DeprecationWarning, stacklevel=2)
                 args = (args[1], args[0]) + tuple(args[2:])
+            elif verdict is None:
+                warnings.warn(
+                    f"{func.__name__}() now takes ({new[0]}, {new[1]}, ...), formerly ({old[0]}, {old[1]}, "
+                    f"...), and the types of these two arguments cannot tell the orders apart: they "
+                    f"are read as ({new[0]}, {new[1]}).  Pass {new[1]}= by keyword "
+                    f"({func.__name__}({new[0]}, {new[1]}=..., ...)) to silence this warning.",
+                    FutureWarning, stacklevel=2)
             return func(*args, **kwargs)
 
         return wrapper

@@ -69,7 +69,7 @@ def run_coverage(instance, optimizer, *, T, rng, replicates, N_values, average_a
     common = dict(T=T, rng=rng, replicates=replicates, batch=batch, log_every=log_every,
                   average_at=average_at, iterate_metric=metric)
     if distill_N is not None:
-        res = train_distillation(instance.model_class, instance.data, optimizer, N=distill_N,
+        res = train_distillation(instance.data, model=instance.model_class, optimizer=optimizer, N=distill_N,
                                  method="counts", **common)
     else:
         if stream == "auto" and batch > 1 and level == "sequence":

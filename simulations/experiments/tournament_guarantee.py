@@ -245,11 +245,11 @@ def _run_checkpoints(config, N, a, rng):
     ftr = figure1_finetune_task(prompts_per_class=128, seed=s[1], feature_groups=g)
     val = figure1_finetune_task(prompts_per_class=64, seed=s[2], feature_groups=g)
     x, y = pre.data.sample(8000, rng=rng)
-    th = train_with_checkpoints(pre.model(np.zeros(pre.dim)), dataset_sampler(x, y), adam(0.05),
+    th = train_with_checkpoints(dataset_sampler(x, y), pre.model(np.zeros(pre.dim)), adam(0.05),
                                 steps=config.checkpoint_steps, batch=64,
                                 checkpoint_steps=[config.checkpoint_steps], rng=rng).thetas[-1]
     ck = np.unique(np.r_[0, np.geomspace(1, config.checkpoint_steps, 24).astype(int)])
-    traj = train_with_checkpoints(ftr.model(th), online_sampler(ftr.data), adam(0.01),
+    traj = train_with_checkpoints(online_sampler(ftr.data), ftr.model(th), adam(0.01),
                                   steps=config.checkpoint_steps, batch=64, checkpoint_steps=ck, rng=rng)
     models = val.model(traj.thetas)
     cov = val.evaluate(models, [N ** (1 + a), N ** a])["coverage"]

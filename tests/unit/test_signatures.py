@@ -138,3 +138,60 @@ def test_projection_function_and_transform_have_different_names():
         np.testing.assert_array_equal(got, getattr(tm, new)(*args))
         from theory.models import projection
         assert getattr(projection, old) is getattr(tm, old)
+
+
+# ----------------------------------------------------------------------------- data first
+def _k7():
+    from theory.instances import lemma_k7
+    return lemma_k7(8, B=8.0, B_bar=4.0, mu_plus=0.5)
+
+
+def _distill(*args, **kwargs):
+    from simulations.learners.distillation import train_distillation
+    from simulations.learners.optimizers import sgd
+    return train_distillation(*args, optimizer=sgd(0.05), N=8.0, T=6, rng=3, **kwargs).final_theta
+
+
+def test_train_distillation_takes_the_teacher_first():
+    inst = _k7()
+    teacher_markov = inst.data.as_markov()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        new = _distill(teacher_markov, inst.model_class, replicates=2)
+        keyword = _distill(inst.data, model=inst.model_class, replicates=2)     # ALM teacher, by keyword
+    # former order, told apart by type (a Markov model cannot be the student): swapped, with a warning
+    with pytest.warns(DeprecationWarning, match=r"train_distillation\(teacher, model, \.\.\.\)") as rec:
+        old = _distill(inst.model_class, teacher_markov, replicates=2)
+    assert rec[0].filename == __file__
+    np.testing.assert_array_equal(old, new)
+    # a batched student cannot be the teacher either
+    batched = inst.model_class.replace(theta=np.zeros((2, inst.model_class.dim)))
+    with pytest.warns(DeprecationWarning):
+        old = _distill(batched, inst.data)
+    np.testing.assert_array_equal(old, keyword)
+    # two unbatched linear models: undecidable, read in the new order, and said so
+    with pytest.warns(FutureWarning, match="cannot tell"):
+        ambiguous = _distill(inst.data, inst.model_class, replicates=2)
+    np.testing.assert_array_equal(ambiguous, keyword)
+    assert not np.array_equal(new, np.zeros_like(new))          # the comparison is not vacuous
+
+
+def test_train_with_checkpoints_takes_the_data_first():
+    from simulations.learners.checkpoints import online_sampler, train_with_checkpoints
+    from simulations.learners.optimizers import sgd
+    from theory.instances import prop_3_2_kl_lower_bound
+    data = prop_3_2_kl_lower_bound(10, 4).data
+    kw = dict(steps=5, batch=4, checkpoint_steps=[0, 5], rng=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        new = train_with_checkpoints(online_sampler(data, buffer=64), data.replace(theta=[0.0]), sgd(0.1), **kw)
+    with pytest.warns(DeprecationWarning, match=r"train_with_checkpoints\(sampler, model"):
+        old = train_with_checkpoints(data.replace(theta=[0.0]), online_sampler(data, buffer=64), sgd(0.1), **kw)
+    np.testing.assert_array_equal(old.thetas, new.thetas)
+    assert not np.array_equal(new.thetas[0], new.thetas[-1])
+
+
+def test_reordered_needs_the_same_two_names():
+    from theory.deprecation import reordered
+    with pytest.raises(ValueError, match="same two names"):
+        reordered(("a", "b"), ("a", "c"), is_old_order=lambda x, y: False)

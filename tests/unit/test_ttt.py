@@ -147,4 +147,4 @@ def test_validation():
     with pytest.raises(ValueError, match="share"):
         dec.exact_log_ratio(lemma_k7(5, B=64.0, B_bar=2.0, mu_plus=0.5).data)
     with pytest.raises(TypeError, match="`rng`"):
-        dec.sample(3, rng=1)
+        dec.sample(3, rng=1.5)
