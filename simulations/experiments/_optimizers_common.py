@@ -74,7 +74,7 @@ def run_coverage(instance, optimizer, *, T, rng, replicates, N_values, average_a
     else:
         if stream == "auto" and batch > 1 and level == "sequence":
             stream = PooledCountsStream(instance.data, batch)
-        res = train_one_pass(instance.model_class, instance.data, optimizer, level=level,
+        res = train_one_pass(data=instance.data, model=instance.model_class, optimizer=optimizer, level=level,
                              stream=stream, **common)
     n = len(N_values)
     out = {

@@ -141,7 +141,7 @@ def run_task(config, task, *, rng):
     # early iterates, where the quantities change fastest, are sampled densely); weights = widths/T
     steps = (edges[:-1] + rng_t.random((R, n)) * np.diff(edges)).astype(np.int64)
     logged = np.unique(steps)
-    res = train_one_pass(inst.model_class, inst.data, opt, T=config.T, rng=rng_train,
+    res = train_one_pass(data=inst.data, model=inst.model_class, optimizer=opt, T=config.T, rng=rng_train,
                          replicates=R, level="token", log_steps=logged, track_token_kl=True)
     idx = np.searchsorted(res.steps, steps)                                # (R, n)
     thetas = res.thetas[np.arange(R)[:, None], idx].reshape(R * n, -1)    # (R*n, d)

@@ -78,7 +78,8 @@ def test_pooled_stream_gives_the_minibatch_mean_score():
     stream = Rec(inst.data, K)
     theta0 = np.array([[0.1, -0.2], [0.0, 0.3], [0.2, 0.2]])
     model = inst.model_class.replace(theta=theta0)
-    res = train_one_pass(model, inst.data, sgd(0.01), T=1, rng=np.random.default_rng(0), batch=K, stream=stream)
+    res = train_one_pass(data=inst.data, model=model, optimizer=sgd(0.01), T=1, rng=np.random.default_rng(0), batch=K,
+                         stream=stream)
     x, c = stream.last
     table = inst.data.features.table[:, 0, -1]                                # (X, V, d)
     g = count_scores(table, theta0, x[0], c[0]) * x.shape[-1] / K          # sum over slots / K
@@ -175,7 +176,7 @@ def test_counts_path_reads_the_vanilla_counts_stream(monkeypatch):
         return draw
 
     monkeypatch.setattr(DataStream, "draw", recorder("vanilla"))
-    train_one_pass(inst.model_class, inst.data, sgd(0.01), T=7, rng=np.random.default_rng(3), replicates=2,
+    train_one_pass(data=inst.data, model=inst.model_class, optimizer=sgd(0.01), T=7, rng=np.random.default_rng(3), replicates=2,
                    stream="counts")
     monkeypatch.setattr(distill_mod.DataStream, "draw", recorder("distill"))
     train_distillation(inst.data, model=inst.model_class, optimizer=sgd(0.01), N=8.0, T=7, rng=np.random.default_rng(3),
