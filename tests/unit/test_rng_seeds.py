@@ -128,15 +128,15 @@ def _train_distillation(rng):
     from simulations.learners.optimizers import chain, project_l2_ball, sgd
     from theory.instances import lemma_k7
     inst = lemma_k7(16, B=64.0, B_bar=4.0, mu_plus=0.5)
-    return train_distillation(inst.model_class, inst.data, chain(sgd(0.01), project_l2_ball(1.0)), N=8.0, T=20,
-                              rng=rng, replicates=2).final_theta
+    return train_distillation(inst.data, model=inst.model_class, optimizer=chain(sgd(0.01), project_l2_ball(1.0)),
+                              N=8.0, T=20, rng=rng, replicates=2).final_theta
 
 
 def _train_with_checkpoints(rng):
     from simulations.learners.checkpoints import online_sampler, train_with_checkpoints
     from simulations.learners.optimizers import sgd
     data = _data()
-    return train_with_checkpoints(data.replace(theta=[0.0]), online_sampler(data, buffer=64), sgd(0.1), steps=5, batch=4,
+    return train_with_checkpoints(online_sampler(data, buffer=64), data.replace(theta=[0.0]), sgd(0.1), steps=5, batch=4,
                                   checkpoint_steps=[5], rng=rng).thetas
 
 
