@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from theory.validation import as_finite_array, check_int, check_real
+from theory.validation import as_finite_array, check_int, check_real, check_rng
 from theory.intervals import clopper_pearson
 
 __all__ = ["RateFit", "loglog_fit", "loglog_fit_draws", "stratified_bootstrap", "binomial_interval", "bonferroni",
@@ -166,7 +166,7 @@ def loglog_fit(x, y_replicates, *, level=0.95, n_boot=2000, rng, statistic="mean
         Confidence level in (0, 1) of the bootstrap and Theil--Sen intervals.
     n_boot : int
         Number of bootstrap resamples (>= 100).
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Source of the bootstrap resampling.
     statistic : {"mean", "quantile"}
         Per-``x`` summary that the claim is about (fit the mean for claims on expectations).
@@ -234,8 +234,7 @@ def loglog_fit_draws(x, y_replicates, *, level=0.95, n_boot=2000, rng, statistic
     >>> draws.shape, bool(abs(fit.slope + 1) < 0.1)
     ((2000,), True)
     """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"`rng` must be a numpy.random.Generator, got {type(rng).__name__}.")
+    rng = check_rng(rng)
     level = check_real(level, "level", low=0, high=1, low_open=True, high_open=True)
     n_boot = check_int(n_boot, "n_boot", low=100)
     q = _statistic_iv(statistic, q)
@@ -291,7 +290,7 @@ def stratified_bootstrap(y_replicates, *, n_boot=2000, rng, statistic="mean", q=
         replacement within itself (the design is kept), as in :func:`loglog_fit`.
     n_boot : int
         Number of resamples (>= 100).
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
     statistic : {"mean", "quantile"}
     q : float, optional
         Quantile in (0, 1); required iff ``statistic == "quantile"``.
@@ -309,8 +308,7 @@ def stratified_bootstrap(y_replicates, *, n_boot=2000, rng, statistic="mean", q=
     >>> point.tolist(), draws.shape, bool((draws[:, 1] == 5).all())
     ([2.0, 5.0], (2000, 2), True)
     """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"`rng` must be a numpy.random.Generator, got {type(rng).__name__}.")
+    rng = check_rng(rng)
     n_boot = check_int(n_boot, "n_boot", low=100)
     q = _statistic_iv(statistic, q)
     try:

@@ -69,12 +69,12 @@ def run_coverage(instance, optimizer, *, T, rng, replicates, N_values, average_a
     common = dict(T=T, rng=rng, replicates=replicates, batch=batch, log_every=log_every,
                   average_at=average_at, iterate_metric=metric)
     if distill_N is not None:
-        res = train_distillation(instance.model_class, instance.data, optimizer, N=distill_N,
+        res = train_distillation(instance.data, model=instance.model_class, optimizer=optimizer, N=distill_N,
                                  method="counts", **common)
     else:
         if stream == "auto" and batch > 1 and level == "sequence":
             stream = PooledCountsStream(instance.data, batch)
-        res = train_one_pass(instance.model_class, instance.data, optimizer, level=level,
+        res = train_one_pass(data=instance.data, model=instance.model_class, optimizer=optimizer, level=level,
                              stream=stream, **common)
     n = len(N_values)
     out = {
@@ -140,7 +140,7 @@ def nsgd_conditions(*, eta, lam, B, N, K, T, sigma_sq, cov_T=None, capped=True, 
     eta, lam, s2 = (np.atleast_1d(np.asarray(v, float)) for v in (eta, lam, sigma_sq))
     M = float(np.log(N))
     cap = 1.0 / (128.0 * B)
-    rate = normalized_sgd_coverage_rate(T, K, N, s2, B)
+    rate = normalized_sgd_coverage_rate(T, N=N, sigma_sq=s2, B=B, K=K)
     bias = B / (K * M)
     note = cap_note if not capped else ""
     out = [

@@ -222,7 +222,7 @@ def plot(config, records, out_dir):
               for j, N in enumerate(config.N_values)}
     series[f"$N = 2$, fixed $p^\\star = {config.p_star}$ (exact)"] = np.array(
         [r["exact_quantile_fixed"][0] for r in recs])
-    series[r"$\log(1/\delta)/n$ (rate shape)"] = bernoulli_coverage_rate(n, config.delta)
+    series[r"$\log(1/\delta)/n$ (rate shape)"] = bernoulli_coverage_rate(n, delta=config.delta)
     fig = line_plot(n, series, xlabel="$n$", ylabel=f"${1 - config.delta:g}$-quantile of {COV.format(N='N')}",
                     title="Bernoulli MLE: coverage quantile against $n$", logx=True, logy=True,
                     styles={r"$\log(1/\delta)/n$ (rate shape)": "k--"})

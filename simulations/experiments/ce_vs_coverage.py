@@ -140,12 +140,12 @@ def run_task(config, task, *, rng):
     val = figure1_finetune_task(prompts_per_class=config.eval_prompts, seed=s[2], feature_groups=groups)
 
     x, y = pre.data.sample(config.pre_samples, rng=rng)
-    pre_traj = train_with_checkpoints(pre.model(np.zeros(pre.dim)), dataset_sampler(x, y),
+    pre_traj = train_with_checkpoints(dataset_sampler(x, y), pre.model(np.zeros(pre.dim)),
                                       adam(config.pre_lr), steps=config.pre_steps,
                                       batch=config.batch, checkpoint_steps=[config.pre_steps], rng=rng)
     theta_pre = pre_traj.thetas[-1]
     ck = np.unique(np.r_[0, np.geomspace(1, config.ft_steps, config.n_checkpoints).astype(int)])
-    traj = train_with_checkpoints(ftr.model(theta_pre), online_sampler(ftr.data), adam(config.ft_lr),
+    traj = train_with_checkpoints(online_sampler(ftr.data), ftr.model(theta_pre), adam(config.ft_lr),
                                   steps=config.ft_steps, batch=config.batch, checkpoint_steps=ck,
                                   rng=rng)
     models = val.model(traj.thetas)

@@ -108,10 +108,10 @@ def _instance(config, H):
 
 def _eta(config, method, H, s2):
     if method == "vanilla":
-        return float(sgd_step_size(config.T, H, config.B, s2))
+        return float(sgd_step_size(config.T, H=H, sigma_sq=s2, B=config.B))
     if method == "practical":
         return 1.0 / (2 * config.B ** 2)
-    return float(distillation_step_size(config.T, config.N, config.B, s2, proof=method == "proof"))
+    return float(distillation_step_size(config.T, N=config.N, sigma_sq=s2, B=config.B, proof=method == "proof"))
 
 
 def run_task(config, task, *, rng):
@@ -156,7 +156,7 @@ def _conditions(config, recs):
     A = np.log(config.N)
     eta = max(r["eta"] for r in recs)
     s2 = max(r["sigma_star_sq"] for r in recs)
-    stated = float(distillation_step_size(config.T, config.N, config.B, s2))
+    stated = float(distillation_step_size(config.T, N=config.N, sigma_sq=s2, B=config.B))
     return [
         condition("Assumption 2.1: pi_D = pi_theta* with theta* in Theta = B_2(1)", "theta* in B_2(1)", True),
         condition("Assumption 2.2: ||phi(x, y_1:h)|| <= B", f"B = {config.B:g}", True),
@@ -174,7 +174,7 @@ def claims(config, records):
     Hs = [r["H"] for r in d]
     T, B, N = config.T, config.B, config.N
     cond = _conditions(config, d)
-    rate = [float(distillation_coverage_rate(T, N, r["sigma_star_sq"], B)) for r in d]
+    rate = [float(distillation_coverage_rate(T, N=N, sigma_sq=r["sigma_star_sq"], B=B)) for r in d]
     dm, vm = [float(np.mean(_cov(r))) for r in d], [float(np.mean(_cov(r))) for r in v]
     pred = float(np.polyfit(np.log(Hs), np.log(rate), 1)[0])
     visits = [float(lemma_k7_distillation_visits(r["eta"], r["H"], B, N, start=r["start"])) for r in d]
@@ -187,7 +187,7 @@ def claims(config, records):
                  f"{_fmt(r['start'] for r in d)}; predicted = local slope of theory.rates.distillation_coverage_rate "
                  f"(unit constants) on the grid; rate by H {_fmt(rate)}; measured means {_fmt(dm)}; derived "
                  f"visits per prompt to cover {_fmt(visits)} (theory.instances.lemma_k7_distillation_visits)")))
-    rate_v = [float(sgd_coverage_rate(T, N, r["sigma_star_sq"], B, r["H"])) for r in v]
+    rate_v = [float(sgd_coverage_rate(T, N=N, H=r["H"], sigma_sq=r["sigma_star_sq"], B=B)) for r in v]
     out.append(exponent_claim(
         f"{NAME}/vanilla-linear-in-H-same-stream", "Prop. 5.1 (Eq. (9) ICLR / (15) arXiv; lower bound Eq. (16) arXiv)",
         "vanilla SGD (Prop. 5.1's step) on the same sequences: average-iterate Cov_N grows like the B^2 H/T term",

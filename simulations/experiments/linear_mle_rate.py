@@ -154,7 +154,7 @@ def _cov(rec, j):
 
 
 def _bound(rec, N):
-    return float(linear_mle_coverage_rate(rec["n"], N, rec["sigma2"], rec["Bsup"]))
+    return float(linear_mle_coverage_rate(rec["n"], N=N, sigma_sq=rec["sigma2"], B=rec["Bsup"]))
 
 
 def _energy(config, rec):

@@ -96,7 +96,7 @@ def claims(config, records):
     h0 = max(config.horizons)
     ns = np.array([n for n in config.ns if h0 / (n * logn) < 0.5], float)      # regime H/(n log N) < 1
     ratios = {f"n={n},H={h}": round(float(_get(records, n, h, "cov").mean()
-                                          / float(high_dim_coverage_lower_bound(n, h, config.N))), 4)
+                                          / float(high_dim_coverage_lower_bound(n, N=config.N, H=h))), 4)
               for n in config.ns for h in config.horizons}
     c = exponent_claim(
         f"{NAME}/slope-n", ref,
@@ -146,7 +146,7 @@ def plot(config, records, out_dir):
         series[key] = np.array([_get(records, n, h, "cov").mean() for n in config.ns])
         styles[key] = f"C{j}-o"
         key = f"$\\min(1, H/(n\\log N))$ (shape, $c = 1$), $H = {h}$"
-        series[key] = high_dim_coverage_lower_bound(ns, h, config.N)
+        series[key] = high_dim_coverage_lower_bound(ns, N=config.N, H=h)
         styles[key] = f"C{j}--"
     fig = line_plot(ns, series, xlabel="$n$", ylabel="exact coverage", logx=True, logy=True, styles=styles,
                     title=f"Prop. K.1: high-dimensional lower bound ($N = {config.N:g}$)")

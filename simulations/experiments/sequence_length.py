@@ -101,7 +101,7 @@ def run_task(config, task, *, rng):
     val = figure2_task(H, prompts_per_class=config.eval_prompts, seed=s[1])
     x, y = train.data.sample(config.n_train, rng=rng)
     ck = np.unique(np.r_[0, np.geomspace(1, config.steps, config.n_checkpoints).astype(int)])
-    traj = train_with_checkpoints(train.model(np.zeros(train.dim)), dataset_sampler(x, y),
+    traj = train_with_checkpoints(dataset_sampler(x, y), train.model(np.zeros(train.dim)),
                                   adam(config.lr), steps=config.steps, batch=config.batch,
                                   checkpoint_steps=ck, rng=rng)
     ev = val.evaluate(val.model(traj.thetas), [config.N])

@@ -158,10 +158,10 @@ def run_task(config, task, *, rng):
         inst = _instance(config, H)
         s2 = inst.data.sigma_star_sq()
         if p["part"] == "sgd":
-            eta, lam, K = float(sgd_step_size(T, H, config.B, s2)), None, 1
+            eta, lam, K = float(sgd_step_size(T, H=H, sigma_sq=s2, B=config.B)), None, 1
             opt = chain(sgd(eta), project_l2_ball(1.0))
         else:
-            eta, lam = (float(v) for v in normalized_sgd_parameters(T, config.N, config.B, s2))
+            eta, lam = (float(v) for v in normalized_sgd_parameters(T, N=config.N, sigma_sq=s2, B=config.B))
             K = config.nsgd_batch
             opt = chain(normalized_sgd(eta, lam), project_l2_ball(1.0))
         summary = run_coverage(inst, opt, T=T, rng=rng, replicates=R, N_values=(config.N,),
@@ -171,8 +171,8 @@ def run_task(config, task, *, rng):
     K = p["K"]
     inst = rare_token_instance(config.bias_H, config.bias_rate, config.bias_B)
     s2 = inst.data.sigma_star_sq()
-    eta, lam = (float(v) for v in normalized_sgd_parameters(config.bias_T, config.N,
-                                                            config.bias_B if p["capped"] else 0.0, s2))
+    eta, lam = (float(v) for v in normalized_sgd_parameters(config.bias_T, N=config.N, sigma_sq=s2,
+                                                            B=config.bias_B if p["capped"] else 0.0))
     opt = chain(normalized_sgd(eta, lam), project_box(-1.0, 1.0))
     summary = run_coverage(inst, opt, T=config.bias_T, rng=rng, replicates=R, N_values=(config.N,),
                            average_at=[config.bias_T], batch=K)
@@ -206,9 +206,10 @@ def claims(config, records):
     Hs = [r["H"] for r in ns]
     T, K, B, N = config.T, config.nsgd_batch, config.B, config.N
     s2 = [r["sigma_star_sq"] for r in ns]
-    rate = [float(normalized_sgd_coverage_rate(T, K, N, v, B)) for v in s2]
+    rate = [float(normalized_sgd_coverage_rate(T, N=N, sigma_sq=v, B=B, K=K)) for v in s2]
     means = [float(np.mean(_cov(r))) for r in ns]
-    explicit = [float(normalized_sgd_explicit_bound(T, K, N, v, B, r["eta"])) for v, r in zip(s2, ns)]
+    explicit = [float(normalized_sgd_explicit_bound(T, N=N, sigma_sq=v, B=B, K=K, eta=r["eta"]))
+                for v, r in zip(s2, ns)]
     cond = nsgd_conditions(eta=[r["eta"] for r in ns], lam=[r["lam"] for r in ns], B=B, N=N, K=K, T=T,
                            sigma_sq=s2, cov_T=[m * T for m in means])
     starts = _fmt(r["theta_init"][0] for r in ns)
@@ -227,7 +228,7 @@ def claims(config, records):
                  "factor of several hundred here.")))
 
     eta_v = [r["eta"] for r in vs]
-    rate_v = [float(sgd_coverage_rate(T, N, r["sigma_star_sq"], B, r["H"])) for r in vs]
+    rate_v = [float(sgd_coverage_rate(T, N=N, H=r["H"], sigma_sq=r["sigma_star_sq"], B=B)) for r in vs]
     means_v = [float(np.mean(_cov(r))) for r in vs]
     ucond = sgd_upper_conditions(eta=eta_v, H=Hs, B=B)
     out.append(exponent_claim(
@@ -315,8 +316,8 @@ def plot(config, records, out_dir):
     H = np.array([r["H"] for r in ns], float)
     mn, bn = mean_and_band([_cov(r) for r in ns])
     mv, bv = mean_and_band([_cov(r) for r in vs])
-    rate = np.array([float(normalized_sgd_coverage_rate(config.T, config.nsgd_batch, config.N,
-                                                        r["sigma_star_sq"], config.B)) for r in ns])
+    rate = np.array([float(normalized_sgd_coverage_rate(config.T, N=config.N, sigma_sq=r["sigma_star_sq"],
+                                                        B=config.B, K=config.nsgd_batch)) for r in ns])
     lab_n = f"normalized SGD ($K = {config.nsgd_batch}$, $\\eta = 1/(128B)$)"
     lab_v = r"vanilla SGD ($\eta = 1/(2HB^2)$)"
     lab_r = "Theorem 5.1 rate, unit constants (shape)"

@@ -131,7 +131,7 @@ def run_task(config, task, *, rng):
     name, H = task.params["instance"], task.params["H"]
     inst, proj, B = _instance(config, name, H)
     s2 = inst.data.sigma_star_sq()
-    eta = float(ttt_step_size(config.T, B, s2))
+    eta = float(ttt_step_size(config.T, sigma_sq=s2, B=B))
     opt = chain(sgd(eta), proj)
     rng_train, rng_t, rng_mc = rng.spawn(3)
     R = config.replicates
@@ -141,7 +141,7 @@ def run_task(config, task, *, rng):
     # early iterates, where the quantities change fastest, are sampled densely); weights = widths/T
     steps = (edges[:-1] + rng_t.random((R, n)) * np.diff(edges)).astype(np.int64)
     logged = np.unique(steps)
-    res = train_one_pass(inst.model_class, inst.data, opt, T=config.T, rng=rng_train,
+    res = train_one_pass(data=inst.data, model=inst.model_class, optimizer=opt, T=config.T, rng=rng_train,
                          replicates=R, level="token", log_steps=logged, track_token_kl=True)
     idx = np.searchsorted(res.steps, steps)                                # (R, n)
     thetas = res.thetas[np.arange(R)[:, None], idx].reshape(R * n, -1)    # (R*n, d)
@@ -232,7 +232,7 @@ def claims(config, records):
         recs = _by_instance(records, name)
         Hs = [r["H"] for r in recs]
         cond = _conditions(recs)
-        rate = [float(ttt_kl_rate(r["T"], r["sigma_star_sq"], r["B"])) for r in recs]
+        rate = [float(ttt_kl_rate(r["T"], sigma_sq=r["sigma_star_sq"], B=r["B"])) for r in recs]
         pred = float(np.polyfit(np.log(Hs), np.log(rate), 1)[0])
         ttt_kl = [_replicate_means(r, "ttt_kl", config) for r in recs]
         start = ("theta_0 = 0" if name == "prop-3.2" else
@@ -312,7 +312,7 @@ def plot(config, records, out_dir):
         H = np.array([r["H"] for r in recs], float)
         mt, bt = mean_and_band([_replicate_means(r, "ttt_kl", config) for r in recs])
         mp, bp = mean_and_band([_replicate_means(r, "proper_kl", config) for r in recs])
-        rate = np.array([float(ttt_kl_rate(r["T"], r["sigma_star_sq"], r["B"])) for r in recs])
+        rate = np.array([float(ttt_kl_rate(r["T"], sigma_sq=r["sigma_star_sq"], B=r["B"])) for r in recs])
         pos = mt > 0
         if pos.any():
             rate *= np.exp(np.mean(np.log(mt[pos])) - np.mean(np.log(rate[pos])))

@@ -245,11 +245,11 @@ def _run_checkpoints(config, N, a, rng):
     ftr = figure1_finetune_task(prompts_per_class=128, seed=s[1], feature_groups=g)
     val = figure1_finetune_task(prompts_per_class=64, seed=s[2], feature_groups=g)
     x, y = pre.data.sample(8000, rng=rng)
-    th = train_with_checkpoints(pre.model(np.zeros(pre.dim)), dataset_sampler(x, y), adam(0.05),
+    th = train_with_checkpoints(dataset_sampler(x, y), pre.model(np.zeros(pre.dim)), adam(0.05),
                                 steps=config.checkpoint_steps, batch=64,
                                 checkpoint_steps=[config.checkpoint_steps], rng=rng).thetas[-1]
     ck = np.unique(np.r_[0, np.geomspace(1, config.checkpoint_steps, 24).astype(int)])
-    traj = train_with_checkpoints(ftr.model(th), online_sampler(ftr.data), adam(0.01),
+    traj = train_with_checkpoints(online_sampler(ftr.data), ftr.model(th), adam(0.01),
                                   steps=config.checkpoint_steps, batch=64, checkpoint_steps=ck, rng=rng)
     models = val.model(traj.thetas)
     cov = val.evaluate(models, [N ** (1 + a), N ** a])["coverage"]
@@ -312,8 +312,8 @@ def claims(config, records):
     """Claims of the tournament guarantees (rules of :mod:`simulations.claims`)."""
     conf = 1 - config.delta
     bound_recs = [r for r in records if r["setting"] in ("random", "checkpoints", "missing")]
-    rates = [float(tournament_coverage_rate(r["N"], r["a"], r["best_cov_Na"], r["K"], r["n"], config.delta))
-             for r in bound_recs]
+    rates = [float(tournament_coverage_rate(r["n"], N=r["N"], a=r["a"], class_size=r["K"],
+                                            best_coverage=r["best_cov_Na"], delta=config.delta)) for r in bound_recs]
     rnd = [_within(r["cov_random"], C_MAX * rt) for r, rt in zip(bound_recs, rates)]
     # A cell can refute the bound only if C_MAX x rate < 1 and the class holds candidates that break
     # it: decided by the data-blind control (a uniformly random pick), never by the tournament.
@@ -364,7 +364,7 @@ def claims(config, records):
                       "version, no power computation; passed with slope -0.960 in the full preset)")))
 
     off = sorted((r for r in records if r["setting"] == "offset"), key=lambda r: r["n"])
-    rate = [float(offset_tournament_coverage_rate(r["K"], r["n"], config.delta)) for r in off]
+    rate = [float(offset_tournament_coverage_rate(r["n"], class_size=r["K"], delta=config.delta)) for r in off]
     labels = [f"n={r['n']} ({kind})" for kind in ("exact on-policy term", "sampled on-policy term") for r in off]
     counts = ([_within(r["cov_offset"], C_MAX * rt) for r, rt in zip(off, rate)]
               + [_within(r["cov_offset_sampled"], C_MAX * rt) for r, rt in zip(off, rate)])
@@ -415,7 +415,8 @@ def plot(config, records, out_dir):
     miss = sorted((r for r in records if r["setting"] == "missing"), key=lambda r: r["n"])
     n = np.array([r["n"] for r in miss], dtype=float)
     q = lambda key, rs: np.array([np.quantile(r[key], 1 - config.delta) for r in rs])  # noqa: E731
-    rate = np.array([float(tournament_coverage_rate(r["N"], r["a"], r["best_cov_Na"], r["K"], r["n"], config.delta))
+    rate = np.array([float(tournament_coverage_rate(r["n"], N=r["N"], a=r["a"], class_size=r["K"],
+                                                    best_coverage=r["best_cov_Na"], delta=config.delta))
                      for r in miss])
     shape = r"rate shape, $C = 1$"
     ylab = f"${1 - config.delta:g}$-quantile of " + COV.format(N="M") + ", $M = N^{1+a}$"
@@ -425,7 +426,7 @@ def plot(config, records, out_dir):
     paths.append(save_figure(fig, out_dir / "tournament_missing_mass.png"))
     off = sorted((r for r in records if r["setting"] == "offset"), key=lambda r: r["n"])
     n = np.array([r["n"] for r in off], dtype=float)
-    rate = np.array([float(offset_tournament_coverage_rate(r["K"], r["n"], config.delta)) for r in off])
+    rate = np.array([float(offset_tournament_coverage_rate(r["n"], class_size=r["K"], delta=config.delta)) for r in off])
     shape = r"$\log(|\Pi|/\delta)/n$ (shape)"
     fig = line_plot(n, {"simple tournament": q("cov_tournament", off), "offset tournament": q("cov_offset", off),
                         shape: rate}, styles={shape: "k--"}, xlabel="held-out $n$",

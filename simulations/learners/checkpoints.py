@@ -21,8 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.validation import as_finite_array, check_int, readonly
+from simulations.learners._order import model_sampler_order
 from simulations.learners.optimizers import apply_updates
+from theory.deprecation import reordered
+from theory.validation import as_finite_array, check_int, check_rng, readonly
 
 __all__ = ["Trajectory", "train_with_checkpoints", "online_sampler", "dataset_sampler"]
 
@@ -124,21 +126,25 @@ def dataset_sampler(x, y):
     return sample
 
 
-def train_with_checkpoints(model, sampler, optimizer, *, steps, batch, checkpoint_steps, rng,
+@reordered(("model", "sampler"), ("sampler", "model"), is_old_order=model_sampler_order)
+def train_with_checkpoints(sampler, model, optimizer, *, steps, batch, checkpoint_steps, rng,
                            theta0=None):
     r"""Train by mini-batch gradient descent on the NLL and return the checkpoints.
 
     Produces the checkpoints among which Figure 1 selects (tournament, Theorem 6.2 (ICLR) /
     6.3 (arXiv), against minimum KL / cross-entropy).
 
+    The data come first, as :math:`\pi_D` does in :math:`D_{KL}(\pi_D\|\hat\pi)`; the former
+    order ``(model, sampler, ...)`` still works for one release, with a ``DeprecationWarning``.
+
     Parameters
     ----------
-    model : AutoregressiveLinearModel
-        Provides the features and prompt set; its ``theta`` is the initial point unless
-        ``theta0`` is given.  ``theta`` of shape ``(R, d)`` trains ``R`` replicates.
     sampler : callable
         ``sampler(n, rng) -> (x, y)`` (see :func:`online_sampler`, :func:`dataset_sampler`);
         with replicates it must return ``(R, n)`` and ``(R, n, H)``.
+    model : AutoregressiveLinearModel
+        Provides the features and prompt set; its ``theta`` is the initial point unless
+        ``theta0`` is given.  ``theta`` of shape ``(R, d)`` trains ``R`` replicates.
     optimizer : simulations.learners.optimizers.Optimizer
         Optax-style transform; its step is added to the parameters.
     steps : int
@@ -147,7 +153,7 @@ def train_with_checkpoints(model, sampler, optimizer, *, steps, batch, checkpoin
         Mini-batch size.
     checkpoint_steps : array_like of int
         Update counts in ``[0, steps]`` at which to record the parameters.
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Source of randomness (passed to ``sampler``).
     theta0 : array_like, optional
         Initial parameters (default ``model.theta``).
@@ -164,7 +170,7 @@ def train_with_checkpoints(model, sampler, optimizer, *, steps, batch, checkpoin
     >>> from simulations.learners.optimizers import sgd
     >>> t = np.zeros((1, 1, 3, 2, 1)); t[..., 1, 0] = 1.0
     >>> data = AutoregressiveLinearModel(TabularFeatures(t, horizon=2), theta=[1.0])
-    >>> traj = train_with_checkpoints(data.replace(theta=[0.0]), online_sampler(data), sgd(0.5),
+    >>> traj = train_with_checkpoints(online_sampler(data), data.replace(theta=[0.0]), sgd(0.5),
     ...                               steps=200, batch=32, checkpoint_steps=[0, 200],
     ...                               rng=np.random.default_rng(0))
     >>> bool(abs(traj.thetas[-1, 0] - 1.0) < 0.3)
@@ -175,8 +181,7 @@ def train_with_checkpoints(model, sampler, optimizer, *, steps, batch, checkpoin
     ckpt = np.unique(np.asarray(checkpoint_steps, dtype=np.int64))
     if ckpt.size == 0 or ckpt.min() < 0 or ckpt.max() > steps:
         raise ValueError(f"`checkpoint_steps` must lie in [0, {steps}].")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("`rng` must be a numpy.random.Generator.")
+    rng = check_rng(rng)
     theta = np.array(as_finite_array(model.theta if theta0 is None else theta0, "theta0"), dtype=float)
     paired = theta.ndim == 2
     state = optimizer.init(theta)

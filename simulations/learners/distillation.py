@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.validation import as_float_array, check_real
+from theory.deprecation import reordered
+from theory.validation import as_float_array, check_real, check_rng
 
+from ._order import model_data_order
 from .optimizers import apply_updates
 from .training import (DataStream, ScoreEngine, TrainResult, _chunk_size, _Recorder, _schedule,
                        _train_iv, train_one_pass)
@@ -154,7 +156,7 @@ def prefix_counts(counts, m, rng):
         Total token counts of each sequence.
     m : (...) array_like of int
         Prefix lengths, ``0 <= m <= counts.sum(-1)``.
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
 
     Returns
     -------
@@ -165,6 +167,7 @@ def prefix_counts(counts, m, rng):
     >>> prefix_counts([[2, 0, 3]], [5], np.random.default_rng(0))
     array([[2, 0, 3]])
     """
+    rng = check_rng(rng)
     n = np.asarray(counts, dtype=np.int64)
     left = np.array(m, dtype=np.int64, copy=True)
     out = np.zeros_like(n)
@@ -178,7 +181,8 @@ def prefix_counts(counts, m, rng):
     return out
 
 
-def train_distillation(model, teacher, optimizer, *, N, T, rng, method="tokens", **kwargs):
+@reordered(("model", "teacher"), ("teacher", "model"), is_old_order=model_data_order)
+def train_distillation(teacher, model, optimizer, *, N, T, rng, method="tokens", **kwargs):
     r"""Truncated token-weighted one-pass SGD (Theorem G.2 ICLR / 6.2 arXiv) with :math:`A = \log N`.
 
     ``method="tokens"``: a thin wrapper of
@@ -192,19 +196,25 @@ def train_distillation(model, teacher, optimizer, *, N, T, rng, method="tokens",
     are passed through (``method="counts"`` accepts ``batch``, ``replicates``,
     ``log_every``, ``log_steps``, ``average_at``, ``iterate_metric``).
 
+    The teacher comes first, as :math:`\pi_D` does in :math:`D_{KL}(\pi_D\|\hat\pi)`; the
+    former order ``(model, teacher, ...)`` still works for one release where the argument
+    types tell it apart (``DeprecationWarning``), and a call whose order they cannot tell
+    (two unbatched linear models) is read in the new order with a ``FutureWarning`` unless
+    ``model`` is passed by keyword.
+
     Parameters
     ----------
-    model : AutoregressiveLinearModel
-        Student: tabular features and the initialisation (see ``train_one_pass``).
     teacher : MarkovModel or AutoregressiveLinearModel
         :math:`\pi_D`, whose next-token probabilities are available.
+    model : AutoregressiveLinearModel
+        Student: tabular features and the initialisation (see ``train_one_pass``).
     optimizer : Optimizer
         E.g. ``chain(sgd(eta), project_l2_ball(1.0))``.
     N : float
         Coverage threshold ``> 1``; the budget is :math:`A = \log N`.
     T : int
         Number of steps.
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Source of randomness.
     method : {"tokens", "counts"}
         Token-by-token weights, or the i.i.d.-token counts path.
@@ -223,27 +233,28 @@ def train_distillation(model, teacher, optimizer, *, N, T, rng, method="tokens",
     >>> from theory.instances import lemma_k7
     >>> from simulations.learners.optimizers import chain, sgd, project_l2_ball
     >>> inst = lemma_k7(16, B=64.0, B_bar=4.0, mu_plus=0.5)
-    >>> res = train_distillation(inst.model_class, inst.data, chain(sgd(0.01), project_l2_ball(1.0)),
-    ...                          N=8.0, T=50, rng=np.random.default_rng(0), replicates=2)
+    >>> opt = chain(sgd(0.01), project_l2_ball(1.0))
+    >>> res = train_distillation(inst.data, model=inst.model_class, optimizer=opt, N=8.0, T=50,
+    ...                          rng=np.random.default_rng(0), replicates=2)
     >>> res.final_theta.shape
     (2, 2)
     """
     N = check_real(N, "N", low=1.0, low_open=True)
+    rng = check_rng(rng)
     if kwargs.get("level", "sequence") != "sequence":
         raise ValueError("distillation is a sequence-level method (`level` must be 'sequence').")
     if method == "counts":
         return _train_iid(model, teacher, optimizer, A=float(np.log(N)), T=T, rng=rng, **kwargs)
     if method != "tokens":
         raise ValueError(f"`method` must be 'tokens' or 'counts', got {method!r}.")
-    return train_one_pass(model, teacher, optimizer, T=T, rng=rng,
+    return train_one_pass(model=model, data=teacher, optimizer=optimizer, T=T, rng=rng,
                           token_weights=truncated_weights(np.log(N)), **kwargs)
 
 
 def _train_iid(model, data, optimizer, *, A, T, rng, batch=1, replicates=None, log_every=None,
                log_steps=None, average_at=None, iterate_metric=None, level="sequence"):
     theta, T, K = _train_iv(model, data, optimizer, T, batch, level, replicates)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("`rng` must be a numpy.random.Generator.")
+    rng = check_rng(rng)
     engine = ScoreEngine(model.features, data)
     if not engine.iid:
         raise ValueError("method='counts' needs features that give i.i.d. tokens given the prompt.")

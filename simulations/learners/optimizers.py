@@ -275,7 +275,7 @@ def _needs_params(params, name):
 
 
 def _l2_projection(theta, radius):
-    """The formula of :func:`theory.models.project_l2_ball` without its input validation.
+    """The formula of :func:`theory.models.projection_l2_ball` without its input validation.
 
     Optimizers call the projection at every step (``T*H`` times at token level), where the
     validation of the public function costs more than the update itself; the formula is
@@ -291,7 +291,7 @@ def _l2_projection(theta, radius):
 def project_l2_ball(radius=1.0):
     r"""Turn a step into a projected one: :math:`s \mapsto \mathrm{Proj}_{B_2(R)}(\theta + s) - \theta`.
 
-    The projection of :func:`theory.models.project_l2_ball`,
+    The projection of :func:`theory.models.projection_l2_ball`,
     :math:`\theta\min\{1, R/\|\theta\|_2\}` per replicate; place it last in a :func:`chain`.  This is the :math:`\mathrm{Proj}_\Theta` of the
     updates Eq. (8) ICLR / (14) arXiv and Eq. (10) ICLR / (17)–(18) arXiv.
 
@@ -317,7 +317,7 @@ def project_l2_ball(radius=1.0):
 def project_box(low=-1.0, high=1.0):
     r"""Turn a step into a projected one onto the box :math:`[\ell, u]^d` (coordinatewise clip).
 
-    The projection of :func:`theory.models.project_box`; place it last in a :func:`chain`.  This is the :math:`\mathrm{Proj}_\Theta` of the
+    The projection of :func:`theory.models.projection_box`; place it last in a :func:`chain`.  This is the :math:`\mathrm{Proj}_\Theta` of the
     updates Eq. (8) ICLR / (14) arXiv for box classes (Prop. 3.2).
 
     Parameters

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.validation import as_int_array, check_int
+from theory.validation import as_int_array, check_int, check_rng
 from theory.log_ratio import LogRatioLaw
 from theory.models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
 from theory.models.markov import MAX_ENUMERATION, _support_size
@@ -177,8 +177,7 @@ class TTTDecoder:
         updates on the token it wrote.
         """
         n = check_int(n, "n", low=1)
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError("`rng` must be a numpy.random.Generator.")
+        rng = check_rng(rng)
         m, eng = self.model, self._engine
         P = self.n_models
         if x is None:
@@ -256,6 +255,7 @@ class TTTDecoder:
         """
         data = self._data_iv(data)
         n = check_int(n, "n", low=1)
+        rng = check_rng(rng)
         if prompt is None:
             x, y = data.sample(n, rng=rng)
         else:

@@ -26,7 +26,7 @@ import weakref
 
 import numpy as np
 
-from theory.validation import as_finite_array, check_int, check_real
+from theory.validation import as_finite_array, check_int, check_real, check_rng
 from theory.vgb import TreeAutomaton
 
 from .vgb import SamplerOutput, categorical_cdf, sample_rows
@@ -82,9 +82,7 @@ class _Tables:
 
 
 def _rng_iv(rng):
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"`rng` must be a numpy.random.Generator, got {type(rng).__name__}.")
-    return rng
+    return check_rng(rng)
 
 
 def reference_rollout(automaton, states, n_tokens, *, rng, tables=None):
@@ -99,7 +97,7 @@ def reference_rollout(automaton, states, n_tokens, *, rng, tables=None):
         index ``n_states`` marks a dead prefix (an excluded child was drawn).
     n_tokens : int
         Tokens to draw.
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Source of randomness.
     tables : optional
         Cached next-token tables of ``automaton`` (internal; built when omitted).
@@ -111,6 +109,7 @@ def reference_rollout(automaton, states, n_tokens, *, rng, tables=None):
     tokens : (m, n_tokens) ndarray
         The drawn tokens.
     """
+    rng = check_rng(rng)
     tab = _tables(automaton) if tables is None else tables
     s = np.asarray(states, dtype=np.int64).copy()
     toks = np.empty((s.size, n_tokens), dtype=np.int64)
@@ -175,7 +174,7 @@ def reference_sample(automaton, n, *, rng):
         Reference model :math:`\pi_{\rm ref}` and outcome reward :math:`\tau`.
     n : int
         Number of samples.
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Source of randomness.
 
     Returns
@@ -212,7 +211,7 @@ def action_level_rs(automaton, values, n, *, rng, tau_at_leaves=True):
         :math:`\hat V` per state (non-negative).
     n : int
         Number of samples.
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Source of randomness.
     tau_at_leaves : bool, optional
         Score complete responses by :math:`\tau` instead of :math:`\hat V`.
@@ -271,7 +270,7 @@ def outcome_level_rs(automaton, n, *, rng, tau_max=None, max_rounds=1_000_000):
         Reference model :math:`\pi_{\rm ref}` and outcome reward :math:`\tau`.
     n : int
         Number of samples.
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Source of randomness.
     tau_max : float, optional
         Default: the largest leaf reward of the automaton.
@@ -329,7 +328,7 @@ def best_of_n(automaton, n, n_candidates, *, rng, scores=None):
         Number of samples.
     n_candidates : int
         ``N``, candidates per sample.
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Source of randomness.
     scores : (S,) array_like, optional
         Score per leaf state (default :math:`\tau`, counted as ``tau`` calls; otherwise
@@ -386,7 +385,7 @@ def block_best_of_n(automaton, values, n, block_length, n_candidates, *, rng,
         Block length ``b >= 1``.
     n_candidates : int
         Candidates per block ``K >= 1``.
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Source of randomness.
     tau_at_leaves : bool, optional
         Score complete responses by :math:`\tau` instead of :math:`\hat V`.
@@ -457,7 +456,7 @@ def block_rejection_sampling(automaton, values, n, block_length, n_candidates, *
         Block length ``b >= 1``.
     n_candidates : int
         Candidates per block ``K >= 1``.
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Source of randomness.
     tau_at_leaves : bool, optional
         Score complete responses by :math:`\tau` instead of :math:`\hat V`.

@@ -23,7 +23,7 @@ from math import comb
 
 import numpy as np
 
-from theory.validation import check_int, check_real
+from theory.validation import check_int, check_real, check_rng
 from theory.vgb import TreeAutomaton
 
 from .vgb import VGBSampler
@@ -150,7 +150,7 @@ def approximate_counts(automaton, counts, ratio, *, mode="adversarial", rng=None
         choice between siblings and slows the depth diffusion; on the compact ``(h, d)``
         automaton a state may be entered both ways and takes the larger token);
         ``"random"``: ``s ~ U[-1, 1]`` i.i.d. per state (per node on an explicit tree).
-    rng : numpy.random.Generator, optional
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator, optional
         Required for ``mode="random"``.
 
     Returns
@@ -172,9 +172,7 @@ def approximate_counts(automaton, counts, ratio, *, mode="adversarial", rng=None
         sib = np.where(incoming_token(automaton) <= 0, 1.0, -1.0)
         s = np.where(automaton.depth % 2 == 0, 1.0, -1.0) * sib
     elif mode == "random":
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError("`rng` is required for mode='random'.")
-        s = rng.uniform(-1, 1, size=N.size)
+        s = check_rng(rng).uniform(-1, 1, size=N.size)
     else:
         raise ValueError(f"`mode` must be 'adversarial' or 'random', got {mode!r}.")
     f = N * np.exp(s * np.log(r))
@@ -225,7 +223,7 @@ def sinclair_jerrum_sampler(n_pairs, ratio=1.0, *, mode="adversarial", rng=None)
         :math:`r \ge 1` of the approximate counter.
     mode : {"adversarial", "random"}, optional
         Error pattern of the counter (see :func:`approximate_counts`).
-    rng : numpy.random.Generator, optional
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator, optional
         Required for ``mode="random"``.
 
     Returns

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special
 
-from theory.validation import as_finite_array, check_int, check_real, readonly
+from theory.validation import as_finite_array, check_int, check_real, check_rng, readonly
 from theory.vgb import (TreeAutomaton, average_case_error, optimal_values,
                         target_state_marginals, uniform_error)
 
@@ -82,7 +82,7 @@ def multiplicative_error(automaton, eps, *, mode="adversarial", pattern="sawtoot
         every choice among siblings (ActionLevelRS stays exact) but slows the walk's depth
         diffusion; ``"sawtooth"``: the product of the two (both effects, the default);
         ``"over"`` / ``"under"``: :math:`s = \pm 1` (a constant factor: harmless).
-    rng : numpy.random.Generator, optional
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator, optional
         Required for ``mode="random"``.
     v_star : (S,) array_like, optional
         :math:`V^\star` per state if already computed (:func:`theory.vgb.optimal_values`).
@@ -105,9 +105,7 @@ def multiplicative_error(automaton, eps, *, mode="adversarial", pattern="sawtoot
     eps = check_real(eps, "eps", low=0)
     v = optimal_values(aut) if v_star is None else as_finite_array(v_star, "v_star", ndim=1)
     if mode == "random":
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError("`rng` (a numpy.random.Generator) is required for mode='random'.")
-        s = rng.uniform(-1.0, 1.0, size=aut.n_states)
+        s = check_rng(rng).uniform(-1.0, 1.0, size=aut.n_states)
     elif mode == "adversarial":
         sib = np.where(incoming_token(aut) <= 0, 1.0, -1.0)
         alt = np.where(aut.depth % 2 == 0, 1.0, -1.0)
@@ -207,7 +205,7 @@ def average_case_error_values(automaton, eps, factor, *, rng, kind="both"):
         Target average-case error :math:`\varepsilon \ge 0`.
     factor : float
         Corruption factor :math:`M > 1`.
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Source of randomness.
     kind : {"both", "under", "over"}, optional
         Direction of the corruption.
@@ -230,6 +228,7 @@ def average_case_error_values(automaton, eps, factor, *, rng, kind="both"):
     """
     aut = _aut_iv(automaton)
     eps = check_real(eps, "eps", low=0, low_open=True)
+    rng = check_rng(rng)
     M = check_real(factor, "factor", low=1, low_open=True)
     if kind not in ("under", "over", "both"):
         raise ValueError(f"`kind` must be 'under', 'over' or 'both', got {kind!r}.")
@@ -376,7 +375,7 @@ def fit_value_regression(automaton, features, n_rollouts, *, rng, link="logistic
         Features :math:`\phi` of each state.
     n_rollouts : int
         Responses drawn from :math:`\pi_{\rm ref}`.
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Source of randomness.
     link : {"logistic", "linear"}
         Link function ``g``.
@@ -408,8 +407,7 @@ def fit_value_regression(automaton, features, n_rollouts, *, rng, link="logistic
     floor = check_real(floor, "floor", low=0)
     if link not in ("logistic", "linear"):
         raise ValueError(f"`link` must be 'logistic' or 'linear', got {link!r}.")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("`rng` must be a numpy.random.Generator.")
+    rng = check_rng(rng)
     tab = _tables(aut)
     S = aut.n_states
     H = aut.horizon
@@ -483,7 +481,7 @@ def fit_tabular_value(automaton, groups, n_rollouts, *, rng, prior=(0.5, 0.5), c
         Group of each state (e.g. :func:`simulations.samplers.dyck.type_blind_groups`).
     n_rollouts : int
         Responses drawn from :math:`\pi_{\rm ref}`.
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Source of randomness.
     prior : (float, float)
         Beta prior pseudo-counts ``(a, b)``; groups never visited get ``a / (a + b)``.
@@ -509,8 +507,7 @@ def fit_tabular_value(automaton, groups, n_rollouts, *, rng, prior=(0.5, 0.5), c
         raise ValueError("`groups` must be non-negative integers, one per state.")
     n = check_int(n_rollouts, "n_rollouts", low=1)
     a, b = (check_real(x, "prior", low=0) for x in prior)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("`rng` must be a numpy.random.Generator.")
+    rng = check_rng(rng)
     if ((aut.tau < 0) | (aut.tau > 1)).any():
         raise ValueError("fit_tabular_value needs rewards in [0, 1].")
     G = int(g.max()) + 1

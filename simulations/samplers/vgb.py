@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.validation import as_finite_array, check_int, readonly
+from theory.validation import as_finite_array, check_int, check_rng, readonly
 from theory.vgb import TreeAutomaton
 
 #: Bits per packed query counter (pi_ref, value, tau) in one int64.
@@ -157,7 +157,7 @@ def sample_rows(cdf_rows, rng):
     ----------
     cdf_rows : (M, K) ndarray
         Row CDFs.
-    rng : numpy.random.Generator
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Source of randomness (one uniform per row).
 
     Returns
@@ -165,7 +165,7 @@ def sample_rows(cdf_rows, rng):
     (M,) ndarray of int
         The sampled option of each row.
     """
-    u = rng.random(cdf_rows.shape[0])
+    u = check_rng(rng).random(cdf_rows.shape[0])
     return (u[:, None] >= cdf_rows).sum(axis=1)
 
 
@@ -339,6 +339,7 @@ class VGBSampler:
         """
         n = check_int(n_chains, "n_chains", low=1)
         T = check_int(T, "T", low=0)
+        rng = check_rng(rng)
         path, tokens, h, cur = self._init(n)
         packed = np.zeros(n, dtype=np.int64)
         costs = np.zeros((3, n), dtype=np.int64)
@@ -366,7 +367,7 @@ class VGBSampler:
             Number of outputs.
         T : int
             Steps per run.
-        rng : numpy.random.Generator
+        rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         max_rounds : int
             Give up on a sample after this many runs (``done = False``).
         batch : int
@@ -380,8 +381,7 @@ class VGBSampler:
         T = check_int(T, "T", low=1)
         max_rounds = check_int(max_rounds, "max_rounds", low=1)
         batch = check_int(batch, "batch", low=1)
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError("`rng` must be a numpy.random.Generator.")
+        rng = check_rng(rng)
         out_tokens = np.zeros((n, self.H), dtype=np.int64)
         out_state = np.zeros(n, dtype=np.int64)
         done = np.zeros(n, dtype=bool)
@@ -427,7 +427,7 @@ class VGBSampler:
         ----------
         n : int
             Number of runs (outputs).
-        rng : numpy.random.Generator
+        rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         max_steps : int
             A run still walking after this many steps (holding steps included) is stopped
             and reported with ``done = False`` (its queries are counted).
@@ -445,8 +445,7 @@ class VGBSampler:
         n = check_int(n, "n", low=1)
         max_steps = check_int(max_steps, "max_steps", low=1)
         C = min(check_int(pool, "pool", low=1), n)
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError("`rng` must be a numpy.random.Generator.")
+        rng = check_rng(rng)
         H = self.H
         path, tokens, h, cur = self._init(C)
         packed = np.zeros(C, dtype=np.int64)
@@ -529,7 +528,7 @@ class VGBSampler:
             Independent chains.
         budget : int
             Total memoised queries over all chains.
-        rng : numpy.random.Generator
+        rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         chunk : int
             Steps simulated between budget checks.
         max_steps : int
@@ -548,8 +547,7 @@ class VGBSampler:
         budget = check_int(budget, "budget", low=1)
         chunk = check_int(chunk, "chunk", low=1)
         max_steps = check_int(max_steps, "max_steps", low=1)
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError("`rng` must be a numpy.random.Generator.")
+        rng = check_rng(rng)
         H = self.H
         share = budget / C
         path, tokens, h, cur = self._init(C)

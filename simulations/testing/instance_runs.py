@@ -123,8 +123,8 @@ def run_sgd(instance, settings, *, replicates, rng, eta_fractions=None, coverage
     opt = chain(sgd(lr), project_l2_ball(1.0))
     rng_train, rng_eval = rng.spawn(2)
     metric = _average_metrics(red, settings.N, coverage, settings.T, lr.shape[0], sampled_iterates, rng_eval)
-    res = train_one_pass(red.model(th0), red.data, opt, T=settings.T, rng=rng_train, replicates=lr.shape[0],
-                         iterate_metric=metric)
+    res = train_one_pass(data=red.data, model=red.model(th0), optimizer=opt, T=settings.T, rng=rng_train,
+                         replicates=lr.shape[0], iterate_metric=metric)
     means = res.metric_means[:, 0, :].reshape(fr.size, replicates, -1)
     out = {"eta": etas, "kl": means[..., 0]}
     if coverage:
@@ -170,8 +170,8 @@ def run_normalized_sgd(instance, settings, *, replicates, rng, normalize=True, f
     opt = chain(normalized_sgd(step, lam) if normalize else sgd(step), project_l2_ball(1.0))
     rng_train, rng_eval = rng.spawn(2)
     metric = _average_metrics(red, settings.N, True, settings.T, replicates, sampled_iterates, rng_eval)
-    res = train_one_pass(red.model(th0), red.data, opt, T=settings.T, batch=settings.batch, rng=rng_train,
-                         replicates=replicates, iterate_metric=metric)
+    res = train_one_pass(data=red.data, model=red.model(th0), optimizer=opt, T=settings.T, batch=settings.batch,
+                         rng=rng_train, replicates=replicates, iterate_metric=metric)
     means = res.metric_means[:, 0, :]
     out = {"eta": eta, "lam": lam, "coverage": means[:, 1]}
     if kl:
@@ -216,8 +216,8 @@ def run_ttt(instance, settings, *, replicates, rng, eta_fractions=None, flip=Fal
     red, th0 = _reduced_start(instance, settings.init)
     lr = np.repeat(etas, replicates)[:, None] * (-1.0 if flip else 1.0)
     opt = chain(sgd(lr), project_l2_ball(1.0))
-    res = train_one_pass(red.model(th0), red.data, opt, T=settings.T, rng=rng, replicates=lr.shape[0],
-                         level="token", track_token_kl=True)
+    res = train_one_pass(data=red.data, model=red.model(th0), optimizer=opt, T=settings.T, rng=rng,
+                         replicates=lr.shape[0], level="token", track_token_kl=True)
     final = res.final_theta.reshape(fr.size, replicates, -1)
     return {"eta": etas, "path_kl": res.path_token_kl[:, 0].reshape(fr.size, replicates),
             "final_theta": final @ red.basis.T, "reduced": red, "reduced_theta": final}

@@ -23,7 +23,7 @@ from scipy.special import logsumexp
 from theory.divergences import kl_divergence
 from theory.log_ratio import exact_log_ratio, markov_kl, markov_token_kl_profile
 from theory.models import (AutoregressiveLinearModel, CallableFeatures, MarkovModel,
-                           TabularFeatures, enumerate_sequences, project_box, project_l2_ball)
+                           TabularFeatures, enumerate_sequences, projection_box, projection_l2_ball)
 
 SEEDS = st.integers(0, 2 ** 32 - 1)
 KINDS = ("tabular", "wrapped", "prefix")
@@ -300,10 +300,10 @@ def test_markov_model_from_table_matches_linear_model(spec):
 def test_l2_ball_projection(seed, d, lead, radius):
     rng = np.random.default_rng(seed)
     theta = rng.normal(size=lead + (d,)) * rng.choice([0.1, 1.0, 10.0])
-    proj = project_l2_ball(theta, radius)
+    proj = projection_l2_ball(theta, radius)
     norm = np.linalg.norm(proj, axis=-1)
     assert np.all(norm <= radius * (1 + 1e-12))
-    np.testing.assert_allclose(project_l2_ball(proj, radius), proj, rtol=1e-12, atol=1e-15)   # idempotent
+    np.testing.assert_allclose(projection_l2_ball(proj, radius), proj, rtol=1e-12, atol=1e-15)   # idempotent
     inside = np.linalg.norm(theta, axis=-1) <= radius
     np.testing.assert_array_equal(proj[inside], theta[inside])                         # identity inside
     # It is the nearest point of the ball: no random point of the ball is closer.
@@ -317,9 +317,9 @@ def test_box_projection(seed, d, low, width):
     rng = np.random.default_rng(seed)
     theta = rng.normal(size=(4, d)) * 3
     high = low + width
-    proj = project_box(theta, low, high)
+    proj = projection_box(theta, low, high)
     assert np.all((proj >= low) & (proj <= high))
-    np.testing.assert_array_equal(project_box(proj, low, high), proj)
+    np.testing.assert_array_equal(projection_box(proj, low, high), proj)
     inside = (theta >= low) & (theta <= high)
     np.testing.assert_array_equal(proj[inside], theta[inside])
     np.testing.assert_array_equal(proj[theta < low], low)

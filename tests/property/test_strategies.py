@@ -82,10 +82,10 @@ def test_training_in_the_reduced_span_gives_the_full_iterates(spec, seed):
     theta0 = initial_theta(inst, "random")
     eta = run.eta(inst)
     opt = chain(sgd(eta), project_l2_ball(1.0))
-    full = train_one_pass(inst.model(theta0), inst.data, opt, T=run.T, rng=np.random.default_rng(seed),
+    full = train_one_pass(data=inst.data, model=inst.model(theta0), optimizer=opt, T=run.T, rng=np.random.default_rng(seed),
                           replicates=3)
     red = inst.reduced(theta0)
-    small = train_one_pass(red.model(red.basis.T @ theta0), red.data, opt, T=run.T,
+    small = train_one_pass(data=red.data, model=red.model(red.basis.T @ theta0), optimizer=opt, T=run.T,
                            rng=np.random.default_rng(seed), replicates=3)
     np.testing.assert_allclose(small.final_theta @ red.basis.T, full.final_theta, atol=1e-10)
     out = run_sgd(inst, run, replicates=3, rng=np.random.default_rng(seed))

@@ -78,7 +78,8 @@ def test_pooled_stream_gives_the_minibatch_mean_score():
     stream = Rec(inst.data, K)
     theta0 = np.array([[0.1, -0.2], [0.0, 0.3], [0.2, 0.2]])
     model = inst.model_class.replace(theta=theta0)
-    res = train_one_pass(model, inst.data, sgd(0.01), T=1, rng=np.random.default_rng(0), batch=K, stream=stream)
+    res = train_one_pass(data=inst.data, model=model, optimizer=sgd(0.01), T=1, rng=np.random.default_rng(0), batch=K,
+                         stream=stream)
     x, c = stream.last
     table = inst.data.features.table[:, 0, -1]                                # (X, V, d)
     g = count_scores(table, theta0, x[0], c[0]) * x.shape[-1] / K          # sum over slots / K
@@ -146,7 +147,7 @@ def _avg_coverage(method, A_scale=1.0, seed=0, R=800, T=60):
     inst = lemma_k7(24, B=8.0, B_bar=8.0, mu_plus=0.5)
     from simulations.experiments._optimizers_common import coverage_metric
     metric, _ = coverage_metric(inst.data, (8.0,))
-    res = train_distillation(inst.model_class, inst.data, chain(sgd(1 / 128), project_l2_ball(1.0)),
+    res = train_distillation(inst.data, model=inst.model_class, optimizer=chain(sgd(1 / 128), project_l2_ball(1.0)),
                              N=8.0 ** A_scale, T=T, rng=np.random.default_rng(seed), replicates=R,
                              iterate_metric=metric, method=method)
     return res.metric_means[:, -1, 0]
@@ -175,10 +176,10 @@ def test_counts_path_reads_the_vanilla_counts_stream(monkeypatch):
         return draw
 
     monkeypatch.setattr(DataStream, "draw", recorder("vanilla"))
-    train_one_pass(inst.model_class, inst.data, sgd(0.01), T=7, rng=np.random.default_rng(3), replicates=2,
+    train_one_pass(data=inst.data, model=inst.model_class, optimizer=sgd(0.01), T=7, rng=np.random.default_rng(3), replicates=2,
                    stream="counts")
     monkeypatch.setattr(distill_mod.DataStream, "draw", recorder("distill"))
-    train_distillation(inst.model_class, inst.data, sgd(0.01), N=8.0, T=7, rng=np.random.default_rng(3),
+    train_distillation(inst.data, model=inst.model_class, optimizer=sgd(0.01), N=8.0, T=7, rng=np.random.default_rng(3),
                        replicates=2, method="counts")
     np.testing.assert_array_equal(np.concatenate(seen["vanilla"]), np.concatenate(seen["distill"]))
 
@@ -187,8 +188,8 @@ def test_counts_path_validation():
     inst = lemma_k7(8, B=8.0, B_bar=4.0, mu_plus=0.5)
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="method"):
-        train_distillation(inst.model_class, inst.data, sgd(0.1), N=8.0, T=2, rng=rng, method="exact")
+        train_distillation(inst.data, model=inst.model_class, optimizer=sgd(0.1), N=8.0, T=2, rng=rng, method="exact")
     t = np.random.default_rng(0).normal(size=(2, 4, 4, 3, 2))
     model = AutoregressiveLinearModel(TabularFeatures(t, 4), np.zeros(2), np.array([0.5, 0.5]))
     with pytest.raises(ValueError, match="i.i.d."):
-        train_distillation(model, model, sgd(0.1), N=8.0, T=2, rng=rng, method="counts")
+        train_distillation(model, model=model, optimizer=sgd(0.1), N=8.0, T=2, rng=rng, method="counts")

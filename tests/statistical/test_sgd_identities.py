@@ -27,7 +27,7 @@ Z = 5.5
 def _ttt_identity(decoder_eta, seed=0, R=400, T=6, H=5):
     inst = lemma_k7(H, B=64.0, B_bar=1.5, mu_plus=0.4)
     opt = chain(sgd(0.3), project_l2_ball(1.0))
-    res = train_one_pass(inst.model_class, inst.data, opt, T=T, replicates=R, level="token",
+    res = train_one_pass(data=inst.data, model=inst.model_class, optimizer=opt, T=T, replicates=R, level="token",
                          rng=np.random.default_rng(seed), track_token_kl=True, log_every=1)
     path = res.path_token_kl[:, -1]                                          # (R,)
     thetas = res.thetas[:, :T].reshape(-1, 2)
@@ -51,7 +51,7 @@ def test_training_path_kl_power_wrong_decoder():
 def _final_theta(kind, data_theta=None, R=600, T=15, seed=1):
     inst = lemma_k7(6, B=64.0, B_bar=1.0, mu_plus=0.5)
     data = inst.data if data_theta is None else inst.data.replace(theta=np.asarray(data_theta))
-    res = train_one_pass(inst.model_class, data, chain(sgd(0.05), project_l2_ball(1.0)), T=T,
+    res = train_one_pass(data=data, model=inst.model_class, optimizer=chain(sgd(0.05), project_l2_ball(1.0)), T=T,
                          replicates=R, stream=kind, rng=np.random.default_rng(seed))
     return res.final_theta
 

@@ -71,7 +71,7 @@ def test_simple_tournament_guarantee_with_fixed_constant(n):
     log_p, lp = _missing_class(N, a, 24)
     cov = _exact_coverage(log_p, lp, N ** (1 + a))
     best = _exact_coverage(log_p, lp, N ** a).min()
-    bound = C_MAX * tournament_coverage_rate(N, a, best, lp.shape[0], n, DELTA)
+    bound = C_MAX * tournament_coverage_rate(n, N=N, a=a, class_size=lp.shape[0], best_coverage=best, delta=DELTA)
     atoms = _draws(log_p, R, n, 100 + n)
     sel = np.array([simple_tournament(lp[:, atoms[r]], N).index for r in range(R)])
     p_val, E = _exceedance_pvalue(cov[sel], bound)
@@ -86,7 +86,7 @@ def test_offset_tournament_rate_and_simple_tournament_floor():
     N, a, R, n = 64.0, 0.25, 200, 2048
     log_p, lp = _offset_class(np.random.default_rng(5), N, a, 12)
     cov = _exact_coverage(log_p, lp, 2 * N ** (1 + a))
-    bound = C_MAX * offset_tournament_coverage_rate(lp.shape[0], n, DELTA)
+    bound = C_MAX * offset_tournament_coverage_rate(n, class_size=lp.shape[0], delta=DELTA)
     atoms = _draws(log_p, R, n, 6)
     w = np.exp(lp)[:, None, :]
     off = np.array([offset_tournament(lp[:, atoms[r]], N, a, onpolicy_loglik=lp[None, :, None, :],

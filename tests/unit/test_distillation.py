@@ -58,7 +58,7 @@ def test_distillation_step_matches_by_hand():
 
     rec = Rec()
     A = np.log(3.0)
-    res = train_distillation(student, teacher, sgd(0.1), N=3.0, T=1, batch=2, rng=rng, stream=rec)
+    res = train_distillation(teacher, model=student, optimizer=sgd(0.1), N=3.0, T=1, batch=2, rng=rng, stream=rec)
     x, y = rec.draws[0]
     x, y = x[0], y[0].astype(int)                                        # (R, K), (R, K, H)
     from theory.log_ratio import path_token_kls
@@ -73,7 +73,7 @@ def test_truncation_caps_the_step_far_from_the_teacher():
     norms = []
     for H in (64, 512):
         inst = lemma_k7(H, B=4096.0, B_bar=8.0, mu_plus=1.0 - 1e-12)
-        res = train_distillation(inst.model_class, inst.data, sgd(1.0), N=8.0, T=1, replicates=4,
+        res = train_distillation(inst.data, model=inst.model_class, optimizer=sgd(1.0), N=8.0, T=1, replicates=4,
                                  rng=np.random.default_rng(1))
         norms.append(np.linalg.norm(res.final_theta - inst.model_class.theta, axis=1).max())
     assert norms[1] < 1.5 * norms[0]

@@ -130,6 +130,12 @@ NO_STATEMENT = {
         "infrastructure: the memory budget of every theory call, not a paper result",
     "theory.docstrings.DocTemplate":
         "infrastructure: fills shared parameter descriptions into docstrings",
+    "theory.deprecation.legacy_positional":
+        "infrastructure: keeps a former positional order working for one release",
+    "theory.deprecation.reordered":
+        "infrastructure: keeps a former argument order working for one release",
+    "theory.deprecation.renamed":
+        "infrastructure: keeps a former name working for one release",
     # --- theory: enumeration utilities, records, statistics
     "theory.count_law.count_vectors":
         "enumeration utility (count vectors and multinomial coefficients) behind exact laws",

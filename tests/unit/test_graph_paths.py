@@ -132,7 +132,7 @@ def test_pretraining_optimum_is_unbiased_at_two_passable_layers():
 def test_training_recovers_data_parameters_and_replicates_are_independent():
     t = figure1_finetune_task(prompts_per_class=8, seed=1, feature_groups=("passable", "parity"))
     model = t.model(np.zeros(t.dim))
-    traj = train_with_checkpoints(model, online_sampler(t.data), adam(0.05), steps=400, batch=64,
+    traj = train_with_checkpoints(online_sampler(t.data), model, adam(0.05), steps=400, batch=64,
                                   checkpoint_steps=[0, 100, 400], rng=np.random.default_rng(0))
     assert traj.thetas.shape == (3, 2) and traj.steps.tolist() == [0, 100, 400]
     # the parity weight moves toward log(0.9 / 0.1) = 2.2 and KL decreases
@@ -141,10 +141,10 @@ def test_training_recovers_data_parameters_and_replicates_are_independent():
     # replicate axis: R runs in one array computation equal R separate runs on the same data
     xs, ys = t.data.sample(600, rng=np.random.default_rng(1))
     x2, y2 = xs.reshape(2, 300), ys.reshape(2, 300, -1)
-    rep = train_with_checkpoints(t.model(np.zeros((2, t.dim))), _exact_batches(x2, y2), adam(0.1),
+    rep = train_with_checkpoints(_exact_batches(x2, y2), t.model(np.zeros((2, t.dim))), adam(0.1),
                                  steps=5, batch=300, checkpoint_steps=[5], rng=np.random.default_rng(2))
     for r in range(2):
-        one = train_with_checkpoints(t.model(np.zeros(t.dim)), _exact_batches(x2[r], y2[r]), adam(0.1),
+        one = train_with_checkpoints(_exact_batches(x2[r], y2[r]), t.model(np.zeros(t.dim)), adam(0.1),
                                      steps=5, batch=300, checkpoint_steps=[5], rng=np.random.default_rng(3))
         np.testing.assert_allclose(rep.thetas[-1, r], one.thetas[-1], rtol=1e-10)
 
@@ -156,8 +156,8 @@ def _exact_batches(x, y):
 def test_training_validation():
     t = figure1_finetune_task(prompts_per_class=2, seed=1, feature_groups=("passable",))
     with pytest.raises(ValueError, match="checkpoint_steps"):
-        train_with_checkpoints(t.model(np.zeros(1)), online_sampler(t.data), sgd(0.1), steps=3, batch=2,
+        train_with_checkpoints(online_sampler(t.data), t.model(np.zeros(1)), sgd(0.1), steps=3, batch=2,
                                checkpoint_steps=[5], rng=np.random.default_rng(0))
     with pytest.raises(TypeError, match="rng"):
-        train_with_checkpoints(t.model(np.zeros(1)), online_sampler(t.data), sgd(0.1), steps=3, batch=2,
-                               checkpoint_steps=[3], rng=0)
+        train_with_checkpoints(online_sampler(t.data), t.model(np.zeros(1)), sgd(0.1), steps=3, batch=2,
+                               checkpoint_steps=[3], rng=1.5)

@@ -18,7 +18,7 @@ from theory.intervals import clopper_pearson
 from theory.log_ratio import exact_log_ratio, exact_stopped_kl, markov_kl, sampled_log_ratio
 from theory.models import (AutoregressiveLinearModel, CallableFeatures, MarkovModel,
                            TabularFeatures, categorical_model, enumerate_sequences,
-                           project_box, project_l2_ball)
+                           projection_box, projection_l2_ball)
 
 LP = np.log([0.25, 0.75])
 TABLE = np.random.default_rng(0).normal(size=(2, 3, 3, 2, 2))       # X=2, H=3, V=2, d=2
@@ -150,9 +150,9 @@ CASES = {
                                                         paired=True), ValueError, "x"),
     "linear/grad-level": (lambda: MODEL.grad_log_prob(X_OK, Y_OK, level="word"), ValueError, "level"),
     "linear/hvp-vector": (lambda: MODEL.hvp(X_OK, Y_OK, [1.0, 2.0, 3.0]), ValueError, "vector"),
-    "linear/sample-rng": (lambda: MODEL.sample(3, rng=0), TypeError, "rng"),
+    "linear/sample-rng": (lambda: MODEL.sample(3, rng=1.5), TypeError, "rng"),
     "linear/sample-legacy-rng": (lambda: MODEL.sample(3, rng=np.random.RandomState(0)), TypeError, "rng"),
-    "linear/callable-sample-rng": (lambda: CALL.sample(3, rng=None), TypeError, "rng"),
+    "linear/callable-sample-rng": (lambda: CALL.sample(3, rng="0"), TypeError, "rng"),
     "linear/sample-n": (lambda: MODEL.sample(-1, rng=RNG), ValueError, "n"),
     "linear/sample-x": (lambda: MODEL.sample(2, rng=RNG, x=[0, 5]), ValueError, "x"),
     "linear/callable-sample-x": (lambda: CALL.sample(2, rng=RNG, x=[0, 5]), ValueError, "x"),
@@ -189,18 +189,18 @@ CASES = {
     "law/prompt-weights":
         (lambda: exact_log_ratio(MODEL, MODEL.replace(prompt_weights=[0.9, 0.1])), ValueError, "data"),
     "law/sampled-n": (lambda: sampled_log_ratio(MODEL, MODEL, 0, rng=RNG), ValueError, "n"),
-    "law/sampled-rng": (lambda: sampled_log_ratio(MODEL, MODEL, 5, rng=1), TypeError, "rng"),
+    "law/sampled-rng": (lambda: sampled_log_ratio(MODEL, MODEL, 5, rng=1.5), TypeError, "rng"),
     "law/stopped-N": (lambda: exact_stopped_kl(MODEL, MODEL, 0.5), ValueError, "N"),
     "law/markov-mismatch": (lambda: markov_kl(categorical_model([0.5, 0.5]), MODEL), ValueError, "data"),
     "law/callable-markov": (lambda: markov_kl(CALL, CALL), TypeError, "TabularFeatures"),
     # -------------------------------------------------------- projections
-    "proj/radius-negative": (lambda: project_l2_ball([1.0], -1.0), ValueError, "radius"),
-    "proj/radius-nan": (lambda: project_l2_ball([1.0], np.nan), ValueError, "radius"),
-    "proj/theta-nan": (lambda: project_l2_ball([np.nan], 1.0), ValueError, "theta"),
-    "proj/theta-scalar": (lambda: project_l2_ball(1.0, 1.0), ValueError, "theta"),
-    "proj/box-order": (lambda: project_box([0.0], 1.0, -1.0), ValueError, "low"),
-    "proj/box-theta-inf": (lambda: project_box([np.inf], -1.0, 1.0), ValueError, "theta"),
-    "proj/box-high-type": (lambda: project_box([0.0], -1.0, "1"), TypeError, "high"),
+    "proj/radius-negative": (lambda: projection_l2_ball([1.0], -1.0), ValueError, "radius"),
+    "proj/radius-nan": (lambda: projection_l2_ball([1.0], np.nan), ValueError, "radius"),
+    "proj/theta-nan": (lambda: projection_l2_ball([np.nan], 1.0), ValueError, "theta"),
+    "proj/theta-scalar": (lambda: projection_l2_ball(1.0, 1.0), ValueError, "theta"),
+    "proj/box-order": (lambda: projection_box([0.0], 1.0, -1.0), ValueError, "low"),
+    "proj/box-theta-inf": (lambda: projection_box([np.inf], -1.0, 1.0), ValueError, "theta"),
+    "proj/box-high-type": (lambda: projection_box([0.0], -1.0, "1"), TypeError, "high"),
 }
 
 
@@ -232,5 +232,5 @@ def test_valid_baselines_do_not_raise():
     MODEL.sample(2, rng=RNG, x=[0, 1]), CALL.sample(2, rng=RNG, x=[0, 1])
     MODEL.sigma_star_sq(MARKOV)
     exact_log_ratio(MODEL, CALL), sampled_log_ratio(MODEL, MODEL, 5, rng=RNG)
-    project_l2_ball([1.0], 0.0), project_box([0.0], -1.0, 1.0)
+    projection_l2_ball([1.0], 0.0), projection_box([0.0], -1.0, 1.0)
     categorical_model([0.5, 0.5], prompt_weights=[1.0])

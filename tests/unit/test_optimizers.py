@@ -118,8 +118,8 @@ class TestContract:
 
 @given(seed=st.integers(0, 2 ** 32 - 1), radius=st.floats(0.0, 10.0), scale_=st.floats(1e-3, 1e3))
 def test_projections_are_theorys(seed, radius, scale_):
-    """The transforms use exactly theory.models.project_l2_ball / project_box."""
-    from theory.models import project_box as tb, project_l2_ball as tl
+    """The transforms use exactly theory.models.projection_l2_ball / projection_box."""
+    from theory.models import projection_box as tb, projection_l2_ball as tl
 
     p = np.random.default_rng(seed).normal(size=(R, D)) * scale_
     z = np.zeros_like(p)

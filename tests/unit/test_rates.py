@@ -198,9 +198,9 @@ def test_pinned_sgd_rates_steps():
         inst = sgd_rates._instance(cfg, H)
         s2 = float(inst.data.sigma_star_sq())
         T = cfg.T
-        _close(rates.sgd_step_size(T, H, cfg.B, s2),
+        _close(rates.sgd_step_size(T, H=H, sigma_sq=s2, B=cfg.B),
                min(1 / (2 * H * cfg.B ** 2), math.sqrt(2 / (s2 * T))))
-        eta, lam = rates.normalized_sgd_parameters(T, cfg.N, cfg.B, s2)
+        eta, lam = rates.normalized_sgd_parameters(T, N=cfg.N, sigma_sq=s2, B=cfg.B)
         _close(eta, min(1 / (128 * cfg.B), (LOG(cfg.N) / (s2 * T)) ** 0.25))
         _close(lam, LOG(cfg.N) / (16 * eta))
         assert float(eta) <= 1 / (128 * cfg.B) and float(lam) >= 8 * cfg.B * LOG(cfg.N) * (1 - 1e-12)

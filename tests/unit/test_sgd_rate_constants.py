@@ -17,15 +17,15 @@ def test_normalized_sgd_explicit_bound_by_hand():
     T, K, N, s2, B, eta = 1e5, 256, 8.0, 2.0, 24.0, 1 / 3072
     M = np.log(N)
     inner = 240 * B / K + 2304 * eta ** 2 * s2 + M / (T * eta ** 2) + 4 * eta * np.sqrt(s2) / np.sqrt(K)
-    assert normalized_sgd_explicit_bound(T, K, N, s2, B, eta) == pytest.approx(4 / (M - 1) * inner)
+    assert normalized_sgd_explicit_bound(T, N=N, sigma_sq=s2, B=B, K=K, eta=eta) == pytest.approx(4 / (M - 1) * inner)
     with pytest.raises(ValueError, match="exceed e"):
-        normalized_sgd_explicit_bound(T, K, 2.0, s2, B, eta)
+        normalized_sgd_explicit_bound(T, N=2.0, sigma_sq=s2, B=B, K=K, eta=eta)
 
 
 def test_distillation_step_size_proof_branch():
     A = np.log(8.0)
-    stated = distillation_step_size(1e9, 8.0, 10.0, 1e-9)
-    proof = distillation_step_size(1e9, 8.0, 10.0, 1e-9, proof=True)
+    stated = distillation_step_size(1e9, N=8.0, sigma_sq=1e-9, B=10.0)
+    proof = distillation_step_size(1e9, N=8.0, sigma_sq=1e-9, B=10.0, proof=True)
     assert stated == pytest.approx(1 / ((64 * A + 2) * 100))
     assert proof == pytest.approx(1 / (256 * A * 100))
     # at the stated step, 128 eta A B^2 (the coefficient the proof must absorb) is about 2, not <= 1/2

@@ -122,7 +122,7 @@ def test_training_iterates_are_the_ttt_path():
             return out
 
     rec = Rec()
-    res = train_one_pass(inst.model_class, inst.data, opt, T=5, replicates=3, level="token",
+    res = train_one_pass(data=inst.data, model=inst.model_class, optimizer=opt, T=5, replicates=3, level="token",
                          rng=np.random.default_rng(8), stream=rec, track_token_kl=True,
                          log_every=1, average_at=[1, 2, 3, 4, 5])
     x = np.concatenate([d[0] for d in rec.draws])[..., 0]                  # (T, R)
@@ -147,4 +147,4 @@ def test_validation():
     with pytest.raises(ValueError, match="share"):
         dec.exact_log_ratio(lemma_k7(5, B=64.0, B_bar=2.0, mu_plus=0.5).data)
     with pytest.raises(TypeError, match="`rng`"):
-        dec.sample(3, rng=1)
+        dec.sample(3, rng=1.5)

@@ -70,7 +70,7 @@ def test_long_chain_leaf_arrivals_and_costs():
     with pytest.raises(ValueError, match="budget"):
         s.sample_chain_leaves(2, 0, rng=np.random.default_rng(0))
     with pytest.raises(TypeError, match="rng"):
-        s.sample_chain_leaves(2, 10, rng=0)
+        s.sample_chain_leaves(2, 10, rng="0")
 
 
 def test_packed_counters_flush_consistently():

@@ -4,7 +4,7 @@
 from .features import CallableFeatures, TabularFeatures
 from .linear import AutoregressiveLinearModel
 from .markov import MarkovModel, categorical_model, enumerate_sequences
-from .projection import project_box, project_l2_ball
+from .projection import project_box, project_l2_ball, projection_box, projection_l2_ball
 
 __all__ = [
     "AutoregressiveLinearModel",
@@ -13,6 +13,6 @@ __all__ = [
     "TabularFeatures",
     "categorical_model",
     "enumerate_sequences",
-    "project_box",
-    "project_l2_ball",
+    "projection_box",
+    "projection_l2_ball",
 ]

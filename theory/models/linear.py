@@ -27,7 +27,7 @@ from functools import cached_property
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
-from ..validation import (as_finite_array, as_int_array, check_allocation, check_int,
+from ..validation import (as_finite_array, as_int_array, check_allocation, check_int, check_rng,
                            check_weights, readonly)
 from .features import CallableFeatures, TabularFeatures
 from .markov import (MAX_ENUMERATION, MarkovModel, _check_enumeration_bytes, _fixed_prompts,
@@ -299,8 +299,7 @@ class AutoregressiveLinearModel:
         if isinstance(self.features, TabularFeatures):
             return self._markov.sample(n, rng=rng, x=x)
         n = check_int(n, "n", low=0)
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError("`rng` must be a numpy.random.Generator (use np.random.default_rng(seed)).")
+        rng = check_rng(rng)
         p, hz, v = self.n_models, self.horizon, self.vocab_size
         check_allocation(p * n * (8 * hz + 16 * v * self.dim + 24 * v + 40),
                          f"sampling `n` = {n} sequences for {p} model(s)", "draw the samples in batches")

@@ -25,7 +25,7 @@ from functools import cached_property
 import numpy as np
 from scipy.special import logsumexp
 
-from ..validation import (as_float_array, as_int_array, check_allocation, check_int,
+from ..validation import (as_float_array, as_int_array, check_allocation, check_int, check_rng,
                            check_weights, readonly)
 from ._chain import cdf_thresholds, chain_tokens, compiled_kernel
 from .features import previous_tokens
@@ -321,7 +321,7 @@ class MarkovModel:
         ----------
         n : int
             Number of sequences per model.
-        rng : numpy.random.Generator
+        rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
         x : (n,) or (P, n) array_like of int, optional
             Fixed prompts instead of draws from :math:`\\mu`.
 
@@ -331,8 +331,7 @@ class MarkovModel:
         y : ``batch_shape + (n, H)`` int array (``uint8`` when ``V <= 256``)
         """
         n = check_int(n, "n", low=0)
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError("`rng` must be a numpy.random.Generator (use np.random.default_rng(seed)).")
+        rng = check_rng(rng)
         p = self.n_models
         v = self.vocab_size
         check_allocation(p * n * (self.horizon + 8 * v + 40), f"sampling `n` = {n} sequences for {p} "

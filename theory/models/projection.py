@@ -1,18 +1,24 @@
 r"""Euclidean projections onto parameter sets :math:`\Theta` (Assumption 2.2).
 
-Both act on the last axis and broadcast over leading (replicate) axes.
+Both act on the last axis and broadcast over leading (replicate) axes.  These are the array
+functions (named as :func:`optax.projections.projection_l2_ball`); the optimizer transforms
+that apply them inside a :func:`~simulations.learners.optimizers.chain` are
+:func:`simulations.learners.optimizers.project_l2_ball` and
+:func:`~simulations.learners.optimizers.project_box`.  The former names of these functions,
+``project_l2_ball`` and ``project_box``, still work for one release with a ``DeprecationWarning``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..deprecation import renamed
 from ..validation import as_finite_array, check_real
 
-__all__ = ["project_l2_ball", "project_box"]
+__all__ = ["projection_l2_ball", "projection_box"]
 
 
-def project_l2_ball(theta, radius=1.0):
+def projection_l2_ball(theta, radius=1.0):
     r"""Project onto :math:`\{\theta : \|\theta\|_2 \le R\}`.
 
     .. math:: \mathrm{Proj}(\theta) = \theta\,\min\{1, R/\|\theta\|_2\}.
@@ -34,7 +40,7 @@ def project_l2_ball(theta, radius=1.0):
 
     Examples
     --------
-    >>> project_l2_ball([3.0, 4.0], radius=1.0)
+    >>> projection_l2_ball([3.0, 4.0], radius=1.0)
     array([0.6, 0.8])
     """
     t = as_finite_array(theta, "theta", min_ndim=1)
@@ -45,7 +51,7 @@ def project_l2_ball(theta, radius=1.0):
     return t * scale
 
 
-def project_box(theta, low=-1.0, high=1.0):
+def projection_box(theta, low=-1.0, high=1.0):
     r"""Project onto the box :math:`\{\theta : \ell \le \theta_i \le u\}` (coordinatewise clip).
 
     :math:`\mathrm{Proj}_\Theta` for the box classes of Prop. 3.2 (:math:`\Theta = [-1, 1]`)
@@ -65,7 +71,7 @@ def project_box(theta, low=-1.0, high=1.0):
 
     Examples
     --------
-    >>> project_box([-2.0, 0.5, 3.0])
+    >>> projection_box([-2.0, 0.5, 3.0])
     array([-1. ,  0.5,  1. ])
     """
     t = as_finite_array(theta, "theta", min_ndim=1)
@@ -74,3 +80,8 @@ def project_box(theta, low=-1.0, high=1.0):
     if lo > hi:
         raise ValueError(f"`low` must be <= `high`, got {lo} > {hi}.")
     return np.clip(t, lo, hi)
+
+
+#: Former names (deprecated; the optimizer transforms keep the ``project_*`` names).
+project_l2_ball = renamed(projection_l2_ball, "theory.models.project_l2_ball")
+project_box = renamed(projection_box, "theory.models.project_box")
