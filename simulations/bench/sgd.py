@@ -66,7 +66,7 @@ def w1_problem(horizon, *, vocab=V, seed=0):
 def w1_toolkit(data, model, *, R, T, seed):
     """What a user runs: :func:`train_one_pass`; returns the final parameters ``(R, d)``."""
     opt = chain(sgd(ETA), project_l2_ball(RADIUS))
-    return train_one_pass(model, data, opt, T=T, batch=K, replicates=R,
+    return train_one_pass(data, model=model, optimizer=opt, T=T, batch=K, replicates=R,
                           rng=np.random.default_rng(seed)).final_theta
 
 

@@ -35,8 +35,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from theory.validation import as_int_array, check_int, check_rng, readonly
+from theory.deprecation import reordered
 from theory.models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
 
+from ._order import model_data_order
 from ._sgd_loop import run_count_steps
 from .optimizers import Optimizer, apply_updates
 from .scores import ScoreEngine, _is_iid, _softmax, _softmax_parts, count_scores, sequence_scores
@@ -199,18 +201,22 @@ class _Recorder:
         self.metric_logged[:, -1] = vals.reshape(theta.shape[0], -1)
 
 
-def train_one_pass(model, data, optimizer, *, T, rng, level="sequence", batch=1, replicates=None,
+@reordered(("model", "data"), ("data", "model"), is_old_order=model_data_order)
+def train_one_pass(data, model, optimizer, *, T, rng, level="sequence", batch=1, replicates=None,
                    log_every=None, log_steps=None, average_at=None, iterate_metric=None,
                    token_weights=None, track_token_kl=False, stream="auto"):
     r"""One pass of (projected) stochastic optimisation on fresh samples from :math:`\pi_D`.
 
     Parameters
     ----------
+    data : MarkovModel or AutoregressiveLinearModel
+        :math:`\pi_D` (unbatched), same prompts, vocabulary and horizon.  It comes first,
+        as in :math:`D_{KL}(\pi_D\|\hat\pi)`; the former order ``(model, data)`` is
+        accepted for one release with a ``DeprecationWarning`` where the types tell the
+        two apart.
     model : AutoregressiveLinearModel
         Tabular features and the initialisation: ``theta`` ``(d,)`` (broadcast to
         ``replicates``) or ``(R, d)``.
-    data : MarkovModel or AutoregressiveLinearModel
-        :math:`\pi_D` (unbatched), same prompts, vocabulary and horizon.
     optimizer : Optimizer
         E.g. ``chain(sgd(eta), project_l2_ball(1.0))``; its learning rate may be an
         ``(R, 1)`` array (one step size per replicate).
@@ -256,7 +262,7 @@ def train_one_pass(model, data, optimizer, *, T, rng, level="sequence", batch=1,
     >>> from theory.instances import lemma_k7
     >>> from simulations.learners.optimizers import chain, sgd, project_l2_ball
     >>> inst = lemma_k7(16, B=64.0, B_bar=4.0, mu_plus=0.5)
-    >>> res = train_one_pass(inst.model_class, inst.data, chain(sgd(0.01), project_l2_ball(1.0)),
+    >>> res = train_one_pass(inst.data, model=inst.model_class, optimizer=chain(sgd(0.01), project_l2_ball(1.0)),
     ...                      T=200, rng=np.random.default_rng(0), replicates=3)
     >>> res.thetas.shape, res.steps.tolist()
     ((3, 2, 2), [0, 200])

@@ -54,7 +54,7 @@ def _problem(seed, *, X, H, V, d, positional, data_positional):
 
 def _run(name, model, data, opt, *, T, K, R, seed, **kw):
     with path(name):
-        return train_one_pass(model, data, opt, T=T, batch=K, replicates=R,
+        return train_one_pass(data, model=model, optimizer=opt, T=T, batch=K, replicates=R,
                               rng=np.random.default_rng(seed), log_every=1, **kw)
 
 
@@ -192,7 +192,7 @@ def test_compiled_sampler_keeps_the_stream_across_chunks(bit_generator, position
         rng = np.random.Generator(bit_generator(7))
         try:
             with path(name):
-                res = train_one_pass(model, data, opt, T=5, batch=3, replicates=2, rng=rng,
+                res = train_one_pass(data, model=model, optimizer=opt, T=5, batch=3, replicates=2, rng=rng,
                                      stream="tokens", log_every=1)
         finally:
             tr._CHUNK_FLOATS = old

@@ -191,6 +191,23 @@ def test_train_with_checkpoints_takes_the_data_first():
     assert not np.array_equal(new.thetas[0], new.thetas[-1])
 
 
+def test_train_one_pass_takes_the_data_first():
+    from simulations.learners.optimizers import chain, project_l2_ball, sgd
+    from simulations.learners.training import train_one_pass
+    inst = _k7()
+    markov = inst.data.as_markov()
+    opt = chain(sgd(0.05), project_l2_ball(1.0))
+    kw = dict(T=6, replicates=2, rng=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        new = train_one_pass(markov, inst.model_class, opt, **kw).final_theta
+    with pytest.warns(DeprecationWarning, match=r"train_one_pass\(data, model, \.\.\.\)") as rec:
+        old = train_one_pass(inst.model_class, markov, opt, **kw).final_theta
+    assert rec[0].filename == __file__
+    np.testing.assert_array_equal(old, new)
+    assert not np.array_equal(new, np.zeros_like(new))
+
+
 def test_reordered_needs_the_same_two_names():
     from theory.deprecation import reordered
     with pytest.raises(ValueError, match="same two names"):

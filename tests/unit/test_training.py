@@ -102,7 +102,7 @@ def test_sequence_level_training_matches_per_sample_loop(kind, positional):
     data = model[0].replace(theta=np.array([0.4, -0.3]))
     opt = chain(normalized_sgd(np.array([[0.05], [0.1], [0.2]]), 0.5), project_l2_ball(1.0))
     rec = Recorder(data, kind)
-    res = train_one_pass(model, data, opt, T=7, batch=2, rng=np.random.default_rng(6), stream=rec,
+    res = train_one_pass(data, model=model, optimizer=opt, T=7, batch=2, rng=np.random.default_rng(6), stream=rec,
                          log_every=1)
     ref = _reference_sequence_run(model, data, opt, rec.draws, 7, 2, kind)
     np.testing.assert_allclose(res.final_theta, ref, rtol=1e-12, atol=1e-12)
@@ -115,7 +115,7 @@ def test_token_level_training_matches_per_token_loop():
     data = model[0].replace(theta=np.array([0.2, 0.1]))
     opt = projected(adam(0.05), radius=1.0)
     rec = Recorder(data, "tokens")
-    res = train_one_pass(model, data, opt, T=4, batch=2, level="token", rng=np.random.default_rng(8),
+    res = train_one_pass(data, model=model, optimizer=opt, T=4, batch=2, level="token", rng=np.random.default_rng(8),
                          stream=rec)
     xs = np.concatenate([d[0] for d in rec.draws])
     ys = np.concatenate([d[1] for d in rec.draws]).astype(int)
@@ -141,8 +141,8 @@ def test_deterministic_given_rng_and_metric_running_means():
     opt = chain(sgd(0.01), project_l2_ball(1.0))
     metric = lambda th: th[..., 0]                                       # noqa: E731
     kw = dict(T=50, replicates=4, log_every=1, average_at=[10, 50], iterate_metric=metric)
-    a = train_one_pass(inst.model_class, inst.data, opt, rng=np.random.default_rng(9), **kw)
-    b = train_one_pass(inst.model_class, inst.data, opt, rng=np.random.default_rng(9), **kw)
+    a = train_one_pass(inst.data, model=inst.model_class, optimizer=opt, rng=np.random.default_rng(9), **kw)
+    b = train_one_pass(inst.data, model=inst.model_class, optimizer=opt, rng=np.random.default_rng(9), **kw)
     np.testing.assert_array_equal(a.thetas, b.thetas)
     # running means are means of the metric over iterates theta_0 .. theta_{T'-1}
     np.testing.assert_allclose(a.metric_means[:, 0, 0], a.thetas[:, :10, 0].mean(1), rtol=1e-12)
@@ -163,9 +163,9 @@ def test_chunking_does_not_change_the_run(seed, kind):
     kw = dict(T=30, replicates=2, stream=kind, log_every=3)
     old = tr._CHUNK_FLOATS
     try:
-        a = train_one_pass(inst.model_class, inst.data, opt, rng=np.random.default_rng(seed), **kw)
+        a = train_one_pass(inst.data, model=inst.model_class, optimizer=opt, rng=np.random.default_rng(seed), **kw)
         tr._CHUNK_FLOATS = 1                                             # one step per chunk
-        b = train_one_pass(inst.model_class, inst.data, opt, rng=np.random.default_rng(seed), **kw)
+        b = train_one_pass(inst.data, model=inst.model_class, optimizer=opt, rng=np.random.default_rng(seed), **kw)
     finally:
         tr._CHUNK_FLOATS = old
     np.testing.assert_array_equal(a.thetas, b.thetas)
@@ -203,20 +203,20 @@ def test_validation():
     opt = sgd(0.1)
     rng = np.random.default_rng(0)
     with pytest.raises(TypeError, match="`optimizer`"):
-        train_one_pass(inst.model_class, inst.data, "sgd", T=3, rng=rng)
+        train_one_pass(inst.data, model=inst.model_class, optimizer="sgd", T=3, rng=rng)
     with pytest.raises(ValueError, match="`level`"):
-        train_one_pass(inst.model_class, inst.data, opt, T=3, rng=rng, level="word")
+        train_one_pass(inst.data, model=inst.model_class, optimizer=opt, T=3, rng=rng, level="word")
     with pytest.raises(ValueError, match="`T`"):
-        train_one_pass(inst.model_class, inst.data, opt, T=0, rng=rng)
+        train_one_pass(inst.data, model=inst.model_class, optimizer=opt, T=0, rng=rng)
     with pytest.raises(TypeError, match="`rng`"):
-        train_one_pass(inst.model_class, inst.data, opt, T=3, rng=0.5)
+        train_one_pass(inst.data, model=inst.model_class, optimizer=opt, T=3, rng=0.5)
     with pytest.raises(ValueError, match="counts"):
         m = _random_model(1, H=8)
-        train_one_pass(m, m, opt, T=3, rng=rng, stream="counts")
+        train_one_pass(m, model=m, optimizer=opt, T=3, rng=rng, stream="counts")
     with pytest.raises(ValueError, match="track_token_kl"):
-        train_one_pass(inst.model_class, inst.data, opt, T=3, rng=rng, track_token_kl=True)
+        train_one_pass(inst.data, model=inst.model_class, optimizer=opt, T=3, rng=rng, track_token_kl=True)
     with pytest.raises(ValueError, match="share"):
-        train_one_pass(inst.model_class, lemma_k7(9, B=64.0, B_bar=4.0, mu_plus=0.5).data, opt, T=3, rng=rng)
+        train_one_pass(lemma_k7(9, B=64.0, B_bar=4.0, mu_plus=0.5).data, model=inst.model_class, optimizer=opt, T=3, rng=rng)
     with pytest.raises(ValueError, match="`iterate_metric`"):
-        train_one_pass(inst.model_class, inst.data, opt, T=3, rng=rng, replicates=2,
+        train_one_pass(inst.data, model=inst.model_class, optimizer=opt, T=3, rng=rng, replicates=2,
                        iterate_metric=lambda th: np.zeros((1, 1)))
