@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from simulations.bench.sgd import K, w1_problem, w1_toolkit
-from theory.models import _chain
+from theory.models import chain_sampler
 
 __all__ = ["scaling_runs", "fit_cost_model"]
 
@@ -40,7 +40,7 @@ def scaling_runs(*, replicates=(1, 4, 16, 64, 256), vocabs=(2, 3, 8), horizon=25
                 if wall < best:
                     best, cpu = wall, time.process_time() - c0
             tokens = r * K * horizon * T
-            path = "compiled" if _chain.compiled_module(tokens) is not None else "numpy"
+            path = "compiled" if chain_sampler.compiled_module(tokens) is not None else "numpy"
             runs.append({"R": r, "V": v, "tokens": tokens, "candidates": tokens * v,
                          "seconds": best, "cpu_seconds": cpu, "path": path})
     return runs
@@ -51,7 +51,7 @@ def fit_cost_model(runs, *, key="seconds"):
 
     Each run is weighted by ``1 / t`` so that short and long runs count alike (the fit
     minimises relative residuals).  Only the runs on the path of the largest run are fitted
-    (calls below :data:`theory.models._chain.MIN_COMPILED_TOKENS` tokens take the numpy
+    (calls below :data:`theory.models.chain_sampler.MIN_COMPILED_TOKENS` tokens take the numpy
     path even when numba is installed).  ``key`` selects wall (``"seconds"``) or CPU
     (``"cpu_seconds"``) time.  Returns a dict with ``fixed_s``, ``per_token_s``,
     ``per_candidate_s`` and ``max_rel_residual``.

@@ -48,7 +48,7 @@ from scipy.special import log_softmax
 from simulations.bench import workload
 from simulations.learners.optimizers import chain, project_l2_ball, sgd
 from simulations.learners.training import DataStream, train_one_pass
-from theory.models import AutoregressiveLinearModel, TabularFeatures, _chain
+from theory.models import AutoregressiveLinearModel, TabularFeatures, chain_sampler
 
 __all__ = ["w1_problem", "w1_toolkit", "reference_step_loop", "reference_per_sample"]
 
@@ -156,7 +156,7 @@ def _row(ctx, *, R, horizon, T, target, per_sample):
             if err > 1e-9:
                 raise AssertionError(f"reference {name} ends at other parameters (max diff {err:.3g})")
     work = R * K * horizon * V * T
-    sampler = "compiled" if _chain.compiled_kernel(R * K * horizon * T) is not None else "numpy"
+    sampler = "compiled" if chain_sampler.compiled_kernel(R * K * horizon * T) is not None else "numpy"
     return {"params": {"R": R, "K": K, "H": horizon, "V": V, "d": D, "T": T, "sampler": sampler},
             "seconds": times["seconds"], "cpu_seconds": times["cpu_seconds"],
             "exp_rate": times["exp_rate"], "exp_cpu_rate": times.get("exp_cpu_rate", 0.0),
@@ -186,18 +186,18 @@ class _Kernel:
         self.compiled = compiled
 
     def __enter__(self):
-        self.old = _chain._KERNEL
-        _chain._KERNEL = None if self.compiled else False
+        self.old = chain_sampler._KERNEL
+        chain_sampler._KERNEL = None if self.compiled else False
 
     def __exit__(self, *exc):
-        _chain._KERNEL = self.old
+        chain_sampler._KERNEL = self.old
 
 
 @workload("sgd/compiled-sampler")
 def compiled_sampler(ctx):
     R, horizon, steps = (32, 64, 8) if ctx.quick else (256, 256, 8)
     with _Kernel(True):
-        available = _chain.compiled_kernel() is not None
+        available = chain_sampler.compiled_kernel() is not None
     params = {"R": R, "K": K, "H": horizon, "V": V, "steps": steps}
     if not available:
         return {"params": params,

@@ -15,7 +15,7 @@ numpy in both paths (numba's ``exp`` is libm's, which differs from numpy's SIMD 
 last bit).
 
 Compiled path (numba installed, ``COVERAGE_PRINCIPLE_NUMBA`` not ``0``, enough tokens, see
-:func:`theory.models._chain.compiled_module`):
+:func:`theory.models.chain_sampler.compiled_module`):
 
 * sampling and counting fused: the inverse-CDF chains of
   :func:`theory.models._chain_numba.chain_counts_kernel` add each token to the counts as it
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.models._chain import compiled_module, pcg64_lanes
+from theory.models.chain_sampler import compiled_module, pcg64_lanes
 
 from .optimizers import apply_updates
 from .stream import DataStream

@@ -38,8 +38,8 @@ from theory.validation import as_float_array, check_real, check_rng
 
 from ._order import model_data_order
 from .optimizers import apply_updates
-from .training import (DataStream, ScoreEngine, TrainResult, _chunk_size, _Recorder, _schedule,
-                       _train_iv, train_one_pass)
+from .training import (DataStream, ScoreEngine, TrainResult, chunk_size, Recorder, schedule,
+                       check_train_arguments, train_one_pass)
 
 __all__ = ["truncated_token_weights", "truncated_weights", "train_distillation", "iid_truncation",
            "prefix_counts"]
@@ -253,19 +253,19 @@ def train_distillation(teacher, model, optimizer, *, N, T, rng, method="tokens",
 
 def _train_iid(model, data, optimizer, *, A, T, rng, batch=1, replicates=None, log_every=None,
                log_steps=None, average_at=None, iterate_metric=None, level="sequence"):
-    theta, T, K = _train_iv(model, data, optimizer, T, batch, level, replicates)
+    theta, T, K = check_train_arguments(model, data, optimizer, T, batch, level, replicates)
     rng = check_rng(rng)
     engine = ScoreEngine(model.features, data)
     if not engine.iid:
         raise ValueError("method='counts' needs features that give i.i.d. tokens given the prompt.")
     src = DataStream(data, "counts")
-    steps, avg = _schedule(T, log_every, log_steps, average_at)
+    steps, avg = schedule(T, log_every, log_steps, average_at)
     R, d = theta.shape
     hz, v = engine.horizon, engine.vocab_size
-    rec = _Recorder(R, d, T, steps, avg, iterate_metric)
+    rec = Recorder(R, d, T, steps, avg, iterate_metric)
     state = optimizer.init(theta)
     rng_x, rng_y, rng_split = rng.spawn(3)          # the first two are train_one_pass's streams
-    C = _chunk_size(R * K * v + R * engine.n_ctx * (v + 1), T)
+    C = chunk_size(R * K * v + R * engine.n_ctx * (v + 1), T)
     for t0 in range(0, T, C):
         c = min(C, T - t0)
         x, totals = src.draw((c, R, K), (rng_x, rng_y))                # (c, R, K), (c, R, K, V)

@@ -33,7 +33,7 @@ __all__ = ["ScoreEngine", "sequence_scores", "count_scores"]
 _COUNT_BLOCK = 1 << 17
 
 
-def _softmax_parts(logits):
+def softmax_parts(logits):
     """``(log_probs, probs)`` along the last axis (stable, no scipy overhead)."""
     m = logits.max(axis=-1, keepdims=True)
     z = logits - m
@@ -42,14 +42,14 @@ def _softmax_parts(logits):
     return z - np.log(s), e / s
 
 
-def _softmax(logits):
+def softmax_rows(logits):
     """Probabilities along the last axis (stable)."""
     e = np.exp(logits - logits.max(axis=-1, keepdims=True))
     e /= e.sum(axis=-1, keepdims=True)
     return e
 
 
-def _is_iid(table):
+def is_iid_features(table):
     """A feature table (or Markov table) that depends on the prompt and the current token only:
     identical across positions and previous tokens (the begin-of-sequence row included)."""
     return np.array_equal(table, np.broadcast_to(table[:, :1, -1:], table.shape))
@@ -84,7 +84,7 @@ class ScoreEngine:
             raise TypeError("training needs TabularFeatures (got "
                             f"{type(features).__name__}); callable features are not supported.")
         t = features.table
-        self.iid = _is_iid(t)
+        self.iid = is_iid_features(t)
         self.table = t[:, :1, -1:] if self.iid else t
         self.horizon = features.horizon
         self.vocab_size = features.vocab_size
@@ -101,7 +101,7 @@ class ScoreEngine:
             if lp.ndim != 4:
                 raise ValueError("`data` must be a single (unbatched) distribution.")
             if self.iid:
-                if not _is_iid(lp):
+                if not is_iid_features(lp):
                     raise ValueError("the features give i.i.d. tokens but `data` does not; per-token "
                                      "KLs need the data law on the model's contexts.")
                 lp = lp[:, :1, -1:]
@@ -115,11 +115,11 @@ class ScoreEngine:
     def context_laws(self, theta):
         """``(log_probs, probs)`` of every context's next-token law: ``(R, C, V)`` each."""
         logits = (theta @ self._table_cvd.T).reshape(theta.shape[0], self.n_ctx, self.vocab_size)
-        return _softmax_parts(logits)
+        return softmax_parts(logits)
 
     def context_probs(self, theta):
         """Probabilities of every context's next-token law: ``(R, C, V)``."""
-        return _softmax((theta @ self._table_cvd.T).reshape(theta.shape[0], self.n_ctx, self.vocab_size))
+        return softmax_rows((theta @ self._table_cvd.T).reshape(theta.shape[0], self.n_ctx, self.vocab_size))
 
     def mean_score(self, q, chosen, nctx):
         r"""Score sum from context laws ``q`` ``(R, C, V)``, chosen-feature sums ``(R, d)`` and
@@ -219,7 +219,7 @@ class ScoreEngine:
         ctx = self.context_index(x, y)                                   # (R, K, H)
         cand = self.flat_table[ctx]                                      # (R, K, H, V, d)
         logits = np.einsum("rkhvd,rd->rkhv", cand, theta)
-        _, q = _softmax_parts(logits)
+        _, q = softmax_parts(logits)
         mean = np.einsum("rkhv,rkhvd->rkhd", q, cand)
         idx = np.asarray(y, dtype=np.int64)[..., None, None]
         chosen = np.take_along_axis(cand, np.broadcast_to(idx, cand.shape[:-2] + (1, self.dim)),
@@ -342,7 +342,7 @@ def count_scores(token_table, theta, x, counts):
     th = as_finite_array(theta, "theta", ndim=2)
     x = as_int_array(x, "x", ndim=2, low=0, high=tab.shape[0])
     c = as_int_array(counts, "counts", ndim=3, low=0)
-    _, q = _softmax_parts(np.einsum("xvd,rd->rxv", tab, th))
+    _, q = softmax_parts(np.einsum("xvd,rd->rxv", tab, th))
     mean = np.einsum("rxv,xvd->rxd", q, tab)
     chosen = np.einsum("rkv,rkvd->rkd", c.astype(float), tab[x])
     h = c.sum(-1).astype(float)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from theory.models import AutoregressiveLinearModel, MarkovModel
-from theory.models._chain import cdf_thresholds, chain_tokens, compiled_kernel
+from theory.models.chain_sampler import cdf_thresholds, chain_tokens, compiled_kernel
 
-from .scores import _is_iid
+from .scores import is_iid_features
 
 __all__ = ["DataStream"]
 
@@ -35,7 +35,7 @@ class DataStream:
             raise TypeError("`data` must be a single MarkovModel or AutoregressiveLinearModel "
                             "with tabular features.")
         lp = m.log_probs                                               # (X, Hd, V+1, V)
-        iid = m.horizon == 1 or _is_iid(lp)
+        iid = m.horizon == 1 or is_iid_features(lp)
         if kind not in ("auto", "tokens", "counts"):
             raise ValueError(f"`kind` must be 'auto', 'tokens' or 'counts', got {kind!r}.")
         if kind == "counts" and not iid:
@@ -80,7 +80,7 @@ class DataStream:
 
         One uniform per token (``x.shape + (H,)``, C order), inverted through the
         next-token CDF of the token's context.  Markov data runs the position loop of
-        :func:`theory.models._chain.chain_tokens` on blocks of sequences (uniforms
+        :func:`theory.models.chain_sampler.chain_tokens` on blocks of sequences (uniforms
         transposed to position-major once per block), so the stream is the same whatever
         the block size.
         """

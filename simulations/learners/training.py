@@ -41,7 +41,7 @@ from theory.models import AutoregressiveLinearModel, MarkovModel, TabularFeature
 from ._order import model_data_order
 from ._sgd_loop import run_count_steps
 from .optimizers import Optimizer, apply_updates
-from .scores import ScoreEngine, _is_iid, _softmax, _softmax_parts, count_scores, sequence_scores
+from .scores import ScoreEngine, is_iid_features, softmax_rows, softmax_parts, count_scores, sequence_scores
 from .stream import DataStream
 
 __all__ = ["TrainResult", "train_one_pass", "sequence_scores", "count_scores", "DataStream",
@@ -111,7 +111,7 @@ class TrainResult:
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in out.items()}
 
 
-def _train_iv(model, data, optimizer, T, batch, level, replicates):
+def check_train_arguments(model, data, optimizer, T, batch, level, replicates):
     if not isinstance(model, AutoregressiveLinearModel):
         raise TypeError("`model` must be an AutoregressiveLinearModel (its theta is the initialisation).")
     if not isinstance(model.features, TabularFeatures):
@@ -136,7 +136,7 @@ def _train_iv(model, data, optimizer, T, batch, level, replicates):
     return theta0.copy(), T, batch
 
 
-def _schedule(T, log_every, log_steps, average_at):
+def schedule(T, log_every, log_steps, average_at):
     if log_steps is not None:
         steps = np.unique(as_int_array(log_steps, "log_steps", ndim=1, low=0, high=T + 1))
     else:
@@ -147,7 +147,7 @@ def _schedule(T, log_every, log_steps, average_at):
     return steps, avg
 
 
-class _Recorder:
+class Recorder:
     """Logged iterates and running means of a per-iterate metric."""
 
     def __init__(self, R, d, T, steps, avg, metric):
@@ -267,7 +267,7 @@ def train_one_pass(data, model, optimizer, *, T, rng, level="sequence", batch=1,
     >>> res.thetas.shape, res.steps.tolist()
     ((3, 2, 2), [0, 200])
     """
-    theta, T, K = _train_iv(model, data, optimizer, T, batch, level, replicates)
+    theta, T, K = check_train_arguments(model, data, optimizer, T, batch, level, replicates)
     rng = check_rng(rng)
     if token_weights is not None and (level != "sequence" or not callable(token_weights)):
         raise ValueError("`token_weights` must be a callable and needs level='sequence'.")
@@ -285,9 +285,9 @@ def train_one_pass(data, model, optimizer, *, T, rng, level="sequence", batch=1,
         raise TypeError("`stream` must be 'auto', 'tokens', 'counts' or a DataStream-like object.")
     if src.kind == "counts" and (not engine.iid or level == "token" or token_weights is not None):
         raise ValueError("a counts stream needs i.i.d.-token features and plain sequence-level steps.")
-    steps, avg = _schedule(T, log_every, log_steps, average_at)
+    steps, avg = schedule(T, log_every, log_steps, average_at)
     R, d = theta.shape
-    rec = _Recorder(R, d, T, steps, avg, iterate_metric)
+    rec = Recorder(R, d, T, steps, avg, iterate_metric)
     state = optimizer.init(theta)
     rng = tuple(rng.spawn(2))                                            # (prompts, tokens)
     if level == "sequence":
@@ -304,7 +304,7 @@ def train_one_pass(data, model, optimizer, *, T, rng, level="sequence", batch=1,
                        batch=K, T=T, stream=src.kind)
 
 
-def _chunk_size(per_step, T):
+def chunk_size(per_step, T):
     return int(max(1, min(T, _CHUNK_FLOATS // max(per_step, 1))))
 
 
@@ -313,7 +313,7 @@ def _run_sequence(engine, src, opt, theta, state, T, K, rng, rec, token_weights)
     hz, v = engine.horizon, engine.vocab_size
     use_tokens_method = src.kind == "tokens" and engine.n_ctx > 4 * K * hz
     per_step = R * K * (hz if src.kind == "tokens" else v) + R * engine.n_ctx * (v + 1)
-    C = _chunk_size(per_step, T)
+    C = chunk_size(per_step, T)
     if src.kind == "tokens" and token_weights is None and not use_tokens_method:
         return run_count_steps(engine, src, opt, theta, state, T, K, rng, rec, C)
     for t0 in range(0, T, C):
@@ -353,7 +353,7 @@ def _run_sequence(engine, src, opt, theta, state, T, K, rng, rec, token_weights)
 def _run_token(engine, src, opt, theta, state, T, K, rng, rec, track_kl):
     R, d = theta.shape
     hz, v = engine.horizon, engine.vocab_size
-    C = _chunk_size(R * K * hz, T)
+    C = chunk_size(R * K * hz, T)
     table = engine.flat_table
     lpd = engine.data_log_probs
     pd = None if lpd is None else np.exp(lpd)
@@ -377,7 +377,7 @@ def _run_token(engine, src, opt, theta, state, T, K, rng, rec, track_kl):
                 if not engine.iid:
                     cand = table[ctx[..., h]]
                 logits = (cand @ theta[:, None, :, None])[..., 0]        # (R, K, V)
-                lq, q = _softmax_parts(logits)
+                lq, q = softmax_parts(logits)
                 g = (chosen_all[:, :, h] - (q[..., None] * cand).sum(-2)).mean(axis=1)
                 if track_kl:
                     lp = lpd[ctx[..., h]]

@@ -39,7 +39,7 @@ from theory.models import AutoregressiveLinearModel, MarkovModel, TabularFeature
 from theory.models.markov import MAX_ENUMERATION, _support_size
 
 from .optimizers import Optimizer, apply_updates
-from .training import ScoreEngine, _softmax_parts
+from .training import ScoreEngine, softmax_parts
 
 __all__ = ["TTTDecoder"]
 
@@ -140,7 +140,7 @@ class TTTDecoder:
         table = eng.flat_table
         for h in range(y.shape[1]):
             cand = table[ctx[:, h]]                                          # (M, V, d)
-            lq, q = _softmax_parts((cand @ theta[:, :, None])[..., 0])
+            lq, q = softmax_parts((cand @ theta[:, :, None])[..., 0])
             out[:, h] = lq[rows, yy[:, h]]
             if kls is not None:
                 lp = data_lp[ctx[:, h]]
@@ -192,7 +192,7 @@ class TTTDecoder:
         for h in range(m.horizon):
             ctx = eng.context_at(xf, y[:, h - 1] if h > 0 else m.vocab_size, h)
             cand = eng.flat_table[ctx]
-            _, q = _softmax_parts((cand @ theta[:, :, None])[..., 0])
+            _, q = softmax_parts((cand @ theta[:, :, None])[..., 0])
             cdf = np.cumsum(q, axis=-1)
             cdf[:, -1] = np.inf
             y[:, h] = (cdf <= rng.random(P * n)[:, None]).sum(-1)
@@ -224,7 +224,7 @@ class TTTDecoder:
             prev = np.tile(last, s // last.size) if pp > 1 else 0
             ctx = xs * (hd * pp) + (h * pp if hd > 1 else 0) + prev
             cand = eng.flat_table[ctx]                                       # (s, V, d)
-            lq, q = _softmax_parts((cand @ theta[:, :, None])[..., 0])       # (s, V)
+            lq, q = softmax_parts((cand @ theta[:, :, None])[..., 0])       # (s, V)
             lp = (lp[:, None] + lq).reshape(-1)
             if h + 1 < hz:
                 g = cand - (q[..., None] * cand).sum(-2, keepdims=True)      # (s, V, d)

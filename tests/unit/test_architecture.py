@@ -91,20 +91,6 @@ PENDING = {
         "sigs: shared input checks of theory/models made public",
     ("private", "theory.bounds", "theory.coverage._tail_masses"):
         "vgbpkg (theory/bounds.py) with sigs (theory/coverage.py): a public tail-mass helper",
-    ("private", "simulations.bench.mle", "simulations.learners.mle._as_markov"):
-        "perf: use the public simulations.learners.mle.as_markov_model",
-    ("private", "simulations.bench.sgd", "theory.models._chain"):
-        "perf: import the chain kernels under a public name",
-    ("private", "simulations.learners.distillation", "simulations.learners.training._Recorder"):
-        "perf (training.py split) with sigs (distillation.py): shared training helpers public",
-    ("private", "simulations.learners.distillation", "simulations.learners.training._chunk_size"):
-        "perf (training.py split) with sigs (distillation.py): shared training helpers public",
-    ("private", "simulations.learners.distillation", "simulations.learners.training._schedule"):
-        "perf (training.py split) with sigs (distillation.py): shared training helpers public",
-    ("private", "simulations.learners.distillation", "simulations.learners.training._train_iv"):
-        "perf (training.py split) with sigs (distillation.py): shared training helpers public",
-    ("private", "simulations.learners.ttt", "simulations.learners.training._softmax_parts"):
-        "perf (training.py split) with sigs (ttt.py)",
     ("private", "simulations.learners.ttt", "theory.models.markov._support_size"):
         "sigs: theory/models checks public, ttt.py",
     ("private", "simulations.samplers.value_functions", "simulations.samplers.baselines._tables"):
@@ -117,10 +103,6 @@ PENDING = {
         "vgbpkg: theory/instances/mle.py split",
     ("size", "theory/certified.py"):
         "logratio: theory/log_ratio/ package",
-    ("size", "theory/rates.py"):
-        "sigs: theory/rates.py split",
-    ("size", "simulations/learners/training.py"):
-        "perf: simulations/learners/training.py split",
 }
 
 
@@ -254,9 +236,18 @@ def private_imports(files, skip=()):
             if name is None or not source.startswith(PACKAGES_PREFIXES(files)):
                 continue
             if name.startswith("_") and not (name.startswith("__") and name.endswith("__")) \
-                    and source != module:
+                    and source != module and not _package_private(files, module, source, name):
                 out.append((module, f"{source}.{name}", line))
     return out
+
+
+def _package_private(files, module, source, name):
+    """``True`` if ``source.name`` is a private *module* of the importer's own package.
+
+    ``from . import _kernels`` inside ``pkg.sub`` is how a package keeps an implementation
+    module to itself (numpy's ``from . import _core``); importing it from elsewhere is not.
+    """
+    return f"{source}.{name}" in files and module.rpartition(".")[0] == source
 
 
 def PACKAGES_PREFIXES(files):  # noqa: N802 - the top-level packages present in ``files``

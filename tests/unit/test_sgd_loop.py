@@ -20,7 +20,7 @@ import simulations.learners._sgd_loop as loop
 from simulations.learners.optimizers import (adam, chain, normalized_sgd, project_l2_ball, projected,
                                              scale, sgd)
 from simulations.learners.training import DataStream, ScoreEngine, train_one_pass
-from theory.models import AutoregressiveLinearModel, TabularFeatures, _chain
+from theory.models import AutoregressiveLinearModel, TabularFeatures, chain_sampler
 
 try:
     import numba  # noqa: F401
@@ -32,15 +32,15 @@ except ImportError:                                   # the `fast` extra is not 
 @contextlib.contextmanager
 def path(name):
     """Run training with the numpy loop or with the compiled kernels (also on tiny runs)."""
-    old = _chain._KERNEL, _chain.MIN_COMPILED_TOKENS, loop._STEP
-    _chain._KERNEL = False if name == "numpy" else None
-    _chain.MIN_COMPILED_TOKENS = 0
+    old = chain_sampler._KERNEL, chain_sampler.MIN_COMPILED_TOKENS, loop._STEP
+    chain_sampler._KERNEL = False if name == "numpy" else None
+    chain_sampler.MIN_COMPILED_TOKENS = 0
     try:
         if name == "compiled":
-            assert _chain.compiled_module() is not None and loop.compiled_step() is not None
+            assert chain_sampler.compiled_module() is not None and loop.compiled_step() is not None
         yield
     finally:
-        _chain._KERNEL, _chain.MIN_COMPILED_TOKENS, loop._STEP = old
+        chain_sampler._KERNEL, chain_sampler.MIN_COMPILED_TOKENS, loop._STEP = old
 
 
 def _problem(seed, *, X, H, V, d, positional, data_positional):
@@ -94,7 +94,7 @@ def test_fused_counts_are_the_counts_of_the_stream():
     x, y = src.draw(shape, tuple(np.random.default_rng(5).spawn(2)))
     want = eng.context_token_counts(x, y).reshape(4, 3, -1)
     with path("compiled"):
-        kernels = _chain.compiled_module()
+        kernels = chain_sampler.compiled_module()
     old = loop._TOKEN_BLOCK
     try:
         for block in (1, 7 * 2 * 5, 1 << 16):                          # blocks of K .. all sequences
@@ -206,7 +206,7 @@ def test_compiled_sampler_keeps_the_stream_across_chunks(bit_generator, position
 def test_pcg64_lane_jumps_are_the_streams_offsets():
     """``pcg64_lanes``'s jump table: lane ``i`` starts ``i * length`` doubles into the stream."""
     rng = np.random.default_rng(3)
-    pcg, jumps = _chain.pcg64_lanes(rng, 5, 4)
+    pcg, jumps = chain_sampler.pcg64_lanes(rng, 5, 4)
     state = int(pcg[0]) << 64 | int(pcg[1])
     inc = rng.bit_generator.state["state"]["inc"]
     for i in range(5):
@@ -216,4 +216,4 @@ def test_pcg64_lane_jumps_are_the_streams_offsets():
         moved.bit_generator.advance(5 * i)
         assert (a * state + c) % (1 << 128) == moved.bit_generator.state["state"]["state"]
         assert moved.bit_generator.state["state"]["inc"] == inc
-    assert _chain.pcg64_lanes(np.random.Generator(np.random.Philox(0)), 5, 4) is None
+    assert chain_sampler.pcg64_lanes(np.random.Generator(np.random.Philox(0)), 5, 4) is None

@@ -17,7 +17,7 @@ from scipy.special import log_softmax
 
 import simulations.learners.stream as stream_module
 from simulations.learners.training import DataStream
-from theory.models import MarkovModel, _chain, markov
+from theory.models import MarkovModel, chain_sampler, markov
 
 try:
     import numba  # noqa: F401
@@ -29,15 +29,15 @@ except ImportError:                                   # the `fast` extra is not 
 @contextlib.contextmanager
 def kernel(name):
     """Run the samplers with the numpy loop or the compiled kernel."""
-    old = _chain._KERNEL, _chain.MIN_COMPILED_TOKENS
-    _chain._KERNEL = False if name == "numpy" else None
-    _chain.MIN_COMPILED_TOKENS = 0                    # small test cases use the kernel too
+    old = chain_sampler._KERNEL, chain_sampler.MIN_COMPILED_TOKENS
+    chain_sampler._KERNEL = False if name == "numpy" else None
+    chain_sampler.MIN_COMPILED_TOKENS = 0                    # small test cases use the kernel too
     try:
         if name == "compiled":
-            assert _chain.compiled_kernel() is not None, "numba is installed but the kernel failed"
+            assert chain_sampler.compiled_kernel() is not None, "numba is installed but the kernel failed"
         yield
     finally:
-        _chain._KERNEL, _chain.MIN_COMPILED_TOKENS = old
+        chain_sampler._KERNEL, chain_sampler.MIN_COMPILED_TOKENS = old
 
 BIT_GENERATORS = [np.random.PCG64, np.random.PCG64DXSM, np.random.Philox, np.random.SFC64,
                   np.random.MT19937]

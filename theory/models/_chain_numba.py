@@ -1,4 +1,4 @@
-"""Compiled inverse-CDF chain kernels (optional: need ``numba``; see :mod:`theory.models._chain`).
+"""Compiled inverse-CDF chain kernels (optional: need ``numba``; see :mod:`theory.models.chain_sampler`).
 
 Imported only when numba is installed and the compiled path is enabled; compiled on first
 use and cached on disk (``cache=True``), so the cost is paid once per machine.

@@ -27,7 +27,7 @@ from scipy.special import logsumexp
 
 from ..validation import (as_float_array, as_int_array, check_allocation, check_int, check_rng,
                            check_weights, readonly)
-from ._chain import cdf_thresholds, chain_tokens, compiled_kernel
+from .chain_sampler import cdf_thresholds, chain_tokens, compiled_kernel
 from .features import previous_tokens
 
 __all__ = ["MarkovModel", "categorical_model", "enumerate_sequences"]

@@ -20,7 +20,7 @@ _DOMAINS = {
 }
 
 
-def _f(a, name):
+def rate_argument(a, name):
     """``a`` as a float array, validated against the domain of the argument ``name``."""
     low, low_open, high, high_open, allow_inf = _DOMAINS.get(name, (None, False, None, False, False))
     arr = as_float_array(a, name, allow_posinf=allow_inf, allow_neginf=False)
@@ -31,10 +31,10 @@ def _f(a, name):
     return arr
 
 
-def _online_to_batch_bound(T, eta, sigma_sq):
+def online_to_batch_bound(T, eta, sigma_sq):
     """:math:`4/(\\eta T) + 2\\eta\\sigma^2`, the explicit bound of Prop. 5.1 and Theorem 6.1 (validated)."""
-    eta = _f(eta, "eta")
-    return 4.0 / (eta * _f(T, "T")) + 2.0 * eta * _f(sigma_sq, "sigma_sq")
+    eta = rate_argument(eta, "eta")
+    return 4.0 / (eta * rate_argument(T, "T")) + 2.0 * eta * rate_argument(sigma_sq, "sigma_sq")
 
 
 #: Each parameter of :mod:`theory.rates` described once.

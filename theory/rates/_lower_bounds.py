@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..deprecation import legacy_positional
-from ._common import PARAMS, _f
+from ._common import PARAMS, rate_argument
 
 
 @PARAMS
@@ -28,7 +28,7 @@ def kl_lower_bound_prop_3_2(n, *, H):
     >>> float(kl_lower_bound_prop_3_2(10, H=8))
     0.2
     """
-    return _f(H, "H") / (4.0 * _f(n, "n"))
+    return rate_argument(H, "H") / (4.0 * rate_argument(n, "n"))
 
 
 @PARAMS
@@ -53,7 +53,7 @@ def high_dim_coverage_lower_bound(n, *, N, H):
     >>> float(high_dim_coverage_lower_bound(100, N=np.e, H=10))
     0.1
     """
-    return np.minimum(1.0, _f(H, "H") / (_f(n, "n") * np.log(_f(N, "N"))))
+    return np.minimum(1.0, rate_argument(H, "H") / (rate_argument(n, "n") * np.log(rate_argument(N, "N"))))
 
 
 @PARAMS
@@ -77,7 +77,7 @@ def coarse_lower_bound_prop_g1(n, *, d):
     >>> float(coarse_lower_bound_prop_g1(100, d=5))
     0.05
     """
-    return _f(d, "d") / _f(n, "n")
+    return rate_argument(d, "d") / rate_argument(n, "n")
 
 
 @PARAMS
@@ -102,7 +102,7 @@ def fine_lower_bound_prop_g1(n, *, N, d):
     >>> float(fine_lower_bound_prop_g1(100, N=np.e, d=5))
     0.05
     """
-    return _f(d, "d") / (_f(n, "n") * np.log(_f(N, "N")))
+    return rate_argument(d, "d") / (rate_argument(n, "n") * np.log(rate_argument(N, "N")))
 
 
 @legacy_positional("alpha", "M")
@@ -126,4 +126,4 @@ def misspecification_lower_bound(alpha, *, M):
     >>> float(misspecification_lower_bound(0.5, M=np.e))
     0.25
     """
-    return _f(alpha, "alpha") ** 2 / np.log(_f(M, "M"))
+    return rate_argument(alpha, "alpha") ** 2 / np.log(rate_argument(M, "M"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..deprecation import legacy_positional
-from ._common import PARAMS, _f, _online_to_batch_bound
+from ._common import PARAMS, rate_argument, online_to_batch_bound
 from ._mle import linear_mle_coverage_rate
 
 
@@ -29,8 +29,8 @@ def ttt_kl_rate(T, *, sigma_sq, B):
     >>> round(float(ttt_kl_rate(100, sigma_sq=4.0, B=1.0)), 12)
     0.21
     """
-    T = _f(T, "T")
-    return np.sqrt(_f(sigma_sq, "sigma_sq") / T) + _f(B, "B") ** 2 / T
+    T = rate_argument(T, "T")
+    return np.sqrt(rate_argument(sigma_sq, "sigma_sq") / T) + rate_argument(B, "B") ** 2 / T
 
 
 @PARAMS
@@ -54,7 +54,7 @@ def ttt_coverage_rate(T, *, N, sigma_sq, B):
     >>> round(float(ttt_coverage_rate(100, N=np.e, sigma_sq=4.0, B=1.0)), 12)
     0.21
     """
-    return ttt_kl_rate(T, sigma_sq=sigma_sq, B=B) / np.log(_f(N, "N"))
+    return ttt_kl_rate(T, sigma_sq=sigma_sq, B=B) / np.log(rate_argument(N, "N"))
 
 
 @PARAMS
@@ -78,7 +78,7 @@ def ttt_step_size(T, *, sigma_sq, B):
     0.1
     """
     with np.errstate(divide="ignore"):
-        return np.minimum(1.0 / (2 * _f(B, "B") ** 2), (1.0 / (_f(sigma_sq, "sigma_sq") * _f(T, "T"))) ** 0.5)
+        return np.minimum(1.0 / (2 * rate_argument(B, "B") ** 2), (1.0 / (rate_argument(sigma_sq, "sigma_sq") * rate_argument(T, "T"))) ** 0.5)
 
 
 @PARAMS
@@ -117,7 +117,7 @@ def ttt_kl_bound(T, *, sigma_sq, eta):
     >>> float(ttt_kl_bound(100, sigma_sq=2.0, eta=0.1))
     0.8
     """
-    return _online_to_batch_bound(T, eta, sigma_sq)
+    return online_to_batch_bound(T, eta, sigma_sq)
 
 
 @PARAMS
@@ -141,7 +141,7 @@ def distillation_coverage_rate(T, *, N, sigma_sq, B):
     >>> round(float(distillation_coverage_rate(100, N=np.e, sigma_sq=4.0, B=1.0)), 12)
     0.21
     """
-    _f(T, "T")  # named as T here (linear_mle_coverage_rate calls it n)
+    rate_argument(T, "T")  # named as T here (linear_mle_coverage_rate calls it n)
     return linear_mle_coverage_rate(T, N=N, sigma_sq=sigma_sq, B=B)
 
 
@@ -178,10 +178,10 @@ def distillation_step_size(T, *, N, sigma_sq, B, proof=False):
     >>> float(distillation_step_size(1e6, N=np.e, sigma_sq=1.0, B=10.0, proof=True))    # 1/(256 * 100)
     3.90625e-05
     """
-    logn = np.log(_f(N, "N"))
+    logn = np.log(rate_argument(N, "N"))
     first = 256 * logn if proof else 64 * logn + 2
     with np.errstate(divide="ignore"):
-        return np.minimum(1.0 / (first * _f(B, "B") ** 2), (1.0 / (_f(T, "T") * _f(sigma_sq, "sigma_sq") * logn)) ** 0.5)
+        return np.minimum(1.0 / (first * rate_argument(B, "B") ** 2), (1.0 / (rate_argument(T, "T") * rate_argument(sigma_sq, "sigma_sq") * logn)) ** 0.5)
 
 
 @PARAMS
@@ -212,8 +212,8 @@ def tournament_coverage_rate(n, *, N, a, class_size, best_coverage, delta):
     >>> float(tournament_coverage_rate(10, N=100, a=0.5, class_size=np.e, best_coverage=0.0, delta=1.0))
     0.2
     """
-    return (_f(best_coverage, "best_coverage") + _f(N, "N") ** (-(1.0 - _f(a, "a")))
-            + np.log(_f(class_size, "class_size") / _f(delta, "delta")) / _f(n, "n"))
+    return (rate_argument(best_coverage, "best_coverage") + rate_argument(N, "N") ** (-(1.0 - rate_argument(a, "a")))
+            + np.log(rate_argument(class_size, "class_size") / rate_argument(delta, "delta")) / rate_argument(n, "n"))
 
 
 @PARAMS
@@ -237,4 +237,4 @@ def offset_tournament_coverage_rate(n, *, class_size, delta):
     >>> float(offset_tournament_coverage_rate(10, class_size=np.e, delta=1.0))
     0.1
     """
-    return np.log(_f(class_size, "class_size") / _f(delta, "delta")) / _f(n, "n")
+    return np.log(rate_argument(class_size, "class_size") / rate_argument(delta, "delta")) / rate_argument(n, "n")

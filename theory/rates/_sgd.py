@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..deprecation import legacy_positional
-from ._common import PARAMS, _f, _online_to_batch_bound
+from ._common import PARAMS, rate_argument, online_to_batch_bound
 
 
 @PARAMS
@@ -30,8 +30,8 @@ def sgd_coverage_rate(T, *, N, H, sigma_sq, B):
     >>> round(float(sgd_coverage_rate(100, N=np.e, H=10, sigma_sq=4.0, B=1.0)), 12)
     0.3
     """
-    T = _f(T, "T")
-    return (np.sqrt(_f(sigma_sq, "sigma_sq") / T) + _f(B, "B") ** 2 * _f(H, "H") / T) / np.log(_f(N, "N"))
+    T = rate_argument(T, "T")
+    return (np.sqrt(rate_argument(sigma_sq, "sigma_sq") / T) + rate_argument(B, "B") ** 2 * rate_argument(H, "H") / T) / np.log(rate_argument(N, "N"))
 
 
 @PARAMS
@@ -55,7 +55,7 @@ def sgd_coverage_lower_bound(T, *, N, H):
     >>> float(sgd_coverage_lower_bound(100, N=np.e, H=10))
     0.1
     """
-    return np.minimum(_f(H, "H") / (_f(T, "T") * np.log(_f(N, "N"))), 1.0)
+    return np.minimum(rate_argument(H, "H") / (rate_argument(T, "T") * np.log(rate_argument(N, "N"))), 1.0)
 
 
 @PARAMS
@@ -84,7 +84,7 @@ def sgd_step_size(T, *, H, sigma_sq, B):
     0.05
     """
     with np.errstate(divide="ignore"):
-        return np.minimum(1.0 / (2 * _f(H, "H") * _f(B, "B") ** 2), np.sqrt(2.0 / (_f(sigma_sq, "sigma_sq") * _f(T, "T"))))
+        return np.minimum(1.0 / (2 * rate_argument(H, "H") * rate_argument(B, "B") ** 2), np.sqrt(2.0 / (rate_argument(sigma_sq, "sigma_sq") * rate_argument(T, "T"))))
 
 
 @PARAMS
@@ -121,7 +121,7 @@ def sgd_kl_bound(T, *, sigma_sq, eta):
     >>> float(sgd_kl_bound(100, sigma_sq=2.0, eta=0.1))
     0.8
     """
-    return _online_to_batch_bound(T, eta, sigma_sq)
+    return online_to_batch_bound(T, eta, sigma_sq)
 
 
 @PARAMS
@@ -146,8 +146,8 @@ def normalized_sgd_coverage_rate(T, *, N, sigma_sq, B, K):
     >>> round(float(normalized_sgd_coverage_rate(100, N=np.e, sigma_sq=4.0, B=1.0, K=10)), 12)
     0.31
     """
-    T, logn = _f(T, "T"), np.log(_f(N, "N"))
-    return np.sqrt(_f(sigma_sq, "sigma_sq") / (T * logn)) + _f(B, "B") ** 2 / T + _f(B, "B") / (_f(K, "K") * logn)
+    T, logn = rate_argument(T, "T"), np.log(rate_argument(N, "N"))
+    return np.sqrt(rate_argument(sigma_sq, "sigma_sq") / (T * logn)) + rate_argument(B, "B") ** 2 / T + rate_argument(B, "B") / (rate_argument(K, "K") * logn)
 
 
 @PARAMS
@@ -177,9 +177,9 @@ def normalized_sgd_parameters(T, *, N, sigma_sq, B):
     >>> float(eta), float(lam)
     (0.001, 62.5)
     """
-    M = np.log(_f(N, "N"))
+    M = np.log(rate_argument(N, "N"))
     with np.errstate(divide="ignore"):
-        eta = np.minimum(1.0 / (128.0 * _f(B, "B")), (M / (_f(sigma_sq, "sigma_sq") * _f(T, "T"))) ** 0.25)
+        eta = np.minimum(1.0 / (128.0 * rate_argument(B, "B")), (M / (rate_argument(sigma_sq, "sigma_sq") * rate_argument(T, "T"))) ** 0.25)
     return eta, M / (16.0 * eta)
 
 
@@ -221,10 +221,10 @@ def normalized_sgd_explicit_bound(T, *, N, sigma_sq, B, K, eta):
     >>> round(float(normalized_sgd_explicit_bound(1e5, N=8.0, sigma_sq=1.0, B=24.0, K=256, eta=1 / 3072)))
     811
     """
-    M = np.log(_f(N, "N"))
+    M = np.log(rate_argument(N, "N"))
     if np.any(M <= 1):
         raise ValueError("`N` must exceed e (the bound divides by log N - 1).")
-    eta, s2, K = _f(eta, "eta"), _f(sigma_sq, "sigma_sq"), _f(K, "K")
-    inner = (240.0 * _f(B, "B") / K + 2304.0 * eta ** 2 * s2 + M / (_f(T, "T") * eta ** 2)
+    eta, s2, K = rate_argument(eta, "eta"), rate_argument(sigma_sq, "sigma_sq"), rate_argument(K, "K")
+    inner = (240.0 * rate_argument(B, "B") / K + 2304.0 * eta ** 2 * s2 + M / (rate_argument(T, "T") * eta ** 2)
              + 4.0 * eta * np.sqrt(s2) / np.sqrt(K))
     return 4.0 / (M - 1.0) * inner
