@@ -51,6 +51,16 @@ def compiled_module(n_tokens=None):
     process; numba is imported only here, so users without it (or with small calls) pay
     nothing.  Other compiled kernels of the package (the fused training loop) follow the
     same switch.
+
+    Parameters
+    ----------
+    n_tokens : int, optional
+        Number of tokens the call will draw; ``None`` asks only whether the kernels exist.
+
+    Returns
+    -------
+    module or None
+        :mod:`theory.models._chain_numba`, or ``None`` when the numpy path must be used.
     """
     global _KERNEL
     if os.environ.get(ENV_VAR, "1") == "0" or (n_tokens is not None and n_tokens < MIN_COMPILED_TOKENS):
@@ -65,7 +75,18 @@ def compiled_module(n_tokens=None):
 
 
 def compiled_kernel(n_tokens=None):
-    """The compiled chain kernel ``_chain_numba.chain_kernel``, or ``None`` (see :func:`compiled_module`)."""
+    """The compiled chain kernel ``_chain_numba.chain_kernel``, or ``None`` (see :func:`compiled_module`).
+
+    Parameters
+    ----------
+    n_tokens : int, optional
+        Number of tokens the call will draw (small calls take the numpy path).
+
+    Returns
+    -------
+    callable or None
+        The kernel, with the signature of :func:`chain_tokens`, or ``None``.
+    """
     mod = compiled_module(n_tokens)
     return None if mod is None else mod.chain_kernel
 
@@ -101,6 +122,20 @@ def pcg64_lanes(rng, length, lanes):
     current state and increment, ``jumps`` the LCG advances by ``i * length`` (``i <
     lanes``) and ``lanes * length`` steps.  The caller advances ``rng.bit_generator`` by
     the number of doubles the kernel drew.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The generator whose stream the kernel reproduces.
+    length : int
+        Doubles drawn per lane.
+    lanes : int
+        Number of independent lanes (chains stepped in registers).
+
+    Returns
+    -------
+    tuple of ndarray or None
+        ``(pcg, jumps)``, or ``None`` for a bit generator other than ``PCG64``.
     """
     bg = rng.bit_generator
     if type(bg) is not np.random.PCG64:
@@ -112,7 +147,19 @@ def pcg64_lanes(rng, length, lanes):
 
 
 def cdf_thresholds(cdf):
-    """Thresholds ``(V - 1, n_rows)`` (C order) of a CDF table ``(..., V)`` (rows in C order)."""
+    """Thresholds ``(V - 1, n_rows)`` (C order) of a CDF table ``(..., V)`` (rows in C order).
+
+    Parameters
+    ----------
+    cdf : (..., V) float64 ndarray
+        Next-token CDFs, one row per context.
+
+    Returns
+    -------
+    (V - 1, n_rows) float64 ndarray
+        The first ``V - 1`` CDF values of every row, threshold-major (the last value is
+        never compared).
+    """
     v = cdf.shape[-1]
     return np.ascontiguousarray(cdf.reshape(-1, v)[:, :-1].T)
 
