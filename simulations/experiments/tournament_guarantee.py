@@ -246,7 +246,7 @@ def _run_categorical(config, log_p, lp, N, a, rng, *, offset=False):
 
 
 def count_tournaments(counts, lp, N, a):
-    """Simple and offset tournaments of a categorical class from held-out atom *counts*.
+    r"""Simple and offset tournaments of a categorical class from held-out atom *counts*.
 
     On a finite support every held-out statistic of both tournaments is a function of the atom
     counts: :math:`n\,\widehat{\mathrm{Cov}}_N(\pi_j\|\pi_k) = \sum_y c_y
@@ -285,7 +285,7 @@ def count_tournaments(counts, lp, N, a):
 
 
 def large_n_design(K, N, a, delta, n):
-    """Predicted separation of the large-``n`` offset cell from the rate functions of :mod:`theory.rates`.
+    r"""Predicted separation of the large-``n`` offset cell from the rate functions of :mod:`theory.rates`.
 
     Returns ``(offset_bound, rate_gap, trap_mass)``: ``C_MAX x`` the offset rate
     :math:`\log(|\Pi|/\delta)/n` (Theorem G.3 ICLR / 6.4 arXiv); the gap between the simple
