@@ -20,6 +20,10 @@ Claims (rules of :mod:`simulations.claims`, all on exact values):
   :math:`\mathrm{Cov}_N \ge D_{KL}/(\log N - 1/2 + 1/(2N))`;
 * ``prop-F.2-equality`` (sanity): the coverage code returns :math:`\mathrm{Cov}_N = p` on the
   witness.
+
+These are the binding tests of Props. 3.1, F.1 and F.2 (``inequalities`` re-checks them as
+sanity only).  Each claim records the statement's hypotheses (``N >= e``, ``N >= 2``,
+``p <= 1/2``) as ``conditions``, computed from the checked thresholds and the witness grid.
 """
 
 from __future__ import annotations
