@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-from simulations.claims import condition, exponent_claim, law_claim, sanity_claim
+from simulations.claims import condition, exponent_claim, law_claim, not_run_in_quick, sanity_claim
 from simulations.experiment import Task
 from simulations.plots import line_plot
 from simulations.stats import binomial_interval, weighted_quantile
@@ -194,6 +194,9 @@ def claims(config, records):
         scaled = worst_q * n
         lam = poisson_limit(N, config.delta)
         win = n >= WINDOW_FACTOR * lam
+        short = win.sum() < 4 or n[win][-1] / n[win][0] < 8 if win.any() else True
+        if short:      # the grid does not reach the window: fit its largest sizes, decide nothing
+            win = n >= np.sort(n)[max(0, len(n) - 4)]
         lx = np.log(n[win])
         w = (lx - lx.mean()) / ((lx - lx.mean()) ** 2).sum()
         # |slope error| <= sum_i |w_i| * max_i |log-deviation_i| for the OLS slope
@@ -221,7 +224,13 @@ def claims(config, records):
                      "p*-grid'; that reason was wrong for N = 2, whose slope (-0.965 over n in [16, 4096]) "
                      "was pulled by the small-n cells where the worst-case p* = lambda*_2/n is near the "
                      "class cap 1/2 (n x quantile 4.78 at n = 16 against the limit 6.68); the window "
-                     "excludes those cells by a rule computed before this run.")))
+                     "excludes those cells by a rule computed before this run."),
+            few_points_reason="not decided: fewer than 4 sizes in the window" if short else None))
+        if short:
+            out[-1] = not_run_in_quick(out[-1], reason=(
+                f"the grid has fewer than 4 sizes spanning a factor 8 in the window n >= "
+                f"{WINDOW_FACTOR * lam:.0f} (largest sizes fitted for information only; the bound on "
+                "the finite-size correction does not apply outside the window)"))
     fixed = np.array([r["exact_quantile_fixed"][0] for r in recs])
     drop = n[fixed == 0]
     p, L = config.p_star, np.log(1 / config.delta)
