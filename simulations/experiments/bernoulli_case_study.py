@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as sps
+from scipy.optimize import brentq
 
 from simulations.claims import condition, exponent_claim, law_claim, not_run_in_quick, sanity_claim
 from simulations.experiment import Task
@@ -58,11 +59,20 @@ def poisson_limit(N, delta):
     \lambda/N] > \delta\}`: :math:`\log(1/\delta)` when only :math:`k = 0` counts (large ``N``),
     larger for ``N = 2`` (``k = 1, 2, ...`` count once :math:`\lambda \ge 2, 4, ...`).  The
     finite-``n`` law departs from the limit at first order in :math:`p_\star = \lambda/n`.
-    Computed on a grid of step 1e-4 in :math:`\lambda \in (0, 60]`.
+
+    On each piece :math:`[Nj, N(j+1))` the count :math:`\lfloor\lambda/N\rfloor = j` is fixed and
+    :math:`P[\mathrm{Poi}(\lambda) \le j]` decreases in :math:`\lambda`, so the supremum on
+    the piece is the root of :math:`P[\mathrm{Poi}(\lambda) \le j] = \delta` (Brent), or the
+    piece's right end if there is none; pieces with :math:`Nj > 200` are not examined.
     """
-    lam = np.arange(1, 600_001) * 1e-4
-    ok = sps.poisson.cdf(np.floor(lam / N + 1e-12), lam) > delta
-    return float(lam[ok].max())
+    best = 0.0
+    for j in range(int(200 // N) + 1):
+        lo, hi = N * j, N * (j + 1)
+        f = lambda lam, j=j: sps.poisson.cdf(j, lam) - delta    # noqa: E731
+        if f(max(lo, 1e-300)) <= 0:
+            continue
+        best = max(best, hi if f(hi) > 0 else brentq(f, max(lo, 1e-300), hi, xtol=1e-12))
+    return float(best)
 
 
 @dataclass(frozen=True)
