@@ -15,6 +15,11 @@ reported number is the best learning rate's worst case over the instances (the q
 Prop. 5.1 bounds below for vanilla SGD, which grows linearly in ``H``).  All claims are
 **exploratory**: the prediction "slope 0 in ``H`` (like normalized SGD)" is the paper's
 conjecture; the data are reported with their intervals either way.
+
+The claims read the **late iterates**: the coverage averaged over iterates ``T/2 < t <= T``
+(from the running averages at ``T/2`` and ``T``).  The whole-run average is
+``(transient)/T``: a fixed number of early, uncovered iterates (average coverage x ``T``
+between 2 and 26 whatever ``T``), so a claim on it is decided by the first steps.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.claims import exponent_claim
+from simulations.claims import bound_claim, exponent_claim
 from simulations.experiments.contract import Task
 from simulations.learners.optimizers import adam, chain, project_l2_ball, sign_sgd
 from simulations.plots import line_plot
@@ -37,6 +42,8 @@ TITLE = "Sign SGD and Adam against H on the SGD lower-bound instances (explorato
 TOPIC = TOPIC
 
 OPTIMIZERS = ("sign_sgd", "adam", "adam_no_bias_correction")
+#: Late-iterate coverage below this is read as 0 (certified evaluation's resolution; see claims).
+ZERO_RESOLUTION = 1e-12
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ class Config:
     """
 
     H_values: tuple = (32, 64, 128, 256, 512)
-    T: int = 5000
+    T: int = 10000
     replicates: int = 32
     batch: int = 1
     learning_rates: tuple = (0.003, 0.01, 0.03, 0.1)
@@ -70,7 +77,7 @@ class Config:
 
     @classmethod
     def quick(cls):
-        return cls(H_values=(16, 32, 64, 128), T=1500, replicates=8, learning_rates=(0.01, 0.1),
+        return cls(H_values=(16, 32, 64, 128), T=4000, replicates=16, learning_rates=(0.01, 0.1),
                    k6_factors=(1.0, 4.0), preset="quick")
 
     @classmethod
@@ -108,13 +115,26 @@ def run_task(config, task, *, rng):
     lr = np.repeat(lrs, config.replicates)[:, None]
     summary = run_coverage(inst, _optimizer(p["optimizer"], lr), T=config.T, rng=rng,
                            replicates=config.replicates * len(lrs), N_values=(config.N,),
-                           average_at=[config.T], batch=config.batch)
+                           average_at=[config.T // 2, config.T], batch=config.batch)
     name = "K.7" if c is None else f"K.6(c={c:g})"
     return [{"optimizer": p["optimizer"], "H": H, "instance": name, "lr": float(l), **part}
             for l, part in zip(lrs, split_replicates(summary, len(lrs)))]
 
 
+def _tail(rec, key="cov_lo"):
+    """Average coverage of the iterates ``T/2 < t <= T`` per replicate (certified ``key`` end)."""
+    c = np.asarray(rec[key])[:, :, 0]
+    a = np.asarray(rec["average_at"], dtype=float)
+    return np.maximum((c[:, -1] * a[-1] - c[:, 0] * a[0]) / (a[-1] - a[0]), 0.0)
+
+
 def _cov(rec):
+    """Late-iterate coverage (see the module docstring)."""
+    return _tail(rec)
+
+
+def _whole(rec):
+    """Whole-run average coverage (decided by the first iterates; reported only)."""
     return np.asarray(rec["cov_lo"])[:, -1, 0]
 
 
@@ -129,33 +149,58 @@ def _best_lr_worst_instance(config, records, opt, H):
     return best
 
 
+def _slope_or_zero(id, statement, Hs, sel, config, details):
+    """The exploratory exponent claim on the late-iterate coverage, or, when it is 0 at every H
+    (nothing to fit), a certified bound claim 'late-iterate coverage = 0 at every H'."""
+    reps = [_cov(r) for r in sel]
+    if all(np.mean(v) > 0 for v in reps):
+        return exponent_claim(
+            id, PAPER_REF, statement, Hs, reps, predicted=0.0, mode="at_most", tolerance=0.1, exploratory=True,
+            evaluation="certified", details=details)
+    return bound_claim(
+        id, PAPER_REF, statement + " (late-iterate coverage is 0 at some H: tested as 'equal to 0 at every H')",
+        bound=0.0, constants="no constant: the late-iterate coverage is 0", evaluation="certified",
+        measured=[float(np.mean(v)) for v in reps],
+        interval=[[float(np.mean(v)), float(np.mean(_tail(r, "cov_hi")))] for v, r in zip(reps, sel)],
+        tolerance=ZERO_RESOLUTION,
+        tolerance_reason=("resolution of the certified evaluation: the certified upper end of an iterate's coverage "
+                          "sits ~1e-13 above an exact 0 (lattice rounding), so values below 1e-12 are read as 0; "
+                          "sign SGD's late-iterate coverage on the same instances is >= 2.8e-8"),
+        labels=[f"H={h}" for h in Hs], exploratory=True,
+        details=details + " Nothing can be shown about an H-exponent here: the best learning rate's late iterates "
+                          "cover every sequence at every H (an H-free zero, the conjecture's best case).")
+
+
 def claims(config, records):
     out = []
     Hs = list(config.H_values)
+    half = config.T // 2
     for opt in OPTIMIZERS:
         sel = [_best_lr_worst_instance(config, records, opt, H) for H in Hs]
         desc = ", ".join(f"H={r['H']}: lr={r['lr']:g} on {r['instance']} -> {_cov(r).mean():.3g}" for r in sel)
-        cov_T = ", ".join(f"{_cov(r).mean() * config.T:.3g}" for r in sel)
-        out.append(exponent_claim(
-            f"{NAME}/{opt}-slope-in-H", PAPER_REF,
-            f"{opt}: best learning rate's worst-case (over the lower-bound instances) average-iterate Cov_N "
+        cov_T = ", ".join(f"{_whole(r).mean() * config.T:.3g}" for r in sel)
+        out.append(_slope_or_zero(
+            f"{NAME}/{opt}-slope-in-H",
+            f"{opt}: best learning rate's worst-case (over the lower-bound instances) late-iterate Cov_N "
             "grows no faster than H^0 (the paper's conjecture: H-free like normalized SGD; vanilla SGD: slope 1)",
-            Hs, [_cov(r) for r in sel], predicted=0.0, mode="at_most", tolerance=0.1, exploratory=True,
-            evaluation="exact",
-            details=(f"exploratory (conjecture after Theorem 5.1); T = {config.T}, K = {config.batch}, "
-                     f"{config.replicates} replicates, lr grid {list(config.learning_rates)}; selected: {desc}; "
-                     f"average coverage x T: {cov_T} (a few iterates: the first steps decide the average)")))
+            Hs, sel, config,
+            (f"exploratory (conjecture after Theorem 5.1); T = {config.T}, K = {config.batch}, "
+             f"{config.replicates} replicates, lr grid {list(config.learning_rates)}; quantity: average coverage "
+             f"of the iterates {half} < t <= {config.T} (late regime); selected: {desc}; whole-run average "
+             f"coverage x T (reported, not tested: a fixed transient of early iterates): {cov_T}. "
+             "Earlier versions tested the whole-run average, decided by the first iterates.")))
         k7 = []
         for H in Hs:
             recs = [r for r in records if r["optimizer"] == opt and r["H"] == H and r["instance"] == "K.7"]
             k7.append(min(recs, key=lambda r: _cov(r).mean()))
         desc = ", ".join(f"H={r['H']}: lr={r['lr']:g} -> {_cov(r).mean():.3g}" for r in k7)
-        out.append(exponent_claim(
-            f"{NAME}/{opt}-k7-slope-in-H", PAPER_REF,
-            f"{opt}: best learning rate's average-iterate Cov_N on Lemma K.7's instance grows no faster than H^0 "
+        out.append(_slope_or_zero(
+            f"{NAME}/{opt}-k7-slope-in-H",
+            f"{opt}: best learning rate's late-iterate Cov_N on Lemma K.7's instance grows no faster than H^0 "
             "(on Lemma K.6's deterministic instances any scale-invariant update is H-free by construction)",
-            Hs, [_cov(r) for r in k7], predicted=0.0, mode="at_most", tolerance=0.1, exploratory=True,
-            evaluation="exact", details=f"exploratory; selected: {desc}"))
+            Hs, k7, config,
+            f"exploratory; late iterates {half} < t <= {config.T}; selected: {desc}; whole-run average coverage "
+            f"x T: {', '.join(f'{_whole(r).mean() * config.T:.3g}' for r in k7)}"))
     return out
 
 

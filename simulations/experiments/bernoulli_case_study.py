@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as sps
+from scipy.optimize import brentq
 
-from simulations.claims import exponent_claim, law_claim, sanity_claim
+from simulations.claims import condition, exponent_claim, law_claim, not_run_in_quick, sanity_claim
 from simulations.experiments.contract import Task
 from simulations.plots import line_plot
 from simulations.stats import binomial_interval, weighted_quantile
@@ -41,8 +42,37 @@ TOPIC = "coverage and Best-of-N"
 
 #: False-fail rate of the Monte Carlo sanity check (Bonferroni over ``n``).
 FALSE_FAIL = 1e-3
-#: Pre-registered tolerance on the exact worst-case slope (grid resolution in p*: see claims).
+#: Pre-registered tolerance on the exact worst-case slope (finite-size bound: see claims).
 SLOPE_TOL = 0.1
+#: Fit window: n >= WINDOW_FACTOR * lambda*_N, i.e. worst-case p* = lambda*_N / n <= 1/20.
+WINDOW_FACTOR = 20.0
+
+
+def poisson_limit(N, delta):
+    r"""Large-``n`` limit of ``n x`` the worst-case :math:`(1-\delta)`-quantile of :math:`\mathrm{Cov}_N`.
+
+    On this instance :math:`\mathrm{Cov}_N(\hat\pi) = p_\star\,\mathbf 1\{k \le n p_\star/N\}`
+    (the other atom is never under-covered since :math:`\hat p \le 1/2`), so the quantile is
+    :math:`p_\star` iff :math:`P[k \le n p_\star/N] > \delta`.  With :math:`n p_\star = \lambda`
+    fixed and :math:`n	o\infty`, :math:`k 	o \mathrm{Poisson}(\lambda)`, and
+    :math:`n \max_{p_\star} q 	o \lambda^\star_N = \sup\{\lambda : P[\mathrm{Poi}(\lambda) \le
+    \lambda/N] > \delta\}`: :math:`\log(1/\delta)` when only :math:`k = 0` counts (large ``N``),
+    larger for ``N = 2`` (``k = 1, 2, ...`` count once :math:`\lambda \ge 2, 4, ...`).  The
+    finite-``n`` law departs from the limit at first order in :math:`p_\star = \lambda/n`.
+
+    On each piece :math:`[Nj, N(j+1))` the count :math:`\lfloor\lambda/N\rfloor = j` is fixed and
+    :math:`P[\mathrm{Poi}(\lambda) \le j]` decreases in :math:`\lambda`, so the supremum on
+    the piece is the root of :math:`P[\mathrm{Poi}(\lambda) \le j] = \delta` (Brent), or the
+    piece's right end if there is none; pieces with :math:`Nj > 200` are not examined.
+    """
+    best = 0.0
+    for j in range(int(200 // N) + 1):
+        lo, hi = N * j, N * (j + 1)
+        f = lambda lam, j=j: sps.poisson.cdf(j, lam) - delta    # noqa: E731
+        if f(max(lo, 1e-300)) <= 0:
+            continue
+        best = max(best, hi if f(hi) > 0 else brentq(f, max(lo, 1e-300), hi, xtol=1e-12))
+    return float(best)
 
 
 @dataclass(frozen=True)
@@ -168,22 +198,49 @@ def claims(config, records):
             "KL(pi_D || pi_hat) = +inf exactly on the replicates with p_hat = 0",
             inf, zero, tolerance=0.0, details="counts of infinite KL against counts of p_hat = 0, per n."),
     ]
+    grid_step = np.log(0.5 / config.p_min) / (config.p_grid_size - 1)      # log-ratio of the p*-grid
     for j, N in enumerate(config.N_values):
         worst_q = np.array([r["exact_quantile_worst"][j] for r in recs])
         scaled = worst_q * n
+        lam = poisson_limit(N, config.delta)
+        win = n >= WINDOW_FACTOR * lam
+        short = win.sum() < 4 or n[win][-1] / n[win][0] < 8 if win.any() else True
+        if short:      # the grid does not reach the window: fit its largest sizes, decide nothing
+            win = n >= np.sort(n)[max(0, len(n) - 4)]
+        lx = np.log(n[win])
+        w = (lx - lx.mean()) / ((lx - lx.mean()) ** 2).sum()
+        # |slope error| <= sum_i |w_i| * max_i |log-deviation_i| for the OLS slope
+        corr = float(np.abs(w).sum() * (1.0 / WINDOW_FACTOR + grid_step))
         out.append(exponent_claim(
             f"{NAME}/coverage-rate-N{N:g}", PAPER_REF,
             (f"(1-delta)-quantile of Cov_{N:g}(pi_hat), worst case over p*, decays like 1/n "
-             f"(log-log slope -1)"),
-            n, worst_q[:, None], predicted=-1.0, tolerance=SLOPE_TOL, evaluation="exact",
-            tolerance_reason=(f"written before the run: the worst case is a maximum over a finite "
-                              f"p*-grid ({config.p_grid_size} log-spaced points), which modulates n x "
-                              "quantile by a few percent along n"),
+             f"(log-log slope -1; n x quantile -> lambda*_N = {lam:.3f})"),
+            n[win], worst_q[win, None], predicted=-1.0, tolerance=SLOPE_TOL, evaluation="exact",
+            conditions=_conditions(config, N),
+            tolerance_reason=(f"written before the run, computed from the design: the worst-case p* is "
+                              f"lambda*_N / n (lambda*_N = {lam:.3f}, Poisson limit); in the window n >= "
+                              f"{WINDOW_FACTOR:g} lambda*_N the binomial departs from its Poisson limit at "
+                              f"first order in p* <= 1/{WINDOW_FACTOR:g}, and the log-spaced p*-grid "
+                              f"resolves the maximiser to a factor exp({grid_step:.4f}); OLS weights on "
+                              f"these n give |slope + 1| <= sum|w_i| x (1/{WINDOW_FACTOR:g} + "
+                              f"{grid_step:.4f}) = {corr:.3f} <= {SLOPE_TOL:g}"),
             details=(f"delta = {config.delta}; exact law of k ~ Bin(n, p*) for {config.p_grid_size} "
-                     f"log-spaced p* in [{config.p_min:g}, 1/2]; n in [{int(n[0])}, {int(n[-1])}] "
-                     f"({np.log10(n[-1] / n[0]):.1f} decades); n x quantile in "
-                     f"[{scaled.min():.3f}, {scaled.max():.3f}] (log(1/delta) = "
-                     f"{np.log(1 / config.delta):.3f}).")))
+                     f"log-spaced p* in [{config.p_min:g}, 1/2]; fit window n >= {WINDOW_FACTOR * lam:.0f}: "
+                     f"n in [{int(n[win][0])}, {int(n[win][-1])}] ({int(win.sum())} sizes); n x quantile "
+                     f"over the whole grid: " + ", ".join(f"{v:.3f}" for v in scaled)
+                     + f" (lambda*_N = {lam:.3f}; log(1/delta) = {np.log(1 / config.delta):.3f}). "
+                     "Rule revised after review of a passing run (not after a failure): the earlier rule "
+                     "fitted the whole grid n >= 16 with tolerance 0.1 and the reason 'maximum over a finite "
+                     "p*-grid'; that reason was wrong for N = 2, whose slope (-0.965 over n in [16, 4096]) "
+                     "was pulled by the small-n cells where the worst-case p* = lambda*_2/n is near the "
+                     "class cap 1/2 (n x quantile 4.78 at n = 16 against the limit 6.68); the window "
+                     "excludes those cells by a rule computed before this run."),
+            few_points_reason="not decided: fewer than 4 sizes in the window" if short else None))
+        if short:
+            out[-1] = not_run_in_quick(out[-1], reason=(
+                f"the grid has fewer than 4 sizes spanning a factor 8 in the window n >= "
+                f"{WINDOW_FACTOR * lam:.0f} (largest sizes fitted for information only; the bound on "
+                "the finite-size correction does not apply outside the window)"))
     fixed = np.array([r["exact_quantile_fixed"][0] for r in recs])
     drop = n[fixed == 0]
     p, L = config.p_star, np.log(1 / config.delta)
@@ -211,6 +268,20 @@ def claims(config, records):
                  "exact quantiles along n: " + ", ".join(f"{v:.3g}" for v in fixed)
                  + (f"; first zero at n = {int(drop[0])}" if drop.size else "; never 0 on the grid"))))
     return out
+
+
+def _conditions(config, N):
+    """Hypotheses of the Section 3 statement on this design (computed from the config)."""
+    grid_max = float(np.geomspace(config.p_min, 0.5, config.p_grid_size).max())
+    return [
+        condition("pi_D = Ber(p*) in Pi = {Ber(p)}_{p <= 1/2} (realizable)",
+                  f"p* in [{config.p_min:g}, {grid_max:g}] (worst case), fixed p* = {config.p_star:g}",
+                  bool(0 < config.p_min and grid_max <= 0.5 and 0 < config.p_star <= 0.5)),
+        condition("N >= 2", f"N = {N:g}", bool(N >= 2)),
+        condition("delta in (0, 1)", f"delta = {config.delta:g}", bool(0 < config.delta < 1)),
+        condition("pi_hat is the MLE min(k/n, 1/2) from n i.i.d. samples", "k ~ Bin(n, p*) enumerated exactly",
+                  True),
+    ]
 
 
 def plot(config, records, out_dir):

@@ -20,6 +20,10 @@ Claims (rules of :mod:`simulations.claims`, all on exact values):
   :math:`\mathrm{Cov}_N \ge D_{KL}/(\log N - 1/2 + 1/(2N))`;
 * ``prop-F.2-equality`` (sanity): the coverage code returns :math:`\mathrm{Cov}_N = p` on the
   witness.
+
+These are the binding tests of Props. 3.1, F.1 and F.2 (``inequalities`` re-checks them as
+sanity only).  Each claim records the statement's hypotheses (``N >= e``, ``N >= 2``,
+``p <= 1/2``) as ``conditions``, computed from the checked thresholds and the witness grid.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.claims import bound_claim, sanity_claim
+from simulations.claims import bound_claim, condition, sanity_claim
 from simulations.experiments.contract import Task
 from simulations.plots import line_plot
 from theory.bounds import kl_to_coverage, kl_to_coverage_sharp, kl_tightness_witness
@@ -179,13 +183,24 @@ def claims(config, records):
     v31 = sum(r["violations_3_1"] for r in rand)
     vf1 = sum(r["violations_F_1"] for r in rand)
     wit_f1 = [r["coverage"] / r["sharp_bound"] for r in wit]
+    N = config.thresholds
+    n31, nf1 = N[N >= np.e], N[N >= 2]      # the thresholds _record checks for each statement
+    wN, wp = [r["N"] for r in wit], [r["p"] for r in wit]
+    cond31 = [condition("N >= e", f"checked N in [{n31.min():.4g}, {n31.max():.4g}]", bool(n31.min() >= np.e))]
+    condf1 = [condition("N >= 2", f"checked N in [{min(nf1.min(), *wN):.4g}, {max(nf1.max(), *wN):.4g}] "
+                                  "(random instances and witness)", bool(min(nf1.min(), *wN) >= 2))]
+    condf2 = [condition("N >= 2", f"witness N in [{min(wN):.4g}, {max(wN):.4g}]", bool(min(wN) >= 2)),
+              condition("p <= 1/2", f"witness p in [{min(wp):.4g}, {max(wp):.4g}]", bool(max(wp) <= 0.5))]
+    once = (" Tested here once as a binding prediction; the inequalities experiment re-checks the statement "
+            "on its own sweep as a sanity check only (not counted as a second prediction).")
     return [
         bound_claim(
             f"{NAME}/prop-3.1", "Prop. 3.1 (both numberings)", "Cov_N <= KL / log(N/e) for all N >= e",
             bound=1.0, constants="no constant: Cov_N / (KL / log(N/e)) <= 1 at every N >= e",
             measured=[r["max_ratio_3_1"] for r in rand], evaluation="exact", power_over="any",
             labels=[f"{r['kind']} #{i}" for i, r in enumerate(rand)],
-            details=f"{counts}; {v31} violating (instance, N) pairs. Power: {universal}."),
+            conditions=cond31,
+            details=f"{counts}; {v31} violating (instance, N) pairs. Power: {universal}.{once}"),
         bound_claim(
             f"{NAME}/prop-F.1", "Prop. F.1 (ICLR) / D.1 (arXiv)",
             "Cov_N <= KL / (log N - 1 + 1/N) for all N >= 2",
@@ -195,12 +210,14 @@ def claims(config, records):
                    + [f"witness p={r['p']:g}, N={r['N']:g}" for r in wit],
             details=(f"{counts}; {vf1} violating (instance, N) pairs; plus the {len(wit)} (p, N) "
                      f"pairs of the Prop. F.2 witness, where the ratio is at most "
-                     f"{max(wit_f1):.4f}. Power: {universal}.")),
+                     f"{max(wit_f1):.4f}. Power: {universal}.{once}"),
+            conditions=condf1),
         sanity_claim(
             f"{NAME}/prop-F.2-equality", "Prop. F.2 (ICLR) / D.2 (arXiv)",
             "witness Ber(p) vs Ber(p/N): the exact coverage code returns Cov_N = p (ratio exactly N: "
             "a tie counted by the >= convention)",
             [r["coverage"] for r in wit], [r["p"] for r in wit], tolerance=1e-12,
+            conditions=condf2,
             details=f"{len(wit)} (p, N) pairs; tolerance 1e-12: floating-point rounding of the "
                     "normalised weights."),
         bound_claim(
@@ -214,7 +231,8 @@ def claims(config, records):
                      f"[{min(r['coverage'] / r['tight_value'] for r in wit):.4f}, "
                      f"{max(r['coverage'] / r['tight_value'] for r in wit):.4f}]. Power: the lower bound "
                      "is a statement over the witness family; one pair with Cov_N < 2 x bound shows "
-                     "the check could detect a bound twice as large.")),
+                     "the check could detect a bound twice as large." + once),
+            conditions=condf2),
     ]
 
 

@@ -370,7 +370,7 @@ def onpolicy_coverage_matrix(onpolicy_loglik, N, *, weights=None):
 # arg-min with documented tie-breaking
 # ----------------------------------------------------------------------------------------
 
-def _argmin_tie_break(scores, tie_key, tie_break, tol):
+def argmin_tie_break(scores, tie_key, tie_break, tol):
     """Index of the minimum of ``scores`` (last axis) with ties resolved by ``tie_key``.
 
     ``tie_key`` (K,) is *maximised* among tied candidates when ``tie_break == "loglik"``;
@@ -440,7 +440,7 @@ def simple_tournament(loglik, N, *, tie_break="loglik", max_bytes=DEFAULT_MAX_BY
                                       method=method)
     worst = counts.max(axis=-2)                                      # max over rivals j
     key = ll.sum(axis=-1)
-    index, n_tied = _argmin_tie_break(worst, key, tie_break, 0)
+    index, n_tied = argmin_tie_break(worst, key, tie_break, 0)
     return Selection("simple_tournament", index, worst / ll.shape[1], n_tied, tie_break,
                      N=n_arr, n=int(ll.shape[1]))
 
@@ -512,7 +512,7 @@ def offset_tournament(loglik, N, a, *, onpolicy_loglik, onpolicy_weights=None,
     offset = 2.0 * n_arr ** a
     total = held - offset[..., None, None] * onp                     # [..., j, k]
     worst = total.max(axis=-2)
-    index, n_tied = _argmin_tie_break(worst, ll.sum(axis=-1), tie_break, TIE_TOL)
+    index, n_tied = argmin_tie_break(worst, ll.sum(axis=-1), tie_break, TIE_TOL)
     return Selection("offset_tournament", index, worst, n_tied, tie_break, N=n_arr, a=a,
                      n=int(ll.shape[1]))
 
