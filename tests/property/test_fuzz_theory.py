@@ -559,7 +559,7 @@ def _record_doctest_call(obj):
             return out
 
         for mod_name, mod in list(sys.modules.items()):
-            if mod_name.startswith("theory") and getattr(mod, obj.__name__, None) is obj:
+            if mod_name.startswith("theory") and vars(mod).get(obj.__name__) is obj:
                 setattr(mod, obj.__name__, wrapper)
                 patched.append(mod)
         restore = lambda: [setattr(m, obj.__name__, obj) for m in patched]  # noqa: E731

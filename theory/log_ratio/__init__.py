@@ -32,9 +32,9 @@ The repeated squaring used for long time-homogeneous chains is :mod:`theory.squa
 from __future__ import annotations
 
 from ..intervals import clopper_pearson
-from .certified import CertifiedBounds, CertifiedLogRatioLaw, certified_coverage, certified_log_ratio
+from .certified import CertifiedBounds, CertifiedLogRatioLaw, certified_coverage, certified_log_ratio  # noqa: F401
 from .exact import LogRatioLaw, exact_log_ratio, exact_stopped_kl, sampled_log_ratio
-from .fourier import FourierCoverageLaw, markov_characteristic_function
+from .fourier import FourierCoverageLaw, markov_characteristic_function  # noqa: F401
 from .markov import markov_kl, markov_token_kl_profile, path_token_hellinger, path_token_kls
 from .stopped import certified_stopped_kl
 

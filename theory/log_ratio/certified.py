@@ -1,4 +1,4 @@
-r"""Certified two-sided bounds on coverage and on the stopped KL of Markov models, at any ``H``.
+r"""Certified two-sided bounds on the coverage of Markov models, at any ``H`` (Definition 1.1).
 
 For a Markov (tabular) data distribution :math:`\pi_D` and model :math:`\hat\pi`, the log
 density ratio is additive along the chain,
@@ -257,13 +257,13 @@ class CertifiedLogRatioLaw:
         idx[fin] = np.clip(np.ceil(pos[fin] + tol), 0, self.n_bins).astype(np.int64)
         return tail[idx]
 
+    @DOCS
     def coverage_bounds(self, N, *, max_shifts=1024):
         r"""Certified ``lo <= Cov_N <= hi`` at every threshold of ``N`` (any shape).
 
         Parameters
         ----------
-        N : float or array_like
-            Thresholds ``>= 1`` (``inf`` allowed).
+        %(N)s
         max_shifts : int
             Largest number of shifts :math:`s\in[E_{\min}, E_{\max}]` tried (one per lattice
             step when that is fewer; the two ends are always tried).

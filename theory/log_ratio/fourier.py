@@ -386,12 +386,17 @@ class FourierCoverageLaw:
         out = np.where(x <= a, m_f - self._chernoff_y(x, upper=False), out)
         return np.clip(out, 0.0, m_f)
 
+    @DOCS
     def coverage_bounds(self, N):
         r"""Certified ``lo <= Cov_N <= hi`` at every threshold of ``N`` (any shape).
 
         Thresholds follow the toolkit's tie convention
         (:func:`theory.coverage.comparison_log_thresholds`); the band half-width
         :math:`\varepsilon` is the best of a grid of multiples of the smoothing scale.
+
+        Parameters
+        ----------
+        %(N)s
 
         Returns
         -------

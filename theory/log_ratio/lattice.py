@@ -268,8 +268,10 @@ def tilted_log_mgf(d, m, values_of, lambdas):
 
 
 def is_homogeneous(d, m):
+    """Whether both tables are time-homogeneous (one position on the position axis)."""
     return d.log_probs.shape[-3] == 1 and m.log_probs.shape[-3] == 1
 
 
 def check_bins(n_bins):
+    """``n_bins`` as an int in ``[16, 2**26]`` (``ValueError``/``TypeError`` naming `n_bins` otherwise)."""
     return check_int(n_bins, "n_bins", low=16, high=2 ** 26)

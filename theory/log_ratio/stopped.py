@@ -36,7 +36,7 @@ __all__ = ["certified_stopped_kl"]
 
 def _stopped_single(d, m, log_n, n_bins):
     lpd, lpm = tables(d, m)
-    H, X, V = d.horizon, d.n_prompts, d.vocab_size
+    H, V = d.horizon, d.vocab_size
     mu = np.asarray(d.prompt_weights, dtype=float)
     eps_tab = categorical_kl(lpd, lpm)                      # (X, Hd, V+1): token KL per context
     fin_n = log_n[np.isfinite(log_n)]
