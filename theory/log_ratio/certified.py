@@ -313,9 +313,10 @@ class CertifiedLogRatioLaw:
 def _error_range(mom, w_b, err_b, w_t, err_t, horizon, mu):
     """``(E_min, E_max)``: sums over positions of the extreme rounding errors of reachable transitions.
 
-    Position by position with the reachable contexts of :func:`moment_pass` when it ran;
-    otherwise (long time-homogeneous chains) over the eventually periodic sequence of
-    reachable context sets (:func:`theory.squaring.reach_sets_sum`).
+    Position by position with the reachable contexts of
+    :func:`~theory.log_ratio.lattice.moment_pass` when it ran; otherwise (long
+    time-homogeneous chains) over the eventually periodic sequence of reachable context sets
+    (:func:`theory.squaring.reach_sets_sum`).
     """
     if "reach" in mom:
         e_max = e_min = 0.0
