@@ -54,12 +54,14 @@ def _sibling_imports(path):
 
 
 def test_layers_cover_the_package():
+    """Every module of the package has its place in LAYERS (a new module must be placed)."""
     modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
     assert modules == set(LAYERS)
 
 
 @pytest.mark.parametrize("module", LAYERS)
 def test_imports_point_down_at_module_level_and_take_no_private_name(module):
+    """Each module imports only modules below it, at module level, and no `_private` sibling name."""
     below = set(LAYERS[:LAYERS.index(module)])
     for sibling, names, top_level in _sibling_imports(PACKAGE / f"{module}.py"):
         assert top_level, f"{module} imports {sibling} inside a function"
@@ -69,6 +71,7 @@ def test_imports_point_down_at_module_level_and_take_no_private_name(module):
 
 
 def test_the_checks_catch_an_upward_import_a_function_level_import_and_a_private_name(tmp_path):
+    """Negative control: the import parser sees the three defects the layering test refuses."""
     # negative control: a fake module with the three defects the test above refuses
     fake = tmp_path / "fake.py"
     fake.write_text("from .certified import certified_coverage\n"
@@ -82,11 +85,13 @@ def test_the_checks_catch_an_upward_import_a_function_level_import_and_a_private
 
 @pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.name)
 def test_every_module_is_below_800_lines(path):
+    """No module of the package reaches 800 lines."""
     assert len(path.read_text(encoding="utf-8").splitlines()) < 800
 
 
 @pytest.mark.parametrize("old,name", [(o, n) for o, names in OLD_PATHS.items() for n in names])
 def test_old_import_path_still_works_and_warns_with_the_new_path(old, name):
+    """`theory.certified.X` / `theory.characteristic.X` return the same object and warn naming the new path."""
     module = importlib.import_module(old)
     new = OLD_PATHS[old][name]
     with pytest.warns(DeprecationWarning, match=re.escape(f"use `{new}.{name}`")):
@@ -95,6 +100,7 @@ def test_old_import_path_still_works_and_warns_with_the_new_path(old, name):
 
 
 def test_old_import_path_refuses_unknown_names_and_importing_it_does_not_warn():
+    """Importing a shim is silent; an unknown name raises AttributeError; dir() lists the moved names."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         module = importlib.reload(importlib.import_module("theory.certified"))
@@ -104,6 +110,7 @@ def test_old_import_path_refuses_unknown_names_and_importing_it_does_not_warn():
 
 
 def test_new_paths_are_the_package_names():
+    """The package exports are defined in its submodules, and `theory.<name>` reaches them without a warning."""
     for name in theory.log_ratio.__all__:
         assert getattr(theory.log_ratio, name).__module__.startswith(("theory.log_ratio.", "theory.intervals"))
     import theory as package
@@ -119,6 +126,7 @@ _OLD_IMPORT = re.compile(r"\b(?:from|import)\s+theory\.(?:certified|characterist
 
 
 def test_nothing_in_the_repository_uses_the_old_paths():
+    """No import or docs link in the repository uses the deprecated paths (with a negative control)."""
     this = pathlib.Path(__file__).resolve()
     shims = {ROOT / "theory" / "certified.py", ROOT / "theory" / "characteristic.py"}
     files = [p for folder in ("theory", "simulations", "tests", "proofs_check", "docs")
