@@ -27,7 +27,3 @@ def __getattr__(name):
     warnings.warn(f"`{__name__}.{name}` is deprecated and will be removed in the next release; "
                   f"use `{module}.{name}`.", DeprecationWarning, stacklevel=2)
     return getattr(importlib.import_module(module), name)
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_MOVED))
