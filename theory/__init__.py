@@ -19,7 +19,7 @@ Best-of-N and pass@k (:mod:`theory.best_of_n`)
 Models (:mod:`theory.models`)
     :class:`AutoregressiveLinearModel`, :class:`MarkovModel`, :class:`TabularFeatures`,
     :class:`CallableFeatures`, :func:`categorical_model`.
-Laws of the log-likelihood ratio (:mod:`theory.log_ratio`, :mod:`theory.certified`, :mod:`theory.iid_tokens`)
+Laws of the log-likelihood ratio (:mod:`theory.log_ratio`, :mod:`theory.iid_tokens`)
     exact: :func:`exact_log_ratio` (a :class:`LogRatioLaw`), :func:`exact_stopped_kl`;
     certified: :func:`certified_log_ratio`, :func:`certified_coverage`,
     :func:`certified_stopped_kl`; i.i.d. tokens: :class:`IidTokenLaw`; sampled:
@@ -69,9 +69,9 @@ _EXPORTS = {
     "exact_log_ratio": "log_ratio",
     "exact_stopped_kl": "log_ratio",
     "sampled_log_ratio": "log_ratio",
-    "certified_log_ratio": "certified",
-    "certified_coverage": "certified",
-    "certified_stopped_kl": "certified",
+    "certified_log_ratio": "log_ratio",
+    "certified_coverage": "log_ratio",
+    "certified_stopped_kl": "log_ratio",
     "IidTokenLaw": "iid_tokens",
     # bounds and intervals
     "kl_to_coverage": "bounds",

@@ -28,7 +28,9 @@ API = ROOT / "docs" / "api"
 
 #: Modules whose every public function and class must appear in the reference.
 CORE = ("theory.coverage", "theory.divergences", "theory.best_of_n", "theory.bounds",
-        "theory.rates", "theory.log_ratio", "theory.certified", "theory.models.linear",
+        "theory.rates", "theory.log_ratio.markov", "theory.log_ratio.exact",
+        "theory.log_ratio.certified", "theory.log_ratio.stopped", "theory.log_ratio.fourier",
+        "theory.models.linear",
         "theory.models.markov", "simulations.claims", "simulations.learners.optimizers",
         "simulations.learners.training")
 

@@ -213,8 +213,8 @@ def test_enumeration_limit_counts_models_and_prompts(rng):
 
 @pytest.mark.parametrize("P,X,H,V", [(1, 1, 10, 2), (8, 3, 8, 3), (64, 1, 6, 4), (2, 5, 12, 2)])
 def test_enumeration_estimates_bound_the_measured_peak(rng, P, X, H, V):
-    from theory.log_ratio import (_exact_log_ratio_bytes, _exact_stopped_kl_bytes, exact_log_ratio,
-                                  exact_stopped_kl)
+    from theory.log_ratio import exact_log_ratio, exact_stopped_kl
+    from theory.log_ratio.exact import _exact_log_ratio_bytes, _exact_stopped_kl_bytes
     from theory.models import enumerate_sequences
     from theory.models.markov import _sequences_bytes, _support_bytes
 
@@ -333,7 +333,7 @@ def _iid_coverage(p, p_model, H, N):
 
 def test_certified_coverage_any_horizon():
     """Certified bounds advertised at any H took time linear in H (still running at 10**9)."""
-    from theory.certified import certified_coverage
+    from theory.log_ratio import certified_coverage
 
     H = 10**12
     p, p_model = 0.3, 0.3 * (1 - 2e-6)            # log-ratio of order one at this H
@@ -350,7 +350,7 @@ def test_certified_coverage_any_horizon():
 
 
 def test_certified_lattice_refuses_huge_horizons():
-    from theory.certified import certified_log_ratio
+    from theory.log_ratio import certified_log_ratio
 
     d, m = _iid_pair(0.3, 0.2, 10**9)
     with memory_cap(), time_limit(60):
@@ -359,14 +359,14 @@ def test_certified_lattice_refuses_huge_horizons():
 
 
 def _force_stepping(monkeypatch):
-    import theory._chain as chain
+    import theory.squaring as chain
 
     monkeypatch.setattr(chain, "SQUARING_MIN_HORIZON", 1 << 62)
 
 
 @pytest.mark.parametrize("method", ["fourier", "fft"])
 def test_certified_squaring_agrees_with_stepping(rng, monkeypatch, method):
-    from theory.certified import certified_coverage
+    from theory.log_ratio import certified_coverage
 
     H = 6000
     base = rng.normal(size=(2, 1, 4, 3))
@@ -380,7 +380,7 @@ def test_certified_squaring_agrees_with_stepping(rng, monkeypatch, method):
 
 
 def test_certified_internals_squaring_agree_with_stepping(rng):
-    from theory import certified as C
+    from theory.log_ratio import certified as C, lattice as K
 
     H, X, V = 5000, 2, 3
     base = rng.normal(size=(X, 1, V + 1, V))
@@ -389,21 +389,21 @@ def test_certified_internals_squaring_agree_with_stepping(rng):
     with np.errstate(divide="ignore"):
         tm[0, 0, 1] = np.log([0.5, 0.5, 0.0])   # a model zero where the data is positive
     m = MarkovModel(tm, H)
-    lpd, lpm = C._tables(d, m)
+    lpd, lpm = K.tables(d, m)
     mu = np.asarray(d.prompt_weights)
-    fast, slow = C._moment_final(lpd, lpm, H, mu), C._moment_pass(lpd, lpm, H, X, mu)
+    fast, slow = K.moment_final(lpd, lpm, H, mu), K.moment_pass(lpd, lpm, H, X, mu)
     for key in ("mean", "sd", "hard_lo", "hard_hi"):
         assert fast[key][-1] == pytest.approx(slow[key][-1], rel=1e-9, abs=1e-9), key
     assert fast["inf_mass"] == pytest.approx(slow["inf_mass"], rel=1e-11)
     assert 0 < fast["inf_mass"] < 1
     step = 0.013
-    w_b, _, d_b = C._step_arrays(lpd, lpm, 0, True)
-    w_t, _, d_t = C._step_arrays(lpd, lpm, 1, False)
+    w_b, _, d_b = K.step_arrays(lpd, lpm, 0, True)
+    w_t, _, d_t = K.step_arrays(lpd, lpm, 1, False)
     err_b, err_t = d_b - np.rint(d_b / step) * step, d_t - np.rint(d_t / step) * step
     assert np.allclose(C._error_range(fast, w_b, err_b, w_t, err_t, H, mu),
                        C._error_range(slow, w_b, err_b, w_t, err_t, H, mu), rtol=1e-11)
     e_fast = C._tilted_mean(d, m, step)
-    import theory._chain as chain
+    import theory.squaring as chain
     saved = chain.SQUARING_MIN_HORIZON
     chain.SQUARING_MIN_HORIZON = 1 << 62
     try:
@@ -414,7 +414,7 @@ def test_certified_internals_squaring_agree_with_stepping(rng):
 
 
 def test_characteristic_function_any_horizon():
-    from theory.characteristic import markov_characteristic_function
+    from theory.log_ratio import markov_characteristic_function
 
     H = 10**12
     p, p_model = 0.3, 0.3 * (1 - 2e-6)
@@ -526,7 +526,7 @@ def test_example_3_2_tv_matches_pmf_sum(H):
 
 def test_certified_stopped_kl_any_horizon():
     """The stopped-KL lattice took time linear in H."""
-    from theory.certified import certified_stopped_kl
+    from theory.log_ratio import certified_stopped_kl
 
     H = 10**12
     d, m = _iid_pair(0.3, 0.2, H)          # every context has the same token KL: S = H * kl
@@ -542,7 +542,7 @@ def test_certified_stopped_kl_any_horizon():
 
 
 def test_certified_stopped_kl_squaring_agrees_with_stepping(rng, monkeypatch):
-    from theory.certified import certified_stopped_kl
+    from theory.log_ratio import certified_stopped_kl
 
     H = 5000
     base = rng.normal(size=(2, 1, 4, 3))

@@ -1,4 +1,4 @@
-"""Certified coverage and stopped-KL bounds for Markov models (:mod:`theory.certified`).
+"""Certified coverage and stopped-KL bounds for Markov models (:mod:`theory.log_ratio.certified`, :mod:`theory.log_ratio.stopped`).
 
 * bracketing: the exact value (enumeration) lies in ``[lo, hi]`` at every threshold, for
   random Markov / tabular autoregressive models drawn by hypothesis (zeros in the data,
@@ -213,10 +213,10 @@ def test_result_records():
 
 
 # ----------------------------------------------------------------------- method="fourier"
-# The exact characteristic function (theory.characteristic) and the certified bounds built
+# The exact characteristic function (theory.log_ratio.fourier) and the certified bounds built
 # from it without any rounding of the log-ratio.
 
-from theory.characteristic import markov_characteristic_function  # noqa: E402
+from theory.log_ratio import markov_characteristic_function  # noqa: E402
 
 
 @given(markov_pairs(), st.floats(0.0, 200.0))

@@ -396,7 +396,7 @@ class AutoregressiveLinearModel:
         if (data.n_prompts, data.vocab_size, data.horizon) != (self.n_prompts, self.vocab_size, self.horizon):
             raise ValueError("`data` must have the same prompts, vocabulary and horizon as the model.")
         if isinstance(self.features, TabularFeatures):
-            from .._chain import use_squaring
+            from ..squaring import use_squaring
 
             dm = data.as_markov() if isinstance(data, AutoregressiveLinearModel) else data
             if dm.batch_shape:

@@ -459,7 +459,7 @@ class MarkovModel:
         ndarray
             ``(n_prompts, V + 1)``; each row sums to :math:`\mu(x) H`.
         """
-        from .._chain import power_and_sum, use_squaring
+        from ..squaring import power_and_sum, use_squaring
 
         if self.batch_shape:
             raise ValueError("state_visits needs an unbatched model; index the batch first.")

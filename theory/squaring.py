@@ -14,13 +14,16 @@ Computing it by repeated squaring takes :math:`O(S^3\log H)` work for ``S`` stat
   :math:`R_{h+1} = \mathrm{succ}(R_h)`, by detecting the (eventual) cycle of the sequence;
 * :func:`use_squaring` -- when repeated squaring is cheaper than stepping.
 
-Internal module (imported by :mod:`theory.log_ratio`, :mod:`theory.certified`,
-:mod:`theory.characteristic` and :mod:`theory.models.markov`); trusts its inputs.
+Imported by :mod:`theory.log_ratio` (certified laws, Markov KL) and :mod:`theory.models`
+(state visits); it sits below both, so it is a module of :mod:`theory` and not of either
+package.  Trusts its inputs (an empty ``__all__``: not part of the public API).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+__all__ = []        # internal: imported by theory.log_ratio and theory.models
 
 #: Horizons below this are stepped position by position (bit-for-bit the historical results);
 #: from it on a time-homogeneous chain is powered by repeated squaring when that is cheaper.
