@@ -42,7 +42,7 @@ from scipy.special import logsumexp
 
 from .validation import (as_float_array, check_allocation, check_int, check_log_probabilities,
                           check_real, check_thresholds, check_weights, readonly)
-from .coverage import _tail_masses, coverage_profile
+from .coverage import tail_masses, coverage_profile
 
 __all__ = [
     "kl_to_coverage",
@@ -430,7 +430,7 @@ def uniform_coverage_decay(log_ratio, *, weights=None):
     log_w_max = float(lr.max())
     if np.isposinf(lr).any():
         return float("inf"), log_w_max
-    sorted_lr, tail = _tail_masses(lr, w)
+    sorted_lr, tail = tail_masses(lr, w)
     pos = sorted_lr > 0
     if not pos.any():
         return 0.0, log_w_max

@@ -111,7 +111,7 @@ def _coverage_sorted(sorted_lr, tail_mass, log_n):
     return tail_mass[idx]
 
 
-def _tail_masses(log_ratio, weights):
+def tail_masses(log_ratio, weights):
     # Any sort will do: tied values fall on the same side of every threshold.
     order = np.argsort(log_ratio)
     sorted_lr = log_ratio[order]
@@ -209,7 +209,7 @@ def coverage_profile(log_ratio, N, *, weights=None):
         return (lr.size - np.searchsorted(srt, log_n, side="left")) / lr.size
     if np.size(log_n) <= lr.size:
         return _coverage_binned(lr, w, log_n)
-    sorted_lr, tail = _tail_masses(lr, w)
+    sorted_lr, tail = tail_masses(lr, w)
     return _coverage_sorted(sorted_lr, tail, log_n)
 
 

@@ -211,7 +211,7 @@ def _categorical_iv(log_p, log_q, axis):
     return lp, lq, axis
 
 
-def _categorical_kl(lp, lq, axis=-1):
+def categorical_kl_kernel(lp, lq, axis=-1):
     """:func:`categorical_kl` without validation (for callers holding normalised tables)."""
     return np.maximum(_kl_terms(lp, lq).sum(axis=axis), 0.0)
 
@@ -243,7 +243,7 @@ def categorical_kl(log_p, log_q, *, axis=-1):
     array([0.      , 0.693147])
     """
     lp, lq, axis = _categorical_iv(log_p, log_q, axis)
-    return _categorical_kl(lp, lq, axis)
+    return categorical_kl_kernel(lp, lq, axis)
 
 
 def categorical_squared_hellinger(log_p, log_q, *, axis=-1):

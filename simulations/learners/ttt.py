@@ -36,7 +36,7 @@ import numpy as np
 from theory.validation import as_int_array, check_int, check_rng
 from theory.log_ratio import LogRatioLaw
 from theory.models import AutoregressiveLinearModel, MarkovModel, TabularFeatures
-from theory.models.markov import MAX_ENUMERATION, _support_size
+from theory.models.markov import MAX_ENUMERATION, support_size
 
 from .optimizers import Optimizer, apply_updates
 from .training import ScoreEngine, softmax_parts
@@ -212,7 +212,7 @@ class TTTDecoder:
         """
         m, eng = self.model, self._engine
         v, hz, X, P, d = m.vocab_size, m.horizon, m.n_prompts, self.n_models, m.dim
-        _support_size(v, hz, max_sequences)
+        support_size(v, hz, max_sequences)
         hd, pp = eng.ctx_shape[1:]
         theta = np.broadcast_to(self.thetas[:, None, None, :], (P, X, 1, d)).reshape(-1, d).copy()
         state = self.optimizer.init(theta)

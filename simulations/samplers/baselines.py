@@ -38,7 +38,7 @@ __all__ = ["reference_sample", "reference_rollout", "action_level_rs", "outcome_
 _TABLES = weakref.WeakKeyDictionary()
 
 
-def _tables(aut):
+def automaton_tables(aut):
     """Cached :class:`_Tables` of an automaton (automata are immutable)."""
     if not isinstance(aut, TreeAutomaton):
         raise TypeError(f"`automaton` must be a TreeAutomaton, got {type(aut).__name__}.")
@@ -110,7 +110,7 @@ def reference_rollout(automaton, states, n_tokens, *, rng, tables=None):
         The drawn tokens.
     """
     rng = check_rng(rng)
-    tab = _tables(automaton) if tables is None else tables
+    tab = automaton_tables(automaton) if tables is None else tables
     s = np.asarray(states, dtype=np.int64).copy()
     toks = np.empty((s.size, n_tokens), dtype=np.int64)
     for j in range(n_tokens):
@@ -191,7 +191,7 @@ def reference_sample(automaton, n, *, rng):
     """
     n = check_int(n, "n", low=1)
     rng = _rng_iv(rng)
-    tab = _tables(automaton)
+    tab = automaton_tables(automaton)
     end, toks = reference_rollout(automaton, np.zeros(n, np.int64), tab.H, rng=rng, tables=tab)
     return _output(toks, end, tab, tab.H, 0, 0, tab.H, 0, "reference model", {}, cost_memo=tab.H)
 
@@ -232,7 +232,7 @@ def action_level_rs(automaton, values, n, *, rng, tau_at_leaves=True):
     """
     n = check_int(n, "n", low=1)
     rng = _rng_iv(rng)
-    tab = _tables(automaton)
+    tab = automaton_tables(automaton)
     v = tab.values(values, tau_at_leaves)
     s = np.zeros(n, dtype=np.int64)
     toks = np.zeros((n, tab.H), dtype=np.int64)
@@ -284,7 +284,7 @@ def outcome_level_rs(automaton, n, *, rng, tau_max=None, max_rounds=1_000_000):
     """
     n = check_int(n, "n", low=1)
     rng = _rng_iv(rng)
-    tab = _tables(automaton)
+    tab = automaton_tables(automaton)
     tmax = float(automaton.tau.max()) if tau_max is None else check_real(tau_max, "tau_max",
                                                                          low=0, low_open=True)
     toks = np.zeros((n, tab.H), dtype=np.int64)
@@ -342,7 +342,7 @@ def best_of_n(automaton, n, n_candidates, *, rng, scores=None):
     n = check_int(n, "n", low=1)
     N = check_int(n_candidates, "n_candidates", low=1)
     rng = _rng_iv(rng)
-    tab = _tables(automaton)
+    tab = automaton_tables(automaton)
     sc = tab.tau if scores is None else tab.values(scores, False)
     end, toks = reference_rollout(automaton, np.zeros(n * N, np.int64), tab.H, rng=rng, tables=tab)
     end = end.reshape(n, N)
@@ -361,7 +361,7 @@ def _block_iv(automaton, values, n, block_length, n_candidates, rng, tau_at_leav
     b = check_int(block_length, "block_length", low=1)
     K = check_int(n_candidates, "n_candidates", low=1)
     rng = _rng_iv(rng)
-    tab = _tables(automaton)
+    tab = automaton_tables(automaton)
     v = tab.values(values, tau_at_leaves)
     return n, b, K, rng, tab, v
 

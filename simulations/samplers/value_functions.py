@@ -31,7 +31,7 @@ from theory.validation import as_finite_array, check_int, check_real, check_rng,
 from theory.vgb import (TreeAutomaton, average_case_error, optimal_values,
                         target_state_marginals, uniform_error)
 
-from .baselines import _tables, reference_rollout
+from .baselines import automaton_tables, reference_rollout
 
 __all__ = ["exact_values", "multiplicative_error", "single_action_perturbation",
            "average_case_error_values", "delayed_values", "fit_value_regression",
@@ -408,7 +408,7 @@ def fit_value_regression(automaton, features, n_rollouts, *, rng, link="logistic
     if link not in ("logistic", "linear"):
         raise ValueError(f"`link` must be 'logistic' or 'linear', got {link!r}.")
     rng = check_rng(rng)
-    tab = _tables(aut)
+    tab = automaton_tables(aut)
     S = aut.n_states
     H = aut.horizon
     states = np.empty((n, H), dtype=np.int64)
@@ -450,7 +450,7 @@ def fit_value_regression(automaton, features, n_rollouts, *, rng, link="logistic
 
 def _rollout_states(aut, n, rng):
     """States of every prefix of ``n`` rollouts from the root, ``(n, H)``, and outcomes ``(n,)``."""
-    tab = _tables(aut)
+    tab = automaton_tables(aut)
     H = aut.horizon
     states = np.empty((n, H), dtype=np.int64)
     s = np.zeros(n, dtype=np.int64)

@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory.coverage import (_coverage_binned, _coverage_sorted, _tail_masses,
+from theory.coverage import (_coverage_binned, _coverage_sorted, tail_masses,
                              comparison_log_thresholds, coverage_profile)
 
 
@@ -42,7 +42,7 @@ def test_binned_and_sorted_paths_equal_brute_force(case):
     lr_eff = np.where(w > 0, lr, -np.inf)
     cut = comparison_log_thresholds(N)
     binned = _coverage_binned(lr_eff, w, cut)
-    sorted_lr, tail = _tail_masses(lr_eff, w)
+    sorted_lr, tail = tail_masses(lr_eff, w)
     by_sort = _coverage_sorted(sorted_lr, tail, cut)
     np.testing.assert_allclose(binned, want, rtol=0, atol=1e-12)
     np.testing.assert_allclose(by_sort, want, rtol=0, atol=1e-12)

@@ -51,58 +51,12 @@ SHIMS = {
 #: ("private", importing module, "source.name"), ("layer", importing module, imported module),
 #: ("size", "path/of/file.py").
 PENDING = {
-    ("cycle", frozenset({"theory.certified", "theory.characteristic"})):
-        "logratio: theory/log_ratio/ package without the cycle",
-    ("private", "theory.characteristic", "theory.certified._Steps"):
-        "logratio: theory/log_ratio/ package (no cycle, shared helpers public)",
-    ("private", "theory.characteristic", "theory.certified._as_markov_pair"):
-        "logratio: theory/log_ratio/ package (no cycle, shared helpers public)",
-    ("private", "theory.characteristic", "theory.certified._final_moments"):
-        "logratio: theory/log_ratio/ package (no cycle, shared helpers public)",
-    ("private", "theory.characteristic", "theory.certified._tables"):
-        "logratio: theory/log_ratio/ package (no cycle, shared helpers public)",
-    ("private", "theory.characteristic", "theory.certified._tilted_log_mgf"):
-        "logratio: theory/log_ratio/ package (no cycle, shared helpers public)",
-    ("private", "theory.characteristic", "theory.certified._windows"):
-        "logratio: theory/log_ratio/ package (no cycle, shared helpers public)",
-    ("private", "theory.certified", "theory.log_ratio._markov"):
-        "logratio: theory/log_ratio/ package (no cycle, shared helpers public)",
-    ("private", "theory.certified", "theory.log_ratio._models_iv"):
-        "logratio: theory/log_ratio/ package (no cycle, shared helpers public)",
-    ("private", "theory.log_ratio", "theory.divergences._categorical_kl"):
-        "logratio: theory/log_ratio/ package (no cycle, shared helpers public)",
-    ("private", "theory.log_ratio", "theory.models.markov._check_enumeration_bytes"):
-        "logratio: theory/log_ratio/ package (no cycle, shared helpers public)",
-    ("private", "theory.log_ratio", "theory.models.markov._rows_text"):
-        "logratio: theory/log_ratio/ package (no cycle, shared helpers public)",
-    ("private", "theory.log_ratio", "theory.models.markov._support_bytes"):
-        "logratio: theory/log_ratio/ package (no cycle, shared helpers public)",
-    ("private", "theory.log_ratio", "theory.models.markov._support_size"):
-        "logratio: theory/log_ratio/ package (no cycle, shared helpers public)",
-    ("private", "theory.models.linear", "theory.models.markov._check_enumeration_bytes"):
-        "sigs: shared input checks of theory/models made public",
-    ("private", "theory.models.linear", "theory.models.markov._fixed_prompts"):
-        "sigs: shared input checks of theory/models made public",
-    ("private", "theory.models.linear", "theory.models.markov._rows_text"):
-        "sigs: shared input checks of theory/models made public",
-    ("private", "theory.models.linear", "theory.models.markov._support_bytes"):
-        "sigs: shared input checks of theory/models made public",
-    ("private", "theory.models.linear", "theory.models.markov._support_size"):
-        "sigs: shared input checks of theory/models made public",
-    ("private", "theory.bounds", "theory.coverage._tail_masses"):
-        "vgbpkg (theory/bounds.py) with sigs (theory/coverage.py): a public tail-mass helper",
-    ("private", "simulations.learners.ttt", "theory.models.markov._support_size"):
-        "sigs: theory/models checks public, ttt.py",
-    ("private", "simulations.samplers.value_functions", "simulations.samplers.baselines._tables"):
-        "sigs: samplers/baselines.py and value_functions.py",
     ("size", "theory/vgb.py"):
         "vgbpkg: theory/vgb/ package",
     ("size", "theory/bounds.py"):
         "vgbpkg: witnesses moved to theory/instances/witnesses.py",
     ("size", "theory/instances/mle.py"):
         "vgbpkg: theory/instances/mle.py split",
-    ("size", "theory/certified.py"):
-        "logratio: theory/log_ratio/ package",
 }
 
 

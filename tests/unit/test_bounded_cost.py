@@ -216,12 +216,12 @@ def test_enumeration_estimates_bound_the_measured_peak(rng, P, X, H, V):
     from theory.log_ratio import exact_log_ratio, exact_stopped_kl
     from theory.log_ratio.exact import _exact_log_ratio_bytes, _exact_stopped_kl_bytes
     from theory.models import enumerate_sequences
-    from theory.models.markov import _sequences_bytes, _support_bytes
+    from theory.models.markov import _sequences_bytes, support_bytes
 
     d, m = markov(rng, X, V, H), markov(rng, X, V, H, batch=P)
     cases = [(lambda: m.enumerate_log_probs(), m._enumeration_bytes()),
              (lambda: enumerate_sequences(V, H), _sequences_bytes(V**H, H)),
-             (lambda: m.enumerate_support(), _support_bytes(m, V**H)),
+             (lambda: m.enumerate_support(), support_bytes(m, V**H)),
              (lambda: exact_log_ratio(d, m), _exact_log_ratio_bytes(d, m)),
              (lambda: exact_stopped_kl(d, m, 4.0), _exact_stopped_kl_bytes(d, m))]
     for fn, estimate in cases:

@@ -18,6 +18,7 @@ from scipy import stats
 from simulations.experiments import adaptive_optimizers as ada
 from simulations.experiments import bernoulli_case_study as bern
 from simulations.experiments import inequalities as ineq
+from simulations.experiments import _inequality_witnesses as witnesses
 from simulations.experiments import tournament_guarantee as tg
 from simulations.learners.selection import offset_tournament, simple_tournament
 from theory import bounds as B
@@ -94,9 +95,9 @@ def test_n_times_the_exact_worst_quantile_approaches_the_poisson_limit(N):
 def test_mle_witness_quantile_is_computed_and_can_be_zero():
     n, delta = 400, 1e-6
     level = float(B.finite_class_mle_hellinger_bound(n, 2, delta))
-    assert ineq._mle_risk_quantile(ineq._two_point_class(0.75 * level), n, delta) == pytest.approx(0.75 * level)
+    assert witnesses.mle_risk_quantile(witnesses.two_point_class(0.75 * level), n, delta) == pytest.approx(0.75 * level)
     # a wrong member far beyond the level is never chosen with probability > delta: quantile 0
-    assert ineq._mle_risk_quantile(ineq._two_point_class(5 * level), n, delta) == 0.0
+    assert witnesses.mle_risk_quantile(witnesses.two_point_class(5 * level), n, delta) == 0.0
 
 
 def test_conditions_flag_a_dropped_hypothesis():

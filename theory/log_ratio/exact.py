@@ -27,8 +27,8 @@ import numpy as np
 from ..coverage import coverage_profile, log_thresholds
 from ..divergences import stopped_kl
 from ..intervals import clopper_pearson
-from ..models.markov import (MAX_ENUMERATION, _check_enumeration_bytes, _rows_text, _support_bytes,
-                             _support_size)
+from ..models.markov import (MAX_ENUMERATION, check_enumeration_bytes, rows_text, support_bytes,
+                             support_size)
 from ..validation import check_int, readonly
 from .markov import check_model_pair, path_token_kls
 from .parameters import DOCS
@@ -113,12 +113,12 @@ def _exact_stopped_kl_bytes(data, model):
     xs = data.n_prompts * data.vocab_size ** data.horizon
     h, v, p = data.horizon, data.vocab_size, model.n_models
     # both models' next-token tables along every path and the KL terms (p, log-ratio, product)
-    return _support_bytes(data, data.vocab_size ** data.horizon) + 8 * xs * h * (v * (3 + 5 * p) + 3 * p + 4)
+    return support_bytes(data, data.vocab_size ** data.horizon) + 8 * xs * h * (v * (3 + 5 * p) + 3 * p + 4)
 
 
 def _check_exact_bytes(data, model, max_sequences, n_bytes):
-    _support_size(data.vocab_size, data.horizon, max_sequences)
-    _check_enumeration_bytes(n_bytes, data.vocab_size, data.horizon, _rows_text(model))
+    support_size(data.vocab_size, data.horizon, max_sequences)
+    check_enumeration_bytes(n_bytes, data.vocab_size, data.horizon, rows_text(model))
 
 
 @DOCS

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..divergences import _categorical_kl, categorical_squared_hellinger
+from ..divergences import categorical_kl_kernel, categorical_squared_hellinger
 from ..models import AutoregressiveLinearModel, MarkovModel
 from ..squaring import use_squaring
 from .parameters import DOCS
@@ -93,7 +93,7 @@ def path_token_kls(data, model, x, y):
     array([[0.]])
     """
     check_model_pair(data, model)
-    return _categorical_kl(data.next_token_log_probs(x, y), model.next_token_log_probs(x, y))
+    return categorical_kl_kernel(data.next_token_log_probs(x, y), model.next_token_log_probs(x, y))
 
 
 @DOCS
@@ -152,7 +152,7 @@ def markov_token_kl_profile(data, model):
     """
     d, m = markov_pair(data, model)
     lp_d = d.log_probs
-    g = _categorical_kl(lp_d, m.log_probs)                   # ([P,] X, Hd, V+1)
+    g = categorical_kl_kernel(lp_d, m.log_probs)                   # ([P,] X, Hd, V+1)
     return d.expected_token_sum(g)
 
 
@@ -186,7 +186,7 @@ def markov_kl(data, model):
     0.510826
     """
     d, m = markov_pair(data, model)
-    g = _categorical_kl(d.log_probs, m.log_probs)                   # ([P,] X, Hd, V+1)
+    g = categorical_kl_kernel(d.log_probs, m.log_probs)                   # ([P,] X, Hd, V+1)
     if g.shape[-2] == 1 and use_squaring(d.horizon, d.vocab_size + 1, d.log_probs.shape[-3] == 1):
         visits = d.state_visits()                                    # (X, V+1)
         with np.errstate(invalid="ignore"):

@@ -30,8 +30,8 @@ from scipy.special import log_softmax, logsumexp
 from ..validation import (as_finite_array, as_int_array, check_allocation, check_int, check_rng,
                            check_weights, readonly)
 from .features import CallableFeatures, TabularFeatures
-from .markov import (MAX_ENUMERATION, MarkovModel, _check_enumeration_bytes, _fixed_prompts,
-                     _rows_text, _support_bytes, _support_size,
+from .markov import (MAX_ENUMERATION, MarkovModel, check_enumeration_bytes, fixed_prompts,
+                     rows_text, support_bytes, support_size,
                      enumerate_sequences)
 
 __all__ = ["AutoregressiveLinearModel"]
@@ -306,7 +306,7 @@ class AutoregressiveLinearModel:
         if x is None:
             xs = rng.choice(self.n_prompts, size=(p, n), p=self.prompt_weights)
         else:
-            xs = _fixed_prompts(x, self.n_prompts, p, n)
+            xs = fixed_prompts(x, self.n_prompts, p, n)
         xf = xs.reshape(-1)
         ys = np.zeros((p * n, hz), dtype=np.uint8 if v <= 256 else np.int64)
         theta_rows = np.repeat(self._theta2, n, axis=0)
@@ -324,8 +324,8 @@ class AutoregressiveLinearModel:
         if isinstance(self.features, TabularFeatures):
             return self._markov.enumerate_log_probs(max_sequences=max_sequences)
         v, hz = self.vocab_size, self.horizon
-        _support_size(v, hz, max_sequences)
-        _check_enumeration_bytes(self._enumeration_bytes(), v, hz, _rows_text(self))
+        support_size(v, hz, max_sequences)
+        check_enumeration_bytes(self._enumeration_bytes(), v, hz, rows_text(self))
         out = np.zeros((self.n_models, self.n_prompts, 1))
         prefixes = np.zeros((1, 0), dtype=np.int64)
         for h in range(hz):
@@ -350,9 +350,9 @@ class AutoregressiveLinearModel:
 
     def enumerate_support(self, *, max_sequences=MAX_ENUMERATION):
         """Joint support ``x (S,)``, ``y (S, H)``, ``log_weight`` = :math:`\\log\\mu(x)\\pi_\\theta(y|x)`."""
-        _support_size(self.vocab_size, self.horizon, max_sequences)
-        _check_enumeration_bytes(_support_bytes(self, self.vocab_size ** self.horizon),
-                                 self.vocab_size, self.horizon, _rows_text(self))
+        support_size(self.vocab_size, self.horizon, max_sequences)
+        check_enumeration_bytes(support_bytes(self, self.vocab_size ** self.horizon),
+                                 self.vocab_size, self.horizon, rows_text(self))
         y1 = enumerate_sequences(self.vocab_size, self.horizon, max_sequences=max_sequences)
         lp = self.enumerate_log_probs(max_sequences=max_sequences)
         with np.errstate(divide="ignore"):

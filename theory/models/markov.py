@@ -71,15 +71,15 @@ def enumerate_sequences(vocab_size, horizon, *, max_sequences=MAX_ENUMERATION):
     """
     v = check_int(vocab_size, "vocab_size", low=1)
     h = check_int(horizon, "horizon", low=1)
-    size = _support_size(v, h, max_sequences)
-    _check_enumeration_bytes(_sequences_bytes(size, h), v, h, "")
+    size = support_size(v, h, max_sequences)
+    check_enumeration_bytes(_sequences_bytes(size, h), v, h, "")
     dtype = np.uint8 if v <= 256 else np.int64
     s = np.arange(size, dtype=np.int64)
     powers = v ** np.arange(h - 1, -1, -1, dtype=np.int64)
     return ((s[:, None] // powers) % v).astype(dtype)
 
 
-def _fixed_prompts(x, n_prompts, p, n):
+def fixed_prompts(x, n_prompts, p, n):
     """Prompts given to ``sample``: shape ``(n,)`` or ``(P, n)``, broadcast to ``(P, n)``."""
     xs = as_int_array(x, "x", low=0, high=n_prompts, nonempty=False)
     try:
@@ -89,7 +89,7 @@ def _fixed_prompts(x, n_prompts, p, n):
                          f"got {xs.shape}.") from None
 
 
-def _support_size(v, h, max_sequences):
+def support_size(v, h, max_sequences):
     max_sequences = check_int(max_sequences, "max_sequences", low=1)
     if h * np.log(max(v, 1)) > np.log(max_sequences) + 1e-9:
         raise ValueError(f"exact enumeration of V**H = {v}**{h} sequences exceeds `max_sequences`="
@@ -122,7 +122,7 @@ def _markov_enumeration_bytes(n_rows, v, h):
     return 8 * n_rows * (2 * size + 2 * (size // max(v, 1))) + 24 * size + _OVERHEAD_BYTES
 
 
-def _check_enumeration_bytes(n_bytes, v, h, rows):
+def check_enumeration_bytes(n_bytes, v, h, rows):
     """Refuse an enumeration whose working set exceeds the byte budget (models x prompts x sequences)."""
     check_allocation(n_bytes, f"exact enumeration of the V**H = {v}**{h} sequences{rows} (bounded by "
                      "`max_sequences`, which counts sequences only)",
@@ -130,11 +130,11 @@ def _check_enumeration_bytes(n_bytes, v, h, rows):
                      "(theory.log_ratio.sampled_log_ratio), or evaluate fewer models or prompts per call")
 
 
-def _rows_text(model):
+def rows_text(model):
     return f" for {model.n_models} model(s) x {model.n_prompts} prompt(s)"
 
 
-def _support_bytes(model, size):
+def support_bytes(model, size):
     """Peak bytes of ``enumerate_support``: the enumeration, then ``x``, ``y`` and the weights."""
     rows, x, h = model.n_models * model.n_prompts, model.n_prompts, model.horizon
     item = 1 if model.vocab_size <= 256 else 8
@@ -339,7 +339,7 @@ class MarkovModel:
         if x is None:
             xs = rng.choice(self.n_prompts, size=(p, n), p=self.prompt_weights)
         else:
-            xs = _fixed_prompts(x, self.n_prompts, p, n)
+            xs = fixed_prompts(x, self.n_prompts, p, n)
         dtype = np.uint8 if v <= 256 else np.int64
         hz, hd = self.horizon, self.log_probs.shape[-3]
         ys = np.empty((p, n, hz), dtype=dtype)
@@ -382,8 +382,8 @@ class MarkovModel:
             :math:`\log\pi(y|x)`, sequences in the order of :func:`enumerate_sequences`.
         """
         v, horizon = self.vocab_size, self.horizon
-        _support_size(v, horizon, max_sequences)
-        _check_enumeration_bytes(self._enumeration_bytes(), v, horizon, _rows_text(self))
+        support_size(v, horizon, max_sequences)
+        check_enumeration_bytes(self._enumeration_bytes(), v, horizon, rows_text(self))
         t = self._flat                                          # (P, X, Hd, V+1, V)
         p, x = t.shape[:2]
         lp = t[:, :, self._pos(0), v, :]                        # (P, X, V)
@@ -402,9 +402,9 @@ class MarkovModel:
         ``S = n_prompts * V**H``; for a batched model ``log_weight`` has shape
         ``batch_shape + (S,)``.
         """
-        _support_size(self.vocab_size, self.horizon, max_sequences)
-        _check_enumeration_bytes(_support_bytes(self, self.vocab_size ** self.horizon),
-                                 self.vocab_size, self.horizon, _rows_text(self))
+        support_size(self.vocab_size, self.horizon, max_sequences)
+        check_enumeration_bytes(support_bytes(self, self.vocab_size ** self.horizon),
+                                 self.vocab_size, self.horizon, rows_text(self))
         y1 = enumerate_sequences(self.vocab_size, self.horizon, max_sequences=max_sequences)
         lp = self.enumerate_log_probs(max_sequences=max_sequences)
         with np.errstate(divide="ignore"):
