@@ -1,8 +1,11 @@
-"""Command line: ``python -m simulations {list,run,reproduce,calibrate,bench,export}``.
+"""Command line: ``python -m simulations {list,run,reproduce,calibrate,bench,export,timings}``.
 
 ``--version`` prints the package version and git revision; ``list [--json]`` groups the
-experiments by topic with their task counts (quick / full preset); ``run NAME --set KEY=VALUE``
-overrides a ``Config`` field; ``reproduce --only NAME...`` runs a subset.
+experiments by topic (coverage-paper topics first) with their task counts and measured run
+times (quick / full preset, from ``simulations/timings.json``, written by ``timings OUT...``
+from the per-task seconds a finished run stored); ``run NAME --set KEY=VALUE`` overrides a
+``Config`` field; ``reproduce --only NAME...`` runs a subset and ends with a short summary
+(headline, counts per verdict, the binding claims that are not PASS, the report path).
 
 Exit status: 0 success (every binding claim PASS -- 'not run in quick' claims are listed and
 neither pass nor fail; every benchmark passed), 1 a binding claim is FAIL or UNDERPOWERED,
@@ -232,11 +235,11 @@ def build_parser():
                         help="print the package version and git revision, then exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    lst = sub.add_parser("list", help="list experiments by topic with their paper references "
-                                      "and task counts")
+    lst = sub.add_parser("list", help="list experiments by topic with their paper references, "
+                                      "task counts and measured run times")
     lst.add_argument("--json", action="store_true",
                      help="print a JSON array (name, topic, paper_ref, title, tasks_quick, "
-                          "tasks_full)")
+                          "tasks_full, time_quick, time_full: the measurement or null)")
 
     def common(p, jobs_help):
         p.add_argument("--quick", action="store_true", help="quick preset (seconds; CI)")
@@ -293,6 +296,15 @@ def build_parser():
     exp.add_argument("--dest", default=None, metavar="PATH",
                      help="where to write (default OUT/tidy)")
 
+    tim = sub.add_parser(
+        "timings", help="record the run times of the finished runs in OUT folders into "
+                        "simulations/timings.json (what `list` shows)")
+    tim.add_argument("outs", nargs="+", metavar="OUT",
+                     help="--out folders of runs (quick or full presets; unfinished runs and "
+                          "runs with --set are skipped)")
+    tim.add_argument("--file", default=None, metavar="PATH",
+                     help="timings file to update (default: simulations/timings.json)")
+
     bench = sub.add_parser("bench", help="print the benchmark table")
     bench.add_argument("--quick", action="store_true", help="smaller sizes")
     bench.add_argument("--json", default=None, metavar="PATH", help="also write rows as JSON")
@@ -340,13 +352,6 @@ def _summary(claims):
     return headline(claims)
 
 
-def _print_not_run(claims, stream=None):
-    stream = sys.stdout if stream is None else stream
-    for c in claims:
-        if c.verdict == "not run in quick":
-            stream.write(f"NOT RUN IN QUICK {c.id}\n")
-
-
 def _only(names):
     """The experiments named in ``--only`` (in list order, duplicates dropped)."""
     from simulations import registry
@@ -362,16 +367,47 @@ def _task_count(module, preset):
         return None
 
 
+def _list_rows(experiments):
+    from simulations.report import order_topics
+    from simulations.timings import load_timings
+
+    try:
+        measured = load_timings()
+    except ValueError as exc:
+        print(f"{PROG}: warning: {exc}; run times not shown", file=sys.stderr)
+        measured = {}
+    order = order_topics((m.TOPIC, m.PAPER_REF) for m in experiments)
+    experiments = sorted(experiments, key=lambda m: (order.index(m.TOPIC), m.NAME))
+    return [{"name": m.NAME, "topic": m.TOPIC, "paper_ref": m.PAPER_REF, "title": m.TITLE,
+             "tasks_quick": _task_count(m, "quick"), "tasks_full": _task_count(m, "full"),
+             "time_quick": measured.get(m.NAME, {}).get("quick"),
+             "time_full": measured.get(m.NAME, {}).get("full")}
+            for m in experiments]
+
+
+def _times_text(row):
+    """``quick ~12s, full ~3.4 min (measured DATE, 2 jobs on 2 cores)``: one context when the
+    two measurements share it, else one each; ``not measured`` where there is none."""
+    from simulations.timings import describe, format_duration
+
+    quick, full = row["time_quick"], row["time_full"]
+
+    def context(e):
+        return "(" + describe(e).split(" (", 1)[1]
+
+    if quick and full and context(quick) == context(full):
+        return (f"quick {format_duration(quick['seconds'])}, full "
+                f"{format_duration(full['seconds'])} {context(quick)}")
+    return f"quick {describe(quick)}, full {describe(full)}"
+
+
 def cmd_list(args):
     import json
 
     from simulations import registry
 
-    experiments = registry.all_experiments()  # sorted by topic, then name
     errors = registry.import_errors()
-    rows = [{"name": m.NAME, "topic": m.TOPIC, "paper_ref": m.PAPER_REF, "title": m.TITLE,
-             "tasks_quick": _task_count(m, "quick"), "tasks_full": _task_count(m, "full")}
-            for m in experiments]
+    rows = _list_rows(registry.all_experiments())
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -386,10 +422,31 @@ def cmd_list(args):
             quick, full = ("?" if r[k] is None else str(r[k]) for k in ("tasks_quick", "tasks_full"))
             print(f"  {r['name'].ljust(width)}  tasks quick {quick:>4} / full {full:>5}  "
                   f"{r['paper_ref']}  —  {r['title']}")
+            print(f"  {''.ljust(width)}  time {_times_text(r)}")
+        print("\ntimes: wall-clock of a finished run on a machine under whatever load it had "
+              "(tasks, claims and figures; for a resumed run an estimate from its task "
+              "seconds); `python -m simulations timings OUT` records them")
     for modname, err in sorted(errors.items()):
         print(f"{PROG}: warning: experiment module {modname} failed to load: "
               f"{err.splitlines()[-1]}", file=sys.stderr)
     return 1 if errors else 0
+
+
+def cmd_timings(args):
+    from simulations import registry
+    from simulations.timings import TIMINGS_PATH, update_timings
+
+    path = pathlib.Path(args.file) if args.file else TIMINGS_PATH
+    try:
+        written, skipped = update_timings(args.outs, registry.all_experiments(), path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    for folder, reason in skipped:
+        print(f"skipped {folder}: {reason}")
+    for name, preset in written:
+        print(f"measured {name} ({preset})")
+    print(f"{len(written)} measurement(s) written to {path}")
+    return 0
 
 
 def _run_one(module, args, executor, out, overall=None):
@@ -491,16 +548,38 @@ def cmd_reproduce(args):
             raise UsageError(f"cannot update `--readme` {readme}: {exc}") from None
     claims = [c for r in results for c in r.claims]
     print()
-    _print_claims(claims)
-    _print_not_run(claims)
-    for c in claims:
-        if c.blocking:
-            print(f"{c.verdict} {c.id}")
-    for name, msg in sorted(errors.items()):
-        print(f"CRASHED {name}: {msg.splitlines()[-1] if msg else ''}")
+    print(_final_summary(claims, errors, report, n_experiments=len(experiments),
+                         elapsed=elapsed), end="")
     ok = not errors and all(r.passed for r in results)
-    print(f"{_summary(claims)}; {len(errors)} crashed; report: {report}")
     return 0 if ok else 1
+
+
+def _final_summary(claims, errors, report, *, n_experiments, elapsed):
+    """The end of ``reproduce``: headline, counts per verdict, the binding claims that are not
+    PASS (and those not run in quick) by name, crashed experiments, the report path."""
+    import textwrap
+
+    from simulations.claims import NOT_RUN_IN_QUICK
+    from simulations.report import headline, verdict_counts
+
+    lines = [f"reproduce: {n_experiments} experiment(s) in {elapsed:.1f} s",
+             headline(claims, crashed=len(errors))]
+    counts = verdict_counts(claims)
+    lines.append("verdicts: " + (", ".join(f"{v} {n}" for v, n in counts.items()) or "none"))
+    blocking = [c for c in claims if c.blocking]
+    if blocking:
+        lines.append(f"binding claims that are not PASS ({len(blocking)}):")
+        lines += [f"  {c.verdict} {c.id}" for c in blocking]
+    not_run = [c.id for c in claims if c.binding and c.verdict == NOT_RUN_IN_QUICK]
+    if not_run:
+        lines.append(f"not run in quick ({len(not_run)}; evaluated by the full preset only):")
+        lines += textwrap.wrap(", ".join(not_run), width=100, initial_indent="  ",
+                               subsequent_indent="  ", break_on_hyphens=False)
+    for name, msg in sorted(errors.items()):
+        lines.append(f"CRASHED {name}: {msg.splitlines()[-1] if msg else ''}")
+    lines.append(f"report: {report} (and {report.with_suffix('.html').name}); every claim with "
+                 "its rule and details is there")
+    return "\n".join(lines) + "\n"
 
 
 def _overall_bar(experiments, args, out):
@@ -571,7 +650,7 @@ def cmd_export(args):
     return 0
 
 
-_COMMANDS = {"export": cmd_export, "list": cmd_list, "run": cmd_run, "reproduce": cmd_reproduce,
+_COMMANDS = {"export": cmd_export, "list": cmd_list, "timings": cmd_timings, "run": cmd_run, "reproduce": cmd_reproduce,
              "calibrate": cmd_calibrate, "bench": cmd_bench}
 
 
@@ -602,6 +681,10 @@ def main(argv=None):
     except (UsageError, UnknownExperimentError, StoreError, ExecutorError) as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `list | head`: the reader left; say nothing more
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as exc:  # our own I/O (a task's errors are recorded, not raised)
         print(f"{PROG}: error: {_os_error(exc)}", file=sys.stderr)
         return 2
