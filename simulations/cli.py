@@ -352,12 +352,19 @@ def _summary(claims):
     return headline(claims)
 
 
+def _in_paper_order(modules):
+    """``modules`` sorted as ``list`` and the report show them (:func:`order_topics`)."""
+    from simulations.report import order_topics
+
+    order = order_topics((m.TOPIC, m.PAPER_REF) for m in modules)
+    return sorted(modules, key=lambda m: (order.index(m.TOPIC), m.NAME))
+
+
 def _only(names):
     """The experiments named in ``--only`` (in list order, duplicates dropped)."""
     from simulations import registry
 
-    wanted = [registry.get(n) for n in dict.fromkeys(names)]
-    return sorted(wanted, key=lambda m: (m.TOPIC, m.NAME))
+    return _in_paper_order([registry.get(n) for n in dict.fromkeys(names)])
 
 
 def _task_count(module, preset):
@@ -368,7 +375,6 @@ def _task_count(module, preset):
 
 
 def _list_rows(experiments):
-    from simulations.report import order_topics
     from simulations.timings import load_timings
 
     try:
@@ -376,13 +382,11 @@ def _list_rows(experiments):
     except ValueError as exc:
         print(f"{PROG}: warning: {exc}; run times not shown", file=sys.stderr)
         measured = {}
-    order = order_topics((m.TOPIC, m.PAPER_REF) for m in experiments)
-    experiments = sorted(experiments, key=lambda m: (order.index(m.TOPIC), m.NAME))
     return [{"name": m.NAME, "topic": m.TOPIC, "paper_ref": m.PAPER_REF, "title": m.TITLE,
              "tasks_quick": _task_count(m, "quick"), "tasks_full": _task_count(m, "full"),
              "time_quick": measured.get(m.NAME, {}).get("quick"),
              "time_full": measured.get(m.NAME, {}).get("full")}
-            for m in experiments]
+            for m in _in_paper_order(experiments)]
 
 
 def _times_text(row):
@@ -503,7 +507,7 @@ def cmd_reproduce(args):
         experiments = _only(args.only)  # UnknownExperimentError -> exit 2
         errors = {}
     else:
-        experiments = registry.all_experiments()
+        experiments = _in_paper_order(registry.all_experiments())
         errors = dict(registry.import_errors())
     if not experiments and not errors:
         print(f"{PROG}: error: no experiments found in simulations/experiments", file=sys.stderr)

@@ -432,7 +432,7 @@ def write_html_report(results, out_dir, *, seed, elapsed, errors=None):
     parts += [f"<li>{esc(k)}: {esc(v)}</li>" for k, v in facts.items()]
     parts.append("</ul></header>")
 
-    toc = ["<nav id='toc' aria-label='Contents'><h2 id='contents'>Contents</h2><ol>",
+    toc = ["<nav id='toc' aria-label='Contents'>", heading(2, "contents", "Contents"), "<ol>",
            "<li><a href='#summary-by-topic'>Summary by topic</a></li>"]
     if blocking:
         toc.append("<li><a href='#binding-claims-that-are-not-pass'>Binding claims that are "
