@@ -16,7 +16,8 @@ use by another run, from a different run, computed by different code or failing
 verification, an unreachable or non-dask ``dask://`` address, and any I/O error: permissions,
 a file where a folder should be, disk full), 130 interrupted by Ctrl-C (``SIGINT``), 143 by
 ``SIGTERM`` (``interrupted: k/n tasks stored in OUT/NAME; rerun the same command to
-resume``).  Errors of kind 2 are one line on stderr.
+resume``), 141 the reader of the output went away (``list | head``).  Errors of kind 2 are
+one line on stderr.
 """
 
 from __future__ import annotations
