@@ -521,6 +521,7 @@ def cmd_reproduce(args):
         executor = stack.enter_context(_executor(args))
         overall = stack.enter_context(_overall_bar(experiments, args, out))
         for i, module in enumerate(experiments, 1):
+            overall.use(module)
             try:
                 result = _run_one(module, args, executor, out, overall)
             except (StoreError, ExecutorError, OSError):
@@ -587,21 +588,86 @@ def _final_summary(claims, errors, report, *, n_experiments, elapsed):
     return "\n".join(lines) + "\n"
 
 
+class _WeightedBar:
+    """The overall ``reproduce`` bar: a finished task advances it by its experiment's measured
+    seconds per task (``simulations/timings.json``), so the ETA knows a slow task from a fast
+    one.  ``use(module)`` selects the weight of the experiment that runs next; the label
+    counts tasks."""
+
+    def __init__(self, bar, weights, *, total, initial, tasks, stored):
+        self.bar, self.weights, self.total, self.value = bar, weights, total, initial
+        self.tasks, self.done, self.weight = tasks, stored, 1.0
+        self._label(refresh=True)
+
+    def _label(self, refresh=False):
+        self.bar.set_description_str(f"reproduce {self.done}/{self.tasks} tasks",
+                                     refresh=refresh)
+
+    def use(self, module):
+        self.weight = self.weights.get(module.NAME, 1.0)
+
+    def update(self, n=1):
+        self.done += n
+        self._label()
+        new = min(self.value + n * self.weight, self.total)  # no float overshoot
+        step, self.value = new - self.value, new
+        return self.bar.update(step)
+
+    def __getattr__(self, name):
+        return getattr(self.bar, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
+
+
+def _task_weights(experiments, preset, counts):
+    """Measured seconds per task of each experiment for ``preset``: the mean of the measured
+    experiments for the others, and 1 for every experiment when none is measured (the bar then
+    counts tasks)."""
+    from simulations.timings import load_timings
+
+    try:
+        measured = load_timings()
+    except ValueError:
+        measured = {}
+    per_task = {}
+    for module in experiments:
+        entry = measured.get(module.NAME, {}).get(preset)
+        if entry and entry.get("tasks") and entry.get("seconds"):
+            per_task[module.NAME] = entry["seconds"] / entry["tasks"]
+    if not per_task:
+        return {m.NAME: 1.0 for m in experiments}
+    fallback = sum(per_task.values()) / len(per_task)
+    return {m.NAME: per_task.get(m.NAME, fallback) for m in experiments}
+
+
 def _overall_bar(experiments, args, out):
-    """The ``reproduce`` bar over every task of every experiment (starts at those stored)."""
+    """The ``reproduce`` bar over every task of every experiment, started at those stored and
+    weighted by measured seconds per task (see :class:`_WeightedBar`)."""
     from simulations import progress
     from simulations.store import count_stored_tasks
 
-    total = stored = 0
+    preset = "quick" if args.quick else "full"
+    counts, stored = {}, {}
     for module in experiments:
         try:
-            config = module.Config.quick() if args.quick else module.Config.full()
-            total += len(module.tasks(config))
+            counts[module.NAME] = len(module.tasks(getattr(module.Config, preset)()))
         except Exception:  # reported when the experiment runs
             continue
-        stored += count_stored_tasks(out / module.NAME)
-    return progress.progress_bar(total=total, initial=min(stored, total), desc="reproduce",
-                                 unit="task", position=0)
+        stored[module.NAME] = min(count_stored_tasks(out / module.NAME), counts[module.NAME])
+    weights = _task_weights(experiments, preset, counts)
+    total = sum(weights[n] * k for n, k in counts.items())
+    initial = sum(weights[n] * k for n, k in stored.items())
+    weighted = any(w != 1.0 for w in weights.values())
+    kwargs = {"unit": "task"} if not weighted else {
+        "bar_format": "{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"}
+    bar = progress.progress_bar(total=total, initial=initial, desc="reproduce", position=0,
+                                **kwargs)
+    return _WeightedBar(bar, weights, total=total, initial=initial, tasks=sum(counts.values()),
+                        stored=sum(stored.values()))
 
 
 def cmd_bench(args):

@@ -123,3 +123,51 @@ def test_the_committed_timings_describe_the_current_presets():
             assert entry["seconds"] == (entry["wall_seconds"] if entry["wall_seconds"] is not None
                                         else round(max(entry["task_seconds"] / entry["jobs"],
                                                        entry["longest_task_seconds"]), 1))
+
+
+def test_the_reproduce_bar_weighs_tasks_by_their_measured_seconds(toy, tmp_path, monkeypatch):
+    """With a measurement for one experiment, the overall bar advances by its seconds per task
+    and by their mean for an experiment never measured; the ETA then knows slow from fast."""
+    import fault_experiment
+
+    import simulations.progress as progress
+
+    registry.register_module(fault_experiment)
+    monkeypatch.setattr(registry, "all_experiments", lambda: [fault_experiment, toy])
+    monkeypatch.setattr(registry, "import_errors", lambda: {})
+    n_fault = len(fault_experiment.tasks(fault_experiment.Config.quick()))
+    n_toy = len(toy.tasks(toy.Config.quick()))
+    path = tmp_path / "timings.json"
+    path.write_text(json.dumps({"format": 1, "experiments": {toy.NAME: {"quick": {
+        "tasks": n_toy, "seconds": 3.0 * n_toy, "jobs": 1, "measured": "2026-01-01"}}}}))
+    monkeypatch.setattr(timings, "TIMINGS_PATH", path)
+    made = []
+
+    class Counting(progress.NoOpBar):
+        n = 0.0
+
+        def update(self, n=1):
+            self.n += n
+
+    def spy(*args, **kwargs):
+        bar = Counting()
+        made.append((kwargs, bar))
+        return bar
+
+    monkeypatch.setattr(progress, "progress_bar", spy)
+    try:
+        assert main(["reproduce", "--quick", "--out", str(tmp_path / "out")]) in (0, 1)
+    finally:
+        registry.unregister(fault_experiment.NAME)
+    (kwargs, bar), = [(k, b) for k, b in made if k.get("desc") == "reproduce"]
+    # 3 s per toy task; the unmeasured fault experiment gets the mean of the measured: 3 s too
+    assert kwargs["total"] == pytest.approx(3.0 * (n_toy + n_fault))
+    assert kwargs["initial"] == 0 and "{remaining}" in kwargs["bar_format"]
+    assert bar.n == pytest.approx(3.0 * (n_toy + n_fault))
+
+
+def test_task_weights_without_measurements_count_tasks():
+    from simulations.cli import _task_weights
+
+    modules = [toy_experiment]
+    assert _task_weights(modules, "quick", {}) == {toy_experiment.NAME: 1.0}
