@@ -391,7 +391,7 @@ def _list_rows(experiments):
 
 
 def _times_text(row):
-    """``quick ~12s, full ~3.4 min (measured DATE, 2 jobs on 2 cores)``: one context when the
+    """``quick ~12s, full ~3.4 min (measured DATE, --jobs 2 on 2 cores)``: one context when the
     two measurements share it, else one each; ``not measured`` where there is none."""
     from simulations.timings import describe, format_duration
 
@@ -623,7 +623,7 @@ class _WeightedBar:
         return self.bar.__exit__(*exc)
 
 
-def _task_weights(experiments, preset, counts):
+def _task_weights(experiments, preset):
     """Measured seconds per task of each experiment for ``preset``: the mean of the measured
     experiments for the others, and 1 for every experiment when none is measured (the bar then
     counts tasks)."""
@@ -658,14 +658,12 @@ def _overall_bar(experiments, args, out):
         except Exception:  # reported when the experiment runs
             continue
         stored[module.NAME] = min(count_stored_tasks(out / module.NAME), counts[module.NAME])
-    weights = _task_weights(experiments, preset, counts)
+    weights = _task_weights(experiments, preset)
     total = sum(weights[n] * k for n, k in counts.items())
     initial = sum(weights[n] * k for n, k in stored.items())
-    weighted = any(w != 1.0 for w in weights.values())
-    kwargs = {"unit": "task"} if not weighted else {
-        "bar_format": "{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"}
-    bar = progress.progress_bar(total=total, initial=initial, desc="reproduce", position=0,
-                                **kwargs)
+    bar = progress.progress_bar(
+        total=total, initial=initial, desc="reproduce", position=0,
+        bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
     return _WeightedBar(bar, weights, total=total, initial=initial, tasks=sum(counts.values()),
                         stored=sum(stored.values()))
 
@@ -721,8 +719,8 @@ def cmd_export(args):
     return 0
 
 
-_COMMANDS = {"export": cmd_export, "list": cmd_list, "timings": cmd_timings, "run": cmd_run, "reproduce": cmd_reproduce,
-             "calibrate": cmd_calibrate, "bench": cmd_bench}
+_COMMANDS = {"export": cmd_export, "list": cmd_list, "timings": cmd_timings, "run": cmd_run,
+             "reproduce": cmd_reproduce, "calibrate": cmd_calibrate, "bench": cmd_bench}
 
 
 def main(argv=None):

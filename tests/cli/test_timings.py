@@ -170,4 +170,4 @@ def test_task_weights_without_measurements_count_tasks():
     from simulations.cli import _task_weights
 
     modules = [toy_experiment]
-    assert _task_weights(modules, "quick", {}) == {toy_experiment.NAME: 1.0}
+    assert _task_weights(modules, "quick") == {toy_experiment.NAME: 1.0}
