@@ -240,7 +240,8 @@ def build_parser():
                                       "task counts and measured run times")
     lst.add_argument("--json", action="store_true",
                      help="print a JSON array (name, topic, paper_ref, title, tasks_quick, "
-                          "tasks_full, time_quick, time_full: the measurement or null)")
+                          "tasks_full, time_quick, time_full: the measurement or null; "
+                          "time_notes when a measurement timed an older preset)")
 
     def common(p, jobs_help):
         p.add_argument("--quick", action="store_true", help="quick preset (seconds; CI)")
@@ -376,23 +377,28 @@ def _task_count(module, preset):
 
 
 def _list_rows(experiments):
-    from simulations.timings import load_timings
+    from simulations.timings import load_timings, lookup
 
     try:
         measured = load_timings()
     except ValueError as exc:
         print(f"{PROG}: warning: {exc}; run times not shown", file=sys.stderr)
         measured = {}
-    return [{"name": m.NAME, "topic": m.TOPIC, "paper_ref": m.PAPER_REF, "title": m.TITLE,
-             "tasks_quick": _task_count(m, "quick"), "tasks_full": _task_count(m, "full"),
-             "time_quick": measured.get(m.NAME, {}).get("quick"),
-             "time_full": measured.get(m.NAME, {}).get("full")}
-            for m in _in_paper_order(experiments)]
+    rows = []
+    for m in _in_paper_order(experiments):
+        (quick, note_q), (full, note_f) = (lookup(m, p, measured) for p in ("quick", "full"))
+        rows.append({"name": m.NAME, "topic": m.TOPIC, "paper_ref": m.PAPER_REF, "title": m.TITLE,
+                     "tasks_quick": _task_count(m, "quick"), "tasks_full": _task_count(m, "full"),
+                     "time_quick": quick, "time_full": full,
+                     **({"time_notes": [n for n in (note_q, note_f) if n]}
+                        if note_q or note_f else {})})
+    return rows
 
 
 def _times_text(row):
     """``quick ~12s, full ~3.4 min (measured DATE, --jobs 2 on 2 cores)``: one context when the
-    two measurements share it, else one each; ``not measured`` where there is none."""
+    two measurements share it, else one each; ``not measured`` where there is none (with the
+    reason when an older preset was measured)."""
     from simulations.timings import describe, format_duration
 
     quick, full = row["time_quick"], row["time_full"]
@@ -401,9 +407,11 @@ def _times_text(row):
         return "(" + describe(e).split(" (", 1)[1]
 
     if quick and full and context(quick) == context(full):
-        return (f"quick {format_duration(quick['seconds'])}, full "
+        text = (f"quick {format_duration(quick['seconds'])}, full "
                 f"{format_duration(full['seconds'])} {context(quick)}")
-    return f"quick {describe(quick)}, full {describe(full)}"
+    else:
+        text = f"quick {describe(quick)}, full {describe(full)}"
+    return text + "".join(f"; {note}" for note in row.get("time_notes", ()))
 
 
 def cmd_list(args):
@@ -627,7 +635,7 @@ def _task_weights(experiments, preset):
     """Measured seconds per task of each experiment for ``preset``: the mean of the measured
     experiments for the others, and 1 for every experiment when none is measured (the bar then
     counts tasks)."""
-    from simulations.timings import load_timings
+    from simulations.timings import load_timings, lookup
 
     try:
         measured = load_timings()
@@ -635,7 +643,7 @@ def _task_weights(experiments, preset):
         measured = {}
     per_task = {}
     for module in experiments:
-        entry = measured.get(module.NAME, {}).get(preset)
+        entry, _ = lookup(module, preset, measured)
         if entry and entry.get("tasks") and entry.get("seconds"):
             per_task[module.NAME] = entry["seconds"] / entry["tasks"]
     if not per_task:

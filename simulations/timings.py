@@ -24,6 +24,8 @@ which reads the runs stored in each ``OUT/NAME`` folder.  Only measurements are 
   is named in ``seconds_from``.  Both are measured on whatever load the machine had.
 
 Experiments without a finished run stay as they were in the file ("not measured" if absent).
+Each entry keeps ``config_sha256``, the digest of the preset it timed: once the preset changes,
+:func:`lookup` (and so ``list``) no longer shows the old time.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import pathlib
 import socket
 
 __all__ = ["TIMINGS_PATH", "PRESETS", "measure_run", "update_timings", "load_timings",
-           "describe", "format_duration"]
+           "lookup", "config_digest", "describe", "format_duration"]
 
 #: The committed file ``list`` reads.
 TIMINGS_PATH = pathlib.Path(__file__).with_name("timings.json")
@@ -52,6 +54,35 @@ def _preset_config(module, preset):
 
     config = getattr(module.Config, preset)()
     return json.loads(json.dumps(to_jsonable(dataclasses.asdict(config))))
+
+
+def config_digest(config):
+    """SHA-256 (hex) of a configuration in canonical JSON (sorted keys)."""
+    import hashlib
+
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def lookup(module, preset, experiments):
+    """The measurement of ``module``'s ``preset`` in ``experiments`` (:func:`load_timings`).
+
+    Returns
+    -------
+    (entry, note) : (dict or None, str)
+        ``entry`` is ``None`` when there is no measurement, or when it timed another version
+        of the preset (``note`` then says so); ``note`` is ``""`` otherwise.
+    """
+    entry = experiments.get(module.NAME, {}).get(preset)
+    if not entry:
+        return None, ""
+    try:
+        current = config_digest(_preset_config(module, preset))
+    except Exception:  # a preset that cannot be built is reported when it runs
+        return None, ""
+    if entry.get("config_sha256") != current:
+        return None, f"the {preset} preset changed after the measurement of {entry.get('measured')}"
+    return entry, ""
 
 
 def measure_run(folder, module):
@@ -116,6 +147,7 @@ def measure_run(folder, module):
         "seconds_from": ("task seconds: max(task_seconds / jobs, longest_task_seconds)"
                          if wall is None else "wall_seconds"),
         "measured": created[:10] or None,
+        "config_sha256": config_digest(stored),
         "git_revision": meta.get("git_revision"),
         "source": str(folder.resolve()),
     }

@@ -5,6 +5,7 @@ and the files' times), never from a run that is unfinished or not of a preset, a
 committed ``simulations/timings.json`` must describe the presets as they are now.
 """
 
+import dataclasses
 import json
 import time
 
@@ -106,9 +107,29 @@ def test_format_duration(seconds, text):
     assert timings.format_duration(seconds) == text
 
 
-def test_the_committed_timings_describe_the_current_presets():
-    """Every committed measurement names a known experiment and a preset whose task count is
-    the one the preset has now (else rerun ``python -m simulations timings OUT``)."""
+def test_a_measurement_of_an_older_preset_is_not_shown(toy, toy_run, tmp_path, monkeypatch,
+                                                        capsys):
+    out, _ = toy_run
+    path = tmp_path / "timings.json"
+    assert main(["timings", str(out), "--file", str(path)]) == 0
+    monkeypatch.setattr(timings, "TIMINGS_PATH", path)
+    quick = toy.Config.quick()
+    monkeypatch.setattr(toy.Config, "quick", classmethod(
+        lambda cls: dataclasses.replace(quick, reps=quick.reps + 1)))
+    capsys.readouterr()
+    assert main(["list", "--json"]) == 0
+    (row,) = [r for r in json.loads(capsys.readouterr().out) if r["name"] == toy.NAME]
+    assert row["time_quick"] is None
+    assert row["time_notes"] == [f"the quick preset changed after the measurement of "
+                                 f"{timings.load_timings(path)[toy.NAME]['quick']['measured']}"]
+    assert main(["list"]) == 0
+    assert "quick not measured, full not measured; the quick preset changed" in \
+        capsys.readouterr().out
+
+
+def test_the_committed_timings_are_well_formed():
+    """Every committed measurement names a known experiment and a preset, with the fields
+    ``list`` uses; where the preset is unchanged its task count is the preset's."""
     data = timings.load_timings()
     assert data, "simulations/timings.json is missing or empty"
     known = {m.NAME: m for m in registry.all_experiments()}
@@ -116,13 +137,14 @@ def test_the_committed_timings_describe_the_current_presets():
         assert name in known, name
         for preset, entry in presets.items():
             assert preset in timings.PRESETS
-            module = known[name]
-            assert entry["tasks"] == len(module.tasks(getattr(module.Config, preset)())), \
-                (name, preset)
             assert entry["seconds"] > 0 and entry["jobs"] >= 1 and entry["measured"]
+            assert len(entry["config_sha256"]) == 64
             assert entry["seconds"] == (entry["wall_seconds"] if entry["wall_seconds"] is not None
                                         else round(max(entry["task_seconds"] / entry["jobs"],
                                                        entry["longest_task_seconds"]), 1))
+            module = known[name]
+            if timings.lookup(module, preset, data)[0] is not None:
+                assert entry["tasks"] == len(module.tasks(getattr(module.Config, preset)()))
 
 
 def test_the_reproduce_bar_weighs_tasks_by_their_measured_seconds(toy, tmp_path, monkeypatch):
@@ -139,7 +161,8 @@ def test_the_reproduce_bar_weighs_tasks_by_their_measured_seconds(toy, tmp_path,
     n_toy = len(toy.tasks(toy.Config.quick()))
     path = tmp_path / "timings.json"
     path.write_text(json.dumps({"format": 1, "experiments": {toy.NAME: {"quick": {
-        "tasks": n_toy, "seconds": 3.0 * n_toy, "jobs": 1, "measured": "2026-01-01"}}}}))
+        "tasks": n_toy, "seconds": 3.0 * n_toy, "jobs": 1, "measured": "2026-01-01",
+        "config_sha256": timings.config_digest(timings._preset_config(toy, "quick"))}}}}))
     monkeypatch.setattr(timings, "TIMINGS_PATH", path)
     made = []
 
