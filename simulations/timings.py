@@ -251,7 +251,9 @@ def update_timings(out_dirs, modules, path=None):
                       "done in one session, else max(task_seconds / jobs, "
                       "longest_task_seconds) from the per-task seconds in timings.jsonl",
             "experiments": {k: experiments[k] for k in sorted(experiments)}}
-    path.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)  # readers never see half a file
     return written, skipped
 
 
