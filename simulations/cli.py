@@ -1,8 +1,11 @@
-"""Command line: ``python -m simulations {list,run,reproduce,calibrate,bench,export}``.
+"""Command line: ``python -m simulations {list,run,reproduce,calibrate,bench,export,timings}``.
 
 ``--version`` prints the package version and git revision; ``list [--json]`` groups the
-experiments by topic with their task counts (quick / full preset); ``run NAME --set KEY=VALUE``
-overrides a ``Config`` field; ``reproduce --only NAME...`` runs a subset.
+experiments by topic (coverage-paper topics first) with their task counts and measured run
+times (quick / full preset, from ``simulations/timings.json``, written by ``timings OUT...``
+from the per-task seconds a finished run stored); ``run NAME --set KEY=VALUE`` overrides a
+``Config`` field; ``reproduce --only NAME...`` runs a subset and ends with a short summary
+(headline, counts per verdict, the binding claims that are not PASS, the report path).
 
 Exit status: 0 success (every binding claim PASS -- 'not run in quick' claims are listed and
 neither pass nor fail; every benchmark passed), 1 a binding claim is FAIL or UNDERPOWERED,
@@ -13,7 +16,8 @@ use by another run, from a different run, computed by different code or failing
 verification, an unreachable or non-dask ``dask://`` address, and any I/O error: permissions,
 a file where a folder should be, disk full), 130 interrupted by Ctrl-C (``SIGINT``), 143 by
 ``SIGTERM`` (``interrupted: k/n tasks stored in OUT/NAME; rerun the same command to
-resume``).  Errors of kind 2 are one line on stderr.
+resume``), 141 the reader of the output went away (``list | head``).  Errors of kind 2 are
+one line on stderr.
 """
 
 from __future__ import annotations
@@ -232,11 +236,12 @@ def build_parser():
                         help="print the package version and git revision, then exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    lst = sub.add_parser("list", help="list experiments by topic with their paper references "
-                                      "and task counts")
+    lst = sub.add_parser("list", help="list experiments by topic with their paper references, "
+                                      "task counts and measured run times")
     lst.add_argument("--json", action="store_true",
                      help="print a JSON array (name, topic, paper_ref, title, tasks_quick, "
-                          "tasks_full)")
+                          "tasks_full, time_quick, time_full: the measurement or null; "
+                          "time_notes when a measurement timed an older preset)")
 
     def common(p, jobs_help):
         p.add_argument("--quick", action="store_true", help="quick preset (seconds; CI)")
@@ -293,6 +298,15 @@ def build_parser():
     exp.add_argument("--dest", default=None, metavar="PATH",
                      help="where to write (default OUT/tidy)")
 
+    tim = sub.add_parser(
+        "timings", help="record the run times of the finished runs in OUT folders into "
+                        "simulations/timings.json (what `list` shows)")
+    tim.add_argument("outs", nargs="+", metavar="OUT",
+                     help="--out folders of runs (quick or full presets; unfinished runs and "
+                          "runs with --set are skipped)")
+    tim.add_argument("--file", default=None, metavar="PATH",
+                     help="timings file to update (default: simulations/timings.json)")
+
     bench = sub.add_parser("bench", help="print the benchmark table")
     bench.add_argument("--quick", action="store_true", help="smaller sizes")
     bench.add_argument("--json", default=None, metavar="PATH", help="also write rows as JSON")
@@ -340,19 +354,19 @@ def _summary(claims):
     return headline(claims)
 
 
-def _print_not_run(claims, stream=None):
-    stream = sys.stdout if stream is None else stream
-    for c in claims:
-        if c.verdict == "not run in quick":
-            stream.write(f"NOT RUN IN QUICK {c.id}\n")
+def _in_paper_order(modules):
+    """``modules`` sorted as ``list`` and the report show them (:func:`order_topics`)."""
+    from simulations.report import order_topics
+
+    order = order_topics((m.TOPIC, m.PAPER_REF) for m in modules)
+    return sorted(modules, key=lambda m: (order.index(m.TOPIC), m.NAME))
 
 
 def _only(names):
     """The experiments named in ``--only`` (in list order, duplicates dropped)."""
     from simulations import registry
 
-    wanted = [registry.get(n) for n in dict.fromkeys(names)]
-    return sorted(wanted, key=lambda m: (m.TOPIC, m.NAME))
+    return _in_paper_order([registry.get(n) for n in dict.fromkeys(names)])
 
 
 def _task_count(module, preset):
@@ -362,16 +376,51 @@ def _task_count(module, preset):
         return None
 
 
+def _list_rows(experiments):
+    from simulations.timings import load_timings, lookup
+
+    try:
+        measured = load_timings()
+    except ValueError as exc:
+        print(f"{PROG}: warning: {exc}; run times not shown", file=sys.stderr)
+        measured = {}
+    rows = []
+    for m in _in_paper_order(experiments):
+        (quick, note_q), (full, note_f) = (lookup(m, p, measured) for p in ("quick", "full"))
+        rows.append({"name": m.NAME, "topic": m.TOPIC, "paper_ref": m.PAPER_REF, "title": m.TITLE,
+                     "tasks_quick": _task_count(m, "quick"), "tasks_full": _task_count(m, "full"),
+                     "time_quick": quick, "time_full": full,
+                     **({"time_notes": [n for n in (note_q, note_f) if n]}
+                        if note_q or note_f else {})})
+    return rows
+
+
+def _times_text(row):
+    """``quick ~12s, full ~3.4 min (measured DATE, --jobs 2 on 2 cores)``: one context when the
+    two measurements share it, else one each; ``not measured`` where there is none (with the
+    reason when an older preset was measured)."""
+    from simulations.timings import describe, format_duration
+
+    quick, full = row["time_quick"], row["time_full"]
+
+    def context(e):
+        return "(" + describe(e).split(" (", 1)[1]
+
+    if quick and full and context(quick) == context(full):
+        text = (f"quick {format_duration(quick['seconds'])}, full "
+                f"{format_duration(full['seconds'])} {context(quick)}")
+    else:
+        text = f"quick {describe(quick)}, full {describe(full)}"
+    return text + "".join(f"; {note}" for note in row.get("time_notes", ()))
+
+
 def cmd_list(args):
     import json
 
     from simulations import registry
 
-    experiments = registry.all_experiments()  # sorted by topic, then name
     errors = registry.import_errors()
-    rows = [{"name": m.NAME, "topic": m.TOPIC, "paper_ref": m.PAPER_REF, "title": m.TITLE,
-             "tasks_quick": _task_count(m, "quick"), "tasks_full": _task_count(m, "full")}
-            for m in experiments]
+    rows = _list_rows(registry.all_experiments())
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -386,10 +435,31 @@ def cmd_list(args):
             quick, full = ("?" if r[k] is None else str(r[k]) for k in ("tasks_quick", "tasks_full"))
             print(f"  {r['name'].ljust(width)}  tasks quick {quick:>4} / full {full:>5}  "
                   f"{r['paper_ref']}  —  {r['title']}")
+            print(f"  {''.ljust(width)}  time {_times_text(r)}")
+        print("\ntimes: wall-clock of a finished run on a machine under whatever load it had "
+              "(tasks, claims and figures; for a resumed run an estimate from its task "
+              "seconds); `python -m simulations timings OUT` records them")
     for modname, err in sorted(errors.items()):
         print(f"{PROG}: warning: experiment module {modname} failed to load: "
               f"{err.splitlines()[-1]}", file=sys.stderr)
     return 1 if errors else 0
+
+
+def cmd_timings(args):
+    from simulations import registry
+    from simulations.timings import TIMINGS_PATH, update_timings
+
+    path = pathlib.Path(args.file) if args.file else TIMINGS_PATH
+    try:
+        written, skipped = update_timings(args.outs, registry.all_experiments(), path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    for folder, reason in skipped:
+        print(f"skipped {folder}: {reason}")
+    for name, preset in written:
+        print(f"measured {name} ({preset})")
+    print(f"{len(written)} measurement(s) written to {path}")
+    return 0
 
 
 def _run_one(module, args, executor, out, overall=None):
@@ -446,7 +516,7 @@ def cmd_reproduce(args):
         experiments = _only(args.only)  # UnknownExperimentError -> exit 2
         errors = {}
     else:
-        experiments = registry.all_experiments()
+        experiments = _in_paper_order(registry.all_experiments())
         errors = dict(registry.import_errors())
     if not experiments and not errors:
         print(f"{PROG}: error: no experiments found in simulations/experiments", file=sys.stderr)
@@ -459,6 +529,7 @@ def cmd_reproduce(args):
         executor = stack.enter_context(_executor(args))
         overall = stack.enter_context(_overall_bar(experiments, args, out))
         for i, module in enumerate(experiments, 1):
+            overall.use(module)
             try:
                 result = _run_one(module, args, executor, out, overall)
             except (StoreError, ExecutorError, OSError):
@@ -491,33 +562,118 @@ def cmd_reproduce(args):
             raise UsageError(f"cannot update `--readme` {readme}: {exc}") from None
     claims = [c for r in results for c in r.claims]
     print()
-    _print_claims(claims)
-    _print_not_run(claims)
-    for c in claims:
-        if c.blocking:
-            print(f"{c.verdict} {c.id}")
-    for name, msg in sorted(errors.items()):
-        print(f"CRASHED {name}: {msg.splitlines()[-1] if msg else ''}")
+    print(_final_summary(claims, errors, report, n_experiments=len(experiments),
+                         elapsed=elapsed), end="")
     ok = not errors and all(r.passed for r in results)
-    print(f"{_summary(claims)}; {len(errors)} crashed; report: {report}")
     return 0 if ok else 1
 
 
+def _final_summary(claims, errors, report, *, n_experiments, elapsed):
+    """The end of ``reproduce``: headline, counts per verdict, the binding claims that are not
+    PASS (and those not run in quick) by name, crashed experiments, the report path."""
+    import textwrap
+
+    from simulations.claims import NOT_RUN_IN_QUICK
+    from simulations.report import headline, verdict_counts
+
+    lines = [f"reproduce: {n_experiments} experiment(s) in {elapsed:.1f} s",
+             headline(claims, crashed=len(errors))]
+    counts = verdict_counts(claims)
+    lines.append("verdicts: " + (", ".join(f"{v} {n}" for v, n in counts.items()) or "none"))
+    blocking = [c for c in claims if c.blocking]
+    if blocking:
+        lines.append(f"binding claims that are not PASS ({len(blocking)}):")
+        lines += [f"  {c.verdict} {c.id}" for c in blocking]
+    not_run = [c.id for c in claims if c.binding and c.verdict == NOT_RUN_IN_QUICK]
+    if not_run:
+        lines.append(f"not run in quick ({len(not_run)}; evaluated by the full preset only):")
+        lines += textwrap.wrap(", ".join(not_run), width=100, initial_indent="  ",
+                               subsequent_indent="  ", break_on_hyphens=False)
+    for name, msg in sorted(errors.items()):
+        lines.append(f"CRASHED {name}: {msg.splitlines()[-1] if msg else ''}")
+    lines.append(f"report: {report} (and {report.with_suffix('.html').name}); every claim with "
+                 "its rule and details is there")
+    return "\n".join(lines) + "\n"
+
+
+class _WeightedBar:
+    """The overall ``reproduce`` bar: a finished task advances it by its experiment's measured
+    seconds per task (``simulations/timings.json``), so the ETA knows a slow task from a fast
+    one.  ``use(module)`` selects the weight of the experiment that runs next; the label
+    counts tasks."""
+
+    def __init__(self, bar, weights, *, total, initial, tasks, stored):
+        self.bar, self.weights, self.total, self.value = bar, weights, total, initial
+        self.tasks, self.done, self.weight = tasks, stored, 1.0
+        self._label(refresh=True)
+
+    def _label(self, refresh=False):
+        self.bar.set_description_str(f"reproduce {self.done}/{self.tasks} tasks",
+                                     refresh=refresh)
+
+    def use(self, module):
+        self.weight = self.weights.get(module.NAME, 1.0)
+
+    def update(self, n=1):
+        self.done += n
+        self._label()
+        new = min(self.value + n * self.weight, self.total)  # no float overshoot
+        step, self.value = new - self.value, new
+        return self.bar.update(step)
+
+    def __getattr__(self, name):
+        return getattr(self.bar, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
+
+
+def _task_weights(experiments, preset):
+    """Measured seconds per task of each experiment for ``preset``: the mean of the measured
+    experiments for the others, and 1 for every experiment when none is measured (the bar then
+    counts tasks)."""
+    from simulations.timings import load_timings, lookup
+
+    try:
+        measured = load_timings()
+    except ValueError:
+        measured = {}
+    per_task = {}
+    for module in experiments:
+        entry, _ = lookup(module, preset, measured)
+        if entry and entry.get("tasks") and entry.get("seconds"):
+            per_task[module.NAME] = entry["seconds"] / entry["tasks"]
+    if not per_task:
+        return {m.NAME: 1.0 for m in experiments}
+    fallback = sum(per_task.values()) / len(per_task)
+    return {m.NAME: per_task.get(m.NAME, fallback) for m in experiments}
+
+
 def _overall_bar(experiments, args, out):
-    """The ``reproduce`` bar over every task of every experiment (starts at those stored)."""
+    """The ``reproduce`` bar over every task of every experiment, started at those stored and
+    weighted by measured seconds per task (see :class:`_WeightedBar`)."""
     from simulations import progress
     from simulations.store import count_stored_tasks
 
-    total = stored = 0
+    preset = "quick" if args.quick else "full"
+    counts, stored = {}, {}
     for module in experiments:
         try:
-            config = module.Config.quick() if args.quick else module.Config.full()
-            total += len(module.tasks(config))
+            counts[module.NAME] = len(module.tasks(getattr(module.Config, preset)()))
         except Exception:  # reported when the experiment runs
             continue
-        stored += count_stored_tasks(out / module.NAME)
-    return progress.progress_bar(total=total, initial=min(stored, total), desc="reproduce",
-                                 unit="task", position=0)
+        stored[module.NAME] = min(count_stored_tasks(out / module.NAME), counts[module.NAME])
+    weights = _task_weights(experiments, preset)
+    total = sum(weights[n] * k for n, k in counts.items())
+    initial = sum(weights[n] * k for n, k in stored.items())
+    bar = progress.progress_bar(
+        total=total, initial=initial, desc="reproduce", position=0,
+        bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
+    return _WeightedBar(bar, weights, total=total, initial=initial, tasks=sum(counts.values()),
+                        stored=sum(stored.values()))
 
 
 def cmd_bench(args):
@@ -571,8 +727,8 @@ def cmd_export(args):
     return 0
 
 
-_COMMANDS = {"export": cmd_export, "list": cmd_list, "run": cmd_run, "reproduce": cmd_reproduce,
-             "calibrate": cmd_calibrate, "bench": cmd_bench}
+_COMMANDS = {"export": cmd_export, "list": cmd_list, "timings": cmd_timings, "run": cmd_run,
+             "reproduce": cmd_reproduce, "calibrate": cmd_calibrate, "bench": cmd_bench}
 
 
 def main(argv=None):
@@ -602,6 +758,10 @@ def main(argv=None):
     except (UsageError, UnknownExperimentError, StoreError, ExecutorError) as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `list | head`: the reader left; say nothing more
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as exc:  # our own I/O (a task's errors are recorded, not raised)
         print(f"{PROG}: error: {_os_error(exc)}", file=sys.stderr)
         return 2

@@ -10,7 +10,8 @@ __all__ = ["progress_bar", "NoOpBar"]
 
 
 class NoOpBar:
-    """Stand-in with tqdm's small API (``update``, ``set_postfix``, ``close``, iteration)."""
+    """Stand-in with tqdm's small API (``update``, ``set_postfix``, ``set_postfix_str``,
+    ``set_description``, ``set_description_str``, ``close``, iteration)."""
 
     def __init__(self, iterable=None, **kwargs):
         self._iterable = iterable
@@ -24,7 +25,13 @@ class NoOpBar:
     def set_postfix(self, *args, **kwargs):
         return None
 
+    def set_postfix_str(self, *args, **kwargs):
+        return None
+
     def set_description(self, *args, **kwargs):
+        return None
+
+    def set_description_str(self, *args, **kwargs):
         return None
 
     def close(self):

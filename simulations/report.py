@@ -15,7 +15,13 @@ import pathlib
 from simulations.store import environment_info, git_revision
 
 __all__ = ["claims_table_markdown", "write_report", "write_html_report", "update_readme",
-           "verdict", "format_value", "headline", "claim_counts"]
+           "verdict", "format_value", "headline", "claim_counts", "verdict_counts",
+           "order_topics", "TOPIC_ORDER"]
+
+#: Topics in the order of the papers: the coverage principle (arXiv 2510.15020, Sections 3-6),
+#: then value-guided backtracking (arXiv 2510.03149).  See :func:`order_topics`.
+TOPIC_ORDER = ("coverage and Best-of-N", "generalization of maximum likelihood", "optimizers",
+               "model selection", "backtracking samplers")
 
 README_BEGIN = "<!-- claims table -->"
 README_END = "<!-- /claims table -->"
@@ -122,6 +128,50 @@ def headline(claims, *, crashed=0):
     return text
 
 
+def verdict_counts(claims):
+    """Return ``{verdict: count}`` over ``claims`` in the order of
+    :data:`simulations.claims.VERDICTS` (verdicts that do not occur are left out)."""
+    from simulations.claims import VERDICTS
+
+    counts = {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
+    return {v: n for v, n in counts.items() if n}
+
+
+def _is_vgb(paper_ref):
+    return "VGB" in paper_ref or "2510.03149" in paper_ref
+
+
+def order_topics(items):
+    """Return the distinct topics of ``items`` in reading order.
+
+    Coverage-paper topics come first, in the order of :data:`TOPIC_ORDER` (others after them,
+    alphabetically), then the topics whose every experiment cites the value-guided
+    backtracking paper (``VGB`` or ``2510.03149`` in its paper reference).
+
+    Parameters
+    ----------
+    items : iterable of (str, str)
+        ``(topic, paper_ref)`` of each experiment.
+    """
+    refs = {}
+    for topic, ref in items:
+        refs.setdefault(topic, []).append(ref)
+
+    def key(topic):
+        rank = TOPIC_ORDER.index(topic) if topic in TOPIC_ORDER else len(TOPIC_ORDER)
+        return (all(_is_vgb(r) for r in refs[topic]), rank, topic)
+
+    return sorted(refs, key=key)
+
+
+def _by_topic(results):
+    """``[(topic, [result, ...]), ...]`` in :func:`order_topics` order."""
+    topics = {}
+    for r in results:
+        topics.setdefault(r.topic, []).append(r)
+    return [(t, topics[t]) for t in order_topics((r.topic, r.paper_ref) for r in results)]
+
+
 def _split(claims):
     """(binding predictions incl. not-run, exploratory, sanity)."""
     return ([c for c in claims if c.kind == "prediction" and not c.exploratory],
@@ -134,8 +184,75 @@ def _rules_markdown(claims):
                    + "\n" for c in claims)
 
 
+def _slug(*parts):
+    """An HTML id / markdown anchor from ``parts`` (lower case, ``[a-z0-9-]`` only)."""
+    import re
+
+    text = "-".join(str(p) for p in parts).lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "section"
+
+
+#: Figure formats a browser shows inline, in order of preference, with their MIME types.
+_INLINE = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg",
+           ".jpeg": "image/jpeg"}
+
+
+def _figures(result):
+    """``[(shown, others), ...]``: per figure (files grouped by stem, in the order the
+    experiment returned them), the file to show inline (or ``None``) and the other formats."""
+    groups = {}
+    for fig in result.figures:
+        fig = pathlib.Path(fig)
+        groups.setdefault(fig.with_suffix(""), []).append(fig)
+    out = []
+    for files in groups.values():
+        inline = sorted((f for f in files if f.suffix.lower() in _INLINE),
+                        key=lambda f: list(_INLINE).index(f.suffix.lower()))
+        shown = inline[0] if inline else None
+        out.append((shown, [f for f in files if f != shown]))
+    return out
+
+
+def _caption(result, number, shown, others):
+    """The caption words of a figure: ``Figure 3 (name): stem`` (the link text is added by
+    the writer)."""
+    stem = (shown or others[0]).stem
+    return f"Figure {number} ({result.name}): {stem.replace('_', ' ')}"
+
+
+def _topic_rows(results, errors):
+    """Per topic: experiments and verdict counts (the summary table of the report)."""
+    from simulations.claims import FAIL, FAILS, HOLDS, NOT_RUN_IN_QUICK, PASS, UNDERPOWERED
+
+    rows = []
+    for topic, group in _by_topic(results):
+        claims = [c for r in group for c in r.claims]
+        pred, expl, sanity = _split(claims)
+        rows.append({
+            "topic": topic, "experiments": len(group),
+            "PASS": sum(c.verdict == PASS for c in pred),
+            "FAIL": sum(c.verdict == FAIL for c in pred),
+            "UNDERPOWERED": sum(c.verdict == UNDERPOWERED for c in pred),
+            "not run in quick": sum(c.verdict == NOT_RUN_IN_QUICK for c in claims),
+            "exploratory": f"{sum(c.verdict == HOLDS for c in expl)} hold, "
+                           f"{sum(c.verdict == FAILS for c in expl)} fail",
+            "sanity": f"{sum(c.verdict == PASS for c in sanity)} pass, "
+                      f"{sum(c.verdict == FAIL for c in sanity)} fail",
+        })
+    return rows
+
+
+_SUMMARY_COLUMNS = ("topic", "experiments", "PASS", "FAIL", "UNDERPOWERED", "not run in quick",
+                    "exploratory", "sanity")
+
+
 def write_report(results, out_dir, *, seed, elapsed, errors=None):
     """Write ``out_dir/report.md`` (and ``report.html``) and return the markdown path.
+
+    Both list the headline, a table of contents, a summary table per topic, the binding
+    claims that are not PASS, then per topic (coverage-paper topics first, see
+    :func:`order_topics`) and experiment the claims tables with each claim's rule and
+    details, and the figures with captions.
 
     Parameters
     ----------
@@ -159,6 +276,9 @@ def write_report(results, out_dir, *, seed, elapsed, errors=None):
     errors = dict(errors or {})
     claims = [c for r in results for c in r.claims]
     versions = environment_info()
+    topics = _by_topic(results)
+    blocking = [c for c in claims if c.blocking]
+    sanity = [c for r in results for c in _split(r.claims)[2]]
     lines = [
         "# Coverage principle: reproduction report",
         "",
@@ -174,19 +294,34 @@ def write_report(results, out_dir, *, seed, elapsed, errors=None):
         "`not run in quick` (evaluated in the full preset only; neither passed nor failed). "
         "Sanity checks (the code against itself) are listed in their own table.",
         "",
+        "## Contents",
+        "",
+        "- [Summary by topic](#summary-by-topic)",
     ]
-    blocking = [c for c in claims if c.blocking]
     if blocking:
-        lines += ["## Binding claims that are not PASS", "",
-                  claims_table_markdown(blocking), ""]
-    topics = {}
-    for r in results:
-        topics.setdefault(r.topic, []).append(r)
-    for topic in sorted(topics):
-        lines += [f"## {topic}", ""]
-        for r in topics[topic]:
+        lines.append("- [Binding claims that are not PASS](#binding-claims-that-are-not-pass)")
+    for topic, group in topics:
+        lines.append(f"- [{topic}](#{_slug('topic', topic)})")
+        lines += [f"  - [{r.name}](#{_slug('experiment', r.name)})" for r in group]
+    if sanity:
+        lines.append("- [Sanity checks](#sanity-checks)")
+    if errors:
+        lines.append("- [Crashed experiments](#crashed-experiments)")
+    rows = _topic_rows(results, errors)
+    lines += ["", '<a id="summary-by-topic"></a>', "", "## Summary by topic", "",
+              "| " + " | ".join(_SUMMARY_COLUMNS) + " |", "|" + "---|" * len(_SUMMARY_COLUMNS)]
+    lines += ["| " + " | ".join(_cell(row[c]) for c in _SUMMARY_COLUMNS) + " |" for row in rows]
+    lines.append("")
+    if blocking:
+        lines += ['<a id="binding-claims-that-are-not-pass"></a>', "",
+                  "## Binding claims that are not PASS", "", claims_table_markdown(blocking), ""]
+    number = 0
+    for topic, group in topics:
+        lines += [f'<a id="{_slug("topic", topic)}"></a>', "", f"## {topic}", ""]
+        for r in group:
             pred, expl, _ = _split(r.claims)
-            lines += [f"### {r.name}: {r.title}", "", f"Paper: {r.paper_ref}", ""]
+            lines += [f'<a id="{_slug("experiment", r.name)}"></a>', "",
+                      f"### {r.name}: {r.title}", "", f"Paper: {r.paper_ref}", ""]
             if pred:
                 lines += ["Predictions:", "", claims_table_markdown(pred)]
             if expl:
@@ -197,17 +332,23 @@ def write_report(results, out_dir, *, seed, elapsed, errors=None):
             if pred or expl:
                 lines += ["<details><summary>rules and details</summary>", "",
                           _rules_markdown(pred + expl), "</details>", ""]
-            for fig in r.figures:
-                rel = os.path.relpath(pathlib.Path(fig).resolve(), out_dir.resolve())
-                lines += [f"![{r.name}: {pathlib.Path(fig).stem}]({pathlib.PurePath(rel).as_posix()})", ""]
-    sanity = [c for r in results for c in _split(r.claims)[2]]
+            for shown, others in _figures(r):
+                number += 1
+                rel = [pathlib.PurePath(os.path.relpath(pathlib.Path(f).resolve(),
+                                                        out_dir.resolve())).as_posix()
+                       for f in ([shown] if shown else []) + others]
+                caption = _caption(r, number, shown, others)
+                if shown is not None:
+                    lines += [f"![{caption}]({rel[0]})", ""]
+                links = ", ".join(f"[{pathlib.PurePath(x).suffix[1:].upper()}]({x})" for x in rel)
+                lines += [f"*{caption}* ({links})", ""]
     if sanity:
-        lines += ["## Sanity checks (the code against itself)", "",
-                  claims_table_markdown(sanity, _SANITY_COLUMNS), "",
+        lines += ['<a id="sanity-checks"></a>', "", "## Sanity checks (the code against itself)",
+                  "", claims_table_markdown(sanity, _SANITY_COLUMNS), "",
                   "<details><summary>rules and details</summary>", "",
                   _rules_markdown(sanity), "</details>", ""]
     if errors:
-        lines += ["## Crashed experiments", ""]
+        lines += ['<a id="crashed-experiments"></a>', "", "## Crashed experiments", ""]
         lines += [f"- `{name}`: {_cell(msg)}" for name, msg in sorted(errors.items())]
         lines.append("")
     path = out_dir / "report.md"
@@ -232,62 +373,164 @@ def _css_class(v):
             "exploratory: fails": "xfail", "not run in quick": "notrun"}.get(v.split(" (")[0], "")
 
 
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1200px;margin:auto;padding:0 1em;color:#222}
+.headline{font-size:1.15em;padding:.5em .8em;background:#f4f4f4;border-left:4px solid #456}
+table{border-collapse:collapse;font-size:13px;margin:.5em 0}
+td,th{border:1px solid #ccc;padding:3px 5px;vertical-align:top}
+th{background:#f0f0f0}
+.PASS{color:#070}.FAIL{color:#b00;font-weight:bold}.exploratory{color:#a60}
+.xfail{color:#b00}.notrun{color:#666;font-style:italic}
+tr.claim-details td{border-top:none;background:#fafafa;font-size:12px}
+tr.claim-details summary{cursor:pointer;color:#345}
+.rule,.details{margin:.3em 0}
+a.anchor{color:#aaa;text-decoration:none;font-weight:normal;margin-left:.3em;font-size:.8em}
+h2:hover a.anchor,h3:hover a.anchor{color:#345}
+nav#toc{background:#f8f8f8;border:1px solid #ddd;padding:.3em 1em;font-size:14px}
+nav#toc ol{margin:.2em 0}
+.figures{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
+figure{flex:1 1 45%;margin:0;max-width:49%}
+figure img{max-width:100%;height:auto;display:block}
+figcaption{font-size:13px;color:#444;margin-top:.2em}
+.missing{color:#b00}
+"""
+
+
 def write_html_report(results, out_dir, *, seed, elapsed, errors=None):
-    """Write a self-contained ``out_dir/report.html`` (figures embedded as base64 PNG)."""
+    """Write a self-contained ``out_dir/report.html`` and return its path.
+
+    Same content as the markdown report (see :func:`write_report`): headings carry ids with
+    a visible anchor link and are listed in a table of contents, every claim row is followed
+    by its rule and details (a collapsed ``<details>``), and every figure is a ``<figure>``
+    with a caption, embedded as a ``data:`` URI (PNG, SVG or JPEG; other formats such as
+    PDF are linked next to the caption).
+    """
     import base64
     import html
 
     out_dir = pathlib.Path(out_dir)
+    errors = dict(errors or {})
     esc = html.escape
-    parts = ["<!doctype html><html><head><meta charset='utf-8'>",
-             "<title>Coverage principle: reproduction report</title>",
-             "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}"
-             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px}"
-             ".PASS{color:#070}.FAIL{color:#b00;font-weight:bold}.exploratory{color:#a60}"
-             ".xfail{color:#b00}.notrun{color:#666;font-style:italic}"
-             "img{max-width:48%;margin:4px}</style></head><body>",
-             "<h1>Coverage principle: reproduction report</h1><ul>"]
-    parts += [f"<li>{esc(k)}: {esc(v)}</li>" for k, v in _header_facts(results, seed, elapsed, errors).items()]
-    parts.append("</ul>")
+    claims = [c for r in results for c in r.claims]
+    topics = _by_topic(results)
+    blocking = [c for c in claims if c.blocking]
+    sanity = [c for r in results for c in _split(r.claims)[2]]
 
-    def table(claims, columns):
-        out = ["<table><tr>" + "".join(f"<th>{esc(c)}</th>" for c in columns) + "</tr>"]
+    def heading(level, ident, text):
+        return (f"<h{level} id='{ident}'>{esc(text)}<a class='anchor' href='#{ident}' "
+                f"aria-label='link to this section'>¶</a></h{level}>")
+
+    parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+             "<title>Coverage principle: reproduction report</title>",
+             f"<style>{_CSS}</style></head><body>",
+             "<header><h1 id='top'>Coverage principle: reproduction report</h1>",
+             f"<p class='headline' id='headline'><strong>"
+             f"{esc(headline(claims, crashed=len(errors)))}</strong></p><ul class='facts'>"]
+    facts = _header_facts(results, seed, elapsed, errors)
+    facts.pop("claims")
+    parts += [f"<li>{esc(k)}: {esc(v)}</li>" for k, v in facts.items()]
+    parts.append("</ul></header>")
+
+    toc = ["<nav id='toc' aria-label='Contents'>", heading(2, "contents", "Contents"), "<ol>",
+           "<li><a href='#summary-by-topic'>Summary by topic</a></li>"]
+    if blocking:
+        toc.append("<li><a href='#binding-claims-that-are-not-pass'>Binding claims that are "
+                   "not PASS</a></li>")
+    for topic, group in topics:
+        toc.append(f"<li><a href='#{_slug('topic', topic)}'>{esc(topic)}</a><ol>")
+        toc += [f"<li><a href='#{_slug('experiment', r.name)}'>{esc(r.name)}</a></li>"
+                for r in group]
+        toc.append("</ol></li>")
+    if sanity:
+        toc.append("<li><a href='#sanity-checks'>Sanity checks</a></li>")
+    if errors:
+        toc.append("<li><a href='#crashed-experiments'>Crashed experiments</a></li>")
+    toc.append("</ol></nav>")
+    parts += toc
+
+    parts.append(heading(2, "summary-by-topic", "Summary by topic"))
+    parts.append("<table class='summary'><tr>"
+                 + "".join(f"<th>{esc(c)}</th>" for c in _SUMMARY_COLUMNS) + "</tr>")
+    for row in _topic_rows(results, errors):
+        parts.append("<tr>" + "".join(
+            f"<td><a href='#{_slug('topic', row[c])}'>{esc(row[c])}</a></td>" if c == "topic"
+            else f"<td>{esc(str(row[c]))}</td>" for c in _SUMMARY_COLUMNS) + "</tr>")
+    parts.append("</table>")
+
+    def table(claims, columns, where):
+        out = [f"<table class='claims'><tr>" + "".join(f"<th>{esc(c)}</th>" for c in columns)
+               + "</tr>"]
         for c in claims:
             row = _row(c, columns)
             v = row[-1]
-            cells = [f"<td title='{esc(c.rule)}'>{esc(str(x))}</td>" for x in row[:-1]]
-            out.append("<tr>" + "".join(cells) + f"<td class='{_css_class(v)}'>{esc(v)}</td></tr>")
+            out.append(f"<tr class='claim' id='{_slug(where, c.id)}' data-claim-id='{esc(c.id)}'>"
+                       + "".join(f"<td>{esc(str(x))}</td>" for x in row[:-1])
+                       + f"<td class='{_css_class(v)}'>{esc(v)}</td></tr>")
+            out.append(f"<tr class='claim-details' data-claim-id='{esc(c.id)}'>"
+                       f"<td colspan='{len(columns)}'><details><summary>rule and details"
+                       f"</summary><p class='rule'><b>Rule:</b> {esc(c.rule)}</p>"
+                       f"<p class='details'><b>Details:</b> {esc(c.details or '(none)')}</p>"
+                       "</details></td></tr>")
         out.append("</table>")
         return out
 
-    claims = [c for r in results for c in r.claims]
-    blocking = [c for c in claims if c.blocking]
     if blocking:
-        parts.append("<h2>Binding claims that are not PASS</h2>")
-        parts += table(blocking, _COLUMNS)
-    topics = {}
-    for r in results:
-        topics.setdefault(r.topic, []).append(r)
-    for topic in sorted(topics):
-        parts.append(f"<h2>{esc(topic)}</h2>")
-        for r in topics[topic]:
+        parts.append(heading(2, "binding-claims-that-are-not-pass",
+                             "Binding claims that are not PASS"))
+        parts += table(blocking, _COLUMNS, "not-pass")
+    number = 0
+    for topic, group in topics:
+        parts.append(f"<section class='topic' data-topic='{esc(topic)}'>")
+        parts.append(heading(2, _slug("topic", topic), topic))
+        for r in group:
             pred, expl, _ = _split(r.claims)
-            parts.append(f"<h3>{esc(r.name)}: {esc(r.title)}</h3><p>Paper: {esc(r.paper_ref)}</p>")
+            parts.append(f"<section class='experiment' data-experiment='{esc(r.name)}'>")
+            parts.append(heading(3, _slug("experiment", r.name), f"{r.name}: {r.title}"))
+            parts.append(f"<p>Paper: {esc(r.paper_ref)}</p>")
             if pred:
                 parts.append("<p>Predictions:</p>")
-                parts += table(pred, _COLUMNS)
+                parts += table(pred, _COLUMNS, "claim")
             if expl:
                 parts.append("<p>Exploratory:</p>")
-                parts += table(expl, _COLUMNS)
-            for fig in r.figures:
-                data = base64.b64encode(pathlib.Path(fig).read_bytes()).decode("ascii")
-                parts.append(f"<img alt='{esc(pathlib.Path(fig).stem)}' src='data:image/png;base64,{data}'>")
-    sanity = [c for r in results for c in _split(r.claims)[2]]
+                parts += table(expl, _COLUMNS, "claim")
+            if not (pred or expl):
+                parts.append("<p><i>No predictions (sanity checks only, see below).</i></p>"
+                             if r.claims else "<p><i>No claims.</i></p>")
+            figures = _figures(r)
+            if figures:
+                parts.append("<div class='figures'>")
+            for shown, others in figures:
+                number += 1
+                caption = _caption(r, number, shown, others)
+                ident = _slug("figure", r.name, (shown or others[0]).stem)
+                links = []
+                for f in ([shown] if shown else []) + others:
+                    rel = pathlib.PurePath(os.path.relpath(pathlib.Path(f).resolve(),
+                                                           out_dir.resolve())).as_posix()
+                    links.append(f"<a href='{esc(rel)}'>{esc(f.suffix[1:].upper())}</a>")
+                img = ""
+                if shown is not None:
+                    try:
+                        data = base64.b64encode(pathlib.Path(shown).read_bytes()).decode("ascii")
+                    except OSError as exc:
+                        img = (f"<p class='missing'>figure file missing: {esc(str(shown))} "
+                               f"({esc(exc.strerror or str(exc))})</p>")
+                    else:
+                        img = (f"<img alt='{esc(caption)}' "
+                               f"src='data:{_INLINE[shown.suffix.lower()]};base64,{data}'>")
+                parts.append(f"<figure id='{ident}'>{img}<figcaption>{esc(caption)} "
+                             f"({', '.join(links)})</figcaption></figure>")
+            if figures:
+                parts.append("</div>")
+            parts.append("</section>")
+        parts.append("</section>")
     if sanity:
-        parts.append("<h2>Sanity checks (the code against itself)</h2>")
-        parts += table(sanity, _SANITY_COLUMNS)
+        parts.append(heading(2, "sanity-checks", "Sanity checks (the code against itself)"))
+        parts += table(sanity, _SANITY_COLUMNS, "sanity")
     if errors:
-        parts.append("<h2>Crashed experiments</h2><ul>")
+        parts.append(heading(2, "crashed-experiments", "Crashed experiments"))
+        parts.append("<ul>")
         parts += [f"<li><code>{esc(n)}</code>: {esc(m)}</li>" for n, m in sorted(errors.items())]
         parts.append("</ul>")
     parts.append("</body></html>")
@@ -336,22 +579,20 @@ def update_readme(readme, results, *, figures_dir, seed, elapsed, errors=None):
              f"(root seed {seed}, {facts['run time']}, revision `{facts['git revision'][:12]}`): "
              f"**{facts['claims']}**.  Full tables with predicted values and intervals: "
              f"`results/report.md` / `report.html`.", ""]
-    topics = {}
-    for r in results:
-        topics.setdefault(r.topic, []).append(r)
     gallery = []
-    for topic in sorted(topics):
+    for topic, group in _by_topic(results):
         lines += [f"**{topic}**", "",
                   "| claim | kind | paper | measured | evaluation | tolerance | power | verdict |",
                   "|---|---|---|---|---|---|---|---|"]
-        for r in topics[topic]:
+        for r in group:
             for c in r.claims:
                 kind = "exploratory" if c.exploratory else c.kind
                 lines.append("| " + " | ".join(_cell(x) for x in (
                     c.id, kind, c.paper_ref, format_value(c.measured), c.evaluation, _tolerance(c),
                     _power(c), verdict(c))) + " |")
-            if r.figures:
-                src = pathlib.Path(r.figures[0])
+            shown = [f for f, _ in _figures(r) if f is not None]
+            if shown:
+                src = pathlib.Path(shown[0])
                 dst = figures_dir / f"{r.name}--{src.name}"
                 shutil.copyfile(src, dst)
                 rel = os.path.relpath(dst.resolve(), readme.parent.resolve())

@@ -190,14 +190,15 @@ def _readme(tmp_path):
 def test_reproduce_exit_1_when_a_claim_is_underpowered(only_toy, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(only_toy, "claims", _toy_claims(underpowered=True))
     assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 1
-    assert "UNDERPOWERED toy/weak" in capsys.readouterr().out
+    assert "  UNDERPOWERED toy/weak\n" in capsys.readouterr().out
 
 
 def test_reproduce_not_run_in_quick_is_listed_not_failed(only_toy, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(only_toy, "claims", _toy_claims(not_run=True))
     assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "NOT RUN IN QUICK toy/full-only" in out and "1 not run in quick" in out
+    tail = out[out.index("not run in quick (1;"):]
+    assert tail.splitlines()[1].strip() == "toy/full-only" and "1 not run in quick" in out
     assert "not run in quick" in (tmp_path / "report.md").read_text()
 
 
@@ -223,3 +224,30 @@ def test_reproduce_crash_is_reported(only_toy, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(only_toy, "claims", boom)
     assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 1
     assert "analysis exploded" in (tmp_path / "report.md").read_text()
+
+
+def test_reproduce_ends_with_a_short_summary(only_toy, tmp_path, monkeypatch, capsys):
+    """No claim table on the terminal: headline, counts per verdict, the binding claims that
+    are not PASS by name, those not run in quick, the report path."""
+    from collections import Counter
+
+    monkeypatch.setattr(only_toy, "claims", _toy_claims(fail=True, underpowered=True,
+                                                        not_run=True))
+    assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "| id |" not in out and "|---|" not in out
+    summary = out[out.index("reproduce: 1 experiment(s) in "):].splitlines()
+    assert len(summary) <= 12, summary
+    claims = json.loads((tmp_path / only_toy.NAME / "claims.json").read_text())
+    counts = Counter(c["verdict"] for c in claims)
+    assert summary[1].startswith("2 predictions tested: 0 pass, 1 fail, 1 underpowered")
+    assert summary[2] == "verdicts: " + ", ".join(
+        f"{v} {counts[v]}" for v in ("PASS", "FAIL", "UNDERPOWERED", "exploratory: holds",
+                                     "exploratory: fails", "not run in quick") if counts[v])
+    not_pass = [c for c in claims if not c["exploratory"]
+                and c["verdict"] not in ("PASS", "not run in quick")]
+    assert {c["id"] for c in not_pass} == {"toy/bad", "toy/weak"}
+    start = summary.index(f"binding claims that are not PASS ({len(not_pass)}):")
+    assert summary[start + 1:start + 1 + len(not_pass)] == [f"  {c['verdict']} {c['id']}"
+                                                           for c in not_pass]
+    assert summary[-1].startswith(f"report: {tmp_path / 'report.md'} (and report.html)")

@@ -53,27 +53,40 @@ def test_version_via_python_dash_m():
 
 
 def test_list_groups_by_topic_with_task_counts(toy, capsys):
+    from simulations.report import order_topics
+
     assert main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     experiments = registry.all_experiments()
-    headers = [i for i, line in enumerate(lines) if line and not line.startswith(" ")]
+    footer = max(i for i, line in enumerate(lines) if line.startswith("times: "))
+    headers = [i for i, line in enumerate(lines[:footer]) if line and not line.startswith(" ")]
     topics = [lines[i].rsplit(" (", 1)[0] for i in headers]
-    assert topics == list(dict.fromkeys(m.TOPIC for m in experiments))  # each topic once
+    assert topics == order_topics((m.TOPIC, m.PAPER_REF) for m in experiments)  # each once
     for m in experiments:
         (i,) = [i for i, line in enumerate(lines) if line.split()[:1] == [m.NAME]]
         header = max(h for h in headers if h < i)
         assert lines[header].startswith(m.TOPIC + " (")
         quick, full = len(m.tasks(m.Config.quick())), len(m.tasks(m.Config.full()))
         assert f"tasks quick {quick:>4} / full {full:>5}" in lines[i], lines[i]
+        assert lines[i + 1].split()[:2] == ["time", "quick"], lines[i + 1]
+
+
+def test_list_puts_the_coverage_paper_before_the_vgb_paper(capsys):
+    assert main(["list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    vgb = [("VGB" in r["paper_ref"]) for r in rows]
+    assert any(vgb) and not all(vgb)
+    assert vgb == sorted(vgb), [r["name"] for r in rows]  # every VGB experiment after the rest
 
 
 def test_list_json(toy, capsys):
     assert main(["list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows] == [m.NAME for m in registry.all_experiments()]
+    assert sorted(r["name"] for r in rows) == sorted(m.NAME for m in registry.all_experiments())
     (row,) = [r for r in rows if r["name"] == toy.NAME]
     assert row == {"name": toy.NAME, "topic": toy.TOPIC, "paper_ref": toy.PAPER_REF,
-                   "title": toy.TITLE, "tasks_quick": 64, "tasks_full": 96}
+                   "title": toy.TITLE, "tasks_quick": 64, "tasks_full": 96,
+                   "time_quick": None, "time_full": None}
 
 
 def test_set_converts_to_the_field_type(toy):
