@@ -596,65 +596,9 @@ def _final_summary(claims, errors, report, *, n_experiments, elapsed):
     return "\n".join(lines) + "\n"
 
 
-class _WeightedBar:
-    """The overall ``reproduce`` bar: a finished task advances it by its experiment's measured
-    seconds per task (``simulations/timings.json``), so the ETA knows a slow task from a fast
-    one.  ``use(module)`` selects the weight of the experiment that runs next; the label
-    counts tasks."""
-
-    def __init__(self, bar, weights, *, total, initial, tasks, stored):
-        self.bar, self.weights, self.total, self.value = bar, weights, total, initial
-        self.tasks, self.done, self.weight = tasks, stored, 1.0
-        self._label(refresh=True)
-
-    def _label(self, refresh=False):
-        self.bar.set_description_str(f"reproduce {self.done}/{self.tasks} tasks",
-                                     refresh=refresh)
-
-    def use(self, module):
-        self.weight = self.weights.get(module.NAME, 1.0)
-
-    def update(self, n=1):
-        self.done += n
-        self._label()
-        new = min(self.value + n * self.weight, self.total)  # no float overshoot
-        step, self.value = new - self.value, new
-        return self.bar.update(step)
-
-    def __getattr__(self, name):
-        return getattr(self.bar, name)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return self.bar.__exit__(*exc)
-
-
-def _task_weights(experiments, preset):
-    """Measured seconds per task of each experiment for ``preset``: the mean of the measured
-    experiments for the others, and 1 for every experiment when none is measured (the bar then
-    counts tasks)."""
-    from simulations.timings import load_timings, lookup
-
-    try:
-        measured = load_timings()
-    except ValueError:
-        measured = {}
-    per_task = {}
-    for module in experiments:
-        entry, _ = lookup(module, preset, measured)
-        if entry and entry.get("tasks") and entry.get("seconds"):
-            per_task[module.NAME] = entry["seconds"] / entry["tasks"]
-    if not per_task:
-        return {m.NAME: 1.0 for m in experiments}
-    fallback = sum(per_task.values()) / len(per_task)
-    return {m.NAME: per_task.get(m.NAME, fallback) for m in experiments}
-
-
 def _overall_bar(experiments, args, out):
     """The ``reproduce`` bar over every task of every experiment, started at those stored and
-    weighted by measured seconds per task (see :class:`_WeightedBar`)."""
+    weighted by measured seconds per task (see :class:`simulations.progress.WeightedBar`)."""
     from simulations import progress
     from simulations.store import count_stored_tasks
 
@@ -666,13 +610,13 @@ def _overall_bar(experiments, args, out):
         except Exception:  # reported when the experiment runs
             continue
         stored[module.NAME] = min(count_stored_tasks(out / module.NAME), counts[module.NAME])
-    weights = _task_weights(experiments, preset)
+    weights = progress.task_weights(experiments, preset)
     total = sum(weights[n] * k for n, k in counts.items())
     initial = sum(weights[n] * k for n, k in stored.items())
     bar = progress.progress_bar(
         total=total, initial=initial, desc="reproduce", position=0,
         bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
-    return _WeightedBar(bar, weights, total=total, initial=initial, tasks=sum(counts.values()),
+    return progress.WeightedBar(bar, weights, total=total, initial=initial, tasks=sum(counts.values()),
                         stored=sum(stored.values()))
 
 

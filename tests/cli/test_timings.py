@@ -190,7 +190,7 @@ def test_the_reproduce_bar_weighs_tasks_by_their_measured_seconds(toy, tmp_path,
 
 
 def test_task_weights_without_measurements_count_tasks():
-    from simulations.cli import _task_weights
+    from simulations.progress import task_weights as _task_weights
 
     modules = [toy_experiment]
     assert _task_weights(modules, "quick") == {toy_experiment.NAME: 1.0}
