@@ -73,10 +73,11 @@ NOT_FUZZED = {
                                        "(fields are arbitrary objects); see test_records",
     "theory.log_ratio.LogRatioLaw": "result record built by exact_log_ratio/sampled_log_ratio, "
                                     "which validate their inputs; see test_records",
-    "theory.bounds.Witness": "result record returned by the witness constructions of bounds "
-                             "(coverage_decay_witness, ...), which validate their inputs; see test_records",
-    "theory.bounds.BernoulliWitness": "result record returned by bernoulli_witness, which "
-                                      "validates `p` and `N`; see test_records",
+    "theory.instances.witnesses.Witness": "result record returned by the witness constructions "
+                                          "(coverage_decay_witness, ...), which validate their "
+                                          "inputs; see test_records",
+    "theory.instances.witnesses.BernoulliWitness": "result record returned by bernoulli_witness, "
+                                                   "which validates `p` and `N`; see test_records",
     "theory.certified.CertifiedBounds": "result record of certified_coverage/"
                                         "certified_stopped_kl (validated there); see test_records",
     "theory.certified.CertifiedLogRatioLaw": "result record of certified_log_ratio, which "
@@ -888,13 +889,13 @@ def test_records():
         law.coverage_interval(2.0, level=1.5)
     assert Instance("x", "ref", data=None).to_dict() == {"name": "x", "paper_ref": "ref", "params": {}}
     # result records are produced (and validated) by their constructors
-    from theory import bounds, certified, vgb
-    from theory.instances import graph_paths
+    from theory import certified, vgb
+    from theory.instances import graph_paths, witnesses
 
-    assert isinstance(bounds.bernoulli_witness(0.5, 4.0), bounds.BernoulliWitness)
+    assert isinstance(witnesses.bernoulli_witness(0.5, 4.0), witnesses.BernoulliWitness)
     with pytest.raises(ValueError, match="`p`"):
-        bounds.bernoulli_witness(1.5, 4.0)
-    assert isinstance(bounds.lemma_j1_witness(1.0), bounds.Witness)
+        witnesses.bernoulli_witness(1.5, 4.0)
+    assert isinstance(witnesses.lemma_j1_witness(1.0), witnesses.Witness)
     c = _ctx()
     cb = certified.certified_coverage(c["data"], c["model"], 4.0, n_bins=256)
     assert isinstance(cb, certified.CertifiedBounds) and np.all(cb.lo <= cb.hi)

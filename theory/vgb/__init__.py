@@ -4,7 +4,7 @@ VGB (arXiv 2510.03149, Algorithm 1) is a lazy random walk on the tree of prefixe
 response, reversible with a stationary law whose restriction to the leaves is the target
 :math:`\pi^\star \propto \pi_{\rm ref}\tau` for any value estimate :math:`\hat V`.  Everything
 in this package is deterministic and exact.  One module per topic, imports pointing one way
-(each module imports only those listed before it, and :mod:`.constants` imports none):
+(each module imports only those listed before it, and :mod:`theory.vgb.constants` imports none):
 
 ======================================  ==========================================================
 module                                  what it holds

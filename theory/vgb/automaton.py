@@ -14,8 +14,8 @@ defined on and the value functions of Section 3:
   Theorem 4.2).
 * :func:`expand_tree` -- the explicit prefix tree (:class:`PrefixTree`, up to ~10^5 nodes).
 
-Layout of :mod:`theory.vgb`: this module is the bottom of the package; :mod:`.walk`,
-:mod:`.mixing` and :mod:`.baselines` import from it, never the reverse.  The two input checks
+Layout of :mod:`theory.vgb`: this module is the bottom of the package; :mod:`theory.vgb.walk`,
+:mod:`theory.vgb.mixing` and :mod:`theory.vgb.baselines` import from it, never the reverse.  The two input checks
 every walk function needs, :func:`check_tree` and :func:`check_node_values`, are public here
 (not in ``__all__``: they are plumbing of the package, not results) because this module owns
 :class:`PrefixTree`, the object they validate.
