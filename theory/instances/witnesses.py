@@ -54,6 +54,9 @@ __all__ = [
 class Witness:
     r"""A finite instance attaining (or nearly attaining) one of the bounds.
 
+    Returned by the witnesses of Prop. F.3 / D.3, Prop. F.5 / D.5 and Lemma J.1 (ICLR; the
+    arXiv number is not in the reference notes).
+
     Attributes
     ----------
     name : str
