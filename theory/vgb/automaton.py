@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from ..docstrings import DocTemplate
 from ..validation import as_finite_array, as_float_array, as_int_array, check_int, readonly
 
 __all__ = [
@@ -44,6 +45,26 @@ __all__ = [
     "average_case_error",
     "expand_tree",
 ]
+
+#: Parameter descriptions shared by the modules of :mod:`theory.vgb` (filled with ``@docs``;
+#: see :mod:`theory.docstrings`): each parameter's meaning is stated here once.
+docs = DocTemplate(
+    automaton=r"""
+automaton : TreeAutomaton
+    Reference model and outcome reward.""",
+    v_star=r"""
+v_star : (S,) array_like, optional
+    :math:`V^\star` per state if already computed (:func:`~theory.vgb.automaton.optimal_values`).""",
+    tree=r"""
+tree : PrefixTree
+    The explicit prefix tree (:func:`~theory.vgb.automaton.expand_tree`).""",
+    node_values=r"""
+node_values : (N,) array_like
+    :math:`\hat V` per node (non-negative).""",
+    tau_at_leaves=r"""
+tau_at_leaves : bool, optional
+    Replace the leaf values by :math:`\tau` (Algorithm 1, line 1); default ``True``."""
+)
 
 #: Largest explicit tree :func:`expand_tree` builds by default.
 MAX_TREE_NODES = 400_000
@@ -237,6 +258,7 @@ def optimal_values(automaton):
     return V
 
 
+@docs
 def prefix_state_mass(automaton):
     r"""Total prefix probability :math:`\rho(s) = \sum_{u:\,s(u)=s}\pi_{\rm ref}(u)` of each state.
 
@@ -245,8 +267,7 @@ def prefix_state_mass(automaton):
 
     Parameters
     ----------
-    automaton : TreeAutomaton
-        Reference model and outcome reward.
+    %(automaton)s
 
     Returns
     -------
@@ -273,6 +294,7 @@ def prefix_state_mass(automaton):
     return rho
 
 
+@docs
 def target_state_marginals(automaton, v_star=None):
     r"""Marginal law of the state of :math:`y_{1:h}` under :math:`y \sim \pi^\star`, for every ``h``.
 
@@ -282,10 +304,8 @@ def target_state_marginals(automaton, v_star=None):
 
     Parameters
     ----------
-    automaton : TreeAutomaton
-        Reference model and outcome reward.
-    v_star : (S,) array_like, optional
-        :math:`V^\star` per state if already computed (:func:`optimal_values`).
+    %(automaton)s
+    %(v_star)s
 
     Returns
     -------
@@ -306,6 +326,7 @@ def target_state_marginals(automaton, v_star=None):
     return prefix_state_mass(aut) * v / v[0]
 
 
+@docs
 def uniform_error(automaton, values, *, v_star=None):
     r"""The smallest :math:`\varepsilon_V` for which ``values`` satisfies Assumption 4.1.
 
@@ -317,12 +338,10 @@ def uniform_error(automaton, values, *, v_star=None):
 
     Parameters
     ----------
-    automaton : TreeAutomaton
-        Reference model and outcome reward.
+    %(automaton)s
     values : (S,) array_like
         :math:`\hat V` per state.
-    v_star : (S,) array_like, optional
-        :math:`V^\star` per state if already computed (:func:`optimal_values`).
+    %(v_star)s
 
     Returns
     -------
@@ -356,6 +375,7 @@ def uniform_error(automaton, values, *, v_star=None):
     return float(np.expm1(logr.max()))
 
 
+@docs
 def average_case_error(automaton, values, *, v_star=None):
     r"""Per-depth average-case errors of Assumption 4.2 and the resulting :math:`\varepsilon_V`.
 
@@ -366,12 +386,10 @@ def average_case_error(automaton, values, *, v_star=None):
 
     Parameters
     ----------
-    automaton : TreeAutomaton
-        Reference model and outcome reward.
+    %(automaton)s
     values : (S,) array_like
         :math:`\hat V` per state (any non-negative values; leaves need not equal ``tau``).
-    v_star : (S,) array_like, optional
-        :math:`V^\star` per state if already computed (:func:`optimal_values`).
+    %(v_star)s
 
     Returns
     -------
@@ -478,6 +496,7 @@ class PrefixTree:
                 "horizon": int(self.horizon)}
 
 
+@docs
 def expand_tree(automaton, *, max_nodes=MAX_TREE_NODES):
     r"""Expand an automaton into its explicit prefix tree (breadth-first).
 
@@ -485,8 +504,7 @@ def expand_tree(automaton, *, max_nodes=MAX_TREE_NODES):
 
     Parameters
     ----------
-    automaton : TreeAutomaton
-        Reference model and outcome reward.
+    %(automaton)s
     max_nodes : int
         Refuse (``ValueError``) to build a tree with more nodes.
 

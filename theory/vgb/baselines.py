@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..validation import as_finite_array, check_int, check_probability_vector
-from .automaton import check_node_values, check_tree
+from .automaton import check_node_values, check_tree, docs
 from .constants import check_threshold
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 
+@docs
 def action_level_law(tree, node_values, *, tau_at_leaves=True):
     r"""Exact output law of ActionLevelRS (no backtracking) on the leaves.
 
@@ -37,12 +38,9 @@ def action_level_law(tree, node_values, *, tau_at_leaves=True):
 
     Parameters
     ----------
-    tree : PrefixTree
-        The explicit prefix tree (:func:`expand_tree`).
-    node_values : (N,) array_like
-        :math:`\hat V` per node (non-negative).
-    tau_at_leaves : bool, optional
-        Replace the leaf values by :math:`\tau` (Algorithm 1, line 1).
+    %(tree)s
+    %(node_values)s
+    %(tau_at_leaves)s
 
     Returns
     -------
@@ -129,6 +127,7 @@ def best_of_n_law(probs, scores, n_candidates):
     return win[inv] * share
 
 
+@docs
 def block_sampler_law(tree, node_values, block_length, n_candidates, kind, *,
                       tau_at_leaves=True):
     r"""Exact output law of block Best-of-N or block rejection sampling on a small tree.
@@ -152,18 +151,15 @@ def block_sampler_law(tree, node_values, block_length, n_candidates, kind, *,
 
     Parameters
     ----------
-    tree : PrefixTree
-        The explicit prefix tree (:func:`expand_tree`).
-    node_values : (N,) array_like
-        :math:`\hat V` per node (non-negative).
+    %(tree)s
+    %(node_values)s
     block_length : int
         Block length ``b >= 1``.
     n_candidates : int
         Candidates per block ``K >= 1``.
     kind : {"bon", "rs"}
         Block Best-of-N or block rejection sampling.
-    tau_at_leaves : bool, optional
-        Replace the leaf values by :math:`\tau` (Algorithm 1, line 1).
+    %(tau_at_leaves)s
 
     Returns
     -------

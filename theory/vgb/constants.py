@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
+from ..docstrings import DocTemplate
 from ..validation import as_finite_array, as_float_array, check_int, check_real
 
 __all__ = [
@@ -29,6 +30,15 @@ __all__ = [
     "example_3_2_action_level_regret",
     "example_3_1_action_level_coverage_tail",
 ]
+
+_docs = DocTemplate(
+    H="""
+H : int or array_like of int
+    Horizon ``H >= 1``.""",
+    eps=r"""
+eps : float or array_like
+    :math:`\varepsilon_V \ge 0` of Assumption 4.1.""",
+)
 
 
 _NO_DELTA = object()
@@ -86,6 +96,7 @@ def _h_eps_iv(H, eps, delta=_NO_DELTA):
     return out
 
 
+@_docs
 def theorem_4_1_leaf_probability_bound(H, eps):
     r"""Theorem 4.1: :math:`\Pr[\text{output is a leaf}] \ge 1/(8(1+\varepsilon_V)H)`.
 
@@ -94,10 +105,8 @@ def theorem_4_1_leaf_probability_bound(H, eps):
 
     Parameters
     ----------
-    H : int or array_like of int
-        Horizon ``H >= 1``.
-    eps : float or array_like
-        :math:`\varepsilon_V \ge 0` of Assumption 4.1.
+    %(H)s
+    %(eps)s
 
     Returns
     -------
@@ -113,6 +122,7 @@ def theorem_4_1_leaf_probability_bound(H, eps):
     return 1.0 / (8.0 * (1.0 + eps) * H)
 
 
+@_docs
 def stationary_leaf_mass_bound(H, eps):
     r"""Stationary leaf mass under Assumption 4.1: :math:`\tilde\pi(L) \ge 1/(2(1+\varepsilon_V)H)`.
 
@@ -123,10 +133,8 @@ def stationary_leaf_mass_bound(H, eps):
 
     Parameters
     ----------
-    H : int or array_like of int
-        Horizon ``H >= 1``.
-    eps : float or array_like
-        :math:`\varepsilon_V \ge 0` of Assumption 4.1.
+    %(H)s
+    %(eps)s
 
     Returns
     -------
@@ -142,6 +150,7 @@ def stationary_leaf_mass_bound(H, eps):
     return 1.0 / (2.0 * (1.0 + eps) * H)
 
 
+@_docs
 def theorem_4_1_steps_shape(H, eps, delta):
     r"""Theorem 4.1's step count shape :math:`H^2(1+\varepsilon_V)^4\log(1/\delta)` (constant 1, no log factors).
 
@@ -149,10 +158,8 @@ def theorem_4_1_steps_shape(H, eps, delta):
 
     Parameters
     ----------
-    H : int or array_like of int
-        Horizon ``H >= 1``.
-    eps : float or array_like
-        :math:`\varepsilon_V \ge 0` of Assumption 4.1.
+    %(H)s
+    %(eps)s
     delta : float or array_like
         Target TV :math:`\delta \in (0, 1)`.
 
@@ -170,6 +177,7 @@ def theorem_4_1_steps_shape(H, eps, delta):
     return H ** 2 * (1.0 + eps) ** 4 * np.log(1.0 / delta)
 
 
+@_docs
 def theorem_4_2_threshold(H, eps, delta):
     r"""Theorem 4.2's coverage threshold :math:`48H(1+\varepsilon_V)^2/\delta` (constant as printed by the secondary sources).
 
@@ -179,10 +187,8 @@ def theorem_4_2_threshold(H, eps, delta):
 
     Parameters
     ----------
-    H : int or array_like of int
-        Horizon ``H >= 1``.
-    eps : float or array_like
-        :math:`\varepsilon_V \ge 0` of Assumption 4.1.
+    %(H)s
+    %(eps)s
     delta : float or array_like
         :math:`\delta \in (0, 1)`.
 
@@ -200,6 +206,7 @@ def theorem_4_2_threshold(H, eps, delta):
     return 48.0 * H * (1.0 + eps) ** 2 / delta
 
 
+@_docs
 def example_3_1_action_level_tv(H, eps):
     r"""Example 3.1: exact TV between ActionLevelRS and :math:`\pi^\star` under a single-action perturbation.
 
@@ -221,8 +228,7 @@ def example_3_1_action_level_tv(H, eps):
 
     Parameters
     ----------
-    H : int or array_like of int
-        Horizon ``H >= 1``.
+    %(H)s
     eps : float or array_like
         :math:`\varepsilon \ge 0`, broadcast against ``H``.
 
@@ -241,6 +247,7 @@ def example_3_1_action_level_tv(H, eps):
     return float(out) if out.ndim == 0 else out
 
 
+@_docs
 def example_3_2_action_level_regret(H, lam):
     r"""Example 3.2: exact KL-regularised regret of ActionLevelRS with the one-step-delayed value.
 
@@ -258,8 +265,7 @@ def example_3_2_action_level_regret(H, lam):
 
     Parameters
     ----------
-    H : int or array_like of int
-        Horizon ``H >= 1``.
+    %(H)s
     lam : float or array_like
         :math:`\lambda > 0` (:math:`\beta = 1/(\lambda H)`).
 

@@ -20,7 +20,7 @@ from scipy import sparse
 from scipy.sparse import linalg as splinalg
 
 from ..validation import as_finite_array, as_int_array, check_allocation, check_int, readonly
-from .automaton import PrefixTree, check_tree
+from .automaton import PrefixTree, check_tree, docs
 from .walk import stationary_law, target_leaf_law, transition_matrix
 
 __all__ = [
@@ -30,6 +30,15 @@ __all__ = [
     "MixingResult",
     "relaxation_time",
 ]
+
+_docs = docs.extended(
+    trees="""
+trees : PrefixTree or sequence of PrefixTree
+    One explicit prefix tree, or several analysed together (one sparse product per step).""",
+    node_values_per_tree=r"""
+node_values : (N,) array_like or sequence of them
+    :math:`\hat V` per node of each tree (one array per tree when ``trees`` is a sequence).""",
+)
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,7 @@ class _Stack:
         return tv_leaf, p_leaf, tv_full
 
 
+@_docs
 def leaf_conditional_curves(trees, node_values, T_max, *, tau_at_leaves=True):
     r"""Exact law of the fixed-``T`` VGB output for ``T = 0..T_max`` (Theorem 4.1's sampler).
 
@@ -125,11 +135,10 @@ def leaf_conditional_curves(trees, node_values, T_max, *, tau_at_leaves=True):
 
     Parameters
     ----------
-    trees : PrefixTree or sequence of PrefixTree
-    node_values : (N,) array_like or sequence of them
-        :math:`\hat V` per node of each tree.
+    %(trees)s
+    %(node_values_per_tree)s
     T_max : int
-    tau_at_leaves : bool
+    %(tau_at_leaves)s
 
     Returns
     -------
@@ -216,6 +225,7 @@ class MixingResult:
         return out
 
 
+@_docs
 def mixing_times(trees, node_values, delta, *, T_cap=1_000_000, T_eval=None,
                  tau_at_leaves=True):
     r"""Exact, certified :math:`T_\delta` of the fixed-``T`` sampler on each tree.
@@ -230,8 +240,8 @@ def mixing_times(trees, node_values, delta, *, T_cap=1_000_000, T_eval=None,
 
     Parameters
     ----------
-    trees : PrefixTree or sequence of PrefixTree
-    node_values : array_like or sequence
+    %(trees)s
+    %(node_values_per_tree)s
     delta : float in (0, 1), or sequence of them
         With a sequence, all levels are tracked in one pass and every per-level field of the
         result gains a trailing axis of length ``len(delta)``.
@@ -240,7 +250,7 @@ def mixing_times(trees, node_values, delta, *, T_cap=1_000_000, T_eval=None,
     T_eval : array_like of int, optional
         Steps at which to report :math:`\Pr[X_T\in L]` (e.g. Theorem 4.1's ``T``), shape
         ``(R,)`` or ``(R, len(delta))``.
-    tau_at_leaves : bool
+    %(tau_at_leaves)s
 
     Returns
     -------
@@ -318,6 +328,7 @@ def mixing_times(trees, node_values, delta, *, T_cap=1_000_000, T_eval=None,
                         delta=float(dl[0]) if scalar else tuple(float(x) for x in dl))
 
 
+@_docs
 def relaxation_time(tree, node_values, *, tau_at_leaves=True):
     r"""Relaxation time :math:`t_{\rm rel} = 1/(1-\lambda_2)` of the lazy VGB walk (exact).
 
@@ -332,12 +343,9 @@ def relaxation_time(tree, node_values, *, tau_at_leaves=True):
 
     Parameters
     ----------
-    tree : PrefixTree
-        The explicit prefix tree (:func:`expand_tree`).
-    node_values : (N,) array_like
-        :math:`\hat V` per node (non-negative).
-    tau_at_leaves : bool, optional
-        Replace the leaf values by :math:`\tau` (Algorithm 1, line 1).
+    %(tree)s
+    %(node_values)s
+    %(tau_at_leaves)s
 
     Returns
     -------

@@ -38,7 +38,7 @@ from scipy import sparse
 from scipy.sparse import linalg as splinalg
 
 from ..validation import as_finite_array, check_allocation, check_int, check_probability_vector
-from .automaton import check_node_values, check_tree
+from .automaton import check_node_values, check_tree, docs
 
 __all__ = [
     "edge_log_weights",
@@ -54,17 +54,25 @@ __all__ = [
     "exact_value_walk_length_law",
 ]
 
+_docs = docs.extended(
+    p_q="""
+p, q : array_like
+    Probability vectors along ``axis`` (broadcast against each other).""",
+    axis="""
+axis : int, optional
+    The support axis (default last).""",
+)
 
+
+@_docs
 def edge_log_weights(tree, node_values, *, tau_at_leaves=True):
     r"""Log edge weights :math:`\log w(\text{parent}(v), v) = \log\pi_{\rm ref}(v) + \log\hat V(v)`.
 
     Parameters
     ----------
-    tree : PrefixTree
-    node_values : (N,) array_like
-        :math:`\hat V` per node.
-    tau_at_leaves : bool
-        Replace the leaf values by :math:`\tau` (Algorithm 1, line 1).
+    %(tree)s
+    %(node_values)s
+    %(tau_at_leaves)s
 
     Returns
     -------
@@ -87,6 +95,7 @@ def edge_log_weights(tree, node_values, *, tau_at_leaves=True):
     return lw
 
 
+@_docs
 def transition_matrix(tree, node_values, *, lazy=True, tau_at_leaves=True):
     r"""Sparse transition matrix of the VGB walk (Algorithm 1) on the explicit tree.
 
@@ -102,11 +111,11 @@ def transition_matrix(tree, node_values, *, lazy=True, tau_at_leaves=True):
 
     Parameters
     ----------
-    tree : PrefixTree
-    node_values : (N,) array_like
+    %(tree)s
+    %(node_values)s
     lazy : bool
         Include the holding probability 1/2 (the algorithm); ``False`` gives the jump chain.
-    tau_at_leaves : bool
+    %(tau_at_leaves)s
 
     Returns
     -------
@@ -142,6 +151,7 @@ def transition_matrix(tree, node_values, *, lazy=True, tau_at_leaves=True):
     return sparse.csr_matrix((data, (rows, cols)), shape=(N, N))
 
 
+@_docs
 def stationary_law(tree, node_values, *, tau_at_leaves=True):
     r"""Closed-form stationary law :math:`\tilde\pi(u) \propto \sum_{v\sim u} w(u, v)` of the walk.
 
@@ -151,12 +161,9 @@ def stationary_law(tree, node_values, *, tau_at_leaves=True):
 
     Parameters
     ----------
-    tree : PrefixTree
-        The explicit prefix tree (:func:`expand_tree`).
-    node_values : (N,) array_like
-        :math:`\hat V` per node (non-negative).
-    tau_at_leaves : bool, optional
-        Replace the leaf values by :math:`\tau` (Algorithm 1, line 1).
+    %(tree)s
+    %(node_values)s
+    %(tau_at_leaves)s
 
     Returns
     -------
@@ -286,6 +293,7 @@ def stationarity_residual(pi, P):
     return float(np.abs(P.T @ pi - pi).sum())
 
 
+@_docs
 def target_leaf_law(tree):
     r""":math:`\pi^\star(y) = \pi_{\rm ref}(y)\tau(y)/Z` on ``tree.leaves`` (log-space normalised).
 
@@ -294,8 +302,7 @@ def target_leaf_law(tree):
 
     Parameters
     ----------
-    tree : PrefixTree
-        The explicit prefix tree (:func:`expand_tree`).
+    %(tree)s
 
     Returns
     -------
@@ -320,6 +327,7 @@ def target_leaf_law(tree):
     return w / w.sum()
 
 
+@_docs
 def leaf_mass(tree, node_values, *, tau_at_leaves=True):
     r"""Stationary probability of the leaf set, :math:`\tilde\pi(\text{leaves})`.
 
@@ -328,12 +336,9 @@ def leaf_mass(tree, node_values, *, tau_at_leaves=True):
 
     Parameters
     ----------
-    tree : PrefixTree
-        The explicit prefix tree (:func:`expand_tree`).
-    node_values : (N,) array_like
-        :math:`\hat V` per node (non-negative).
-    tau_at_leaves : bool, optional
-        Replace the leaf values by :math:`\tau` (Algorithm 1, line 1).
+    %(tree)s
+    %(node_values)s
+    %(tau_at_leaves)s
 
     Returns
     -------
@@ -368,6 +373,7 @@ def _prob_pair_iv(p, q, axis):
     return p, q
 
 
+@_docs
 def total_variation_probs(p, q, axis=-1):
     r""":math:`\tfrac12\sum|p - q|` between probability vectors (broadcast, along ``axis``).
 
@@ -375,10 +381,8 @@ def total_variation_probs(p, q, axis=-1):
 
     Parameters
     ----------
-    p, q : array_like
-        Probability vectors along ``axis`` (broadcast against each other).
-    axis : int, optional
-        The support axis (default last).
+    %(p_q)s
+    %(axis)s
 
     Returns
     -------
@@ -394,6 +398,7 @@ def total_variation_probs(p, q, axis=-1):
     return 0.5 * np.abs(p - q).sum(axis=axis)
 
 
+@_docs
 def kl_probs(p, q, axis=-1):
     r""":math:`\sum p\log(p/q)` between probability vectors (``inf`` if ``p`` is not ``<< q``).
 
@@ -403,10 +408,8 @@ def kl_probs(p, q, axis=-1):
 
     Parameters
     ----------
-    p, q : array_like
-        Probability vectors along ``axis`` (broadcast against each other).
-    axis : int, optional
-        The support axis (default last).
+    %(p_q)s
+    %(axis)s
 
     Returns
     -------
@@ -424,6 +427,7 @@ def kl_probs(p, q, axis=-1):
     return terms.sum(axis=axis)
 
 
+@_docs
 def first_leaf_law(tree, node_values, *, tau_at_leaves=True):
     r"""Exact output law of the *first-leaf heuristic* (stop at the first leaf hit).
 
@@ -434,12 +438,9 @@ def first_leaf_law(tree, node_values, *, tau_at_leaves=True):
 
     Parameters
     ----------
-    tree : PrefixTree
-        The explicit prefix tree (:func:`expand_tree`).
-    node_values : (N,) array_like
-        :math:`\hat V` per node (non-negative).
-    tau_at_leaves : bool, optional
-        Replace the leaf values by :math:`\tau` (Algorithm 1, line 1).
+    %(tree)s
+    %(node_values)s
+    %(tau_at_leaves)s
 
     Returns
     -------
