@@ -38,13 +38,16 @@ from __future__ import annotations
 
 import importlib
 import warnings
+from itertools import combinations
+from math import comb
 
 import numpy as np
-from scipy.special import logsumexp
+from scipy.special import gammaln, logsumexp
 
 from .validation import (as_float_array, check_int, check_log_probabilities,
                           check_real, check_thresholds, check_weights)
 from .coverage import _tail_masses, coverage_profile
+from .divergences import squared_hellinger
 
 __all__ = [
     "kl_to_coverage",
@@ -71,6 +74,8 @@ _MOVED_TO_WITNESSES = ("Witness", "BernoulliWitness", "bernoulli_witness", "kl_t
 
 
 def __getattr__(name):
+    # Resolved on access only: importing theory.instances here would point an arrow from the
+    # inequalities up to the constructions (no cycle either way; the arrow is the point).
     if name in _MOVED_TO_WITNESSES:
         warnings.warn(f"`theory.bounds.{name}` moved to `theory.instances.witnesses.{name}`; "
                       "import it from there (the old path will be removed in the next release).",
@@ -671,8 +676,6 @@ def finite_class_mle_hellinger_bound(n, class_size, delta):
 
 def _compositions(n, k):
     """All count vectors of ``n`` samples in ``k`` cells, shape ``(C(n+k-1, k-1), k)``."""
-    from itertools import combinations
-
     cuts = np.array(list(combinations(range(n + k - 1), k - 1)), dtype=np.int64).reshape(-1, k - 1)
     edges = np.concatenate([np.full((len(cuts), 1), -1), cuts, np.full((len(cuts), 1), n + k - 1)], axis=1)
     return np.diff(edges, axis=1) - 1
@@ -723,12 +726,6 @@ def finite_class_mle_failure_probability(log_class, n, threshold, *, prompt_weig
     >>> bool(p <= 0.1)
     True
     """
-    from math import comb
-
-    from scipy.special import gammaln
-
-    from .divergences import squared_hellinger
-
     lc = as_float_array(log_class, "log_class", allow_posinf=False)
     if lc.ndim == 2:
         lc = lc[:, None, :]

@@ -12,6 +12,7 @@ Imports :mod:`theory.instances.mle.common` only.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import gammaln
 
 from ...models import AutoregressiveLinearModel, TabularFeatures
 from ...validation import as_finite_array, check_int, check_real, check_thresholds, check_weights
@@ -132,8 +133,6 @@ def finite_ladder_exact(instance, N):
     >>> cov.shape, float(kl[0]), bool((kl[1:] > 0).all())    # member 0 is pi_D
     ((4, 2), 0.0, True)
     """
-    from scipy.special import gammaln
-
     p = check_instance(instance, ("q", "horizon", "ratio"), "finite_ladder_class")
     logn = np.log(check_thresholds(N, "N"))
     q = np.asarray(p["q"])
@@ -255,8 +254,6 @@ def mixture_convex_class(horizon=8, q=(0.15, 0.35, 0.5, 0.65, 0.85), weights=Non
         ``data`` and ``model_class`` are ``None`` (the mixture class is not an autoregressive
         linear model); ``params`` holds the components and weights described above.
     """
-    from scipy.special import gammaln
-
     h = check_int(horizon, "horizon", low=1)
     q = as_finite_array(q, "q", ndim=1)
     if ((q <= 0) | (q >= 1)).any():
