@@ -1,4 +1,4 @@
-"""Exact identities of the VGB walk (theory/vgb.py): stationary law, leaf mass, laws of the samplers."""
+"""Exact identities of the VGB walk (the package theory/vgb/): stationary law, leaf mass, laws of the samplers."""
 
 import itertools
 
