@@ -86,6 +86,8 @@ NOT_FUZZED = {
                              "see test_records",
     "theory.vgb.mixing.CurveResult": "result record of leaf_conditional_curves; see test_records",
     "theory.vgb.mixing.MixingResult": "result record of mixing_times; see test_records",
+    "theory.instances.dyck.DyckModel": "result record of dyck_model, which validates its spec; "
+                                       "see test_records",
     "theory.instances.graph_paths.GraphPathTask": "result record of graph_path_task, which "
                                                   "validates its inputs; see test_records",
 }
@@ -891,12 +893,16 @@ def test_records():
     assert Instance("x", "ref", data=None).to_dict() == {"name": "x", "paper_ref": "ref", "params": {}}
     # result records are produced (and validated) by their constructors
     from theory import certified, vgb
-    from theory.instances import graph_paths, witnesses
+    from theory.instances import dyck, graph_paths, witnesses
 
     assert isinstance(witnesses.bernoulli_witness(0.5, 4.0), witnesses.BernoulliWitness)
     with pytest.raises(ValueError, match="`p`"):
         witnesses.bernoulli_witness(1.5, 4.0)
     assert isinstance(witnesses.lemma_j1_witness(1.0), witnesses.Witness)
+    spec = dyck.DyckSpec(length=2, max_depth=1)
+    assert isinstance(dyck.dyck_model(spec), dyck.DyckModel)
+    with pytest.raises(TypeError, match="`spec`"):
+        dyck.dyck_model({"length": 2})
     c = _ctx()
     cb = certified.certified_coverage(c["data"], c["model"], 4.0, n_bins=256)
     assert isinstance(cb, certified.CertifiedBounds) and np.all(cb.lo <= cb.hi)

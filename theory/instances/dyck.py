@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..validation import check_int, check_real, readonly
+from ..validation import as_finite_array, as_int_array, check_int, check_real, readonly
 from ..vgb import TreeAutomaton
 
 __all__ = ["DyckSpec", "DyckModel", "dyck_model", "value_table", "is_valid_dyck",
@@ -75,7 +75,7 @@ class DyckSpec:
 
     def __post_init__(self):
         k = check_int(self.num_types, "num_types", low=1)
-        tp = tuple(float(x) for x in self.type_probs)
+        tp = tuple(float(x) for x in as_finite_array(self.type_probs, "type_probs", ndim=1))
         if len(tp) != k or min(tp) < 0 or not np.isclose(sum(tp), 1.0):
             raise ValueError("`type_probs` must be a probability vector of length `num_types`.")
         object.__setattr__(self, "type_probs", tp)
@@ -122,6 +122,30 @@ class DyckModel:
         return self.automaton.horizon
 
 
+def _spec_iv(spec):
+    if spec is None:
+        return DyckSpec()
+    if not isinstance(spec, DyckSpec):
+        raise TypeError(f"`spec` must be a DyckSpec, got {type(spec).__name__}.")
+    return spec
+
+
+def _model_iv(model):
+    if not isinstance(model, DyckModel):
+        raise TypeError(f"`model` must be a DyckModel, got {type(model).__name__}.")
+    return model
+
+
+def _tokens_iv(tokens, length, vocab_size, *, ndim=2):
+    """Token rows ``(n, length)`` with entries in ``[0, vocab_size)`` (``ndim=None``: any leading shape)."""
+    t = as_int_array(tokens, "tokens", low=0, high=vocab_size)
+    if ndim is None:
+        t = np.atleast_2d(t)
+    if t.ndim != 2 or t.shape[1] != length:
+        raise ValueError(f"`tokens` must have shape (n, {length}), got {t.shape}.")
+    return t
+
+
 def _clean_probs(spec, h, d, top):
     """Clean generator's next-token law at valid states (vectorised), shape (m, 2k)."""
     k = spec.num_types
@@ -162,9 +186,7 @@ def dyck_model(spec=None):
     >>> float(optimal_values(m.automaton)[0])       # the clean generator is always valid
     1.0
     """
-    spec = DyckSpec() if spec is None else spec
-    if not isinstance(spec, DyckSpec):
-        raise TypeError(f"`spec` must be a DyckSpec, got {type(spec).__name__}.")
+    spec = _spec_iv(spec)
     k, H, D = spec.num_types, spec.length, spec.max_depth
     V = 2 * k
     eta = spec.noise
@@ -298,7 +320,7 @@ def value_table(spec=None):
     >>> float(V[0, 0])   # open w.p. (1-.5)*1+.5/2, then close w.p. .5*1+.5/2
     0.5625
     """
-    spec = DyckSpec() if spec is None else spec
+    spec = _spec_iv(spec)
     k, H, D, eta = spec.num_types, spec.length, spec.max_depth, spec.noise
     V = np.zeros((H + 1, D + 1))
     V[H, 0] = 1.0
@@ -345,10 +367,8 @@ def is_valid_dyck(tokens, spec=None):
     >>> is_valid_dyck([[0, 2, 1, 3], [0, 3, 1, 2], [0, 1, 3, 2]], s).tolist()
     [True, False, True]
     """
-    spec = DyckSpec() if spec is None else spec
-    t = np.asarray(tokens, dtype=np.int64)
-    if t.ndim != 2 or t.shape[1] != spec.length:
-        raise ValueError(f"`tokens` must have shape (n, {spec.length}), got {t.shape}.")
+    spec = _spec_iv(spec)
+    t = _tokens_iv(tokens, spec.length, 2 * spec.num_types)
     k, D = spec.num_types, spec.max_depth
     n, H = t.shape
     stack = np.zeros((n, H + 1), dtype=np.int64)
@@ -392,14 +412,8 @@ def log_likelihood(model, tokens):
     >>> float(np.exp(log_likelihood(m, [[1, 3]])[0]))   # open type 1 (0.8), forced close
     0.8
     """
-    if not isinstance(model, DyckModel):
-        raise TypeError(f"`model` must be a DyckModel, got {type(model).__name__}.")
-    t = np.asarray(tokens, dtype=np.int64)
-    aut = model.automaton
-    if t.ndim != 2 or t.shape[1] != aut.horizon:
-        raise ValueError(f"`tokens` must have shape (n, {aut.horizon}), got {t.shape}.")
-    if t.min() < 0 or t.max() >= aut.vocab_size:
-        raise ValueError(f"`tokens` must be in [0, {aut.vocab_size}).")
+    aut = _model_iv(model).automaton
+    t = _tokens_iv(tokens, aut.horizon, aut.vocab_size)
     s = np.zeros(t.shape[0], dtype=np.int64)
     out = np.zeros(t.shape[0])
     for h in range(aut.horizon):
@@ -424,7 +438,7 @@ def type_blind_groups(model):
     (S,) ndarray of int
         In ``[0, (H + 1)(2H + 1))``.
     """
-    H = model.horizon
+    H = _model_iv(model).horizon
     return model.automaton.depth * (2 * H + 1) + (model.stack_depth + H)
 
 
@@ -445,7 +459,7 @@ def dyck_features(model):
     (S, 7) ndarray
         Features of every automaton state.
     """
-    H = model.horizon
+    H = _model_iv(model).horizon
     h = model.automaton.depth.astype(float)
     d = model.stack_depth.astype(float)
     D = model.spec.max_depth
@@ -468,9 +482,10 @@ def decode(tokens, spec=None):
     list of str
         One bracket string per row.
     """
-    spec = DyckSpec() if spec is None else spec
+    spec = _spec_iv(spec)
     k = spec.num_types
     if k > 4:
         raise ValueError("decode supports at most 4 bracket types.")
     alphabet = "([{<"[:k] + ")]}>"[:k]
-    return ["".join(alphabet[int(a)] for a in row) for row in np.atleast_2d(tokens)]
+    t = _tokens_iv(tokens, spec.length, 2 * k, ndim=None)
+    return ["".join(alphabet[int(a)] for a in row) for row in t]
