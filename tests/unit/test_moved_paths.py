@@ -59,6 +59,7 @@ MOVED = [
     ("theory.instances.mle", MLE_NAMES, ("common", "finite", "linear", "lower_bounds")),
 ])
 def test_package_reexports_every_former_public_name(package, names, submodules):
+    """The package lists exactly its former names, each the object of the one submodule defining it."""
     pkg = importlib.import_module(package)
     assert sorted(pkg.__all__) == sorted(names)
     owners = {}
@@ -73,6 +74,7 @@ def test_package_reexports_every_former_public_name(package, names, submodules):
 
 @pytest.mark.parametrize("old, new, names", MOVED, ids=[m[0] for m in MOVED])
 def test_old_path_resolves_and_warns(old, new, names):
+    """Each moved name resolves at its old path to the same object, with a warning naming the new path."""
     old_mod, new_mod = importlib.import_module(old), importlib.import_module(new)
     assert set(names) <= set(new_mod.__all__)
     for name in names:
@@ -86,6 +88,7 @@ def test_old_path_resolves_and_warns(old, new, names):
 
 
 def test_from_import_of_an_old_path_warns():
+    """``from <old module> import <name>`` warns too (module ``__getattr__``)."""
     with pytest.warns(DeprecationWarning, match="theory.instances.witnesses.bernoulli_witness"):
         from theory.bounds import bernoulli_witness  # noqa: F401
     with pytest.warns(DeprecationWarning, match="theory.instances.vgb_trees.random_tree"):
@@ -93,6 +96,7 @@ def test_from_import_of_an_old_path_warns():
 
 
 def test_bounds_no_longer_lists_the_witnesses():
+    """``theory.bounds.__all__`` holds inequalities only."""
     bounds = importlib.import_module("theory.bounds")
     assert not set(MOVED[0][2]) & set(bounds.__all__)
 
