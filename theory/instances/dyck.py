@@ -458,6 +458,11 @@ def dyck_features(model):
     -------
     (S, 7) ndarray
         Features of every automaton state.
+
+    Examples
+    --------
+    >>> dyck_features(dyck_model(DyckSpec(length=2, max_depth=1))).shape
+    (8, 7)
     """
     H = _model_iv(model).horizon
     h = model.automaton.depth.astype(float)
@@ -481,6 +486,11 @@ def decode(tokens, spec=None):
     -------
     list of str
         One bracket string per row.
+
+    Examples
+    --------
+    >>> decode([[0, 1, 3, 2]], DyckSpec(length=4))
+    ['([])']
     """
     spec = _spec_iv(spec)
     k = spec.num_types
