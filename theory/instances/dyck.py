@@ -437,6 +437,11 @@ def type_blind_groups(model):
     -------
     (S,) ndarray of int
         In ``[0, (H + 1)(2H + 1))``.
+
+    Examples
+    --------
+    >>> type_blind_groups(dyck_model(DyckSpec(length=2, max_depth=1))).shape
+    (8,)
     """
     H = _model_iv(model).horizon
     return model.automaton.depth * (2 * H + 1) + (model.stack_depth + H)
