@@ -19,7 +19,7 @@ __all__ = []
 
 
 def _dyck_sampler():
-    from simulations.samplers.dyck import dyck_model, type_blind_groups
+    from theory.instances.dyck import dyck_model, type_blind_groups
     from simulations.samplers.value_functions import fit_tabular_value
     from simulations.samplers.vgb import VGBSampler
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from theory import bounds as B
+from theory.instances import witnesses as W
 from theory.best_of_n import (best_of_n_success, bon_necessity_bound, bon_necessity_reward,
                               bon_sufficiency_bound, bon_sufficient_n, deterministic_target_sandwich,
                               pass_at_n, pass_at_n_coverage_bound)
@@ -64,7 +65,7 @@ def run_witnesses(config):
     Ns = np.geomspace(1.5, 1e6, 12)
     p = 1e-7
     for N in Ns:
-        w = B.bernoulli_witness(p, N)
+        w = W.bernoulli_witness(p, N)
         cov = coverage_profile(w.log_ratio, N, weights=[p, 1 - p])
         a, fn = 1 - 1 / N, np.log(N) - 1 + 1 / N
         if N >= 2:                                            # Prop. F.1 needs N >= 2
@@ -85,26 +86,26 @@ def run_witnesses(config):
                                 N=Nq))
     for N in (2.0, 16.0, 1e3, 1e6):
         for pp in (0.5, 0.1, 1e-4):
-            w = B.kl_tightness_instance(pp, N)
+            w = W.kl_tightness_instance(pp, N)
             cov = coverage_profile(w.log_ratio, N, weights=[pp, 1 - pp])
             # Cov / F.2-value >= 1 is the claim (ratio reported as value / Cov <= 1)
             out.append(witness_record("prop-F.2", N, B.kl_tightness_witness(w.kl, N) / cov, 0.0, 1.0, N=N, p=pp))
     for N in (1e3, 1e6, 1e9):
         # the constant 1/2 is not improvable to 3/4 on the same witness (p = 1/2): the strengthened
         # value KL/(log N - 3/4 + 1/(2N)) exceeds Cov_N
-        w = B.kl_tightness_instance(0.5, N)
+        w = W.kl_tightness_instance(0.5, N)
         out.append({"kind": "witness-violation", "family": "prop-F.2", "param": float(N),
                     "value": float(w.kl / (np.log(N) - 0.75 + 0.5 / N) / 0.5)})
     for K in (100, 1000, 10000):
         C, L = 0.3, 12.0
-        w = B.coverage_decay_witness(C, L, K)
+        w = W.coverage_decay_witness(C, L, K)
         wd = np.exp(w.log_p_data)
         Ch, Lh = B.uniform_coverage_decay(log_ratio_of(w.log_p_data, w.log_p_model), weights=wd)
         u = np.log(L / C)
         out.append(witness_record("prop-F.3", K, kl_divergence(w.log_p_data, w.log_p_model) / B.coverage_decay_to_kl(Ch, Lh),
                             1 - u ** 2 / (2 * K * (1 + u)) - 1e-9, log_W_max=Lh))
     for s in (1e-2, 1e-4, 1e-6):
-        w = B.chain_rule_witness(50.0, 5.0, 0.3, s)
+        w = W.chain_rule_witness(50.0, 5.0, 0.3, s)
         wt = np.exp(w.log_p_target)
         lhs = coverage_of(log_ratio_of(w.log_p_target, w.log_p_model), wt, 50.0)
         rhs = B.coverage_chain_rule(coverage_of(log_ratio_of(w.log_p_data, w.log_p_model), np.exp(w.log_p_data), 10.0),
@@ -113,24 +114,24 @@ def run_witnesses(config):
     for pexp in (0.5, 1.0, 2.0):
         q = 1e-3
         N = (1e8 / q) ** (1 / pexp)
-        w = B.bernoulli_witness(q, N)
+        w = W.bernoulli_witness(q, N)
         lm = B.log_density_ratio_moment(w.log_ratio, pexp, weights=[q, 1 - q])
         cov = coverage_profile(w.log_ratio, N, weights=[q, 1 - q])
         out.append(witness_record("markov-lp", pexp, cov / B.markov_lp_coverage_bound(lm, N, pexp),
                             1 - N ** -pexp / q - 1e-9, p=pexp))
     # Lemma J.1: equality at log 4 (ratio = value), value > 1 below (reported as the excess)
-    w = B.lemma_j1_witness(np.log(4.0))
+    w = W.lemma_j1_witness(np.log(4.0))
     out.append(witness_record("lemma-J.1", np.log(4.0), B.lemma_j1_clipped_exponential(w.log_p_data, w.log_p_model,
                                                                                 np.log(4.0)), 1 - 1e-12,
                         C=np.log(4.0)))
     for C in (np.log(4.0) - 0.5, 0.0):
-        w = B.lemma_j1_witness(C)
+        w = W.lemma_j1_witness(C)
         val = B.lemma_j1_clipped_exponential(w.log_p_data, w.log_p_model, C)
         out.append({"kind": "witness-violation", "family": "lemma-J.1", "param": float(C), "value": float(val)})
     # F.11: gap exactly delta on the disjoint-support witness
     for H in (3, 6):
         for delta in (0.05, 0.3):
-            data, model = B.hellinger_converse_witness(H, 0.4)
+            data, model = W.hellinger_converse_witness(H, 0.4)
             N = np.exp(0.5 * (H + np.log(delta)))
             cov = exact_log_ratio(data, model).coverage(N)
             x, y, lw = data.enumerate_support()

@@ -1,6 +1,6 @@
 r"""The Dyck accuracy–diversity comparison of the VGB paper (§5.2, Fig. 1) at matched query budgets.
 
-Reference model: the noisy Dyck generator of :mod:`simulations.samplers.dyck` (2 types
+Reference model: the noisy Dyck generator of :mod:`theory.instances.dyck` (2 types
 (0.2, 0.8), pop 0.5, max depth 12, length ``H = 32``, per-token noise :math:`\eta = 0.1`;
 about 31% of its responses are valid), whose exact likelihoods give
 :math:`\tau = \mathbb 1[\text{valid and complete}]` and :math:`V^\star` by dynamic programming.
@@ -55,7 +55,7 @@ from simulations.claims import comparison_claim, law_claim, not_run_in_quick
 from simulations.experiments.contract import Task
 from simulations.samplers.baselines import (action_level_rs, block_best_of_n,
                                             block_rejection_sampling, reference_sample)
-from simulations.samplers.dyck import DyckSpec, dyck_model, type_blind_groups
+from theory.instances.dyck import DyckSpec, dyck_model, type_blind_groups
 from simulations.samplers.value_functions import fit_tabular_value
 from simulations.samplers.vgb import VGBSampler
 from theory.vgb import average_case_error, optimal_values, exact_value_walk_length_law

@@ -35,7 +35,7 @@ import numpy as np
 from simulations.claims import bound_claim, comparison_claim, condition, sanity_claim
 from simulations.experiments.contract import Task
 from simulations.plots import line_plot
-from simulations.samplers.trees import random_tree
+from theory.instances.vgb_trees import random_tree
 from simulations.samplers.value_functions import average_case_error_values
 from theory.vgb import (action_level_law, coverage_tail, example_3_1_action_level_coverage_tail,
                         expand_tree, target_leaf_law, theorem_4_2_threshold,

@@ -25,7 +25,7 @@ from simulations.claims import (bound_claim, condition, exponent_claim, not_run_
                                 sanity_claim)
 from simulations.experiments.contract import Task, analysis_rng
 from simulations.plots import line_plot, rate_plot
-from simulations.samplers.trees import sparse_branching_tree
+from theory.instances.vgb_trees import sparse_branching_tree
 from simulations.samplers.value_functions import multiplicative_error
 from simulations.stats import loglog_fit
 from theory.vgb import (expand_tree, leaf_conditional_curves, leaf_mass, mixing_times,

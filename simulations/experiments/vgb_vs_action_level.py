@@ -28,7 +28,7 @@ from simulations.claims import (bound_claim, comparison_claim, condition, expone
                                 sanity_claim)
 from simulations.experiments.contract import Task
 from simulations.plots import line_plot
-from simulations.samplers.trees import example_3_1_automaton, example_3_2_automaton
+from theory.instances.vgb_trees import example_3_1_automaton, example_3_2_automaton
 from simulations.samplers.value_functions import delayed_values, single_action_perturbation
 from simulations.samplers.vgb import VGBSampler
 from theory.vgb import (action_level_law, first_leaf_law, example_3_1_action_level_tv,

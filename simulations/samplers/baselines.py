@@ -184,7 +184,7 @@ def reference_sample(automaton, n, *, rng):
 
     Examples
     --------
-    >>> from simulations.samplers.trees import random_tree
+    >>> from theory.instances.vgb_trees import random_tree
     >>> aut = random_tree(2, 3, rng=np.random.default_rng(0))
     >>> reference_sample(aut, 5, rng=np.random.default_rng(1)).tokens.shape
     (5, 3)
@@ -223,7 +223,7 @@ def action_level_rs(automaton, values, n, *, rng, tau_at_leaves=True):
 
     Examples
     --------
-    >>> from simulations.samplers.trees import random_tree
+    >>> from theory.instances.vgb_trees import random_tree
     >>> from theory.vgb import optimal_values
     >>> aut = random_tree(2, 3, rng=np.random.default_rng(0))
     >>> out = action_level_rs(aut, optimal_values(aut), 10, rng=np.random.default_rng(1))
@@ -397,7 +397,7 @@ def block_best_of_n(automaton, values, n, block_length, n_candidates, *, rng,
 
     Examples
     --------
-    >>> from simulations.samplers.trees import random_tree
+    >>> from theory.instances.vgb_trees import random_tree
     >>> from theory.vgb import optimal_values
     >>> aut = random_tree(2, 4, rng=np.random.default_rng(0))
     >>> out = block_best_of_n(aut, optimal_values(aut), 6, 2, 4, rng=np.random.default_rng(1))

@@ -95,7 +95,7 @@ def multiplicative_error(automaton, eps, *, mode="adversarial", pattern="sawtoot
 
     Examples
     --------
-    >>> from simulations.samplers.trees import random_tree
+    >>> from theory.instances.vgb_trees import random_tree
     >>> aut = random_tree(2, 3, rng=np.random.default_rng(0))
     >>> v = multiplicative_error(aut, 0.5)
     >>> round(uniform_error(aut, v), 12)
@@ -159,7 +159,7 @@ def single_action_perturbation(automaton, last, eps, *, v_star=None):
     automaton : TreeAutomaton
         Reference model and outcome reward.
     last : (S,) array_like of int
-        Last token of each state (e.g. from :func:`~simulations.samplers.trees.example_3_1_automaton`).
+        Last token of each state (e.g. from :func:`~theory.instances.vgb_trees.example_3_1_automaton`).
     eps : float
         :math:`\varepsilon \ge 0`.
     v_star : (S,) array_like, optional
@@ -172,7 +172,7 @@ def single_action_perturbation(automaton, last, eps, *, v_star=None):
 
     Examples
     --------
-    >>> from simulations.samplers.trees import example_3_1_automaton
+    >>> from theory.instances.vgb_trees import example_3_1_automaton
     >>> aut, ones, last = example_3_1_automaton(4)
     >>> round(uniform_error(aut, single_action_perturbation(aut, last, 0.3)), 12)
     0.3
@@ -220,7 +220,7 @@ def average_case_error_values(automaton, eps, factor, *, rng, kind="both"):
 
     Examples
     --------
-    >>> from simulations.samplers.trees import random_tree
+    >>> from theory.instances.vgb_trees import random_tree
     >>> aut = random_tree(2, 6, rng=np.random.default_rng(0))
     >>> v, ea, eu = average_case_error_values(aut, 0.2, 50.0, rng=np.random.default_rng(1))
     >>> bool(ea <= 0.2 + 1e-12)
@@ -285,7 +285,7 @@ def delayed_values(automaton, *, v_star=None):
 
     Examples
     --------
-    >>> from simulations.samplers.trees import example_3_2_automaton
+    >>> from theory.instances.vgb_trees import example_3_2_automaton
     >>> aut, _, _ = example_3_2_automaton(3)
     >>> eaut, vals, child = delayed_values(aut)
     >>> bool(np.isclose(optimal_values(eaut)[0], optimal_values(aut)[0]))
@@ -391,7 +391,7 @@ def fit_value_regression(automaton, features, n_rollouts, *, rng, link="logistic
 
     Examples
     --------
-    >>> from simulations.samplers.trees import random_tree
+    >>> from theory.instances.vgb_trees import random_tree
     >>> aut = random_tree(2, 3, rng=np.random.default_rng(0), zero_fraction=0.5)
     >>> phi = np.eye(aut.n_states)            # tabular: recovers V* as n grows
     >>> fit = fit_value_regression(aut, phi, 20000, rng=np.random.default_rng(1), link="linear")
@@ -478,7 +478,7 @@ def fit_tabular_value(automaton, groups, n_rollouts, *, rng, prior=(0.5, 0.5), c
     automaton : TreeAutomaton
         Reference model and outcome reward.
     groups : (S,) array_like of int
-        Group of each state (e.g. :func:`simulations.samplers.dyck.type_blind_groups`).
+        Group of each state (e.g. :func:`theory.instances.dyck.type_blind_groups`).
     n_rollouts : int
         Responses drawn from :math:`\pi_{\rm ref}`.
     rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
@@ -495,7 +495,7 @@ def fit_tabular_value(automaton, groups, n_rollouts, *, rng, prior=(0.5, 0.5), c
 
     Examples
     --------
-    >>> from simulations.samplers.trees import random_tree
+    >>> from theory.instances.vgb_trees import random_tree
     >>> aut = random_tree(2, 3, rng=np.random.default_rng(0), zero_fraction=0.5)
     >>> fit = fit_tabular_value(aut, np.arange(aut.n_states), 20000, rng=np.random.default_rng(1))
     >>> bool(np.abs(fit.values - optimal_values(aut))[1:].max() < 0.05)

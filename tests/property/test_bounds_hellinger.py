@@ -10,9 +10,10 @@ from scipy import stats
 from scipy.special import gammaln, logsumexp
 
 from bounds_strategies import coverage, distribution_pairs, distribution_tuples, leq, thresholds
-from theory.bounds import (_compositions, bernoulli_witness, finite_class_mle_failure_probability,
+from theory.bounds import (_compositions, finite_class_mle_failure_probability,
                            finite_class_mle_hellinger_bound, hellinger_to_coverage,
-                           lemma_j1_clipped_exponential, lemma_j1_witness)
+                           lemma_j1_clipped_exponential)
+from theory.instances.witnesses import bernoulli_witness, lemma_j1_witness
 from theory.coverage import coverage_profile
 from theory.divergences import squared_hellinger
 

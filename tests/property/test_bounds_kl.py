@@ -11,9 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bounds_strategies import coverage, distribution_pairs, leq, log_ratio, thresholds
-from theory.bounds import (bernoulli_witness, coverage_decay_to_kl, coverage_decay_witness,
-                           kl_tightness_instance, kl_tightness_witness, kl_to_coverage,
+from theory.bounds import (coverage_decay_to_kl, kl_tightness_witness, kl_to_coverage,
                            kl_to_coverage_sharp, uniform_coverage_decay)
+from theory.instances.witnesses import (bernoulli_witness, coverage_decay_witness,
+                                        kl_tightness_instance)
 from theory.coverage import TIE_ATOL, coverage_profile
 from theory.divergences import kl_divergence
 

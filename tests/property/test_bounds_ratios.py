@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 
 from bounds_strategies import (coverage, distribution_pairs, distribution_triples, leq, log_ratio, tail,
                                thresholds)
-from theory.bounds import (bernoulli_witness, chain_rule_witness, coverage_chain_rule,
-                           log_density_ratio_moment, markov_lp_coverage_bound)
+from theory.bounds import coverage_chain_rule, log_density_ratio_moment, markov_lp_coverage_bound
+from theory.instances.witnesses import bernoulli_witness, chain_rule_witness
 from theory.coverage import coverage_profile
 
 Ms = st.floats(np.log(2.0), 8.0).map(np.exp)

@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bounds_strategies import leq, small_autoregressive_models
-from theory.bounds import (bernoulli_witness, hellinger_converse_witness, hellinger_partial_converse,
-                           stopped_kl_to_coverage)
+from theory.bounds import hellinger_partial_converse, stopped_kl_to_coverage
+from theory.instances.witnesses import bernoulli_witness, hellinger_converse_witness
 from theory.log_ratio import exact_log_ratio, exact_stopped_kl, path_token_hellinger
 from theory.models import categorical_model
 

@@ -73,18 +73,21 @@ NOT_FUZZED = {
                                        "(fields are arbitrary objects); see test_records",
     "theory.log_ratio.exact.LogRatioLaw": "result record built by exact_log_ratio/sampled_log_ratio, "
                                     "which validate their inputs; see test_records",
-    "theory.bounds.Witness": "result record returned by the witness constructions of bounds "
-                             "(coverage_decay_witness, ...), which validate their inputs; see test_records",
-    "theory.bounds.BernoulliWitness": "result record returned by bernoulli_witness, which "
-                                      "validates `p` and `N`; see test_records",
+    "theory.instances.witnesses.Witness": "result record returned by the witness constructions "
+                                          "(coverage_decay_witness, ...), which validate their "
+                                          "inputs; see test_records",
+    "theory.instances.witnesses.BernoulliWitness": "result record returned by bernoulli_witness, "
+                                                   "which validates `p` and `N`; see test_records",
     "theory.log_ratio.certified.CertifiedBounds": "result record of certified_coverage/"
                                         "certified_stopped_kl (validated there); see test_records",
     "theory.log_ratio.certified.CertifiedLogRatioLaw": "result record of certified_log_ratio, which "
                                              "validates its inputs; see test_records",
-    "theory.vgb.PrefixTree": "result record of expand_tree, which validates the automaton; "
+    "theory.vgb.automaton.PrefixTree": "result record of expand_tree, which validates the automaton; "
                              "see test_records",
-    "theory.vgb.CurveResult": "result record of leaf_conditional_curves; see test_records",
-    "theory.vgb.MixingResult": "result record of mixing_times; see test_records",
+    "theory.vgb.mixing.CurveResult": "result record of leaf_conditional_curves; see test_records",
+    "theory.vgb.mixing.MixingResult": "result record of mixing_times; see test_records",
+    "theory.instances.dyck.DyckModel": "result record of dyck_model, which validates its spec; "
+                                       "see test_records",
     "theory.instances.graph_paths.GraphPathTask": "result record of graph_path_task, which "
                                                   "validates its inputs; see test_records",
     "theory.deprecation.legacy_positional": "decorator factory (parameter names); see test_signatures",
@@ -101,7 +104,7 @@ SKIP_PARAMS = {
 #: Single mutations not applied to one parameter of one callable:
 #: ``{(callable, parameter, mutation label): reason}`` (each has a targeted test below).
 SKIP_MUTATIONS = {
-    ("theory.vgb.best_of_n_law", "probs", "unnormalized"):
+    ("theory.vgb.baselines.best_of_n_law", "probs", "unnormalized"):
         "documented sub-probability measure (missing mass = no candidate); a total above one "
         "is still rejected, see test_best_of_n_law_sub_probability",
 }
@@ -351,9 +354,9 @@ def _bad_option(v, d):
     return "no-such-option" if isinstance(v, str) else _SKIP
 
 
-def _not_a_generator(v, d):
-    # SPEC 7: None, ints, SeedSequences and Generators are valid seeds; anything else is not
-    return d(st.sampled_from([1.5, "0", -1, np.random.RandomState(0)]))
+def _not_a_seed(v, d):
+    """Not a SPEC 7 seed (None, an int >= 0, a SeedSequence and a Generator are all valid)."""
+    return d(st.sampled_from([-1, 0.5, "seed", np.random.RandomState(0)]))
 
 
 def _above(limit):
@@ -481,8 +484,7 @@ KINDS = {
     "data": Kind(_pair_member("data"), (Mutation("mismatched", _mismatched_model, numeric=False),)),
     "model": Kind(_pair_member("model"), (Mutation("mismatched", _mismatched_model, numeric=False),)),
     "rng": Kind(lambda: np.random.default_rng(0),
-                (Mutation("not a seed", _not_a_generator, numeric=False),),
-                exempt=("None",)),                           # SPEC 7: None draws fresh entropy
+                (Mutation("not a seed", _not_a_seed, numeric=False),), exempt=("None",)),
 }
 
 
@@ -893,13 +895,17 @@ def test_records():
         law.coverage_interval(2.0, level=1.5)
     assert Instance("x", "ref", data=None).to_dict() == {"name": "x", "paper_ref": "ref", "params": {}}
     # result records are produced (and validated) by their constructors
-    from theory import bounds, log_ratio, vgb
-    from theory.instances import graph_paths
+    from theory import log_ratio, vgb
+    from theory.instances import dyck, graph_paths, witnesses
 
-    assert isinstance(bounds.bernoulli_witness(0.5, 4.0), bounds.BernoulliWitness)
+    assert isinstance(witnesses.bernoulli_witness(0.5, 4.0), witnesses.BernoulliWitness)
     with pytest.raises(ValueError, match="`p`"):
-        bounds.bernoulli_witness(1.5, 4.0)
-    assert isinstance(bounds.lemma_j1_witness(1.0), bounds.Witness)
+        witnesses.bernoulli_witness(1.5, 4.0)
+    assert isinstance(witnesses.lemma_j1_witness(1.0), witnesses.Witness)
+    spec = dyck.DyckSpec(length=2, max_depth=1)
+    assert isinstance(dyck.dyck_model(spec), dyck.DyckModel)
+    with pytest.raises(TypeError, match="`spec`"):
+        dyck.dyck_model({"length": 2})
     c = _ctx()
     cb = log_ratio.certified_coverage(c["data"], c["model"], 4.0, n_bins=256)
     assert isinstance(cb, log_ratio.CertifiedBounds) and np.all(cb.lo <= cb.hi)

@@ -14,8 +14,8 @@ from scipy import stats
 from simulations.samplers.baselines import (action_level_rs, block_best_of_n,
                                             block_rejection_sampling, outcome_level_rs,
                                             reference_sample)
-from simulations.samplers.dyck import DyckSpec, dyck_model
-from simulations.samplers.trees import random_tree
+from theory.instances.dyck import DyckSpec, dyck_model
+from theory.instances.vgb_trees import random_tree
 from simulations.samplers.value_functions import multiplicative_error
 from simulations.samplers.vgb import VGBSampler
 from theory.vgb import (action_level_law, block_sampler_law, expand_tree, first_leaf_law,

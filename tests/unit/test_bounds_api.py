@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from theory import bounds as B
+from theory.instances import witnesses as W
 
 
 def test_vectorised_over_thresholds_and_domains():
@@ -47,12 +48,12 @@ def test_coverage_decay_edge_cases():
     (lambda: B.markov_lp_coverage_bound(0.0, 2.0, 0.0), "exponent"),
     (lambda: B.finite_class_mle_hellinger_bound(0, 2, 0.1), "n"),
     (lambda: B.finite_class_mle_hellinger_bound(10, 2, 1.0), "delta"),
-    (lambda: B.kl_tightness_instance(0.6, 4.0), "p"),
-    (lambda: B.kl_tightness_instance(0.3, 1.5), "N"),
-    (lambda: B.bernoulli_witness(0.3, 1.0), "N"),
-    (lambda: B.chain_rule_witness(2.0, 4.0, 0.5, 0.1), "M1"),
-    (lambda: B.coverage_decay_witness(0.5, 0.4, 10), "log_w_max"),
-    (lambda: B.lemma_j1_witness(2.0), "C"),
+    (lambda: W.kl_tightness_instance(0.6, 4.0), "p"),
+    (lambda: W.kl_tightness_instance(0.3, 1.5), "N"),
+    (lambda: W.bernoulli_witness(0.3, 1.0), "N"),
+    (lambda: W.chain_rule_witness(2.0, 4.0, 0.5, 0.1), "M1"),
+    (lambda: W.coverage_decay_witness(0.5, 0.4, 10), "log_w_max"),
+    (lambda: W.lemma_j1_witness(2.0), "C"),
 ])
 def test_validation_names_the_argument(call, arg):
     with pytest.raises((ValueError, TypeError), match=arg):
@@ -63,13 +64,13 @@ def test_type_errors():
     with pytest.raises(TypeError):
         B.kl_to_coverage("a", 2.0)
     with pytest.raises(TypeError):
-        B.coverage_decay_witness(0.5, 2.0, 3.5)
+        W.coverage_decay_witness(0.5, 2.0, 3.5)
 
 
 def test_witness_records_serialise():
-    w = B.coverage_decay_witness(0.5, 2.0, 4)
+    w = W.coverage_decay_witness(0.5, 2.0, 4)
     d = w.to_dict()
     assert d["name"] == "F.3" and d["log_p_data"][-1] is None     # -inf as None
     assert not w.log_p_data.flags.writeable
-    bw = B.bernoulli_witness([1e-3, 1e-2], 4.0)
+    bw = W.bernoulli_witness([1e-3, 1e-2], 4.0)
     assert bw.kl.shape == (2,) and bw.to_dict()["coverage"] == [1e-3, 1e-2]

@@ -186,7 +186,7 @@ NO_STATEMENT = {
         "sampling primitive: extend prefixes by tokens drawn from pi_ref",
     "simulations.samplers.baselines.reference_sample":
         "sampling primitive: plain responses from pi_ref (no guidance, no statement)",
-    "simulations.samplers.dyck.decode":
+    "theory.instances.dyck.decode":
         "rendering utility: token rows as bracket strings",
     "simulations.samplers.sinclair_jerrum.catalan":
         "combinatorial utility: the number of Dyck words with n pairs",

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from simulations.samplers.dyck import (DyckSpec, decode, dyck_features, dyck_model, is_valid_dyck,
+from theory.instances.dyck import (DyckSpec, decode, dyck_features, dyck_model, is_valid_dyck,
                                        log_likelihood, type_blind_groups, value_table)
 from theory.vgb import optimal_values
 

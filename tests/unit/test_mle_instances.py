@@ -123,4 +123,21 @@ def test_linear_variance_family_validation():
     with pytest.raises(ValueError, match="theta"):
         linear_variance_kl(inst, np.zeros(3))
     with pytest.raises(TypeError, match="rng"):
-        linear_variance_monte_carlo_coverage(inst, np.zeros(8), [2.0], 10, rng=0)
+        linear_variance_monte_carlo_coverage(inst, np.zeros(8), [2.0], 10, rng=0.5)
+
+
+def test_monte_carlo_coverage_accepts_every_seed_form():
+    """SPEC 7: an int seed, a SeedSequence and a Generator seeded alike give the same draws."""
+    inst = instances.linear_variance_family(4)
+    theta = 0.3 * np.ones(8)
+    ref = linear_variance_monte_carlo_coverage(inst, theta, [1.1, 2.0], 500, rng=np.random.default_rng(3))
+    for seed in (3, np.random.SeedSequence(3)):
+        np.testing.assert_array_equal(
+            linear_variance_monte_carlo_coverage(inst, theta, [1.1, 2.0], 500, rng=seed), ref)
+    k1 = instances.prop_k1_high_dim(40, 8, 8.0)
+    th = np.zeros(8)
+    a = prop_k1_monte_carlo_coverage(k1, th, [1.5], 300, rng=5)
+    b = prop_k1_monte_carlo_coverage(k1, th, [1.5], 300, rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(a[0], b[0])
+    with pytest.raises(TypeError, match="rng"):
+        prop_k1_monte_carlo_coverage(k1, th, [1.5], 300, rng="seed")

@@ -1,4 +1,4 @@
-"""Exact identities of the VGB walk (theory/vgb.py): stationary law, leaf mass, laws of the samplers."""
+"""Exact identities of the VGB walk (the package theory/vgb/): stationary law, leaf mass, laws of the samplers."""
 
 import itertools
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from simulations.samplers.trees import (example_3_1_automaton, example_3_2_automaton,
+from theory.instances.vgb_trees import (example_3_1_automaton, example_3_2_automaton,
                                         random_tree, sparse_branching_tree)
 from simulations.samplers.value_functions import (delayed_values, multiplicative_error,
                                                   single_action_perturbation)

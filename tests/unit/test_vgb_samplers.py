@@ -10,7 +10,7 @@ from simulations.samplers.baselines import (action_level_rs, best_of_n, block_be
                                             reference_sample)
 from simulations.samplers.sinclair_jerrum import (approximate_counts, catalan, completion_count,
                                                   counts_to_values, dyck_word_automaton)
-from simulations.samplers.trees import random_tree, sparse_branching_tree
+from theory.instances.vgb_trees import random_tree, sparse_branching_tree
 from simulations.samplers.value_functions import (average_case_error_values, delayed_values,
                                                   fit_tabular_value, fit_value_regression,
                                                   incoming_token, multiplicative_error)
