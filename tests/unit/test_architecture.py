@@ -51,12 +51,6 @@ SHIMS = {
 #: ("private", importing module, "source.name"), ("layer", importing module, imported module),
 #: ("size", "path/of/file.py").
 PENDING = {
-    ("size", "theory/vgb.py"):
-        "vgbpkg: theory/vgb/ package",
-    ("size", "theory/bounds.py"):
-        "vgbpkg: witnesses moved to theory/instances/witnesses.py",
-    ("size", "theory/instances/mle.py"):
-        "vgbpkg: theory/instances/mle.py split",
 }
 
 
