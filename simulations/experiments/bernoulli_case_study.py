@@ -97,21 +97,21 @@ class Config:
     """
 
     p_star: float = 0.02
-    n_grid: tuple = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+    n_grid: tuple = tuple(2 ** k for k in range(4, 17))
     N_values: tuple = (2.0, 8.0, 64.0, 1024.0)
     delta: float = 0.1
-    replicates: int = 20000
-    p_grid_size: int = 400
-    p_min: float = 1e-5
+    replicates: int = 200000
+    p_grid_size: int = 2000
+    p_min: float = 1e-6
 
     @classmethod
     def quick(cls):
-        return cls()
+        return cls(n_grid=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096), replicates=20000, p_grid_size=400,
+                   p_min=1e-5)
 
     @classmethod
     def full(cls):
-        return cls(n_grid=tuple(2 ** k for k in range(4, 17)), replicates=200000, p_grid_size=2000,
-                   p_min=1e-6)
+        return cls()
 
 
 def tasks(config):

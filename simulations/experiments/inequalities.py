@@ -117,27 +117,27 @@ class Config:
         Thresholds of that check (Bonferroni over them).
     """
 
-    n_discrete: int = 60
-    n_autoregressive: int = 12
-    n_mle: int = 12
-    reps: int = 2
-    n_thresholds: int = 40
-    N_max: float = 1e6
-    certified_exact_instances: int = 3
-    certified_horizon: int = 200
-    certified_bins: int = 4096
-    mc_samples: int = 20000
-    mc_thresholds: int = 8
+    n_discrete: int = 1000
+    n_autoregressive: int = 200
+    n_mle: int = 200
+    reps: int = 10
+    n_thresholds: int = 200
+    N_max: float = 1e12
+    certified_exact_instances: int = 20
+    certified_horizon: int = 1000
+    certified_bins: int = 16384
+    mc_samples: int = 200000
+    mc_thresholds: int = 16
 
     @classmethod
     def quick(cls):
-        return cls(n_discrete=30, n_autoregressive=10, n_mle=10, mc_samples=10000)
+        return cls(n_discrete=30, n_autoregressive=10, n_mle=10, reps=2, n_thresholds=40, N_max=1e6,
+                   certified_exact_instances=3, certified_horizon=200, certified_bins=4096,
+                   mc_samples=10000, mc_thresholds=8)
 
     @classmethod
     def full(cls):
-        return cls(n_discrete=1000, n_autoregressive=200, n_mle=200, reps=10, n_thresholds=200,
-                   N_max=1e12, certified_exact_instances=20, certified_horizon=1000,
-                   certified_bins=16384, mc_samples=200000, mc_thresholds=16)
+        return cls()
 
     @property
     def thresholds(self):

@@ -69,23 +69,22 @@ class Config:
         ``N = 2**j`` for the witness.
     """
 
-    n_categorical: int = 200
-    n_autoregressive: int = 40
-    tasks_per_family: int = 2
+    n_categorical: int = 2000
+    n_autoregressive: int = 400
+    tasks_per_family: int = 10
     support_max: int = 12
-    n_thresholds: int = 200
-    N_max: float = 1e6
+    n_thresholds: int = 1000
+    N_max: float = 1e12
     witness_log2_p: tuple = (1, 2, 3, 5, 8)
     witness_log2_N: tuple = (1, 2, 3, 4, 6, 8, 10, 13, 16, 20)
 
     @classmethod
     def quick(cls):
-        return cls()
+        return cls(n_categorical=200, n_autoregressive=40, tasks_per_family=2, n_thresholds=200, N_max=1e6)
 
     @classmethod
     def full(cls):
-        return cls(n_categorical=2000, n_autoregressive=400, tasks_per_family=10,
-                   n_thresholds=1000, N_max=1e12)
+        return cls()
 
     @property
     def thresholds(self):

@@ -23,11 +23,7 @@ import pytest
 from simulations import registry
 
 #: Experiment NAME -> "owner branch: what is pending".
-PENDING = {
-    "bernoulli-case-study": "claimsfix: Config() is the quick preset; make it the full one",
-    "inequalities": "claimsfix: Config() is the quick preset; make it the full one",
-    "kl-vs-coverage": "claimsfix: Config() is the quick preset; make it the full one",
-}
+PENDING = {}
 
 
 def preset_problems(module):
