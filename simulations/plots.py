@@ -398,6 +398,11 @@ def line_plot(x, series, *, xlabel, ylabel, title, path=None, ax=None, logx=Fals
         if ys.shape != x.shape:
             raise ValueError(f"`series[{label!r}]` must have shape {x.shape}, got {ys.shape}.")
         clean[label] = ys
+    all_zero = logy and not any(np.any(ys[np.isfinite(ys)] > _ZERO) for ys in clean.values())
+    if all_zero:  # nothing positive to place on a log axis: a linear axis shows the zeros honestly
+        logy = False
+        ax.text(0.02, 0.98, "every value is 0 (linear axis)", transform=ax.transAxes,
+                va="top", ha="left", fontsize="small", color="0.3")
     zeros_marked = False
     colors = {}
     shown_all = {label: positive_or_nan(ys) if logy else ys for label, ys in clean.items()}

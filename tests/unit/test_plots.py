@@ -195,3 +195,17 @@ def test_upper_bounds_are_shaded_at_most_regions():
     ys = poly.get_paths()[0].vertices[:, 1]
     assert np.isclose(ys.min(), ax.get_ylim()[0])  # shaded from the bound down to the axis edge
     assert "at most $1/n$" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_all_zero_series_on_a_log_axis_fall_back_to_a_linear_axis(tmp_path):
+    from simulations.plots import line_plot, save_figure
+    x = np.array([16.0, 32.0, 64.0])
+    fig = line_plot(x, {"a": np.zeros(3), "b": np.zeros(3)}, xlabel="x", ylabel="y", title="t",
+                    logx=True, logy=True)
+    save_figure(fig, tmp_path / "zeros.png")              # drew without a log-locator error
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "linear"
+    assert any("every value is 0" in t.get_text() for t in ax.texts)
+    fig = line_plot(x, {"a": np.array([0.0, 1e-3, 1e-2])}, xlabel="x", ylabel="y", title="t",
+                    logx=True, logy=True)
+    assert fig.axes[0].get_yscale() == "log"              # one positive value keeps the log axis
