@@ -21,11 +21,18 @@ from __future__ import annotations
 import numpy as np
 
 from ..docstrings import DocTemplate
-from ..validation import check_int, check_real, check_rng
+from ..validation import check_allocation, check_int, check_real, check_rng
 from ..vgb import TreeAutomaton
 
 __all__ = ["random_tree", "sparse_branching_tree", "example_3_1_automaton",
            "example_3_2_automaton", "tree_from_levels"]
+
+#: Most levels of an explicit tree (its nodes are built level by level, one numpy pass each).
+MAX_LEVELS = 100_000
+
+#: Largest horizon of the Examples 3.1/3.2 automata: ``H (H + 1) + 1`` states (about 10**6),
+#: enumerated in Python; the exact laws of those examples at larger ``H`` have closed forms.
+MAX_COUNTING_HORIZON = 1024
 
 #: The randomness and reward parameters shared by the random-tree constructors.
 _docs = DocTemplate(random_tree_params=r"""
@@ -64,10 +71,20 @@ def tree_from_levels(branching, *, rng, reward="uniform", zero_fraction=0.0, con
     if H < 1:
         raise ValueError("`branching` must have at least one level.")
     zero_fraction = check_real(zero_fraction, "zero_fraction", low=0, high=1, high_open=True)
+    if H > MAX_LEVELS:
+        raise ValueError(f"`branching` has {H} levels; explicit trees (one state per node, built "
+                         f"level by level) take at most {MAX_LEVELS}: use the automaton of a "
+                         f"construction with shared states instead.")
     V = max(branching)
     counts = [1]
     for b in branching:
         counts.append(counts[-1] * b)
+        if counts[-1] > 1 << 40:  # already far beyond any budget: stop before the ints grow
+            break
+    check_allocation(sum(counts) * (16 * V + 16),
+                     f"an explicit tree with `branching` = {branching[:4]}{'...' if H > 4 else ''} "
+                     f"({H} levels, {sum(counts)}{'+' if counts[-1] > 1 << 40 else ''} nodes)",
+                     "use a smaller branching or horizon")
     offs = np.concatenate([[0], np.cumsum(counts)])
     S = int(offs[-1])
     nxt = -np.ones((S, V), dtype=np.int64)
@@ -132,7 +149,7 @@ def random_tree(vocab_size, horizon, *, rng, reward="uniform", zero_fraction=0.0
     """
     rng = check_rng(rng)
     V = check_int(vocab_size, "vocab_size", low=1)
-    H = check_int(horizon, "horizon", low=1)
+    H = check_int(horizon, "horizon", low=1, high=MAX_LEVELS)
     return tree_from_levels([V] * H, rng=rng, reward=reward, zero_fraction=zero_fraction,
                             concentration=concentration)
 
@@ -168,7 +185,7 @@ def sparse_branching_tree(horizon, *, n_branch=3, branching=3, rng, reward="unif
     4
     """
     rng = check_rng(rng)
-    H = check_int(horizon, "horizon", low=1)
+    H = check_int(horizon, "horizon", low=1, high=MAX_LEVELS)
     n_branch = check_int(n_branch, "n_branch", low=1, high=H)
     b = check_int(branching, "branching", low=2)
     levels = [1] * H
@@ -229,7 +246,7 @@ def example_3_1_automaton(horizon):
     >>> float(aut.tau.max())
     1.0
     """
-    H = check_int(horizon, "horizon", low=1)
+    H = check_int(horizon, "horizon", low=1, high=MAX_COUNTING_HORIZON)
     return _counting_automaton(H, lambda k: np.zeros_like(k, dtype=float))
 
 
@@ -257,6 +274,6 @@ def example_3_2_automaton(horizon, lam=1.0):
     >>> round(float(aut.tau.max()), 4)
     7.3891
     """
-    H = check_int(horizon, "horizon", low=1)
+    H = check_int(horizon, "horizon", low=1, high=MAX_COUNTING_HORIZON)
     lam = check_real(lam, "lam", low=0, low_open=True)
     return _counting_automaton(H, lambda k: lam * k.astype(float))
