@@ -64,13 +64,24 @@ def tree_from_levels(branching, *, rng, reward="uniform", zero_fraction=0.0, con
     -------
     TreeAutomaton
         One state per node.
+
+    Examples
+    --------
+    >>> aut = tree_from_levels([2, 1, 3], rng=np.random.default_rng(0))
+    >>> aut.n_states, int(aut.is_leaf.sum())
+    (11, 6)
     """
     rng = check_rng(rng)
+    if isinstance(branching, (str, bytes)) or not hasattr(branching, "__iter__"):
+        raise TypeError(f"`branching` must be a sequence of ints, got {type(branching).__name__}.")
     branching = [check_int(b, "branching", low=1) for b in branching]
     H = len(branching)
     if H < 1:
         raise ValueError("`branching` must have at least one level.")
     zero_fraction = check_real(zero_fraction, "zero_fraction", low=0, high=1, high_open=True)
+    concentration = check_real(concentration, "concentration", low=0, low_open=True)
+    if reward not in ("uniform", "lognormal"):
+        raise ValueError(f"`reward` must be 'uniform' or 'lognormal', got {reward!r}.")
     if H > MAX_LEVELS:
         raise ValueError(f"`branching` has {H} levels; explicit trees (one state per node, built "
                          f"level by level) take at most {MAX_LEVELS}: use the automaton of a "
@@ -150,6 +161,9 @@ def random_tree(vocab_size, horizon, *, rng, reward="uniform", zero_fraction=0.0
     rng = check_rng(rng)
     V = check_int(vocab_size, "vocab_size", low=1)
     H = check_int(horizon, "horizon", low=1, high=MAX_LEVELS)
+    nodes = (V ** (H + 1) - 1) // (V - 1) if V > 1 and H * np.log2(V) < 62 else (H + 1 if V == 1 else 1 << 62)
+    check_allocation(nodes * (16 * V + 16), f"a complete tree with `vocab_size` = {V} and `horizon` = {H}",
+                     "use a smaller vocab_size or horizon")
     return tree_from_levels([V] * H, rng=rng, reward=reward, zero_fraction=zero_fraction,
                             concentration=concentration)
 
