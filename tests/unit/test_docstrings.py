@@ -128,16 +128,6 @@ COUNTERPARTS = [
 NO_STATEMENT = {
     "theory.allocation_budget":
         "infrastructure: the memory budget of every theory call, not a paper result",
-    "theory.models.chain_sampler.cdf_thresholds":
-        "infrastructure: the inverse-CDF token loop behind every tabular sampler",
-    "theory.models.chain_sampler.chain_tokens":
-        "infrastructure: the inverse-CDF token loop behind every tabular sampler",
-    "theory.models.chain_sampler.compiled_kernel":
-        "infrastructure: the inverse-CDF token loop behind every tabular sampler",
-    "theory.models.chain_sampler.compiled_module":
-        "infrastructure: the inverse-CDF token loop behind every tabular sampler",
-    "theory.models.chain_sampler.pcg64_lanes":
-        "infrastructure: the inverse-CDF token loop behind every tabular sampler",
     "theory.docstrings.DocTemplate":
         "infrastructure: fills shared parameter descriptions into docstrings",
     "theory.deprecation.legacy_positional":

@@ -25,7 +25,7 @@ MODULES = ("theory.models.linear", "theory.models.markov", "simulations.stats",
 
 
 def _tree():
-    from simulations.samplers.trees import random_tree
+    from theory.instances.vgb_trees import random_tree
     return random_tree(2, 4, rng=np.random.default_rng(0), zero_fraction=0.3)
 
 
