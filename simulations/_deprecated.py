@@ -10,9 +10,12 @@ forwarded names: tools that walk ``dir()`` (pytest's collection, autodoc) would 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import pathlib
+import sys
 import warnings
 
-__all__ = ["forward"]
+__all__ = ["forward", "forward_tool"]
 
 
 def forward(old, new):
@@ -42,3 +45,51 @@ def forward(old, new):
         return value
 
     return __getattr__
+
+
+def forward_tool(old, tool):
+    """Return ``(__getattr__, main)`` of the shim ``old`` of the repository tool ``tests/tools/<tool>.py``.
+
+    Repository tools live with the tests (they need a source checkout), so they are loaded by
+    file path, not imported as a package; attribute access and ``python -m old ...`` both
+    forward with a :class:`DeprecationWarning` naming ``python -m tests.tools.<tool>``.
+
+    Parameters
+    ----------
+    old : str
+        Dotted name of the shim (the deprecated path).
+    tool : str
+        File stem of the tool in ``tests/tools/``.
+
+    Returns
+    -------
+    tuple of callable
+        The shim's module-level ``__getattr__`` and a ``main(argv)`` that warns and runs the tool.
+    """
+    path = pathlib.Path(__file__).resolve().parents[1] / "tests" / "tools" / f"{tool}.py"
+    new = f"tests.tools.{tool}"
+
+    def load():
+        module = sys.modules.get(new)
+        if module is None:
+            if not path.exists():
+                raise ImportError(f"{old} moved to tests/tools/{tool}.py, which needs a source "
+                                  f"checkout; not found at {path}")
+            spec = importlib.util.spec_from_file_location(new, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+        return module
+
+    def __getattr__(name):
+        value = getattr(load(), name)
+        warnings.warn(f"{old} is deprecated: use tests/tools/{tool}.py (python -m {new})",
+                      DeprecationWarning, stacklevel=2)
+        return value
+
+    def main(argv):
+        warnings.warn(f"python -m {old} is deprecated: use python -m {new}", DeprecationWarning,
+                      stacklevel=2)
+        return load().main(argv)
+
+    return __getattr__, main
