@@ -12,7 +12,7 @@ it FAILs is consistent with the false-fail rate the claim states (``Claim.false_
 
 with :math:`S` the seeds at which the claim was decided (PASS/FAIL/UNDERPOWERED),
 :math:`k` its FAILs and :math:`\bar\alpha` the mean stated rate over those seeds (for
-``probability_claim`` and ``comparison_claim`` the rate depends on the data).  A claim is
+``probability_claim`` the rate depends on the data).  A claim is
 *inconsistent* when the p-value is below 0.01 (one-sided exact binomial test at 1%); a claim
 stating rate 0 (exact evaluation) is inconsistent as soon as it fails once.  UNDERPOWERED
 verdicts are counted apart (a design problem, not a false failure) and so are legacy claims,

@@ -131,21 +131,22 @@ def replicate_rows(reps):
 
 
 def slope_df(xs, reps, statistic):
-    """Welch--Satterthwaite degrees of freedom of the OLS log-log slope of per-x means."""
-    rows = [np.asarray(r, dtype=float) for r in reps]
-    counts = np.array([r.size for r in rows], dtype=float)
-    if statistic != "mean" or counts.min() < 2:
-        return max(counts.min() - 1, 1.0)
-    means = np.array([r.mean() for r in rows])
-    var = np.array([r.var(ddof=1) for r in rows])
-    keep = means > 0
-    if keep.sum() < 2:
-        return max(counts.min() - 1, 1.0)
-    lx = np.log(xs[keep])
-    w = (lx - lx.mean()) / ((lx - lx.mean()) ** 2).sum()
-    v = w ** 2 * var[keep] / (counts[keep] * means[keep] ** 2)
-    den = (v ** 2 / (counts[keep] - 1)).sum()
-    return float(v.sum() ** 2 / den) if den > 0 else np.inf
+    r"""Degrees of freedom of the Student interval of a log-log slope: the fewest replicates
+    at one ``x`` minus one.
+
+    Conservative on purpose.  The Welch--Satterthwaite value (the OLS weights and the
+    per-``x`` variances combined) was anti-conservative on skewed replicates: 5 x-values,
+    :math:`R = 8`, exponent :math:`-1`, 1,000 datasets per cell, stated rates 0.05 / 0.01
+    failed 0.066 / 0.017 (exponential), 0.092 / 0.026 (lognormal, :math:`\sigma = 1`),
+    0.107 / 0.025 (lognormal, :math:`\sigma = 1.5`), 0.063 / 0.027 (gamma(0.3)), and
+    13/4000 at the default :math:`10^{-3}` (lognormal, :math:`\sigma = 1`).  With
+    :math:`\min_k R_k - 1` the same cells gave 0.030 / 0.004, 0.059 / 0.004, 0.066 / 0.005,
+    0.031 / 0.011 and 0/4000, at the cost of intervals about 45% wider at :math:`R = 8`
+    (under 1% wider at :math:`R \ge 100`).  ``xs`` and ``statistic`` are accepted for the
+    callers' signature and do not change the value.
+    """
+    counts = np.array([np.asarray(r, dtype=float).size for r in reps], dtype=float)
+    return max(float(counts.min()) - 1.0, 1.0)
 
 
 def scalar_or_list(values, ndigits=None):
