@@ -573,7 +573,7 @@ def _final_summary(claims, errors, report, *, n_experiments, elapsed):
     PASS (and those not run in quick) by name, crashed experiments, the report path."""
     import textwrap
 
-    from simulations.claims import NOT_RUN_IN_QUICK
+    from simulations.claims import NOT_RUN_IN_QUICK, quick_data_verdict
     from simulations.report import headline, verdict_counts
 
     lines = [f"reproduce: {n_experiments} experiment(s) in {elapsed:.1f} s",
@@ -584,7 +584,8 @@ def _final_summary(claims, errors, report, *, n_experiments, elapsed):
     if blocking:
         lines.append(f"binding claims that are not PASS ({len(blocking)}):")
         lines += [f"  {c.verdict} {c.id}" for c in blocking]
-    not_run = [c.id for c in claims if c.binding and c.verdict == NOT_RUN_IN_QUICK]
+    not_run = [c.id + (f" (quick data: {q})" if (q := quick_data_verdict(c)) not in (None, "PASS") else "")
+               for c in claims if c.binding and c.verdict == NOT_RUN_IN_QUICK]
     if not_run:
         lines.append(f"not run in quick ({len(not_run)}; evaluated by the full preset only):")
         lines += textwrap.wrap(", ".join(not_run), width=100, initial_indent="  ",

@@ -22,6 +22,9 @@ The rules
                             evaluations of one closed form), ``kind="sanity"``.
 :func:`law_claim`           a sampler against its exact law (chi-square goodness of fit),
                             ``kind="sanity"``.
+:func:`as_sanity`           a claim built by a prediction rule that checks the code, not
+                            the papers (a derived inequality, a closed form against
+                            itself): counted as a sanity check.
 :func:`not_run_in_quick`    a binding claim whose power the quick preset cannot reach:
                             listed with its rule, neither passed nor failed.
 =========================  ===============================================================
@@ -64,19 +67,19 @@ from simulations.claims.bound import bound_claim
 from simulations.claims.comparison import comparison_claim
 from simulations.claims.exponent import exponent_claim
 from simulations.claims.probability import probability_claim
-from simulations.claims.quick import not_run_in_quick
+from simulations.claims.quick import not_run_in_quick, quick_data_verdict
 from simulations.claims.record import (EVALUATIONS, KINDS, PASS, FAIL, UNDERPOWERED, HOLDS, FAILS,
                                        NOT_RUN_IN_QUICK, VERDICTS, BINDING_VERDICTS,
                                        EXPLORATORY_VERDICTS, ALPHA, POWER_TARGET, EXPONENT_SHIFT,
                                        PROBABILITY_SHIFT, BOUND_FACTOR, MAX_UNREASONED_TOLERANCE,
                                        MIN_SLOPE_POINTS, MIN_SLOPE_SPAN, MAX_FALSE_FAIL, N_BOOT,
                                        LEGACY_NOTE, Claim, condition)
-from simulations.claims.sanity import law_claim, sanity_claim
+from simulations.claims.sanity import as_sanity, law_claim, sanity_claim
 
 __all__ = [
     "Claim", "condition",
     "exponent_claim", "bound_claim", "probability_claim", "comparison_claim",
-    "sanity_claim", "law_claim", "not_run_in_quick",
+    "sanity_claim", "law_claim", "as_sanity", "not_run_in_quick", "quick_data_verdict",
     "EVALUATIONS", "KINDS", "VERDICTS", "BINDING_VERDICTS", "EXPLORATORY_VERDICTS",
     "PASS", "FAIL", "UNDERPOWERED", "HOLDS", "FAILS", "NOT_RUN_IN_QUICK",
     "ALPHA", "POWER_TARGET", "EXPONENT_SHIFT", "PROBABILITY_SHIFT", "BOUND_FACTOR",

@@ -4,13 +4,42 @@ from __future__ import annotations
 
 import dataclasses
 
-from simulations.claims.record import NOT_RUN_IN_QUICK, Claim
+from simulations.claims.record import NOT_RUN_IN_QUICK, VERDICTS, Claim
 from simulations.claims.shared import check_text, join_details
 
 
 # ---------------------------------------------------------------------------------------
 # claims the quick preset does not decide
 # ---------------------------------------------------------------------------------------
+
+#: How :func:`not_run_in_quick` records the quick-data outcome in ``details``.
+_QUICK_PREFIX = "On the quick data (for information only): verdict "
+
+
+def quick_data_verdict(claim):
+    """The verdict a ``not run in quick`` claim had on the quick data, or ``None``.
+
+    Reports list it next to the claim, so a quick-data FAIL is never hidden behind "not run
+    in quick" (it decides nothing: the quick design lacks power, which is why the claim is
+    left to the full preset).
+
+    Examples
+    --------
+    >>> from simulations.claims import sanity_claim
+    >>> c = sanity_claim("demo/s", "Theorem 4.2", "residual", 1.0, 0.0, tolerance=0.0)
+    >>> quick_data_verdict(not_run_in_quick(c, reason="full preset only"))
+    'FAIL'
+    """
+    text = getattr(claim, "details", "") or ""
+    i = text.find(_QUICK_PREFIX)
+    if i < 0:
+        return None
+    rest = text[i + len(_QUICK_PREFIX):]
+    for v in sorted(VERDICTS, key=len, reverse=True):
+        if rest.startswith(v):
+            return v
+    return None
+
 
 def not_run_in_quick(claim, *, reason):
     """Mark a claim as evaluated in the full preset only (verdict ``not run in quick``).
@@ -52,7 +81,7 @@ def not_run_in_quick(claim, *, reason):
         raise TypeError("`reason` must be a non-empty str.")
     if claim.legacy:
         raise ValueError("`claim` must be built by a rule of simulations.claims, not the legacy way.")
-    quick = (f"On the quick data (for information only): verdict {claim.verdict}"
+    quick = (f"{_QUICK_PREFIX}{claim.verdict}"
              + (f", power {claim.power:.3f}" if claim.power is not None else "") + ".")
     return dataclasses.replace(
         claim, passed=None, verdict=NOT_RUN_IN_QUICK, power=None,

@@ -183,3 +183,54 @@ def law_claim(id, paper_ref, statement, counts, probabilities, *, alpha=ALPHA, l
               f"for two outcomes, chi-square otherwise{', Bonferroni over ' + str(K) + ' samples' if K > 1 else ''}) "
               f"is >= {alpha:g} and no outcome of probability 0 is drawn; false-fail rate {alpha:g}"),
         details=join_details(rows + ".", details), false_fail_rate=alpha)
+
+
+def as_sanity(claim, *, reason):
+    """Count a claim built by a prediction rule as a sanity check of the code.
+
+    For statements that are not predictions of the papers although a prediction rule is the
+    natural way to check them: an inequality derived by the toolkit (not stated in the
+    papers), a closed form compared with an algebraic consequence of itself, a witness
+    evaluated against the formula it was built from.  The verdict (PASS/FAIL) is kept, the
+    power is dropped (sanity checks have none), and ``reason`` goes first in ``details``.
+
+    Parameters
+    ----------
+    claim : Claim
+        A binding claim returned by a rule, with verdict ``PASS`` or ``FAIL``.
+    reason : str
+        Why the statement checks the code rather than the papers.
+
+    Returns
+    -------
+    Claim
+        ``kind="sanity"``, ``power`` and ``alternative`` None, same verdict.
+
+    Raises
+    ------
+    TypeError
+        If ``claim`` is not a :class:`Claim` or ``reason`` is not a non-empty str.
+    ValueError
+        If ``claim`` is exploratory or its verdict is not PASS or FAIL.
+
+    Examples
+    --------
+    >>> from simulations.claims import bound_claim
+    >>> c = bound_claim("demo/b", "derived", "x <= 1", bound=1.0, constants="1",
+    ...                 measured=[0.5, 0.9], evaluation="exact")
+    >>> s = as_sanity(c, reason="a consequence of the closed form it is checked against")
+    >>> s.kind, s.verdict, s.power
+    ('sanity', 'PASS', None)
+    """
+    import dataclasses
+
+    if not isinstance(claim, Claim):
+        raise TypeError(f"`claim` must be a Claim, got {type(claim).__name__}.")
+    if not isinstance(reason, str) or not reason.strip():
+        raise TypeError("`reason` must be a non-empty str.")
+    if claim.exploratory or claim.verdict not in (PASS, FAIL):
+        raise ValueError(f"`claim` must be binding with verdict PASS or FAIL, got "
+                         f"{claim.verdict!r} (exploratory={claim.exploratory}).")
+    return dataclasses.replace(
+        claim, kind="sanity", power=None, alternative=None,
+        details=join_details(f"Counted as a sanity check: {reason}.", claim.details))

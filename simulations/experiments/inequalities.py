@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_softmax
 
-from simulations.claims import bound_claim, condition, sanity_claim
+from simulations.claims import as_sanity, bound_claim, condition, not_run_in_quick, sanity_claim
 from simulations.experiments.contract import Task
 from simulations.experiments._inequality_witnesses import coverage_of as _cov
 from simulations.experiments._inequality_witnesses import log_ratio_of as _lr
@@ -115,6 +115,8 @@ class Config:
         Long-horizon certified-vs-Monte-Carlo check (``V = 4``).
     mc_thresholds : int
         Thresholds of that check (Bonferroni over them).
+    preset : {"full", "quick"}
+        Which preset (the quick one leaves Prop. F.10 to the full preset).
     """
 
     n_discrete: int = 1000
@@ -128,12 +130,13 @@ class Config:
     certified_bins: int = 16384
     mc_samples: int = 200000
     mc_thresholds: int = 16
+    preset: str = "full"
 
     @classmethod
     def quick(cls):
         return cls(n_discrete=30, n_autoregressive=10, n_mle=10, reps=2, n_thresholds=40, N_max=1e6,
                    certified_exact_instances=3, certified_horizon=200, certified_bins=4096,
-                   mc_samples=10000, mc_thresholds=8)
+                   mc_samples=10000, mc_thresholds=8, preset="quick")
 
     @classmethod
     def full(cls):
@@ -450,6 +453,8 @@ HYPOTHESES = {
     "mle-hellinger": [("delta in (0, 1)", "delta", lambda lo, hi: 0 < lo and hi < 1, ""),
                       ("n >= 1", "n", lambda lo, hi: lo >= 1, "")],
 }
+#: Inequalities derived by the toolkit, not stated in the papers: sanity checks of the code.
+DERIVED = ("pass-at-n", "sandwich", "markov-lp")
 _REALIZABLE = ("realizable finite class: pi_D is member 0 (the exact failure probability samples from it)")
 
 
@@ -496,6 +501,7 @@ def claims(config, records):
 
     The families tested in ``kl-vs-coverage`` (:data:`TESTED_ELSEWHERE`) are sanity checks here.
     """
+    quick = config.preset == "quick"
     per_family = {}
     for r in records:
         if r.get("kind") == "tally":
@@ -558,20 +564,29 @@ def claims(config, records):
             elif p_rand is not None and p_rand >= 0.9:
                 power_txt += " The random sweep alone can reject a bound half as large."
             finding = ""
-            if fam == "prop-F.10":
-                finding = (" Finding: no instance reaches half the bound (largest ratio 1/2, attained by the "
-                           "Bernoulli witness as N grows; for H = 1, Prop. F.1 applied per prompt gives "
-                           "Cov_N <= D_seq,N / (log N - 1 + 1/N), i.e. ratio < 1/2 always), so this check "
-                           "cannot tell the stated constant 2 from 1: it is underpowered against the "
-                           "factor-2 alternative by construction, not for lack of samples.")
-            out.append(bound_claim(
+            if fam == "prop-F.10" and max(measured) <= 0.5:
+                finding = (f" No instance of this run reaches half the bound (largest ratio {max(measured):.4g}): "
+                           "for H = 1, Prop. F.1 applied per prompt gives Cov_N <= D_seq,N / (log N - 1 + 1/N), "
+                           "i.e. ratio < 1/2 always, so only autoregressive instances (H > 1) can give power, "
+                           "and this sweep found none above 1/2.")
+            c = bound_claim(
                 f"{NAME}/{fam}", ref, statement, bound=1.0,
                 constants=f"as stated; the quantity is {quantity} (<= 1 is the inequality)",
                 measured=measured, evaluation="exact", power_over="any", labels=labels,
                 tolerance=1e-9, tolerance_reason=_ROUNDING, conditions=conditions,
                 details=(extra + " Power: a universal inequality is refuted by one point; random "
                          "instances and witnesses with ratio above 1/2 show the check would detect a "
-                         "bound half as large." + power_txt + finding)))
+                         "bound half as large." + power_txt + finding))
+            if fam in DERIVED and c.verdict in ("PASS", "FAIL"):
+                c = as_sanity(c, reason="an inequality derived by the toolkit (marked [derived] in the "
+                                        "reference notes), not a statement of the papers")
+            elif fam == "prop-F.10" and quick:
+                c = not_run_in_quick(c, reason=(
+                    "only autoregressive instances (H > 1) can exceed half the bound (for H = 1 the ratio "
+                    "is below 1/2 by Prop. F.1), and the quick sweep's few autoregressive instances did not "
+                    "in a 12-seed calibration; the full preset's sweep (200 x 10 autoregressive "
+                    "instances) did (ratio 0.5575)"))
+            out.append(c)
         # the witness attains its a-priori value (derived for the witness parameters); a
         # strengthened statement is violated on its witness
         excess = []

@@ -198,8 +198,10 @@ def test_reproduce_not_run_in_quick_is_listed_not_failed(only_toy, tmp_path, mon
     assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     tail = out[out.index("not run in quick (1;"):]
-    assert tail.splitlines()[1].strip() == "toy/full-only" and "1 not run in quick" in out
-    assert "not run in quick" in (tmp_path / "report.md").read_text()
+    # listed with its quick-data outcome (two points: underpowered), which decides nothing
+    assert tail.splitlines()[1].strip() == "toy/full-only (quick data: UNDERPOWERED)"
+    assert "1 not run in quick" in out
+    assert "not run in quick (quick data: UNDERPOWERED)" in (tmp_path / "report.md").read_text()
 
 
 def test_reproduce_only_exploratory_failures_pass(only_toy, tmp_path, monkeypatch):
