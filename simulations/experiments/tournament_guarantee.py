@@ -20,13 +20,13 @@ over replicates with an upper 97.5% order-statistic confidence bound):
   :math:`10^3`), several ``|Pi|``, ``n``, ``N``, ``a``;
 * ``checkpoints``: the checkpoints of a fine-tuning trajectory on the Figure 1 graph task
   (:mod:`simulations.experiments.ce_vs_coverage`'s pipeline, small sizes);
-* ``missing``: :math:`\pi_D` plus models :math:`\pi_j` that each divide one atom of mass
+* ``missing`` (:func:`theory.instances.tournament.missing_mass_class`): :math:`\pi_D` plus models :math:`\pi_j` that each divide one atom of mass
   :math:`\epsilon_j` (a geometric grid) by :math:`4N^{1+a}`.  Unobserved atoms make
   :math:`\pi_j` tie with :math:`\pi_D` at score 0, and the likelihood tie-break then prefers
   the model that dropped the most unobserved mass: the theorem's worst case, where the
   :math:`\log(|\Pi|/\delta)/n` term is attained.  ``N = 10^6``, ``a = 1/2`` make
   :math:`N^{-(1-a)} = 10^{-3}` negligible, so the quantile should decay like ``1/n``;
-* ``offset``: a candidate uniformly close to :math:`\pi_D` (tilted by at most
+* ``offset`` (:func:`theory.instances.tournament.offset_trap_class`): a candidate uniformly close to :math:`\pi_D` (tilted by at most
   :math:`N^{\pm a/2}`), a rival that over-covers a region :math:`Z` of mass
   :math:`1/(2N)` by a factor > ``N`` (and misses the bulk), and trap models each missing
   its own atom of mass :math:`|Z|/2` by a factor :math:`8N^{1+a}` while putting
@@ -68,6 +68,7 @@ from simulations.experiments.contract import Task
 from simulations.learners.selection import (TIE_TOL, argmin_tie_break, min_cross_entropy, offset_tournament,
                                             onpolicy_coverage_matrix, simple_tournament)
 from theory.coverage import comparison_log_thresholds, coverage_profile
+from theory.instances.tournament import missing_mass_class, offset_trap_class
 from theory.rates import offset_tournament_coverage_rate, tournament_coverage_rate
 
 NAME = "tournament-guarantee"
@@ -181,33 +182,13 @@ def _random_class(rng, K, m):
 
 
 def _missing_class(N, a, J):
-    """pi_D with a bulk atom and J atoms of geometric masses; pi_j divides atom j by 4 N^{1+a}."""
-    eps = np.geomspace(3e-5, 0.2, J)           # up to 0.2: no saturation at n = 32
-    p = np.r_[1.0 - eps.sum(), eps]
-    log_p = np.log(p)
-    lp = np.tile(log_p, (J + 1, 1))
-    for j in range(J):
-        lp[j + 1, j + 1] -= np.log(4.0 * N ** (1 + a))
-    return log_p, _normalise(lp)
+    """:func:`theory.instances.tournament.missing_mass_class` in the argument order the tests use."""
+    return missing_mass_class(J, N=N, a=a)
 
 
 def _offset_class(rng, N, a, T):
-    """Good candidate (index 0), over-covering rival (1), traps (2..)."""
-    zeta = 1.0 / (2.0 * N)
-    eps = np.full(T, zeta / 2)
-    # atoms: 0 bulk, 1 Z, 2..T+1 trap atoms, T+2..T+5 four "others"
-    others = np.full(4, 0.05)
-    p = np.r_[0.0, zeta, eps, others]
-    p[0] = 1.0 - p.sum()
-    log_p = np.log(p)
-    tilt = rng.uniform(-0.5, 0.5, size=p.size) * a * np.log(N)
-    tilt[1] = 0.0                                                      # Z untouched
-    good = _normalise(log_p + tilt)
-    rival = np.log(np.r_[1e-6, 0.9, np.full(T, 0.01 / T), np.full(4, (0.1 - 0.01 - 1e-6) / 4)])
-    traps = np.tile(log_p, (T, 1))
-    traps[:, 1] = np.log(3 * zeta)
-    traps[np.arange(T), 2 + np.arange(T)] -= np.log(8.0 * N ** (1 + a))
-    return log_p, np.vstack([good, _normalise(rival), _normalise(traps)])
+    """:func:`theory.instances.tournament.offset_trap_class` in the argument order the tests use."""
+    return offset_trap_class(T, N=N, a=a, rng=rng)
 
 
 def _exact_coverage(log_p, lp, M):
@@ -313,7 +294,7 @@ def large_n_design(K, N, a, delta, n):
 
 
 def _run_offset_large(config, N, a, rng):
-    log_p, lp = _offset_class(rng, N, a, config.offset_traps)
+    log_p, lp = offset_trap_class(config.offset_traps, N=N, a=a, rng=rng)
     p = np.exp(log_p) / np.exp(log_p).sum()
     n, R = config.offset_large_n, config.offset_large_replicates
     counts = rng.multinomial(n, p, size=R)
@@ -365,12 +346,12 @@ def run_task(config, task, *, rng):
         log_p, lp = _random_class(rng, p["K"], config.random_support)
         recs = _run_categorical(config, log_p, lp, N, a, rng)
     elif p["setting"] == "missing":
-        log_p, lp = _missing_class(N, a, config.missing_grid)
+        log_p, lp = missing_mass_class(config.missing_grid, N=N, a=a)
         recs = _run_categorical(config, log_p, lp, N, a, rng, replicates=config.missing_replicates)
     elif p["setting"] == "offset-large":
         recs = _run_offset_large(config, N, a, rng)
     elif p["setting"] == "offset":
-        log_p, lp = _offset_class(rng, N, a, config.offset_traps)
+        log_p, lp = offset_trap_class(config.offset_traps, N=N, a=a, rng=rng)
         recs = _run_categorical(config, log_p, lp, N, a, rng, offset=True)
     else:
         recs = _run_checkpoints(config, N, a, rng)

@@ -352,6 +352,13 @@ def _sgd(draw, T, N, fraction, inits, cls):
                init=draw(st.sampled_from(tuple(inits))), N=draw(coverage_thresholds(*_float_range(N, "N"))))
 
 
+def _violating_sgd(draw, T, N, fraction, inits, cls, condition):
+    """:func:`_sgd` with ``eta * limit`` drawn in ``fraction``, which must lie above 1 (``condition`` <= 1)."""
+    if fraction[0] <= 1:
+        raise ValueError(f"`fraction` must lie above 1 (the condition is {condition} <= 1).")
+    return _sgd(draw, T, N, fraction, inits, cls)
+
+
 @st.composite
 def sgd_settings(draw, *, T=(16, 2048), N=(2.0, 1e3), min_fraction=1e-2, inits=_INITS):
     r"""One-pass SGD settings meeting Prop. 5.1's condition :math:`\eta \le 1/(2HB^2)`.
@@ -394,9 +401,7 @@ def violating_sgd_settings(draw, *, T=(16, 2048), N=(2.0, 1e3), fraction=(2.0, 6
     >>> find(violating_sgd_settings(), lambda s: True).satisfies_conditions
     False
     """
-    if fraction[0] <= 1:
-        raise ValueError("`fraction` must lie above 1 (the condition is eta * 2 H B^2 <= 1).")
-    return _sgd(draw, T, N, fraction, inits, SGDSettings)
+    return _violating_sgd(draw, T, N, fraction, inits, SGDSettings, "eta * 2 H B^2")
 
 
 @st.composite
@@ -478,6 +483,4 @@ def violating_ttt_settings(draw, *, T=(8, 512), N=(2.0, 1e3), fraction=(2.0, 64.
     >>> find(violating_ttt_settings(), lambda s: True).satisfies_conditions
     False
     """
-    if fraction[0] <= 1:
-        raise ValueError("`fraction` must lie above 1 (the condition is eta * 2 B^2 <= 1).")
-    return _sgd(draw, T, N, fraction, inits, TTTSettings)
+    return _violating_sgd(draw, T, N, fraction, inits, TTTSettings, "eta * 2 B^2")

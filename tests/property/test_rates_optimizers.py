@@ -19,6 +19,7 @@ the test-time-training quantity is the exact per-token KL along the training pat
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -70,23 +71,66 @@ TTT_MODELS_NC = linear_models(features=("iid",), vocab=(2, 8), horizon=(1, 16), 
                               n_prompts=(1, 4))
 
 
-# ------------------------------------------------------------------ Prop. 5.1: KL, every step size
-def check_sgd_kl(spec, run, seed, *, flip=False):
-    """Prop. 5.1's explicit bound at three step sizes <= 1/(2HB^2): the drawn one, the largest
-    allowed, and the bound-minimising one (:func:`theory.rates.sgd_step_size`)."""
+# ------------------------------------------------------- the two online-to-batch statements
+@dataclass(frozen=True)
+class OnlineToBatch:
+    """What differs between Prop. 5.1 (one-pass SGD) and Theorem 6.1 (token-level SGD): both bound
+    the average KL by 4/(eta T) + 2 eta sigma^2 for every step up to a limit."""
+
+    ref: str
+    learner: object       # run_sgd or run_ttt
+    kl_key: str           # the learner's output holding the bounded quantity
+    kl_label: str
+    limit_label: str      # the step-size condition reads ``eta * <limit> <= 1``
+    fraction: object      # (eta, instance) -> eta * limit
+    best_step: object     # (T, instance) -> the bound-minimising step (theory.rates)
+    bound: object         # theory.rates' explicit bound
+
+
+SGD = OnlineToBatch(
+    "Prop. 5.1", run_sgd, "kl", "average-iterate KL", "2HB^2",
+    lambda eta, inst: eta * 2 * inst.horizon * inst.B ** 2,
+    lambda T, inst: sgd_step_size(T=T, H=inst.horizon, B=inst.B, sigma_sq=inst.sigma_star_sq),
+    sgd_kl_bound)
+TTT = OnlineToBatch(
+    "Theorem 6.1", run_ttt, "path_kl", "(1/T) sum_t sum_h eps_t,h", "2B^2",
+    lambda eta, inst: eta * 2 * inst.B ** 2,
+    lambda T, inst: ttt_step_size(T=T, B=inst.B, sigma_sq=inst.sigma_star_sq),
+    ttt_kl_bound)
+
+
+def step_fractions(statement, inst, run):
+    """Three step sizes within the statement's limit, as fractions of it: the drawn one, the
+    largest allowed, and the bound-minimising one (:func:`theory.rates.sgd_step_size` /
+    :func:`theory.rates.ttt_step_size`)."""
+    best = statement.fraction(float(statement.best_step(run.T, inst)), inst)
+    return np.unique(np.round([run.eta_fraction, 1.0, min(best, 1.0)], 12))
+
+
+def check_kl(statement, spec, run, seed, *, flip=False):
+    """The statement's explicit bound 4/(eta T) + 2 eta sigma^2 at the three step sizes of
+    :func:`step_fractions` (``flip``: the gradient sign flipped, the negative control)."""
     inst = spec.build()
-    s2, H, B = inst.sigma_star_sq, inst.horizon, inst.B
-    best = float(sgd_step_size(T=run.T, H=H, B=B, sigma_sq=s2)) * 2 * H * B ** 2
-    fractions = np.unique(np.round([run.eta_fraction, 1.0, min(best, 1.0)], 12))
-    out = run_sgd(inst, run, replicates=R, rng=rng_for(seed), eta_fractions=fractions, flip=flip)
+    s2 = inst.sigma_star_sq
+    fractions = step_fractions(statement, inst, run)
+    out = statement.learner(inst, run, replicates=R, rng=rng_for(seed), eta_fractions=fractions, flip=flip)
     alpha = ALPHA_PER_EXAMPLE / fractions.size
-    for eta, kl in zip(out["eta"], out["kl"]):
-        bound = float(sgd_kl_bound(T=run.T, eta=eta, sigma_sq=s2))
+    for eta, kl in zip(out["eta"], out[statement.kl_key]):
+        bound = float(statement.bound(T=run.T, eta=eta, sigma_sq=s2))
         assert not exceeds_bound(kl, bound, alpha=alpha), (
-            f"Prop. 5.1 rejected: mean average-iterate KL {kl.mean():.4g} (R={R}) > 4/(eta T) + 2 eta sigma^2 = "
-            f"{bound:.4g} at eta = {eta:.4g} (eta 2HB^2 = {eta * 2 * H * B ** 2:.3g}), sigma^2 = {s2:.4g}")
+            f"{statement.ref} rejected: mean {statement.kl_label} {kl.mean():.4g} (R={R}) > 4/(eta T) + "
+            f"2 eta sigma^2 = {bound:.4g} at eta = {eta:.4g} (eta {statement.limit_label} = "
+            f"{statement.fraction(eta, inst):.3g}), sigma^2 = {s2:.4g}")
 
 
+def kl_negative_control(statement, **strategies):
+    """The negative control of :func:`check_kl`: the learner with the gradient sign flipped must be
+    rejected on some drawn instance."""
+    fails_somewhere(lambda spec, run, seed: check_kl(statement, spec, run, seed, flip=True), **strategies,
+                    seed=SEEDS)
+
+
+# ------------------------------------------------------------------ Prop. 5.1: KL, every step size
 @RATE_SETTINGS
 @given(spec=KL_MODELS, run=sgd_settings(T=(16, 512)), seed=SEEDS)
 def test_sgd_kl_bound_prop_5_1(spec, run, seed):
@@ -95,23 +139,21 @@ def test_sgd_kl_bound_prop_5_1(spec, run, seed):
     False-fail probability <= ALPHA_PER_EXAMPLE = 1e-5 per example, total_false_fail() per run
     (1e-4 in the ci profile; rate_support).
     """
-    check_sgd_kl(spec, run, seed)
+    check_kl(SGD, spec, run, seed)
 
 
 def test_sgd_kl_bound_negative_control_sign_flipped():
     """Negative control of Prop. 5.1's KL bound: SGD with the gradient sign flipped is rejected."""
-    fails_somewhere(lambda spec, run, seed: check_sgd_kl(spec, run, seed, flip=True),
-                    spec=KL_MODELS_NC, run=sgd_settings(T=(256, 1024)), seed=SEEDS)
+    kl_negative_control(SGD, spec=KL_MODELS_NC, run=sgd_settings(T=(256, 1024)))
 
 
 # --------------------------------------------------------- Prop. 5.1 + Prop. 3.1: coverage bound
 def check_sgd_coverage(spec, run, seed, *, flip=False):
     """The coverage bound Prop. 5.1 implies through Prop. F.1 (ICLR) / D.1 (arXiv), the sharp form
-    of Prop. 3.1, at the same three step sizes as :func:`check_sgd_kl`."""
+    of Prop. 3.1, at the same three step sizes as :func:`check_kl`."""
     inst = spec.build()
-    s2, H, B = inst.sigma_star_sq, inst.horizon, inst.B
-    best = float(sgd_step_size(T=run.T, H=H, B=B, sigma_sq=s2)) * 2 * H * B ** 2
-    fractions = np.unique(np.round([run.eta_fraction, 1.0, min(best, 1.0)], 12))
+    s2 = inst.sigma_star_sq
+    fractions = step_fractions(SGD, inst, run)
     out = run_sgd(inst, run, replicates=R, rng=rng_for(seed), eta_fractions=fractions, coverage=True,
                   sampled_iterates=16, flip=flip)
     alpha = ALPHA_PER_EXAMPLE / fractions.size
@@ -120,7 +162,7 @@ def check_sgd_coverage(spec, run, seed, *, flip=False):
         bound = float(kl_to_coverage_sharp(kl_bound, run.N))
         assert not exceeds_bound(cov, bound, alpha=alpha), (
             f"Prop. 5.1 + 3.1 rejected: mean average-iterate Cov_N {cov.mean():.4g} (N={run.N:.4g}, R={R}) > "
-            f"(4/(eta T) + 2 eta sigma^2)/(log N - 1 + 1/N) = {bound:.4g} at eta 2HB^2 = {eta * 2 * H * B ** 2:.3g}")
+            f"(4/(eta T) + 2 eta sigma^2)/(log N - 1 + 1/N) = {bound:.4g} at eta 2HB^2 = {SGD.fraction(eta, inst):.3g}")
 
 
 @RATE_SETTINGS
@@ -141,23 +183,6 @@ def test_sgd_coverage_bound_negative_control_sign_flipped():
 
 
 # ------------------------------------------------------------------------------ Theorem 6.1
-def check_ttt(spec, run, seed, *, flip=False):
-    """Theorem 6.1's online-to-batch bound on the average KL of the test-time-training decoders,
-    at three step sizes <= 1/(2B^2): the drawn one, the largest allowed and the bound-minimising
-    one (:func:`theory.rates.ttt_step_size`)."""
-    inst = spec.build()
-    s2, B = inst.sigma_star_sq, inst.B
-    best = float(ttt_step_size(T=run.T, B=B, sigma_sq=s2)) * 2 * B ** 2
-    fractions = np.unique(np.round([run.eta_fraction, 1.0, min(best, 1.0)], 12))
-    out = run_ttt(inst, run, replicates=R, rng=rng_for(seed), eta_fractions=fractions, flip=flip)
-    alpha = ALPHA_PER_EXAMPLE / fractions.size
-    for eta, kl in zip(out["eta"], out["path_kl"]):
-        bound = float(ttt_kl_bound(T=run.T, eta=eta, sigma_sq=s2))
-        assert not exceeds_bound(kl, bound, alpha=alpha), (
-            f"Theorem 6.1 rejected: mean (1/T) sum_t sum_h eps_t,h {kl.mean():.4g} (R={R}) > 4/(eta T) + "
-            f"2 eta sigma^2 = {bound:.4g} at eta = {eta:.4g} (eta 2B^2 = {eta * 2 * B ** 2:.3g})")
-
-
 @RATE_SETTINGS
 @given(spec=TTT_MODELS, run=ttt_settings(T=(8, 256)), seed=SEEDS)
 def test_ttt_kl_bound_theorem_6_1(spec, run, seed):
@@ -166,13 +191,12 @@ def test_ttt_kl_bound_theorem_6_1(spec, run, seed):
     False-fail probability <= ALPHA_PER_EXAMPLE = 1e-5 per example, total_false_fail() per run
     (1e-4 in the ci profile; rate_support).
     """
-    check_ttt(spec, run, seed)
+    check_kl(TTT, spec, run, seed)
 
 
 def test_ttt_kl_bound_negative_control_sign_flipped():
     """Negative control of Theorem 6.1: token-level SGD with the gradient sign flipped is rejected."""
-    fails_somewhere(lambda spec, run, seed: check_ttt(spec, run, seed, flip=True),
-                    spec=TTT_MODELS_NC, run=ttt_settings(T=(64, 256)), seed=SEEDS)
+    kl_negative_control(TTT, spec=TTT_MODELS_NC, run=ttt_settings(T=(64, 256)))
 
 
 # ------------------------------------------------------------------------------ Theorem 5.1

@@ -17,6 +17,8 @@ The other modules return other objects and are imported by their own path:
   trees of its experiments, as :class:`theory.vgb.TreeAutomaton`;
 * :mod:`theory.instances.dyck` -- the Dyck-language reference model of the VGB Dyck
   experiment, an automaton with exact likelihoods.
+* :mod:`theory.instances.tournament` -- the finite categorical classes on which the
+  tournament guarantees are sharp (log-probability arrays).
 """
 
 from __future__ import annotations

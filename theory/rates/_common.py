@@ -31,10 +31,19 @@ def rate_argument(a, name):
     return arr
 
 
+def rate_arguments(**named):
+    """Each keyword argument validated by :func:`rate_argument` against its own name, in the order given.
+
+    ``T, s2 = rate_arguments(T=T, sigma_sq=sigma_sq)`` replaces one ``rate_argument`` call per
+    argument; the first argument out of its domain raises.
+    """
+    return tuple(rate_argument(value, name) for name, value in named.items())
+
+
 def online_to_batch_bound(T, eta, sigma_sq):
     """:math:`4/(\\eta T) + 2\\eta\\sigma^2`, the explicit bound of Prop. 5.1 and Theorem 6.1 (validated)."""
-    eta = rate_argument(eta, "eta")
-    return 4.0 / (eta * rate_argument(T, "T")) + 2.0 * eta * rate_argument(sigma_sq, "sigma_sq")
+    eta, T, s2 = rate_arguments(eta=eta, T=T, sigma_sq=sigma_sq)
+    return 4.0 / (eta * T) + 2.0 * eta * s2
 
 
 #: Each parameter of :mod:`theory.rates` described once.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..deprecation import legacy_positional
-from ._common import PARAMS, rate_argument
+from ._common import PARAMS, rate_arguments
 
 
 @PARAMS
@@ -28,7 +28,8 @@ def kl_lower_bound_prop_3_2(n, *, H):
     >>> float(kl_lower_bound_prop_3_2(10, H=8))
     0.2
     """
-    return rate_argument(H, "H") / (4.0 * rate_argument(n, "n"))
+    H, n = rate_arguments(H=H, n=n)
+    return H / (4.0 * n)
 
 
 @PARAMS
@@ -53,7 +54,8 @@ def high_dim_coverage_lower_bound(n, *, N, H):
     >>> float(high_dim_coverage_lower_bound(100, N=np.e, H=10))
     0.1
     """
-    return np.minimum(1.0, rate_argument(H, "H") / (rate_argument(n, "n") * np.log(rate_argument(N, "N"))))
+    H, n, N = rate_arguments(H=H, n=n, N=N)
+    return np.minimum(1.0, H / (n * np.log(N)))
 
 
 @PARAMS
@@ -77,7 +79,8 @@ def coarse_lower_bound_prop_g1(n, *, d):
     >>> float(coarse_lower_bound_prop_g1(100, d=5))
     0.05
     """
-    return rate_argument(d, "d") / rate_argument(n, "n")
+    d, n = rate_arguments(d=d, n=n)
+    return d / n
 
 
 @PARAMS
@@ -102,7 +105,8 @@ def fine_lower_bound_prop_g1(n, *, N, d):
     >>> float(fine_lower_bound_prop_g1(100, N=np.e, d=5))
     0.05
     """
-    return rate_argument(d, "d") / (rate_argument(n, "n") * np.log(rate_argument(N, "N")))
+    d, n, N = rate_arguments(d=d, n=n, N=N)
+    return d / (n * np.log(N))
 
 
 @legacy_positional("alpha", "M")
@@ -126,4 +130,5 @@ def misspecification_lower_bound(alpha, *, M):
     >>> float(misspecification_lower_bound(0.5, M=np.e))
     0.25
     """
-    return rate_argument(alpha, "alpha") ** 2 / np.log(rate_argument(M, "M"))
+    alpha, M = rate_arguments(alpha=alpha, M=M)
+    return alpha ** 2 / np.log(M)

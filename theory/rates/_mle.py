@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..deprecation import legacy_positional
-from ._common import PARAMS, rate_argument
+from ._common import PARAMS, rate_arguments
 
 
 @PARAMS
@@ -28,7 +28,8 @@ def bernoulli_coverage_rate(n, *, delta):
     >>> float(bernoulli_coverage_rate(100, delta=np.exp(-1)))
     0.01
     """
-    return np.log(1.0 / rate_argument(delta, "delta")) / rate_argument(n, "n")
+    delta, n = rate_arguments(delta=delta, n=n)
+    return np.log(1.0 / delta) / n
 
 
 @PARAMS
@@ -58,8 +59,9 @@ def finite_class_mle_coverage_rate(n, *, N, class_size, delta):
     >>> float(finite_class_mle_coverage_rate(100, N=np.e, class_size=np.e, delta=1.0))
     0.02
     """
-    logc = np.log(rate_argument(class_size, "class_size"))
-    return logc / (rate_argument(n, "n") * np.log(rate_argument(N, "N"))) + (logc + np.log(1.0 / rate_argument(delta, "delta"))) / rate_argument(n, "n")
+    class_size, n, N, delta = rate_arguments(class_size=class_size, n=n, N=N, delta=delta)
+    logc = np.log(class_size)
+    return logc / (n * np.log(N)) + (logc + np.log(1.0 / delta)) / n
 
 
 @PARAMS
@@ -111,8 +113,8 @@ def finite_class_mle_coverage_bound(n, *, N, class_size, delta, C=np.log(4.0)):
     >>> bool(np.isclose(b, (4 * np.log(8) / 4 + 16 * np.log(16)) / 1000))
     True
     """
-    n, class_size, delta, C = rate_argument(n, "n"), rate_argument(class_size, "class_size"), rate_argument(delta, "delta"), rate_argument(C, "C")
-    logn = np.log(rate_argument(N, "N"))
+    n, class_size, delta, C, N = rate_arguments(n=n, class_size=class_size, delta=delta, C=C, N=N)
+    logn = np.log(N)
     if (logn <= C).any():
         raise ValueError("`N` must be > exp(`C`) (> 4 at the default C = log 4): the fine term needs "
                          "log N > C.")
@@ -142,5 +144,5 @@ def linear_mle_coverage_rate(n, *, N, sigma_sq, B):
     >>> round(float(linear_mle_coverage_rate(100, N=np.e, sigma_sq=4.0, B=1.0)), 12)
     0.21
     """
-    n = rate_argument(n, "n")
-    return np.sqrt(rate_argument(sigma_sq, "sigma_sq") / (n * np.log(rate_argument(N, "N")))) + rate_argument(B, "B") ** 2 / n
+    n, s2, N, B = rate_arguments(n=n, sigma_sq=sigma_sq, N=N, B=B)
+    return np.sqrt(s2 / (n * np.log(N))) + B ** 2 / n

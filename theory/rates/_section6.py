@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..deprecation import legacy_positional
-from ._common import PARAMS, rate_argument, online_to_batch_bound
+from ._common import PARAMS, online_to_batch_bound, rate_argument, rate_arguments
 from ._mle import linear_mle_coverage_rate
 
 
@@ -29,8 +29,8 @@ def ttt_kl_rate(T, *, sigma_sq, B):
     >>> round(float(ttt_kl_rate(100, sigma_sq=4.0, B=1.0)), 12)
     0.21
     """
-    T = rate_argument(T, "T")
-    return np.sqrt(rate_argument(sigma_sq, "sigma_sq") / T) + rate_argument(B, "B") ** 2 / T
+    T, s2, B = rate_arguments(T=T, sigma_sq=sigma_sq, B=B)
+    return np.sqrt(s2 / T) + B ** 2 / T
 
 
 @PARAMS
@@ -77,8 +77,9 @@ def ttt_step_size(T, *, sigma_sq, B):
     >>> float(ttt_step_size(100, sigma_sq=1.0, B=1.0))
     0.1
     """
+    B, s2, T = rate_arguments(B=B, sigma_sq=sigma_sq, T=T)
     with np.errstate(divide="ignore"):
-        return np.minimum(1.0 / (2 * rate_argument(B, "B") ** 2), (1.0 / (rate_argument(sigma_sq, "sigma_sq") * rate_argument(T, "T"))) ** 0.5)
+        return np.minimum(1.0 / (2 * B ** 2), (1.0 / (s2 * T)) ** 0.5)
 
 
 @PARAMS
@@ -178,10 +179,11 @@ def distillation_step_size(T, *, N, sigma_sq, B, proof=False):
     >>> float(distillation_step_size(1e6, N=np.e, sigma_sq=1.0, B=10.0, proof=True))    # 1/(256 * 100)
     3.90625e-05
     """
-    logn = np.log(rate_argument(N, "N"))
+    N, B, T, s2 = rate_arguments(N=N, B=B, T=T, sigma_sq=sigma_sq)
+    logn = np.log(N)
     first = 256 * logn if proof else 64 * logn + 2
     with np.errstate(divide="ignore"):
-        return np.minimum(1.0 / (first * rate_argument(B, "B") ** 2), (1.0 / (rate_argument(T, "T") * rate_argument(sigma_sq, "sigma_sq") * logn)) ** 0.5)
+        return np.minimum(1.0 / (first * B ** 2), (1.0 / (T * s2 * logn)) ** 0.5)
 
 
 @PARAMS
@@ -212,8 +214,9 @@ def tournament_coverage_rate(n, *, N, a, class_size, best_coverage, delta):
     >>> float(tournament_coverage_rate(10, N=100, a=0.5, class_size=np.e, best_coverage=0.0, delta=1.0))
     0.2
     """
-    return (rate_argument(best_coverage, "best_coverage") + rate_argument(N, "N") ** (-(1.0 - rate_argument(a, "a")))
-            + np.log(rate_argument(class_size, "class_size") / rate_argument(delta, "delta")) / rate_argument(n, "n"))
+    best, N, a, class_size, delta, n = rate_arguments(best_coverage=best_coverage, N=N, a=a, class_size=class_size,
+                                                      delta=delta, n=n)
+    return best + N ** (-(1.0 - a)) + np.log(class_size / delta) / n
 
 
 @PARAMS
@@ -237,4 +240,5 @@ def offset_tournament_coverage_rate(n, *, class_size, delta):
     >>> float(offset_tournament_coverage_rate(10, class_size=np.e, delta=1.0))
     0.1
     """
-    return np.log(rate_argument(class_size, "class_size") / rate_argument(delta, "delta")) / rate_argument(n, "n")
+    class_size, delta, n = rate_arguments(class_size=class_size, delta=delta, n=n)
+    return np.log(class_size / delta) / n

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..deprecation import legacy_positional
-from ._common import PARAMS, rate_argument, online_to_batch_bound
+from ._common import PARAMS, online_to_batch_bound, rate_arguments
 
 
 @PARAMS
@@ -30,8 +30,8 @@ def sgd_coverage_rate(T, *, N, H, sigma_sq, B):
     >>> round(float(sgd_coverage_rate(100, N=np.e, H=10, sigma_sq=4.0, B=1.0)), 12)
     0.3
     """
-    T = rate_argument(T, "T")
-    return (np.sqrt(rate_argument(sigma_sq, "sigma_sq") / T) + rate_argument(B, "B") ** 2 * rate_argument(H, "H") / T) / np.log(rate_argument(N, "N"))
+    T, s2, B, H, N = rate_arguments(T=T, sigma_sq=sigma_sq, B=B, H=H, N=N)
+    return (np.sqrt(s2 / T) + B ** 2 * H / T) / np.log(N)
 
 
 @PARAMS
@@ -55,7 +55,8 @@ def sgd_coverage_lower_bound(T, *, N, H):
     >>> float(sgd_coverage_lower_bound(100, N=np.e, H=10))
     0.1
     """
-    return np.minimum(rate_argument(H, "H") / (rate_argument(T, "T") * np.log(rate_argument(N, "N"))), 1.0)
+    H, T, N = rate_arguments(H=H, T=T, N=N)
+    return np.minimum(H / (T * np.log(N)), 1.0)
 
 
 @PARAMS
@@ -83,8 +84,9 @@ def sgd_step_size(T, *, H, sigma_sq, B):
     >>> float(sgd_step_size(200, H=10, sigma_sq=1.0, B=1.0))
     0.05
     """
+    H, B, s2, T = rate_arguments(H=H, B=B, sigma_sq=sigma_sq, T=T)
     with np.errstate(divide="ignore"):
-        return np.minimum(1.0 / (2 * rate_argument(H, "H") * rate_argument(B, "B") ** 2), np.sqrt(2.0 / (rate_argument(sigma_sq, "sigma_sq") * rate_argument(T, "T"))))
+        return np.minimum(1.0 / (2 * H * B ** 2), np.sqrt(2.0 / (s2 * T)))
 
 
 @PARAMS
@@ -146,8 +148,9 @@ def normalized_sgd_coverage_rate(T, *, N, sigma_sq, B, K):
     >>> round(float(normalized_sgd_coverage_rate(100, N=np.e, sigma_sq=4.0, B=1.0, K=10)), 12)
     0.31
     """
-    T, logn = rate_argument(T, "T"), np.log(rate_argument(N, "N"))
-    return np.sqrt(rate_argument(sigma_sq, "sigma_sq") / (T * logn)) + rate_argument(B, "B") ** 2 / T + rate_argument(B, "B") / (rate_argument(K, "K") * logn)
+    T, N, s2, B, K = rate_arguments(T=T, N=N, sigma_sq=sigma_sq, B=B, K=K)
+    logn = np.log(N)
+    return np.sqrt(s2 / (T * logn)) + B ** 2 / T + B / (K * logn)
 
 
 @PARAMS
@@ -177,9 +180,10 @@ def normalized_sgd_parameters(T, *, N, sigma_sq, B):
     >>> float(eta), float(lam)
     (0.001, 62.5)
     """
-    M = np.log(rate_argument(N, "N"))
+    N, B, s2, T = rate_arguments(N=N, B=B, sigma_sq=sigma_sq, T=T)
+    M = np.log(N)
     with np.errstate(divide="ignore"):
-        eta = np.minimum(1.0 / (128.0 * rate_argument(B, "B")), (M / (rate_argument(sigma_sq, "sigma_sq") * rate_argument(T, "T"))) ** 0.25)
+        eta = np.minimum(1.0 / (128.0 * B), (M / (s2 * T)) ** 0.25)
     return eta, M / (16.0 * eta)
 
 
@@ -221,10 +225,10 @@ def normalized_sgd_explicit_bound(T, *, N, sigma_sq, B, K, eta):
     >>> round(float(normalized_sgd_explicit_bound(1e5, N=8.0, sigma_sq=1.0, B=24.0, K=256, eta=1 / 3072)))
     811
     """
-    M = np.log(rate_argument(N, "N"))
+    (N,) = rate_arguments(N=N)
+    M = np.log(N)
     if np.any(M <= 1):
         raise ValueError("`N` must exceed e (the bound divides by log N - 1).")
-    eta, s2, K = rate_argument(eta, "eta"), rate_argument(sigma_sq, "sigma_sq"), rate_argument(K, "K")
-    inner = (240.0 * rate_argument(B, "B") / K + 2304.0 * eta ** 2 * s2 + M / (rate_argument(T, "T") * eta ** 2)
-             + 4.0 * eta * np.sqrt(s2) / np.sqrt(K))
+    eta, s2, K, B, T = rate_arguments(eta=eta, sigma_sq=sigma_sq, K=K, B=B, T=T)
+    inner = 240.0 * B / K + 2304.0 * eta ** 2 * s2 + M / (T * eta ** 2) + 4.0 * eta * np.sqrt(s2) / np.sqrt(K)
     return 4.0 / (M - 1.0) * inner

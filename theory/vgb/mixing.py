@@ -112,6 +112,19 @@ class _Stack:
         mu[self.offsets[:-1]] = 1.0
         return mu
 
+    def laws(self):
+        """``(t, tv_leaf, p_leaf, tv_full)`` of :math:`\mu_t = \delta_{\rm root}P^t` for ``t = 0, 1, ...``.
+
+        Unbounded: the caller stops iterating.  :math:`\mu_{t+1}` is computed only when the
+        next item is requested, so stopping after step ``t`` costs no extra product.
+        """
+        mu = self.start()
+        t = 0
+        while True:
+            yield (t, *self.measures(mu))
+            mu = self.PT @ mu
+            t += 1
+
     def measures(self, mu):
         tv_full = 0.5 * np.bincount(self.owner, weights=np.abs(mu - self.pi), minlength=self.R)
         ml = mu[self.L_idx]
@@ -157,15 +170,12 @@ def leaf_conditional_curves(trees, node_values, T_max, *, tau_at_leaves=True):
     st = _Stack(trees, node_values, tau_at_leaves)
     check_allocation(24 * st.R * (T_max + 1), f"curves of {st.R} tree(s) up to `T_max` = {T_max}",
                      "use a smaller `T_max` or mixing_times")
-    mu = st.start()
     K = T_max + 1
     tv_leaf = np.empty((st.R, K))
     p_leaf = np.empty((st.R, K))
     tv_full = np.empty((st.R, K))
-    for t in range(K):
-        tv_leaf[:, t], p_leaf[:, t], tv_full[:, t] = st.measures(mu)
-        if t < T_max:
-            mu = st.PT @ mu
+    for _, (t, *measures) in zip(range(K), st.laws()):    # range first: no product after T_max
+        tv_leaf[:, t], p_leaf[:, t], tv_full[:, t] = measures
     return CurveResult(T=readonly(np.arange(K)), tv_leaf=readonly(tv_leaf),
                        p_leaf=readonly(p_leaf), tv_full=readonly(tv_full),
                        stationary_leaf_mass=readonly(st.leaf_mass))
@@ -279,16 +289,13 @@ def mixing_times(trees, node_values, delta, *, T_cap=1_000_000, T_eval=None,
             t_eval = np.repeat(t_eval[:, None], D, axis=1)
         if t_eval.shape != (R, D):
             raise ValueError(f"`T_eval` must have shape {(R,)} or {(R, D)}, got {t_eval.shape}.")
-    mu = st.start()
     last_bad = np.full((R, D), -1.0)
     certified = np.full((R, D), np.inf)
     d_cert = np.full((R, D), np.nan)
     p_eval = np.full((R, D), np.nan)
     p_hist = []
-    t = 0
     b = st.leaf_mass[:, None]
-    while True:
-        tv_leaf, p_leaf, tv_full = st.measures(mu)
+    for t, tv_leaf, p_leaf, tv_full in st.laws():
         p_hist.append(p_leaf)
         hit = t_eval == t
         p_eval[hit] = np.broadcast_to(p_leaf[:, None], (R, D))[hit]
@@ -301,8 +308,6 @@ def mixing_times(trees, node_values, delta, *, T_cap=1_000_000, T_eval=None,
         d_cert[cert] = np.broadcast_to(tf, (R, D))[cert]
         if np.isfinite(certified).all() or t >= T_cap:
             break
-        mu = st.PT @ mu
-        t += 1
     t_mix = np.where(np.isfinite(certified), last_bad + 1, np.inf)
     P = np.array(p_hist)  # (t+1, R)
     p_at = np.full((R, D), np.nan)

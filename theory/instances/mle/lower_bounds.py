@@ -29,9 +29,20 @@ __all__ = [
     "prop_g2_misspecified",
 ]
 
+#: The shared descriptions of :mod:`theory.instances.mle.common` and this module's own.
+_docs = docs.extended(
+    instance=r"""
+        Instance
+            ``data`` is :math:`\pi_D`; ``model_class`` the class (see the description);
+            ``params`` the construction's parameters.""",
+    threshold="""
+        N : float
+            Coverage threshold ``> 1``.""",
+)
+
 
 # -------------------------------------------------------------------- Prop. 3.2
-@docs
+@_docs
 def prop_3_2_kl_lower_bound(n, horizon, theta_star=1.0, rare_mass=None):
     r"""Prop. 3.2 (both numberings): KL of any proper estimator is :math:`\ge H/(4n)` w.p. :math:`\ge 1/4`.
 
@@ -57,9 +68,7 @@ def prop_3_2_kl_lower_bound(n, horizon, theta_star=1.0, rare_mass=None):
 
     Returns
     -------
-    Instance
-        ``data`` is :math:`\pi_D`; ``model_class`` the class (see the description);
-        ``params`` the construction's parameters.
+    %(instance)s
     """
     n = check_int(n, "n", low=1)
     h = check_int(horizon, "horizon", low=1)
@@ -78,6 +87,7 @@ def prop_3_2_kl_lower_bound(n, horizon, theta_star=1.0, rare_mass=None):
 
 
 # ------------------------------------------------------------------ Prop. K.1
+@_docs
 def prop_k1_high_dim(n, horizon, N, *, kappa=4.0, c_mass=0.125):
     r"""Prop. K.1 (ICLR) / I.1 (arXiv): :math:`\mathbb E\,\mathrm{Cov}_N \ge c\min\{1, H/(n\log N)\}`.
 
@@ -98,8 +108,7 @@ def prop_k1_high_dim(n, horizon, N, *, kappa=4.0, c_mass=0.125):
         Sample size (sets the mass ``p`` of prompt ``+``).
     horizon : int
         Sequence length ``H`` (= ``d``).
-    N : float
-        Coverage threshold ``> 1``.
+    %(threshold)s
     kappa : float, optional
         :math:`B^2 = \kappa\log N` (**[derived]** constant).
     c_mass : float, optional
@@ -107,9 +116,7 @@ def prop_k1_high_dim(n, horizon, N, *, kappa=4.0, c_mass=0.125):
 
     Returns
     -------
-    Instance
-        ``data`` is :math:`\pi_D`; ``model_class`` the class (see the description);
-        ``params`` the construction's parameters.
+    %(instance)s
     """
     n = check_int(n, "n", low=1)
     h = check_int(horizon, "horizon", low=1)
@@ -129,7 +136,7 @@ def prop_k1_high_dim(n, horizon, N, *, kappa=4.0, c_mass=0.125):
                             "radius": 1.0})
 
 
-@docs
+@_docs
 def prop_k1_monte_carlo_coverage(instance, theta, N, n_samples, *, rng):
     r"""Monte Carlo coverage (and exact KL) of :math:`\pi_\theta` on the Prop. K.1 (ICLR) / I.1 (arXiv) instance.
 
@@ -192,6 +199,7 @@ def prop_k1_monte_carlo_coverage(instance, theta, N, n_samples, *, rng):
 
 
 # ------------------------------------------------------------------ Prop. G.1
+@_docs
 def prop_g1a(n, d, B=None):
     r"""Prop. G.1(a) (ICLR) / 4.1(a) (arXiv): coarse term tight, :math:`\mathrm{Cov}_N\ge c\,d/n` for all :math:`N\le e^B`.
 
@@ -212,9 +220,7 @@ def prop_g1a(n, d, B=None):
 
     Returns
     -------
-    Instance
-        ``data`` is :math:`\pi_D`; ``model_class`` the class (see the description);
-        ``params`` the construction's parameters.
+    %(instance)s
     """
     n = check_int(n, "n", low=1)
     d = check_int(d, "d", low=2)
@@ -231,6 +237,7 @@ def prop_g1a(n, d, B=None):
                             "group_feats": (b * np.eye(d))[None, None].tolist(), "theta_star": ts.tolist()})
 
 
+@_docs
 def prop_g1b(n, d, N, *, c0=0.5):
     r"""**[derived]** Prop. G.1(b) (ICLR) / 4.1(b) (arXiv): fine term tight, :math:`\mathrm{Cov}_N \ge c\,d/(n\log N)`, :math:`|\Pi| = 2^d+1`.
 
@@ -254,16 +261,13 @@ def prop_g1b(n, d, N, *, c0=0.5):
         Sample size (``n > c0^2 d``).
     d : int
         Dimension ``d >= 1``.
-    N : float
-        Coverage threshold ``> 1``.
+    %(threshold)s
     c0 : float, optional
         :math:`c_0 > 0` (**[derived]** constant).
 
     Returns
     -------
-    Instance
-        ``data`` is :math:`\pi_D`; ``model_class`` the class (see the description);
-        ``params`` the construction's parameters.
+    %(instance)s
     """
     n = check_int(n, "n", low=1)
     d = check_int(d, "d", low=1)
@@ -291,6 +295,7 @@ def prop_g1b(n, d, N, *, c0=0.5):
 
 
 # ------------------------------------------------------------------ Prop. G.2
+@_docs
 def prop_g2_misspecified(alpha, M):
     r"""Prop. G.2 (ICLR) / E.2 (arXiv): under misspecification the MLE returns :math:`\pi_2` w.p. :math:`\ge 1/4`.
 
@@ -311,9 +316,7 @@ def prop_g2_misspecified(alpha, M):
 
     Returns
     -------
-    Instance
-        ``data`` is :math:`\pi_D`; ``model_class`` the class (see the description);
-        ``params`` the construction's parameters.
+    %(instance)s
     """
     a = check_real(alpha, "alpha", low=0.0, high=1.0, low_open=True)
     M = check_real(M, "M", low=float(np.exp(a)), low_open=True)
