@@ -2,10 +2,12 @@ r"""Fresh samples from a tabular data distribution for one-pass training (:class
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from theory.models import AutoregressiveLinearModel, MarkovModel
-from theory.models.chain_sampler import cdf_thresholds, chain_tokens, compiled_kernel
+from theory.models.chain_sampler import cdf_thresholds, chain_tokens, compiled_kernel, integer_thresholds
 
 from .scores import is_iid_features
 
@@ -56,6 +58,12 @@ class DataStream:
         self._hd = lp.shape[1]
         self._thresholds = cdf_thresholds(cdf)                         # (V-1, X Hd (V+1))
         self._cdf_rows = cdf.reshape(-1, self.vocab_size)              # (X Hd (V+1), V)
+
+    @functools.cached_property
+    def integer_thresholds(self):
+        """The CDF thresholds as integers for the compiled PCG64 sampler, ``(rows, V - 1)`` uint64
+        (:func:`theory.models.chain_sampler.integer_thresholds`; computed on first use)."""
+        return integer_thresholds(self._cdf_rows)
 
     def prompts(self, shape, rng):
         """Prompts ``x ~ mu``, by inversion of one uniform each."""
