@@ -48,11 +48,11 @@ class DataStream:
         self.vocab_size = m.vocab_size
         self.n_prompts = m.n_prompts
         self.prompt_weights = np.asarray(m.prompt_weights)
-        self._prompt_cdf = np.cumsum(self.prompt_weights)
+        self._prompt_cdf = np.add.accumulate(self.prompt_weights)
         self._prompt_cdf[-1] = np.inf
         p = np.exp(lp)
         self._probs_iid = p[:, 0, -1] if iid else None                 # (X, V) at BOS (= all rows)
-        cdf = np.cumsum(p, axis=-1)
+        cdf = np.add.accumulate(p, axis=-1)
         cdf[..., -1] = np.inf
         self._cdf = cdf
         self._hd = lp.shape[1]

@@ -170,8 +170,9 @@ def integer_thresholds(cdf):
     """
     v = cdf.shape[-1]
     c = np.ceil(cdf.reshape(-1, v)[:, :-1] * 2.0 ** 53)
-    c = np.where(np.isnan(c), 2.0 ** 53, np.clip(c, 0.0, 2.0 ** 53))
-    return np.ascontiguousarray(c.astype(np.uint64))
+    np.fmin(c, 2.0 ** 53, out=c)                                        # NaN, inf -> 2^53
+    np.maximum(c, 0.0, out=c)
+    return c.astype(np.uint64)
 
 
 def cdf_thresholds(cdf):
