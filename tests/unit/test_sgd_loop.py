@@ -220,12 +220,13 @@ def test_pcg64_lane_jumps_are_the_streams_offsets():
 
 
 @pytest.mark.skipif(not HAVE_NUMBA, reason="numba (the `fast` extra) is not installed")
-@pytest.mark.parametrize("V, iid_features", [(6, False), (3, True), (2, True)])
+@pytest.mark.parametrize("V, iid_features", [(8, False), (9, False), (3, True), (2, True)])
 @pytest.mark.parametrize("data_positional", [False, True])
 def test_compiled_sampler_branches_outside_the_hypothesis_range(V, iid_features, data_positional):
-    """The PCG64 kernel has copies of its loop for ``V = 2, 3, 4`` with previous-token
-    contexts and a general one (``V >= 5``, or features that ignore the previous token, whose
-    contexts are the prompts): both of the latter give the numpy path's iterates bit for bit."""
+    """The PCG64 kernel has copies of its loop for ``V = 2 .. 8`` with previous-token contexts
+    (the hypothesis test above covers ``V <= 4``) and a general one (``V >= 9``, or features
+    that ignore the previous token, whose contexts are the prompts): all give the numpy
+    path's iterates bit for bit."""
     model, data = _problem(5, X=3, H=11, V=V, d=2, positional=False,
                            data_positional=data_positional)
     if iid_features:                                # the same features after every token
