@@ -16,6 +16,15 @@ from numba.extending import intrinsic
 _LANES = 16
 
 
+@numba.njit(inline="always")
+def _float_token(flat, row, n_thr, u):  # pragma: no cover - compiled
+    """``#{a < n_thr : flat[row + a] <= u}`` (unsigned indices: no wrap-around checks)."""
+    k = 0
+    for a in range(n_thr):
+        k += flat[row + np.uint64(a)] <= u
+    return k
+
+
 @numba.njit(cache=True, nogil=True)
 def chain_kernel(cdf, base, u, y, prev, h0, row_step):  # pragma: no cover - compiled
     """``y[n, j] = #{a < V-1 : cdf[base[n] + (h0+j) row_step + s, a] <= u[n, j]}``, ``s`` the previous token.
@@ -24,7 +33,9 @@ def chain_kernel(cdf, base, u, y, prev, h0, row_step):  # pragma: no cover - com
     before position ``h0`` (``V`` = begin of sequence).
     """
     n_chains, length = u.shape
-    n_thr = cdf.shape[1] - 1
+    v = cdf.shape[1]
+    n_thr = v - 1
+    flat = cdf.ravel()
     state = np.empty(_LANES, np.int64)
     for n0 in range(0, n_chains, _LANES):
         lanes = min(_LANES, n_chains - n0)
@@ -34,11 +45,7 @@ def chain_kernel(cdf, base, u, y, prev, h0, row_step):  # pragma: no cover - com
             off = (h0 + j) * row_step
             for i in range(lanes):
                 n = n0 + i
-                r = base[n] + off + state[i]
-                uu = u[n, j]
-                k = 0
-                for a in range(n_thr):
-                    k += cdf[r, a] <= uu
+                k = _float_token(flat, np.uint64((base[n] + off + state[i]) * v), n_thr, u[n, j])
                 y[n, j] = k
                 state[i] = k
 
@@ -57,6 +64,7 @@ def chain_counts_kernel(cdf, base, row_step, u, ctx_base, ctx_step, ctx_prev, pe
     n_chains, length = u.shape
     v = cdf.shape[1]
     n_thr = v - 1
+    flat = cdf.ravel()
     n_cell = (v * ctx_prev + 1) * v
     local = ctx_step == 0
     state = np.empty(_LANES, np.int64)
@@ -74,10 +82,7 @@ def chain_counts_kernel(cdf, base, row_step, u, ctx_base, ctx_step, ctx_prev, pe
                 n = n0 + i
                 s = state[i]
                 uu = u[n, j]
-                r = row0[i] + off + s
-                k = 0
-                for a in range(n_thr):
-                    k += cdf[r, a] <= uu
+                k = _float_token(flat, np.uint64((row0[i] + off + s) * v), n_thr, uu)
                 if local:
                     cells[i, ctx_prev * s * v + k] += 1
                 else:
