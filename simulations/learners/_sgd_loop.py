@@ -140,7 +140,7 @@ def _fused_counts(engine, src, shape, rngs, kernels):
     if ctx_step == 0:
         lanes = pcg64_lanes(rng_y, hz, kernels.PCG_LANES)
         if lanes is not None:                      # numpy's default generator: drawn inline
-            kernels.chain_counts_pcg_kernel(src.integer_thresholds, base, row_step, n, hz, *lanes,
+            kernels.chain_counts_pcg_kernel(src._int_thresholds, base, row_step, n, hz, *lanes,
                                             ctx_base, ctx_prev, K, counts)
             rng_y.bit_generator.advance(n * hz)
             return counts.reshape(shape[0], shape[1], -1)

@@ -60,7 +60,7 @@ class DataStream:
         self._cdf_rows = cdf.reshape(-1, self.vocab_size)              # (X Hd (V+1), V)
 
     @functools.cached_property
-    def integer_thresholds(self):
+    def _int_thresholds(self):
         """The CDF thresholds as integers for the compiled PCG64 sampler, ``(rows, V - 1)`` uint64
         (:func:`theory.models.chain_sampler.integer_thresholds`; computed on first use)."""
         return integer_thresholds(self._cdf_rows)
