@@ -3,7 +3,9 @@
 Every row times what a user runs, end to end, next to a reference written the way a
 competent researcher would write it (plain numpy, no toolkit shortcut), both timed in the
 same run with the same best-of-``k`` (interleaved, so load hits both alike), and next to a
-machine limit measured in the same run.
+machine limit measured in the same run.  Calls of about a millisecond are timed in turns of
+back-to-back calls (:meth:`BenchContext.race` with ``block``), as a sweep runs them, so
+that the cold caches left by the other functions' turns count once per turn.
 
 A workload is a function registered with :func:`workload` that takes a
 :class:`BenchContext` and returns a dict::
