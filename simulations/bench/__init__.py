@@ -3,7 +3,9 @@
 Every row times what a user runs, end to end, next to a reference written the way a
 competent researcher would write it (plain numpy, no toolkit shortcut), both timed in the
 same run with the same best-of-``k`` (interleaved, so load hits both alike), and next to a
-machine limit measured in the same run.
+machine limit measured in the same run.  Calls of about a millisecond are timed in turns of
+back-to-back calls (:meth:`BenchContext.race` with ``block``), as a sweep runs them, so
+that the cold caches left by the other functions' turns count once per turn.
 
 A workload is a function registered with :func:`workload` that takes a
 :class:`BenchContext` and returns a dict::
@@ -103,6 +105,14 @@ def _timed(fn):
     return time.perf_counter() - w0, time.process_time() - c0
 
 
+def _timed_block(fn, n):
+    """Mean wall and CPU seconds per call of ``n`` back-to-back calls of ``fn``."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - w0) / n, (time.process_time() - c0) / n
+
+
 def _best_of(fn, repeat):
     return min(_timed(fn)[0] for _ in range(repeat))
 
@@ -152,32 +162,50 @@ class BenchContext:
         """Best wall time in seconds of ``fn()`` over ``repeat`` calls."""
         return _best_of(fn, self.repeat if repeat is None else repeat)
 
-    def race(self, toolkit, reference=None, repeat=None, *, exp=False):
+    def race(self, toolkit, reference=None, repeat=None, *, exp=False, block=0.0):
         """Time ``toolkit`` and ``reference`` alternately, best of ``repeat`` each.
 
         With ``exp=True`` the ``np.exp`` baseline is timed in the same alternation, so the
         row's machine ratio compares measurements taken under the same load.
 
+        With ``block > 0`` (seconds) each turn is a *block* of back-to-back calls lasting at
+        least ``block`` seconds, and its time is the block's mean per call: what a sweep of
+        repeated calls sees.  Each function is first called once untimed (first-call costs
+        such as loading compiled code), then once more to fix its number of calls per
+        block; the first call of a block runs after the other functions' turns, so its cold
+        caches count once per block, not once per measurement.
+
         Returns
         -------
         dict
-            ``seconds`` and ``cpu_seconds`` (CPU time of the toolkit's best call), with a
-            reference ``reference_seconds``, with ``exp=True`` ``exp_rate`` (elements/s, best
-            wall time) and ``exp_cpu_rate`` (elements per CPU second, best CPU time).
+            ``seconds`` and ``cpu_seconds`` (CPU time of the toolkit's best turn, per call),
+            with a reference ``reference_seconds``, with ``exp=True`` ``exp_rate`` (elements/s,
+            best wall time) and ``exp_cpu_rate`` (elements per CPU second, best CPU time);
+            with ``block > 0`` ``calls_per_block`` (``{"toolkit", "reference", "np.exp"}``).
         """
         k = self.repeat if repeat is None else repeat
         best, cpu, ref, exp_s, exp_c = float("inf"), float("nan"), float("inf"), float("inf"), float("inf")
+        exp_fn = None
         if exp:
             a = np.linspace(-10.0, 10.0, EXP_SIZE)
             buf = np.empty_like(a)
+
+            def exp_fn():
+                np.exp(a, out=buf)
+        fns = {"toolkit": toolkit, "reference": reference, "np.exp": exp_fn}
+        calls = {name: 1 for name, fn in fns.items() if fn is not None}
+        if block > 0:
+            for name in calls:
+                fns[name]()                                  # first-call costs
+                calls[name] = max(1, int(np.ceil(block / max(_timed(fns[name])[0], 1e-9))))
         for _ in range(k):
-            wall, c = _timed(toolkit)
+            wall, c = _timed_block(toolkit, calls["toolkit"])
             if wall < best:
                 best, cpu = wall, c
             if reference is not None:
-                ref = min(ref, _timed(reference)[0])
+                ref = min(ref, _timed_block(reference, calls["reference"])[0])
             if exp:
-                w, c = _timed(lambda: np.exp(a, out=buf))
+                w, c = _timed_block(exp_fn, calls["np.exp"])
                 exp_s, exp_c = min(exp_s, w), min(exp_c, c)
         out = {"seconds": best, "cpu_seconds": cpu}
         if reference is not None:
@@ -186,6 +214,8 @@ class BenchContext:
             out["exp_rate"] = EXP_SIZE / exp_s
             if exp_c > 0:
                 out["exp_cpu_rate"] = EXP_SIZE / exp_c
+        if block > 0:
+            out["calls_per_block"] = calls
         return out
 
 

@@ -25,7 +25,7 @@ from theory.models import chain_sampler
 __all__ = ["scaling_runs", "fit_cost_model"]
 
 
-def scaling_runs(*, replicates=(1, 4, 16, 64, 256), vocabs=(2, 3, 8), horizon=256, T=20,
+def scaling_runs(*, replicates=(1, 4, 16, 64, 256), vocabs=(2, 3, 4, 8), horizon=256, T=20,
                  repeat=3):
     """Best-of-``repeat`` wall and CPU time of W1 for every ``(R, V)``: list of dicts."""
     runs = []

@@ -13,16 +13,33 @@ replicate, ``T = 20`` steps; data :math:`\pi_D` from the same class.
 
 Work is counted in token-candidate evaluations, ``R K H V T`` per call, and set next to
 the ``np.exp`` rate measured in the same run (targets: 50% at ``R = 4``, 70% at
-``R = 256``).  References, both drawing the *same* stream as the toolkit (same generator
-spawns, uniforms in the same order), so their final parameters must agree with the
-toolkit's to ``1e-9`` (else the row is an ERROR):
+``R = 256``).
+
+What is timed: a call of :func:`w1_toolkit` (building the optimizer and the generator, then
+:func:`~simulations.learners.training.train_one_pass`: validation, the data's CDF table,
+sampling, every step), as a user runs it in a sweep of repeated calls.  After one untimed
+warm-up call each (which loads the compiled kernels) and one call that fixes its number of
+calls per turn (``calls_per_block`` in the parameters), the toolkit, the vectorised
+reference and ``np.exp`` on its ``2^22``-element array take turns for ``k`` rounds (the
+run's best-of-``k``: 5 in full mode, 3 in quick mode).  In each turn a function runs back
+to back for at least :data:`SWEEP_BLOCK` seconds and the turn's time is its mean per call;
+the row reports each function's best turn.  So the first call of a turn, which follows the
+other functions' turns (``np.exp`` streams 64 MiB through the caches), pays for cold
+caches once per turn, as the first call of a sweep does, rather than in every measurement
+(timed as single calls, the sub-millisecond ``R = 4`` call measured up to 1.5x slower
+after an ``np.exp`` turn than back to back).
+
+References, both drawing the *same* stream as the toolkit (same generator spawns, uniforms
+in the same order), so their final parameters must agree with the toolkit's to ``1e-9``
+(else the row is an ERROR):
 
 * **vectorised numpy step loop** (:func:`reference_step_loop`): per step, prompts and
   uniforms for all replicates, tokens position by position over ``(R, K)`` (a gather of the
   CDF rows, a compare-and-sum), then the score by gathering every token's candidate
   features ``(R, K, H, V, d)`` and a softmax per token;
 * **per-sample numpy loop** (:func:`reference_per_sample`, ``R = 4`` only): the same, one
-  sequence at a time (token by token for sampling, vectorised over its tokens for the score).
+  sequence at a time (token by token for sampling, vectorised over its tokens for the score);
+  timed on its own, best of as many single calls (each lasts over a second).
 
 ``sgd/compiled-sampler``
     The optional compiled token kernel (``pip install coverage-principle[fast]``, numba)
@@ -53,6 +70,9 @@ from theory.models import AutoregressiveLinearModel, TabularFeatures, chain_samp
 __all__ = ["w1_problem", "w1_toolkit", "reference_step_loop", "reference_per_sample"]
 
 V, D, X, K, ETA, RADIUS = 3, 2, 4, 8, 0.05, 1.0
+
+#: Seconds of back-to-back calls per timed block of the W1 rows (see the module docstring).
+SWEEP_BLOCK = 0.05
 
 
 def w1_problem(horizon, *, vocab=V, seed=0):
@@ -144,7 +164,7 @@ def _row(ctx, *, R, horizon, T, target, per_sample):
     def step_loop():
         out["step_loop"] = reference_step_loop(data, horizon, R=R, T=T, seed=seed)
 
-    times = ctx.race(toolkit, step_loop, exp=True)
+    times = ctx.race(toolkit, step_loop, exp=True, block=SWEEP_BLOCK)
     others = {}
     if per_sample:
         def loop():
@@ -157,7 +177,9 @@ def _row(ctx, *, R, horizon, T, target, per_sample):
                 raise AssertionError(f"reference {name} ends at other parameters (max diff {err:.3g})")
     work = R * K * horizon * V * T
     sampler = "compiled" if chain_sampler.compiled_kernel(R * K * horizon * T) is not None else "numpy"
-    return {"params": {"R": R, "K": K, "H": horizon, "V": V, "d": D, "T": T, "sampler": sampler},
+    calls = times["calls_per_block"]["toolkit"]
+    return {"params": {"R": R, "K": K, "H": horizon, "V": V, "d": D, "T": T, "sampler": sampler,
+                       "calls_per_block": calls},
             "seconds": times["seconds"], "cpu_seconds": times["cpu_seconds"],
             "exp_rate": times["exp_rate"], "exp_cpu_rate": times.get("exp_cpu_rate", 0.0),
             "work": (work, "token-cand"), "machine_limit": "np.exp",

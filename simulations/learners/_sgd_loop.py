@@ -17,13 +17,16 @@ last bit).
 Compiled path (numba installed, ``COVERAGE_PRINCIPLE_NUMBA`` not ``0``, enough tokens, see
 :func:`theory.models.chain_sampler.compiled_module`):
 
-* sampling and counting fused: the inverse-CDF chains of
-  :func:`theory.models._chain_numba.chain_counts_kernel` add each token to the counts as it
-  is drawn (the tokens are never stored); the uniforms are still drawn by the numpy
-  ``Generator`` in the stream's order, so the stream is the pinned one;
+* sampling and counting fused: the inverse-CDF chains add each token to the counts as it
+  is drawn (the tokens are never stored).  With numpy's default ``PCG64`` the generator is
+  stepped inline (:func:`theory.models._chain_numba.chain_counts_pcg_kernel`, comparing
+  the uniforms' 53 bits with integer thresholds); other generators fill a buffer with
+  ``Generator.random`` (:func:`theory.models._chain_numba.chain_counts_kernel`).  Either
+  way the uniforms are the stream's, in its order, so the stream is the pinned one;
 * the step (score, ``chain(scale(c), [project_l2_ball(r)])``, next logits) in
-  :func:`simulations.learners._sgd_numba.sgd_step`, one call per step; other optimizers
-  run through their ``update``.
+  :func:`simulations.learners._sgd_numba.sgd_step`, one call per step (the first logits by
+  its twin :func:`simulations.learners._sgd_numba.shifted_logits`); other optimizers run
+  through their ``update``.
 """
 
 from __future__ import annotations
@@ -44,12 +47,13 @@ _STEP = None                                   # None: not looked up; False: una
 
 
 def compiled_step():
-    """:func:`simulations.learners._sgd_numba.sgd_step`, or ``None`` if it cannot be compiled."""
+    """The module :mod:`simulations.learners._sgd_numba` (``sgd_step``, ``shifted_logits``), or
+    ``None`` if it cannot be compiled."""
     global _STEP
     if _STEP is None:
         try:
-            from ._sgd_numba import sgd_step
-            _STEP = sgd_step
+            from . import _sgd_numba
+            _STEP = _sgd_numba
         except Exception:                      # numba missing or compilation failed
             _STEP = False
     return _STEP or None
@@ -75,10 +79,14 @@ def step_spec(optimizer, R, d):
     ops = leaves(getattr(optimizer, "spec", None))
     if not ops or ops[0][0] != "scale" or len(ops) > 2:
         return None
-    try:
-        factor = np.broadcast_to(np.asarray(ops[0][1], dtype=float), (R, 1))[:, 0].copy()
-    except ValueError:
-        return None
+    c = np.asarray(ops[0][1], dtype=float)
+    if c.ndim == 0:
+        factor = np.full(R, c)
+    else:
+        try:
+            factor = np.broadcast_to(c, (R, 1))[:, 0].copy()
+        except ValueError:
+            return None
     if len(ops) == 1:
         return factor, -1.0
     if ops[1][0] != "project_l2_ball" or d >= 8:
@@ -132,8 +140,8 @@ def _fused_counts(engine, src, shape, rngs, kernels):
     if ctx_step == 0:
         lanes = pcg64_lanes(rng_y, hz, kernels.PCG_LANES)
         if lanes is not None:                      # numpy's default generator: drawn inline
-            kernels.chain_counts_pcg_kernel(src._cdf_rows, base, row_step, n, hz, *lanes, ctx_base,
-                                            ctx_prev, K, counts)
+            kernels.chain_counts_pcg_kernel(src._int_thresholds, base, row_step, n, hz, *lanes,
+                                            ctx_base, ctx_prev, K, counts)
             rng_y.bit_generator.advance(n * hz)
             return counts.reshape(shape[0], shape[1], -1)
     block = max(1, _TOKEN_BLOCK // (hz * K)) * K
@@ -158,13 +166,18 @@ def run_count_steps(engine, src, opt, theta, state, T, K, rngs, rec, chunk):
     hz, v = engine.horizon, engine.vocab_size
     kernels = compiled_module(T * R * K * hz)
     fuse = kernels is not None and type(src) is DataStream
-    step = compiled_step() if kernels is not None else None
-    spec = step_spec(opt, R, d) if step is not None else None
+    compiled = compiled_step() if kernels is not None else None
+    spec = step_spec(opt, R, d) if compiled is not None else None
     table = engine._table_cvd
-    ids = np.repeat(np.arange(R * d), table.shape[0])
     C = chunk
     theta = np.array(theta, dtype=float, order="C")
-    z = shifted_logits(theta, table, v)
+    if spec is not None:
+        step = compiled.sgd_step
+        z = np.empty((R, engine.n_ctx, v))
+        compiled.shifted_logits(theta, table, z)
+    else:
+        ids = np.repeat(np.arange(R * d), table.shape[0])
+        z = shifted_logits(theta, table, v)
     e = np.empty_like(z)
     n_seq = float(K)
     for t0 in range(0, T, C):

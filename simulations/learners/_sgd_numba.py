@@ -59,16 +59,32 @@ def sgd_step(e, counts, table, n_seq, factor, radius, theta, z):  # pragma: no c
                 new[j] = theta[r, j] + (new[j] - theta[r, j])
         for j in range(d):
             theta[r, j] = new[j]
-        for c in range(n_ctx):
-            for a in range(v):
-                i = c * v + a
-                acc = theta[r, 0] * table[i, 0]
-                for j in range(1, d):
-                    acc += theta[r, j] * table[i, j]
-                z[r, c, a] = acc
-            m = z[r, c, 0]
-            for a in range(1, v):
-                if z[r, c, a] > m:
-                    m = z[r, c, a]
-            for a in range(v):
-                z[r, c, a] = z[r, c, a] - m
+        _replicate_logits(theta, r, table, z)
+
+
+@numba.njit(inline="always")
+def _replicate_logits(theta, r, table, z):  # pragma: no cover - compiled
+    """``z[r]``: the shifted logits of ``theta[r]`` (coordinates summed in order, minus the max)."""
+    n_ctx, v = z.shape[1], z.shape[2]
+    d = theta.shape[1]
+    for c in range(n_ctx):
+        for a in range(v):
+            i = c * v + a
+            acc = theta[r, 0] * table[i, 0]
+            for j in range(1, d):
+                acc += theta[r, j] * table[i, j]
+            z[r, c, a] = acc
+        m = z[r, c, 0]
+        for a in range(1, v):
+            if z[r, c, a] > m:
+                m = z[r, c, a]
+        for a in range(v):
+            z[r, c, a] = z[r, c, a] - m
+
+
+@numba.njit(cache=True, nogil=True)
+def shifted_logits(theta, table, z):  # pragma: no cover - compiled
+    """``z`` ``(R, C, V)``: the shifted logits of every replicate, as :func:`sgd_step` leaves them
+    (the twin of :func:`simulations.learners._sgd_loop.shifted_logits`)."""
+    for r in range(theta.shape[0]):
+        _replicate_logits(theta, r, table, z)

@@ -2,10 +2,12 @@ r"""Fresh samples from a tabular data distribution for one-pass training (:class
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from theory.models import AutoregressiveLinearModel, MarkovModel
-from theory.models.chain_sampler import cdf_thresholds, chain_tokens, compiled_kernel
+from theory.models.chain_sampler import cdf_thresholds, chain_tokens, compiled_kernel, integer_thresholds
 
 from .scores import is_iid_features
 
@@ -46,16 +48,22 @@ class DataStream:
         self.vocab_size = m.vocab_size
         self.n_prompts = m.n_prompts
         self.prompt_weights = np.asarray(m.prompt_weights)
-        self._prompt_cdf = np.cumsum(self.prompt_weights)
+        self._prompt_cdf = np.add.accumulate(self.prompt_weights)
         self._prompt_cdf[-1] = np.inf
         p = np.exp(lp)
         self._probs_iid = p[:, 0, -1] if iid else None                 # (X, V) at BOS (= all rows)
-        cdf = np.cumsum(p, axis=-1)
+        cdf = np.add.accumulate(p, axis=-1)
         cdf[..., -1] = np.inf
         self._cdf = cdf
         self._hd = lp.shape[1]
         self._thresholds = cdf_thresholds(cdf)                         # (V-1, X Hd (V+1))
         self._cdf_rows = cdf.reshape(-1, self.vocab_size)              # (X Hd (V+1), V)
+
+    @functools.cached_property
+    def _int_thresholds(self):
+        """The CDF thresholds as integers for the compiled PCG64 sampler, ``(rows, V - 1)`` uint64
+        (:func:`theory.models.chain_sampler.integer_thresholds`; computed on first use)."""
+        return integer_thresholds(self._cdf_rows)
 
     def prompts(self, shape, rng):
         """Prompts ``x ~ mu``, by inversion of one uniform each."""

@@ -103,3 +103,27 @@ def test_verdict_from_ratio_thresholds_and_fastest_exp(only):
 
     assert bench.run_benchmarks(quick=False, repeat=1, names=["test/ratios-fail"])[2].passed is False
     assert bench.run_benchmarks(quick=True, repeat=1, names=["test/ratios-fail"])[2].passed is None
+
+
+def test_race_in_blocks_times_the_mean_of_back_to_back_calls():
+    """``race(block=s)``: one warm-up and one calibrating call each, then ``k`` turns of
+    ``ceil(s / t)`` back-to-back calls, each turn's time the mean per call; a slow first call
+    (loading code) neither sets the count nor enters the times."""
+    import time
+
+    calls = {"toolkit": 0, "reference": 0}
+
+    def fn(name, seconds, first=0.0):
+        def go():
+            calls[name] += 1
+            time.sleep(first if calls[name] == 1 else seconds)
+        return go
+
+    ctx = bench.BenchContext(quick=True, exp_rate=1.0, gemm_rate=1.0, repeat=3)
+    out = ctx.race(fn("toolkit", 0.001, first=0.3), fn("reference", 0.03), block=0.03)
+    n_tool, n_ref = out["calls_per_block"]["toolkit"], out["calls_per_block"]["reference"]
+    assert 2 <= n_tool <= 30 and n_ref == 1        # 30 ms of 1 ms calls (1 if set by the 0.3 s call)
+    assert calls == {"toolkit": 2 + 3 * n_tool, "reference": 2 + 3 * n_ref}
+    assert 0.001 <= out["seconds"] < 0.1 and out["reference_seconds"] >= 0.03
+    single = ctx.race(fn("toolkit", 0.001), repeat=1)            # block=0: single calls, as before
+    assert "calls_per_block" not in single and calls["toolkit"] == 3 + 3 * n_tool

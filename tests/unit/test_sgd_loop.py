@@ -217,3 +217,53 @@ def test_pcg64_lane_jumps_are_the_streams_offsets():
         assert (a * state + c) % (1 << 128) == moved.bit_generator.state["state"]["state"]
         assert moved.bit_generator.state["state"]["inc"] == inc
     assert chain_sampler.pcg64_lanes(np.random.Generator(np.random.Philox(0)), 5, 4) is None
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba (the `fast` extra) is not installed")
+@pytest.mark.parametrize("V, iid_features", [(8, False), (9, False), (3, True), (2, True)])
+@pytest.mark.parametrize("data_positional", [False, True])
+def test_compiled_sampler_branches_outside_the_hypothesis_range(V, iid_features, data_positional):
+    """The PCG64 kernel has copies of its loop for ``V = 2 .. 8`` with previous-token contexts
+    (the hypothesis test above covers ``V <= 4``) and a general one (``V >= 9``, or features
+    that ignore the previous token, whose contexts are the prompts): all give the numpy
+    path's iterates bit for bit."""
+    model, data = _problem(5, X=3, H=11, V=V, d=2, positional=False,
+                           data_positional=data_positional)
+    if iid_features:                                # the same features after every token
+        t = model.features.table[:, :, -1:]
+        model = AutoregressiveLinearModel(TabularFeatures(np.broadcast_to(t, model.features.table.shape),
+                                                          11), model.theta, model.prompt_weights)
+        assert ScoreEngine(model.features).ctx_shape[2] == 1
+    opt = chain(sgd(0.2), project_l2_ball(1.0))
+    kw = dict(T=6, K=3, R=5, seed=9, stream="tokens")       # 5 replicates x 3: a partial lane group
+    a = _run("numpy", model, data, opt, **kw)
+    b = _run("compiled", model, data, opt, **kw)
+    np.testing.assert_array_equal(a.thetas, b.thetas)
+    c = _run("compiled", model, data, opt, **{**kw, "seed": 10})
+    assert not np.array_equal(c.thetas, a.thetas)                       # negative control
+
+
+def _uniform_bits():
+    """Integers ``m`` of ``u = m 2^-53`` around the thresholds' edges."""
+    rng = np.random.default_rng(0)
+    m = rng.integers(0, 1 << 53, size=4000, dtype=np.uint64)
+    return np.concatenate([m, np.array([0, 1, 2, (1 << 52), (1 << 53) - 2, (1 << 53) - 1],
+                                       dtype=np.uint64)])
+
+
+def test_integer_thresholds_compare_as_the_doubles_do():
+    """``T <= m`` exactly when ``c <= m 2^-53``, thresholds on the uniforms' grid and next to it included."""
+    m = _uniform_bits()
+    grid = m[:200].astype(np.float64) * 2.0 ** -53               # thresholds equal to some u
+    c = np.concatenate([grid, np.nextafter(grid, 2.0), np.nextafter(grid, -1.0),
+                        np.random.default_rng(1).random(300),
+                        [0.0, -0.0, 5e-324, 1e-300, 2.0 ** -53, 1.0, np.nextafter(1.0, 0.0),
+                         1.0000000000000002, 3.5, np.inf, np.nan, -1e-300]])
+    c = c[: c.size // 3 * 3].reshape(-1, 3)                         # 3 thresholds: rows of V = 4
+    t = chain_sampler.integer_thresholds(np.pad(c, ((0, 0), (0, 1)), constant_values=np.inf))
+    assert t.dtype == np.uint64 and t.shape == c.shape
+    want = c.reshape(-1)[:, None] <= (m.astype(np.float64) * 2.0 ** -53)[None]
+    got = t.reshape(-1)[:, None] <= m[None]
+    np.testing.assert_array_equal(got, want)
+    floor = np.floor(np.nan_to_num(c, nan=1.0, posinf=1.0) * 2.0 ** 53).clip(0).astype(np.uint64)
+    assert not np.array_equal(floor.reshape(-1)[:, None] <= m[None], want)    # negative control

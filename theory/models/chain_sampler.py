@@ -20,7 +20,7 @@ paths against a reference).  ``COVERAGE_PRINCIPLE_NUMBA=0`` disables it.
 :func:`compiled_module` gives the whole kernel module, which also holds the kernels that
 sample and count in one pass for one-pass SGD (:mod:`simulations.learners._sgd_loop`), one
 of them stepping numpy's ``PCG64`` inline (:func:`pcg64_lanes` gives its state and jump
-table).
+table, :func:`integer_thresholds` the CDF thresholds it compares with the uniforms' 53 bits).
 """
 
 from __future__ import annotations
@@ -146,6 +146,33 @@ def pcg64_lanes(rng, length, lanes):
     s, inc = int(st["state"]), int(st["inc"])
     pcg = np.array([s >> 64, s & _MASK64, inc >> 64, inc & _MASK64], dtype=np.uint64)
     return pcg, _jump_table(int(length), inc, int(lanes))
+
+
+def integer_thresholds(cdf):
+    r"""CDF thresholds as integers for uniforms given by their 53 bits: ``(n_rows, V - 1)`` uint64.
+
+    numpy's ``Generator.random`` returns :math:`u = m\,2^{-53}` with ``m`` the top 53 bits
+    of a 64-bit output, an integer in :math:`[0, 2^{53})`.  For a threshold :math:`c`,
+    :math:`c \le u \iff c\,2^{53} \le m \iff \lceil c\,2^{53}\rceil \le m` (scaling by a
+    power of two is exact), so ``T = clip(ceil(c 2^53), 0, 2^53)`` (``2^53`` for ``NaN``
+    and ``+inf``: never reached) gives ``T <= m`` exactly when ``c <= u``: the same tokens
+    as the float comparison, without converting ``m`` to a double.
+
+    Parameters
+    ----------
+    cdf : (..., V) float64 ndarray
+        Next-token CDFs, one row per context (rows in C order).
+
+    Returns
+    -------
+    (n_rows, V - 1) uint64 ndarray
+        The first ``V - 1`` thresholds of every row (the last is never compared).
+    """
+    v = cdf.shape[-1]
+    c = np.ceil(cdf.reshape(-1, v)[:, :-1] * 2.0 ** 53)
+    np.fmin(c, 2.0 ** 53, out=c)                                        # NaN, inf -> 2^53
+    np.maximum(c, 0.0, out=c)
+    return c.astype(np.uint64)
 
 
 def cdf_thresholds(cdf):
