@@ -89,21 +89,27 @@ class Config:
     dense_ns: tuple = (32, 128, 512, 2048)
     dense_horizons: tuple = (8, 16, 32, 64, 128, 256, 512)
     dense_Bs: tuple = (1.0, 2.0, 4.0)
-    # fixed sigma_star^2: `pivotal` pivotal + H - pivotal weak positions in one tied group
+    # fixed sigma_star^2 and B: `pivotal` pivotal + H - pivotal UNTIED weak positions (d = K H), whose
+    # feature norm B sqrt(pivotal / (H - pivotal)) gives the weak block the pivotal block's variance
     pivotal: int = 32
-    weak_scale: float = 2.0
-    fixed_ns: tuple = (128, 512)
-    fixed_horizons: tuple = (64, 128, 256, 512, 1024)
+    fixed_ns: tuple = (256, 512)
+    fixed_horizons: tuple = (64, 128, 256, 512, 1024, 2048)
     # fixed B, sigma_star^2 and H; the weak positions split into g tied groups (d = K (pivotal + g))
-    width_ns: tuple = (32, 128)
+    width_ns: tuple = (256, 512)
     width_weak: int = 1024
     width_groups: tuple = (1, 4, 16, 64, 256, 1024)
 
     @classmethod
     def quick(cls):
         return cls(preset="quick", replicates=200, dense_ns=(128, 512), dense_Bs=(2.0,),
-                   fixed_ns=(128,), fixed_horizons=(64, 128, 256, 512), width_ns=(128,), width_weak=256,
+                   fixed_ns=(256,), fixed_horizons=(64, 128, 256, 512), width_ns=(512,), width_weak=256,
                    width_groups=(1, 4, 16, 64, 256))
+
+    @property
+    def weak_scale(self):
+        """``weak_scale`` of the fixed and width families: the weak block's variance
+        ``weak_scale**2 / 4`` equals the pivotal block's ``pivotal * B**2 / 4``."""
+        return self.B * float(np.sqrt(self.pivotal))
 
     @classmethod
     def full(cls):
@@ -113,7 +119,7 @@ class Config:
 def tasks(config):
     cells = [{"family": "dense", "B": b, "n": n, "H": h, "groups": 0}
              for b in config.dense_Bs for n in config.dense_ns for h in config.dense_horizons]
-    cells += [{"family": "fixed", "B": config.B, "n": n, "H": h, "groups": 1}
+    cells += [{"family": "fixed", "B": config.B, "n": n, "H": h, "groups": h - config.pivotal}
               for n in config.fixed_ns for h in config.fixed_horizons]
     cells += [{"family": "width", "B": config.B, "n": n, "H": config.pivotal + config.width_weak, "groups": g}
               for n in config.width_ns for g in config.width_groups]
@@ -157,9 +163,24 @@ def _bound(rec, N):
     return float(linear_mle_coverage_rate(rec["n"], N=N, sigma_sq=rec["sigma2"], B=rec["Bsup"]))
 
 
-def _energy(config, rec):
-    """Expected squared-logit energy of the unconstrained pivotal MLE, 4 K^2 p / n (module docstring)."""
-    return 4.0 * config.n_prompts ** 2 * rec["pivotal"] / rec["n"]
+def _free_norm_sq(config, rec):
+    r"""Expected :math:`\|\hat\theta\|^2` of the *unconstrained* MLE on ``rec``'s instance (module docstring).
+
+    A coordinate driving ``s_g`` positions of one prompt at feature norm ``b_g`` is estimated
+    from about :math:`s_g n/K` fair tokens: logit variance :math:`4K/(n s_g)`, squared norm
+    :math:`4K/(n s_g b_g^2)`; summed over the ``K`` prompts and the groups.  The ball
+    :math:`\|\theta\|\le1` is slack while this is well below 1 (for the pivotal block alone it is
+    :math:`4K^2p/(nB^2)`, the squared-logit energy over :math:`B^2`).
+    """
+    q = _instance(config, rec["family"], rec["B"], rec["H"], rec["groups"]).params
+    k = q["n_prompts"]
+    sizes, norms = np.asarray(q["group_sizes"], float), np.asarray(q["group_norms"], float)
+    return float(4.0 * k * k / rec["n"] * np.sum(1.0 / (sizes * norms ** 2)))
+
+
+def _pivotal_norm_sq(config, rec):
+    """The pivotal block's share of :func:`_free_norm_sq`, :math:`4K^2p/(nB^2)`."""
+    return 4.0 * config.n_prompts ** 2 * rec["pivotal"] / (rec["n"] * rec["B"] ** 2)
 
 
 def _usable(x, reps, floor=FLOOR):
@@ -221,17 +242,28 @@ def claims(config, records):
                  f"family (σ²⋆ ≍ H, B = {config.B:g}), attained at n = {top['n']}, H = {top['H']}, N = {top_n:g} "
                  f"(measured ratio {top_ratio:.4f}).")
 
-    # (a) sigma_star^2 ~ H: KL grows like H while the ball is slack (E <= B^2 / 2).
-    win = sorted(r["H"] for r in dense if r["n"] == n_top and _energy(config, r) <= config.B ** 2 / 2)
+    # (a) sigma_star^2 ~ H: KL against the classical parameter count while the ball is slack.
+    win = sorted(r["H"] for r in dense if r["n"] == n_top and _free_norm_sq(config, r) <= 0.5)
     sel = [_cell(dense, n=n_top, H=h) for h in win]
-    out.append(exponent_claim(
-        f"{NAME}/kl-grows-like-H", "Theorem 4.2 setting; Prop. 3.2 and Remark 3.1 (KL grows with H)",
-        f"σ²⋆ ≍ H family (B = {config.B:g}), n = {n_top}: E KL(π_D||π̂) grows like H while the norm constraint is "
-        f"slack (H in {win})", np.array(win, float), [np.asarray(r["kl"]) for r in sel], predicted=1.0,
-        tolerance=0.1, evaluation="exact", conditions=_conditions(config, sel),
-        details="Window fixed by the analysis before the run: unconstrained squared-logit energy 4K²p/n <= B²/2. "
-                "KL exact (sum of Bernoulli KLs); each parameter is estimated from about n/K tokens, so "
-                "E KL ≈ K p/(2n), linear in p = H."))
+    kl = np.array([np.mean(r["kl"]) for r in sel])
+    count = np.array([r["dim"] / (2.0 * r["n"]) for r in sel])
+    out.append(sanity_claim(
+        f"{NAME}/kl-classical-count", "classical MLE asymptotics (E KL ≈ d/(2n)); setting of Theorem 4.2",
+        f"σ²⋆ ≍ H family (B = {config.B:g}), n = {n_top}: the mean KL(π_D||π̂) over replicates equals the "
+        f"classical parameter count d/(2n), d = K·H, within 10% while the ball is slack (H in {win})",
+        kl, count, tolerance=0.1, relative=True, evaluation="monte_carlo", false_fail_rate=1e-3,
+        conditions=_conditions(config, sel),
+        details="A textbook fact, not a statement of the papers: each of the d untied coordinates is a Bernoulli "
+                "logit estimated from about n/K tokens (E KL ≈ K/(2n) per coordinate, summed over the K·H "
+                "coordinates and averaged over the K prompts), so KL is linear in H by construction. Window fixed "
+                "before the run: expected squared norm of the unconstrained MLE 4K²p/(nB²) <= 1/2. Tolerance "
+                "(written before the run): the relative standard error of a mean of R replicates of a "
+                "χ²_d-like KL is sqrt(2/(dR)) <= 0.025 at d = 16, R = 200, and the O(K/n) correction is "
+                "below 0.01, so 0.1 is at least 4 standard errors (false-fail rate below 1e-3 over the cells). "
+                f"Mean KL / (d/(2n)) per H: {dict(zip(win, np.round(kl / count, 4).tolist()))}. "
+                "Replaces 'kl-grows-like-H' (exponent 1 ± 0.1, a prediction citing Prop. 3.2 and Remark 3.1): "
+                "those statements' mechanism is missing mass on rare prompts, absent here, and the slope is the "
+                "parameter count, true by construction."))
     # Local growth of coverage in sigma_star^2 (not a consequence of an upper bound).
     hs = sorted(r["H"] for r in dense if r["n"] == n_top)
     sel = [_cell(dense, n=n_top, H=h) for h in hs]
@@ -246,28 +278,53 @@ def claims(config, records):
                 "of the Gaussian tail coverage rises faster than any power of σ²⋆, then stops at the norm cap; "
                 "the bound with one constant (the pilot-constant claims) is what the theorem predicts."))
 
-    # (b) fixed sigma_star^2: coverage flat in H, two-sided.
-    series, sel_all = {}, []
+    # (b) fixed sigma_star^2 and B; H and d = K H grow, untied weak positions (the ball controls them).
+    fixed = [r for r in records if r["family"] == "fixed"]
+    series, sel_all, kl_txt = {}, [], {}
     for n in config.fixed_ns:
-        sel = [_cell(records, family="fixed", n=n, H=h) for h in config.fixed_horizons]
+        sel = [_cell(fixed, n=n, H=h) for h in config.fixed_horizons]
         sel_all += sel
+        kl_txt[n] = {r["H"]: (round(float(np.mean(r["kl"])), 4), round(_free_norm_sq(config, r), 2)) for r in sel}
         for j, N in enumerate(config.Ns):
             reps = [_cov(r, j) for r in sel]
             if min(v.mean() for v in reps) >= FLOOR:
                 series[f"n={n}, N={N:g}"] = reps
-    s2 = sel_all[0]["sigma2"]
+    s2, hs = sel_all[0]["sigma2"], np.array(config.fixed_horizons, float)
+    dims = [r["dim"] for r in sel_all[:len(hs)]]
+    fixed_txt = (f"Instance: {config.pivotal} pivotal positions (feature norm B = {config.B:g}) and H - "
+                 f"{config.pivotal} untied weak positions of feature norm B sqrt({config.pivotal}/(H - "
+                 f"{config.pivotal})), each its own coordinate: σ²⋆ = {s2:g} and sup||ϕ|| = B at every H, d = K·H "
+                 f"in {dims} (n in {list(config.fixed_ns)}); at H = 2·{config.pivotal} it is the σ²⋆ ≍ H family's "
+                 "cell. Analysis before the first run of this design: while the ball is slack each weak coordinate "
+                 "is estimated like a pivotal one (classical count: log-ratio variance K·H/n, coverage and KL rise "
+                 "with H); once the unconstrained squared norm 4K²/n·Σ 1/(s b²) exceeds 1 the ball shrinks the weak "
+                 "coordinates, whose squared norm then stays bounded while their logits shrink like 1/sqrt(H), so "
+                 "coverage returns towards the pivotal block's level. Mean KL and the unconstrained squared norm "
+                 f"per (n: {{H: (KL, ||θ||²)}}): {kl_txt}. Series kept iff every H has mean coverage >= {FLOOR:g} "
+                 "(fixed before the run).")
+    history = ("Earlier design (the H - 32 weak positions tied to one coordinate per prompt, carrying 1/33 of "
+               "σ²⋆): the weak block was a one-parameter model whose information did not depend on H, so "
+               "coverage could not move with H; its two-sided rule passed by construction (slopes +0.008, -0.007).")
+    out.append(exponent_claim(
+        f"{NAME}/no-growth-in-H", REF,
+        f"fixed σ²⋆ = {s2:g}, B = {config.B:g}, d = K·H up to {max(dims)}: E Cov_N(π̂) does not grow with H "
+        f"(H in {list(config.fixed_horizons)})", hs, series, predicted=0.0, mode="at_most",
+        tolerance=0.1, evaluation="monte_carlo", conditions=_conditions(config, sel_all),
+        details="Theorem 4.2's bound does not involve H or d; the classical count K·H/n would make coverage grow. "
+                "One-sided (rule written before the first run of this design): the theorem is an upper bound, and "
+                "the analysis predicts a rise while the ball is slack and a fall once it binds, not flatness. "
+                + fixed_txt + " " + history))
     out.append(exponent_claim(
         f"{NAME}/coverage-flat-in-H", REF,
-        f"fixed σ²⋆ = {s2:g} (B = {config.B:g}, {config.pivotal} pivotal + weak positions): E Cov_N(π̂) is flat in H "
-        f"(H in {list(config.fixed_horizons)})", np.array(config.fixed_horizons, float), series, predicted=0.0,
-        tolerance=0.1, evaluation="monte_carlo", conditions=_conditions(config, sel_all),
-        details=f"Series kept iff every H has mean coverage >= {FLOOR:g} (fixed before the run). History: on the earlier "
-                "instance (geometric prompt masses, near-deterministic tokens, coverage = rare-prompt missing mass) "
-                "the two-sided rule 'flat in H' (0 ± 0.1) failed at n = 512 and 2048 (coverage at large N decreased "
-                "with H) and was replaced after that failing run by the one-sided 'no growth in H'; the two-sided rule "
-                "is restored here on an instance where coverage is parameter-estimation error."))
+        f"fixed σ²⋆ = {s2:g}, B = {config.B:g}, d = K·H up to {max(dims)}: E Cov_N(π̂) does not depend on H "
+        f"(H in {list(config.fixed_horizons)})", hs, series, predicted=0.0, tolerance=0.1,
+        evaluation="monte_carlo", exploratory=True, conditions=_conditions(config, sel_all),
+        details="Exploratory (decided before the first run of this design): two-sided independence of H is "
+                "stronger than an upper bound. " + fixed_txt + " " + history
+                + " That earlier two-sided rule was binding; it is exploratory on this design because the "
+                "analysis above predicts non-monotone coverage in H, consistent with the theorem."))
 
-    # (c) fixed B, sigma_star^2, H: no growth in d (d up to >> n).
+    # (c) fixed B, sigma_star^2, H: no growth in d (d up to >> n); the pivotal block alone leaves the ball slack.
     series, sel_all = {}, []
     for n in config.width_ns:
         sel = [_cell(records, family="width", n=n, groups=g) for g in config.width_groups]
@@ -277,6 +334,18 @@ def claims(config, records):
             if min(v.mean() for v in reps) >= FLOOR:
                 series[f"n={n}, N={N:g}"] = reps
     ds = np.array([r["dim"] for r in sel_all[:len(config.width_groups)]], float)
+    free = {n: {r["groups"]: round(_free_norm_sq(config, r), 2) for r in sel_all if r["n"] == n}
+            for n in config.width_ns}
+    piv = {n: round(_pivotal_norm_sq(config, _cell(sel_all, n=n, groups=config.width_groups[0])), 3)
+           for n in config.width_ns}
+    width_txt = (f"Instance: {config.pivotal} pivotal positions and {config.width_weak} weak positions carrying half "
+                 f"of σ²⋆, split into g tied groups; n in {list(config.width_ns)}, so d/n reaches "
+                 f"{ds.max() / min(config.width_ns):.2g}. The pivotal block's unconstrained squared norm "
+                 f"4K²p/(nB²) is {piv} (<= 1/2: the ball is slack at small d, rule fixed before the run), the whole "
+                 f"model's per (n: {{g: ||θ||²}}): {free}. Earlier design (n = 32, 128, weak block 1/33 of σ²⋆): "
+                 "the pivotal block alone used the whole norm budget (4K²p/n = 4 = B² at n = 128), so added groups "
+                 "could only share it and 'no growth' was close to forced. Series kept iff every d has mean "
+                 f"coverage >= {FLOOR:g}.")
     for cid, mode, expl, text in (
             ("no-growth-in-d", "at_most", False, "does not grow with d"),
             ("flat-in-d", "equal", True, "does not depend on d")):
@@ -285,11 +354,10 @@ def claims(config, records):
             f"fixed B = {config.B:g}, σ²⋆ = {sel_all[0]['sigma2']:g}, H = {sel_all[0]['H']}: E Cov_N(π̂) {text} "
             f"(d in {ds.astype(int).tolist()}, n in {list(config.width_ns)})", ds, series, predicted=0.0, mode=mode,
             tolerance=0.1, evaluation="monte_carlo", exploratory=expl, conditions=_conditions(config, sel_all),
-            details=("The bound does not involve d, so the theorem predicts no growth; a classical d/n rate would "
-                     "predict slope 1. " if not expl else
-                     "Exploratory: the theorem is an upper bound; two-sided independence of d is stronger. Analysis: "
-                     "more groups dilute the weak positions' signal while the ball caps their norm, so coverage "
-                     "can fall with d. ") + f"Series kept iff every d has mean coverage >= {FLOOR:g}."))
+            details=("The bound does not involve d, so the theorem predicts no growth; the classical count "
+                     "K(p + g)/n would make coverage grow while the ball is slack. " if not expl else
+                     "Exploratory: the theorem is an upper bound; two-sided independence of d is stronger. ")
+                    + width_txt))
 
     # (d) the bound with the pilot constant, held on the other families at every (n, H or d, N).
     held = [("fixed", False, [r for r in records if r["family"] == "fixed"]),
