@@ -8,7 +8,7 @@ positions whose features shrink like :math:`1/\sqrt w` and carry as much of
 untied, each its own coordinate (the *fixed* family: ``H`` and ``d = KH`` grow at fixed
 :math:`\sigma_\star^2` and ``B``), or split into ``g`` tied groups (the *width* family:
 dimension at fixed ``B``, :math:`\sigma_\star^2` and ``H``).  :math:`\Theta = B_2(1)`, realizable
-(:math:`\theta_\star = 0`).  MLE: :func:`simulations.learners.mle.separable_ball_mle` (the
+(:math:`\theta_\star = 0`, or :math:`\|\theta_\star\| = 1` in the ``-sphere`` families).  MLE: :func:`simulations.learners.mle.separable_ball_mle` (the
 exact ball-constrained maximiser, KKT residual recorded).  KL exact; coverage Monte Carlo
 (``mc_samples`` fresh pairs per replicate: an unbiased estimate of each replicate's
 coverage, so replicate means estimate :math:`\mathbb E\,\mathrm{Cov}_N(\hat\pi)` and the
