@@ -3,10 +3,12 @@ r"""Theorem 4.2: coverage of the autoregressive linear MLE against :math:`\sqrt{
 Instances :func:`theory.instances.linear_variance_family`: ``K = 2`` prompts of equal mass
 (no rare prompt: every prompt is seen about ``n/2`` times), binary tokens, ``p`` untied
 *pivotal* positions of feature norm ``B`` and uniform truth, optionally ``w`` *weak*
-positions whose features shrink like :math:`1/\sqrt w` (length at fixed
-:math:`\sigma_\star^2`), split into ``g`` tied groups (dimension at fixed ``B``,
-:math:`\sigma_\star^2` and ``H``).  :math:`\Theta = B_2(1)`, realizable
-(:math:`\theta_\star = 0`).  MLE: :func:`simulations.learners.mle.separable_ball_mle` (the
+positions whose features shrink like :math:`1/\sqrt w` and carry as much of
+:math:`\sigma_\star^2` as the pivotal block (feature norm :math:`B\sqrt{p/w}`), either
+untied, each its own coordinate (the *fixed* family: ``H`` and ``d = KH`` grow at fixed
+:math:`\sigma_\star^2` and ``B``), or split into ``g`` tied groups (the *width* family:
+dimension at fixed ``B``, :math:`\sigma_\star^2` and ``H``).  :math:`\Theta = B_2(1)`, realizable
+(:math:`\theta_\star = 0`, or :math:`\|\theta_\star\| = 1` in the ``-sphere`` families).  MLE: :func:`simulations.learners.mle.separable_ball_mle` (the
 exact ball-constrained maximiser, KKT residual recorded).  KL exact; coverage Monte Carlo
 (``mc_samples`` fresh pairs per replicate: an unbiased estimate of each replicate's
 coverage, so replicate means estimate :math:`\mathbb E\,\mathrm{Cov}_N(\hat\pi)` and the
@@ -32,12 +34,23 @@ the logits and coverage and KL stop depending on ``p`` (a plateau set by ``B``).
   family (:math:`\sigma_\star^2 \asymp H`, ``B = 2``: every ``(n, H, N)``) and the bound with
   that ``C`` is checked at every point of the other families (one universal inequality, so
   the power is that of its tightest points);
-* at fixed :math:`\sigma_\star^2` the law of :math:`Z` converges as ``H`` grows (the weak
-  block is a CLT sum), so coverage is flat in ``H``: a two-sided claim with power;
-* at fixed ``B``, :math:`\sigma_\star^2` and ``H``, spreading the weak positions over more
-  coordinates dilutes their signal while the ball caps their norm: coverage does not grow
-  with ``d`` (it decreases), unlike a ``d/n`` classical rate;
-* KL grows like ``H`` (:math:`\approx Kp/(2n)\cdot K`) while the ball is slack.
+* at fixed :math:`\sigma_\star^2` and ``B`` with untied weak positions (``d = KH`` up to
+  :math:`\gg n`), each weak coordinate is estimated like a pivotal one while the ball is
+  slack (the classical count: variance of ``Z`` about ``KH/n``, coverage and KL rise with
+  ``H``); once the unconstrained squared norm :math:`\frac{4K^2}{n}\sum_g 1/(s_g b_g^2)`
+  (:func:`_free_norm_sq`) exceeds 1, the ball shrinks them: their squared norm stays bounded
+  while their logits shrink like :math:`1/\sqrt H`.  The theorem's bound does not involve
+  ``H``: the binding claim is one-sided ("no growth in H"), the two-sided one exploratory;
+* at fixed ``B``, :math:`\sigma_\star^2` and ``H``, with ``n`` large enough that the pivotal
+  block leaves the ball slack (:math:`4K^2p/(nB^2)\le 1/2`), more groups raise the classical
+  count ``K(p + g)/n`` until the ball binds: the binding claim is "no growth in d";
+* both families also run with :math:`\theta_\star` on the unit sphere (pivotal truth logit
+  :math:`B/\sqrt{Kp}`, families ``fixed-sphere`` and ``width-sphere``): at
+  :math:`\theta_\star = 0` the ball's shrinkage is towards the truth, on the sphere any norm
+  the weak coordinates take biases the pivotal ones away from it, so coverage can grow with
+  ``H`` or ``d`` there (no sign predicted beyond the theorem's);
+* KL equals the classical count ``d/(2n)`` while the ball is slack (a sanity check: a
+  textbook fact, not a statement of the papers).
 
 Earlier instance (geometric prompt masses, near-deterministic tokens): there coverage was
 rare-prompt missing mass (:math:`\sim 1/n`), :math:`\sigma_\star^2\approx 494` and
@@ -55,7 +68,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import expit
 
-from simulations.claims import ALPHA, bound_claim, condition, exponent_claim, sanity_claim
+from simulations.claims import ALPHA, bound_claim, condition, exponent_claim, not_run_in_quick, sanity_claim
 from simulations.experiments.contract import Task, analysis_rng
 from simulations.learners.mle import sample_group_counts, separable_ball_mle
 from simulations.plots import line_plot
@@ -66,7 +79,8 @@ from theory.rates import linear_mle_coverage_rate
 
 NAME = "linear-mle-rate"
 PAPER_REF = "Theorem 4.2 (Eq. (7) ICLR / (9) arXiv)"
-TITLE = "Linear MLE: coverage below C(sqrt(σ²⋆/(n log N)) + B²/n) with one constant; flat in H at fixed σ²⋆, no growth in d"
+TITLE = ("Linear MLE: coverage below C(sqrt(σ²⋆/(n log N)) + B²/n) with one constant; no growth in H or d "
+         "at fixed σ²⋆ and B (d up to >> n)")
 TOPIC = "generalization of maximum likelihood"
 REF = "Theorem 4.2 (Eq. (7) ICLR / (9) arXiv)"
 #: Residual below which the solver's point is accepted as the MLE.
@@ -89,21 +103,26 @@ class Config:
     dense_ns: tuple = (32, 128, 512, 2048)
     dense_horizons: tuple = (8, 16, 32, 64, 128, 256, 512)
     dense_Bs: tuple = (1.0, 2.0, 4.0)
-    # fixed sigma_star^2: `pivotal` pivotal + H - pivotal weak positions in one tied group
+    # fixed sigma_star^2 and B: `pivotal` pivotal + H - pivotal UNTIED weak positions (d = K H), whose
+    # feature norm B sqrt(pivotal / (H - pivotal)) gives the weak block the pivotal block's variance
     pivotal: int = 32
-    weak_scale: float = 2.0
-    fixed_ns: tuple = (128, 512)
-    fixed_horizons: tuple = (64, 128, 256, 512, 1024)
+    fixed_ns: tuple = (256, 512)
+    fixed_horizons: tuple = (64, 128, 256, 512, 1024, 2048)
     # fixed B, sigma_star^2 and H; the weak positions split into g tied groups (d = K (pivotal + g))
-    width_ns: tuple = (32, 128)
+    width_ns: tuple = (256, 512)
     width_weak: int = 1024
     width_groups: tuple = (1, 4, 16, 64, 256, 1024)
 
     @classmethod
     def quick(cls):
         return cls(preset="quick", replicates=200, dense_ns=(128, 512), dense_Bs=(2.0,),
-                   fixed_ns=(128,), fixed_horizons=(64, 128, 256, 512), width_ns=(128,), width_weak=256,
-                   width_groups=(1, 4, 16, 64, 256))
+                   fixed_ns=(256,), fixed_horizons=(64, 128, 256, 512), width_ns=(256,))
+
+    @property
+    def weak_scale(self):
+        """``weak_scale`` of the fixed and width families: the weak block's variance
+        ``weak_scale**2 / 4`` equals the pivotal block's ``pivotal * B**2 / 4``."""
+        return self.B * float(np.sqrt(self.pivotal))
 
     @classmethod
     def full(cls):
@@ -113,10 +132,11 @@ class Config:
 def tasks(config):
     cells = [{"family": "dense", "B": b, "n": n, "H": h, "groups": 0}
              for b in config.dense_Bs for n in config.dense_ns for h in config.dense_horizons]
-    cells += [{"family": "fixed", "B": config.B, "n": n, "H": h, "groups": 1}
+    cells += [{"family": "fixed", "B": config.B, "n": n, "H": h, "groups": h - config.pivotal}
               for n in config.fixed_ns for h in config.fixed_horizons]
     cells += [{"family": "width", "B": config.B, "n": n, "H": config.pivotal + config.width_weak, "groups": g}
               for n in config.width_ns for g in config.width_groups]
+    cells += [{**c, "family": c["family"] + "-sphere"} for c in cells if c["family"] in ("fixed", "width")]
     return [Task(i, 0, c) for i, c in enumerate(cells)]
 
 
@@ -124,8 +144,9 @@ def tasks(config):
 def _instance(config, family, B, H, groups):
     if family == "dense":
         return instances.linear_variance_family(H, n_prompts=config.n_prompts, B=B)
+    u = B / np.sqrt(config.n_prompts * config.pivotal) if family.endswith("-sphere") else 0.0   # ||theta_star|| = 1
     return instances.linear_variance_family(config.pivotal, n_prompts=config.n_prompts, B=B, weak=H - config.pivotal,
-                                            weak_groups=groups, weak_scale=config.weak_scale)
+                                            weak_groups=groups, weak_scale=config.weak_scale, pivotal_logit=u)
 
 
 def run_task(config, task, *, rng):
@@ -157,9 +178,24 @@ def _bound(rec, N):
     return float(linear_mle_coverage_rate(rec["n"], N=N, sigma_sq=rec["sigma2"], B=rec["Bsup"]))
 
 
-def _energy(config, rec):
-    """Expected squared-logit energy of the unconstrained pivotal MLE, 4 K^2 p / n (module docstring)."""
-    return 4.0 * config.n_prompts ** 2 * rec["pivotal"] / rec["n"]
+def _free_norm_sq(config, rec):
+    r"""Expected :math:`\|\hat\theta\|^2` of the *unconstrained* MLE on ``rec``'s instance (module docstring).
+
+    A coordinate driving ``s_g`` positions of one prompt at feature norm ``b_g`` is estimated
+    from about :math:`s_g n/K` fair tokens: logit variance :math:`4K/(n s_g)`, squared norm
+    :math:`4K/(n s_g b_g^2)`; summed over the ``K`` prompts and the groups.  The ball
+    :math:`\|\theta\|\le1` is slack while this is well below 1 (for the pivotal block alone it is
+    :math:`4K^2p/(nB^2)`, the squared-logit energy over :math:`B^2`).
+    """
+    q = _instance(config, rec["family"], rec["B"], rec["H"], rec["groups"]).params
+    k = q["n_prompts"]
+    sizes, norms = np.asarray(q["group_sizes"], float), np.asarray(q["group_norms"], float)
+    return float(4.0 * k * k / rec["n"] * np.sum(1.0 / (sizes * norms ** 2)))
+
+
+def _pivotal_norm_sq(config, rec):
+    """The pivotal block's share of :func:`_free_norm_sq`, :math:`4K^2p/(nB^2)`."""
+    return 4.0 * config.n_prompts ** 2 * rec["pivotal"] / (rec["n"] * rec["B"] ** 2)
 
 
 def _usable(x, reps, floor=FLOOR):
@@ -180,8 +216,10 @@ def _conditions(config, recs):
     bsup = max(r["Bsup"] for r in recs)
     k = config.n_prompts
     n0 = min(r["n"] for r in recs)
+    star = max(_instance(config, r["family"], r["B"], r["H"], r["groups"]).params["theta_star_norm"] for r in recs)
     return [
-        condition("Assumption 2.1 (realizability): pi_D in Pi", "theta_star = 0 (uniform tokens), ||theta_star|| = 0", True),
+        condition("Assumption 2.1 (realizability): pi_D in Pi", f"theta_star in the family, ||theta_star|| <= "
+                  f"{star:.6g}", star <= 1.0 + 1e-12),
         condition("Assumption 2.2: Theta convex, Theta within {||theta|| <= 1}", "Theta = unit ball", True),
         condition("Assumption 2.2: sup ||phi|| <= B, B >= 1 (arXiv)", f"B = {bsup:g}", bsup >= 1),
         condition("N >= 2", f"N in {list(config.Ns)}", min(config.Ns) >= 2),
@@ -209,6 +247,116 @@ def _pilot_constant(config, records, rng):
     return float(upper[i]), recs[i // len(config.Ns)], config.Ns[i % len(config.Ns)], float(point[i] / b[i])
 
 
+def _series(config, sel, label):
+    """``{"<label>, N=..": replicates}`` for the thresholds whose mean coverage is >= FLOOR at every cell."""
+    out = {}
+    for j, N in enumerate(config.Ns):
+        reps = [_cov(r, j) for r in sel]
+        if min(v.mean() for v in reps) >= FLOOR:
+            out[f"{label}, N={N:g}"] = reps
+    return out
+
+
+def _theta_txt(config, suffix):
+    if not suffix:
+        return ("θ⋆ = 0 (uniform tokens): the ball's centre, so the ball's shrinkage is towards the truth.")
+    u = config.B / np.sqrt(config.n_prompts * config.pivotal)
+    return (f"θ⋆ on the unit sphere (||θ⋆|| = 1: pivotal truth logit u = B/sqrt(K p) = {u:.3g}, the largest "
+            "realizable): whatever norm the weak coordinates' noise takes must come from the pivotal coordinates, "
+            "which the ball then biases away from the truth. Analysis before the first run of this variant: that "
+            "bias grows with the weak block's norm use, so coverage may grow with H or d; no prediction of its "
+            "sign was made beyond the theorem's.")
+
+
+def _fixed_claims(config, records, suffix):
+    """(b) Fixed σ²⋆ and B, untied weak positions: H and d = K H grow (binding no growth, exploratory flat)."""
+    fam = "fixed" + suffix
+    series, sel_all, kl_txt = {}, [], {}
+    for n in config.fixed_ns:
+        sel = [_cell(records, family=fam, n=n, H=h) for h in config.fixed_horizons]
+        sel_all += sel
+        kl_txt[n] = {r["H"]: (round(float(np.mean(r["kl"])), 4), round(_free_norm_sq(config, r), 2),
+                              np.round(np.mean(r["cov"], axis=0), 4).tolist()) for r in sel}
+        series.update(_series(config, sel, f"n={n}"))
+    s2, hs = sel_all[0]["sigma2"], np.array(config.fixed_horizons, float)
+    dims = [r["dim"] for r in sel_all[:len(hs)]]
+    txt = (f"Instance: {config.pivotal} pivotal positions (feature norm B = {config.B:g}) and H - {config.pivotal} "
+           f"untied weak positions of feature norm B sqrt({config.pivotal}/(H - {config.pivotal})), each its own "
+           f"coordinate, carrying half of σ²⋆: σ²⋆ = {s2:g} and sup||ϕ|| = B at every H, d = K·H in {dims} "
+           f"(n in {list(config.fixed_ns)}). " + _theta_txt(config, suffix) + " Analysis before the first run "
+           "of this design: while the ball is slack each weak coordinate is estimated like a pivotal one "
+           "(classical count: log-ratio variance about K·H/n, coverage and KL rise with H); once the unconstrained "
+           "squared norm 4K²/n·Σ 1/(s b²) exceeds 1 the ball shrinks the weak coordinates, whose squared norm then "
+           "stays bounded while their logits shrink like 1/sqrt(H). Mean KL, the unconstrained squared norm and "
+           f"the mean coverage at each N per (n: {{H: (KL, ||θ||², E Cov_N)}}): {kl_txt}. Series kept iff every H "
+           f"has mean coverage >= {FLOOR:g} (fixed before the run).")
+    history = ("" if suffix else
+               " Earlier design (the H - 32 weak positions tied to one coordinate per prompt, carrying 1/33 of "
+               "σ²⋆): the weak block was a one-parameter model whose information did not depend on H, so coverage "
+               "could not move with H; its binding two-sided rule passed by construction (slopes +0.008, -0.007).")
+    what = f"fixed σ²⋆ = {s2:g}, B = {config.B:g}, {'||θ⋆|| = 1' if suffix else 'θ⋆ = 0'}, d = K·H up to {max(dims)}"
+    return [
+        exponent_claim(
+            f"{NAME}/no-growth-in-H{suffix}", REF,
+            f"{what}: E Cov_N(π̂) does not grow with H (H in {list(config.fixed_horizons)})", hs, series,
+            predicted=0.0, mode="at_most", tolerance=0.1, evaluation="monte_carlo",
+            conditions=_conditions(config, sel_all),
+            details="Theorem 4.2's bound does not involve H or d; the classical count K·H/n would make coverage "
+                    "grow. One-sided (rule written before the first run of this design): the theorem is an upper "
+                    "bound. " + txt + history),
+        exponent_claim(
+            f"{NAME}/coverage-flat-in-H{suffix}", REF,
+            f"{what}: E Cov_N(π̂) does not depend on H (H in {list(config.fixed_horizons)})", hs, series,
+            predicted=0.0, tolerance=0.1, evaluation="monte_carlo", exploratory=True,
+            conditions=_conditions(config, sel_all),
+            details="Exploratory (decided before the first run of this design): two-sided independence of H is "
+                    "stronger than an upper bound. " + txt + history
+                    + (" That earlier two-sided rule was binding." if not suffix else "")),
+    ]
+
+
+def _width_claims(config, records, suffix):
+    """(c) Fixed B, σ²⋆ and H; the weak positions in g tied groups, d = K (p + g) up to >> n."""
+    fam = "width" + suffix
+    series, sel_all = {}, []
+    for n in config.width_ns:
+        sel = [_cell(records, family=fam, n=n, groups=g) for g in config.width_groups]
+        sel_all += sel
+        series.update(_series(config, sel, f"n={n}"))
+    ds = np.array([r["dim"] for r in sel_all[:len(config.width_groups)]], float)
+    free = {n: {r["groups"]: (round(_free_norm_sq(config, r), 2), np.round(np.mean(r["cov"], axis=0), 4).tolist())
+                for r in sel_all if r["n"] == n} for n in config.width_ns}
+    piv = {n: round(_pivotal_norm_sq(config, _cell(sel_all, n=n, groups=config.width_groups[0])), 3)
+           for n in config.width_ns}
+    txt = (f"Instance: {config.pivotal} pivotal positions and {config.width_weak} weak positions carrying half of "
+           f"σ²⋆, split into g tied groups; n in {list(config.width_ns)}, so d/n reaches "
+           f"{ds.max() / min(config.width_ns):.2g}. " + _theta_txt(config, suffix) + " The pivotal block's "
+           f"unconstrained squared norm 4K²p/(nB²) is {piv} (<= 1/2: the ball is slack at small d, rule fixed "
+           "before the run); the whole model's, and the mean coverage at each N, per (n: {g: (||θ||², E Cov_N)}): "
+           f"{free}. Series kept iff every d has mean coverage >= {FLOOR:g}. Quick design revised after a failing "
+           "quick run: the quick width window was first d <= 576 (256 weak positions), where no-growth-in-d-sphere "
+           "FAILED (slope +0.282 [0.228, 0.335], n = 512): coverage rises with d while the classical count dominates "
+           "(d <= 192) and falls once the ball binds harder, so the slope depends on the window; the quick window "
+           "is now the full one (d up to 2112, the statement's d >> n) at n = 256 (at n = 512 the θ⋆ = 0 family's "
+           "coverage falls below the floor at d = 2112)."
+           + ("" if suffix else " Earlier design (n = 32, 128, weak block 1/33 of σ²⋆): the pivotal block alone "
+              "used the whole norm budget (4K²p/n = 4 = B² at n = 128), so added groups could only share it and "
+              "'no growth' was close to forced."))
+    what = (f"fixed B = {config.B:g}, σ²⋆ = {sel_all[0]['sigma2']:g}, H = {sel_all[0]['H']}, "
+            f"{'||θ⋆|| = 1' if suffix else 'θ⋆ = 0'}")
+    return [exponent_claim(
+        f"{NAME}/{cid}{suffix}", REF,
+        f"{what}: E Cov_N(π̂) {text} (d in {ds.astype(int).tolist()}, n in {list(config.width_ns)})", ds, series,
+        predicted=0.0, mode=mode, tolerance=0.1, evaluation="monte_carlo", exploratory=expl,
+        conditions=_conditions(config, sel_all),
+        details=("The bound does not involve d, so the theorem predicts no growth; the classical count K(p + g)/n "
+                 "would make coverage grow while the ball is slack. " if not expl else
+                 "Exploratory: the theorem is an upper bound; two-sided independence of d is stronger. ") + txt)
+        for cid, mode, expl, text in (("no-growth-in-d", "at_most", False, "does not grow with d"),
+                                      ("flat-in-d", "equal", True, "does not depend on d"))]
+
+
+
 def claims(config, records):
     out = []
     rng = analysis_rng(NAME, 1)
@@ -221,17 +369,28 @@ def claims(config, records):
                  f"family (σ²⋆ ≍ H, B = {config.B:g}), attained at n = {top['n']}, H = {top['H']}, N = {top_n:g} "
                  f"(measured ratio {top_ratio:.4f}).")
 
-    # (a) sigma_star^2 ~ H: KL grows like H while the ball is slack (E <= B^2 / 2).
-    win = sorted(r["H"] for r in dense if r["n"] == n_top and _energy(config, r) <= config.B ** 2 / 2)
+    # (a) sigma_star^2 ~ H: KL against the classical parameter count while the ball is slack.
+    win = sorted(r["H"] for r in dense if r["n"] == n_top and _free_norm_sq(config, r) <= 0.5)
     sel = [_cell(dense, n=n_top, H=h) for h in win]
-    out.append(exponent_claim(
-        f"{NAME}/kl-grows-like-H", "Theorem 4.2 setting; Prop. 3.2 and Remark 3.1 (KL grows with H)",
-        f"σ²⋆ ≍ H family (B = {config.B:g}), n = {n_top}: E KL(π_D||π̂) grows like H while the norm constraint is "
-        f"slack (H in {win})", np.array(win, float), [np.asarray(r["kl"]) for r in sel], predicted=1.0,
-        tolerance=0.1, evaluation="exact", conditions=_conditions(config, sel),
-        details="Window fixed by the analysis before the run: unconstrained squared-logit energy 4K²p/n <= B²/2. "
-                "KL exact (sum of Bernoulli KLs); each parameter is estimated from about n/K tokens, so "
-                "E KL ≈ K p/(2n), linear in p = H."))
+    kl = np.array([np.mean(r["kl"]) for r in sel])
+    count = np.array([r["dim"] / (2.0 * r["n"]) for r in sel])
+    out.append(sanity_claim(
+        f"{NAME}/kl-classical-count", "classical MLE asymptotics (E KL ≈ d/(2n)); setting of Theorem 4.2",
+        f"σ²⋆ ≍ H family (B = {config.B:g}), n = {n_top}: the mean KL(π_D||π̂) over replicates equals the "
+        f"classical parameter count d/(2n), d = K·H, within 10% while the ball is slack (H in {win})",
+        kl, count, tolerance=0.1, relative=True, evaluation="monte_carlo", false_fail_rate=1e-3,
+        conditions=_conditions(config, sel),
+        details="A textbook fact, not a statement of the papers: each of the d untied coordinates is a Bernoulli "
+                "logit estimated from about n/K tokens (E KL ≈ K/(2n) per coordinate, summed over the K·H "
+                "coordinates and averaged over the K prompts), so KL is linear in H by construction. Window fixed "
+                "before the run: expected squared norm of the unconstrained MLE 4K²p/(nB²) <= 1/2. Tolerance "
+                "(written before the run): the relative standard error of a mean of R replicates of a "
+                "χ²_d-like KL is sqrt(2/(dR)) <= 0.025 at d = 16, R = 200, and the O(K/n) correction is "
+                "below 0.01, so 0.1 is at least 4 standard errors (false-fail rate below 1e-3 over the cells). "
+                f"Mean KL / (d/(2n)) per H: {dict(zip(win, np.round(kl / count, 4).tolist()))}. "
+                "Replaces 'kl-grows-like-H' (exponent 1 ± 0.1, a prediction citing Prop. 3.2 and Remark 3.1): "
+                "those statements' mechanism is missing mass on rare prompts, absent here, and the slope is the "
+                "parameter count, true by construction."))
     # Local growth of coverage in sigma_star^2 (not a consequence of an upper bound).
     hs = sorted(r["H"] for r in dense if r["n"] == n_top)
     sel = [_cell(dense, n=n_top, H=h) for h in hs]
@@ -246,61 +405,22 @@ def claims(config, records):
                 "of the Gaussian tail coverage rises faster than any power of σ²⋆, then stops at the norm cap; "
                 "the bound with one constant (the pilot-constant claims) is what the theorem predicts."))
 
-    # (b) fixed sigma_star^2: coverage flat in H, two-sided.
-    series, sel_all = {}, []
-    for n in config.fixed_ns:
-        sel = [_cell(records, family="fixed", n=n, H=h) for h in config.fixed_horizons]
-        sel_all += sel
-        for j, N in enumerate(config.Ns):
-            reps = [_cov(r, j) for r in sel]
-            if min(v.mean() for v in reps) >= FLOOR:
-                series[f"n={n}, N={N:g}"] = reps
-    s2 = sel_all[0]["sigma2"]
-    out.append(exponent_claim(
-        f"{NAME}/coverage-flat-in-H", REF,
-        f"fixed σ²⋆ = {s2:g} (B = {config.B:g}, {config.pivotal} pivotal + weak positions): E Cov_N(π̂) is flat in H "
-        f"(H in {list(config.fixed_horizons)})", np.array(config.fixed_horizons, float), series, predicted=0.0,
-        tolerance=0.1, evaluation="monte_carlo", conditions=_conditions(config, sel_all),
-        details=f"Series kept iff every H has mean coverage >= {FLOOR:g} (fixed before the run). History: on the earlier "
-                "instance (geometric prompt masses, near-deterministic tokens, coverage = rare-prompt missing mass) "
-                "the two-sided rule 'flat in H' (0 ± 0.1) failed at n = 512 and 2048 (coverage at large N decreased "
-                "with H) and was replaced after that failing run by the one-sided 'no growth in H'; the two-sided rule "
-                "is restored here on an instance where coverage is parameter-estimation error."))
-
-    # (c) fixed B, sigma_star^2, H: no growth in d (d up to >> n).
-    series, sel_all = {}, []
-    for n in config.width_ns:
-        sel = [_cell(records, family="width", n=n, groups=g) for g in config.width_groups]
-        sel_all += sel
-        for j, N in enumerate(config.Ns):
-            reps = [_cov(r, j) for r in sel]
-            if min(v.mean() for v in reps) >= FLOOR:
-                series[f"n={n}, N={N:g}"] = reps
-    ds = np.array([r["dim"] for r in sel_all[:len(config.width_groups)]], float)
-    for cid, mode, expl, text in (
-            ("no-growth-in-d", "at_most", False, "does not grow with d"),
-            ("flat-in-d", "equal", True, "does not depend on d")):
-        out.append(exponent_claim(
-            f"{NAME}/{cid}", REF,
-            f"fixed B = {config.B:g}, σ²⋆ = {sel_all[0]['sigma2']:g}, H = {sel_all[0]['H']}: E Cov_N(π̂) {text} "
-            f"(d in {ds.astype(int).tolist()}, n in {list(config.width_ns)})", ds, series, predicted=0.0, mode=mode,
-            tolerance=0.1, evaluation="monte_carlo", exploratory=expl, conditions=_conditions(config, sel_all),
-            details=("The bound does not involve d, so the theorem predicts no growth; a classical d/n rate would "
-                     "predict slope 1. " if not expl else
-                     "Exploratory: the theorem is an upper bound; two-sided independence of d is stronger. Analysis: "
-                     "more groups dilute the weak positions' signal while the ball caps their norm, so coverage "
-                     "can fall with d. ") + f"Series kept iff every d has mean coverage >= {FLOOR:g}."))
+    # (b) fixed sigma_star^2 and B; H and d = K H grow, untied weak positions (the ball controls them);
+    # (c) fixed B, sigma_star^2, H: d up to >> n, n large enough that the pivotal block leaves the ball slack.
+    # Each at theta_star = 0 (the ball's centre) and on the sphere ||theta_star|| = 1.
+    for suffix in ("", "-sphere"):
+        out += _fixed_claims(config, records, suffix) + _width_claims(config, records, suffix)
 
     # (d) the bound with the pilot constant, held on the other families at every (n, H or d, N).
-    held = [("fixed", False, [r for r in records if r["family"] == "fixed"]),
-            ("width", False, [r for r in records if r["family"] == "width"])]
+    held = [(fam, False, [r for r in records if r["family"] == fam])
+            for fam in ("fixed", "width", "fixed-sphere", "width-sphere")]
     held += [(f"dense-B{b:g}", True, [r for r in records if r["family"] == "dense" and r["B"] == b])
              for b in config.dense_Bs if b != config.B]
     for label, expl, recs in held:
         pts = [(r, j, N) for r in recs for j, N in enumerate(config.Ns)]
         ratios = {f"n={r['n']},H={r['H']},g={r['groups']},N={N:g}": round(float(_cov(r, j).mean() / _bound(r, N)), 4)
                   for r, j, N in pts}
-        out.append(bound_claim(
+        claim = bound_claim(
             f"{NAME}/pilot-constant/{label}", REF,
             f"{label} family: E Cov_N(π̂) <= C (sqrt(σ²⋆/(n log N)) + B²/n) with the pilot family's C, at every "
             "(n, H, d, N) of the family", bound=[c_hat * _bound(r, N) for r, j, N in pts],
@@ -312,7 +432,13 @@ def claims(config, records):
                     "maximum over points). Ratio E Cov/bound (C = 1) per point: " + str(ratios) + "."
                     + (" Exploratory: at this B the largest ratio is about half the pilot's in prototypes, so no "
                        "point can reject C/2 (how tight the bound is across B is not stated by the paper)."
-                       if expl else "")))
+                       if expl else ""))
+        if config.preset == "quick" and label == "width-sphere":
+            claim = not_run_in_quick(claim, reason=(
+                "E Cov_N is below half the pilot's bound at every d, so no point can reject C/2 (in the first "
+                "full run of this design, n = 256 and 512, it was UNDERPOWERED too: a finding, not a quick-preset "
+                "limitation)"))
+        out.append(claim)
 
     # Shapes the bound does not attain (exploratory, analysis in the module docstring).
     if len(config.dense_ns) >= 4:
@@ -363,12 +489,15 @@ def plot(config, records, out_dir):
                     title=(f"Theorem 4.2, $\\sigma_\\star^2 \\asymp H$ family ($B = {config.B:g}$, "
                            f"$K = {config.n_prompts}$)"))
     paths.append(save_figure(fig, out_dir / "linear_mle_dense.png"))
-    series = {}
-    for n in config.fixed_ns:
-        for j, N in enumerate(config.Ns):
-            series[f"$E\\,${COV.format(N=f'{N:g}')}, $n = {n}$"] = np.array(
-                [_cov(_cell(records, family="fixed", n=n, H=h), j).mean() for h in config.fixed_horizons])
-    fig = line_plot(np.array(config.fixed_horizons, float), series, xlabel="$H$", ylabel="exact coverage", logx=True,
-                    logy=True, title=r"Theorem 4.2 at fixed $\sigma_\star^2$: coverage flat in $H$")
+    series, styles = {}, {}
+    for i, n in enumerate(config.fixed_ns):
+        for suffix, star, mark in (("", "0", "o-"), ("-sphere", "1", "s--")):
+            key = f"$E\\,${COV.format(N=f'{config.Ns[0]:g}')}, $n = {n}$, $\\|\\theta_\\star\\| = {star}$"
+            series[key] = np.array([_cov(_cell(records, family="fixed" + suffix, n=n, H=h), 0).mean()
+                                    for h in config.fixed_horizons])
+            styles[key] = f"C{i}{mark}"
+    fig = line_plot(np.array(config.fixed_horizons, float), series, xlabel="$H$  ($d = KH$)",
+                    ylabel="coverage (Monte Carlo)", logx=True, logy=True, styles=styles,
+                    title=r"Theorem 4.2 at fixed $\sigma_\star^2$ and $B$ (untied weak positions)")
     paths.append(save_figure(fig, out_dir / "linear_mle_fixed.png"))
     return paths
