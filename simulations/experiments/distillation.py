@@ -32,8 +32,10 @@ every ``H`` up to 256": at ``H = 256``, 0.0307 against 0.0237).
 
 Finding on the constant.  The last step of the proof (App. K.7 ICLR / I.7 arXiv) needs
 :math:`\eta \le 1/(256AB^2)`; the theorem states :math:`1/((64A+2)B^2)`, about four times
-larger.  The claims use the stated step; the ``proof`` runs show the crossing moving to
-``H`` of about 700.
+larger.  The binding claims use the stated step and say so in their ids (``-stated-step``)
+and ``conditions`` (the proof-step condition is recorded as not met); the ``proof`` runs,
+whose conditions all hold, show the crossing moving to ``H`` of about 700
+(``proof-step-below-vanilla-above-crossing``, exploratory).
 """
 
 from __future__ import annotations
@@ -152,20 +154,31 @@ def crossing(config, method="distill"):
     return float(H[above[0]]) if above.size else float("inf")
 
 
-def _conditions(config, recs):
+def _conditions(config, recs, step="stated"):
+    """Hypotheses of Theorem G.2 / 6.2 on the runs ``recs``; ``step`` names the step they use
+    (``"stated"``: the theorem's; ``"proof"``: the one its proof's last step needs)."""
     A = np.log(config.N)
     eta = max(r["eta"] for r in recs)
     s2 = max(r["sigma_star_sq"] for r in recs)
     stated = float(distillation_step_size(config.T, N=config.N, sigma_sq=s2, B=config.B))
-    return [
+    proof = 1 / (256 * A * config.B ** 2)
+    out = [
         condition("Assumption 2.1: pi_D = pi_theta* with theta* in Theta = B_2(1)", "theta* in B_2(1)", True),
         condition("Assumption 2.2: ||phi(x, y_1:h)|| <= B", f"B = {config.B:g}", True),
         condition("T, N >= 2", f"T = {config.T}, N = {config.N:g}", bool(config.T >= 2 and config.N >= 2)),
-        condition("eta = min{1/((64 log N + 2) B^2), (T sigma^2 log N)^(-1/2)} (the theorem's step)",
-                  f"eta = {eta:.4g} (stated {stated:.4g}); the proof's last step needs 1/(256 A B^2) = "
-                  f"{1 / (256 * A * config.B ** 2):.4g}", bool(np.isclose(eta, stated))),
-        condition("teacher's next-token probabilities available (distillation setting)", "exact pi_D", True),
     ]
+    if step == "stated":
+        out.append(condition("eta = min{1/((64 log N + 2) B^2), (T sigma^2 log N)^(-1/2)} (the theorem's step)",
+                             f"eta = {eta:.4g} (stated {stated:.4g})", bool(np.isclose(eta, stated))))
+    ok = bool(eta <= proof * (1 + 1e-12))
+    out.append(condition(
+        "eta <= 1/(256 log N B^2) (the proof's last step, App. K.7 ICLR / I.7 arXiv, absorbs "
+        "128 eta A B^2 sum_t D_seq,N only then)", f"eta = {eta:.4g}, 1/(256 A B^2) = {proof:.4g}", ok,
+        "" if ok else ("the theorem's stated step is about 4x larger than the step its proof covers; the claim tests "
+                       "the theorem as stated (the id says 'stated-step'); the runs at the proof's step are "
+                       "proof-step-below-vanilla-above-crossing")))
+    out.append(condition("teacher's next-token probabilities available (distillation setting)", "exact pi_D", True))
+    return out
 
 
 def claims(config, records):
@@ -179,9 +192,9 @@ def claims(config, records):
     pred = float(np.polyfit(np.log(Hs), np.log(rate), 1)[0])
     visits = [float(lemma_k7_distillation_visits(r["eta"], r["H"], B, N, start=r["start"])) for r in d]
     out.append(exponent_claim(
-        f"{NAME}/distill-flat-in-H", "Theorem G.2 (ICLR) / 6.2 (arXiv), Eq. (27) arXiv",
-        "truncated token-weighted SGD with the theorem's step: average-iterate Cov_N grows no faster in H than "
-        "the H-free rate sqrt(sigma^2/(T log N)) + B^2/T", Hs, [_cov(r) for r in d], predicted=pred,
+        f"{NAME}/distill-flat-in-H-stated-step", "Theorem G.2 (ICLR) / 6.2 (arXiv), Eq. (27) arXiv; step the proof does not cover",
+        "truncated token-weighted SGD with the theorem's stated step (about 4x the step its proof covers): "
+        "average-iterate Cov_N grows no faster in H than the H-free rate sqrt(sigma^2/(T log N)) + B^2/T", Hs, [_cov(r) for r in d], predicted=pred,
         mode="at_most", tolerance=0.1, evaluation="exact", conditions=cond,
         details=(f"T = {T}, B = B_bar = {B:g}, N = {N:g}, {config.replicates} replicates, start r - 1/B_bar by H "
                  f"{_fmt(r['start'] for r in d)}; predicted = local slope of theory.rates.distillation_coverage_rate "
@@ -189,11 +202,16 @@ def claims(config, records):
                  f"visits per prompt to cover {_fmt(visits)} (theory.instances.lemma_k7_distillation_visits)")))
     rate_v = [float(sgd_coverage_rate(T, N=N, H=r["H"], sigma_sq=r["sigma_star_sq"], B=B)) for r in v]
     out.append(exponent_claim(
-        f"{NAME}/vanilla-linear-in-H-same-stream", "Prop. 5.1 (Eq. (9) ICLR / (15) arXiv; lower bound Eq. (16) arXiv)",
-        "vanilla SGD (Prop. 5.1's step) on the same sequences: average-iterate Cov_N grows like the B^2 H/T term",
+        f"{NAME}/vanilla-linear-in-H-same-stream",
+        "Prop. 5.1 (Eq. (9) ICLR / (15) arXiv; lower bound Eq. (16) arXiv); [derived] visits on this instance",
+        "vanilla SGD (Prop. 5.1's step) on the same sequences: average-iterate Cov_N is linear in H, at the B^2 H/T "
+        "term of the upper bound (the slope comes from the derived mechanism of this instance; the upper bound alone "
+        "allows any slower growth)",
         Hs, [_cov(r) for r in v], predicted=float(np.polyfit(np.log(Hs), np.log(rate_v), 1)[0]), tolerance=0.1,
         evaluation="exact", conditions=sgd_upper_conditions(eta=[r["eta"] for r in v], H=Hs, B=B),
-        details=f"measured means {_fmt(vm)}; eta = 1/(2 H B^2)"))
+        details=(f"measured means {_fmt(vm)}; eta = 1/(2 H B^2); predicted = local slope of "
+                 "theory.rates.sgd_coverage_rate on the grid (derived: (2 - 1/(2e)) H/log N visits per prompt, "
+                 "theory.instances.lemma_k7_visits)")))
 
     h_cross = crossing(config)
     above = [i for i, H in enumerate(Hs) if H > h_cross]
@@ -202,13 +220,16 @@ def claims(config, records):
               "(theory.instances.lemma_k7_distillation_visits = lemma_k7_visits); means distillation / vanilla by H: "
               + "; ".join(f"H={H}: {a:.4g} / {b:.4g}" for H, a, b in zip(Hs, dm, vm)))
     out.append(comparison_claim(
-        f"{NAME}/distill-below-vanilla-above-crossing", "Theorem G.2 (ICLR) / 6.2 (arXiv) against Prop. 5.1",
-        "at matched samples (one sequence per step, the same sequences), distillation with the theorem's step has "
+        f"{NAME}/distill-below-vanilla-above-crossing-stated-step",
+        "Theorem G.2 (ICLR) / 6.2 (arXiv) against Prop. 5.1; step the proof does not cover",
+        "at matched samples (one sequence per step, the same sequences), distillation with the theorem's stated "
+        "step (about 4x the step its proof covers) has "
         "lower average-iterate Cov_N than vanilla SGD at every grid H above the derived crossing, where the "
         "theorem's H-free rate undercuts vanilla's B^2 H/(T log N)",
         [_cov(d[i]) for i in above], [_cov(v[i]) for i in above], better="lower", paired=True,
         names=("distillation", "vanilla SGD"), evaluation="monte_carlo", labels=[f"H={Hs[i]}" for i in above],
-        conditions=cond, details=common))
+        conditions=cond, details=common + (". Earlier id: distill-below-vanilla-above-crossing, whose conditions did "
+                                           "not record that the proof does not cover the stated step")))
     if below:
         out.append(comparison_claim(
             f"{NAME}/vanilla-ahead-below-crossing", "Theorem G.2 (ICLR) / 6.2 (arXiv) against Prop. 5.1",
@@ -230,6 +251,7 @@ def claims(config, records):
             f"crossing (H = {hc:.0f})?", [_cov(rs[i]) for i in idx], [_cov(v[i]) for i in idx], better="lower",
             paired=True, names=(f"distillation ({method} step)", "vanilla SGD"), evaluation="monte_carlo",
             labels=[f"H={Hs[i]}" for i in idx], exploratory=True,
+            conditions=_conditions(config, rs, step="proof") if method == "proof" else None,
             details=f"eta = {rs[0]['eta']:.4g}; means by H: {_fmt(np.mean(_cov(r)) for r in rs)}"))
     return out
 

@@ -13,14 +13,19 @@ A. **Normalized SGD under Theorem 5.1's conditions** (Eq. (10) ICLR / (17)–(18
    (App. K.5 ICLR / I.5 arXiv, :func:`theory.rates.normalized_sgd_parameters`):
    :math:`\eta = \min\{1/(128B), (\log N/(\sigma_\star^2T))^{1/4}\} = 1/(128B)`,
    :math:`\lambda = \log N/(16\eta) = 8B\log N`; minibatch ``K = 256`` so that the bias term
-   :math:`B/(K\log N) = 0.045`; ``T = 10^5`` steps, so that the rate
-   :math:`\sqrt{\sigma_\star^2/(T\log N)} + B^2/T + B/(K\log N) \le 0.06` at every ``H`` (0.09 in
-   quick).  Each minibatch is drawn as its per-prompt pooled token counts
-   (:class:`~simulations.learners.pooled.PooledCountsStream`, exact in law).  Every hypothesis
-   and design check is recorded in the claims' ``conditions``.
+   :math:`B/(K\log N) = 0.045`; ``T = 10^5`` steps.  Each minibatch is drawn as its per-prompt
+   pooled token counts (:class:`~simulations.learners.pooled.PooledCountsStream`, exact in law).
+   Every hypothesis and design check is recorded in the claims' ``conditions``.  The level is
+   not testable here: Theorem 5.1's bound with the proof's constants
+   (:func:`theory.rates.normalized_sgd_explicit_bound`) is about 800 (full) and 3 700 (quick);
+   in the quick preset (``T = 2\cdot 10^4``) the measured coverage is even above the rate with
+   unit constants (0.11 against 0.08), so the unit-constant rate is a shape reference, not a
+   bound.  The claims test the theorem's
+   ``H``-free **shape** and name the unmet design check in their ids (``-vacuous-bound``).
 
-   * ``nsgd-flat-in-H``: Theorem 5.1's rate has no ``H``; the prediction is that the coverage
-     grows no faster than the rate's local slope on the grid (``at most``, tolerance 0.1).
+   * ``nsgd-flat-in-H-vacuous-bound``: Theorem 5.1's rate has no ``H``; the prediction is that
+     the coverage grows no faster than the rate's local slope on the grid (``at most``,
+     tolerance 0.1).
      [derived] From this initialisation the dynamics are scale-invariant in ``H`` (see
      :mod:`theory.instances.sgd`): the normalized steps cover the prompts after about
      2 200 steps at every ``H`` (average coverage x ``T`` ≈ 2 200: the average is a genuine
@@ -31,10 +36,12 @@ A. **Normalized SGD under Theorem 5.1's conditions** (Eq. (10) ICLR / (17)–(18
    * ``sgd-linear-in-H-same-instances``: vanilla SGD (Eq. (8) ICLR / (14) arXiv) with Prop. 5.1's
      step :math:`\eta = 1/(2HB^2)` on the same instances, same start: the
      :math:`B^2H/T` term, exponent 1 — the design sees ``H``-growth when there is some.
-   * ``nsgd-below-vanilla-at-largest-H``: per step (NSGD reads ``K`` sequences per step,
-     vanilla one), normalized SGD's coverage is below vanilla's at the largest ``H``.  At
-     matched samples it is not: vanilla's average over ``TK`` steps is at most its transient
-     sum over ``TK`` (documented in the claim and in ``docs/optimizers.md``).
+   * ``nsgd-below-vanilla-per-step-vacuous-bound``: **per step** (NSGD reads ``K`` sequences per
+     step, vanilla one), normalized SGD's coverage is below vanilla's at the largest ``H``
+     (full preset only: the crossing is near ``H = 1300``).
+   * ``nsgd-below-vanilla-matched-samples`` (exploratory): at matched samples — NSGD's average
+     over its first ``T // K`` steps against vanilla's over ``T`` steps, both about ``T``
+     sequences — normalized SGD is still in its transient and loses (a finding).
    * ``sgd-kl-bound`` (Prop. 5.1 upper bound with its constants):
      :math:`\mathbb E\frac1T\sum_t D_{KL}(\pi_D\|\pi_{\theta_t}) \le 4/(\eta T) + 2\eta\sigma_\star^2`
      (:func:`theory.rates.sgd_kl_bound`) on the vanilla runs.  It holds with a large margin
@@ -47,7 +54,9 @@ B. **Normalisation bias** (the :math:`B/(K\log N)` term) on
    proof's :math:`\lambda \ge 8B\log N` the typical score is far below :math:`\lambda`, the
    normalisation is nearly linear and the bias is tiny (``nsgd-capped-bias``, exploratory);
    with the cap dropped (:math:`\eta = (\log N/(\sigma_\star^2T))^{1/4}`, :math:`\lambda = 3`) it
-   shows: ``nsgd-uncapped-bias-decreases-with-K`` (binding, the dropped hypothesis named).
+   shows: ``nsgd-uncapped-bias-decreases-with-K`` (exploratory: outside the theorem's
+   hypotheses, per step — ``K = 64`` reads 64 times the sequences of ``K = 1``, so variance
+   reduction is mixed in — and at the largest ``K`` the average is decided by a few iterates).
 
 History (disclosed).  Earlier versions tested normalized SGD with the proof's
 :math:`\eta = (\log N/(\sigma_\star^2T))^{1/4}` but without the cap (:math:`\eta \approx 0.26`,
@@ -164,8 +173,9 @@ def run_task(config, task, *, rng):
             eta, lam = (float(v) for v in normalized_sgd_parameters(T, N=config.N, sigma_sq=s2, B=config.B))
             K = config.nsgd_batch
             opt = chain(normalized_sgd(eta, lam), project_l2_ball(1.0))
+        # NSGD also averaged over its first T // K steps: K (T // K) <= T sequences, vanilla's sample count
         summary = run_coverage(inst, opt, T=T, rng=rng, replicates=R, N_values=(config.N,),
-                               average_at=[T], batch=K, with_kl=True)
+                               average_at=sorted({T // K, T}), batch=K, with_kl=True)
         return [{"part": p["part"], "H": H, "T": T, "eta": eta, "lam": lam, "batch": K,
                  "sigma_star_sq": s2, "theta_init": inst.params["theta_init"], **summary}]
     K = p["K"]
@@ -175,7 +185,7 @@ def run_task(config, task, *, rng):
                                                             B=config.bias_B if p["capped"] else 0.0))
     opt = chain(normalized_sgd(eta, lam), project_box(-1.0, 1.0))
     summary = run_coverage(inst, opt, T=config.bias_T, rng=rng, replicates=R, N_values=(config.N,),
-                           average_at=[config.bias_T], batch=K)
+                           average_at=sorted({config.bias_T // K, config.bias_T}), batch=K)
     return [{"part": "bias", "K": K, "capped": p["capped"], "H": config.bias_H, "T": config.bias_T,
              "eta": eta, "lam": lam, "sigma_star_sq": s2, **summary}]
 
@@ -200,6 +210,11 @@ def _part(records, part):
     return sorted([r for r in records if r["part"] == part], key=lambda r: r["H"])
 
 
+def _cov_at(rec, steps):
+    """Per-replicate average-iterate coverage over the first ``steps`` iterates (a recorded horizon)."""
+    return np.asarray(rec["cov_lo"])[:, list(rec["average_at"]).index(int(steps)), 0]
+
+
 def claims(config, records):
     out = []
     ns, vs = _part(records, "nsgd"), _part(records, "sgd")
@@ -211,30 +226,42 @@ def claims(config, records):
     explicit = [float(normalized_sgd_explicit_bound(T, N=N, sigma_sq=v, B=B, K=K, eta=r["eta"]))
                 for v, r in zip(s2, ns)]
     cond = nsgd_conditions(eta=[r["eta"] for r in ns], lam=[r["lam"] for r in ns], B=B, N=N, K=K, T=T,
-                           sigma_sq=s2, cov_T=[m * T for m in means])
+                           sigma_sq=s2, cov_T=[m * T for m in means], measured=means)
     starts = _fmt(r["theta_init"][0] for r in ns)
     out.append(exponent_claim(
-        f"{NAME}/nsgd-flat-in-H", "Theorem 5.1 (Eq. (11) ICLR / (19) arXiv)",
+        f"{NAME}/nsgd-flat-in-H-vacuous-bound", "Theorem 5.1 (Eq. (11) ICLR / (19) arXiv), the H-free shape only",
         "normalized SGD with the proof's eta = 1/(128 B), lambda = 8 B log N and minibatch K: average-iterate "
-        "Cov_N grows no faster in H than the H-free rate sqrt(sigma^2/(T log N)) + B^2/T + B/(K log N)",
+        "Cov_N grows no faster in H than the H-free rate sqrt(sigma^2/(T log N)) + B^2/T + B/(K log N) (the shape "
+        "of the rate, not its level: with the proof's constants the bound is vacuous on this instance)",
         Hs, [_cov(r) for r in ns], predicted=_local_slope(Hs, rate), mode="at_most", tolerance=0.1,
         evaluation="exact", conditions=cond,
         details=(f"Lemma K.7's instance, B = B_bar = {B:g}, mu(+) = 1/2, theta_0 = (r - 1/B_bar)[1; 1] (the "
                  f"proof's start; r - 1/B_bar by H: {starts}); T = {T}, K = {K}, N = {N:g}, "
                  f"{config.replicates} replicates. Predicted = local slope of the rate (unit constants) on "
-                 f"the grid; rate by H: {_fmt(rate)}; measured means: {_fmt(means)}; average coverage x T: "
-                 f"{_fmt(m * T for m in means)}; sigma_*^2 by H: {_fmt(s2)}. The proof's constants give "
-                 f"{_fmt(explicit)} (theory.rates.normalized_sgd_explicit_bound): the ~ of Eq. (11) hides a "
-                 "factor of several hundred here.")))
+                 f"the grid; rate by H: {_fmt(rate)}; measured means: {_fmt(means)} (measured/rate "
+                 f"{_fmt(m / v for m, v in zip(means, rate))}: "
+                 + ("above 1, the unit-constant rate is not a bound here" if max(m / v for m, v in zip(means, rate)) > 1
+                    else "below 1 here, but the rate's constants are unstated: a shape reference, not a bound")
+                 + "); "
+                 f"average coverage x T: {_fmt(m * T for m in means)}; sigma_*^2 by H: {_fmt(s2)}. The proof's "
+                 f"constants give {_fmt(explicit)} (theory.rates.normalized_sgd_explicit_bound): the bound is "
+                 "vacuous, so Theorem 5.1 predicts no level here. What the claim tests is the theorem's H-free "
+                 "shape: every hypothesis of the statement holds, the rate has no H, and the measured coverage "
+                 "must not grow with H faster than the rate's local slope; the id names the unmet design check "
+                 "(a non-vacuous bound). Earlier id: nsgd-flat-in-H, whose conditions recorded 'rate <= 0.1 "
+                 "(non-vacuous, unit constants)' as met although in the quick preset the measured coverage exceeded "
+                 "that rate.")))
 
     eta_v = [r["eta"] for r in vs]
     rate_v = [float(sgd_coverage_rate(T, N=N, H=r["H"], sigma_sq=r["sigma_star_sq"], B=B)) for r in vs]
     means_v = [float(np.mean(_cov(r))) for r in vs]
     ucond = sgd_upper_conditions(eta=eta_v, H=Hs, B=B)
     out.append(exponent_claim(
-        f"{NAME}/sgd-linear-in-H-same-instances", "Prop. 5.1 (Eq. (9) ICLR / (15) arXiv; lower bound Eq. (16) arXiv)",
+        f"{NAME}/sgd-linear-in-H-same-instances",
+        "Prop. 5.1 (Eq. (9) ICLR / (15) arXiv; lower bound Eq. (16) arXiv); [derived] visits on this instance",
         "vanilla SGD with eta = min{1/(2HB^2), sqrt(2/(sigma^2 T))} on the same instances and start: average-"
-        "iterate Cov_N grows like the B^2 H/T term of the upper bound (linear in H)",
+        "iterate Cov_N is linear in H, at the B^2 H/T term of the upper bound (the slope comes from the derived "
+        "mechanism of this instance, not from the upper bound alone, which allows any slower growth)",
         Hs, [_cov(r) for r in vs], predicted=_local_slope(Hs, rate_v), tolerance=0.1, evaluation="exact",
         conditions=ucond,
         details=(f"predicted = local slope of theory.rates.sgd_coverage_rate on the grid; measured means "
@@ -244,23 +271,42 @@ def claims(config, records):
     n_last, v_last = _cov(ns[-1]), _cov(vs[-1])
     v_final = float(np.max(np.asarray(vs[-1]["final_cov_hi"])[:, 0]))
     c = comparison_claim(
-        f"{NAME}/nsgd-below-vanilla-at-largest-H", "Theorem 5.1 (Eq. (11) ICLR / (19) arXiv); Prop. 5.1",
-        f"at H = {Hs[-1]}, normalized SGD (K = {K} sequences per step) has lower average-iterate Cov_N than "
-        "vanilla SGD (one sequence per step) after the same number of steps T",
+        f"{NAME}/nsgd-below-vanilla-per-step-vacuous-bound",
+        "Theorem 5.1 (Eq. (11) ICLR / (19) arXiv), the H-free shape only; Prop. 5.1",
+        f"per step, not per sample: at H = {Hs[-1]}, normalized SGD (K = {K} sequences per step) has lower "
+        "average-iterate Cov_N than vanilla SGD (one sequence per step) after the same number of steps T",
         n_last, v_last, better="lower", names=("normalized SGD", "vanilla SGD"), evaluation="monte_carlo",
         conditions=cond,
-        details=(f"per step, not per sample: NSGD reads T K = {T * K:,} sequences, vanilla T = {T:,}. At matched "
-                 f"samples (vanilla run for T K steps) vanilla's average is (its transient sum)/(T K) = "
-                 f"{float(np.mean(v_last)) / K:.3g} plus the coverage of the iterates after step T, which start "
-                 f"past the transient (coverage of theta_T <= {v_final:.2g}, certified): far below NSGD's "
-                 f"{float(np.mean(n_last)):.3g}. The H-free rate is per step; in samples it costs the factor K, and "
-                 "normalized SGD would win at matched samples only for H above about K x (its transient) x log N / 2"))
+        details=(f"per step: NSGD reads T K = {T * K:,} sequences, vanilla T = {T:,} (the matched-samples comparison "
+                 f"is nsgd-below-vanilla-matched-samples). Vanilla run for T K steps would average its transient "
+                 f"sum over T K = {float(np.mean(v_last)) / K:.3g} plus the coverage of the iterates after step T "
+                 f"(coverage of theta_T <= {v_final:.2g}, certified). The prediction rests on the rates' shapes (H-free "
+                 "against linear in H) and the derived transients, not on Theorem 5.1's level, which is vacuous here "
+                 "(the id says so). Earlier id: nsgd-below-vanilla-at-largest-H (same rule)."))
     if config.preset == "quick":
         c = not_run_in_quick(c, reason=(
             "the per-step crossing is near H = 1300 (NSGD's H-free transient, about 2 260 steps, against vanilla's "
             "(2 - 1/(2e)) H/log N visits per prompt, about 1.75 H steps); the quick grid stops at H = 1024 to keep "
             "the exact law's enumeration under a second"))
     out.append(c)
+
+    m_steps = T // K
+    n_match = _cov_at(ns[-1], m_steps)
+    out.append(comparison_claim(
+        f"{NAME}/nsgd-below-vanilla-matched-samples", "Theorem 5.1 (n = T K samples); Prop. 5.1",
+        f"exploratory: at matched samples, at H = {Hs[-1]}: is normalized SGD's average-iterate Cov_N over its "
+        f"first T // K = {m_steps} steps (K = {K}: {K * m_steps:,} sequences) below vanilla SGD's over T = {T:,} "
+        "steps (T sequences)?", n_match, v_last, better="lower", names=("normalized SGD", "vanilla SGD"),
+        evaluation="monte_carlo", exploratory=True, conditions=cond,
+        details=(f"same runs as the per-step claim (NSGD's running average at step {m_steps}, exact coverage of every "
+                 f"iterate); means: NSGD {float(np.mean(n_match)):.4g}, vanilla {float(np.mean(v_last)):.4g}. "
+                 f"Theorem 5.1 is a statement in T and K (n = T K): its bias term B/(K log N) = "
+                 f"{B / (K * np.log(N)):.3g} does not shrink with T, and NSGD's H-free transient (about 2 260 steps "
+                 f"from the proof's start) is longer than {m_steps} steps, so at matched samples it is still "
+                 f"uncovered. The rates with unit constants at these sample counts: NSGD "
+                 f"{float(normalized_sgd_coverage_rate(m_steps, N=N, sigma_sq=s2[-1], B=B, K=K)):.3g} "
+                 f"(T // K steps of K), vanilla {rate_v[-1]:.3g} (T steps). Exploratory: Theorem 5.1's level is "
+                 "vacuous here, so the theorem makes no ordering prediction at matched samples on this instance.")))
 
     kl_bound = [float(sgd_kl_bound(T=T, eta=r["eta"], sigma_sq=r["sigma_star_sq"])) for r in vs]
     kl_means = [float(np.mean(_kl(r))) for r in vs]
@@ -282,29 +328,42 @@ def claims(config, records):
         bm = [float(np.mean(_cov(r))) for r in recs]
         r0 = recs[0]
         c = nsgd_conditions(eta=r0["eta"], lam=r0["lam"], B=config.bias_B, N=N, K=ks[-1], T=config.bias_T,
-                            sigma_sq=r0["sigma_star_sq"], capped=capped,
+                            sigma_sq=r0["sigma_star_sq"], capped=capped, cov_T=min(bm) * config.bias_T,
                             cap_note=("dropped: under lambda >= 8 B log N the per-sequence score is far below "
                                       "lambda here, the normalisation is nearly linear and the bias is tiny "
                                       "(see nsgd-capped-bias); the claim exhibits the mechanism the B/(K log N) "
                                       "term pays for"))
+        kT = config.bias_T // ks[-1]
+        matched = float(np.mean(_cov_at(recs[-1], kT)))
         what = (f"rare-token instance (H = {config.bias_H}, B = {config.bias_B:g}, Poisson({config.bias_rate}) "
                 f"pivotal tokens), T = {config.bias_T}, eta = {r0['eta']:.3g}, lambda = {r0['lam']:.3g}; means by K: "
-                + ", ".join(f"K={k}: {m:.4g}" for k, m in zip(ks, bm)))
+                + ", ".join(f"K={k}: {m:.4g}" for k, m in zip(ks, bm))
+                + f"; average coverage x T by K: {_fmt(m * config.bias_T for m in bm)}. Per step, not per sample: "
+                f"K = {ks[-1]} reads {ks[-1]}x as many sequences as K = {ks[0]}, so the difference mixes the "
+                "normalisation bias with plain variance reduction (any minibatch method gains from it) and cannot "
+                f"be attributed to the B/(K log N) term alone. At matched samples (K = {ks[-1]} over its first "
+                f"T // K = {kT} steps) its mean coverage is {matched:.4g}, against {bm[0]:.4g} for K = {ks[0]} over T")
         if not capped:
             out.append(comparison_claim(
                 f"{NAME}/nsgd-uncapped-bias-decreases-with-K", "Theorem 5.1 (the B/(K log N) term), step cap dropped",
-                f"normalized SGD with lambda = log N/(16 eta) but WITHOUT the cap eta <= 1/(128 B): average-iterate "
-                f"Cov_N at K = {ks[0]} exceeds that at K = {ks[-1]} (the normalisation bias vanishes with the "
-                "minibatch)", _cov(recs[-1]), _cov(recs[0]), better="lower",
-                names=(f"K = {ks[-1]}", f"K = {ks[0]}"), evaluation="monte_carlo", conditions=c, details=what))
+                f"exploratory: normalized SGD with lambda = log N/(16 eta) but WITHOUT the cap eta <= 1/(128 B), per "
+                f"step (equal T): is the average-iterate Cov_N at K = {ks[0]} above that at K = {ks[-1]}? (the "
+                "normalisation bias vanishes with the minibatch; confounded with the K-fold sample size)",
+                _cov(recs[-1]), _cov(recs[0]), better="lower",
+                names=(f"K = {ks[-1]}", f"K = {ks[0]}"), evaluation="monte_carlo", exploratory=True, conditions=c,
+                details=what + ("; exploratory, why: outside Theorem 5.1's hypotheses (no step cap) the theorem "
+                                "makes no prediction; the comparison is per step, so it is confounded with "
+                                "sample size; and at the largest K the average is decided by a few iterates "
+                                "(coverage x T above). Earlier this was a binding comparison with the same "
+                                "statement (review finding, not a failing run).")))
         else:
             out.append(comparison_claim(
                 f"{NAME}/nsgd-capped-bias", "Theorem 5.1 (the B/(K log N) term)",
                 f"exploratory: under the proof's eta = 1/(128 B), lambda = 8 B log N, is the average-iterate Cov_N "
-                f"at K = {ks[0]} above that at K = {ks[-1]}? (the theorem bounds the bias by B/(K log N); whether "
-                "it is attained is open)", _cov(recs[-1]), _cov(recs[0]), better="lower",
+                f"at K = {ks[0]} above that at K = {ks[-1]}, per step? (the theorem bounds the bias by B/(K log N); "
+                "whether it is attained is open)", _cov(recs[-1]), _cov(recs[0]), better="lower",
                 names=(f"K = {ks[-1]}", f"K = {ks[0]}"), evaluation="monte_carlo", exploratory=True, conditions=c,
-                details=what))
+                details=what + "."))
     return out
 
 

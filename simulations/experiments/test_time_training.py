@@ -23,12 +23,17 @@ Instances: Prop. 3.2 (:func:`theory.instances.prop_3_2_kl_lower_bound`, :math:`\
 started at :math:`\theta_0 = 0`; :math:`\sigma_\star^2 \propto H`) and Lemma K.7 (ICLR) / I.7
 (arXiv)'s (:func:`theory.instances.lemma_k7`, single scale :math:`B = \bar B`, rare prompt ``+``
 of mass :math:`1/(2T)`, both coordinates started at the proof's :math:`r - 1/\bar B`,
-:func:`theory.instances.lemma_k7_start`).  Claims: the TTT KL grows no faster in ``H`` than
-:func:`theory.rates.ttt_kl_rate` :math:`\sqrt{\sigma_\star^2/T} + B^2/T` (slope 1/2 on
-Prop. 3.2, where :math:`\sqrt{\sigma_\star^2} \propto \sqrt H`; about 0 on Lemma K.7's), the
-proper model's KL grows linearly in ``H`` on Prop. 3.2 (:math:`\ge H/(4n)`), Theorem 6.1's
-explicit bound, and :math:`\pi^{TTT}`'s coverage is below the trained model's at large ``N``
-(it is improper, so it escapes the proper-estimator lower bounds).
+:func:`theory.instances.lemma_k7_start`).  Binding claims: Theorem 6.1's explicit bound
+(``ttt-kl-bound``, the level; UNDERPOWERED by construction, see ``docs/optimizers.md``), the
+proper model's KL linear in ``H`` on Prop. 3.2 (:math:`\ge H/(4n)`; linear by construction of
+the i.i.d.-token instance), and :math:`\pi^{TTT}`'s coverage below the trained model's at large
+``N`` (it is improper, so it escapes the proper-estimator lower bounds).  Exploratory: whether
+the TTT KL grows no faster in ``H`` than :func:`theory.rates.ttt_kl_rate`
+:math:`\sqrt{\sigma_\star^2/T} + B^2/T` (``ttt-kl-slope-in-H``).  Theorem 6.1 is an upper bound
+with an unstated constant and predicts no growth exponent; on Prop. 3.2 the KL grows faster
+than the rate's local slope on the grid (measured/rate rises from 0.17 to 0.26 in the quick
+preset — allowed by the bound, which is far above), and on Lemma K.7's instance the rate is
+about 50 times the measured KL, so its flat shape predicts nothing.
 
 From :math:`\theta_0 = 0` on Lemma K.7's instance the decoder pays its regret on the first
 sequence, :math:`\approx 2\log H` nats (one token step moves :math:`u = e^{\bar B\theta}` by
@@ -239,28 +244,50 @@ def claims(config, records):
                  "theta_0 = (r - 1/B_bar)[1; 1], the proof's start (r - 1/B_bar by H: "
                  + ", ".join(f"{r['theta_init'][0]:.3g}" for r in recs) + ")")
         s2 = [r["sigma_star_sq"] for r in recs]
+        kl_means = [float(np.mean(v)) for v in ttt_kl]
+        explicit = [float(sgd_kl_bound(T=r["T"], eta=r["eta"], sigma_sq=r["sigma_star_sq"])) for r in recs]
         common = (f"T = {config.T}, eta = min(1/(2B^2), 1/sqrt(sigma^2 T)), {start}; stratified random iterates "
                   f"(doubling strata) x {config.replicates} replicates; TTT KL by Monte Carlo stratified by prompt "
                   f"({config.n_mc} sequences per prompt and iterate); sigma_*^2 by H: "
                   f"{', '.join(f'{v:.3g}' for v in s2)}; rate sqrt(sigma^2/T) + B^2/T by H: "
-                  f"{', '.join(f'{v:.3g}' for v in rate)} (local slope {pred:.3f}); measured means: "
-                  f"{', '.join(f'{np.mean(v):.3g}' for v in ttt_kl)}. Rule revised after the old rule passed only "
-                  "through its tolerance: was 'equal to the rate's local slope, tolerance 0.25' (Lemma K.7 instance "
-                  "from theta_0 = 0 measured 0.12: the decoder's log H regret on the first sequence)")
+                  f"{', '.join(f'{v:.3g}' for v in rate)} (local slope {pred:.3f}); explicit bound 4/(eta T) + "
+                  f"2 eta sigma_*^2 by H: {', '.join(f'{v:.3g}' for v in explicit)}; measured means: "
+                  f"{', '.join(f'{v:.3g}' for v in kl_means)}; measured/rate: "
+                  f"{', '.join(f'{m / v:.3g}' for m, v in zip(kl_means, rate))}. Exploratory, why: Theorem 6.1 "
+                  "is an upper bound, KL <= C (sqrt(sigma^2/T) + B^2/T) with an unstated C; it predicts no growth "
+                  "exponent, and a local slope of the rate is a prediction only where the bound is tight. The "
+                  "level is tested by ttt-kl-bound (the proof's explicit constants)")
         if name == "prop-3.2":
             out.append(exponent_claim(
                 f"{NAME}/{name}/ttt-kl-slope-in-H", "Theorem 6.1",
-                "average-iterate KL(pi_D || pi^TTT) grows like the sqrt(sigma_*^2/T) term of Theorem 6.1's rate: "
-                "sigma_*^2 is proportional to H here, so like H^(1/2) (the proper model's: like H)",
-                Hs, ttt_kl, predicted=0.5, tolerance=0.1, evaluation="monte_carlo", conditions=cond,
-                details=common + ". The B^2/T term is an additive constant the decoder's KL does not track "
-                                 "(measured/rate grows on the grid), so the prediction is the sqrt term's exponent"))
+                "exploratory: does the average-iterate KL(pi_D || pi^TTT) grow no faster in H than Theorem 6.1's "
+                "rate sqrt(sigma_*^2/T) + B^2/T (its local slope on the grid; sigma_*^2 is proportional to H here)?",
+                Hs, ttt_kl, predicted=pred, mode="at_most", tolerance=0.1, evaluation="monte_carlo",
+                exploratory=True, conditions=cond,
+                details=common + ". Finding: on this grid the TTT KL grows faster than the rate's local slope "
+                                 "(measured/rate grows along the grid, above); the rate's B^2/T term is an additive "
+                                 "constant that flattens its slope at small H, and the decoder's KL does not track "
+                                 "it. Theorem 6.1 allows this (the ratio stays far below 1); as H grows the sqrt "
+                                 "term dominates and the rate's slope tends to 1/2",
+                revised_from=("'equal to the rate's local slope, tolerance 0.25' (binding), which passed only "
+                              "through its tolerance and fails at the tolerance standard of 0.1 (measured slope "
+                              "above the local slope + 0.1); it was then replaced, after the data were seen, by "
+                              "'grows like H^(1/2), the sqrt(sigma_*^2/T) term' (equal 0.5, tolerance 0.1, binding). "
+                              "An upper bound predicts no growth exponent: the slope is now exploratory, at most "
+                              "the rate's local slope (tolerance 0.1)")))
         else:
             out.append(exponent_claim(
                 f"{NAME}/{name}/ttt-kl-slope-in-H", "Theorem 6.1",
-                "average-iterate KL(pi_D || pi^TTT) grows no faster in H than sqrt(sigma^2/T) + B^2/T (H-free here: "
-                "sigma_*^2 is negligible)", Hs, ttt_kl, predicted=pred, mode="at_most", tolerance=0.1,
-                evaluation="monte_carlo", conditions=cond, details=common))
+                "exploratory: does the average-iterate KL(pi_D || pi^TTT) grow no faster in H than "
+                "sqrt(sigma^2/T) + B^2/T (H-free here: sigma_*^2 is negligible)?", Hs, ttt_kl, predicted=pred,
+                mode="at_most", tolerance=0.1, evaluation="monte_carlo", exploratory=True, conditions=cond,
+                details=common + ". On this instance the rate (unit constants) is far above the measured KL and "
+                                 "the explicit bound further still: the rate is vacuous as a description of the "
+                                 "measured KL, so its flat shape predicts nothing about the KL's. Earlier rules: "
+                                 "binding with the same rule (made exploratory after a review, not after a failing "
+                                 "run); before that 'equal to the rate's local slope, tolerance 0.25' from "
+                                 "theta_0 = 0, which measured 0.12 and passed only through its tolerance (the "
+                                 "decoder's log H regret on the first sequence)"))
         if name == "prop-3.2":
             out.append(exponent_claim(
                 f"{NAME}/{name}/proper-kl-slope-in-H", "Prop. 3.2 (KL >= H/(4n) for proper estimators)",
@@ -271,7 +298,9 @@ def claims(config, records):
                                       f"prop_3_2_kl_lower_bound(T = {config.T}, H, theta_star = 1)", True),
                             condition("proper estimator (pi_theta with theta in Theta)", "SGD iterates, projected", True)],
                 details=("same runs and iterates; KL exact (H sum_x mu(x) KL(p_x || q_x)); it is "
-                         "mu(1) H KL(Ber(p*) || Ber(p_theta)) with p_theta = 1/2 until prompt 1 is first seen")))
+                         "mu(1) H KL(Ber(p*) || Ber(p_theta)) with p_theta = 1/2 until prompt 1 is first seen: "
+                         "linear in H by construction of the i.i.d.-token instance, so the claim checks that the "
+                         "H-dependence of Prop. 3.2's lower bound H/(4n) is what the trained model shows")))
         bound = [float(sgd_kl_bound(T=r["T"], eta=r["eta"], sigma_sq=r["sigma_star_sq"])) for r in recs]
         path = [np.asarray(r["path_kl"]) for r in recs]
         out.append(bound_claim(
