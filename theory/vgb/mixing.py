@@ -113,7 +113,7 @@ class _Stack:
         return mu
 
     def laws(self):
-        """``(t, tv_leaf, p_leaf, tv_full)`` of :math:`\mu_t = \delta_{\rm root}P^t` for ``t = 0, 1, ...``.
+        r"""``(t, tv_leaf, p_leaf, tv_full)`` of :math:`\mu_t = \delta_{\rm root}P^t` for ``t = 0, 1, ...``.
 
         Unbounded: the caller stops iterating.  :math:`\mu_{t+1}` is computed only when the
         next item is requested, so stopping after step ``t`` costs no extra product.
