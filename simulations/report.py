@@ -35,12 +35,12 @@ _SANITY_COLUMNS = ("id", "statement", "paper ref", "predicted", "measured", "eva
 def verdict(claim):
     """The claim's verdict string (one of :data:`simulations.claims.VERDICTS`), with
     ``" (legacy)"`` appended for a claim not yet built by a rule of :mod:`simulations.claims`,
-    and a ``not run in quick`` claim's quick-data outcome when it was not a pass (it decides
-    nothing, but is never hidden)."""
+    and ``" (quick data: FAIL)"`` for a ``not run in quick`` claim that failed on the quick data
+    (it decides nothing, the quick design lacks power, but a failure is never hidden)."""
     from simulations.claims import quick_data_verdict
 
     q = quick_data_verdict(claim) if claim.verdict == "not run in quick" else None
-    return (claim.verdict + (f" (quick data: {q})" if q not in (None, "PASS") else "")
+    return (claim.verdict + (" (quick data: FAIL)" if q == "FAIL" else "")
             + (" (legacy)" if claim.legacy else ""))
 
 

@@ -198,10 +198,22 @@ def test_reproduce_not_run_in_quick_is_listed_not_failed(only_toy, tmp_path, mon
     assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     tail = out[out.index("not run in quick (1;"):]
-    # listed with its quick-data outcome (two points: underpowered), which decides nothing
-    assert tail.splitlines()[1].strip() == "toy/full-only (quick data: UNDERPOWERED)"
-    assert "1 not run in quick" in out
-    assert "not run in quick (quick data: UNDERPOWERED)" in (tmp_path / "report.md").read_text()
+    assert tail.splitlines()[1].strip() == "toy/full-only" and "1 not run in quick" in out
+    assert "not run in quick" in (tmp_path / "report.md").read_text()
+
+
+def test_a_quick_data_failure_is_shown_next_to_not_run_in_quick():
+    from simulations.claims import exponent_claim, not_run_in_quick
+    from simulations.report import verdict
+
+    x = np.array([8.0, 16, 32, 64])
+    wrong = exponent_claim("toy/q", "test only", "s", x, x[:, None] ** -1.0 * np.ones((4, 1)),
+                           predicted=0.0, evaluation="exact")
+    right = exponent_claim("toy/q", "test only", "s", x, x[:, None] ** -1.0 * np.ones((4, 1)),
+                           predicted=-1.0, evaluation="exact")
+    assert wrong.verdict == "FAIL" and right.verdict == "PASS"
+    assert verdict(not_run_in_quick(wrong, reason="r")) == "not run in quick (quick data: FAIL)"
+    assert verdict(not_run_in_quick(right, reason="r")) == "not run in quick"
 
 
 def test_reproduce_only_exploratory_failures_pass(only_toy, tmp_path, monkeypatch):
