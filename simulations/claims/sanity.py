@@ -217,7 +217,7 @@ def as_sanity(claim, *, reason):
     --------
     >>> from simulations.claims import bound_claim
     >>> c = bound_claim("demo/b", "derived", "x <= 1", bound=1.0, constants="1",
-    ...                 measured=[0.5, 0.9], evaluation="exact")
+    ...                 measured=[0.7, 0.9], evaluation="exact")
     >>> s = as_sanity(c, reason="a consequence of the closed form it is checked against")
     >>> s.kind, s.verdict, s.power
     ('sanity', 'PASS', None)
