@@ -9,6 +9,7 @@ Each subprocess gets its own session, so a test can signal or kill the whole pro
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 
@@ -41,10 +42,19 @@ def command(cfg, argv):
     return [sys.executable, "-c", SCRIPT, json.dumps(cfg), *map(str, argv)]
 
 
+def _default_sigint():
+    # A shell starts background jobs with SIGINT ignored, and a Python started with SIGINT
+    # ignored never installs its KeyboardInterrupt handler: a test suite run in the background
+    # would then see its Ctrl-C tests "finish normally".  The child gets the terminal default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def popen(cfg, argv):
-    """Start ``main(argv)`` in its own session; stdout and stderr are pipes (text)."""
+    """Start ``main(argv)`` in its own session, with the default ``SIGINT`` disposition;
+    stdout and stderr are pipes (text)."""
     return subprocess.Popen(command(cfg, argv), env=env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_default_sigint)
 
 
 def run(cfg, argv, timeout=120):

@@ -23,7 +23,7 @@ from simulations.cli import main
 from simulations.runner import run_experiment
 
 NAME = fault_experiment.NAME
-CFG = dict(cells=4, reps=5, sleep=0.3)  # long enough that a loaded machine cannot finish before the signal
+CFG = dict(cells=4, reps=5, sleep=0.12)
 N_TASKS = CFG["cells"] * CFG["reps"]
 
 
