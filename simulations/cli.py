@@ -189,6 +189,36 @@ def _convert(text, like, key):
                      "the command line")
 
 
+def _numbers(value):
+    """The numbers of a numeric field value (a number or a tuple of numbers), else None."""
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
+        return None
+    return list(items)
+
+
+def _check_like_preset(key, text, value, module):
+    """Refuse an override that leaves the domain both presets agree on.
+
+    Every numeric ``Config`` field of the experiments is positive in both presets (sizes,
+    counts, thresholds, steps, probabilities), and no tuple field is empty; an override
+    that breaks this (``replicates=0``, ``ns=``, ``N_max=-5``) would only fail inside the
+    tasks, after they ran, with an error that names an internal variable.
+    """
+    presets = [getattr(module.Config, name, None) for name in ("quick", "full")]
+    if not all(callable(p) for p in presets):
+        return
+    olds = [getattr(p(), key) for p in presets]
+    if isinstance(value, (tuple, list)) and not value and all(len(o) for o in olds
+                                                                if isinstance(o, (tuple, list))):
+        raise UsageError(f"--set {key}={text}: must not be empty")
+    new = _numbers(value)
+    old = [x for o in olds for x in (_numbers(o) or [])]
+    if new and old and all(x > 0 for x in old) and not all(x > 0 for x in new):
+        raise UsageError(f"--set {key}={text}: every value must be > 0 (a size, count, "
+                         "threshold or step; both presets have it positive)")
+
+
 def config_with_overrides(module, config, overrides):
     """Return ``config`` with ``KEY=VALUE`` overrides applied (``run --set``).
 
@@ -199,7 +229,8 @@ def config_with_overrides(module, config, overrides):
     ------
     UsageError
         Naming the key, if it is malformed, not a field of ``module.Config``, its value cannot
-        be converted, or the ``Config`` rejects it.
+        be converted, it empties a tuple or makes a value ``<= 0`` where both presets are
+        positive, or the ``Config`` rejects it.
     """
     import dataclasses
 
@@ -214,6 +245,7 @@ def config_with_overrides(module, config, overrides):
             raise UsageError(f"--set {key}: not a Config field of {module.NAME}; fields: "
                              f"{', '.join(sorted(fields))}")
         changes[key] = _convert(text, getattr(config, key), key)
+        _check_like_preset(key, text, changes[key], module)
     if not changes:
         return config
     try:
@@ -482,7 +514,8 @@ def _print_failures(result, stream=None):
                  if result.out_dir is not None else "")
         stream.write(f"{result.name}: {len(result.failed_tasks)} task(s) failed, claims not "
                      f"evaluated; {where}rerun the same command to retry them (finished "
-                     "tasks are kept)\n")
+                     "tasks are kept; a failure caused by the input, e.g. a --set value, "
+                     "fails again: change the command)\n")
 
 
 def cmd_run(args):
@@ -511,6 +544,9 @@ def cmd_reproduce(args):
     from simulations.sweep import ExecutorError
 
     _check_executor(args.executor)
+    if args.only and args.readme:
+        raise UsageError("--readme rewrites the README's whole claims table and gallery from this "
+                         "run: use it without --only")
     out = _prepare_out_dir(args.out)
     if args.only:
         experiments = _only(args.only)  # UnknownExperimentError -> exit 2

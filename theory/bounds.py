@@ -359,7 +359,8 @@ def hellinger_to_coverage(hellinger_sq, N):
     N = check_thresholds(N)
     with np.errstate(divide="ignore", invalid="ignore"):
         const = np.where(np.isinf(N), 2.0, 2.0 / (1.0 - 1.0 / np.sqrt(N)) ** 2)
-    return _ratio_or_inf(h * const, np.ones_like(const), N > 1)
+        bound = h * const  # 0 * inf at N = 1 is replaced by inf below
+    return _ratio_or_inf(bound, np.ones_like(const), N > 1)
 
 
 # ------------------------------------------------------------------------- Prop F.5

@@ -43,7 +43,8 @@ def as_float_array(value, name, *, ndim=None, min_ndim=None, allow_nan=False,
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"`{name}` must have {ndim} dimension(s), got shape {arr.shape}.")
     if min_ndim is not None and arr.ndim < min_ndim:
-        raise ValueError(f"`{name}` must have at least {min_ndim} dimension(s), got shape {arr.shape}.")
+        hint = f" (for one value, pass a list: [{float(arr):g}])" if arr.ndim == 0 and min_ndim == 1 else ""
+        raise ValueError(f"`{name}` must have at least {min_ndim} dimension(s), got shape {arr.shape}{hint}.")
     if nonempty and arr.size == 0:
         raise ValueError(f"`{name}` must not be empty.")
     if not allow_nan and np.isnan(arr).any():
@@ -185,7 +186,7 @@ def check_weights(weights, name, shape):
         raise ValueError(f"`{name}` must be non-negative, got minimum {arr.min()}.")
     total = arr.sum()
     if not np.isclose(total, 1.0, rtol=0.0, atol=PROB_SUM_ATOL):
-        raise ValueError(f"`{name}` must sum to one, got {total!r}.")
+        raise ValueError(f"`{name}` must sum to one, got {float(total):.6g}.")
     return arr
 
 

@@ -111,6 +111,21 @@ def test_bad_set_is_refused(toy, item, words):
         assert word in str(err.value)
 
 
+@pytest.mark.parametrize("item, words", [
+    ("ns=", ["ns", "must not be empty"]),
+    ("ns=0,8", ["ns=0,8", "> 0"]),
+    ("replicates=0", ["replicates", "> 0"]),
+])
+def test_set_outside_the_presets_domain_is_refused(item, words):
+    module = registry.get("prop-3-2")
+    with pytest.raises(UsageError) as err:
+        config_with_overrides(module, module.Config.quick(), [item])
+    for word in words:
+        assert word in str(err.value)
+    # the control: values inside the domain pass
+    assert config_with_overrides(module, module.Config.quick(), ["ns=8", "replicates=3"]).ns == (8,)
+
+
 def test_bad_set_on_the_command_line_exits_2_before_writing(toy, tmp_path, capsys):
     assert main(["run", toy.NAME, "--quick", "--out", str(tmp_path), "--set", "nope=1"]) == 2
     assert "nope" in _one_line_error(capsys.readouterr().err)
@@ -170,3 +185,12 @@ def test_reproduce_only_unknown_name_exits_2(tmp_path, capsys):
     assert main(["reproduce", "--quick", "--only", "no-such-experiment",
                  "--out", str(tmp_path)]) == 2
     assert "no-such-experiment" in _one_line_error(capsys.readouterr().err)
+
+
+def test_reproduce_refuses_readme_with_only(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text("# R\n")
+    assert main(["reproduce", "--quick", "--only", "prop-g2", "--out", str(tmp_path / "o"),
+                 "--readme", str(readme)]) == 2
+    assert "--only" in _one_line_error(capsys.readouterr().err)
+    assert readme.read_text() == "# R\n" and not (tmp_path / "o" / "prop-g2").exists()
