@@ -95,8 +95,12 @@ def get(name):
     found, errors = _discover()
     if name in found:
         return found[name]
+    import difflib
+
     known = ", ".join(sorted(found)) or "none"
-    msg = f"unknown experiment {name!r}; known: {known}"
+    close = difflib.get_close_matches(str(name), sorted(found), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    msg = f"unknown experiment {name!r}{hint}; known: {known}"
     if errors:
         msg += f" ({len(errors)} module(s) failed to load: {', '.join(sorted(errors))})"
     raise UnknownExperimentError(msg)

@@ -265,3 +265,13 @@ def test_reproduce_ends_with_a_short_summary(only_toy, tmp_path, monkeypatch, ca
     assert summary[start + 1:start + 1 + len(not_pass)] == [f"  {c['verdict']} {c['id']}"
                                                            for c in not_pass]
     assert summary[-1].startswith(f"report: {tmp_path / 'report.md'} (and report.html)")
+
+
+def test_unknown_experiment_suggests_the_closest_name():
+    from simulations import registry
+
+    with pytest.raises(registry.UnknownExperimentError, match=r"did you mean 'sgd-rates'\?"):
+        registry.get("sgd-rate")
+    with pytest.raises(registry.UnknownExperimentError) as err:  # nothing close: no suggestion
+        registry.get("zzzzzz")
+    assert "did you mean" not in str(err.value)
