@@ -5,6 +5,11 @@ module-level ``__getattr__`` (PEP 562) hands out the new module's attributes and
 :class:`DeprecationWarning` naming the new path on every access, so ``from old import name``
 keeps working and says where ``name`` lives now.  ``dir(shim)`` deliberately does not list the
 forwarded names: tools that walk ``dir()`` (pytest's collection, autodoc) would warn on each.
+
+:func:`forward_public` is the variant for a module that moved whole under a new name: only
+the new module's ``__all__`` is forwarded, the warning names ``new.name``, and ``dir(shim)``
+lists those names (neither shim is a test module nor documented, so no tool walks them).
+:func:`forward_tool` forwards to a repository tool of ``tests/tools``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import pathlib
 import sys
 import warnings
 
-__all__ = ["forward", "forward_tool"]
+__all__ = ["forward", "forward_public", "forward_tool"]
 
 
 def forward(old, new):
@@ -46,6 +51,40 @@ def forward(old, new):
 
     return __getattr__
 
+
+def forward_public(old, new):
+    """Return ``(__getattr__, __dir__)`` of the shim ``old`` of the module now named ``new``.
+
+    The names of ``new.__all__`` resolve at the old path to the same objects, each access
+    with a :class:`DeprecationWarning` naming ```new.name```; any other name raises
+    ``AttributeError`` without a warning.
+
+    Parameters
+    ----------
+    old : str
+        Dotted name of the shim (the deprecated path).
+    new : str
+        Dotted name of the module that now holds the code (imported at once).
+
+    Returns
+    -------
+    tuple of callable
+        The shim's module-level ``__getattr__`` and ``__dir__`` (the sorted ``new.__all__``).
+    """
+    target = importlib.import_module(new)
+
+    def __getattr__(name):
+        if name in target.__all__:
+            warnings.warn(f"`{old}.{name}` moved to `{new}.{name}`; import it from there "
+                          "(the old path will be removed in the next release).",
+                          DeprecationWarning, stacklevel=2)
+            return getattr(target, name)
+        raise AttributeError(f"module {old!r} has no attribute {name!r}")
+
+    def __dir__():
+        return sorted(target.__all__)
+
+    return __getattr__, __dir__
 
 def forward_tool(old, tool):
     """Return ``(__getattr__, main)`` of the shim ``old`` of the repository tool ``tests/tools/<tool>.py``.

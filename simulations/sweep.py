@@ -364,10 +364,13 @@ def _dask_client(address, jobs, timeout):
         raise ExecutorError("the dask executors need the dask extra: "
                             "python -m pip install -e \".[dask]\"") from None
     if address is None:
+        # CRITICAL, not ERROR: a worker that outlives the scheduler of an interrupted run
+        # logs a failed heartbeat at ERROR, on the user's stderr after the "interrupted"
+        # line.  A failing task still reaches the sweep as its result, not as a log line.
         with _children_ignore_sigint():
             cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                    host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                                   silence_logs=logging.ERROR)
+                                   silence_logs=logging.CRITICAL)
         return Client(cluster), cluster
     host, port = address
     try:

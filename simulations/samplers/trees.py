@@ -1,25 +1,8 @@
-"""Deprecated location of :mod:`theory.instances.vgb_trees` (constructions of the VGB paper).
+"""Deprecated: moved to :mod:`theory.instances.vgb_trees` (constructions of the VGB paper).
 
-The module moved to :mod:`theory.instances.vgb_trees`; this alias keeps ``simulations.samplers.trees.<name>``
-working for one release.  Every attribute access emits a ``DeprecationWarning`` naming the
-new path.
+Every public name is forwarded there for one release, with a :class:`DeprecationWarning`.
 """
 
-from __future__ import annotations
+from simulations._deprecated import forward_public
 
-import warnings
-
-import theory.instances.vgb_trees as _target
-
-
-def __getattr__(name):
-    if name in _target.__all__:
-        warnings.warn(f"`simulations.samplers.trees.{name}` moved to `theory.instances.vgb_trees.{name}`; "
-                      "import it from there (the old path will be removed in the next release).",
-                      DeprecationWarning, stacklevel=2)
-        return getattr(_target, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(_target.__all__)
+__getattr__, __dir__ = forward_public(__name__, "theory.instances.vgb_trees")

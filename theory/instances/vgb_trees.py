@@ -117,10 +117,8 @@ def tree_from_levels(branching, *, rng, reward="uniform", zero_fraction=0.0, con
     leaves = np.arange(offs[H], offs[H + 1])
     if reward == "uniform":
         t = rng.uniform(0.05, 1.0, size=leaves.size)
-    elif reward == "lognormal":
+    else:                                                   # "lognormal", checked above
         t = np.exp(rng.standard_normal(leaves.size))
-    else:
-        raise ValueError(f"`reward` must be 'uniform' or 'lognormal', got {reward!r}.")
     if zero_fraction > 0:
         kill = rng.random(leaves.size) < zero_fraction
         if kill.all():

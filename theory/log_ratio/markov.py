@@ -67,6 +67,18 @@ def markov_pair(data, model):
     return as_markov(data), as_markov(model)
 
 
+def _along_paths(kernel, data, model, x, y):
+    """``kernel`` of the two pair-checked next-token laws along the paths ``(x, y)``, ``(..., H)``."""
+    check_model_pair(data, model)
+    return kernel(data.next_token_log_probs(x, y), model.next_token_log_probs(x, y))
+
+
+def _markov_token_kl_table(data, model):
+    """The pair-checked data as a Markov model and its token-KL table ``([P,] X, Hd, V+1)`` to ``model``."""
+    d, m = markov_pair(data, model)
+    return d, categorical_kl_kernel(d.log_probs, m.log_probs)
+
+
 @DOCS
 def path_token_kls(data, model, x, y):
     r"""Per-position KLs :math:`\varepsilon_h = D_{KL}(\pi_D(\cdot|x,y_{<h})\|\hat\pi(\cdot|x,y_{<h}))` along paths.
@@ -92,8 +104,7 @@ def path_token_kls(data, model, x, y):
     >>> path_token_kls(categorical_model([0.5, 0.5]), categorical_model([0.5, 0.5]), [0], [[1]])
     array([[0.]])
     """
-    check_model_pair(data, model)
-    return categorical_kl_kernel(data.next_token_log_probs(x, y), model.next_token_log_probs(x, y))
+    return _along_paths(categorical_kl_kernel, data, model, x, y)
 
 
 @DOCS
@@ -120,8 +131,7 @@ def path_token_hellinger(data, model, x, y):
     >>> path_token_hellinger(categorical_model([1.0, 0.0]), categorical_model([0.0, 1.0]), [0], [[0]])
     array([[1.]])
     """
-    check_model_pair(data, model)
-    return categorical_squared_hellinger(data.next_token_log_probs(x, y), model.next_token_log_probs(x, y))
+    return _along_paths(categorical_squared_hellinger, data, model, x, y)
 
 
 @DOCS
@@ -150,9 +160,7 @@ def markov_token_kl_profile(data, model):
     >>> markov_token_kl_profile(categorical_model([0.5, 0.5]), categorical_model([0.5, 0.5]))
     array([0.])
     """
-    d, m = markov_pair(data, model)
-    lp_d = d.log_probs
-    g = categorical_kl_kernel(lp_d, m.log_probs)                   # ([P,] X, Hd, V+1)
+    d, g = _markov_token_kl_table(data, model)
     return d.expected_token_sum(g)
 
 
@@ -185,8 +193,7 @@ def markov_kl(data, model):
     >>> round(float(markov_kl(categorical_model([0.5, 0.5]), categorical_model([0.9, 0.1]))), 6)
     0.510826
     """
-    d, m = markov_pair(data, model)
-    g = categorical_kl_kernel(d.log_probs, m.log_probs)                   # ([P,] X, Hd, V+1)
+    d, g = _markov_token_kl_table(data, model)
     if g.shape[-2] == 1 and use_squaring(d.horizon, d.vocab_size + 1, d.log_probs.shape[-3] == 1):
         visits = d.state_visits()                                    # (X, V+1)
         with np.errstate(invalid="ignore"):

@@ -74,11 +74,17 @@ def _binomial_tv(n, q, r):
     return np.clip(out, 0.0, 1.0)
 
 
-def _h_eps_iv(H, eps, delta=_NO_DELTA):
-    """``H >= 1`` (array of integers), ``eps >= 0`` and ``delta`` in (0, 1), broadcast."""
+def _check_horizons(H):
+    """``H`` as a float array of integers in ``[1, 2**53]`` (``ValueError`` naming ``H`` otherwise)."""
     Ha = as_finite_array(H, "H")
     if (Ha < 1).any() or (Ha != np.round(Ha)).any() or (Ha > 2.0 ** 53).any():
         raise ValueError(f"`H` must be a positive integer up to 2**53 (or an array of them), got {H!r}.")
+    return Ha
+
+
+def _h_eps_iv(H, eps, delta=_NO_DELTA):
+    """``H >= 1`` (array of integers), ``eps >= 0`` and ``delta`` in (0, 1), broadcast."""
+    Ha = _check_horizons(H)
     ea = as_finite_array(eps, "eps")
     if (ea < 0).any():
         raise ValueError(f"`eps` must be >= 0, got minimum {ea.min()}.")
@@ -94,6 +100,12 @@ def _h_eps_iv(H, eps, delta=_NO_DELTA):
         raise ValueError("`H`, `eps`" + (" and `delta`" if delta is not _NO_DELTA else "")
                          + " do not broadcast.") from None
     return out
+
+
+def _leaf_bound(c, H, eps):
+    r""":math:`1/(c(1+\varepsilon_V)H)`: Theorem 4.1's leaf probability (``c = 8``), the stationary leaf mass (``c = 2``)."""
+    H, eps = _h_eps_iv(H, eps)
+    return 1.0 / (c * (1.0 + eps) * H)
 
 
 @_docs
@@ -118,8 +130,7 @@ def theorem_4_1_leaf_probability_bound(H, eps):
     >>> float(theorem_4_1_leaf_probability_bound(4, 0.0))
     0.03125
     """
-    H, eps = _h_eps_iv(H, eps)
-    return 1.0 / (8.0 * (1.0 + eps) * H)
+    return _leaf_bound(8.0, H, eps)
 
 
 @_docs
@@ -146,8 +157,7 @@ def stationary_leaf_mass_bound(H, eps):
     >>> float(stationary_leaf_mass_bound(4, 0.0))
     0.125
     """
-    H, eps = _h_eps_iv(H, eps)
-    return 1.0 / (2.0 * (1.0 + eps) * H)
+    return _leaf_bound(2.0, H, eps)
 
 
 @_docs
@@ -280,9 +290,7 @@ def example_3_2_action_level_regret(H, lam):
     >>> float(r), float(tv)
     (0.0, 0.0)
     """
-    Hs = as_finite_array(H, "H")
-    if (Hs < 1).any() or (Hs != np.round(Hs)).any() or (Hs > 2.0 ** 53).any():
-        raise ValueError(f"`H` must be a positive integer up to 2**53 (or an array of them), got {H!r}.")
+    Hs = _check_horizons(H)
     lam = as_finite_array(lam, "lam")
     if (lam <= 0).any():
         raise ValueError(f"`lam` must be > 0, got minimum {lam.min()}.")
