@@ -36,8 +36,6 @@ still resolve for one release, with a ``DeprecationWarning`` naming the new path
 
 from __future__ import annotations
 
-import importlib
-import warnings
 from itertools import combinations
 from math import comb
 
@@ -47,6 +45,7 @@ from scipy.special import gammaln, logsumexp
 from .validation import (as_float_array, check_int, check_log_probabilities, check_real,
                           check_thresholds, check_weights)
 from .coverage import tail_masses, coverage_profile
+from .deprecation import moved_names
 from .divergences import squared_hellinger
 
 __all__ = [
@@ -73,15 +72,9 @@ _MOVED_TO_WITNESSES = ("Witness", "BernoulliWitness", "bernoulli_witness", "kl_t
                        "lemma_j1_witness")
 
 
-def __getattr__(name):
-    # Resolved on access only: importing theory.instances here would point an arrow from the
-    # inequalities up to the constructions (no cycle either way; the arrow is the point).
-    if name in _MOVED_TO_WITNESSES:
-        warnings.warn(f"`theory.bounds.{name}` moved to `theory.instances.witnesses.{name}`; "
-                      "import it from there (the old path will be removed in the next release).",
-                      DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module("theory.instances.witnesses"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Resolved on access only: importing theory.instances here would point an arrow from the
+# inequalities up to the constructions (no cycle either way; the arrow is the point).
+__getattr__ = moved_names(__name__, dict.fromkeys(_MOVED_TO_WITNESSES, "theory.instances.witnesses"))
 
 
 # --------------------------------------------------------------------------- helpers

@@ -7,8 +7,7 @@
 
 from __future__ import annotations
 
-import importlib
-import warnings
+from .deprecation import moved_names
 
 #: Old name -> its new import path (module, attribute).
 _MOVED = {
@@ -18,10 +17,4 @@ _MOVED = {
 }
 
 
-def __getattr__(name):
-    if name not in _MOVED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = _MOVED[name]
-    warnings.warn(f"`{__name__}.{name}` is deprecated and will be removed in the next release; "
-                  f"use `{module}.{name}`.", DeprecationWarning, stacklevel=2)
-    return getattr(importlib.import_module(module), name)
+__getattr__ = moved_names(__name__, _MOVED)

@@ -7,7 +7,8 @@ Three kinds of change are deprecated this way, each by a small decorator or wrap
 * :func:`reordered`: a function whose two leading parameters swapped (data first, as in
   :math:`D_{KL}(\\pi_D\\|\\hat\\pi)`) still accepts the old order where the argument types tell
   the two orders apart;
-* :func:`renamed`: an old public name that now calls the new one.
+* :func:`renamed`: an old public name that now calls the new one;
+* :func:`moved_names`: names that moved to another module stay importable from the old one.
 
 Every warning is raised at the caller's line (``stacklevel=2``) and says the call to write
 instead.  The wrapped functions keep their signature and docstring (``functools.wraps``), so
@@ -32,10 +33,11 @@ Examples
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import warnings
 
-__all__ = ["legacy_positional", "reordered", "renamed"]
+__all__ = ["legacy_positional", "reordered", "renamed", "moved_names"]
 
 
 def _call_spelling(func, passed):
@@ -185,3 +187,42 @@ def renamed(func, old_name):
     wrapper.__name__ = wrapper.__qualname__ = old_name.rsplit(".", 1)[-1]
     wrapper.__doc__ = f"Deprecated alias of :func:`{new}` (removed in the next release)."
     return wrapper
+
+
+def moved_names(old, moved):
+    """Return the module-level ``__getattr__`` (PEP 562) of a module whose names moved away.
+
+    Parameters
+    ----------
+    old : str
+        Dotted name of the module the names left (the deprecated path).
+    moved : dict
+        Old name -> dotted name of the module that now defines it (imported on access only,
+        so the old module points no import arrow at the new one).
+
+    Returns
+    -------
+    callable
+        ``__getattr__(name)``: a moved name is returned from its new module with a
+        ``DeprecationWarning`` naming ``new.name``; any other name raises ``AttributeError``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> getattr_ = moved_names("old.place", {"sqrt": "math"})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     value = getattr_("sqrt")(4.0)
+    >>> value, str(caught[0].message)
+    (2.0, '`old.place.sqrt` is deprecated and will be removed in the next release; use `math.sqrt`.')
+    """
+    moved = dict(moved)
+
+    def __getattr__(name):
+        if name not in moved:
+            raise AttributeError(f"module {old!r} has no attribute {name!r}")
+        warnings.warn(f"`{old}.{name}` is deprecated and will be removed in the next release; "
+                      f"use `{moved[name]}.{name}`.", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(moved[name]), name)
+
+    return __getattr__

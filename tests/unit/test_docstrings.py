@@ -136,6 +136,8 @@ NO_STATEMENT = {
         "infrastructure: keeps a former argument order working for one release",
     "theory.deprecation.renamed":
         "infrastructure: keeps a former name working for one release",
+    "theory.deprecation.moved_names":
+        "infrastructure: keeps a former import path working for one release",
     # --- theory: enumeration utilities, records, statistics
     "theory.count_law.count_vectors":
         "enumeration utility (count vectors and multinomial coefficients) behind exact laws",

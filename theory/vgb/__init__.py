@@ -30,52 +30,11 @@ version uses the same numbers as far as our sources show; see
 
 from __future__ import annotations
 
-from .automaton import (MAX_TREE_NODES, PrefixTree, TreeAutomaton, average_case_error, expand_tree,
-                        optimal_values, prefix_state_mass, target_state_marginals, uniform_error)
-from .walk import (edge_log_weights, exact_value_walk_length_law, first_leaf_law, kl_probs, leaf_mass,
-                   stationarity_residual, stationary_from_transitions, stationary_law, target_leaf_law,
-                   total_variation_probs, transition_matrix)
-from .mixing import CurveResult, MixingResult, leaf_conditional_curves, mixing_times, relaxation_time
-from .constants import (example_3_1_action_level_coverage_tail, example_3_1_action_level_tv,
-                        example_3_2_action_level_regret, stationary_leaf_mass_bound,
-                        theorem_4_1_leaf_probability_bound, theorem_4_1_steps_shape,
-                        theorem_4_2_threshold)
-from .baselines import action_level_law, best_of_n_law, block_sampler_law, coverage_tail
+from . import automaton, baselines, constants, mixing, walk
+from .automaton import *  # noqa: F401,F403  (each submodule's __all__ is the list of record)
+from .walk import *  # noqa: F401,F403
+from .mixing import *  # noqa: F401,F403
+from .constants import *  # noqa: F401,F403
+from .baselines import *  # noqa: F401,F403
 
-__all__ = [
-    "TreeAutomaton",
-    "PrefixTree",
-    "optimal_values",
-    "prefix_state_mass",
-    "target_state_marginals",
-    "uniform_error",
-    "average_case_error",
-    "expand_tree",
-    "edge_log_weights",
-    "transition_matrix",
-    "stationary_law",
-    "stationary_from_transitions",
-    "stationarity_residual",
-    "target_leaf_law",
-    "leaf_mass",
-    "leaf_conditional_curves",
-    "CurveResult",
-    "mixing_times",
-    "MixingResult",
-    "relaxation_time",
-    "first_leaf_law",
-    "exact_value_walk_length_law",
-    "action_level_law",
-    "best_of_n_law",
-    "block_sampler_law",
-    "total_variation_probs",
-    "kl_probs",
-    "coverage_tail",
-    "theorem_4_1_leaf_probability_bound",
-    "stationary_leaf_mass_bound",
-    "theorem_4_1_steps_shape",
-    "theorem_4_2_threshold",
-    "example_3_1_action_level_tv",
-    "example_3_2_action_level_regret",
-    "example_3_1_action_level_coverage_tail",
-]
+__all__ = [*automaton.__all__, *walk.__all__, *mixing.__all__, *constants.__all__, *baselines.__all__]
