@@ -574,7 +574,7 @@ def _final_summary(claims, errors, report, *, n_experiments, elapsed):
     import textwrap
 
     from simulations.claims import NOT_RUN_IN_QUICK, quick_data_verdict
-    from simulations.report import headline, verdict_counts
+    from simulations.report import headline, verdict, verdict_counts
 
     lines = [f"reproduce: {n_experiments} experiment(s) in {elapsed:.1f} s",
              headline(claims, crashed=len(errors))]
@@ -583,7 +583,7 @@ def _final_summary(claims, errors, report, *, n_experiments, elapsed):
     blocking = [c for c in claims if c.blocking]
     if blocking:
         lines.append(f"binding claims that are not PASS ({len(blocking)}):")
-        lines += [f"  {c.verdict} {c.id}" for c in blocking]
+        lines += [f"  {verdict(c)} {c.id}" for c in blocking]
     not_run = [c.id + (" (quick data: FAIL)" if quick_data_verdict(c) == "FAIL" else "")
                for c in claims if c.binding and c.verdict == NOT_RUN_IN_QUICK]
     if not_run:

@@ -27,13 +27,25 @@ FAIL = "FAIL"
 UNDERPOWERED = "UNDERPOWERED"
 HOLDS = "exploratory: holds"
 FAILS = "exploratory: fails"
+#: An exploratory claim whose point decision holds but whose power is below the target: the
+#: data could not have refuted the alternative, so "holds" would carry no information.
+INCONCLUSIVE = "exploratory: inconclusive"
 NOT_RUN_IN_QUICK = "not run in quick"
 #: Every verdict string, in report order.
-VERDICTS = (PASS, FAIL, UNDERPOWERED, HOLDS, FAILS, NOT_RUN_IN_QUICK)
+VERDICTS = (PASS, FAIL, UNDERPOWERED, HOLDS, FAILS, INCONCLUSIVE, NOT_RUN_IN_QUICK)
 #: Verdicts of binding claims (plus ``NOT_RUN_IN_QUICK``).
 BINDING_VERDICTS = (PASS, FAIL, UNDERPOWERED)
 #: Verdicts of exploratory claims (plus ``NOT_RUN_IN_QUICK``).
-EXPLORATORY_VERDICTS = (HOLDS, FAILS)
+EXPLORATORY_VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
+
+#: Why a claim lacks power (``Claim.underpowered_reason``, set by the rules):
+#: ``"structural"``: the quantity cannot come within the alternative on any instance the
+#: design can build (a stated reason, backed by the data: the estimate itself lies on the
+#: alternative's side); ``"sample-size"``: the estimate lies beyond the alternative, more
+#: replicates (trials, a tighter certified interval) would give power; ``"design"``: the
+#: estimate lies on the alternative's side (or an exact rule cannot reject it) and no reason
+#: says that no instance could do better (a different instance or design might).
+UNDERPOWERED_REASONS = ("structural", "sample-size", "design")
 
 #: Default false-fail rate of one claim (Bonferroni-split over its series/cells).
 ALPHA = 1e-3
@@ -189,6 +201,18 @@ class Claim:
         holds (see :func:`condition`).
     false_fail_rate : float or None
         Probability that the rule fails a true claim (checked by ``calibrate``).
+    underpowered_reason : {"structural", "sample-size", "design"} or None
+        Why the power is below :data:`POWER_TARGET` (verdicts ``UNDERPOWERED`` and
+        ``exploratory: inconclusive`` only; see :data:`UNDERPOWERED_REASONS`).  The rules set
+        it; ``"structural"`` needs ``underpowered_evidence``.
+    underpowered_evidence : str
+        The evidence for ``underpowered_reason`` (a derivation or measurement, with numbers).
+    loose_by : float or None
+        For a one-sided claim that passes while its data also reject the bound being
+        attained (an ``at_most``/``at_least`` exponent whose confidence interval lies
+        beyond ``predicted -/+`` :data:`EXPONENT_SHIFT`): how far the estimate is from the
+        bound, in the claim's units.  The bound is not exceeded, and it is not confirmed as
+        the rate either.
     legacy : bool
         True for a claim built the old way (not settable).
     """
@@ -211,11 +235,14 @@ class Claim:
     alternative: object = None
     conditions: object = None
     false_fail_rate: object = None
+    underpowered_reason: object = None
+    underpowered_evidence: str = ""
+    loose_by: object = None
     legacy: bool = field(default=False, init=False)
 
     def __post_init__(self):
         set_ = object.__setattr__
-        for name in ("id", "paper_ref", "statement", "details", "rule"):
+        for name in ("id", "paper_ref", "statement", "details", "rule", "underpowered_evidence"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"`{name}` must be a str, got {type(getattr(self, name)).__name__}.")
         if not self.id:
@@ -242,6 +269,11 @@ class Claim:
             set_(self, "tolerance", float(self.tolerance))
         set_(self, "power", optional_probability(self.power, "power"))
         set_(self, "false_fail_rate", optional_probability(self.false_fail_rate, "false_fail_rate"))
+        if self.loose_by is not None:
+            if isinstance(self.loose_by, bool) or not isinstance(self.loose_by, numbers.Real) \
+                    or not self.loose_by >= 0:
+                raise ValueError(f"`loose_by` must be a non-negative number or None, got {self.loose_by!r}.")
+            set_(self, "loose_by", float(self.loose_by))
         if self.alternative is not None and not isinstance(self.alternative, str):
             raise TypeError(f"`alternative` must be a str or None, got {type(self.alternative).__name__}.")
         if self.conditions is not None:
@@ -297,12 +329,36 @@ class Claim:
             if v == PASS and self.power < POWER_TARGET:
                 raise ValueError(f"claim {self.id!r}: power {self.power:.3f} < {POWER_TARGET} "
                                  f"requires verdict {UNDERPOWERED!r}, got {v!r}.")
+        if self.exploratory and v == HOLDS and self.power is not None and self.power < POWER_TARGET:
+            raise ValueError(f"claim {self.id!r}: power {self.power:.3f} < {POWER_TARGET} requires "
+                             f"verdict {INCONCLUSIVE!r}, got {v!r}.")
+        self._check_underpowered_reason()
+        if self.loose_by is not None and v not in (PASS, HOLDS):
+            raise ValueError(f"claim {self.id!r}: `loose_by` is for a claim that passes, got "
+                             f"verdict {v!r}.")
         if not self.exploratory and self.conditions:
             for c in self.conditions:
                 if not c["holds"] and not c.get("note"):
                     raise ValueError(f"claim {self.id!r}: hypothesis {c['hypothesis']!r} does not "
                                      "hold on the instance; a binding claim must say why it drops "
                                      "it (`note`).")
+
+    def _check_underpowered_reason(self):
+        r, v = self.underpowered_reason, self.verdict
+        if r is None:
+            if self.underpowered_evidence:
+                raise ValueError(f"claim {self.id!r}: `underpowered_evidence` without "
+                                 "`underpowered_reason`.")
+            return
+        if r not in UNDERPOWERED_REASONS:
+            raise ValueError(f"`underpowered_reason` must be one of {UNDERPOWERED_REASONS} or None, "
+                             f"got {r!r}.")
+        if v not in (UNDERPOWERED, INCONCLUSIVE):
+            raise ValueError(f"claim {self.id!r}: `underpowered_reason` is for verdicts "
+                             f"{UNDERPOWERED!r} and {INCONCLUSIVE!r}, got {v!r}.")
+        if r == "structural" and not self.underpowered_evidence.strip():
+            raise ValueError(f"claim {self.id!r}: a structural `underpowered_reason` needs "
+                             "`underpowered_evidence` (the derivation or measurement).")
 
     @property
     def binding(self):
@@ -324,7 +380,10 @@ class Claim:
             "exploratory": self.exploratory, "kind": self.kind, "verdict": self.verdict,
             "rule": self.rule, "tolerance": self.tolerance, "power": self.power,
             "alternative": self.alternative, "conditions": self.conditions,
-            "false_fail_rate": self.false_fail_rate, "details": self.details,
+            "false_fail_rate": self.false_fail_rate,
+            "underpowered_reason": self.underpowered_reason,
+            "underpowered_evidence": self.underpowered_evidence, "loose_by": self.loose_by,
+            "details": self.details,
         }
         if self.legacy:
             out["legacy"] = True
@@ -337,4 +396,8 @@ class Claim:
         kw = {k: v for k, v in d.items() if k in names}
         if d.get("legacy") or "verdict" not in d:
             kw.pop("verdict", None)
+        elif (kw.get("exploratory") and kw.get("verdict") == HOLDS and kw.get("power") is not None
+              and kw["power"] < POWER_TARGET):
+            kw["verdict"] = INCONCLUSIVE      # written before the inconclusive verdict existed
+            kw.pop("passed", None)
         return cls(**kw)

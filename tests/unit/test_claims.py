@@ -27,7 +27,7 @@ from scipy import stats
 
 import simulations.experiments
 from simulations.claims import (
-    ALPHA, FAIL, FAILS, HOLDS, NOT_RUN_IN_QUICK, PASS, POWER_TARGET, UNDERPOWERED, VERDICTS,
+    ALPHA, FAIL, FAILS, HOLDS, INCONCLUSIVE, NOT_RUN_IN_QUICK, PASS, POWER_TARGET, UNDERPOWERED, VERDICTS,
     Claim, bound_claim, comparison_claim, condition, exponent_claim, law_claim,
     not_run_in_quick, probability_claim, sanity_claim)
 
@@ -291,7 +291,9 @@ def test_claim_validation():
         Claim(**_kw(passed=False))
     with pytest.raises(ValueError, match="exploratory"):
         Claim(**_kw(exploratory=True))
-    Claim(**_kw(exploratory=True, verdict=HOLDS, power=0.1))
+    with pytest.raises(ValueError, match="inconclusive"):   # "holds" without power says nothing
+        Claim(**_kw(exploratory=True, verdict=HOLDS, power=0.1))
+    Claim(**_kw(exploratory=True, verdict=INCONCLUSIVE, power=0.1))
     with pytest.raises(ValueError, match="verdict"):
         Claim(**_kw(verdict="pass"))
     with pytest.raises(ValueError, match="rule"):
@@ -305,7 +307,7 @@ def test_claim_validation():
                                       "the id says so")]))
     with pytest.raises(ValueError, match="verdict"):
         Claim("t/c", "x", "s", 1, 1, None, "exact")   # neither verdict nor legacy `passed`
-    assert set(VERDICTS) == {PASS, FAIL, UNDERPOWERED, HOLDS, FAILS, NOT_RUN_IN_QUICK}
+    assert set(VERDICTS) == {PASS, FAIL, UNDERPOWERED, HOLDS, FAILS, INCONCLUSIVE, NOT_RUN_IN_QUICK}
 
 
 def test_claim_roundtrip_and_legacy():
@@ -336,7 +338,8 @@ def test_not_run_in_quick():
     with pytest.raises(TypeError):
         not_run_in_quick(c, reason="")
     assert c.blocking and dataclasses.replace(c, verdict=NOT_RUN_IN_QUICK, passed=None,
-                                              power=None).blocking is False
+                                              power=None, underpowered_reason=None,
+                                              underpowered_evidence="").blocking is False
 
 
 # ---------------------------------------------------------------------------------------
@@ -344,7 +347,7 @@ def test_not_run_in_quick():
 # ---------------------------------------------------------------------------------------
 
 EXPERIMENTS_DIR = pathlib.Path(simulations.experiments.__file__).parent
-_VERDICT_NAMES = {"PASS", "FAIL", "UNDERPOWERED", "HOLDS", "FAILS", "NOT_RUN_IN_QUICK"}
+_VERDICT_NAMES = {"PASS", "FAIL", "UNDERPOWERED", "HOLDS", "FAILS", "INCONCLUSIVE", "NOT_RUN_IN_QUICK"}
 
 #: Modules still setting a literal verdict, each to be migrated to simulations.claims.  The
 #: test is strict: once a module is fixed, its entry must go (the xfail then fails).
