@@ -316,6 +316,8 @@ def write_report(results, out_dir, *, seed, elapsed, errors=None):
     -------
     pathlib.Path
     """
+    from simulations.claims import condition_problems
+
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     errors = dict(errors or {})
@@ -367,6 +369,12 @@ def write_report(results, out_dir, *, seed, elapsed, errors=None):
         lines += ['<a id="binding-claims-that-are-not-pass"></a>', "",
                   "## Binding claims that are not PASS", "", claims_table_markdown(blocking), ""]
         lines += _why_markdown(blocking)
+    problems = [p for c in claims for p in condition_problems(c)]
+    if problems:
+        lines += ["## Binding claims with incomplete hypotheses", "",
+                  "A binding prediction citing a statement records each hypothesis; an unmet one is "
+                  "named in the claim's id (see `simulations.claims.condition_problems`):", ""]
+        lines += [f"- {_cell(p)}" for p in problems] + [""]
     number = 0
     for topic, group in topics:
         lines += [f'<a id="{_slug("topic", topic)}"></a>', "", f"## {topic}", ""]

@@ -85,11 +85,11 @@ from simulations.claims.record import (EVALUATIONS, KINDS, PASS, FAIL, UNDERPOWE
                                        EXPLORATORY_VERDICTS, ALPHA, POWER_TARGET, EXPONENT_SHIFT,
                                        PROBABILITY_SHIFT, BOUND_FACTOR, MAX_UNREASONED_TOLERANCE,
                                        MIN_SLOPE_POINTS, MIN_SLOPE_SPAN, MAX_FALSE_FAIL, N_BOOT,
-                                       LEGACY_NOTE, Claim, condition)
+                                       LEGACY_NOTE, Claim, condition, condition_problems)
 from simulations.claims.sanity import as_sanity, law_claim, sanity_claim
 
 __all__ = [
-    "Claim", "condition",
+    "Claim", "condition", "condition_problems",
     "exponent_claim", "bound_claim", "probability_claim", "comparison_claim",
     "sanity_claim", "law_claim", "as_sanity", "not_run_in_quick", "quick_data_verdict",
     "EVALUATIONS", "KINDS", "VERDICTS", "BINDING_VERDICTS", "EXPLORATORY_VERDICTS",

@@ -75,7 +75,7 @@ LEGACY_NOTE = "[legacy verdict: not migrated to simulations.claims; no power com
 # the record
 # ---------------------------------------------------------------------------------------
 
-def condition(hypothesis, value, holds, note=""):
+def condition(hypothesis, value, holds, note="", id_tag=""):
     """One hypothesis of a cited statement, evaluated on the instance (for ``conditions``).
 
     Parameters
@@ -85,15 +85,22 @@ def condition(hypothesis, value, holds, note=""):
     value : object
         Its value on the instance (JSON-serialisable), e.g. ``"eta = 1e-4, 1/(128 B) = 7.8e-4"``
         or a number.
-    holds : bool
-        Whether the instance meets it.
+    holds : bool or None
+        Whether the instance meets it; None when it cannot be verified (e.g. a quantity the
+        sources do not state).
     note : str
-        Required when ``holds`` is False on a binding claim: why the claim drops it.
+        Required when ``holds`` is False or None on a binding claim: why the claim drops it
+        (False; the claim's id and statement must also name it) or why it cannot be checked
+        (None).
+    id_tag : str
+        For ``holds=False`` on a binding claim: the part of the claim's id that names the
+        dropped hypothesis (e.g. ``"uncapped"``, ``"mu=1/n"``); :func:`condition_problems`
+        checks that the id contains it.
 
     Returns
     -------
     dict
-        ``{"hypothesis", "value", "holds"[, "note"]}``.
+        ``{"hypothesis", "value", "holds"[, "note"][, "id_tag"]}``.
 
     Examples
     --------
@@ -103,6 +110,8 @@ def condition(hypothesis, value, holds, note=""):
     out = {"hypothesis": hypothesis, "value": value, "holds": holds}
     if note:
         out["note"] = note
+    if id_tag:
+        out["id_tag"] = id_tag
     return _check_condition(out, 0)
 
 
@@ -112,22 +121,71 @@ def _check_condition(c, i):
     if not isinstance(c, Mapping):
         raise TypeError(f"`conditions[{i}]` must be a dict made by `condition(...)`, got "
                         f"{type(c).__name__}.")
-    extra = set(c) - {"hypothesis", "value", "holds", "note"}
+    extra = set(c) - {"hypothesis", "value", "holds", "note", "id_tag"}
     if extra or not {"hypothesis", "value", "holds"} <= set(c):
-        raise ValueError(f"`conditions[{i}]` must have keys hypothesis, value, holds[, note]; "
+        raise ValueError(f"`conditions[{i}]` must have keys hypothesis, value, holds[, note][, id_tag]; "
                          f"got {sorted(c)}.")
     if not isinstance(c["hypothesis"], str) or not c["hypothesis"]:
         raise TypeError(f"`conditions[{i}]['hypothesis']` must be a non-empty str.")
     holds = c["holds"]
     if isinstance(holds, np.bool_):
         holds = bool(holds)
-    if not isinstance(holds, bool):
-        raise TypeError(f"`conditions[{i}]['holds']` must be a bool, got {type(holds).__name__}.")
+    if holds is not None and not isinstance(holds, bool):
+        raise TypeError(f"`conditions[{i}]['holds']` must be a bool or None (unverifiable), got "
+                        f"{type(holds).__name__}.")
     out = {"hypothesis": c["hypothesis"], "value": to_jsonable(c["value"]), "holds": holds}
     if c.get("note"):
         if not isinstance(c["note"], str):
             raise TypeError(f"`conditions[{i}]['note']` must be a str.")
         out["note"] = c["note"]
+    if c.get("id_tag"):
+        if not isinstance(c["id_tag"], str):
+            raise TypeError(f"`conditions[{i}]['id_tag']` must be a str.")
+        out["id_tag"] = c["id_tag"]
+    return out
+
+
+#: A paper reference citing a statement with hypotheses (not a figure, example or section).
+_CITES_STATEMENT = r"\b(Thm|Theorems?|Props?|Propositions?|Lemmas?|Cor|Corollary)\b\.?"
+
+
+def condition_problems(claim):
+    """What is missing from a claim's record of the hypotheses it cites (a list of str; empty
+    when complete).
+
+    A binding prediction whose ``paper_ref`` cites a theorem, proposition, lemma or corollary
+    must carry ``conditions`` (each with ``holds`` True, False or None); a condition that does
+    not hold (``holds=False``) on a binding claim must say why (``note``) and name the dropped
+    hypothesis in the claim's id (``id_tag``, a part of the id); an unverifiable one
+    (``holds=None``) must say why (``note``).  Exploratory claims, sanity checks and claims
+    not run in quick are not checked (they decide nothing or check the code).
+
+    Examples
+    --------
+    >>> c = Claim("demo/flat-uncapped", "Theorem 5.1", "flat in H", 0.0, 0.0, None, "exact",
+    ...           verdict="PASS", rule="r", power=1.0, alternative="a",
+    ...           conditions=[condition("eta <= 1/(128 B)", 0.1, False, note="cap dropped",
+    ...                                 id_tag="uncapped")])
+    >>> condition_problems(c)
+    []
+    """
+    import re
+
+    if claim.exploratory or claim.kind != "prediction" or claim.verdict == NOT_RUN_IN_QUICK:
+        return []
+    out = []
+    if re.search(_CITES_STATEMENT, claim.paper_ref) and not claim.conditions:
+        out.append(f"{claim.id}: cites {claim.paper_ref!r} but records no `conditions`")
+    for c in claim.conditions or []:
+        if c["holds"] is False:
+            tag = c.get("id_tag", "")
+            if not c.get("note"):
+                out.append(f"{claim.id}: unmet {c['hypothesis']!r} without a `note`")
+            if not tag or tag not in claim.id:
+                out.append(f"{claim.id}: unmet {c['hypothesis']!r} is not named in the id "
+                           f"(id_tag {tag!r})")
+        elif c["holds"] is None and not c.get("note"):
+            out.append(f"{claim.id}: unverifiable {c['hypothesis']!r} without a `note`")
     return out
 
 
@@ -338,7 +396,11 @@ class Claim:
                              f"verdict {v!r}.")
         if not self.exploratory and self.conditions:
             for c in self.conditions:
-                if not c["holds"] and not c.get("note"):
+                if c["holds"] is None and not c.get("note"):
+                    raise ValueError(f"claim {self.id!r}: hypothesis {c['hypothesis']!r} cannot be "
+                                     "verified on the instance; a binding claim must say why "
+                                     "(`note`).")
+                if c["holds"] is False and not c.get("note"):
                     raise ValueError(f"claim {self.id!r}: hypothesis {c['hypothesis']!r} does not "
                                      "hold on the instance; a binding claim must say why it drops "
                                      "it (`note`).")

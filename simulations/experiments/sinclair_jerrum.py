@@ -145,9 +145,12 @@ def claims(config, records):
         power_over="any",
         conditions=[condition("Assumption 4.1 with 1 + eps_V = r (counts within ratio r, exact "
                               "at the leaves)", f"r in {sorted({r['r'] for r in appr})}", True)],
-        details=("Structurally loose: once mixed, P[leaf] is close to the stationary leaf mass, "
-                 "at least 1/(2rH) = 4 x the bound, so the constant 8 cannot be tested within a "
-                 "factor 2")))
+        structural_reason=(
+            "once the walk has mixed, P[leaf] >= pi(L) - TV(mu_T, pi) with the stationary leaf "
+            "mass pi(L) >= 1/(2rH) = 4 x the bound (Assumption 4.1 with 1 + eps_V = r: leaves "
+            "carry Z, each internal level at most 2rZ; vgb-mixing/leaf-mass-bound checks it), so "
+            "no instance meeting the hypotheses brings P[leaf] within the factor 2 of the "
+            "constant 8")))
     hrec = _by(records, scan="H")
     Hs = [H for H in config.horizons if H >= config.h_window_min]
     d0 = min(config.deltas)
