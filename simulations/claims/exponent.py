@@ -245,16 +245,32 @@ def exponent_claim(id, paper_ref, statement, x, replicates, *, predicted, mode="
         f"Power: P(rule fails | true {alt}), basic bootstrap of the same resamples shifted to "
         "the alternative with the observed interval offsets (minimum over alternatives and series).",
         revised_note(revised_from), details)
+    if exact_values and span < MIN_SLOPE_SPAN and xs.size >= 3:
+        finite = []
+        for (label, reps), sl in zip(series.items(), slopes):
+            y = np.array([float(np.mean(r)) for r in replicate_rows(reps)])
+            if (y > 0).all():
+                order = np.argsort(xs)
+                loc = np.diff(np.log(y[order])) / np.diff(np.log(xs[order]))
+                last_ok = not bool(fails(loc[-1], loc[-1], loc[-1]))
+                finite.append(f"{label + ': ' if label else ''}local slopes "
+                              f"{', '.join(f'{v:.3g}' for v in loc)} (drift {loc[-1] - loc[0]:+.3g} across "
+                              f"the window; the last, {loc[-1]:.3g}, {'meets' if last_ok else 'violates'} the "
+                              "rule)")
+        if finite:
+            text = join_details(text, f"Finite-size check (exact values, span {span:.3g} < "
+                                      f"{MIN_SLOPE_SPAN:g}): " + "; ".join(finite) + ".")
     verdict = decide_verdict(all(oks), power, exploratory)
     reason = evidence = None
     if lacks_power(verdict):
-        if exact_values:
-            where = (f"exact slope(s) {', '.join(f'{v:.4g}' for v in slopes)}: with tolerance "
-                     f"{tolerance:g} the rule cannot reject {alt}")
+        swallowed = tolerance >= EXPONENT_SHIFT      # no sample size rejects an alternative inside the slack
+        if exact_values or swallowed:
+            where = (f"{'exact ' if exact_values else ''}slope(s) {', '.join(f'{v:.4g}' for v in slopes)}: "
+                     f"with tolerance {tolerance:g} the rule cannot reject {alt}")
         else:
             where = (f"slope(s) {', '.join(f'{v:.4g}' for v in slopes)}, interval half-widths "
                      f"{', '.join(f'{(h - l) / 2:.3g}' for l, h in zip(los, his))}")
-        reason, evidence = structural_evidence(None, exact_values, where)
+        reason, evidence = structural_evidence(None, exact_values or swallowed, where)
         text = join_details(text, f"Lacks power ({reason}): {evidence}.")
     loose_by = None
     if loose and verdict in (PASS, HOLDS):
