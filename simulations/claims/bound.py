@@ -251,14 +251,20 @@ def bound_claim(id, paper_ref, statement, *, bound, side="upper", constants, eva
     if lacks_power(verdict):
         weak = (powers < POWER_TARGET) | undecided
         inside = weak & (sign * point <= sign * alt_limit)
-        pick = np.flatnonzero(inside if inside.any() else weak)
+        beyond = weak & ~inside
+        # "each": one point stuck on the alternative's side caps the claim's power; "any": one
+        # point beyond it would reach power with more data
+        stuck = bool(inside.any()) if power_over == "each" else not bool(beyond.any())
+        pick = np.flatnonzero(inside if stuck else beyond)
+        pick = pick[np.argsort(-np.nan_to_num(sign * point[pick] / np.maximum(np.abs(b[pick]), 1e-300),
+                                              nan=-np.inf), kind="stable")]
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = point / b
         where = "; ".join(f"{names[i] + ': ' if names[i] else ''}estimate {fmt(point[i])} = "
                           f"{fmt(ratio[i])} x bound {fmt(b[i])}" for i in pick[:4]) \
             + (f"; {pick.size - 4} more points" if pick.size > 4 else "") \
             + f" (tightened bound: {'1/' if upper else ''}{BOUND_FACTOR:g} x bound)"
-        reason, evidence = structural_evidence(structural_reason, bool(inside.any()), where)
+        reason, evidence = structural_evidence(structural_reason, stuck, where)
     rel = "<=" if upper else ">="
     how = {"replicates": f"one-sided {1 - a:.6g} bound of the mean (Student quantile with "
                          f"R - 1 df, bootstrap standard error, B={n_boot})",

@@ -509,6 +509,13 @@ def test_structural_needs_a_reason_the_data_confirm():
                     evaluation="monte_carlo", replicates=reps, structural_reason=_STRUCTURAL)
     assert e.verdict == UNDERPOWERED and e.underpowered_reason == "sample-size"
     assert "contradict" in e.underpowered_evidence
+    # a universal statement (power_over="any"): one noisy point beyond the alternative means more
+    # replicates would give power, even if other points sit far inside it
+    reps2 = [np.array([0.1, 0.12, 0.08, 0.11]), np.array([1.4, 0.2, 2.2, 0.9])]   # mean 1.175 > 2 / 2
+    g = bound_claim("t/kl", "Prop. 5.1", "KL <= bound", bound=[1.0, 2.0], constants="as stated",
+                    evaluation="monte_carlo", replicates=reps2, power_over="any",
+                    structural_reason=_STRUCTURAL)
+    assert g.verdict == UNDERPOWERED and g.underpowered_reason == "sample-size", g.details
     # a claim with power records no reason, whatever was stated
     f = _loose_bound([0.9, 1.9], structural_reason=_STRUCTURAL)
     assert f.verdict == PASS and f.underpowered_reason is None and f.underpowered_evidence == ""
