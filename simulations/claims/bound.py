@@ -295,7 +295,7 @@ def bound_claim(id, paper_ref, statement, *, bound, side="upper", constants, eva
                  f"Power: P(rule rejects 'quantity {rel} bound {'/' if upper else 'x'} "
                  f"{BOUND_FACTOR:g}') on data like these "
                  f"({'minimum over points' if power_over == 'each' else 'maximum over points: a universal statement is refuted by one point'}).",
-                 f"Lacks power ({reason}): {evidence}." if reason else "",
+                 f"Lacks power ({reason}): {evidence.rstrip('.')}." if reason else "",
                  revised_note(revised_from), details)
     if K == 1 or np.all(b == b[0]):
         predicted = f"{rel} {fmt(b[0])}"

@@ -201,7 +201,7 @@ def comparison_claim(id, paper_ref, statement, a, b, *, better="higher", margin=
                           for lab, dd, l, h, pw in zip(labs, d, lo, hi, powers) if pw < POWER_TARGET
                           or not l > -margin)
         reason, evidence = structural_evidence(None, False, where)
-        text = join_details(text, f"Lacks power ({reason}): {evidence}.")
+        text = join_details(text, f"Lacks power ({reason}): {evidence.rstrip('.')}.")
     return Claim(
         id=id, paper_ref=paper_ref, statement=statement,
         predicted=f"{A} better than {B}" + (f" (margin {margin:g})" if margin else ""),

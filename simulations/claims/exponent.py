@@ -271,7 +271,7 @@ def exponent_claim(id, paper_ref, statement, x, replicates, *, predicted, mode="
             where = (f"slope(s) {', '.join(f'{v:.4g}' for v in slopes)}, interval half-widths "
                      f"{', '.join(f'{(h - l) / 2:.3g}' for l, h in zip(los, his))}")
         reason, evidence = structural_evidence(None, exact_values or swallowed, where)
-        text = join_details(text, f"Lacks power ({reason}): {evidence}.")
+        text = join_details(text, f"Lacks power ({reason}): {evidence.rstrip('.')}.")
     loose_by = None
     if loose and verdict in (PASS, HOLDS):
         loose_by = float(min(loose))

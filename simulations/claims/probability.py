@@ -139,7 +139,7 @@ def probability_claim(id, paper_ref, statement, successes, trials, *, p0, margin
                  f"UNDERPOWERED: the false-fail rate {ffr:.3g} at p = {p0:g} exceeds "
                  f"{MAX_FALSE_FAIL:g}; more trials or a larger margin are needed."
                  if ffr > MAX_FALSE_FAIL and not exploratory else "",
-                 f"Lacks power ({reason}): {evidence}." if reason else "",
+                 f"Lacks power ({reason}): {evidence.rstrip('.')}." if reason else "",
                  revised_note(revised_from), details)
     return Claim(
         id=id, paper_ref=paper_ref, statement=statement, predicted=f">= {p0:g}",

@@ -102,7 +102,7 @@ def structural_evidence(structural_reason, inside, where):
     """
     if inside:
         if structural_reason:
-            return "structural", f"{structural_reason} Measured: {where}."
+            return "structural", f"{structural_reason.rstrip('. ')}. Measured: {where}"
         return "design", (f"the estimate lies on the alternative's side ({where}); no stated "
                           "reason says that no instance of the design could reach it")
     return "sample-size", (f"the estimate lies beyond the alternative ({where}); more replicates "
