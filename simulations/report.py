@@ -371,7 +371,7 @@ def write_report(results, out_dir, *, seed, elapsed, errors=None):
         lines += _why_markdown(blocking)
     problems = [p for c in claims for p in condition_problems(c)]
     if problems:
-        lines += ["## Binding claims with incomplete hypotheses", "",
+        lines += ['<a id="incomplete-hypotheses"></a>', "", "## Binding claims with incomplete hypotheses", "",
                   "A binding prediction citing a statement records each hypothesis; an unmet one is "
                   "named in the claim's id (see `simulations.claims.condition_problems`):", ""]
         lines += [f"- {_cell(p)}" for p in problems] + [""]
@@ -469,6 +469,8 @@ def write_html_report(results, out_dir, *, seed, elapsed, errors=None):
     import base64
     import html
 
+    from simulations.claims import condition_problems
+
     out_dir = pathlib.Path(out_dir)
     errors = dict(errors or {})
     esc = html.escape
@@ -542,6 +544,11 @@ def write_html_report(results, out_dir, *, seed, elapsed, errors=None):
         parts.append(heading(2, "binding-claims-that-are-not-pass",
                              "Binding claims that are not PASS"))
         parts += table(blocking, _COLUMNS, "not-pass")
+    problems = [p for c in claims for p in condition_problems(c)]
+    if problems:
+        parts.append(heading(2, "incomplete-hypotheses", "Binding claims with incomplete hypotheses"))
+        parts.append("<ul class='problems'>" + "".join(f"<li>{esc(p)}</li>" for p in problems)
+                     + "</ul>")
     number = 0
     for topic, group in topics:
         parts.append(f"<section class='topic' data-topic='{esc(topic)}'>")
