@@ -157,8 +157,9 @@ def condition_problems(claim):
     must carry ``conditions`` (each with ``holds`` True, False or None); a condition that does
     not hold (``holds=False``) on a binding claim must say why (``note``) and name the dropped
     hypothesis in the claim's id (``id_tag``, a part of the id); an unverifiable one
-    (``holds=None``) must say why (``note``).  Exploratory claims, sanity checks and claims
-    not run in quick are not checked (they decide nothing or check the code).
+    (``holds=None``) must say why (``note``).  Exploratory claims and sanity checks are not
+    checked (they decide nothing or check the code); claims ``not run in quick`` are (they are
+    binding in the full preset).
 
     Examples
     --------
@@ -171,7 +172,7 @@ def condition_problems(claim):
     """
     import re
 
-    if claim.exploratory or claim.kind != "prediction" or claim.verdict == NOT_RUN_IN_QUICK:
+    if claim.exploratory or claim.kind != "prediction":
         return []
     out = []
     if re.search(_CITES_STATEMENT, claim.paper_ref) and not claim.conditions:
