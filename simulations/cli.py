@@ -609,8 +609,8 @@ def _final_summary(claims, errors, report, *, n_experiments, elapsed):
     PASS (and those not run in quick) by name, crashed experiments, the report path."""
     import textwrap
 
-    from simulations.claims import NOT_RUN_IN_QUICK, quick_data_verdict
-    from simulations.report import headline, verdict_counts
+    from simulations.claims import NOT_RUN_IN_QUICK, condition_problems, quick_data_verdict
+    from simulations.report import headline, verdict, verdict_counts
 
     lines = [f"reproduce: {n_experiments} experiment(s) in {elapsed:.1f} s",
              headline(claims, crashed=len(errors))]
@@ -619,13 +619,17 @@ def _final_summary(claims, errors, report, *, n_experiments, elapsed):
     blocking = [c for c in claims if c.blocking]
     if blocking:
         lines.append(f"binding claims that are not PASS ({len(blocking)}):")
-        lines += [f"  {c.verdict} {c.id}" for c in blocking]
+        lines += [f"  {verdict(c)} {c.id}" for c in blocking]
     not_run = [c.id + (" (quick data: FAIL)" if quick_data_verdict(c) == "FAIL" else "")
                for c in claims if c.binding and c.verdict == NOT_RUN_IN_QUICK]
     if not_run:
         lines.append(f"not run in quick ({len(not_run)}; evaluated by the full preset only):")
         lines += textwrap.wrap(", ".join(not_run), width=100, initial_indent="  ",
                                subsequent_indent="  ", break_on_hyphens=False)
+    problems = [p for c in claims for p in condition_problems(c)]
+    if problems:
+        lines.append(f"binding claims with incomplete hypotheses (`conditions`) ({len(problems)}):")
+        lines += [f"  {p}" for p in problems]
     for name, msg in sorted(errors.items()):
         lines.append(f"CRASHED {name}: {msg.splitlines()[-1] if msg else ''}")
     lines.append(f"report: {report} (and {report.with_suffix('.html').name}); every claim with "

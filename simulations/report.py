@@ -35,13 +35,23 @@ _SANITY_COLUMNS = ("id", "statement", "paper ref", "predicted", "measured", "eva
 def verdict(claim):
     """The claim's verdict string (one of :data:`simulations.claims.VERDICTS`), with
     ``" (legacy)"`` appended for a claim not yet built by a rule of :mod:`simulations.claims`,
-    and ``" (quick data: FAIL)"`` for a ``not run in quick`` claim that failed on the quick data
-    (it decides nothing, the quick design lacks power, but a failure is never hidden)."""
+    ``" (quick data: FAIL)"`` for a ``not run in quick`` claim that failed on the quick data
+    (it decides nothing, the quick design lacks power, but a failure is never hidden), why a
+    claim lacks power (``"UNDERPOWERED (structural)"``, ``"(sample size)"``, ``"(design)"``;
+    see :data:`simulations.claims.UNDERPOWERED_REASONS`), and ``" (bound not exceeded; loose
+    by X)"`` for a one-sided exponent whose data also show the bound is not attained."""
     from simulations.claims import quick_data_verdict
 
     q = quick_data_verdict(claim) if claim.verdict == "not run in quick" else None
     return (claim.verdict + (" (quick data: FAIL)" if q == "FAIL" else "")
+            + (f" ({_REASON_LABEL[claim.underpowered_reason]})" if claim.underpowered_reason else "")
+            + (f" (bound not exceeded; loose by {claim.loose_by:.3g})"
+               if claim.loose_by is not None else "")
             + (" (legacy)" if claim.legacy else ""))
+
+
+#: How the report writes ``Claim.underpowered_reason``.
+_REASON_LABEL = {"structural": "structural", "sample-size": "sample size", "design": "design"}
 
 
 def format_value(value):
@@ -64,7 +74,11 @@ def _cell(text):
 
 
 def _power(claim):
-    return "—" if claim.power is None else f"{claim.power:.3f}"
+    if claim.power is None:
+        return "—"
+    if claim.evaluation == "exact" and claim.rule.startswith(("comparison", "exponent")):
+        return "n/a (exact)"     # 0 or 1 from exact values and the tolerance, not a design's power
+    return f"{claim.power:.3f}"
 
 
 def _tolerance(claim):
@@ -91,19 +105,25 @@ def claims_table_markdown(claims, columns=_COLUMNS):
 
 def claim_counts(claims):
     """Counts behind the headline (a dict; see :func:`headline`)."""
-    from simulations.claims import FAIL, FAILS, NOT_RUN_IN_QUICK, PASS, UNDERPOWERED
+    from simulations.claims import (FAIL, FAILS, INCONCLUSIVE, NOT_RUN_IN_QUICK, PASS,
+                                    UNDERPOWERED, UNDERPOWERED_REASONS)
 
     pred = [c for c in claims if c.kind == "prediction" and not c.exploratory]
     tested = [c for c in pred if c.verdict != NOT_RUN_IN_QUICK]
     expl = [c for c in claims if c.exploratory]
     sanity = [c for c in claims if c.kind == "sanity"]
+    under = [c for c in tested if c.verdict == UNDERPOWERED]
     return {
         "predictions": len(tested),
         "pass": sum(c.verdict == PASS for c in tested),
+        "pass_loose": sum(c.verdict == PASS and c.loose_by is not None for c in tested),
         "fail": sum(c.verdict == FAIL for c in tested),
-        "underpowered": sum(c.verdict == UNDERPOWERED for c in tested),
+        "underpowered": len(under),
+        **{f"underpowered_{r}": sum(c.underpowered_reason == r for c in under)
+           for r in UNDERPOWERED_REASONS},
         "exploratory": len(expl),
         "exploratory_fail": sum(c.verdict == FAILS for c in expl),
+        "exploratory_inconclusive": sum(c.verdict == INCONCLUSIVE for c in expl),
         "sanity": sum(c.verdict != NOT_RUN_IN_QUICK for c in sanity),
         "sanity_fail": sum(c.verdict == FAIL for c in sanity),
         "not_run": sum(c.verdict == NOT_RUN_IN_QUICK for c in claims),
@@ -113,17 +133,27 @@ def claim_counts(claims):
 
 
 def headline(claims, *, crashed=0):
-    """One line: ``"P predictions tested: A pass, B fail, C underpowered; E exploratory (F fail);
-    S sanity checks (all pass); Q not run in quick"``.
+    """One line: ``"P predictions tested: A pass (L loose bounds), B fail, C underpowered
+    (U structural, V sample size); E exploratory (F fail, I inconclusive); S sanity checks
+    (all pass); Q not run in quick"`` (parenthesised parts only when non-zero).
 
     Predictions are the binding claims of kind ``prediction``; sanity checks (the code against
     itself) and exploratory claims are counted apart, ``not run in quick`` claims are listed
     and neither passed nor failed.
     """
+    from simulations.claims import UNDERPOWERED_REASONS
+
     n = claim_counts(claims)
-    text = (f"{n['predictions']} predictions tested: {n['pass']} pass, {n['fail']} fail, "
-            f"{n['underpowered']} underpowered; {n['exploratory']} exploratory "
-            f"({n['exploratory_fail']} fail); {n['sanity']} sanity checks "
+    why = ", ".join(f"{n['underpowered_' + r]} {_REASON_LABEL[r]}" for r in UNDERPOWERED_REASONS
+                    if n["underpowered_" + r])
+    text = (f"{n['predictions']} predictions tested: {n['pass']} pass"
+            + (f" ({n['pass_loose']} loose bounds)" if n["pass_loose"] else "")
+            + f", {n['fail']} fail, {n['underpowered']} underpowered"
+            + (f" ({why})" if why else "")
+            + f"; {n['exploratory']} exploratory ({n['exploratory_fail']} fail"
+            + (f", {n['exploratory_inconclusive']} inconclusive"
+               if n["exploratory_inconclusive"] else "")
+            + f"); {n['sanity']} sanity checks "
             + ("(all pass)" if not n["sanity_fail"] else f"({n['sanity_fail']} FAIL)"))
     if n["not_run"]:
         text += f"; {n['not_run']} not run in quick"
@@ -185,6 +215,13 @@ def _split(claims):
             [c for c in claims if c.kind == "sanity"])
 
 
+def _why_markdown(claims):
+    """Bullets giving, for each claim that lacks power, its reason and evidence."""
+    rows = [f"- `{c.id}`: {verdict(c)}: {_cell(c.underpowered_evidence)}" for c in claims
+            if c.underpowered_reason]
+    return (["Why power is missing:", ""] + rows + [""]) if rows else []
+
+
 def _rules_markdown(claims):
     return "".join(f"- `{c.id}`: {_cell(c.rule)}" + (f" — {_cell(c.details)}" if c.details else "")
                    + "\n" for c in claims)
@@ -228,7 +265,8 @@ def _caption(result, number, shown, others):
 
 def _topic_rows(results, errors):
     """Per topic: experiments and verdict counts (the summary table of the report)."""
-    from simulations.claims import FAIL, FAILS, HOLDS, NOT_RUN_IN_QUICK, PASS, UNDERPOWERED
+    from simulations.claims import (FAIL, FAILS, HOLDS, INCONCLUSIVE, NOT_RUN_IN_QUICK, PASS,
+                                    UNDERPOWERED)
 
     rows = []
     for topic, group in _by_topic(results):
@@ -241,6 +279,7 @@ def _topic_rows(results, errors):
             "UNDERPOWERED": sum(c.verdict == UNDERPOWERED for c in pred),
             "not run in quick": sum(c.verdict == NOT_RUN_IN_QUICK for c in claims),
             "exploratory": f"{sum(c.verdict == HOLDS for c in expl)} hold, "
+                           f"{sum(c.verdict == INCONCLUSIVE for c in expl)} inconclusive, "
                            f"{sum(c.verdict == FAILS for c in expl)} fail",
             "sanity": f"{sum(c.verdict == PASS for c in sanity)} pass, "
                       f"{sum(c.verdict == FAIL for c in sanity)} fail",
@@ -277,6 +316,8 @@ def write_report(results, out_dir, *, seed, elapsed, errors=None):
     -------
     pathlib.Path
     """
+    from simulations.claims import condition_problems
+
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     errors = dict(errors or {})
@@ -296,7 +337,13 @@ def write_report(results, out_dir, *, seed, elapsed, errors=None):
         f"- git revision: `{git_revision() or 'unknown'}`",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         "- verdicts: PASS / FAIL / UNDERPOWERED (power < 0.9 against the stated alternative: not "
-        "a pass) for binding predictions; `exploratory: holds` / `exploratory: fails`; "
+        "a pass; marked `structural` when a stated reason, confirmed by the data, says no instance "
+        "of the design can reach the alternative, `sample size` when more replicates would give "
+        "power, `design` otherwise) for binding predictions; a PASS marked `bound not exceeded; "
+        "loose by X` shows a one-sided bound holds and is not attained (not a confirmation of the "
+        "rate); `exploratory: holds` / `exploratory: fails` / `exploratory: inconclusive` (holds "
+        "at the point, power below 0.9: no information); power `n/a (exact)` where exact values "
+        "leave no sampling error; "
         "`not run in quick` (evaluated in the full preset only; neither passed nor failed). "
         "Sanity checks (the code against itself) are listed in their own table.",
         "",
@@ -321,6 +368,13 @@ def write_report(results, out_dir, *, seed, elapsed, errors=None):
     if blocking:
         lines += ['<a id="binding-claims-that-are-not-pass"></a>', "",
                   "## Binding claims that are not PASS", "", claims_table_markdown(blocking), ""]
+        lines += _why_markdown(blocking)
+    problems = [p for c in claims for p in condition_problems(c)]
+    if problems:
+        lines += ['<a id="incomplete-hypotheses"></a>', "", "## Binding claims with incomplete hypotheses", "",
+                  "A binding prediction citing a statement records each hypothesis; an unmet one is "
+                  "named in the claim's id (see `simulations.claims.condition_problems`):", ""]
+        lines += [f"- {_cell(p)}" for p in problems] + [""]
     number = 0
     for topic, group in topics:
         lines += [f'<a id="{_slug("topic", topic)}"></a>', "", f"## {topic}", ""]
@@ -376,6 +430,7 @@ def _header_facts(results, seed, elapsed, errors):
 
 def _css_class(v):
     return {"PASS": "PASS", "FAIL": "FAIL", "UNDERPOWERED": "FAIL", "exploratory: holds": "exploratory",
+            "exploratory: inconclusive": "notrun",
             "exploratory: fails": "xfail", "not run in quick": "notrun"}.get(v.split(" (")[0], "")
 
 
@@ -413,6 +468,8 @@ def write_html_report(results, out_dir, *, seed, elapsed, errors=None):
     """
     import base64
     import html
+
+    from simulations.claims import condition_problems
 
     out_dir = pathlib.Path(out_dir)
     errors = dict(errors or {})
@@ -476,7 +533,9 @@ def write_html_report(results, out_dir, *, seed, elapsed, errors=None):
             out.append(f"<tr class='claim-details' data-claim-id='{esc(c.id)}'>"
                        f"<td colspan='{len(columns)}'><details><summary>rule and details"
                        f"</summary><p class='rule'><b>Rule:</b> {esc(c.rule)}</p>"
-                       f"<p class='details'><b>Details:</b> {esc(c.details or '(none)')}</p>"
+                       + (f"<p class='why'><b>Why power is missing ({esc(c.underpowered_reason)}):"
+                          f"</b> {esc(c.underpowered_evidence)}</p>" if c.underpowered_reason else "")
+                       + f"<p class='details'><b>Details:</b> {esc(c.details or '(none)')}</p>"
                        "</details></td></tr>")
         out.append("</table>")
         return out
@@ -485,6 +544,11 @@ def write_html_report(results, out_dir, *, seed, elapsed, errors=None):
         parts.append(heading(2, "binding-claims-that-are-not-pass",
                              "Binding claims that are not PASS"))
         parts += table(blocking, _COLUMNS, "not-pass")
+    problems = [p for c in claims for p in condition_problems(c)]
+    if problems:
+        parts.append(heading(2, "incomplete-hypotheses", "Binding claims with incomplete hypotheses"))
+        parts.append("<ul class='problems'>" + "".join(f"<li>{esc(p)}</li>" for p in problems)
+                     + "</ul>")
     number = 0
     for topic, group in topics:
         parts.append(f"<section class='topic' data-topic='{esc(topic)}'>")

@@ -39,8 +39,20 @@ alternatives (module constants) are: for exponents the prediction
 :data:`PROBABILITY_SHIFT` (0.1); for bounds the bound divided by :data:`BOUND_FACTOR` (2)
 for an upper bound, multiplied by it for a lower bound.  Power is computed by the same
 decision pipeline as the verdict (see each rule's Notes).  An exploratory claim ends
-``exploratory: holds`` or ``exploratory: fails`` (its power is still reported).  A claim
-only evaluated in the full preset ends ``not run in quick`` in the quick preset.
+``exploratory: holds``, ``exploratory: fails`` or, when the point decision holds but the
+power is below :data:`POWER_TARGET`, ``exploratory: inconclusive`` (the data could not have
+refuted the alternative).  A claim only evaluated in the full preset ends
+``not run in quick`` in the quick preset.
+
+Every claim that lacks power (``UNDERPOWERED``, inconclusive) records why in
+``underpowered_reason``: ``"sample-size"`` (the estimate lies beyond the alternative: more
+replicates would give power), ``"structural"`` (the rule was given a written reason why no
+instance of the design can reach the alternative, *and* the estimate lies on the
+alternative's side: a reason the data contradict is refused), or ``"design"`` (the estimate
+lies on the alternative's side and no reason was stated).  Structural stays
+``UNDERPOWERED``: it says what more data cannot fix, it is not a pass.  A one-sided exponent
+that passes while its interval also lies beyond ``predicted -/+ 0.25`` records ``loose_by``
+(the bound is not exceeded, and not attained either).
 ``Claim.passed`` is derived from the verdict; callers never set it.
 
 Every rule's false-fail rate is ``alpha`` (default :data:`ALPHA` = 1e-3 per claim, split
@@ -69,19 +81,20 @@ from simulations.claims.exponent import exponent_claim
 from simulations.claims.probability import probability_claim
 from simulations.claims.quick import not_run_in_quick, quick_data_verdict
 from simulations.claims.record import (EVALUATIONS, KINDS, PASS, FAIL, UNDERPOWERED, HOLDS, FAILS,
-                                       NOT_RUN_IN_QUICK, VERDICTS, BINDING_VERDICTS,
+                                       INCONCLUSIVE, UNDERPOWERED_REASONS, NOT_RUN_IN_QUICK, VERDICTS, BINDING_VERDICTS,
                                        EXPLORATORY_VERDICTS, ALPHA, POWER_TARGET, EXPONENT_SHIFT,
                                        PROBABILITY_SHIFT, BOUND_FACTOR, MAX_UNREASONED_TOLERANCE,
                                        MIN_SLOPE_POINTS, MIN_SLOPE_SPAN, MAX_FALSE_FAIL, N_BOOT,
-                                       LEGACY_NOTE, Claim, condition)
+                                       LEGACY_NOTE, Claim, condition, condition_problems)
 from simulations.claims.sanity import as_sanity, law_claim, sanity_claim
 
 __all__ = [
-    "Claim", "condition",
+    "Claim", "condition", "condition_problems",
     "exponent_claim", "bound_claim", "probability_claim", "comparison_claim",
     "sanity_claim", "law_claim", "as_sanity", "not_run_in_quick", "quick_data_verdict",
     "EVALUATIONS", "KINDS", "VERDICTS", "BINDING_VERDICTS", "EXPLORATORY_VERDICTS",
-    "PASS", "FAIL", "UNDERPOWERED", "HOLDS", "FAILS", "NOT_RUN_IN_QUICK",
+    "PASS", "FAIL", "UNDERPOWERED", "HOLDS", "FAILS", "INCONCLUSIVE", "NOT_RUN_IN_QUICK",
+    "UNDERPOWERED_REASONS",
     "ALPHA", "POWER_TARGET", "EXPONENT_SHIFT", "PROBABILITY_SHIFT", "BOUND_FACTOR",
     "MAX_UNREASONED_TOLERANCE", "MIN_SLOPE_POINTS", "MIN_SLOPE_SPAN", "MAX_FALSE_FAIL",
     "N_BOOT", "LEGACY_NOTE",

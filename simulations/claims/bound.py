@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as _sps
 
-from simulations.claims.record import FAILS, ALPHA, POWER_TARGET, BOUND_FACTOR, N_BOOT, Claim
+from simulations.claims.record import INCONCLUSIVE, ALPHA, POWER_TARGET, BOUND_FACTOR, N_BOOT, Claim
 from simulations.claims.shared import (claim_rng, check_real, check_alpha, check_n_boot,
                                        check_text, decide_verdict, join_details, revised_note,
                                        check_labels, fmt, student_deviations, scalar_or_list,
-                                       binomial_one_sided)
+                                       binomial_one_sided, lacks_power, structural_evidence)
 from simulations.stats import stratified_bootstrap
 
 
@@ -47,7 +47,7 @@ def bound_claim(id, paper_ref, statement, *, bound, side="upper", constants, eva
                 replicates=None, counts=None, measured=None, interval=None, tolerance=0.0,
                 tolerance_reason=None, alpha=ALPHA, n_boot=N_BOOT, rng=None, labels=None,
                 power_over="each", exploratory=False, conditions=None, details="",
-                revised_from=None):
+                revised_from=None, structural_reason=None):
     r"""A measured quantity against a predicted upper (or lower) bound with stated constants.
 
     Give the measurement in exactly one of three forms: ``replicates`` (Monte Carlo means),
@@ -97,11 +97,19 @@ def bound_claim(id, paper_ref, statement, *, bound, side="upper", constants, eva
         maximum over points (a lower bound on the probability that some point rejects).
     exploratory, conditions, details, revised_from
         As in :func:`exponent_claim`.
+    structural_reason : str, optional
+        Why the quantity cannot come within the tightened bound on any instance the design can
+        build (a derivation or a measurement, with numbers).  Used only when the claim lacks
+        power, and accepted only when the estimate itself lies on the tightened bound's side
+        at a point that lacks power; otherwise the claim is recorded ``"sample-size"`` with
+        the reason marked as contradicted by the data.  The verdict is unchanged
+        (``UNDERPOWERED`` is never turned into a pass).
 
     Returns
     -------
     Claim
-        With more than 12 points, ``measured`` is the value at the most critical point
+        ``underpowered_reason`` / ``underpowered_evidence`` set when the claim lacks power
+        (see :data:`~simulations.claims.record.UNDERPOWERED_REASONS`).  With more than 12 points, ``measured`` is the value at the most critical point
         (closest to violating the bound) and ``details`` lists the six most critical points.
 
     Raises
@@ -237,7 +245,26 @@ def bound_claim(id, paper_ref, statement, *, bound, side="upper", constants, eva
     verdict = decide_verdict(point_ok, power, exploratory,
                        underpowered=not refuted and ((power < POWER_TARGET) or bool(undecided.any())))
     if exploratory and undecided.any():
-        verdict = FAILS
+        verdict = INCONCLUSIVE
+    structural_reason = check_text(structural_reason, "structural_reason")
+    reason = evidence = None
+    if lacks_power(verdict):
+        weak = (powers < POWER_TARGET) | undecided
+        inside = weak & (sign * point <= sign * alt_limit)
+        beyond = weak & ~inside
+        # "each": one point stuck on the alternative's side caps the claim's power; "any": one
+        # point beyond it would reach power with more data
+        stuck = bool(inside.any()) if power_over == "each" else not bool(beyond.any())
+        pick = np.flatnonzero(inside if stuck else beyond)
+        pick = pick[np.argsort(-np.nan_to_num(sign * point[pick] / np.maximum(np.abs(b[pick]), 1e-300),
+                                              nan=-np.inf), kind="stable")]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = point / b
+        where = "; ".join(f"{names[i] + ': ' if names[i] else ''}estimate {fmt(point[i])} = "
+                          f"{fmt(ratio[i])} x bound {fmt(b[i])}" for i in pick[:4]) \
+            + (f"; {pick.size - 4} more points" if pick.size > 4 else "") \
+            + f" (tightened bound: {'1/' if upper else ''}{BOUND_FACTOR:g} x bound)"
+        reason, evidence = structural_evidence(structural_reason, stuck, where)
     rel = "<=" if upper else ">="
     how = {"replicates": f"one-sided {1 - a:.6g} bound of the mean (Student quantile with "
                          f"R - 1 df, bootstrap standard error, B={n_boot})",
@@ -268,6 +295,7 @@ def bound_claim(id, paper_ref, statement, *, bound, side="upper", constants, eva
                  f"Power: P(rule rejects 'quantity {rel} bound {'/' if upper else 'x'} "
                  f"{BOUND_FACTOR:g}') on data like these "
                  f"({'minimum over points' if power_over == 'each' else 'maximum over points: a universal statement is refuted by one point'}).",
+                 f"Lacks power ({reason}): {evidence.rstrip('.')}." if reason else "",
                  revised_note(revised_from), details)
     if K == 1 or np.all(b == b[0]):
         predicted = f"{rel} {fmt(b[0])}"
@@ -281,4 +309,5 @@ def bound_claim(id, paper_ref, statement, *, bound, side="upper", constants, eva
         interval=None if evaluation == "exact" else (float(np.min(lo)), float(np.max(hi))),
         evaluation=evaluation, exploratory=exploratory, details=text, kind="prediction",
         verdict=verdict, rule=rule, tolerance=tolerance, power=power, alternative=alt,
-        conditions=conditions, false_fail_rate=ffr)
+        conditions=conditions, false_fail_rate=ffr, underpowered_reason=reason,
+        underpowered_evidence=evidence or "")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulations.claims.record import EVALUATIONS, ALPHA, N_BOOT, POWER_TARGET, Claim
+from simulations.claims.record import EVALUATIONS, INCONCLUSIVE, ALPHA, N_BOOT, POWER_TARGET, Claim
 from simulations.claims.shared import (claim_rng, check_real, check_alpha, check_n_boot,
                                        check_text, decide_verdict, join_details, revised_note,
-                                       check_labels, fmt, student_deviations, scalar_or_list)
+                                       check_labels, fmt, student_deviations, scalar_or_list,
+                                       lacks_power, structural_evidence)
 
 
 # ---------------------------------------------------------------------------------------
@@ -185,15 +186,28 @@ def comparison_claim(id, paper_ref, statement, a, b, *, better="higher", margin=
                  "Power: P(rule passes | d = observed d), the bootstrap law of d judged by the same rule "
                  "(minimum over comparisons); below "
                  f"{POWER_TARGET:g} the verdict is UNDERPOWERED (the observed improvement is too close to "
-                 "the margin for the design to reproduce a pass)." if evaluation == "monte_carlo" else "",
+                 "the margin for the design to reproduce a pass)." if evaluation == "monte_carlo" else
+                 "Power: n/a for exact values (recorded as 1: an exact difference has no sampling "
+                 "error, so the verdict cannot be a chance outcome).",
                  revised_note(revised_from), details)
+    straddles = not bool(np.all(ok)) and not bool(np.any(refuted))
+    verdict = decide_verdict(bool(np.all(ok)), power, exploratory, underpowered=straddles or None)
+    if exploratory and straddles:
+        verdict = INCONCLUSIVE
+    reason = evidence = None
+    if lacks_power(verdict):
+        # Monte Carlo only (exact differences always decide): more replicates narrow the interval
+        where = "; ".join(f"{lab + ': ' if lab else ''}d = {fmt(dd)} [{fmt(l)}, {fmt(h)}]"
+                          for lab, dd, l, h, pw in zip(labs, d, lo, hi, powers) if pw < POWER_TARGET
+                          or not l > -margin)
+        reason, evidence = structural_evidence(None, False, where)
+        text = join_details(text, f"Lacks power ({reason}): {evidence.rstrip('.')}.")
     return Claim(
         id=id, paper_ref=paper_ref, statement=statement,
         predicted=f"{A} better than {B}" + (f" (margin {margin:g})" if margin else ""),
         measured=scalar_or_list(d), interval=(float(np.min(lo)), float(np.max(hi))),
         evaluation=evaluation, exploratory=exploratory, details=text, kind="prediction",
-        verdict=decide_verdict(bool(np.all(ok)), power, exploratory,
-                               underpowered=(not bool(np.all(ok)) and not bool(np.any(refuted))) or None),
-        rule=rule, tolerance=margin,
+        verdict=verdict, rule=rule, tolerance=margin,
         power=power, alternative=f"{A} no better than {B} beyond the margin (d <= {-margin:g})",
-        conditions=conditions, false_fail_rate=ffr)
+        conditions=conditions, false_fail_rate=ffr, underpowered_reason=reason,
+        underpowered_evidence=evidence or "")

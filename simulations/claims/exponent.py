@@ -6,12 +6,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from simulations.claims.record import (ALPHA, EXPONENT_SHIFT, MAX_UNREASONED_TOLERANCE,
+from simulations.claims.record import (PASS, HOLDS, ALPHA, EXPONENT_SHIFT, MAX_UNREASONED_TOLERANCE,
                                        MIN_SLOPE_POINTS, MIN_SLOPE_SPAN, N_BOOT, Claim)
 from simulations.claims.shared import (claim_rng, check_real, check_alpha, check_n_boot,
                                        check_text, decide_verdict, join_details, revised_note,
                                        student_deviations, replicate_rows, slope_df,
-                                       scalar_or_list)
+                                       scalar_or_list, lacks_power, structural_evidence)
 from simulations.stats import loglog_fit_draws
 
 
@@ -81,7 +81,12 @@ def exponent_claim(id, paper_ref, statement, x, replicates, *, predicted, mode="
     Claim
         ``predicted`` the exponent, ``measured`` the slope (a list for several series),
         ``interval`` the bootstrap interval (the envelope for several series),
-        ``tolerance``, ``power``, ``alternative``, ``false_fail_rate = alpha``.
+        ``tolerance``, ``power``, ``alternative``, ``false_fail_rate = alpha``;
+        ``underpowered_reason`` when power is missing (``"sample-size"`` for replicated data,
+        ``"design"`` for exact values, whose power only the tolerance decides); ``loose_by``
+        for a one-sided claim that passes with every series' interval beyond
+        ``predicted -/+ 0.25`` (the bound is not exceeded and not attained: the smallest gap
+        between slope and bound).
 
     Raises
     ------
@@ -195,6 +200,14 @@ def exponent_claim(id, paper_ref, statement, x, replicates, *, predicted, mode="
             + (f", {fit.n_boot_invalid} invalid resamples" if fit.n_boot_invalid else "")
             + f"; {df:.3g} effective df), power {power:.3f}")
     power = min(powers)
+    if mode == "equal":
+        loose = []
+    else:
+        sgn = 1.0 if mode == "at_most" else -1.0
+        far = [h if mode == "at_most" else l for l, h in zip(los, his)]
+        loose = [sgn * (predicted - sl) for sl, f in zip(slopes, far)
+                 if sgn * (predicted - f) > EXPONENT_SHIFT]
+        loose = loose if len(loose) == len(slopes) else []
     exact_values = all(min(len(np.atleast_1d(r)) for r in replicate_rows(reps)) == 1 for reps in series.values())
     if exact_values and (evaluation == "monte_carlo" or any(
             max(len(np.atleast_1d(r)) for r in replicate_rows(reps)) > 1 for reps in series.values())):
@@ -232,10 +245,46 @@ def exponent_claim(id, paper_ref, statement, x, replicates, *, predicted, mode="
         f"Power: P(rule fails | true {alt}), basic bootstrap of the same resamples shifted to "
         "the alternative with the observed interval offsets (minimum over alternatives and series).",
         revised_note(revised_from), details)
+    if exact_values and span < MIN_SLOPE_SPAN and xs.size >= 3:
+        finite = []
+        for (label, reps), sl in zip(series.items(), slopes):
+            y = np.array([float(np.mean(r)) for r in replicate_rows(reps)])
+            if (y > 0).all():
+                order = np.argsort(xs)
+                loc = np.diff(np.log(y[order])) / np.diff(np.log(xs[order]))
+                last_ok = not bool(fails(loc[-1], loc[-1], loc[-1]))
+                finite.append(f"{label + ': ' if label else ''}local slopes "
+                              f"{', '.join(f'{v:.3g}' for v in loc)} (drift {loc[-1] - loc[0]:+.3g} across "
+                              f"the window; the last, {loc[-1]:.3g}, {'meets' if last_ok else 'violates'} the "
+                              "rule)")
+        if finite:
+            text = join_details(text, f"Finite-size check (exact values, span {span:.3g} < "
+                                      f"{MIN_SLOPE_SPAN:g}): " + "; ".join(finite) + ".")
+    verdict = decide_verdict(all(oks), power, exploratory)
+    reason = evidence = None
+    if lacks_power(verdict):
+        swallowed = tolerance >= EXPONENT_SHIFT      # no sample size rejects an alternative inside the slack
+        if exact_values or swallowed:
+            where = (f"{'exact ' if exact_values else ''}slope(s) {', '.join(f'{v:.4g}' for v in slopes)}: "
+                     f"with tolerance {tolerance:g} the rule cannot reject {alt}")
+        else:
+            where = (f"slope(s) {', '.join(f'{v:.4g}' for v in slopes)}, interval half-widths "
+                     f"{', '.join(f'{(h - l) / 2:.3g}' for l, h in zip(los, his))}")
+        reason, evidence = structural_evidence(None, exact_values or swallowed, where)
+        text = join_details(text, f"Lacks power ({reason}): {evidence.rstrip('.')}.")
+    loose_by = None
+    if loose and verdict in (PASS, HOLDS):
+        loose_by = float(min(loose))
+        text = join_details(text, f"Bound not attained: the {'upper' if mode == 'at_most' else 'lower'} "
+                            f"end of the interval is beyond {predicted:g} "
+                            f"{'-' if mode == 'at_most' else '+'} {EXPONENT_SHIFT:g}; the slope is "
+                            f"{loose_by:.3g} {'below' if mode == 'at_most' else 'above'} the bound "
+                            "(not exceeded, not confirmed as the rate).")
     return Claim(
         id=id, paper_ref=paper_ref, statement=statement, predicted=predicted,
         measured=scalar_or_list(slopes, 4 if m > 1 else None),
         interval=None if exact_values else (min(los), max(his)), evaluation=evaluation, exploratory=exploratory,
-        details=text, kind="prediction", verdict=decide_verdict(all(oks), power, exploratory),
+        details=text, kind="prediction", verdict=verdict,
         rule=rule, tolerance=tolerance, power=power, alternative=alt, conditions=conditions,
-        false_fail_rate=alpha)
+        false_fail_rate=alpha, underpowered_reason=reason, underpowered_evidence=evidence or "",
+        loose_by=loose_by)

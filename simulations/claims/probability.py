@@ -8,7 +8,7 @@ from scipy import stats as _sps
 from simulations.claims.record import ALPHA, POWER_TARGET, PROBABILITY_SHIFT, MAX_FALSE_FAIL, Claim
 from simulations.claims.shared import (check_real, check_alpha, decide_verdict, join_details,
                                        revised_note, check_labels, scalar_or_list,
-                                       binomial_one_sided)
+                                       binomial_one_sided, lacks_power, structural_evidence)
 
 
 # ---------------------------------------------------------------------------------------
@@ -121,16 +121,31 @@ def probability_claim(id, paper_ref, statement, successes, trials, *, p0, margin
             f"test rejects p <= {pnull:g} at level {a:.6g}"
             + (f" in each of {K} cells (Bonferroni)" if K > 1 else "")
             + f"; false-fail rate at p = {p0:g}: {ffr:.3g} (exact)")
-    text = join_details(rows + ".",
+    below = lo < p0
+    against_p0 = (f"Against p0 = {p0:g} itself: the one-sided CP lower bound is "
+                  f"{lo.min():.4g} (smallest over cells), "
+                  + ("at or above p0 in every cell: the data show P >= p0 without the margin."
+                     if not below.any() else
+                     f"below p0 in {int(below.sum())} of {K} cell(s): the data show P > "
+                     f"{pnull:g} (p0 - margin), not P >= {p0:g}."))
+    verdict = decide_verdict(bool(ok.all()), power, exploratory, underpowered=underpowered)
+    reason = evidence = None
+    if lacks_power(verdict):
+        reason, evidence = structural_evidence(
+            None, False, f"{int(n.min())} trials in the smallest cell, power {power:.3f} against "
+                         f"p = {p1:g}, false-fail rate {ffr:.3g} at p0")
+    text = join_details(rows + ".", against_p0,
                  f"Power: exact P(fail | p = {p1:g}) from the binomial law (minimum over cells).",
                  f"UNDERPOWERED: the false-fail rate {ffr:.3g} at p = {p0:g} exceeds "
                  f"{MAX_FALSE_FAIL:g}; more trials or a larger margin are needed."
                  if ffr > MAX_FALSE_FAIL and not exploratory else "",
+                 f"Lacks power ({reason}): {evidence.rstrip('.')}." if reason else "",
                  revised_note(revised_from), details)
     return Claim(
         id=id, paper_ref=paper_ref, statement=statement, predicted=f">= {p0:g}",
         measured=scalar_or_list(k / n), interval=(float(lo.min()), float(hi.max())),
         evaluation=evaluation, exploratory=exploratory, details=text, kind="prediction",
-        verdict=decide_verdict(bool(ok.all()), power, exploratory, underpowered=underpowered),
+        verdict=verdict,
         rule=rule, tolerance=margin, power=power, alternative=f"p = {p1:g} (p0 - {PROBABILITY_SHIFT:g})",
-        conditions=conditions, false_fail_rate=ffr)
+        conditions=conditions, false_fail_rate=ffr, underpowered_reason=reason,
+        underpowered_evidence=evidence or "")

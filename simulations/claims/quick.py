@@ -82,7 +82,9 @@ def not_run_in_quick(claim, *, reason):
     if claim.legacy:
         raise ValueError("`claim` must be built by a rule of simulations.claims, not the legacy way.")
     quick = (f"{_QUICK_PREFIX}{claim.verdict}"
+             + (f" ({claim.underpowered_reason})" if claim.underpowered_reason else "")
              + (f", power {claim.power:.3f}" if claim.power is not None else "") + ".")
     return dataclasses.replace(
-        claim, passed=None, verdict=NOT_RUN_IN_QUICK, power=None,
+        claim, passed=None, verdict=NOT_RUN_IN_QUICK, power=None, underpowered_reason=None,
+        underpowered_evidence="", loose_by=None,
         details=join_details(f"Not run in quick: {reason}.", quick, claim.details))

@@ -27,13 +27,25 @@ FAIL = "FAIL"
 UNDERPOWERED = "UNDERPOWERED"
 HOLDS = "exploratory: holds"
 FAILS = "exploratory: fails"
+#: An exploratory claim whose point decision holds but whose power is below the target: the
+#: data could not have refuted the alternative, so "holds" would carry no information.
+INCONCLUSIVE = "exploratory: inconclusive"
 NOT_RUN_IN_QUICK = "not run in quick"
 #: Every verdict string, in report order.
-VERDICTS = (PASS, FAIL, UNDERPOWERED, HOLDS, FAILS, NOT_RUN_IN_QUICK)
+VERDICTS = (PASS, FAIL, UNDERPOWERED, HOLDS, FAILS, INCONCLUSIVE, NOT_RUN_IN_QUICK)
 #: Verdicts of binding claims (plus ``NOT_RUN_IN_QUICK``).
 BINDING_VERDICTS = (PASS, FAIL, UNDERPOWERED)
 #: Verdicts of exploratory claims (plus ``NOT_RUN_IN_QUICK``).
-EXPLORATORY_VERDICTS = (HOLDS, FAILS)
+EXPLORATORY_VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
+
+#: Why a claim lacks power (``Claim.underpowered_reason``, set by the rules):
+#: ``"structural"``: the quantity cannot come within the alternative on any instance the
+#: design can build (a stated reason, backed by the data: the estimate itself lies on the
+#: alternative's side); ``"sample-size"``: the estimate lies beyond the alternative, more
+#: replicates (trials, a tighter certified interval) would give power; ``"design"``: the
+#: estimate lies on the alternative's side (or an exact rule cannot reject it) and no reason
+#: says that no instance could do better (a different instance or design might).
+UNDERPOWERED_REASONS = ("structural", "sample-size", "design")
 
 #: Default false-fail rate of one claim (Bonferroni-split over its series/cells).
 ALPHA = 1e-3
@@ -63,7 +75,7 @@ LEGACY_NOTE = "[legacy verdict: not migrated to simulations.claims; no power com
 # the record
 # ---------------------------------------------------------------------------------------
 
-def condition(hypothesis, value, holds, note=""):
+def condition(hypothesis, value, holds, note="", id_tag=""):
     """One hypothesis of a cited statement, evaluated on the instance (for ``conditions``).
 
     Parameters
@@ -73,15 +85,22 @@ def condition(hypothesis, value, holds, note=""):
     value : object
         Its value on the instance (JSON-serialisable), e.g. ``"eta = 1e-4, 1/(128 B) = 7.8e-4"``
         or a number.
-    holds : bool
-        Whether the instance meets it.
+    holds : bool or None
+        Whether the instance meets it; None when it cannot be verified (e.g. a quantity the
+        sources do not state).
     note : str
-        Required when ``holds`` is False on a binding claim: why the claim drops it.
+        Required when ``holds`` is False or None on a binding claim: why the claim drops it
+        (False; the claim's id and statement must also name it) or why it cannot be checked
+        (None).
+    id_tag : str
+        For ``holds=False`` on a binding claim: the part of the claim's id that names the
+        dropped hypothesis (e.g. ``"uncapped"``, ``"mu=1/n"``); :func:`condition_problems`
+        checks that the id contains it.
 
     Returns
     -------
     dict
-        ``{"hypothesis", "value", "holds"[, "note"]}``.
+        ``{"hypothesis", "value", "holds"[, "note"][, "id_tag"]}``.
 
     Examples
     --------
@@ -91,6 +110,8 @@ def condition(hypothesis, value, holds, note=""):
     out = {"hypothesis": hypothesis, "value": value, "holds": holds}
     if note:
         out["note"] = note
+    if id_tag:
+        out["id_tag"] = id_tag
     return _check_condition(out, 0)
 
 
@@ -100,22 +121,72 @@ def _check_condition(c, i):
     if not isinstance(c, Mapping):
         raise TypeError(f"`conditions[{i}]` must be a dict made by `condition(...)`, got "
                         f"{type(c).__name__}.")
-    extra = set(c) - {"hypothesis", "value", "holds", "note"}
+    extra = set(c) - {"hypothesis", "value", "holds", "note", "id_tag"}
     if extra or not {"hypothesis", "value", "holds"} <= set(c):
-        raise ValueError(f"`conditions[{i}]` must have keys hypothesis, value, holds[, note]; "
+        raise ValueError(f"`conditions[{i}]` must have keys hypothesis, value, holds[, note][, id_tag]; "
                          f"got {sorted(c)}.")
     if not isinstance(c["hypothesis"], str) or not c["hypothesis"]:
         raise TypeError(f"`conditions[{i}]['hypothesis']` must be a non-empty str.")
     holds = c["holds"]
     if isinstance(holds, np.bool_):
         holds = bool(holds)
-    if not isinstance(holds, bool):
-        raise TypeError(f"`conditions[{i}]['holds']` must be a bool, got {type(holds).__name__}.")
+    if holds is not None and not isinstance(holds, bool):
+        raise TypeError(f"`conditions[{i}]['holds']` must be a bool or None (unverifiable), got "
+                        f"{type(holds).__name__}.")
     out = {"hypothesis": c["hypothesis"], "value": to_jsonable(c["value"]), "holds": holds}
     if c.get("note"):
         if not isinstance(c["note"], str):
             raise TypeError(f"`conditions[{i}]['note']` must be a str.")
         out["note"] = c["note"]
+    if c.get("id_tag"):
+        if not isinstance(c["id_tag"], str):
+            raise TypeError(f"`conditions[{i}]['id_tag']` must be a str.")
+        out["id_tag"] = c["id_tag"]
+    return out
+
+
+#: A paper reference citing a statement with hypotheses (not a figure, example or section).
+_CITES_STATEMENT = r"\b(Thm|Theorems?|Props?|Propositions?|Lemmas?|Cor|Corollary)\b\.?"
+
+
+def condition_problems(claim):
+    """What is missing from a claim's record of the hypotheses it cites (a list of str; empty
+    when complete).
+
+    A binding prediction whose ``paper_ref`` cites a theorem, proposition, lemma or corollary
+    must carry ``conditions`` (each with ``holds`` True, False or None); a condition that does
+    not hold (``holds=False``) on a binding claim must say why (``note``) and name the dropped
+    hypothesis in the claim's id (``id_tag``, a part of the id); an unverifiable one
+    (``holds=None``) must say why (``note``).  Exploratory claims and sanity checks are not
+    checked (they decide nothing or check the code); claims ``not run in quick`` are (they are
+    binding in the full preset).
+
+    Examples
+    --------
+    >>> c = Claim("demo/flat-uncapped", "Theorem 5.1", "flat in H", 0.0, 0.0, None, "exact",
+    ...           verdict="PASS", rule="r", power=1.0, alternative="a",
+    ...           conditions=[condition("eta <= 1/(128 B)", 0.1, False, note="cap dropped",
+    ...                                 id_tag="uncapped")])
+    >>> condition_problems(c)
+    []
+    """
+    import re
+
+    if claim.exploratory or claim.kind != "prediction":
+        return []
+    out = []
+    if re.search(_CITES_STATEMENT, claim.paper_ref) and not claim.conditions:
+        out.append(f"{claim.id}: cites {claim.paper_ref!r} but records no `conditions`")
+    for c in claim.conditions or []:
+        if c["holds"] is False:
+            tag = c.get("id_tag", "")
+            if not c.get("note"):
+                out.append(f"{claim.id}: unmet {c['hypothesis']!r} without a `note`")
+            if not tag or tag not in claim.id:
+                out.append(f"{claim.id}: unmet {c['hypothesis']!r} is not named in the id "
+                           f"(id_tag {tag!r})")
+        elif c["holds"] is None and not c.get("note"):
+            out.append(f"{claim.id}: unverifiable {c['hypothesis']!r} without a `note`")
     return out
 
 
@@ -189,6 +260,18 @@ class Claim:
         holds (see :func:`condition`).
     false_fail_rate : float or None
         Probability that the rule fails a true claim (checked by ``calibrate``).
+    underpowered_reason : {"structural", "sample-size", "design"} or None
+        Why the power is below :data:`POWER_TARGET` (verdicts ``UNDERPOWERED`` and
+        ``exploratory: inconclusive`` only; see :data:`UNDERPOWERED_REASONS`).  The rules set
+        it; ``"structural"`` needs ``underpowered_evidence``.
+    underpowered_evidence : str
+        The evidence for ``underpowered_reason`` (a derivation or measurement, with numbers).
+    loose_by : float or None
+        For a one-sided claim that passes while its data also reject the bound being
+        attained (an ``at_most``/``at_least`` exponent whose confidence interval lies
+        beyond ``predicted -/+`` :data:`EXPONENT_SHIFT`): how far the estimate is from the
+        bound, in the claim's units.  The bound is not exceeded, and it is not confirmed as
+        the rate either.
     legacy : bool
         True for a claim built the old way (not settable).
     """
@@ -211,11 +294,14 @@ class Claim:
     alternative: object = None
     conditions: object = None
     false_fail_rate: object = None
+    underpowered_reason: object = None
+    underpowered_evidence: str = ""
+    loose_by: object = None
     legacy: bool = field(default=False, init=False)
 
     def __post_init__(self):
         set_ = object.__setattr__
-        for name in ("id", "paper_ref", "statement", "details", "rule"):
+        for name in ("id", "paper_ref", "statement", "details", "rule", "underpowered_evidence"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"`{name}` must be a str, got {type(getattr(self, name)).__name__}.")
         if not self.id:
@@ -242,6 +328,11 @@ class Claim:
             set_(self, "tolerance", float(self.tolerance))
         set_(self, "power", optional_probability(self.power, "power"))
         set_(self, "false_fail_rate", optional_probability(self.false_fail_rate, "false_fail_rate"))
+        if self.loose_by is not None:
+            if isinstance(self.loose_by, bool) or not isinstance(self.loose_by, numbers.Real) \
+                    or not self.loose_by >= 0:
+                raise ValueError(f"`loose_by` must be a non-negative number or None, got {self.loose_by!r}.")
+            set_(self, "loose_by", float(self.loose_by))
         if self.alternative is not None and not isinstance(self.alternative, str):
             raise TypeError(f"`alternative` must be a str or None, got {type(self.alternative).__name__}.")
         if self.conditions is not None:
@@ -297,12 +388,40 @@ class Claim:
             if v == PASS and self.power < POWER_TARGET:
                 raise ValueError(f"claim {self.id!r}: power {self.power:.3f} < {POWER_TARGET} "
                                  f"requires verdict {UNDERPOWERED!r}, got {v!r}.")
+        if self.exploratory and v == HOLDS and self.power is not None and self.power < POWER_TARGET:
+            raise ValueError(f"claim {self.id!r}: power {self.power:.3f} < {POWER_TARGET} requires "
+                             f"verdict {INCONCLUSIVE!r}, got {v!r}.")
+        self._check_underpowered_reason()
+        if self.loose_by is not None and v not in (PASS, HOLDS):
+            raise ValueError(f"claim {self.id!r}: `loose_by` is for a claim that passes, got "
+                             f"verdict {v!r}.")
         if not self.exploratory and self.conditions:
             for c in self.conditions:
-                if not c["holds"] and not c.get("note"):
+                if c["holds"] is None and not c.get("note"):
+                    raise ValueError(f"claim {self.id!r}: hypothesis {c['hypothesis']!r} cannot be "
+                                     "verified on the instance; a binding claim must say why "
+                                     "(`note`).")
+                if c["holds"] is False and not c.get("note"):
                     raise ValueError(f"claim {self.id!r}: hypothesis {c['hypothesis']!r} does not "
                                      "hold on the instance; a binding claim must say why it drops "
                                      "it (`note`).")
+
+    def _check_underpowered_reason(self):
+        r, v = self.underpowered_reason, self.verdict
+        if r is None:
+            if self.underpowered_evidence:
+                raise ValueError(f"claim {self.id!r}: `underpowered_evidence` without "
+                                 "`underpowered_reason`.")
+            return
+        if r not in UNDERPOWERED_REASONS:
+            raise ValueError(f"`underpowered_reason` must be one of {UNDERPOWERED_REASONS} or None, "
+                             f"got {r!r}.")
+        if v not in (UNDERPOWERED, INCONCLUSIVE):
+            raise ValueError(f"claim {self.id!r}: `underpowered_reason` is for verdicts "
+                             f"{UNDERPOWERED!r} and {INCONCLUSIVE!r}, got {v!r}.")
+        if r == "structural" and not self.underpowered_evidence.strip():
+            raise ValueError(f"claim {self.id!r}: a structural `underpowered_reason` needs "
+                             "`underpowered_evidence` (the derivation or measurement).")
 
     @property
     def binding(self):
@@ -324,7 +443,10 @@ class Claim:
             "exploratory": self.exploratory, "kind": self.kind, "verdict": self.verdict,
             "rule": self.rule, "tolerance": self.tolerance, "power": self.power,
             "alternative": self.alternative, "conditions": self.conditions,
-            "false_fail_rate": self.false_fail_rate, "details": self.details,
+            "false_fail_rate": self.false_fail_rate,
+            "underpowered_reason": self.underpowered_reason,
+            "underpowered_evidence": self.underpowered_evidence, "loose_by": self.loose_by,
+            "details": self.details,
         }
         if self.legacy:
             out["legacy"] = True
@@ -337,4 +459,8 @@ class Claim:
         kw = {k: v for k, v in d.items() if k in names}
         if d.get("legacy") or "verdict" not in d:
             kw.pop("verdict", None)
+        elif (kw.get("exploratory") and kw.get("verdict") == HOLDS and kw.get("power") is not None
+              and kw["power"] < POWER_TARGET):
+            kw["verdict"] = INCONCLUSIVE      # written before the inconclusive verdict existed
+            kw.pop("passed", None)
         return cls(**kw)

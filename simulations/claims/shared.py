@@ -15,7 +15,8 @@ from scipy import stats as _sps
 
 from theory.validation import check_rng
 
-from simulations.claims.record import PASS, FAIL, UNDERPOWERED, HOLDS, FAILS, POWER_TARGET
+from simulations.claims.record import (PASS, FAIL, UNDERPOWERED, HOLDS, FAILS, INCONCLUSIVE,
+                                       POWER_TARGET)
 
 
 # ---------------------------------------------------------------------------------------
@@ -67,9 +68,14 @@ def decide_verdict(point_ok, power, exploratory, *, underpowered=None):
     bounds it); only a point *pass* needs power >= :data:`POWER_TARGET`.  ``underpowered``
     (given by rules whose *design* can make a true prediction fail too often, e.g. a binomial
     test whose false-fail rate at ``p0`` exceeds :data:`MAX_FALSE_FAIL`) overrides both.
+    An exploratory claim whose point decision holds without that power (or with
+    ``underpowered``) is ``exploratory: inconclusive``, not ``exploratory: holds``.
     """
     if exploratory:
-        return HOLDS if point_ok else FAILS
+        if not point_ok:
+            return FAILS
+        weak = underpowered or (power is not None and power < POWER_TARGET)
+        return INCONCLUSIVE if weak else HOLDS
     if underpowered:
         return UNDERPOWERED
     if not point_ok:
@@ -77,6 +83,32 @@ def decide_verdict(point_ok, power, exploratory, *, underpowered=None):
     if power is not None and power < POWER_TARGET:
         return UNDERPOWERED
     return PASS
+
+
+def lacks_power(verdict):
+    """True for the verdicts that record why power is missing (``UNDERPOWERED``, inconclusive)."""
+    return verdict in (UNDERPOWERED, INCONCLUSIVE)
+
+
+def structural_evidence(structural_reason, inside, where):
+    """``(reason, evidence)`` for a claim that lacks power.
+
+    ``inside`` is True when the estimate itself lies on the alternative's side at some point
+    that lacks power (``where`` says where, with numbers).  A ``structural_reason`` is
+    accepted only then: if the estimate lies beyond the alternative everywhere, more
+    replicates would give power, whatever the reason says (the reason is kept in the evidence
+    as contradicted by the data).  Without a reason, an estimate on the alternative's side is
+    ``"design"`` (a different instance might reach the alternative).
+    """
+    if inside:
+        if structural_reason:
+            return "structural", f"{structural_reason.rstrip('. ')}. Measured: {where}"
+        return "design", (f"the estimate lies on the alternative's side ({where}); no stated "
+                          "reason says that no instance of the design could reach it")
+    return "sample-size", (f"the estimate lies beyond the alternative ({where}); more replicates "
+                           "(or a tighter interval) would give power"
+                           + (f". A structural reason was stated but the data contradict it: "
+                              f"{structural_reason}" if structural_reason else ""))
 
 
 def join_details(*parts):

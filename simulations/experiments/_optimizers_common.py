@@ -142,7 +142,10 @@ def nsgd_conditions(*, eta, lam, B, N, K, T, sigma_sq, cov_T=None, measured=None
     predict a level on the instance; when ``measured`` (the mean average-iterate coverage) is
     given, whether the rate with unit constants is above it (if not, the unit-constant rate is a
     shape reference, not a bound).  ``cov_T`` (mean average coverage times ``T``) checks that the
-    average is not decided by the first few iterates.
+    average is not decided by the first few iterates.  Each condition carries the ``id_tag`` a
+    binding claim that drops it must have in its id (:func:`simulations.claims.condition_problems`):
+    ``"uncapped"`` for the step cap and what it controls (``lambda``, the bias term, coverage x T),
+    ``"vacuous-bound"`` for the level checks.
     """
     eta, lam, s2 = (np.atleast_1d(np.asarray(v, float)) for v in (eta, lam, sigma_sq))
     M = float(np.log(N))
@@ -158,20 +161,22 @@ def nsgd_conditions(*, eta, lam, B, N, K, T, sigma_sq, cov_T=None, measured=None
         condition("N >= 3", f"N = {N:g}", bool(N >= 3)),
         condition("T, K >= 1", f"T = {T}, K = {K}", True),
         condition("eta <= 1/(128 B) (proof, App. K.5 ICLR / I.5 arXiv)",
-                  f"eta = {_fmt(eta.max())}, 1/(128 B) = {_fmt(cap)}", bool(eta.max() <= cap * (1 + 1e-12)), note),
+                  f"eta = {_fmt(eta.max())}, 1/(128 B) = {_fmt(cap)}", bool(eta.max() <= cap * (1 + 1e-12)), note,
+                  id_tag="uncapped"),
         condition("lambda >= 8 B log N (proof)", f"lambda = {_fmt(lam.min())}, 8 B log N = {_fmt(8 * B * M)}",
-                  bool(lam.min() >= 8 * B * M * (1 - 1e-12)), note),
+                  bool(lam.min() >= 8 * B * M * (1 - 1e-12)), note, id_tag="uncapped"),
         condition("eta lambda <= log N / 16 (proof)", f"eta lambda = {_fmt((eta * lam).max())}, log N/16 = {_fmt(M / 16)}",
                   bool((eta * lam).max() <= M / 16 * (1 + 1e-12))),
         condition("design: bias term B/(K log N) <= 0.1", _fmt(bias), bool(bias <= 0.1),
-                  "" if bias <= 0.1 else "the bias term is vacuous on this class; the claim tests the mechanism only"),
+                  "" if bias <= 0.1 else "the bias term is vacuous on this class; the claim tests the mechanism only",
+                  id_tag="uncapped"),
         condition("design: Theorem 5.1's bound with the proof's constants <= 1 (non-vacuous; "
                   "theory.rates.normalized_sgd_explicit_bound)",
                   f"max over the grid {_fmt(explicit)}" + ("" if capped else " (and not valid: the step cap is dropped)"),
                   bool(capped and explicit <= 1),
                   "" if capped and explicit <= 1 else
                   "vacuous: the theorem predicts no level of the coverage on this instance; a claim can test only "
-                  "the H-free shape of its rate"),
+                  "the H-free shape of its rate", id_tag="vacuous-bound"),
     ]
     if measured is not None:
         ratio = float(np.max(np.atleast_1d(np.asarray(measured, float)) / rate))
@@ -181,12 +186,13 @@ def nsgd_conditions(*, eta, lam, B, N, K, T, sigma_sq, cov_T=None, measured=None
             f"unit-constant rate {_fmt(rate.min())}..{_fmt(rate.max())}, max measured/rate {ratio:.3g}",
             bool(ratio <= 1),
             "" if ratio <= 1 else "the measured coverage exceeds the unit-constant rate: it is a shape reference, "
-                                  "not a bound"))
+                                  "not a bound", id_tag="vacuous-bound"))
     if cov_T is not None:
         c = float(np.min(cov_T))
         out.append(condition("design: average coverage x T >= 100 (the average is not decided by the first iterates)",
                              f"min over the grid {c:.4g}", bool(c >= 100),
-                             "" if c >= 100 else "the average is decided by the first few iterates"))
+                             "" if c >= 100 else "the average is decided by the first few iterates",
+                             id_tag="uncapped"))
     return out
 
 

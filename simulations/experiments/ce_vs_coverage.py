@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import spearmanr
 
-from simulations.claims import comparison_claim, not_run_in_quick
+from simulations.claims import comparison_claim, condition, not_run_in_quick
 from simulations.experiments.contract import Task
 from simulations.learners.checkpoints import dataset_sampler, online_sampler, train_with_checkpoints
 from simulations.learners.optimizers import adam
@@ -331,6 +331,10 @@ def claims(config, records):
                     "steps per seed (tournament / min-KL / best): {}").format(
             p_t.mean(), p_kl.mean(), p_ce.mean(), p_best.mean(),
             ", ".join(f"{x['step_tournament']}/{x['step_min_kl']}/{x['step_best']}" for x in v))
+        t_cond = [condition("the selection is the simple tournament over a finite class (any argmin)",
+                            f"the {len(_by_seed(records)[0][0])} checkpoints of a seed, threshold N/2 = {N / 2:g}",
+                            True),
+                  condition("held-out samples i.i.d. from pi_D", f"n = {config.n_heldout} per seed", True)]
         c = comparison_claim(
             f"{NAME}/tournament-beats-min-kl-N{N}", t_ref,
             (f"the tournament at N/2 = {N / 2:g} selects a checkpoint with higher Pass@{N} than the min-KL "
@@ -338,7 +342,7 @@ def claims(config, records):
                                                     "coverage and by KL is a wash at small N, so this one "
                                                     "is exploratory)" if small else "")),
             p_t, p_kl, better="higher", paired=True, names=("tournament", "min-KL"),
-            evaluation="monte_carlo", exploratory=small, details=sel_note)
+            evaluation="monte_carlo", exploratory=small, conditions=t_cond, details=sel_note)
         out.append(not_run_in_quick(c, reason=quick_reason) if quick and not small else c)
         c = comparison_claim(
             f"{NAME}/tournament-near-best-N{N}", t_ref,
@@ -349,7 +353,7 @@ def claims(config, records):
             margin_reason=("eps = half the rare-class mass 0.1: the whole Pass@N loss of sacrificing G_2 is at "
                            "most 0.1, so a selection within eps keeps at least half of it"),
             paired=True, names=("tournament", "best checkpoint"), evaluation="monte_carlo",
-            exploratory=small, details=sel_note)
+            exploratory=small, conditions=t_cond, details=sel_note)
         out.append(not_run_in_quick(c, reason=quick_reason) if quick and not small else c)
     return out
 

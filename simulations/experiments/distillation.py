@@ -176,7 +176,7 @@ def _conditions(config, recs, step="stated"):
         "128 eta A B^2 sum_t D_seq,N only then)", f"eta = {eta:.4g}, 1/(256 A B^2) = {proof:.4g}", ok,
         "" if ok else ("the theorem's stated step is about 4x larger than the step its proof covers; the claim tests "
                        "the theorem as stated (the id says 'stated-step'); the runs at the proof's step are "
-                       "proof-step-below-vanilla-above-crossing")))
+                       "proof-step-below-vanilla-above-crossing"), id_tag="stated-step" if not ok else ""))
     out.append(condition("teacher's next-token probabilities available (distillation setting)", "exact pi_D", True))
     return out
 

@@ -108,7 +108,7 @@ def _conditions(config, n, mass):
         condition("mu(1) = 1/(2n) (App. I as transcribed)", f"mu(1) = {mass} with n = {n}", mass == "1/(2n)",
                   note="the transcribed mass gives KL = 0.164 H/n < H/(4n) for every proper estimator (analysis "
                        "in the module docstring); the claim uses mu(1) = 1/n, named in its id"
-                  if mass != "1/(2n)" else ""),
+                  if mass != "1/(2n)" else "", id_tag="mu=1/n"),
         condition("pi_hat proper (in Pi)", "minimum-norm MLE over the box", True),
         condition("theta_star in {-1, +1}", "theta_star = +1", True),
     ]
@@ -145,7 +145,7 @@ def claims(config, records):
     for n in config.ns:
         if len(hs) >= 2:
             c = exponent_claim(
-                f"{NAME}/kl-linear-in-H/n={n}", ref, f"mu(1) = 1/n, n = {n}: E KL grows linearly in H (H in "
+                f"{NAME}/kl-linear-in-H/mu=1/n,n={n}", ref, f"mu(1) = 1/n, n = {n}: E KL grows linearly in H (H in "
                 f"{hs.astype(int).tolist()})", hs, [_get(records, mass, n, int(h), "kl") for h in hs],
                 predicted=1.0, tolerance=0.1, evaluation="exact", conditions=_conditions(config, n, mass),
                 few_points_reason=None if len(hs) >= 4 and hs[-1] / hs[0] >= 8 else "evaluated in the full preset only",

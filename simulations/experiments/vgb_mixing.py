@@ -186,19 +186,30 @@ def claims(config, records):
         **({} if exact else {"interval": [[r["p_leaf_at_T_thm"], 1.0] for r in pr]}),
         power_over="any", conditions=cond_all, details=(
             f"{sum(r['p_leaf_exact'] for r in pr)} of {len(pr)} values exact, the rest the "
-            "certified lower bound pi_tilde(L) - TV(mu_T, pi_tilde) at the certification step. "
-            "Structurally loose: once the walk has mixed P[leaf] is close to the stationary "
-            "leaf mass, at least 1/(2(1+eps_V)H) = 4 x the bound (claim leaf-mass-bound), so the "
-            "theorem's constant 8 cannot be tested within a factor 2 on any instance")))
+            "certified lower bound pi_tilde(L) - TV(mu_T, pi_tilde) at the certification step"),
+        structural_reason=(
+            "once the walk has mixed, P[leaf] >= pi(L) - TV(mu_T, pi) with the stationary leaf "
+            "mass pi(L) >= 1/(2(1+eps_V)H) = 4 x the bound (leaves carry Z, each internal level "
+            "at most 2(1+eps_V)Z under Assumption 4.1; sanity claim leaf-mass-bound), so the "
+            "theorem's constant 8 cannot be brought within a factor 2 on any instance")))
     Hs = [H for H in config.horizons if H >= config.h_window_min]
     trel = [next(r["t_rel"] for r in records if r["scan"] == "rel" and r["H"] == H) for H in Hs]
+    rel_text = (f"t_rel = 1/(1 - lambda_2) exact per tree; {config.n_trees_rel} random "
+                f"sparse-branching trees per H (the replicates); H window >= {config.h_window_min} (pre-registered: "
+                "at H = 4 a leaf is reachable only from T = H)")
     out.append(exponent_claim(
-        f"{NAME}/relaxation-H2", "VGB Thm. 4.1 (T ~ H^2)",
-        "the relaxation time of the walk grows like H^2", Hs, trel, predicted=2.0,
-        tolerance=0.1, evaluation="exact", conditions=cond_h, details=(
-            f"t_rel = 1/(1 - lambda_2) exact per tree; {config.n_trees_rel} random "
-            f"sparse-branching trees per H (the replicates); H window >= {config.h_window_min} (pre-registered: "
-            "at H = 4 a leaf is reachable only from T = H)")))
+        f"{NAME}/relaxation-H2", "VGB Thm. 4.1 (T = O-tilde(H^2): an upper bound)",
+        "the relaxation time of the walk grows no faster than H^2", Hs, trel, predicted=2.0,
+        mode="at_most", tolerance=0.1, evaluation="exact", conditions=cond_h, details=(
+            rel_text + ". Earlier rule (changed after review, not after a failing run): exponent equal 2 "
+                       "(tolerance 0.1), 'grows like H^2', stronger than the theorem's upper bound; the "
+                       "equality is now the exploratory claim relaxation-H2-equal")))
+    out.append(exponent_claim(
+        f"{NAME}/relaxation-H2-equal", "VGB Thm. 4.1 (not a prediction: the theorem is an upper bound)",
+        "exploratory: does the relaxation time grow like H^2 (the upper bound attained)?", Hs, trel,
+        predicted=2.0, tolerance=0.1, evaluation="exact", exploratory=True, conditions=cond_h,
+        details=rel_text + ". The sources give no matching lower bound, so equality is a finding about "
+                           "these instances, not a prediction"))
     lo_d, hi_d = sorted(config.rate_deltas, reverse=True)
     inc = []
     for H in Hs:
@@ -208,12 +219,14 @@ def claims(config, records):
     ratio = [np.mean(i) / np.mean([r["t_rel"] for r in _by(hrec, H=H, delta=d0)])
              for i, H in zip(inc, Hs)]
     rate = exponent_claim(
-        f"{NAME}/log-delta-rate-H2", "VGB Thm. 4.1 (H^2 log(1/delta))",
-        "the extra steps per unit of log(1/delta) grow like H^2", Hs, inc, predicted=2.0,
-        tolerance=0.1, evaluation="exact", conditions=cond_h, details=(
+        f"{NAME}/log-delta-rate-H2", "VGB Thm. 4.1 (H^2 log(1/delta): an upper bound)",
+        "the extra steps per unit of log(1/delta) grow no faster than H^2", Hs, inc, predicted=2.0,
+        mode="at_most", tolerance=0.1, evaluation="exact", conditions=cond_h, details=(
             f"(T_delta({hi_d:g}) - T_delta({lo_d:g})) / ln({lo_d:g}/{hi_d:g}) per tree, T_delta "
             f"certified exactly; at these delta the increment is the relaxation time (ratio "
-            f"increment / t_rel per H: {', '.join(f'{x:.3f}' for x in ratio)})"),
+            f"increment / t_rel per H: {', '.join(f'{x:.3f}' for x in ratio)}). Earlier rule (changed "
+            "after review, not after a failing run): exponent equal 2 (tolerance 0.1), 'grow like H^2', "
+            "stronger than the theorem's upper bound"),
         revised_from=(
             "delta pair (1e-3, 1e-4) in full and (1e-2, 1e-3) in quick with tolerance 0.3; it "
             "passed only through the tolerance (quick slope 1.66, 95% interval [1.32, 1.95]): "

@@ -190,7 +190,7 @@ def _readme(tmp_path):
 def test_reproduce_exit_1_when_a_claim_is_underpowered(only_toy, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(only_toy, "claims", _toy_claims(underpowered=True))
     assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 1
-    assert "  UNDERPOWERED toy/weak\n" in capsys.readouterr().out
+    assert "  UNDERPOWERED (sample size) toy/weak\n" in capsys.readouterr().out
 
 
 def test_reproduce_not_run_in_quick_is_listed_not_failed(only_toy, tmp_path, monkeypatch, capsys):
@@ -257,13 +257,17 @@ def test_reproduce_ends_with_a_short_summary(only_toy, tmp_path, monkeypatch, ca
     assert summary[1].startswith("2 predictions tested: 0 pass, 1 fail, 1 underpowered")
     assert summary[2] == "verdicts: " + ", ".join(
         f"{v} {counts[v]}" for v in ("PASS", "FAIL", "UNDERPOWERED", "exploratory: holds",
-                                     "exploratory: fails", "not run in quick") if counts[v])
+                                     "exploratory: fails", "exploratory: inconclusive",
+                                     "not run in quick") if counts[v])
     not_pass = [c for c in claims if not c["exploratory"]
                 and c["verdict"] not in ("PASS", "not run in quick")]
     assert {c["id"] for c in not_pass} == {"toy/bad", "toy/weak"}
     start = summary.index(f"binding claims that are not PASS ({len(not_pass)}):")
-    assert summary[start + 1:start + 1 + len(not_pass)] == [f"  {c['verdict']} {c['id']}"
+    from simulations.claims import Claim
+    from simulations.report import verdict
+    assert summary[start + 1:start + 1 + len(not_pass)] == [f"  {verdict(Claim.from_dict(c))} {c['id']}"
                                                            for c in not_pass]
+    assert any("UNDERPOWERED (" in line for line in summary)    # why power is missing is shown
     assert summary[-1].startswith(f"report: {tmp_path / 'report.md'} (and report.html)")
 
 

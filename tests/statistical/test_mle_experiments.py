@@ -43,6 +43,9 @@ def test_theorem_claims_record_their_hypotheses(quick_results):
     assert claims and all(c.conditions for c in claims), [c.id for c in claims if not c.conditions]
     held = [c for c in claims if c.binding and c.verdict == PASS]
     assert all(all(h["holds"] or h.get("note") for h in c.conditions) for c in held)
+    from simulations.claims import condition_problems
+    problems = [p for res in quick_results.values() for c in res.claims for p in condition_problems(c)]
+    assert not problems, problems
 
 
 #: Binding claims whose full-preset verdict is a documented finding, not a pass (docs/mle.md):

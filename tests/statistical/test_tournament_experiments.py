@@ -23,8 +23,10 @@ MODULES = [ce_vs_coverage, sequence_length, tournament_guarantee]
 
 
 def _check(result, folder):
+    from simulations.claims import condition_problems
     failed = [c.id for c in result.claims if c.blocking]
     assert not failed, failed
+    assert not [p for c in result.claims for p in condition_problems(c)]
     assert result.figures and all(p.exists() and p.stat().st_size > 0 for p in result.figures)
     claims = json.loads((folder / "claims.json").read_text())
     assert {c["id"] for c in claims} == {c.id for c in result.claims}

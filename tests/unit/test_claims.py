@@ -27,7 +27,7 @@ from scipy import stats
 
 import simulations.experiments
 from simulations.claims import (
-    ALPHA, FAIL, FAILS, HOLDS, NOT_RUN_IN_QUICK, PASS, POWER_TARGET, UNDERPOWERED, VERDICTS,
+    ALPHA, FAIL, FAILS, HOLDS, INCONCLUSIVE, NOT_RUN_IN_QUICK, PASS, POWER_TARGET, UNDERPOWERED, VERDICTS,
     Claim, bound_claim, comparison_claim, condition, exponent_claim, law_claim,
     not_run_in_quick, probability_claim, sanity_claim)
 
@@ -291,7 +291,9 @@ def test_claim_validation():
         Claim(**_kw(passed=False))
     with pytest.raises(ValueError, match="exploratory"):
         Claim(**_kw(exploratory=True))
-    Claim(**_kw(exploratory=True, verdict=HOLDS, power=0.1))
+    with pytest.raises(ValueError, match="inconclusive"):   # "holds" without power says nothing
+        Claim(**_kw(exploratory=True, verdict=HOLDS, power=0.1))
+    Claim(**_kw(exploratory=True, verdict=INCONCLUSIVE, power=0.1))
     with pytest.raises(ValueError, match="verdict"):
         Claim(**_kw(verdict="pass"))
     with pytest.raises(ValueError, match="rule"):
@@ -305,7 +307,7 @@ def test_claim_validation():
                                       "the id says so")]))
     with pytest.raises(ValueError, match="verdict"):
         Claim("t/c", "x", "s", 1, 1, None, "exact")   # neither verdict nor legacy `passed`
-    assert set(VERDICTS) == {PASS, FAIL, UNDERPOWERED, HOLDS, FAILS, NOT_RUN_IN_QUICK}
+    assert set(VERDICTS) == {PASS, FAIL, UNDERPOWERED, HOLDS, FAILS, INCONCLUSIVE, NOT_RUN_IN_QUICK}
 
 
 def test_claim_roundtrip_and_legacy():
@@ -336,7 +338,8 @@ def test_not_run_in_quick():
     with pytest.raises(TypeError):
         not_run_in_quick(c, reason="")
     assert c.blocking and dataclasses.replace(c, verdict=NOT_RUN_IN_QUICK, passed=None,
-                                              power=None).blocking is False
+                                              power=None, underpowered_reason=None,
+                                              underpowered_evidence="").blocking is False
 
 
 # ---------------------------------------------------------------------------------------
@@ -344,7 +347,7 @@ def test_not_run_in_quick():
 # ---------------------------------------------------------------------------------------
 
 EXPERIMENTS_DIR = pathlib.Path(simulations.experiments.__file__).parent
-_VERDICT_NAMES = {"PASS", "FAIL", "UNDERPOWERED", "HOLDS", "FAILS", "NOT_RUN_IN_QUICK"}
+_VERDICT_NAMES = {"PASS", "FAIL", "UNDERPOWERED", "HOLDS", "FAILS", "INCONCLUSIVE", "NOT_RUN_IN_QUICK"}
 
 #: Modules still setting a literal verdict, each to be migrated to simulations.claims.  The
 #: test is strict: once a module is fixed, its entry must go (the xfail then fails).
@@ -475,3 +478,158 @@ def test_exponent_false_fail_rate_holds_on_skewed_replicates(monkeypatch, df_rul
         for _ in range(2000))
     limit = stats.binom.ppf(0.999, 2000, 0.01)
     assert (fails <= limit) == should_hold, (fails, limit)
+
+
+# ---------------------------------------------------------------------------------------
+# why power is missing; inconclusive exploratory claims; loose one-sided exponents
+# ---------------------------------------------------------------------------------------
+
+_STRUCTURAL = "the quantity is at most 1/4 of the bound on every instance of the design (derivation)"
+
+
+def _loose_bound(measured, **kw):
+    return bound_claim("t/kl", "Prop. 5.1", "KL <= bound", bound=[1.0, 2.0], constants="as stated",
+                       evaluation="exact", measured=measured, **kw)
+
+
+def test_structural_needs_a_reason_the_data_confirm():
+    """Structural is recorded only with a stated reason *and* an estimate on the tightened
+    bound's side; otherwise the rule says what it is (design, or sample size)."""
+    c = _loose_bound([0.1, 0.2], structural_reason=_STRUCTURAL)
+    assert c.verdict == UNDERPOWERED and c.underpowered_reason == "structural"
+    assert _STRUCTURAL in c.underpowered_evidence and "0.1 x bound" in c.underpowered_evidence
+    assert "Lacks power (structural)" in c.details
+    # no stated reason: the same data are "design", not structural
+    d = _loose_bound([0.1, 0.2])
+    assert d.verdict == UNDERPOWERED and d.underpowered_reason == "design"
+    # negative control: a reason stated where more replicates would give power is refused
+    rng = np.random.default_rng(3)
+    reps = [rng.normal(0.8, 0.5, 4), rng.normal(1.6, 0.5, 4)]       # above bound / 2, noisy
+    e = bound_claim("t/kl", "Prop. 5.1", "KL <= bound", bound=[1.0, 2.0], constants="as stated",
+                    evaluation="monte_carlo", replicates=reps, structural_reason=_STRUCTURAL)
+    assert e.verdict == UNDERPOWERED and e.underpowered_reason == "sample-size"
+    assert "contradict" in e.underpowered_evidence
+    # a universal statement (power_over="any"): one noisy point beyond the alternative means more
+    # replicates would give power, even if other points sit far inside it
+    reps2 = [np.array([0.1, 0.12, 0.08, 0.11]), np.array([1.4, 0.2, 2.2, 0.9])]   # mean 1.175 > 2 / 2
+    g = bound_claim("t/kl", "Prop. 5.1", "KL <= bound", bound=[1.0, 2.0], constants="as stated",
+                    evaluation="monte_carlo", replicates=reps2, power_over="any",
+                    structural_reason=_STRUCTURAL)
+    assert g.verdict == UNDERPOWERED and g.underpowered_reason == "sample-size", g.details
+    # a claim with power records no reason, whatever was stated
+    f = _loose_bound([0.9, 1.9], structural_reason=_STRUCTURAL)
+    assert f.verdict == PASS and f.underpowered_reason is None and f.underpowered_evidence == ""
+
+
+def test_underpowered_reason_validation():
+    with pytest.raises(ValueError, match="underpowered_evidence"):
+        Claim(**_kw(power=0.1, verdict=UNDERPOWERED, underpowered_reason="structural"))
+    Claim(**_kw(power=0.1, verdict=UNDERPOWERED, underpowered_reason="structural",
+                underpowered_evidence="derivation"))
+    with pytest.raises(ValueError, match="underpowered_reason"):     # a PASS has power
+        Claim(**_kw(underpowered_reason="sample-size", underpowered_evidence="x"))
+    with pytest.raises(ValueError, match="one of"):
+        Claim(**_kw(power=0.1, verdict=UNDERPOWERED, underpowered_reason="lazy"))
+    c = _loose_bound([0.1, 0.2], structural_reason=_STRUCTURAL)
+    assert Claim.from_dict(c.to_dict()) == c
+
+
+def test_other_rules_record_sample_size():
+    rng = np.random.default_rng(4)
+    x = np.array([64.0, 128.0])
+    c = _exp(_data(rng, -1.0, R=10, sigma=0.3, x=x), -1.0, rng, x=x, evaluation="monte_carlo",
+             few_points_reason="two sizes")
+    assert c.verdict == UNDERPOWERED and c.underpowered_reason == "sample-size"
+    p = probability_claim("t/p", "Prop. F.6", "P >= 1/4", 30, 100, p0=0.25, margin=0.05)
+    assert p.verdict == UNDERPOWERED and p.underpowered_reason == "sample-size"
+    w = _exp(_data(rng, -1.0), -1.0, rng, tolerance=0.3, tolerance_reason="demo")
+    assert w.verdict == UNDERPOWERED and w.underpowered_reason == "design"   # slack >= the shift
+
+
+def test_exploratory_without_power_is_inconclusive():
+    c = _loose_bound([0.1, 0.2], exploratory=True)
+    assert c.verdict == INCONCLUSIVE and not c.passed and c.underpowered_reason == "design"
+    h = _loose_bound([0.9, 1.9], exploratory=True)          # resolves the tightened bound
+    assert h.verdict == HOLDS and h.passed
+    f = _loose_bound([1.1, 0.2], exploratory=True)          # a violation still fails
+    assert f.verdict == FAILS
+    rng = np.random.default_rng(5)
+    g = comparison_claim("t/cmp", "Theorem 6.1", "A beats B", rng.normal(1.0, 1, 10),
+                         rng.normal(1.0, 1, 10), evaluation="monte_carlo", exploratory=True)
+    assert g.verdict == INCONCLUSIVE       # interval straddles 0: neither holds nor fails
+
+
+def test_loose_at_most_exponent_is_labelled():
+    x = np.array([1.0, 2, 4, 8, 16])
+    loose = exponent_claim("t/r4", "SJ89", "at most r^4", x, (x ** 1.6)[:, None], predicted=4.0,
+                           mode="at_most", evaluation="exact")
+    assert loose.verdict == PASS and loose.loose_by == pytest.approx(2.4)
+    assert "not exceeded" in loose.details
+    near = exponent_claim("t/r4", "SJ89", "at most r^4", x, (x ** 3.9)[:, None], predicted=4.0,
+                          mode="at_most", evaluation="exact")
+    assert near.verdict == PASS and near.loose_by is None            # attained within 0.25
+    low = exponent_claim("t/r4", "SJ89", "at least r^1", x, (x ** 1.6)[:, None], predicted=1.0,
+                         mode="at_least", evaluation="exact")
+    assert low.loose_by == pytest.approx(0.6)
+    eq = exponent_claim("t/r4", "SJ89", "r^4", x, (x ** 4.0)[:, None], predicted=4.0, evaluation="exact")
+    assert eq.loose_by is None
+    with pytest.raises(ValueError, match="loose_by"):
+        Claim(**_kw(verdict=FAIL, loose_by=1.0))
+
+
+def test_exact_short_span_records_local_slopes():
+    x = np.array([8.0, 10, 12, 14])
+    y = (x ** 2 * (1 + 2 / x))[:, None]                   # drifting local slope
+    c = exponent_claim("t/h", "SJ89", "at most H^2", x, y, predicted=2.0, mode="at_most",
+                       tolerance=0.1, evaluation="exact", few_points_reason="exact, small trees")
+    assert "Finite-size check" in c.details and "local slopes" in c.details
+
+
+def test_probability_details_compare_the_lower_bound_with_p0():
+    c = probability_claim("t/p", "Prop. 3.2", "P >= 1/4", 300, 1000, p0=0.25, margin=0.09)
+    assert c.verdict == PASS and "without the margin" in c.details
+    d = probability_claim("t/p", "Prop. 3.2", "P >= 1/4", 240, 1000, p0=0.25, margin=0.09)
+    assert d.verdict == PASS and "not P >= 0.25" in d.details       # passes only through the margin
+
+
+def test_condition_problems_catch_unnamed_and_missing_hypotheses():
+    from simulations.claims import condition_problems
+
+    ok = condition("eta <= 1/(128 B)", 0.1, False, note="cap dropped", id_tag="uncapped")
+    good = Claim(**_kw(id="t/flat-uncapped", conditions=[ok]))
+    assert condition_problems(good) == []
+    # negative controls: each fabricated violation is caught
+    assert condition_problems(Claim(**_kw(conditions=None)))                # cites Theorem 4.2
+    assert condition_problems(Claim(**_kw(id="t/flat", conditions=[ok])))   # tag not in the id
+    untagged = condition("eta <= 1/(128 B)", 0.1, False, note="cap dropped")
+    assert condition_problems(Claim(**_kw(id="t/flat-uncapped", conditions=[untagged])))
+    # exploratory claims and citations of figures are not checked
+    assert condition_problems(Claim(**_kw(exploratory=True, verdict=HOLDS, conditions=None))) == []
+    assert condition_problems(Claim(**_kw(paper_ref="Figure 2", conditions=None))) == []
+    # an unverifiable hypothesis is None, with a reason on a binding claim
+    with pytest.raises(ValueError, match="cannot be verified"):
+        Claim(**_kw(conditions=[condition("T as in the theorem", "T = H^2", None)]))
+    unk = condition("T as in the theorem", "T = H^2", None, note="not in our sources")
+    assert unk["holds"] is None and condition_problems(Claim(**_kw(conditions=[unk]))) == []
+    with pytest.raises(TypeError, match="bool or None"):
+        condition("T", 1, "unknown")
+
+
+def test_report_labels(tmp_path):
+    from simulations.report import claim_counts, headline, verdict, _power
+
+    s = _loose_bound([0.1, 0.2], structural_reason=_STRUCTURAL)
+    d = _loose_bound([0.1, 0.2])
+    x = np.array([1.0, 2, 4, 8, 16])
+    loose = exponent_claim("t/r4", "SJ89", "at most r^4", x, (x ** 1.6)[:, None], predicted=4.0,
+                           mode="at_most", evaluation="exact")
+    inc = _loose_bound([0.1, 0.2], exploratory=True)
+    assert verdict(s) == "UNDERPOWERED (structural)" and verdict(d) == "UNDERPOWERED (design)"
+    assert verdict(loose).startswith("PASS (bound not exceeded; loose by 2.4")
+    assert _power(loose) == "n/a (exact)" and _power(s) == "0.000"
+    n = claim_counts([s, d, loose, inc])
+    assert (n["underpowered"], n["underpowered_structural"], n["pass_loose"],
+            n["exploratory_inconclusive"]) == (2, 1, 1, 1)
+    line = headline([s, d, loose, inc])
+    assert "1 pass (1 loose bounds)" in line and "2 underpowered (1 structural, 1 design)" in line
+    assert "1 exploratory (0 fail, 1 inconclusive)" in line
