@@ -128,6 +128,20 @@ def test_nonvacuous_theorem_5_1_claims_meet_every_condition(results):
     assert claims["sgd-rates/sgd-step-limited-in-H-nonvacuous"].exploratory
 
 
+def test_nonvacuous_shape_rule_fails_on_vanilla_sgd(results):
+    """Negative control of nsgd-flat-in-H-nonvacuous: the same rule (at most the rate's local slope,
+    tolerance 0.1) applied to vanilla SGD on the same instances, whose step shrinks like 1/H, fails."""
+    from simulations.claims import FAIL, exponent_claim
+
+    recs = [r for r in results["sgd-rates"].records if r["part"] == "re-sgd"]
+    recs.sort(key=lambda r: r["H"])
+    shape = next(c for c in results["sgd-rates"].claims if c.id == "sgd-rates/nsgd-flat-in-H-nonvacuous")
+    c = exponent_claim("control/vanilla-flat-in-H", "control", "vanilla SGD is H-free", [r["H"] for r in recs],
+                       [np.asarray(r["cov_lo"])[:, -1, 0] for r in recs], predicted=shape.predicted,
+                       mode="at_most", tolerance=0.1, evaluation="exact")
+    assert c.verdict == FAIL, (c.measured, c.interval)
+
+
 def test_lower_bound_mechanism_matches_derived_prediction(results):
     """The measured best-step coverage is within 25% of the noise-free derived dynamics."""
     claim = next(c for c in results["sgd-lower-bound"].claims if c.id.endswith("vanilla-best-eta-slope-in-H"))
