@@ -149,3 +149,5 @@ def test_rare_event_instance_rejects():
         rare_event_instance(64, rate=2.0, start_rate=1.0)
     with pytest.raises(ValueError, match="`H`"):
         rare_event_instance(0)
+    with pytest.raises(ValueError, match="allocation budget"):      # the vocabulary grows like H
+        rare_event_instance(10 ** 6)

@@ -73,7 +73,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import brentq
 
-from ..validation import as_finite_array, check_real
+from ..validation import as_finite_array, check_allocation, check_real
 from ..models import AutoregressiveLinearModel, TabularFeatures
 from ._base import Instance
 
@@ -629,6 +629,9 @@ def rare_event_instance(H, *, rate=0.25, start_rate=11.0, B=1.0):
             raise ValueError(f"{name} = {v:.4g} lies outside Theta = [-1, 1]: log(start_rate/rate) = "
                              f"{np.log(a0 / c):.3g} needs 4 B >= it (B = {B:g}); increase `B` or reduce "
                              "the ratio.")
+    # the tabular features hold one row per (previous token, token): (m + 2)(m + 1) floats
+    check_allocation(8 * (m + 2) * (m + 1), f"the feature table of the m + 1 = {m + 1} tokens of `H` = {H}",
+                     "use a smaller `H` (the vocabulary grows like H)")
     table = np.full((1, m + 1, 1), -B)
     table[0, 0, 0] = B
     features = iid_token_features(table, H)
