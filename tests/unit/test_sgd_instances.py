@@ -118,3 +118,36 @@ def test_derived_visits_from_the_proofs_start_are_H_free_for_distillation_only()
     # from theta_0 = 0 distillation pays log(H/A)
     k0 = lemma_k7_distillation_visits(eta_d, H, B, N)
     np.testing.assert_allclose(k0, np.log(H / A) * (64 * A + 2) / A, rtol=1e-12)
+
+
+@pytest.mark.parametrize("H", [64, 512])
+def test_rare_event_instance(H):
+    """Rare-token rates c/H and a_0/H exactly, sigma_*^2 = 4 B^2 c (1 - c/H) against the model's own
+    (forward-marginal) sigma_*^2, theta*, theta_0 in [-1, 1], ||phi|| = B, m common tokens."""
+    from theory.instances import rare_event_instance
+
+    inst = rare_event_instance(H, rate=0.25, start_rate=11.0, B=1.0)
+    m = inst.params["m"]
+    assert inst.data.vocab_size == m + 1
+    p_rare = np.exp(inst.data.as_markov().log_probs[0, 0, 0, 0])
+    q_rare = np.exp(inst.model_class.as_markov().log_probs[0, 0, 0, 0])
+    assert H * p_rare == pytest.approx(0.25, rel=1e-12)
+    assert H * q_rare == pytest.approx(11.0, rel=1e-12)
+    assert inst.params["sigma_sq"] == pytest.approx(inst.data.sigma_star_sq(), rel=1e-12)
+    assert inst.params["sigma_sq"] == pytest.approx(4 * 0.25 * (1 - 0.25 / H), rel=1e-12)
+    assert abs(inst.params["theta_star"]) <= 1 and abs(inst.params["theta_init"][0]) <= 1
+    assert np.abs(inst.data.features.table).max() == 1.0
+    assert "rare_event_instance" in inst_pkg.__all__
+
+
+def test_rare_event_instance_rejects():
+    from theory.instances import rare_event_instance
+
+    with pytest.raises(ValueError, match="outside Theta"):
+        rare_event_instance(32)                       # log(a_0/c) too large at this H for B = 1
+    with pytest.raises(ValueError, match="start_rate"):
+        rare_event_instance(64, rate=2.0, start_rate=1.0)
+    with pytest.raises(ValueError, match="`H`"):
+        rare_event_instance(0)
+    with pytest.raises(ValueError, match="allocation budget"):      # the vocabulary grows like H
+        rare_event_instance(10 ** 6)

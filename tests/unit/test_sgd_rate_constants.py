@@ -31,3 +31,16 @@ def test_distillation_step_size_proof_branch():
     # at the stated step, 128 eta A B^2 (the coefficient the proof must absorb) is about 2, not <= 1/2
     assert 128 * stated * A * 100 == pytest.approx(128 * A / (64 * A + 2))
     assert 128 * proof * A * 100 == pytest.approx(0.5)
+
+
+def test_normalized_sgd_min_steps_inverts_the_bound():
+    from theory.rates._sgd import normalized_sgd_min_steps
+
+    for target, N, s2, B, K in [(0.3, 128.0, 1.0, 1.0, 8192), (0.9, 150.0, 3.0, 2.0, 4096)]:
+        T = float(normalized_sgd_min_steps(target, N=N, sigma_sq=s2, B=B, K=K))
+        assert normalized_sgd_explicit_bound(T, N=N, sigma_sq=s2, B=B, K=K, eta=1 / (128 * B)) == pytest.approx(target)
+        assert normalized_sgd_explicit_bound(0.9 * T, N=N, sigma_sq=s2, B=B, K=K, eta=1 / (128 * B)) > target
+    # Lemma K.7's scale B = 24 at K = 256: the bias floor 4/(log 8 - 1) * 240 * 24/256 = 81 > any target
+    assert np.isinf(normalized_sgd_min_steps(0.5, N=8.0, sigma_sq=1.0, B=24.0, K=256))
+    with pytest.raises(ValueError, match="target"):
+        normalized_sgd_min_steps(0.0, N=8.0, sigma_sq=1.0, B=1.0, K=256)

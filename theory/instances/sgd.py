@@ -60,7 +60,11 @@ is at fixed :math:`\sigma_\star^2` and ``B``; on :func:`lemma_k7` itself
 :math:`\sigma_\star^2 \propto H`).
 
 Also :func:`rare_token_instance` (a pivotal rare token; skewed per-sequence gradients, for
-the normalisation bias of Theorem 5.1).  Prop. 3.2's construction, used for test-time
+the normalisation bias of Theorem 5.1), and :func:`rare_event_instance`, a rare token among
+``m`` interchangeable common ones: with a vocabulary that grows with ``H`` it keeps
+:math:`\sigma_\star^2` fixed at a small ``B`` (a rare token of probability :math:`c/H` needs a
+logit gap :math:`\log(H/c) \le 2B` with two tokens, but only :math:`\log(H/(cm))` with ``m``
+common ones), the family on which Theorem 5.1's bound with the proof's constants is below 1.  Prop. 3.2's construction, used for test-time
 training, is :func:`theory.instances.prop_3_2_kl_lower_bound`.
 """
 
@@ -69,13 +73,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import brentq
 
-from ..validation import as_finite_array, check_real
+from ..validation import as_finite_array, check_allocation, check_real
 from ..models import AutoregressiveLinearModel, TabularFeatures
 from ._base import Instance
 
 __all__ = ["lemma_k6", "lemma_k7", "lemma_k7_visits", "lemma_k7_mu_plus", "lemma_k7_start",
            "lemma_k7_distillation_visits",
-           "sgd_lower_bound_instance", "lemma_k7_fixed_variance", "rare_token_instance"]
+           "sgd_lower_bound_instance", "lemma_k7_fixed_variance", "rare_token_instance",
+           "rare_event_instance"]
 
 #: Token values of ``V = {-1, 0, 1}`` by index.
 TOKENS_PM = np.array([-1.0, 0.0, 1.0])
@@ -536,3 +541,107 @@ def rare_token_instance(H, rate=0.5, B=8.0):
                     data=data, model_class=start,
                     params={"H": H, "rate": rate, "B": B, "theta_star": theta_star,
                             "box": [-1.0, 1.0], "theta_init": [0.0]})
+
+
+def rare_event_instance(H, *, rate=0.25, start_rate=11.0, B=1.0):
+    r"""A rare token among ``m`` interchangeable common ones: Theorem 5.1's bound is non-vacuous on it.
+
+    One prompt, ``d = 1``, :math:`\Theta = [-1, 1] = B_2(1)`, vocabulary ``{0, 1, ..., m}``:
+    token ``0`` (the *rare event*) has feature :math:`+B`, tokens ``1..m`` feature :math:`-B`,
+    so :math:`\|\phi\| = B` (Assumption 2.2) and
+
+    .. math:: q_\theta := \pi_\theta(y_h = 0) = \frac{1}{1 + m\,e^{-2B\theta}}
+              = \mathrm{expit}(2B\theta - \log m).
+
+    The multiplicity ``m`` and the two parameters solve
+
+    .. math:: q_{\theta_\star} = \frac{c}{H},\qquad q_{\theta_0} = \frac{a_0}{H},\qquad
+              \log m = \mathrm{round}\Big(-\tfrac12\big(\mathrm{logit}\tfrac cH
+              + \mathrm{logit}\tfrac{a_0}H\big)\Big)
+
+    (``m`` rounded to an integer, then :math:`\theta_\star`, :math:`\theta_0` solved exactly,
+    nearly symmetric about 0).  So under :math:`\pi_D = \pi_{\theta_\star}` (Assumption 2.1)
+    the number of rare tokens in a sequence is :math:`\mathrm{Bin}(H, c/H)`, under
+    :math:`\pi_{\theta_0}` it is :math:`\mathrm{Bin}(H, a_0/H)`: both tend to Poisson laws and
+    the instance is the same at every ``H`` up to :math:`O(1/H)`.  [derived]
+
+    * Inherent variance (Eq. (6) ICLR / (8) arXiv), i.i.d. tokens:
+      :math:`\sigma_\star^2 = H\,(2B)^2\,\frac cH(1 - \frac cH) = 4B^2c(1 - c/H)`, bounded in ``H``
+      (``params["sigma_sq"]``).
+    * The log density ratio of a sequence with ``n`` rare tokens against :math:`\pi_\theta`
+      depends on ``n`` only, :math:`Z = n\log\frac{c/H}{q_\theta} + (H - n)\log\frac{1 - c/H}{1 - q_\theta}`;
+      at the start :math:`Z \to (a_0 - c) - n\log(a_0/c)`, so for :math:`a_0 - c > \log N`
+      the start covers most sequences (``Cov_N`` near 1: :math:`P(\mathrm{Poisson}(c) \le n_N)`
+      with :math:`n_N = \lfloor (a_0 - c - \log N)/\log(a_0/c)\rfloor`).
+    * The score of a sequence is :math:`2B(n - Hq_\theta)`: of order :math:`B a_0` along the
+      path, whatever ``H``.  Normalized SGD's steps therefore do not depend on ``H``, while
+      vanilla SGD's step :math:`\eta \le 1/(2HB^2)` (Prop. 5.1) does.
+    * Why the common tokens: with two tokens (``m = 1``) a rare token of probability
+      :math:`c/H` needs a logit gap :math:`|\mathrm{logit}(c/H)| \le 2B`, i.e. :math:`H \lesssim
+      ce^{2B}` (12 at ``B = 1``); the ``m`` copies supply the gap :math:`\log m` through the
+      vocabulary, not the parameter, so ``B`` stays small (Theorem 5.1's constants are
+      polynomial in ``B``).  The vocabulary grows like ``H``; everything that matters depends
+      on the token counts of the two classes only (:class:`simulations.learners.pooled.TokenClasses`
+      lumps them exactly).
+
+    Parameters
+    ----------
+    H : int
+        Sequence length.
+    rate : float, optional
+        :math:`c`, the expected number of rare tokens per sequence under :math:`\pi_D`, in ``(0, H)``.
+    start_rate : float, optional
+        :math:`a_0 > c`, the same under the initial model :math:`\pi_{\theta_0}`, in ``(c, H)``.
+    B : float, optional
+        Feature norm :math:`B > 0`.
+
+    Returns
+    -------
+    Instance
+        ``data`` = :math:`\pi_{\theta_\star}` (``V = m + 1`` tokens); ``model_class`` holds
+        :math:`\theta_0`; ``params`` has ``m``, ``theta_star``, ``theta_init``, ``sigma_sq``,
+        ``radius = 1`` and ``classes`` (class features ``[[B], [-B]]``, multiplicities ``[1, m]``).
+
+    Raises
+    ------
+    ValueError
+        If :math:`\theta_\star` or :math:`\theta_0` falls outside ``[-1, 1]``
+        (:math:`\log(a_0/c)` too large for ``B``), or the rates are out of range.
+
+    Examples
+    --------
+    >>> inst = rare_event_instance(256)
+    >>> inst.params["m"], round(inst.params["theta_star"], 4), round(inst.params["theta_init"][0], 4)
+    (151, -0.9566, 0.957)
+    >>> round(inst.params["sigma_sq"], 6)            # 4 B^2 c (1 - c/H)
+    0.999023
+    """
+    H = _horizon(H)
+    B = _pos(B, "B")
+    c = check_real(rate, "rate", low=0.0, high=H, low_open=True, high_open=True)
+    a0 = check_real(start_rate, "start_rate", low=c, high=H, low_open=True, high_open=True)
+    lc, la = np.log(c / (H - c)), np.log(a0 / (H - a0))                  # logit(c/H), logit(a0/H)
+    m = max(1, int(round(np.exp(-0.5 * (lc + la)))))
+    log_m = np.log(m)
+    theta_star, theta0 = (lc + log_m) / (2 * B), (la + log_m) / (2 * B)
+    for name, v in (("theta_star", theta_star), ("theta_init", theta0)):
+        if not -1.0 <= v <= 1.0:
+            raise ValueError(f"{name} = {v:.4g} lies outside Theta = [-1, 1]: log(start_rate/rate) = "
+                             f"{np.log(a0 / c):.3g} needs 4 B >= it (B = {B:g}); increase `B` or reduce "
+                             "the ratio.")
+    # the tabular features hold one row per (previous token, token): (m + 2)(m + 1) floats
+    check_allocation(8 * (m + 2) * (m + 1), f"the feature table of the m + 1 = {m + 1} tokens of `H` = {H}",
+                     "use a smaller `H` (the vocabulary grows like H)")
+    table = np.full((1, m + 1, 1), -B)
+    table[0, 0, 0] = B
+    features = iid_token_features(table, H)
+    data = AutoregressiveLinearModel(features, np.array([theta_star]))
+    start = AutoregressiveLinearModel(features, np.array([theta0]))
+    p = c / H
+    return Instance("rare_event_instance",
+                    "Theorem 5.1 (Eq. (11) ICLR / (19) arXiv): a non-vacuous instance at small B",
+                    data=data, model_class=start,
+                    params={"H": H, "B": B, "rate": c, "start_rate": a0, "m": m, "radius": 1.0,
+                            "theta_star": float(theta_star), "theta_init": [float(theta0)],
+                            "sigma_sq": float(4 * B ** 2 * H * p * (1 - p)),
+                            "classes": {"features": [[B], [-B]], "multiplicity": [1, m]}})

@@ -232,3 +232,56 @@ def normalized_sgd_explicit_bound(T, *, N, sigma_sq, B, K, eta):
     eta, s2, K, B, T = rate_arguments(eta=eta, sigma_sq=sigma_sq, K=K, B=B, T=T)
     inner = 240.0 * B / K + 2304.0 * eta ** 2 * s2 + M / (T * eta ** 2) + 4.0 * eta * np.sqrt(s2) / np.sqrt(K)
     return 4.0 / (M - 1.0) * inner
+
+
+@PARAMS
+def normalized_sgd_min_steps(target, *, N, sigma_sq, B, K, eta=None):
+    r"""Fewest steps ``T`` at which Theorem 5.1's bound with the proof's constants is at most ``target``.
+
+    Inverts :func:`normalized_sgd_explicit_bound` in ``T`` at a fixed step (default the proof's cap
+    :math:`\eta = 1/(128B)`, which is the proof's choice whenever
+    :math:`T \le \log N\,(128B)^4/\sigma_\star^2`), with :math:`M = \log N`:
+
+    .. math::
+
+        T_{\min} = \frac{M}{\eta^2\big(\frac{(M-1)\,\text{target}}{4} - \frac{240B}{K}
+                   - 2304\eta^2\sigma_\star^2 - \frac{4\eta\sigma_\star}{\sqrt K}\big)},
+
+    and :math:`+\infty` when the ``T``-free terms alone exceed ``target`` (no horizon helps:
+    increase ``K`` or ``N``, or lower ``B``).  [derived]
+
+    Parameters
+    ----------
+    target : array_like
+        Bound to reach, ``> 0``.
+    N : array_like
+        Coverage threshold ``> e``.
+    %(sigma_sq)s
+    %(B)s
+    %(K)s
+    eta : array_like, optional
+        Step size (default :math:`1/(128B)`).
+
+    Returns
+    -------
+    ndarray
+        :math:`T_{\min}` (real-valued; ``inf`` where unreachable), broadcast over the arguments.
+
+    Examples
+    --------
+    >>> round(float(normalized_sgd_min_steps(0.5, N=np.exp(4), sigma_sq=0.5, B=1.0, K=4096)))
+    266679
+    >>> float(normalized_sgd_min_steps(0.5, N=8.0, sigma_sq=1.0, B=24.0, K=256))    # bias floor 81
+    inf
+    """
+    (N,) = rate_arguments(N=N)
+    M = np.log(N)
+    if np.any(M <= 1):
+        raise ValueError("`N` must exceed e (the bound divides by log N - 1).")
+    target, s2, K, B = rate_arguments(target=target, sigma_sq=sigma_sq, K=K, B=B)
+    if np.any(target <= 0):
+        raise ValueError(f"`target` must be > 0, got minimum {target.min()}.")
+    eta = 1.0 / (128.0 * B) if eta is None else rate_arguments(eta=eta)[0]
+    room = (M - 1.0) * target / 4.0 - 240.0 * B / K - 2304.0 * eta ** 2 * s2 - 4.0 * eta * np.sqrt(s2) / np.sqrt(K)
+    with np.errstate(divide="ignore"):
+        return np.where(room > 0, M / (eta ** 2 * np.where(room > 0, room, 1.0)), np.inf)
