@@ -40,7 +40,8 @@ from ._mle import (bernoulli_coverage_rate, finite_class_mle_coverage_bound, fin
                    linear_mle_coverage_rate)
 from ._section6 import (distillation_coverage_rate, distillation_step_size, offset_tournament_coverage_rate,
                         tournament_coverage_rate, ttt_coverage_rate, ttt_kl_bound, ttt_kl_rate, ttt_step_size)
-from ._sgd import (normalized_sgd_coverage_rate, normalized_sgd_explicit_bound, normalized_sgd_parameters,
+from ._sgd import (normalized_sgd_coverage_rate, normalized_sgd_explicit_bound, normalized_sgd_min_steps,
+                   normalized_sgd_parameters,
                    sgd_coverage_lower_bound, sgd_coverage_rate, sgd_kl_bound, sgd_step_size)
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "normalized_sgd_coverage_rate",
     "normalized_sgd_parameters",
     "normalized_sgd_explicit_bound",
+    "normalized_sgd_min_steps",
     "ttt_kl_rate",
     "ttt_coverage_rate",
     "ttt_step_size",
