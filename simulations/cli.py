@@ -592,8 +592,12 @@ def cmd_reproduce(args):
         from simulations.report import update_readme
         readme = pathlib.Path(args.readme)
         try:
+            command = " ".join(["python -m simulations reproduce"] + (["--quick"] if args.quick else [])
+                               + ([f"--seed {args.seed}"] if args.seed else [])
+                               + [f"--out {args.out}", f"--readme {args.readme}"])
             update_readme(readme, results, figures_dir=readme.parent / "docs" / "figures",
-                          seed=args.seed, elapsed=elapsed, errors=errors)
+                          seed=args.seed, elapsed=elapsed, errors=errors, command=command,
+                          report_dir=args.out)
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot update `--readme` {readme}: {exc}") from None
     claims = [c for r in results for c in r.claims]
