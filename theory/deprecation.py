@@ -216,6 +216,13 @@ def moved_names(old, moved):
     >>> value, str(caught[0].message)
     (2.0, '`old.place.sqrt` is deprecated and will be removed in the next release; use `math.sqrt`.')
     """
+    if not isinstance(old, str) or not all(part.isidentifier() for part in old.split(".")):
+        raise ValueError(f"`old` must be a dotted module name, got {old!r}.")
+    if not isinstance(moved, dict) or not all(
+            isinstance(k, str) and k.isidentifier() and isinstance(v, str)
+            and all(part.isidentifier() for part in v.split(".")) for k, v in moved.items()):
+        raise TypeError("`moved` must be a dict of attribute name -> dotted module name, "
+                        f"got {type(moved).__name__}.")
     moved = dict(moved)
 
     def __getattr__(name):

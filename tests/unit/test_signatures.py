@@ -41,7 +41,7 @@ def _kwargs(f):
 def test_rates_take_one_positional_then_keywords_in_the_module_order(f):
     params = list(inspect.signature(f).parameters.values())
     assert params[0].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
-    assert params[0].name in ("n", "T", "alpha")
+    assert params[0].name in ("n", "T", "alpha", "target")
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[1:]), f.__name__
     names = [p.name for p in params[1:]]
     assert names == sorted(names, key=ORDER.index), f"{f.__name__}: {names} not in the module order"
@@ -49,7 +49,8 @@ def test_rates_take_one_positional_then_keywords_in_the_module_order(f):
 
 def test_every_formerly_positional_rate_keeps_its_legacy_order():
     assert {f.__name__ for f in LEGACY} == set(rates.__all__) - {
-        "finite_class_mle_coverage_bound", "sgd_kl_bound", "ttt_kl_bound"}   # keyword-only already
+        "finite_class_mle_coverage_bound", "sgd_kl_bound", "ttt_kl_bound",
+        "normalized_sgd_min_steps"}   # keyword-only already
 
 
 @pytest.mark.parametrize("f", LEGACY, ids=lambda f: f.__name__)

@@ -260,7 +260,7 @@ def normalized_sgd_min_steps(target, *, N, sigma_sq, B, K, eta=None):
     %(B)s
     %(K)s
     eta : array_like, optional
-        Step size (default :math:`1/(128B)`).
+        Step size, at most :math:`1/(128B)` (the default).
 
     Returns
     -------
@@ -282,6 +282,9 @@ def normalized_sgd_min_steps(target, *, N, sigma_sq, B, K, eta=None):
     if np.any(target <= 0):
         raise ValueError(f"`target` must be > 0, got minimum {target.min()}.")
     eta = 1.0 / (128.0 * B) if eta is None else rate_arguments(eta=eta)[0]
+    if np.any(eta * 128.0 * B > 1.0 + 1e-12):
+        raise ValueError("`eta` must be <= 1/(128 B), the proof's step cap (the bound holds only there), "
+                         f"got eta * 128 B = {float(np.max(eta * 128.0 * B)):.6g}.")
     room = (M - 1.0) * target / 4.0 - 240.0 * B / K - 2304.0 * eta ** 2 * s2 - 4.0 * eta * np.sqrt(s2) / np.sqrt(K)
     with np.errstate(divide="ignore"):
         return np.where(room > 0, M / (eta ** 2 * np.where(room > 0, room, 1.0)), np.inf)
