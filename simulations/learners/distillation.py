@@ -38,7 +38,7 @@ from theory.validation import as_float_array, check_real, check_rng
 
 from ._order import model_data_order
 from .optimizers import apply_updates
-from .training import (DataStream, ScoreEngine, TrainResult, chunk_size, Recorder, schedule,
+from .training import (DataStream, ScoreEngine, chunk_size, Recorder, schedule,
                        check_train_arguments, train_one_pass)
 
 __all__ = ["truncated_token_weights", "truncated_weights", "train_distillation", "iid_truncation",
@@ -284,9 +284,4 @@ def _train_iid(model, data, optimizer, *, A, T, rng, batch=1, replicates=None, l
             step, state = optimizer.update(-score / K, state, theta)
             theta = apply_updates(theta, step)
         rec.flush(iters, t0)
-    rec.log_theta(T, theta)
-    rec.final_metric(theta, T)
-    return TrainResult(thetas=rec.thetas, steps=steps, final_theta=theta, average_at=avg,
-                       metric_means=rec.metric_means, metric_logged=rec.metric_logged,
-                       metric_min=rec.metric_min, path_token_kl=None, level="sequence",
-                       batch=K, T=T, stream="counts")
+    return rec.result(theta, T, batch=K, stream="counts")

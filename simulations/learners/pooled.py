@@ -38,7 +38,7 @@ from theory.validation import check_int, check_rng
 from theory.models import AutoregressiveLinearModel, MarkovModel
 
 from .optimizers import Optimizer, apply_updates
-from .training import DataStream, Recorder, TrainResult, schedule
+from .training import DataStream, Recorder, schedule
 
 __all__ = ["PooledCountsStream", "TokenClasses", "train_lumped"]
 
@@ -256,9 +256,4 @@ def train_lumped(data, theta_init, optimizer, *, T, rng, batch=1, replicates=1, 
             step, state = optimizer.update(-score / K, state, theta)
             theta = apply_updates(theta, step)
         rec.flush(iters, t0)
-    rec.log_theta(T, theta)
-    rec.final_metric(theta, T)
-    return TrainResult(thetas=rec.thetas, steps=steps, final_theta=theta, average_at=avg,
-                       metric_means=rec.metric_means, metric_logged=rec.metric_logged,
-                       metric_min=rec.metric_min, path_token_kl=None, level="sequence",
-                       batch=K, T=T, stream="class-counts")
+    return rec.result(theta, T, batch=K, stream="class-counts")

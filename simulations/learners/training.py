@@ -200,6 +200,15 @@ class Recorder:
         vals = np.asarray(self.metric(theta[None]), dtype=float)
         self.metric_logged[:, -1] = vals.reshape(theta.shape[0], -1)
 
+    def result(self, theta, T, *, batch, stream, level="sequence", path_token_kl=False):
+        """Log the final iterate ``theta`` (step ``T``) and return the run's :class:`TrainResult`."""
+        self.log_theta(T, theta)
+        self.final_metric(theta, T)
+        return TrainResult(thetas=self.thetas, steps=self.steps, final_theta=theta, average_at=self.avg,
+                           metric_means=self.metric_means, metric_logged=self.metric_logged,
+                           metric_min=self.metric_min, path_token_kl=self.kl_means if path_token_kl else None,
+                           level=level, batch=batch, T=T, stream=stream)
+
 
 @reordered(("model", "data"), ("data", "model"), is_old_order=model_data_order)
 def train_one_pass(data, model, optimizer, *, T, rng, level="sequence", batch=1, replicates=None,
@@ -295,13 +304,7 @@ def train_one_pass(data, model, optimizer, *, T, rng, level="sequence", batch=1,
                                      token_weights)
     else:
         theta, state = _run_token(engine, src, optimizer, theta, state, T, K, rng, rec, track_token_kl)
-    rec.log_theta(T, theta)
-    rec.final_metric(theta, T)
-    return TrainResult(thetas=rec.thetas, steps=steps, final_theta=theta, average_at=avg,
-                       metric_means=rec.metric_means, metric_logged=rec.metric_logged,
-                       metric_min=rec.metric_min,
-                       path_token_kl=rec.kl_means if track_token_kl else None, level=level,
-                       batch=K, T=T, stream=src.kind)
+    return rec.result(theta, T, batch=K, stream=src.kind, level=level, path_token_kl=track_token_kl)
 
 
 def chunk_size(per_step, T):
