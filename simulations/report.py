@@ -76,7 +76,8 @@ def _cell(text):
 def _power(claim):
     if claim.power is None:
         return "—"
-    if claim.evaluation == "exact" and claim.rule.startswith(("comparison", "exponent")):
+    if (claim.evaluation == "exact" and claim.interval is None
+            and claim.rule.startswith(("comparison", "exponent"))):
         return "n/a (exact)"     # 0 or 1 from exact values and the tolerance, not a design's power
     return f"{claim.power:.3f}"
 

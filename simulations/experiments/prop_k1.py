@@ -80,7 +80,9 @@ def _conditions(config, ns, hs):
     logn = np.log(config.N)
     return [
         condition("log N <= c min{H, B^2} (B^2 = 4 log N here)", f"log N = {logn:.3g}, min H = {min(hs):g}, "
-                  f"B^2 = {4 * logn:.3g}", logn <= min(min(hs), 4 * logn)),
+                  f"B^2 = {4 * logn:.3g}", None,
+                  note=(f"the proposition's constant c is not given in our sources; the condition holds iff "
+                        f"c >= {logn / min(min(hs), 4 * logn):.2g}")),
         condition("d = H, ||phi|| <= B, Theta = B_2(1)", "construction of the notes", True),
         condition("pi_hat proper", "ball-constrained MLE", True),
         condition("H/(n log N) < 1 (the min{1, .} is not saturated)",

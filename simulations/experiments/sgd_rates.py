@@ -74,10 +74,14 @@ C. **Theorem 5.1 where its bound is not vacuous** (:func:`theory.instances.rare_
    (:func:`~simulations.learners.pooled.train_lumped`, the same updates as on the full vocabulary,
    tested step for step), coverage of every iterate exact (11 count vectors).
 
-   * ``nsgd-flat-in-H-nonvacuous`` (binding): coverage grows no faster in ``H`` than the rate's
-     local slope (``at most``, tolerance 0.1), ``H = 128 … 4096``.
+   * ``nsgd-flat-in-H-nonvacuous`` (sanity check, was binding): coverage grows no faster in ``H``
+     than the rate's local slope (``at most``, tolerance 0.1), ``H = 128 … 4096``.  A review found
+     the family is the same process at every ``H`` up to :math:`O(1/H)` (rare-token counts
+     :math:`\mathrm{Bin}(H, c/H)`), so a flat curve checks the code, not the theorem: counted as a
+     sanity check.  A family where ``H`` enters the dynamics at a non-vacuous bound is not built.
    * ``nsgd-explicit-bound-nonvacuous`` (binding): the level, with the proof's constants;
-     UNDERPOWERED by construction (the measured coverage is about 1/1000 of the bound).
+     UNDERPOWERED, structural on this family (the measured coverage is about 1/1000 of the bound;
+     the bound's ``T``-term alone exceeds twice the transient, see the claim).
    * ``sgd-step-limited-in-H-nonvacuous`` (exploratory): vanilla SGD at Prop. 5.1's step on the same
      instances grows like :math:`1/\eta` [derived: the score is :math:`2B(n - Hq_\theta)`, ``H``-free,
      so the transient is :math:`\propto 1/\eta`]; exploratory because Prop. 5.1's lower bound does not
@@ -106,7 +110,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.claims import bound_claim, comparison_claim, condition, exponent_claim, not_run_in_quick
+from simulations.claims import as_sanity, bound_claim, comparison_claim, condition, exponent_claim, not_run_in_quick
 from simulations.experiments.contract import Task
 from simulations.learners.optimizers import chain, normalized_sgd, project_box, project_l2_ball, sgd
 from simulations.learners.pooled import TokenClasses, train_lumped
@@ -323,7 +327,7 @@ def claims(config, records):
         "Cov_N grows no faster in H than the H-free rate sqrt(sigma^2/(T log N)) + B^2/T + B/(K log N) (the shape "
         "of the rate, not its level: with the proof's constants the bound is vacuous on this instance)",
         Hs, [_cov(r) for r in ns], predicted=_local_slope(Hs, rate), mode="at_most", tolerance=0.1,
-        evaluation="exact", conditions=cond,
+        evaluation="monte_carlo", conditions=cond,
         details=(f"Lemma K.7's instance, B = B_bar = {B:g}, mu(+) = 1/2, theta_0 = (r - 1/B_bar)[1; 1] (the "
                  f"proof's start; r - 1/B_bar by H: {starts}); T = {T}, K = {K}, N = {N:g}, "
                  f"{config.replicates} replicates. Predicted = local slope of the rate (unit constants) on "
@@ -501,13 +505,13 @@ def _rare_event_claims(config, records):
                  f"eta = 1/(128 B) = {ns[0]['eta']:.4g}, lambda = 8 B log N = {ns[0]['lam']:.4g}, "
                  f"{config.re_replicates} replicates; minibatches drawn as class counts (exact in law), coverage "
                  f"of every iterate exact (certified to 1e-13, {ns[0]['law_points']} count vectors)")
-    out = [exponent_claim(
+    out = [as_sanity(exponent_claim(
         f"{NAME}/nsgd-flat-in-H-nonvacuous", "Theorem 5.1 (Eq. (11) ICLR / (19) arXiv)",
         "normalized SGD with the proof's eta = 1/(128 B), lambda = 8 B log N and minibatch K, on a family where "
         "sigma_*^2 is fixed while H grows and the theorem's bound with the proof's constants is below 1: the "
         "average-iterate Cov_N grows no faster in H than the H-free rate",
         Hs, [_cov(r) for r in ns], predicted=_local_slope(Hs, rate), mode="at_most", tolerance=0.1,
-        evaluation="exact", conditions=cond,
+        evaluation="monte_carlo", conditions=cond,
         details=(inst_text + f". Predicted = local slope of the rate (unit constants) on the grid; rate by H: "
                  f"{_fmt(rate)}; measured means {_fmt(means)}; average coverage x T {_fmt(m * T for m in means)}; "
                  f"explicit bound (proof's constants) {_fmt(explicit)}; Cov_N at theta_0 (exact) "
@@ -519,9 +523,15 @@ def _rare_event_claims(config, records):
                  f"Spread of the per-replicate averages (max - min) by H: "
                  f"{_fmt(float(np.ptp(_cov(r))) for r in ns)}: the minibatches are random, but at this K the "
                  "normalized step's noise is far below its drift and the exact coverage of an iterate is a step "
-                 "function of theta, so the replicates cross each step at the same iterate; the slope is "
-                 "therefore evaluated as exact (no sampling spread to bootstrap), and its power is that of an "
-                 "exact evaluation."))]
+                 "function of theta, so the replicates cross each step at the same iterate (the bootstrap "
+                 "interval has no width).")), reason=(
+        "the instance is the same process at every H up to O(1/H) by construction (rare-token counts "
+        "Bin(H, c/H) ~ Poisson(c) under pi_D and at the start; the per-sequence score, drift and noise do not "
+        "depend on H), so any learner with H-free settings is flat here: the curve checks the code (H-free "
+        "parameters, lumped training, exact coverage), not a mechanism of Theorem 5.1. A real test needs H to "
+        "enter the dynamics (e.g. a start whose rare-token rate grows with H) at a non-vacuous bound; not built "
+        "(it needs B ~ 3 and T ~ 1e6-1e7). Was a binding prediction before a review; the old rule (exponent at "
+        "most the rate's local slope, tolerance 0.1) is the rule still applied."))]
     out.append(bound_claim(
         f"{NAME}/nsgd-explicit-bound-nonvacuous", "Theorem 5.1 (Eq. (11) ICLR / (19) arXiv) with the proof's constants "
         "(App. K.5 ICLR / I.5 arXiv)",
@@ -531,9 +541,15 @@ def _rare_event_claims(config, records):
                                   "(theory.rates.normalized_sgd_explicit_bound); sigma_*^2 exact; no fitted constant",
         replicates=[_cov(r) for r in ns], evaluation="monte_carlo", labels=[f"H={h}" for h in Hs], conditions=cond,
         details=(inst_text + f"; measured/bound by H: {_fmt(m / b for m, b in zip(means, explicit))}. The proof's "
-                 "constants (128, 16, 240, 2304) are loose: the level is expected to hold with a wide margin, so "
-                 "the claim is likely UNDERPOWERED against the factor-2 alternative; the shape claim is the one "
-                 "with power.")))
+                 "constants (128, 16, 240, 2304) are loose."),
+        structural_reason=(
+            "on this design the bound's T-term alone, 4 log N/((log N - 1) T eta^2), is "
+            f"{_fmt(4 * np.log(N) / ((np.log(N) - 1) * T * r['eta'] ** 2) for r in ns)} by H, while the average "
+            "coverage is the transient spread over T steps: coverage x T = "
+            f"{_fmt(m * T for m in means)} (the start is uncovered for a few hundred normalized steps of length "
+            "<= eta, then coverage is ~0); half the bound would need a transient of about "
+            f"{_fmt(0.5 * b * T for b in explicit)} steps, 3 orders of magnitude longer; the T-term scales like "
+            "1/(T eta^2) and the transient like 1/eta, so on this family no T or eta under the cap closes the gap [derived]")))
     if vs:
         eta_v = [r["eta"] for r in vs]
         means_v = [float(np.mean(_cov(r))) for r in vs]

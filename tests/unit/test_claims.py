@@ -627,6 +627,9 @@ def test_report_labels(tmp_path):
     assert verdict(s) == "UNDERPOWERED (structural)" and verdict(d) == "UNDERPOWERED (design)"
     assert verdict(loose).startswith("PASS (bound not exceeded; loose by 2.4")
     assert _power(loose) == "n/a (exact)" and _power(s) == "0.000"
+    several = exponent_claim("t/r4b", "SJ89", "at most r^4", x, np.stack([x ** 1.6, x ** 1.7], 1),
+                             predicted=4.0, mode="at_most", evaluation="exact")
+    assert several.interval is not None and _power(several) == f"{several.power:.3f}"  # computed: shown
     n = claim_counts([s, d, loose, inc])
     assert (n["underpowered"], n["underpowered_structural"], n["pass_loose"],
             n["exploratory_inconclusive"]) == (2, 1, 1, 1)
