@@ -594,6 +594,7 @@ def cmd_reproduce(args):
         try:
             command = " ".join(["python -m simulations reproduce"] + (["--quick"] if args.quick else [])
                                + ([f"--seed {args.seed}"] if args.seed else [])
+                               + (["--allow-stale"] if getattr(args, "allow_stale", False) else [])
                                + [f"--out {args.out}", f"--readme {args.readme}"])
             update_readme(readme, results, figures_dir=readme.parent / "docs" / "figures",
                           seed=args.seed, elapsed=elapsed, errors=errors, command=command,
