@@ -147,14 +147,17 @@ def headline(claims, *, crashed=0):
     n = claim_counts(claims)
     why = ", ".join(f"{n['underpowered_' + r]} {_REASON_LABEL[r]}" for r in UNDERPOWERED_REASONS
                     if n["underpowered_" + r])
-    text = (f"{n['predictions']} predictions tested: {n['pass']} pass"
-            + (f" ({n['pass_loose']} loose bounds)" if n["pass_loose"] else "")
+    def s(k, word, plural=None):
+        return f"{k} {word if k == 1 else (plural or word + 's')}"
+
+    text = (f"{s(n['predictions'], 'prediction')} tested: {n['pass']} pass"
+            + (f" ({s(n['pass_loose'], 'loose bound')})" if n["pass_loose"] else "")
             + f", {n['fail']} fail, {n['underpowered']} underpowered"
             + (f" ({why})" if why else "")
             + f"; {n['exploratory']} exploratory ({n['exploratory_fail']} fail"
             + (f", {n['exploratory_inconclusive']} inconclusive"
                if n["exploratory_inconclusive"] else "")
-            + f"); {n['sanity']} sanity checks "
+            + f"); {s(n['sanity'], 'sanity check')} "
             + ("(all pass)" if not n["sanity_fail"] else f"({n['sanity_fail']} FAIL)"))
     if n["not_run"]:
         text += f"; {n['not_run']} not run in quick"
@@ -343,8 +346,11 @@ def write_report(results, out_dir, *, seed, elapsed, errors=None):
         "power, `design` otherwise) for binding predictions; a PASS marked `bound not exceeded; "
         "loose by X` shows a one-sided bound holds and is not attained (not a confirmation of the "
         "rate); `exploratory: holds` / `exploratory: fails` / `exploratory: inconclusive` (holds "
-        "at the point, power below 0.9: no information); power `n/a (exact)` where exact values "
-        "leave no sampling error; "
+        "at the point, power below 0.9: no information); the power column: for bound, exponent "
+        "and probability claims the probability that the design rejects the stated alternative "
+        "(bound off by 2, exponent off by 0.25, probability 0.1 lower); for comparison claims the "
+        "probability that the rule passes at the observed difference (so a FAIL shows 0); "
+        "`n/a (exact)` where exact values leave no sampling error; "
         "`not run in quick` (evaluated in the full preset only; neither passed nor failed). "
         "Sanity checks (the code against itself) are listed in their own table.",
         "",

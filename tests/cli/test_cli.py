@@ -133,7 +133,7 @@ def test_reproduce_writes_report(only_toy, tmp_path, capsys):
     assert "root seed" in report and "## zz test" in report
     assert "| toy-power-law/slope |" in report and "PASS" in report
     assert f"({only_toy.NAME}/toy_rate.png)" in report
-    assert ("1 predictions tested: 1 pass, 0 fail, 0 underpowered; 0 exploratory (0 fail); "
+    assert ("1 prediction tested: 1 pass, 0 fail, 0 underpowered; 0 exploratory (0 fail); "
             "0 sanity checks (all pass)") in out
 
 
@@ -169,8 +169,8 @@ def test_reproduce_exit_1_when_a_claim_fails(only_toy, tmp_path, monkeypatch, ca
     assert main(["reproduce", "--quick", "--out", str(tmp_path),
                  "--readme", str(_readme(tmp_path))]) == 1
     out = capsys.readouterr().out
-    assert "1 predictions tested: 0 pass, 1 fail, 0 underpowered; 1 exploratory (1 fail); " \
-           "1 sanity checks (all pass)" in out
+    assert "1 prediction tested: 0 pass, 1 fail, 0 underpowered; 1 exploratory (1 fail); " \
+           "1 sanity check (all pass)" in out
     report = (tmp_path / "report.md").read_text()
     html = (tmp_path / "report.html").read_text()
     readme = _readme(tmp_path).read_text()

@@ -222,7 +222,7 @@ def test_cli_names_failed_tasks_exits_1_and_the_rerun_retries_them(tmp_path, mon
         monkeypatch.setattr(fault_experiment, "run_task", original)
         assert main(argv) == 0
         out = capsys.readouterr().out
-        assert "1 predictions tested: 1 pass" in out and "(9 task(s) resumed)" in out
+        assert "1 prediction tested: 1 pass" in out and "(9 task(s) resumed)" in out
     finally:
         registry.unregister(fault_experiment.NAME)
 

@@ -634,5 +634,5 @@ def test_report_labels(tmp_path):
     assert (n["underpowered"], n["underpowered_structural"], n["pass_loose"],
             n["exploratory_inconclusive"]) == (2, 1, 1, 1)
     line = headline([s, d, loose, inc])
-    assert "1 pass (1 loose bounds)" in line and "2 underpowered (1 structural, 1 design)" in line
+    assert "1 pass (1 loose bound)" in line and "2 underpowered (1 structural, 1 design)" in line
     assert "1 exploratory (0 fail, 1 inconclusive)" in line
