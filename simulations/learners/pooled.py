@@ -142,10 +142,9 @@ class TokenClasses:
         table = iid_token_tables(model)                                   # (X, V, d)
         X, V, d = table.shape
         groups = []
-        for x in range(X):
-            rows, inverse = np.unique(table[x], axis=0, return_inverse=True)
-            order = np.argsort([np.flatnonzero(inverse.ravel() == k)[0] for k in range(len(rows))])
-            groups.append([np.flatnonzero(inverse.ravel() == k).tolist() for k in order])
+        for x in range(X):   # classes in the order of their first token
+            _, first, inverse = np.unique(table[x], axis=0, return_index=True, return_inverse=True)
+            groups.append([np.flatnonzero(inverse.ravel() == k).tolist() for k in np.argsort(first)])
         C = max(len(g) for g in groups)
         self.table = np.zeros((X, C, d))
         self.log_mult = np.full((X, C), -np.inf)

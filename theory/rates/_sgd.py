@@ -225,13 +225,23 @@ def normalized_sgd_explicit_bound(T, *, N, sigma_sq, B, K, eta):
     >>> round(float(normalized_sgd_explicit_bound(1e5, N=8.0, sigma_sq=1.0, B=24.0, K=256, eta=1 / 3072)))
     811
     """
+    M = _log_threshold(N)
+    eta, s2, K, B, T = rate_arguments(eta=eta, sigma_sq=sigma_sq, K=K, B=B, T=T)
+    return 4.0 / (M - 1.0) * (_nsgd_free_terms(eta, s2, K, B) + M / (T * eta ** 2))
+
+
+def _log_threshold(N):
+    """``M = log N`` of Theorem 5.1's explicit bound, which divides by ``M - 1``."""
     (N,) = rate_arguments(N=N)
     M = np.log(N)
     if np.any(M <= 1):
         raise ValueError("`N` must exceed e (the bound divides by log N - 1).")
-    eta, s2, K, B, T = rate_arguments(eta=eta, sigma_sq=sigma_sq, K=K, B=B, T=T)
-    inner = 240.0 * B / K + 2304.0 * eta ** 2 * s2 + M / (T * eta ** 2) + 4.0 * eta * np.sqrt(s2) / np.sqrt(K)
-    return 4.0 / (M - 1.0) * inner
+    return M
+
+
+def _nsgd_free_terms(eta, s2, K, B):
+    """The ``T``-free terms of :func:`normalized_sgd_explicit_bound` inside its bracket."""
+    return 240.0 * B / K + 2304.0 * eta ** 2 * s2 + 4.0 * eta * np.sqrt(s2) / np.sqrt(K)
 
 
 @PARAMS
@@ -274,10 +284,7 @@ def normalized_sgd_min_steps(target, *, N, sigma_sq, B, K, eta=None):
     >>> float(normalized_sgd_min_steps(0.5, N=8.0, sigma_sq=1.0, B=24.0, K=256))    # bias floor 81
     inf
     """
-    (N,) = rate_arguments(N=N)
-    M = np.log(N)
-    if np.any(M <= 1):
-        raise ValueError("`N` must exceed e (the bound divides by log N - 1).")
+    M = _log_threshold(N)
     target, s2, K, B = rate_arguments(target=target, sigma_sq=sigma_sq, K=K, B=B)
     if np.any(target <= 0):
         raise ValueError(f"`target` must be > 0, got minimum {target.min()}.")
@@ -285,6 +292,6 @@ def normalized_sgd_min_steps(target, *, N, sigma_sq, B, K, eta=None):
     if np.any(eta * 128.0 * B > 1.0 + 1e-12):
         raise ValueError("`eta` must be <= 1/(128 B), the proof's step cap (the bound holds only there), "
                          f"got eta * 128 B = {float(np.max(eta * 128.0 * B)):.6g}.")
-    room = (M - 1.0) * target / 4.0 - 240.0 * B / K - 2304.0 * eta ** 2 * s2 - 4.0 * eta * np.sqrt(s2) / np.sqrt(K)
+    room = (M - 1.0) * target / 4.0 - _nsgd_free_terms(eta, s2, K, B)
     with np.errstate(divide="ignore"):
         return np.where(room > 0, M / (eta ** 2 * np.where(room > 0, room, 1.0)), np.inf)
