@@ -59,6 +59,8 @@ import importlib
 import json
 import pathlib
 import pkgutil
+import shutil
+import textwrap
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -363,30 +365,45 @@ def _params(p):
     return " ".join(f"{k}={v}" for k, v in p.items())
 
 
-def format_table(rows):
-    """Return the rows as one aligned plain-text table.
+def format_table(rows, width=None):
+    """Return the rows as an aligned plain-text table that fits ``width`` columns.
 
-    Columns: parameters actually run, best wall time, throughput, ``vs ref`` (reference
-    time / toolkit time: above 1 the toolkit is faster), ``vs machine`` (throughput as a
-    fraction of the named machine limit, same unit of work), status and target.
+    One line per workload: name, best wall time, throughput, ``vs ref`` (reference time /
+    toolkit time: above 1 the toolkit is faster), ``vs machine`` (throughput as a fraction of
+    the named machine limit, same unit of work) and status. The parameters actually run and
+    the target, the reference and any further reference ratios (or the error) follow on
+    indented lines, wrapped to ``width``
+    (default: the terminal's width, at least 80).
     """
-    header = ("workload", "params", "seconds", "throughput", "vs ref", "vs machine", "status",
-              "target / reference")
-    body = []
+    if width is None:
+        width = max(80, shutil.get_terminal_size((100, 24)).columns)
+    header = ("workload", "seconds", "throughput", "vs ref", "vs machine", "status")
+    body, notes = [], []
     for r in rows:
         status = "ERROR" if r.error else {True: "PASS", False: "FAIL", None: "-"}[r.passed]
         tp = "-" if r.throughput is None else f"{r.throughput:.3g} {r.unit}"
         machine = ("-" if r.machine_ratio is None else f"{r.machine_ratio:.3g} x {r.machine_limit}")
-        ratio = _fmt(r.reference_ratio, ".3g")
-        if r.other_references:
-            ratio += "".join(f"; {v['ratio']:.3g} ({k})" for k, v in r.other_references.items())
-        note = r.error or "; ".join(t for t in (r.target, r.reference and f"ref: {r.reference}")
-                                    if t)
-        body.append((r.name, _params(r.params), _fmt(r.seconds, ".4g"), tp, ratio, machine,
-                     status, note))
+        body.append((r.name, _fmt(r.seconds, ".4g"), tp, _fmt(r.reference_ratio, ".3g"), machine,
+                     status))
+        extra = [("params", _params(r.params))] if r.params else []
+        if r.error:
+            extra.append(("error", r.error))
+        else:
+            extra += [(k, v) for k, v in (("target", r.target), ("reference", r.reference)) if v]
+            extra += [(f"vs {k}", f"{v['ratio']:.3g}") for k, v in (r.other_references or {}).items()]
+        notes.append(extra)
     widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
-    lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip()
-             for row in [header, tuple("-" * w for w in widths), *body]]
+
+    def line(row):
+        return "  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip()
+
+    lines = [line(header), line(tuple("-" * w for w in widths))]
+    for row, extra in zip(body, notes):
+        lines.append(line(row))
+        for key, text in extra:
+            lines += textwrap.wrap(text, width=width, initial_indent=f"    {key}: ",
+                                   subsequent_indent=" " * (6 + len(key)),
+                                   break_on_hyphens=False)
     return "\n".join(lines)
 
 

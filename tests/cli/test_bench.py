@@ -127,3 +127,22 @@ def test_race_in_blocks_times_the_mean_of_back_to_back_calls():
     assert 0.001 <= out["seconds"] < 0.1 and out["reference_seconds"] >= 0.03
     single = ctx.race(fn("toolkit", 0.001), repeat=1)            # block=0: single calls, as before
     assert "calls_per_block" not in single and calls["toolkit"] == 3 + 3 * n_tool
+
+
+def test_table_fits_the_width_and_keeps_every_detail():
+    long_target = "machine_ratio >= 0.7 and reference_ratio >= 1 " * 4
+    rows = [bench.BenchResult("sgd/w1", {"R": 4, "K": 8, "sampler": "numpy"}, 0.01, 3e7,
+                              "token/s", reference="numpy loop", reference_ratio=6.0,
+                              other_references={"per-sample loop": {"ratio": 51.8}},
+                              target=long_target, passed=True),
+            bench.BenchResult("sgd/broken", error="ValueError: bad size " * 8)]
+    table = bench.format_table(rows, width=80)
+    lines = table.splitlines()
+    assert max(map(len, lines)) <= 80
+    flat = " ".join(table.split())
+    assert " ".join(long_target.split()) in flat                   # wrapped, not cut
+    assert "params: R=4 K=8 sampler=numpy" in flat and "vs per-sample loop: 51.8" in flat
+    assert "error: ValueError" in flat
+    assert [ln.split()[-1] for ln in lines if ln.startswith("sgd/")] == ["PASS", "ERROR"]
+    wide = bench.format_table(rows, width=400)
+    assert len(wide.splitlines()) < len(lines)                      # wrapping is what made it long
