@@ -440,4 +440,6 @@ def plot(config, records, out_dir):
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = top.get_legend_handles_labels()
         ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="lower left")
-    return [save_figure(fig, out_dir / "ce_vs_coverage_figure1.png")]
+    return [save_figure(fig, out_dir / "ce_vs_coverage_figure1.png", caption=(
+        f"Figure 1 analogue: KL and Cov_N along fine-tuning (median and min-max over {len(seeds)} seeds), "
+        f"and Pass@N against Cov_(N/2) per checkpoint of seed 0 for N = {', '.join(map(str, PASS_N))}."))]
