@@ -261,7 +261,7 @@ def _figures(result):
 
 
 #: A figure wider than this (width / height) takes the whole row of the HTML report.
-WIDE_ASPECT = 2.0
+WIDE_ASPECT = 2.5
 
 
 def _png_aspect(data):
