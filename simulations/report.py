@@ -673,6 +673,8 @@ def update_readme(readme, results, *, figures_dir, seed, elapsed, errors=None,
     text = readme.read_text()
     if README_BEGIN not in text or README_END not in text:
         raise ValueError(f"`readme` must contain the markers {README_BEGIN} and {README_END}.")
+    from simulations.plots import figure_caption_of
+
     figures_dir = pathlib.Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     facts = _header_facts(results, seed, elapsed, errors)
@@ -698,15 +700,17 @@ def update_readme(readme, results, *, figures_dir, seed, elapsed, errors=None,
                 dst = figures_dir / f"{r.name}--{src.name}"
                 shutil.copyfile(src, dst)
                 rel = os.path.relpath(dst.resolve(), readme.parent.resolve())
-                gallery.append((r, pathlib.PurePath(rel).as_posix()))
+                gallery.append((r, pathlib.PurePath(rel).as_posix(), figure_caption_of(src)))
         lines.append("")
     if gallery:
         lines += ["### Gallery", "", "Each caption names the preset the figure was computed with (`quick`: the "
                   "small grid `--quick` runs in minutes; `full`: the paper-scale grid).", ""]
-        for r, rel in gallery:
+        for r, rel, caption in gallery:
             preset = preset_of(r)
             lines += [f"**{r.name}** ({r.paper_ref}): {r.title} *({preset} preset)*", "",
                       f"![{r.name}, {preset} preset]({rel})", ""]
+            if caption:
+                lines += [f"*{caption}*", ""]
     lines.append(README_END)
     start = text.index(README_BEGIN)
     end = text.index(README_END) + len(README_END)
