@@ -58,7 +58,7 @@ def test_gallery_shows_the_figure_caption(tmp_path):
     from simulations.plots import line_plot, save_figure
 
     fig = save_figure(line_plot(np.array([1.0, 2.0]), {"a": [1.0, 2.0]}, xlabel="n", ylabel="y",
-                                          title="t"),
+                                title="t"),
                       tmp_path / "run" / "convex_class.png", caption="Coverage against n, exact.")
     readme = tmp_path / "README.md"
     readme.write_text("<!-- claims table -->\n<!-- /claims table -->\n")
