@@ -153,7 +153,7 @@ def claims(config, records):
         labels=[f"H={r['H']} r={r['r']:g} {r['mode']} delta={r['delta']:g}" for r in appr],
         conditions=[condition("Assumption 4.1 with 1 + eps_V = r (counts within ratio r, exact "
                               "at the leaves)", f"r in {sorted({r['r'] for r in appr})}", True)],
-        details=lp_note, structural_reason=lp_reason))
+        details="" if lp_reason else lp_note, structural_reason=lp_reason))
     hrec = _by(records, scan="H")
     Hs = [H for H in config.horizons if H >= config.h_window_min]
     d0 = min(config.deltas)
