@@ -115,14 +115,76 @@ def _wrap_titles(fig):
         title.set_text(_wrap(text, chars))
 
 
-def save_figure(fig, path, *, formats=FORMATS):
-    """Write ``fig`` as PNG and SVG next to each other and return the PNG path.
+#: Metadata key holding a figure's caption in its PNG and SVG files (:func:`figure_caption_of`).
+CAPTION_KEY = "Description"
+
+_GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "Delta": "Δ", "epsilon": "ε",
+          "varepsilon": "ε", "eta": "η", "theta": "θ", "lambda": "λ", "mu": "μ", "pi": "π",
+          "Pi": "Π", "sigma": "σ", "tau": "τ", "phi": "φ", "rho": "ρ", "star": "*",
+          "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "times": "×", "cdot": "·", "ln": "ln",
+          "log": "log", "sqrt": "√", "infty": "∞", "approx": "≈", "propto": "∝", "|": "‖"}
+
+
+def plain_text(text):
+    r"""``text`` with matplotlib mathtext turned into plain Unicode (for captions and alt text).
+
+    ``$T_\delta$`` becomes ``T_δ``; ``\mathrm{TV}`` becomes ``TV``; braces and dollars go.
+
+    Examples
+    --------
+    >>> plain_text(r"$T_\delta$ vs $1 + \varepsilon_V$ ($\mathrm{TV}$)")
+    'T_δ vs 1 + ε_V (TV)'
+    """
+    def math(m):
+        t = re.sub(r"\\(?:mathrm|mathbf|mathit|text|operatorname)\{([^{}]*)\}", r"\1", m.group(1))
+        t = re.sub(r"\\([A-Za-z]+|\|)", lambda g: _GREEK.get(g.group(1), g.group(1)), t)
+        t = re.sub(r"\\[,;!: ]", " ", t)
+        return t.replace("{", "").replace("}", "")
+    return re.sub(r"\s+", " ", re.sub(r"\$([^$]*)\$", math, text)).strip()
+
+
+def figure_caption(fig):
+    """A one-sentence caption made from the figure's own titles and axis labels.
+
+    The fallback of :func:`save_figure` when the experiment gives no ``caption``: per axes,
+    ``"<title>: <y label> against <x label>"``, joined by semicolons, mathtext made plain.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+
+    Returns
+    -------
+    str
+        Ends with a full stop; empty when the figure has no title and no labels.
+    """
+    parts = []
+    sup = getattr(fig, "_suptitle", None)
+    if sup is not None and sup.get_text():
+        parts.append(plain_text(sup.get_text()))
+    for ax in fig.axes:
+        title = plain_text(ax.get_title().replace("\n", " "))
+        y, x = plain_text(ax.get_ylabel()), plain_text(ax.get_xlabel())
+        axes_text = f"{y} against {x}" if x and y else (y or x)
+        part = ": ".join(t for t in (title, axes_text) if t)
+        if part and part not in parts:
+            parts.append(part)
+    text = "; ".join(parts)
+    return f"{text[0].upper()}{text[1:]}." if text else ""
+
+
+def save_figure(fig, path, *, caption=None, formats=FORMATS):
+    """Write ``fig`` as PNG and SVG next to each other, with its caption, and return the PNG path.
 
     Parameters
     ----------
     fig : matplotlib.figure.Figure
     path : path-like
         Output path ending in ``.png``; the other formats replace the suffix.
+    caption : str, optional
+        One sentence saying what the figure shows; stored in the files' metadata
+        (:data:`CAPTION_KEY`) and shown under the figure in the reports.  Default: built from
+        the figure's titles and axis labels (:func:`figure_caption`).
     formats : tuple of str, default ``("png", "svg")``
         Must start with ``"png"`` (the path listed by ``plot`` and shown in reports).
 
@@ -133,6 +195,8 @@ def save_figure(fig, path, *, formats=FORMATS):
     """
     if not isinstance(fig, Figure):
         raise TypeError(f"`fig` must be a matplotlib Figure, got {type(fig).__name__}.")
+    if caption is not None and (not isinstance(caption, str) or not caption.strip()):
+        raise TypeError(f"`caption` must be a non-empty str or None, got {caption!r}.")
     path = pathlib.Path(path)
     if path.suffix.lower() != ".png":
         raise ValueError(f"`path` must end in .png, got {str(path)!r}.")
@@ -140,10 +204,45 @@ def save_figure(fig, path, *, formats=FORMATS):
         raise ValueError(f"`formats` must start with 'png', got {formats!r}.")
     path.parent.mkdir(parents=True, exist_ok=True)
     _wrap_titles(fig)
+    caption = " ".join((caption or figure_caption(fig)).split())
     for fmt in formats:
         out = path.with_suffix(f".{fmt}")
-        fig.savefig(out, dpi=DPI, metadata={"Date": None} if fmt == "svg" else None)
+        meta = {"Date": None} if fmt == "svg" else {}
+        if caption and fmt in ("png", "svg", "pdf"):
+            meta[CAPTION_KEY] = caption
+        fig.savefig(out, dpi=DPI, metadata=meta or None)
     return path
+
+
+def figure_caption_of(path):
+    """The caption :func:`save_figure` stored in a PNG or SVG file, or None.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    str or None
+        None for another format, a file without a caption, or a file that cannot be read.
+    """
+    path = pathlib.Path(path)
+    try:
+        if path.suffix.lower() == ".png":
+            from PIL import Image
+
+            with Image.open(path) as im:
+                text = getattr(im, "text", None) or im.info
+                value = text.get(CAPTION_KEY)
+        elif path.suffix.lower() == ".svg":
+            m = re.search(r"<dc:description>(.*?)</dc:description>", path.read_text(), re.S)
+            value = None if m is None else re.sub(r"&lt;", "<", re.sub(r"&gt;", ">", re.sub(
+                r"&amp;", "&", m.group(1))))
+        else:
+            return None
+    except (OSError, ValueError, SyntaxError):
+        return None
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def positive_or_nan(values):

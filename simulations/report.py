@@ -260,11 +260,27 @@ def _figures(result):
     return out
 
 
+#: A figure wider than this (width / height) takes the whole row of the HTML report.
+WIDE_ASPECT = 2.5
+
+
+def _png_aspect(data):
+    """Width / height of a PNG from its header bytes (0 for anything else)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 24:
+        return 0.0
+    w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    return w / h if h else 0.0
+
+
 def _caption(result, number, shown, others):
-    """The caption words of a figure: ``Figure 3 (name): stem`` (the link text is added by
-    the writer)."""
-    stem = (shown or others[0]).stem
-    return f"Figure {number} ({result.name}): {stem.replace('_', ' ')}"
+    """The caption words of a figure: ``Figure 3 (name): <sentence>``, the sentence the
+    experiment stored in the file (:func:`simulations.plots.figure_caption_of`), else the
+    file's stem (the link text is added by the writer)."""
+    from simulations.plots import figure_caption_of
+
+    files = ([shown] if shown else []) + list(others)
+    text = next((c for c in map(figure_caption_of, files) if c), None)
+    return f"Figure {number} ({result.name}): {text or files[0].stem.replace('_', ' ')}"
 
 
 def _topic_rows(results, errors):
@@ -458,6 +474,7 @@ nav#toc{background:#f8f8f8;border:1px solid #ddd;padding:.3em 1em;font-size:14px
 nav#toc ol{margin:.2em 0}
 .figures{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
 figure{flex:1 1 45%;margin:0;max-width:49%}
+figure.wide{flex-basis:100%;max-width:100%}
 figure img{max-width:100%;height:auto;display:block}
 figcaption{font-size:13px;color:#444;margin-top:.2em}
 .missing{color:#b00}
@@ -586,17 +603,21 @@ def write_html_report(results, out_dir, *, seed, elapsed, errors=None):
                     rel = pathlib.PurePath(os.path.relpath(pathlib.Path(f).resolve(),
                                                            out_dir.resolve())).as_posix()
                     links.append(f"<a href='{esc(rel)}'>{esc(f.suffix[1:].upper())}</a>")
-                img = ""
+                img, wide = "", False
                 if shown is not None:
                     try:
-                        data = base64.b64encode(pathlib.Path(shown).read_bytes()).decode("ascii")
+                        raw = pathlib.Path(shown).read_bytes()
+                        data = base64.b64encode(raw).decode("ascii")
                     except OSError as exc:
                         img = (f"<p class='missing'>figure file missing: {esc(str(shown))} "
                                f"({esc(exc.strerror or str(exc))})</p>")
                     else:
                         img = (f"<img alt='{esc(caption)}' "
                                f"src='data:{_INLINE[shown.suffix.lower()]};base64,{data}'>")
-                parts.append(f"<figure id='{ident}'>{img}<figcaption>{esc(caption)} "
+                        wide = _png_aspect(raw) > WIDE_ASPECT
+                cls = " class='wide'" if wide else ""
+                parts.append(f"<figure id='{ident}'{cls}>{img}"
+                             f"<figcaption>{esc(caption)} "
                              f"({', '.join(links)})</figcaption></figure>")
             if figures:
                 parts.append("</div>")
@@ -652,6 +673,8 @@ def update_readme(readme, results, *, figures_dir, seed, elapsed, errors=None,
     text = readme.read_text()
     if README_BEGIN not in text or README_END not in text:
         raise ValueError(f"`readme` must contain the markers {README_BEGIN} and {README_END}.")
+    from simulations.plots import figure_caption_of
+
     figures_dir = pathlib.Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     facts = _header_facts(results, seed, elapsed, errors)
@@ -677,15 +700,17 @@ def update_readme(readme, results, *, figures_dir, seed, elapsed, errors=None,
                 dst = figures_dir / f"{r.name}--{src.name}"
                 shutil.copyfile(src, dst)
                 rel = os.path.relpath(dst.resolve(), readme.parent.resolve())
-                gallery.append((r, pathlib.PurePath(rel).as_posix()))
+                gallery.append((r, pathlib.PurePath(rel).as_posix(), figure_caption_of(src)))
         lines.append("")
     if gallery:
         lines += ["### Gallery", "", "Each caption names the preset the figure was computed with (`quick`: the "
                   "small grid `--quick` runs in minutes; `full`: the paper-scale grid).", ""]
-        for r, rel in gallery:
+        for r, rel, caption in gallery:
             preset = preset_of(r)
             lines += [f"**{r.name}** ({r.paper_ref}): {r.title} *({preset} preset)*", "",
                       f"![{r.name}, {preset} preset]({rel})", ""]
+            if caption:
+                lines += [f"*{caption}*", ""]
     lines.append(README_END)
     start = text.index(README_BEGIN)
     end = text.index(README_END) + len(README_END)

@@ -27,6 +27,10 @@ The rules
                             itself): counted as a sanity check.
 :func:`not_run_in_quick`    a binding claim whose power the quick preset cannot reach:
                             listed with its rule, neither passed nor failed.
+:func:`revision`            the record of a claim that changed class (binding,
+                            exploratory, sanity) or rule: the earlier class, rule,
+                            verdict and measured value and why, passed to the new
+                            claim's rule as ``revised_from``.
 =========================  ===============================================================
 
 Verdicts
@@ -85,11 +89,12 @@ from simulations.claims.record import (EVALUATIONS, KINDS, PASS, FAIL, UNDERPOWE
                                        EXPLORATORY_VERDICTS, ALPHA, POWER_TARGET, EXPONENT_SHIFT,
                                        PROBABILITY_SHIFT, BOUND_FACTOR, MAX_UNREASONED_TOLERANCE,
                                        MIN_SLOPE_POINTS, MIN_SLOPE_SPAN, MAX_FALSE_FAIL, N_BOOT,
-                                       LEGACY_NOTE, Claim, condition, condition_problems)
+                                       LEGACY_NOTE, CLASSES, Claim, claim_class, condition,
+                                       condition_problems, revision)
 from simulations.claims.sanity import as_sanity, law_claim, sanity_claim
 
 __all__ = [
-    "Claim", "condition", "condition_problems",
+    "Claim", "condition", "condition_problems", "revision", "claim_class", "CLASSES",
     "exponent_claim", "bound_claim", "probability_claim", "comparison_claim",
     "sanity_claim", "law_claim", "as_sanity", "not_run_in_quick", "quick_data_verdict",
     "EVALUATIONS", "KINDS", "VERDICTS", "BINDING_VERDICTS", "EXPLORATORY_VERDICTS",

@@ -8,6 +8,7 @@ from scipy import stats as _sps
 from simulations.claims.record import INCONCLUSIVE, ALPHA, POWER_TARGET, BOUND_FACTOR, N_BOOT, Claim
 from simulations.claims.shared import (claim_rng, check_real, check_alpha, check_n_boot,
                                        check_text, decide_verdict, join_details, revised_note,
+                                       revised_field,
                                        check_labels, fmt, student_deviations, scalar_or_list,
                                        binomial_one_sided, lacks_power, structural_evidence)
 from simulations.stats import stratified_bootstrap
@@ -310,4 +311,4 @@ def bound_claim(id, paper_ref, statement, *, bound, side="upper", constants, eva
         evaluation=evaluation, exploratory=exploratory, details=text, kind="prediction",
         verdict=verdict, rule=rule, tolerance=tolerance, power=power, alternative=alt,
         conditions=conditions, false_fail_rate=ffr, underpowered_reason=reason,
-        underpowered_evidence=evidence or "")
+        underpowered_evidence=evidence or "", revised_from=revised_field(revised_from))

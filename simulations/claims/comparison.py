@@ -7,6 +7,7 @@ import numpy as np
 from simulations.claims.record import EVALUATIONS, INCONCLUSIVE, ALPHA, N_BOOT, POWER_TARGET, Claim
 from simulations.claims.shared import (claim_rng, check_real, check_alpha, check_n_boot,
                                        check_text, decide_verdict, join_details, revised_note,
+                                       revised_field,
                                        check_labels, fmt, student_deviations, scalar_or_list,
                                        lacks_power, structural_evidence)
 
@@ -210,4 +211,4 @@ def comparison_claim(id, paper_ref, statement, a, b, *, better="higher", margin=
         verdict=verdict, rule=rule, tolerance=margin,
         power=power, alternative=f"{A} no better than {B} beyond the margin (d <= {-margin:g})",
         conditions=conditions, false_fail_rate=ffr, underpowered_reason=reason,
-        underpowered_evidence=evidence or "")
+        underpowered_evidence=evidence or "", revised_from=revised_field(revised_from))

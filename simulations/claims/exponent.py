@@ -9,7 +9,7 @@ import numpy as np
 from simulations.claims.record import (PASS, HOLDS, ALPHA, EXPONENT_SHIFT, MAX_UNREASONED_TOLERANCE,
                                        MIN_SLOPE_POINTS, MIN_SLOPE_SPAN, N_BOOT, Claim)
 from simulations.claims.shared import (claim_rng, check_real, check_alpha, check_n_boot,
-                                       check_text, decide_verdict, join_details, revised_note,
+                                       check_text, decide_verdict, join_details, revised_note, revised_field,
                                        student_deviations, replicate_rows, slope_df,
                                        scalar_or_list, lacks_power, structural_evidence)
 from simulations.stats import loglog_fit_draws
@@ -73,8 +73,10 @@ def exponent_claim(id, paper_ref, statement, x, replicates, *, predicted, mode="
         Hypotheses of the cited statement (see :func:`condition`).
     details : str
         Extra text appended to the generated details.
-    revised_from : str, optional
-        The earlier rule, when this rule was revised after a failing run.
+    revised_from : str or dict, optional
+        The earlier rule: a str when this rule was revised after a failing run (kept in
+        ``details``), or a :func:`~simulations.claims.revision` dict when the claim changed
+        class or rule (kept in :attr:`Claim.revised_from` and summarised in ``details``).
 
     Returns
     -------
@@ -287,4 +289,5 @@ def exponent_claim(id, paper_ref, statement, x, replicates, *, predicted, mode="
         details=text, kind="prediction", verdict=verdict,
         rule=rule, tolerance=tolerance, power=power, alternative=alt, conditions=conditions,
         false_fail_rate=alpha, underpowered_reason=reason, underpowered_evidence=evidence or "",
+        revised_from=revised_field(revised_from),
         loose_by=loose_by)

@@ -7,7 +7,7 @@ from scipy import stats as _sps
 
 from simulations.claims.record import ALPHA, POWER_TARGET, PROBABILITY_SHIFT, MAX_FALSE_FAIL, Claim
 from simulations.claims.shared import (check_real, check_alpha, decide_verdict, join_details,
-                                       revised_note, check_labels, scalar_or_list,
+                                       revised_note, revised_field, check_labels, scalar_or_list,
                                        binomial_one_sided, lacks_power, structural_evidence)
 
 
@@ -148,4 +148,4 @@ def probability_claim(id, paper_ref, statement, successes, trials, *, p0, margin
         verdict=verdict,
         rule=rule, tolerance=margin, power=power, alternative=f"p = {p1:g} (p0 - {PROBABILITY_SHIFT:g})",
         conditions=conditions, false_fail_rate=ffr, underpowered_reason=reason,
-        underpowered_evidence=evidence or "")
+        underpowered_evidence=evidence or "", revised_from=revised_field(revised_from))

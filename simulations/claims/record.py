@@ -190,6 +190,70 @@ def condition_problems(claim):
     return out
 
 
+#: Classes a claim can be moved between (``revision``): a binding prediction, an exploratory
+#: prediction, or a sanity check of the code.
+CLASSES = ("binding", "exploratory", "sanity")
+_REVISION_KEYS = ("class", "rule", "verdict", "measured", "why")
+
+
+def claim_class(claim):
+    """``"sanity"``, ``"exploratory"`` or ``"binding"``: how a claim counts in the report."""
+    return "sanity" if claim.kind == "sanity" else ("exploratory" if claim.exploratory else "binding")
+
+
+def revision(previous, why):
+    """The record of a claim that changed class or rule: what it was, and why it changed.
+
+    Pass the result as ``revised_from`` to the rule that builds the new claim; it is kept in
+    :attr:`Claim.revised_from` (and ``claims.json``) and summarised in ``details``.
+
+    Parameters
+    ----------
+    previous : Claim
+        The claim as the earlier class or rule decides it (build it with the earlier
+        arguments on the same data, so its verdict and measured value are current).
+    why : str
+        One sentence: why the class or rule changed (the rule it follows, not the outcome).
+
+    Returns
+    -------
+    dict
+        ``{"class", "rule", "verdict", "measured", "why"}``.
+
+    Raises
+    ------
+    TypeError
+        If ``previous`` is not a :class:`Claim` or ``why`` is not a non-empty str.
+
+    Examples
+    --------
+    >>> old = Claim("demo/x", "Thm 1", "slope <= 4", 4.0, 1.7, None, "exact", verdict="PASS",
+    ...             rule="exponent at most 4", power=1.0, alternative="exponent +4.25")
+    >>> revision(old, "worst-case bound not attained on the instance")["verdict"]
+    'PASS'
+    """
+    if not isinstance(previous, Claim):
+        raise TypeError(f"`previous` must be a Claim, got {type(previous).__name__}.")
+    if not isinstance(why, str) or not why.strip():
+        raise TypeError("`why` must be a non-empty str.")
+    return {"class": claim_class(previous), "rule": previous.rule, "verdict": previous.verdict,
+            "measured": previous.measured, "why": why.strip()}
+
+
+def _check_revision(value):
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) != set(_REVISION_KEYS):
+        raise ValueError(f"`revised_from` must be None or a dict with keys {_REVISION_KEYS} (made "
+                         f"by `revision(...)`), got {value!r}.")
+    if value["class"] not in CLASSES:
+        raise ValueError(f"`revised_from['class']` must be one of {CLASSES}, got {value['class']!r}.")
+    for k in ("rule", "verdict", "why"):
+        if not isinstance(value[k], str) or not value[k]:
+            raise TypeError(f"`revised_from[{k!r}]` must be a non-empty str.")
+    return {k: to_jsonable(value[k]) for k in _REVISION_KEYS}
+
+
 def _as_bool(value, name):
     if isinstance(value, np.bool_):
         value = bool(value)
@@ -266,6 +330,10 @@ class Claim:
         it; ``"structural"`` needs ``underpowered_evidence``.
     underpowered_evidence : str
         The evidence for ``underpowered_reason`` (a derivation or measurement, with numbers).
+    revised_from : dict or None
+        For a claim that changed class or rule (made by :func:`revision`): the earlier class,
+        rule, verdict and measured value, and why it changed.  A rule revised after a failing
+        run given as text (``revised_from="..."`` of the rules) is kept in ``details`` only.
     loose_by : float or None
         For a one-sided claim that passes while its data also reject the bound being
         attained (an ``at_most``/``at_least`` exponent whose confidence interval lies
@@ -297,6 +365,7 @@ class Claim:
     underpowered_reason: object = None
     underpowered_evidence: str = ""
     loose_by: object = None
+    revised_from: object = None
     legacy: bool = field(default=False, init=False)
 
     def __post_init__(self):
@@ -333,6 +402,7 @@ class Claim:
                     or not self.loose_by >= 0:
                 raise ValueError(f"`loose_by` must be a non-negative number or None, got {self.loose_by!r}.")
             set_(self, "loose_by", float(self.loose_by))
+        set_(self, "revised_from", _check_revision(self.revised_from))
         if self.alternative is not None and not isinstance(self.alternative, str):
             raise TypeError(f"`alternative` must be a str or None, got {type(self.alternative).__name__}.")
         if self.conditions is not None:
@@ -446,7 +516,7 @@ class Claim:
             "false_fail_rate": self.false_fail_rate,
             "underpowered_reason": self.underpowered_reason,
             "underpowered_evidence": self.underpowered_evidence, "loose_by": self.loose_by,
-            "details": self.details,
+            "revised_from": self.revised_from, "details": self.details,
         }
         if self.legacy:
             out["legacy"] = True

@@ -117,8 +117,26 @@ def join_details(*parts):
 
 
 def revised_note(revised_from):
-    """The sentence recording the earlier rule of a claim revised after a failing run."""
-    return f"Rule revised after a failing run: earlier rule was: {revised_from}." if revised_from else ""
+    """The sentence recording the earlier rule: a str (revised after a failing run) or a
+    :func:`~simulations.claims.record.revision` dict (class or rule changed, with why)."""
+    if not revised_from:
+        return ""
+    if isinstance(revised_from, str):
+        return f"Rule revised after a failing run: earlier rule was: {revised_from}."
+    r = revised_from
+    return (f"Revised: {r['why'].rstrip('. ')}. Earlier: {r['class']} claim, verdict {r['verdict']}, "
+            f"measured {_short(r['measured'])}; rule: {r['rule'].rstrip('. ')}.")
+
+
+def revised_field(revised_from):
+    """The value of :attr:`Claim.revised_from`: the revision dict, or None for a text note."""
+    return None if revised_from is None or isinstance(revised_from, str) else revised_from
+
+
+def _short(value):
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_short(v) for v in value[:6]) + (", ..." if len(value) > 6 else "") + "]"
+    return fmt(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
 def check_labels(labels, m, what):

@@ -33,8 +33,9 @@ is a paired comparison over seeds (bootstrap over seeds, Student quantile, level
   below its value at that minimum;
 * for ``N in {8, 12}``: Spearman(Pass@N, :math:`-\mathrm{Cov}_{N/2}`) exceeds
   Spearman(Pass@N, -KL); the tournament's Pass@N exceeds the min-KL checkpoint's and is
-  within ``eps`` of the best checkpoint's (non-inferiority).  The same three at ``N = 4``
-  are exploratory: the paper's caption says the predictors are comparable at small ``N``.
+  within ``eps`` of the best checkpoint's (non-inferiority).  The first two at ``N = 4``
+  are exploratory: the paper's caption says the predictors are comparable at small ``N``;
+  near-best is binding at every ``N`` (the caption says nothing about it).
 
 The quick preset (two seeds) lists the binding claims as not run in quick: an interval over
 seeds at this level needs the full preset's sixteen.
@@ -42,12 +43,13 @@ seeds at this level needs the full preset's sixteen.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import spearmanr
 
-from simulations.claims import comparison_claim, condition, not_run_in_quick
+from simulations.claims import UNDERPOWERED, comparison_claim, condition, not_run_in_quick, revision
 from simulations.experiments.contract import Task
 from simulations.learners.checkpoints import dataset_sampler, online_sampler, train_with_checkpoints
 from simulations.learners.optimizers import adam
@@ -61,7 +63,8 @@ TOPIC = "model selection"
 
 #: Pass@N budgets of Figure 1's scatter plots.
 PASS_N = (4, 8, 12)
-#: Budgets for which the claims are pre-registered ("large N"); N = 4 is exploratory.
+#: Budgets for which the claims are pre-registered ("large N"); at N = 4 the two KL-against-coverage
+#: claims are exploratory, near-best is binding.
 CLAIM_N = (8, 12)
 #: Thresholds for the "coverage ends worse than its minimum" claim.
 LARGE_COV_N = (4.6, 5.7, 8.0, 16.0)
@@ -344,17 +347,44 @@ def claims(config, records):
             p_t, p_kl, better="higher", paired=True, names=("tournament", "min-KL"),
             evaluation="monte_carlo", exploratory=small, conditions=t_cond, details=sel_note)
         out.append(not_run_in_quick(c, reason=quick_reason) if quick and not small else c)
-        c = comparison_claim(
-            f"{NAME}/tournament-near-best-N{N}", t_ref,
-            (f"the tournament at N/2 = {N / 2:g} selects a checkpoint whose Pass@{N} is within eps = "
-             f"{config.eps} of the best checkpoint's, on average over seeds"
-             + (" (N = 4: exploratory, as above)" if small else "")),
-            p_t, p_best, better="higher", margin=config.eps,
+        nb_id = f"{NAME}/tournament-near-best-N{N}"
+        nb_text = (f"the tournament at N/2 = {N / 2:g} selects a checkpoint whose Pass@{N} is within eps = "
+                   f"{config.eps} of the best checkpoint's, on average over seeds")
+        # Theorem 6.2's slack N^-(1-a) at the tournament's threshold N/2 is at least 1/(N/2) for
+        # every a in [0, 1): above the whole rare-class mass 0.1 at every N of the grid
+        slack = 1 / (N / 2)
+        nb_note = (f"Theorem 6.2 alone does not predict this at any N of the grid: at the tournament's "
+                   f"threshold N/2 = {N / 2:g} its slack (N/2)^-(1-a) is at least {slack:.3g} for every a in "
+                   "[0, 1), above the rare-class mass 0.1 that is the whole Pass@N at stake, so the claim "
+                   "tests Figure 1's empirical message (tournament selection is near the best checkpoint), "
+                   "binding at every N")
+        nb_args = dict(
+            better="higher", margin=config.eps,
             margin_reason=("eps = half the rare-class mass 0.1: the whole Pass@N loss of sacrificing G_2 is at "
                            "most 0.1, so a selection within eps keeps at least half of it"),
             paired=True, names=("tournament", "best checkpoint"), evaluation="monte_carlo",
-            exploratory=small, conditions=t_cond, details=sel_note)
-        out.append(not_run_in_quick(c, reason=quick_reason) if quick and not small else c)
+            conditions=t_cond)
+        if small:
+            reversal = (f"Finding (N = 4 reversal): the tournament's mean Pass@4 {p_t.mean():.3f} is below the "
+                        f"min-KL checkpoint's {p_kl.mean():.3f} and the best's {p_best.mean():.3f}: at threshold "
+                        "2 the tournament picks an early checkpoint while Pass@4 keeps improving")
+            c = comparison_claim(
+                nb_id, t_ref, nb_text, p_t, p_best, details=f"{sel_note}. {nb_note}. {reversal}",
+                revised_from=revision(comparison_claim(
+                    nb_id, t_ref, nb_text + " (N = 4: exploratory, as above)", p_t, p_best, exploratory=True,
+                    details=sel_note, **nb_args), why=(
+                    "binding since the review of the design: N = 4 was exploratory by the caption's 'coverage "
+                    "and KL predict equally at small N', which concerns tournament against min-KL, not "
+                    "tournament against the best checkpoint; no reason of the theory separates N = 4 from "
+                    "N = 8 and 12 (see the slack below)")), **nb_args)
+        else:
+            c = comparison_claim(nb_id, t_ref, nb_text, p_t, p_best, details=f"{sel_note}. {nb_note}", **nb_args)
+        if small and c.interval is not None and c.verdict == UNDERPOWERED:
+            half, gap = (c.interval[1] - c.interval[0]) / 2, abs(c.measured + config.eps)
+            c = dataclasses.replace(c, details=(
+                f"{c.details} Deciding it needs the interval's half-width ({half:.2g}) below the distance "
+                f"of the estimate to the margin ({gap:.2g}): about {(half / gap) ** 2:.3g} x the seeds."))
+        out.append(not_run_in_quick(c, reason=quick_reason) if quick else c)
     return out
 
 
@@ -410,4 +440,6 @@ def plot(config, records, out_dir):
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = top.get_legend_handles_labels()
         ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="lower left")
-    return [save_figure(fig, out_dir / "ce_vs_coverage_figure1.png")]
+    return [save_figure(fig, out_dir / "ce_vs_coverage_figure1.png", caption=(
+        f"Figure 1 analogue: KL and Cov_N along fine-tuning (median and min-max over {len(seeds)} seeds), "
+        f"and Pass@N against Cov_(N/2) per checkpoint of seed 0 for N = {', '.join(map(str, PASS_N))}."))]

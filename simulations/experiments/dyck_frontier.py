@@ -450,5 +450,8 @@ def plot(config, records, out_dir):
         ax.set_title(f"Dyck: {title}", fontsize=10)
         ax.grid(True, alpha=0.3)
         ax.legend(handles=handles, fontsize=7, loc="best")
-        paths.append(save_figure(fig, out_dir / f"dyck_frontier_{fname}.png"))
+        paths.append(save_figure(fig, out_dir / f"dyck_frontier_{fname}.png", caption=(
+            f"Dyck task at a {title}: diversity (distinct valid outputs) against accuracy (fraction "
+            "valid) of VGB, its variants and every block Best-of-N and block rejection-sampling "
+            "configuration (pooled over replicates).")))
     return paths

@@ -219,11 +219,15 @@ def plot(config, records, out_dir):
     fig = line_plot(deltas, series, xlabel=r"$\delta$", ylabel=tail, logx=True, logy=True,
                     upper={r"at most $\delta$ (Theorem 4.2)": deltas},
                     title=r"Theorem 4.2: coverage tail vs $\delta$ (exact)")
-    p1 = save_figure(fig, out_dir / "vgb_coverage_tail.png")
+    p1 = save_figure(fig, out_dir / "vgb_coverage_tail.png", caption=(
+        "Theorem 4.2: VGB's worst exact coverage tail at the threshold 48H(1+eps)^2/delta against "
+        "delta, one curve per walk length T, below the theorem's bound delta."))
     al = sorted([r for r in records if r["kind"] == "alrs-ex31"], key=lambda r: r["H"])
     Hs = np.array([r["H"] for r in al], float)
     ser = {f"ActionLevelRS tail, $\\delta = {d:g}$": [r["tail"][i] for r in al] for i, d in enumerate(deltas)}
     fig = line_plot(Hs, ser, xlabel="$H$", ylabel=r"coverage tail at $48H(1+\varepsilon)^2/\delta$", logx=True,
                     logy=True, title=f"ActionLevelRS, Example 3.1, $\\varepsilon = {config.alrs_eps}$ (exact)")
-    p2 = save_figure(fig, out_dir / "alrs_coverage_tail.png")
+    p2 = save_figure(fig, out_dir / "alrs_coverage_tail.png", caption=(
+        f"Example 3.1: ActionLevelRS's exact coverage tail at Theorem 4.2's threshold against H "
+        f"(eps = {config.alrs_eps}), one curve per delta: without backtracking the tail exceeds delta."))
     return [p1, p2]

@@ -27,10 +27,10 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from simulations.experiments.tournament_guarantee import (C_MAX, _exact_coverage, _missing_class,
-                                                          _offset_class, _random_class)
+from simulations.experiments.tournament_guarantee import C_MAX, _exact_coverage
 from simulations.learners.selection import offset_tournament, pairwise_coverage_counts, simple_tournament
 from simulations.stats import binomial_interval
+from theory.instances.tournament import missing_mass_class, offset_trap_class, perturbed_class
 from theory.rates import offset_tournament_coverage_rate, tournament_coverage_rate
 
 pytestmark = pytest.mark.statistical
@@ -46,7 +46,7 @@ def _draws(log_p, R, n, seed):
 
 def test_heldout_coverage_is_unbiased_and_detects_wrong_threshold():
     rng = np.random.default_rng(11)
-    log_p, lp = _random_class(rng, 6, 20)
+    log_p, lp = perturbed_class(6, 20, rng=rng)
     lp = np.vstack([log_p, lp])                                        # candidate 0 is pi_D
     N, R, n = 3.0, 200, 100
     atoms = _draws(log_p, R, n, 12)
@@ -68,7 +68,7 @@ def _exceedance_pvalue(cov, bound):
 @pytest.mark.parametrize("n", [64, 512])
 def test_simple_tournament_guarantee_with_fixed_constant(n):
     N, a, R = 1e6, 0.5, 400
-    log_p, lp = _missing_class(N, a, 24)
+    log_p, lp = missing_mass_class(24, N=N, a=a)
     cov = _exact_coverage(log_p, lp, N ** (1 + a))
     best = _exact_coverage(log_p, lp, N ** a).min()
     bound = C_MAX * tournament_coverage_rate(n, N=N, a=a, class_size=lp.shape[0], best_coverage=best, delta=DELTA)
@@ -84,7 +84,7 @@ def test_simple_tournament_guarantee_with_fixed_constant(n):
 
 def test_offset_tournament_rate_and_simple_tournament_floor():
     N, a, R, n = 64.0, 0.25, 200, 2048
-    log_p, lp = _offset_class(np.random.default_rng(5), N, a, 12)
+    log_p, lp = offset_trap_class(12, N=N, a=a, rng=np.random.default_rng(5))
     cov = _exact_coverage(log_p, lp, 2 * N ** (1 + a))
     bound = C_MAX * offset_tournament_coverage_rate(n, class_size=lp.shape[0], delta=DELTA)
     atoms = _draws(log_p, R, n, 6)

@@ -20,12 +20,18 @@ from simulations.experiments import ce_vs_coverage, sequence_length, tournament_
 pytestmark = pytest.mark.statistical
 
 MODULES = [ce_vs_coverage, sequence_length, tournament_guarantee]
+#: Binding claims whose documented verdict is not PASS (docs/selection.md, "The N = 4
+#: reversal"); the test fails if one of them changes, so the docs are revisited.
+FINDINGS = {"ce-vs-coverage/tournament-near-best-N4": "UNDERPOWERED"}
 
 
 def _check(result, folder):
-    from simulations.claims import condition_problems
-    failed = [c.id for c in result.claims if c.blocking]
+    from simulations.claims import NOT_RUN_IN_QUICK, condition_problems
+    failed = [c.id for c in result.claims if c.blocking and FINDINGS.get(c.id) != c.verdict]
     assert not failed, failed
+    changed = [(c.id, c.verdict) for c in result.claims
+               if c.id in FINDINGS and c.verdict not in (FINDINGS[c.id], NOT_RUN_IN_QUICK)]
+    assert not changed, changed
     assert not [p for c in result.claims for p in condition_problems(c)]
     assert result.figures and all(p.exists() and p.stat().st_size > 0 for p in result.figures)
     claims = json.loads((folder / "claims.json").read_text())

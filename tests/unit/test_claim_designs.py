@@ -22,13 +22,14 @@ from simulations.experiments import _inequality_witnesses as witnesses
 from simulations.experiments import tournament_guarantee as tg
 from simulations.learners.selection import offset_tournament, simple_tournament
 from theory import bounds as B
+from theory.instances.tournament import offset_trap_class
 
 
 # ----------------------------------------------------------------------- tournaments
 def test_count_tournaments_select_like_the_library_on_expanded_samples():
     rng = np.random.default_rng(3)
     N, a = 64.0, 0.25
-    log_p, lp = tg._offset_class(rng, N, a, 12)
+    log_p, lp = offset_trap_class(12, N=N, a=a, rng=rng)
     p = np.exp(log_p) / np.exp(log_p).sum()
     w_on = np.exp(lp)[:, None, :]
     same = 0

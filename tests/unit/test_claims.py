@@ -29,7 +29,7 @@ import simulations.experiments
 from simulations.claims import (
     ALPHA, FAIL, FAILS, HOLDS, INCONCLUSIVE, NOT_RUN_IN_QUICK, PASS, POWER_TARGET, UNDERPOWERED, VERDICTS,
     Claim, bound_claim, comparison_claim, condition, exponent_claim, law_claim,
-    not_run_in_quick, probability_claim, sanity_claim)
+    not_run_in_quick, probability_claim, revision, sanity_claim)
 
 N = np.array([64, 128, 256, 512, 1024], dtype=float)
 
@@ -636,3 +636,27 @@ def test_report_labels(tmp_path):
     line = headline([s, d, loose, inc])
     assert "1 pass (1 loose bound)" in line and "2 underpowered (1 structural, 1 design)" in line
     assert "1 exploratory (0 fail, 1 inconclusive)" in line
+
+
+def test_revision_keeps_the_earlier_class_rule_verdict_and_measured_value():
+    """A claim moved from binding to exploratory keeps what it was (and why) in revised_from."""
+    x = np.array([1.5, 2.0, 3.0, 6.0, 12.0])
+    y = x[:, None] ** 1.7
+    args = dict(predicted=4.0, mode="at_most", evaluation="exact")
+    old = exponent_claim("t/slope", "Thm 1", "at most x^4", x, y, **args)
+    new = exponent_claim("t/slope", "Thm 1", "at most x^4", x, y, exploratory=True,
+                         revised_from=revision(old, "worst case not attained"), **args)
+    assert (old.verdict, new.verdict) == (PASS, HOLDS)
+    assert new.revised_from == {"class": "binding", "rule": old.rule, "verdict": PASS,
+                                "measured": old.measured, "why": "worst case not attained"}
+    assert "Earlier: binding claim, verdict PASS" in new.details
+    assert Claim.from_dict(new.to_dict()) == new
+    # a text revision (rule changed after a failing run) stays in details only
+    text = exponent_claim("t/slope", "Thm 1", "s", x, y, revised_from="slope <= 5", **args)
+    assert text.revised_from is None and "failing run" in text.details
+    with pytest.raises(ValueError, match="revised_from"):
+        Claim(**_kw(revised_from={"class": "binding"}))
+    with pytest.raises(ValueError, match="class"):
+        Claim(**_kw(revised_from={**new.revised_from, "class": "strong"}))
+    with pytest.raises(TypeError, match="previous"):
+        revision(new.to_dict(), "why")

@@ -28,7 +28,8 @@ VGB_NAMES = [
     "leaf_mass", "leaf_conditional_curves", "CurveResult", "mixing_times", "MixingResult",
     "relaxation_time", "first_leaf_law", "exact_value_walk_length_law", "action_level_law",
     "best_of_n_law", "block_sampler_law", "total_variation_probs", "kl_probs", "coverage_tail",
-    "theorem_4_1_leaf_probability_bound", "stationary_leaf_mass_bound", "theorem_4_1_steps_shape",
+    "theorem_4_1_leaf_probability_bound", "stationary_leaf_mass_bound", "relaxation_time_lower_bound",
+    "theorem_4_1_steps_shape",
     "theorem_4_2_threshold", "example_3_1_action_level_tv", "example_3_2_action_level_regret",
     "example_3_1_action_level_coverage_tail",
 ]

@@ -74,3 +74,21 @@ def test_a_missing_figure_file_is_reported_not_fatal(tmp_path):
     write_report([_result("a", "t", "ref", figures=[gone])], tmp_path, seed=0, elapsed=0.0)
     html = (tmp_path / "report.html").read_text()
     assert "figure file missing" in html and "<img " not in html
+
+
+def test_figure_captions_come_from_the_experiment(tmp_path):
+    """The sentence given to save_figure (or built from the plot's titles) is the caption."""
+    import numpy as np
+
+    from simulations.plots import line_plot, save_figure
+
+    fig = line_plot(np.array([1.0, 2.0, 4.0]), {"a": [1.0, 2.0, 3.0]}, xlabel="$H$",
+                    ylabel=r"$T_\delta$", title="Mixing", logx=True)
+    given = save_figure(fig, tmp_path / "given.png", caption="Steps to mix against H, exact.")
+    built = save_figure(fig, tmp_path / "built.png")
+    write_report([_result("a", "t", "ref", figures=[given, given.with_suffix(".svg"), built])],
+                 tmp_path, seed=0, elapsed=0.0)
+    md = (tmp_path / "report.md").read_text()
+    assert "*Figure 1 (a): Steps to mix against H, exact.* ([PNG](given.png), [SVG](given.svg))" in md
+    assert "![Figure 2 (a): Mixing: T_δ against H.](built.png)" in md
+    assert "<figcaption>Figure 1 (a): Steps to mix against H, exact." in (tmp_path / "report.html").read_text()

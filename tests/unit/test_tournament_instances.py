@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from theory.coverage import coverage_profile
-from theory.instances.tournament import missing_mass_class, offset_trap_class
+from theory.instances.tournament import missing_mass_class, offset_trap_class, perturbed_class
 
 
 def _coverage(log_p, log_probs, M):
@@ -46,6 +46,14 @@ def test_offset_trap_class_rng_is_the_only_randomness():
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
+def test_perturbed_class_is_normalised_read_only_and_seeded():
+    log_p, lp = perturbed_class(6, 20, rng=3)
+    assert lp.shape == (6, 20) and not lp.flags.writeable and not log_p.flags.writeable
+    assert np.allclose(np.logaddexp.reduce(lp, axis=1), 0.0) and np.isclose(np.logaddexp.reduce(log_p), 0.0)
+    again = perturbed_class(6, 20, rng=np.random.default_rng(3))
+    assert np.array_equal(lp, again[1]) and not np.array_equal(lp, perturbed_class(6, 20, rng=4)[1])
+
+
 @pytest.mark.parametrize("call, name", [
     (lambda: missing_mass_class(0, N=4.0, a=0.5), "n_atoms"),
     (lambda: missing_mass_class(10 ** 18, N=4.0, a=0.5), "n_atoms"),
@@ -59,6 +67,10 @@ def test_offset_trap_class_rng_is_the_only_randomness():
     (lambda: offset_trap_class(12, N=1.0, a=0.25), "n_traps"),
     (lambda: offset_trap_class(12, N=64.0, a=np.nan), "a"),
     (lambda: offset_trap_class(12, N=64.0, a=0.25, rng=1.5), "rng"),
+    (lambda: perturbed_class(0, 5), "n_models"),
+    (lambda: perturbed_class(3, 1), "support"),
+    (lambda: perturbed_class(10 ** 9, 10 ** 9), "n_models"),
+    (lambda: perturbed_class(3, 5, rng="seed"), "rng"),
 ])
 def test_bad_input_names_the_argument(call, name):
     with pytest.raises((ValueError, TypeError), match=f"`{name}`"):

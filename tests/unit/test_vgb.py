@@ -16,7 +16,8 @@ from theory.vgb import (TreeAutomaton, action_level_law, average_case_error, bes
                         block_sampler_law, coverage_tail, example_3_1_action_level_coverage_tail,
                         example_3_1_action_level_tv, example_3_2_action_level_regret, expand_tree,
                         first_leaf_law, kl_probs, leaf_conditional_curves, leaf_mass, mixing_times,
-                        optimal_values, prefix_state_mass, relaxation_time, stationarity_residual,
+                        optimal_values, prefix_state_mass, relaxation_time, relaxation_time_lower_bound,
+                        stationarity_residual,
                         stationary_from_transitions, stationary_law, stationary_leaf_mass_bound,
                         target_leaf_law, target_state_marginals, total_variation_probs,
                         transition_matrix, uniform_error)
@@ -143,6 +144,60 @@ def test_relaxation_time_matches_dense_spectrum():
     P = transition_matrix(tree, v).toarray()
     ev = np.sort(np.real(np.linalg.eigvals(P)))
     assert relaxation_time(tree, v) == pytest.approx(1 / (1 - ev[-2]), rel=1e-8)
+
+
+@pytest.mark.parametrize("H", [1, 3, 6])
+def test_relaxation_time_lower_bound_is_attained_by_the_depth_walk(H):
+    """The derived bound is the path's relaxation time (V* on a path tree: equality), and a
+    branching root doubles the path (the mode antisymmetric across two root subtrees)."""
+    aut = random_tree(1, H, rng=np.random.default_rng(0))          # a single path of length H
+    tree = expand_tree(aut)
+    t_path = relaxation_time(tree, tree.node_values(optimal_values(aut)))
+    assert t_path == pytest.approx(float(relaxation_time_lower_bound(H, 0.0)), rel=1e-10)
+    aut = sparse_branching_tree(H + 3, n_branch=1, branching=2, rng=np.random.default_rng(H))
+    tree = expand_tree(aut)
+    t_branch = relaxation_time(tree, tree.node_values(optimal_values(aut)))
+    assert t_branch == pytest.approx(float(relaxation_time_lower_bound(2 * (H + 3), 0.0)), rel=1e-10)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(2, 3), st.integers(1, 4), st.integers(0, 2 ** 31), st.floats(0.0, 3.0))
+def test_relaxation_time_lower_bound_holds_under_assumption_41(V, H, seed, eps):
+    aut = random_tree(V, H, rng=np.random.default_rng(seed))
+    tree = expand_tree(aut)
+    v = multiplicative_error(aut, eps, mode="random", rng=np.random.default_rng(seed + 1))
+    e = uniform_error(aut, v)
+    assert e <= eps + 1e-12
+    for vals, err in ((optimal_values(aut), 0.0), (v, e)):
+        t_rel = relaxation_time(tree, tree.node_values(vals))
+        assert t_rel >= relaxation_time_lower_bound(H, err) * (1 - 1e-10)
+
+
+def test_relaxation_time_lower_bound_needs_the_comparison_factor():
+    """Negative control: an over-valued V-hat (eps_V = 1) mixes faster than the V* depth walk,
+    so the bound without (1+eps_V)^-4 would be false."""
+    aut = random_tree(1, 6, rng=np.random.default_rng(0))
+    tree = expand_tree(aut)
+    v = multiplicative_error(aut, 1.0, mode="adversarial", pattern="over")
+    t_rel = relaxation_time(tree, tree.node_values(v))
+    assert t_rel < relaxation_time_lower_bound(6, 0.0)
+    assert t_rel >= relaxation_time_lower_bound(6, uniform_error(aut, v))
+
+
+def test_mixing_times_reports_the_tv_at_the_evaluation_step():
+    aut = sparse_branching_tree(8, n_branch=2, branching=3, rng=np.random.default_rng(2))
+    tree = expand_tree(aut)
+    v = tree.node_values(multiplicative_error(aut, 1.0))
+    res = mixing_times(tree, v, 0.01)
+    cert = int(res.certified_at[0])
+    curve = leaf_conditional_curves(tree, v, cert + 50)
+    early, late = mixing_times(tree, v, 0.01, T_eval=[cert // 2]), mixing_times(tree, v, 0.01, T_eval=[cert + 40])
+    assert early.p_leaf_eval_exact[0] and not late.p_leaf_eval_exact[0]
+    assert early.tv_full_at_eval[0] == pytest.approx(curve.tv_full[0, cert // 2], abs=1e-15)
+    assert late.tv_full_at_eval[0] == late.tv_full_at_certified[0] >= curve.tv_full[0, cert + 40]
+    for r in (early, late):
+        assert r.p_leaf_at_eval[0] >= r.stationary_leaf_mass[0] - r.tv_full_at_eval[0] - 1e-15
+    assert np.isnan(res.tv_full_at_eval[0])
 
 
 def test_best_of_n_law_matches_enumeration():

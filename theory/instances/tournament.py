@@ -8,7 +8,9 @@ Two constructions on which the tournament guarantees are sharp, each a data dist
   Eq. (15) / (30), is attained;
 * :func:`offset_trap_class` -- an instance meeting the hypothesis of Theorem G.3 (ICLR) /
   6.4 (arXiv) on which the simple tournament keeps an :math:`n`-free error of the
-  :math:`N^{-(1-a)}` kind that the offset tournament (Eq. (39) ICLR / (32) arXiv) removes.
+  :math:`N^{-(1-a)}` kind that the offset tournament (Eq. (39) ICLR / (32) arXiv) removes;
+* :func:`perturbed_class` -- random classes around a random :math:`\pi_D` (no sharpness
+  intended: the generic case the guarantee must also cover).
 
 Both return ``(log_p, log_probs)``: the normalised log-probabilities of :math:`\pi_D`, shape
 ``(m,)``, and of the candidates, shape ``(K, m)``, as read-only float64 arrays.  They are not
@@ -27,7 +29,7 @@ import numpy as np
 
 from ..validation import check_allocation, check_int, check_real, check_rng, readonly
 
-__all__ = ["missing_mass_class", "offset_trap_class"]
+__all__ = ["missing_mass_class", "offset_trap_class", "perturbed_class"]
 
 #: Smallest and largest atom masses of the missing-mass grid (up to 0.2: no saturation at n = 32).
 _EPS_RANGE = (3e-5, 0.2)
@@ -193,3 +195,47 @@ def offset_trap_class(n_traps, *, N, a, rng=None):
     traps[:, 1] = np.log(3 * zeta)
     traps[np.arange(T), 2 + np.arange(T)] -= np.log(8.0 * N ** (1 + a))
     return readonly(log_p), readonly(np.vstack([good, _normalise(rival), _normalise(traps)]))
+
+
+def perturbed_class(n_models, support, *, rng=None):
+    r"""A random :math:`\pi_D` and ``n_models`` candidates around it: perturbations and holes.
+
+    :math:`\pi_D \sim \mathrm{Dirichlet}(\tfrac12\mathbf 1_m)` on ``support`` atoms; candidate
+    :math:`k` is :math:`\log\pi_D + s_k g_k - \log(10^3)\,h_k`, renormalised, with a scale
+    :math:`s_k = 10^{U[-1.5, 0.5]}`, Gaussian noise :math:`g_k` and "holes" :math:`h_k` (each atom
+    divided by :math:`10^3` with a probability drawn from :math:`U[0, 0.3]` per candidate).  The
+    generic setting of Theorem 6.2 (ICLR) / 6.3 (arXiv): nothing is tuned to make the bound
+    sharp.
+
+    Parameters
+    ----------
+    n_models : int
+        Number of candidates ``K >= 1``.
+    support : int
+        Number of atoms ``m >= 2``.
+    rng : None, int, SeedSequence or Generator
+        Source of the draws (a Generator is advanced, not copied).
+
+    Returns
+    -------
+    log_p : (m,) ndarray
+        Normalised log-probabilities of :math:`\pi_D` (read-only).
+    log_probs : (K, m) ndarray
+        Normalised log-probabilities of the candidates (read-only).
+
+    Examples
+    --------
+    >>> log_p, lp = perturbed_class(3, 5, rng=0)
+    >>> lp.shape, bool(np.allclose(np.exp(lp).sum(axis=1), 1.0))
+    ((3, 5), True)
+    """
+    n_models = check_int(n_models, "n_models", low=1)
+    support = check_int(support, "support", low=2)
+    check_allocation(8 * n_models * support * 4, f"the class with `n_models` = {n_models} and "
+                     f"`support` = {support}", "use fewer candidates or atoms")
+    rng = check_rng(rng)
+    log_p = _normalise(np.log(rng.dirichlet(np.full(support, 0.5)) + 1e-12))
+    scale = 10 ** rng.uniform(-1.5, 0.5, size=(n_models, 1))
+    holes = rng.random((n_models, support)) < rng.uniform(0, 0.3, size=(n_models, 1))
+    lp = log_p + scale * rng.normal(size=(n_models, support)) - np.log(1e3) * holes
+    return readonly(log_p), readonly(_normalise(lp))

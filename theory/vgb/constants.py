@@ -1,7 +1,8 @@
 r"""Theorem constants of the VGB paper and the closed forms of its examples.
 
 * Theorem 4.1 (arXiv 2510.03149): :func:`theorem_4_1_leaf_probability_bound`,
-  :func:`stationary_leaf_mass_bound`, :func:`theorem_4_1_steps_shape`.
+  :func:`stationary_leaf_mass_bound`, :func:`relaxation_time_lower_bound`,
+  :func:`theorem_4_1_steps_shape`.
 * Theorem 4.2: :func:`theorem_4_2_threshold`.
 * Examples 3.1 and 3.2 (ActionLevelRS fails without backtracking):
   :func:`example_3_1_action_level_tv`, :func:`example_3_2_action_level_regret`,
@@ -24,6 +25,7 @@ from ..validation import as_finite_array, as_float_array, check_int, check_real
 __all__ = [
     "theorem_4_1_leaf_probability_bound",
     "stationary_leaf_mass_bound",
+    "relaxation_time_lower_bound",
     "theorem_4_1_steps_shape",
     "theorem_4_2_threshold",
     "example_3_1_action_level_tv",
@@ -158,6 +160,54 @@ def stationary_leaf_mass_bound(H, eps):
     0.125
     """
     return _leaf_bound(2.0, H, eps)
+
+
+@_docs
+def relaxation_time_lower_bound(H, eps):
+    r"""Lower bound on the relaxation time of the lazy VGB walk on a tree of depth ``H``.
+
+    .. math::
+
+        t_{\rm rel}(\hat V) \;\ge\; \frac{(1+\varepsilon_V)^{-4}\,2}{1-\cos(\pi/H)}
+        \;\ge\; \frac{4H^2}{\pi^2(1+\varepsilon_V)^4}.
+
+    [derived] With :math:`\hat V = V^\star` the walk moves up and down with probability
+    :math:`1/4` each from every internal node (:math:`V^\star(u) = \sum_a
+    \pi_{\rm ref}(a\mid u)V^\star(ua)`), and with :math:`1/2` from the root and the leaves
+    (all at depth ``H``), so its depth is the lazy simple walk on the path
+    :math:`\{0,\dots,H\}`, whose eigenvalues :math:`(1+\cos(\pi k/H))/2` are eigenvalues
+    of the walk (a lumped chain's eigenfunctions lift): :math:`t_{\rm rel}(V^\star) \ge
+    2/(1-\cos(\pi/H))`.  Under Assumption 4.1 each edge weight
+    :math:`\pi_{\rm ref}(v)\hat V(v)` is within :math:`(1+\varepsilon_V)^{\pm1}` of its
+    :math:`V^\star` value, so edge flows and the stationary law are within
+    :math:`(1+\varepsilon_V)^{\pm2}` and the comparison of Dirichlet forms gives
+    :math:`t_{\rm rel}(\hat V) \ge (1+\varepsilon_V)^{-4}\,t_{\rm rel}(V^\star)` (and
+    :math:`\le (1+\varepsilon_V)^{4}` times it).  With VGB Theorem 4.1's upper bound, the
+    relaxation time is :math:`\Theta(H^2)` on every tree with all leaves at depth ``H``.
+    When the root has two or more children the walk also has the mode antisymmetric across
+    two root subtrees (zero at the root), the depth walk on the leaf-root-leaf path of length
+    :math:`2H`: :math:`t_{\rm rel}(V^\star) \ge 1/\sin^2(\pi/(4H)) \approx 16H^2/\pi^2`,
+    about four times the bound returned here, which holds for every tree.
+
+    Parameters
+    ----------
+    %(H)s
+    %(eps)s
+
+    Returns
+    -------
+    ndarray
+        :math:`2(1+\varepsilon_V)^{-4}/(1-\cos(\pi/H))`, broadcast over the arguments.
+
+    Examples
+    --------
+    >>> float(relaxation_time_lower_bound(1, 0.0))   # one edge: the lazy two-state walk
+    1.0
+    >>> bool(relaxation_time_lower_bound(64, 0.0) >= 4 * 64**2 / np.pi**2)
+    True
+    """
+    H, eps = _h_eps_iv(H, eps)
+    return 1.0 / ((1.0 + eps) ** 4 * np.sin(np.pi / (2.0 * H)) ** 2)   # 2/(1 - cos) = 1/sin^2(./2)
 
 
 @_docs

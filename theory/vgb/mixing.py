@@ -210,6 +210,11 @@ class MixingResult:
         without ``T_eval``.
     p_leaf_eval_exact : (R,) ndarray of bool
         Whether ``p_leaf_at_eval`` is exact (else the certified lower bound).
+    tv_full_at_eval : (R,) ndarray
+        :math:`d_T = \mathrm{TV}(\mu_T, \tilde\pi)` at ``T = T_eval``: exact where
+        ``p_leaf_eval_exact``, otherwise the certified upper bound :math:`d_{\rm cert}`
+        (:math:`d_T` never increases); ``nan`` without ``T_eval``.  With it,
+        :math:`\Pr[X_T \in L] \ge \tilde\pi(L) - d_T`.
     stationary_leaf_mass : (R,) ndarray
         :math:`\tilde\pi(L)`.
     delta : float
@@ -223,6 +228,7 @@ class MixingResult:
     min_p_leaf_after: np.ndarray
     p_leaf_at_eval: np.ndarray
     p_leaf_eval_exact: np.ndarray
+    tv_full_at_eval: np.ndarray
     stationary_leaf_mass: np.ndarray
     delta: float
 
@@ -230,7 +236,7 @@ class MixingResult:
         out = {k: np.asarray(getattr(self, k)).tolist() for k in
                ("t_mix", "certified_at", "tv_full_at_certified", "p_leaf_at_mix",
                 "min_p_leaf_after", "p_leaf_at_eval", "p_leaf_eval_exact",
-                "stationary_leaf_mass")}
+                "tv_full_at_eval", "stationary_leaf_mass")}
         out["delta"] = self.delta
         return out
 
@@ -293,12 +299,14 @@ def mixing_times(trees, node_values, delta, *, T_cap=1_000_000, T_eval=None,
     certified = np.full((R, D), np.inf)
     d_cert = np.full((R, D), np.nan)
     p_eval = np.full((R, D), np.nan)
+    d_eval = np.full((R, D), np.nan)
     p_hist = []
     b = st.leaf_mass[:, None]
     for t, tv_leaf, p_leaf, tv_full in st.laws():
         p_hist.append(p_leaf)
         hit = t_eval == t
         p_eval[hit] = np.broadcast_to(p_leaf[:, None], (R, D))[hit]
+        d_eval[hit] = np.broadcast_to(tv_full[:, None], (R, D))[hit]
         open_ = ~np.isfinite(certified)
         bad = open_ & ~(tv_leaf[:, None] <= dl[None, :])  # nan (no leaf yet) counts as bad
         last_bad[bad] = t
@@ -321,6 +329,7 @@ def mixing_times(trees, node_values, delta, *, T_cap=1_000_000, T_eval=None,
     exact_eval = np.isfinite(p_eval)
     late = ~exact_eval & (t_eval >= 0) & np.isfinite(certified) & (t_eval > certified)
     p_eval[late] = np.broadcast_to(b, (R, D))[late] - d_cert[late]
+    d_eval[late] = d_cert[late]
 
     def fmt(a):
         return readonly(a[:, 0] if scalar else a)
@@ -328,7 +337,7 @@ def mixing_times(trees, node_values, delta, *, T_cap=1_000_000, T_eval=None,
     return MixingResult(t_mix=fmt(t_mix), certified_at=fmt(certified),
                         tv_full_at_certified=fmt(d_cert), p_leaf_at_mix=fmt(p_at),
                         min_p_leaf_after=fmt(p_min), p_leaf_at_eval=fmt(p_eval),
-                        p_leaf_eval_exact=fmt(exact_eval),
+                        p_leaf_eval_exact=fmt(exact_eval), tv_full_at_eval=fmt(d_eval),
                         stationary_leaf_mass=readonly(st.leaf_mass),
                         delta=float(dl[0]) if scalar else tuple(float(x) for x in dl))
 
