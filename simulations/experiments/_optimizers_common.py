@@ -18,9 +18,10 @@ gradient is taken).  The reference notes write :math:`t = 1..T` (with the initia
 :math:`\|\theta_\star - \theta_0\|^2 \le 4`): with :math:`\theta_1` the initialisation these are
 the same ``T`` iterates.  Read literally with :math:`\theta_0` the initialisation,
 :math:`t = 1..T` differs by :math:`(f(\theta_T) - f(\theta_0))/T`, at most ``1/T`` for coverage
-(on ``sgd-rates`` part C about ``1e-6``, 0.6 % of the measured average; it lowers the average,
-so the convention used here is the conservative one for upper-bound claims).  Kept, not
-switched: it is the sum the proofs bound, and switching changes no verdict.
+(on ``sgd-rates`` part C about ``1e-6``, 0.6 % of the measured average; coverage is largest at
+the initialisation, which is included here, so this average is the larger one: the conservative
+convention for upper-bound claims).  Kept, not switched: it is the sum the proofs bound, and
+switching changes no verdict.
 """
 
 from __future__ import annotations
