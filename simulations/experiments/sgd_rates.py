@@ -766,7 +766,12 @@ def _growing_start_claims(config, records):
             f"is about {k_steps:.0f} log(a_0/log N) steps plus an H-free exit phase (|g| < lambda), i.e. hundreds of "
             "steps, against the "
             f"{_fmt(0.5 * b * T for b in explicit)} steps half the bound would need; the T-term scales like 1/(T "
-            "eta^2) and the transient like log(H)/eta, so no T or eta under the cap closes the gap"))
+            "eta^2) and the transient like log(H)/eta, so no T or eta under the cap closes the gap. Beyond this "
+            "family [heuristic, one-dimensional mean-gradient picture, docs/optimizers.md]: with lambda = log N/"
+            "(16 eta) a step moves at least eta|g|/(lambda + |g|), and Cov_N <= KL/(log N - 1) (Prop. 3.1 / F.1) "
+            "with KL at most the integral of |g| along a path of length D <= 2, so the coverage summed over the "
+            "iterates is at most D/eta + log N D^2/(16 eta^2 (log N - 1)), at most about 1/16 of the bound's "
+            "T-term (4 log N/((log N - 1) eta^2)): no instance is expected to come within a factor 2"))
     out.append(not_run_in_quick(c, reason=quick_reason) if quick else c)
     ratio = [v / n for v, n in zip(v_reps, n_reps)]
     c = exponent_claim(
