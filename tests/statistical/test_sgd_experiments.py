@@ -180,6 +180,7 @@ def test_growing_start_ratio_rule_has_power(results):
     steps that shrink like 1/H once |g| < lambda, its transient grows like vanilla's, and the same
     rule on vanilla / control fails."""
     from simulations.claims import FAIL, PASS as OK, quick_data_verdict
+    from simulations.experiments import _sgd_rates_rare_event as _rare_event
 
     config = sgd_rates.Config.quick()
     recs = results["sgd-rates"].records
@@ -191,8 +192,8 @@ def test_growing_start_ratio_rule_has_power(results):
     claim = next(c for c in results["sgd-rates"].claims if c.id == "sgd-rates/sgd-over-nsgd-grows-in-H-growing-start")
     assert claim.verdict == NOT_RUN_IN_QUICK and all(d["holds"] for d in claim.conditions)
     assert _gs_ratio_rule(config, Hs, cov_v, cov).verdict == OK == quick_data_verdict(claim)
-    control = [sgd_rates._run_rare_event(config, {"part": "gs-nsgd", "H": h, "lam_factor": h / Hs[0]},
-                                         np.random.default_rng(1))[0] for h in Hs]
+    control = [_rare_event.run_rare_event(config, {"part": "gs-nsgd", "H": h, "lam_factor": h / Hs[0]},
+                                          np.random.default_rng(1))[0] for h in Hs]
     cov_c = [np.asarray(r["cov_lo"])[:, -1, 0] for r in control]
     bad = _gs_ratio_rule(config, Hs, cov_v, cov_c)
     assert bad.verdict == FAIL, (bad.measured, bad.interval)
