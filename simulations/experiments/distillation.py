@@ -52,7 +52,8 @@ from theory.instances import lemma_k7, lemma_k7_distillation_visits, lemma_k7_st
 from theory.rates import (distillation_coverage_rate, distillation_step_size, sgd_coverage_rate,
                           sgd_step_size)
 
-from ._optimizers_common import TOPIC, mean_and_band, run_coverage, sgd_upper_conditions
+from ._optimizers_common import (TOPIC, assumption_conditions, instance_geometry, mean_and_band, run_coverage,
+                                 sgd_upper_conditions)
 
 NAME = "distillation"
 PAPER_REF = "Theorem G.2 (ICLR) / Theorem 6.2 (arXiv); Lemma K.4 (ICLR) / I.4 (arXiv); Prop. 5.1"
@@ -126,7 +127,7 @@ def run_task(config, task, *, rng):
                            replicates=config.replicates, N_values=(config.N,), average_at=[config.T],
                            stream="counts", distill_N=None if method == "vanilla" else config.N)
     return [{"H": H, "method": method, "eta": eta, "sigma_star_sq": s2, "T": config.T,
-             "start": inst.params["theta_init"][0], **summary}]
+             "start": inst.params["theta_init"][0], "geometry": instance_geometry(inst), **summary}]
 
 
 def _cov(rec):
@@ -162,9 +163,7 @@ def _conditions(config, recs, step="stated"):
     s2 = max(r["sigma_star_sq"] for r in recs)
     stated = float(distillation_step_size(config.T, N=config.N, sigma_sq=s2, B=config.B))
     proof = 1 / (256 * A * config.B ** 2)
-    out = [
-        condition("Assumption 2.1: pi_D = pi_theta* with theta* in Theta = B_2(1)", "theta* in B_2(1)", True),
-        condition("Assumption 2.2: ||phi(x, y_1:h)|| <= B", f"B = {config.B:g}", True),
+    out = assumption_conditions([r["geometry"] for r in recs], config.B) + [
         condition("T, N >= 2", f"T = {config.T}, N = {config.N:g}", bool(config.T >= 2 and config.N >= 2)),
     ]
     if step == "stated":
@@ -193,13 +192,23 @@ def claims(config, records):
     visits = [float(lemma_k7_distillation_visits(r["eta"], r["H"], B, N, start=r["start"])) for r in d]
     out.append(exponent_claim(
         f"{NAME}/distill-flat-in-H-stated-step", "Theorem G.2 (ICLR) / 6.2 (arXiv), Eq. (27) arXiv; step the proof does not cover",
-        "truncated token-weighted SGD with the theorem's stated step (about 4x the step its proof covers): "
-        "average-iterate Cov_N grows no faster in H than the H-free rate sqrt(sigma^2/(T log N)) + B^2/T", Hs, [_cov(r) for r in d], predicted=pred,
-        mode="at_most", tolerance=0.1, evaluation="exact", conditions=cond,
+        "exploratory: does truncated token-weighted SGD with the theorem's stated step (about 4x the step its proof "
+        "covers) have an average-iterate Cov_N that grows no faster in H than the H-free rate sqrt(sigma^2/(T log N)) "
+        "+ B^2/T?", Hs, [_cov(r) for r in d], predicted=pred,
+        mode="at_most", tolerance=0.1, evaluation="exact", conditions=cond, exploratory=True,
+        revised_from=("class change, not after a failing run: binding prediction, rule 'exponent at most the rate's "
+                      "local slope (tolerance 0.1)', verdict PASS, measured 0.0016 [-0.0001, 0.0033] against 0.085 "
+                      "(full preset, seed 0; quick 0.0060 against 0.036, PASS)"),
         details=(f"T = {T}, B = B_bar = {B:g}, N = {N:g}, {config.replicates} replicates, start r - 1/B_bar by H "
                  f"{_fmt(r['start'] for r in d)}; predicted = local slope of theory.rates.distillation_coverage_rate "
                  f"(unit constants) on the grid; rate by H {_fmt(rate)}; measured means {_fmt(dm)}; derived "
-                 f"visits per prompt to cover {_fmt(visits)} (theory.instances.lemma_k7_distillation_visits)")))
+                 f"visits per prompt to cover {_fmt(visits)} (theory.instances.lemma_k7_distillation_visits). "
+                 "Exploratory under the slope rule for upper bounds (R1, decided before this run): a slope read off "
+                 "an upper bound with an unstated constant is binding only if the instance meets the statement's "
+                 "hypotheses and the bound's tested term tracks the quantity; here the stated step is outside what "
+                 "the proof covers (conditions), the measured coverage is 0.36-0.48 of the unit-constant rate with "
+                 "no stated constant, and the H-free curve is fixed by the instance (derived: the same number of "
+                 "visits at every H), so a wrong exponent of the bound could not show")))
     rate_v = [float(sgd_coverage_rate(T, N=N, H=r["H"], sigma_sq=r["sigma_star_sq"], B=B)) for r in v]
     out.append(exponent_claim(
         f"{NAME}/vanilla-linear-in-H-same-stream",
@@ -208,7 +217,8 @@ def claims(config, records):
         "term of the upper bound (the slope comes from the derived mechanism of this instance; the upper bound alone "
         "allows any slower growth)",
         Hs, [_cov(r) for r in v], predicted=float(np.polyfit(np.log(Hs), np.log(rate_v), 1)[0]), tolerance=0.1,
-        evaluation="exact", conditions=sgd_upper_conditions(eta=[r["eta"] for r in v], H=Hs, B=B),
+        evaluation="exact", conditions=sgd_upper_conditions(eta=[r["eta"] for r in v], H=Hs, B=B,
+                                                                geometry=[r["geometry"] for r in v]),
         details=(f"measured means {_fmt(vm)}; eta = 1/(2 H B^2); predicted = local slope of "
                  "theory.rates.sgd_coverage_rate on the grid (derived: (2 - 1/(2e)) H/log N visits per prompt, "
                  "theory.instances.lemma_k7_visits)")))

@@ -57,7 +57,8 @@ from simulations.plots import line_plot
 from theory.instances import lemma_k6, lemma_k7
 from theory.instances.sgd import lemma_k7_mu_plus
 
-from ._optimizers_common import (TOPIC, coverage_metric, mean_and_band, nsgd_conditions, run_coverage,
+from ._optimizers_common import (TOPIC, assumption_conditions, coverage_metric, instance_geometry, mean_and_band,
+                                 nsgd_conditions, run_coverage,
                                  split_replicates)
 
 NAME = "sgd-lower-bound"
@@ -163,7 +164,7 @@ def run_task(config, task, *, rng):
         opt = chain(sgd(lr), project_l2_ball(1.0))
         summary = run_coverage(inst, opt, replicates=R * len(factors), **common)
         return [{**base, **part, "eta_factor": c, "eta": _eta(config, H, c), "batch": 1,
-                 "sigma_star_sq": inst.data.sigma_star_sq()}
+                 "sigma_star_sq": inst.data.sigma_star_sq(), "geometry": instance_geometry(inst)}
                 for c, part in zip(factors, split_replicates(summary, len(factors)))]
     eta = config.nsgd_eta
     lam = float(np.log(config.N_main) / (16 * eta))
@@ -171,7 +172,8 @@ def run_task(config, task, *, rng):
     opt = chain(normalized_sgd(eta, lam), project_l2_ball(1.0))
     summary = run_coverage(inst, opt, replicates=R, batch=config.nsgd_batch, **common)
     return [{**base, **summary, "eta_factor": factors[0] if factors else None, "eta": eta,
-             "lam": lam, "batch": config.nsgd_batch, "sigma_star_sq": inst.data.sigma_star_sq()}]
+             "lam": lam, "batch": config.nsgd_batch, "sigma_star_sq": inst.data.sigma_star_sq(),
+             "geometry": instance_geometry(inst)}]
 
 
 # ------------------------------------------------------------------------------ analysis
@@ -224,9 +226,11 @@ def _lower_bound_conditions(config, records):
     s2 = max(r["sigma_star_sq"] for r in records if r["optimizer"] == "sgd")
     lc = np.log(T * Hs.max()) ** 2
     logn = np.log(max(config.N_values))
-    return [
-        condition("B >= c log^2(T H) (Prop. 5.1 lower bound)", f"B = {config.B:g}, log^2(T H_max) = {lc:.4g}",
-                  bool(config.B >= lc)),
+    return assumption_conditions([r["geometry"] for r in records], config.B) + [
+        condition("B >= c log^2(T H) (Prop. 5.1 lower bound)",
+                  f"B = {config.B:g}, log^2(T H_max) = {lc:.4g}, B / log^2(T H_max) = {config.B / lc:.3g}", None,
+                  f"unknown: the absolute constant c is not given; the condition holds iff c <= "
+                  f"{config.B / lc:.3g}"),
         condition("sigma_* <= 1 on every instance", f"max sigma_*^2 = {s2:.3g}", bool(s2 <= 1)),
         condition("Lemma K.7 / I.7: eta <= 8/(H B)", f"c = eta H B / 8 in {[c for c in config.eta_factors if c < 1]}", True),
         condition("Lemma K.6 / I.6: eta >= 8/(H B)", f"c in {[c for c in config.eta_factors if c >= 1]}", True),
@@ -309,7 +313,7 @@ def claims(config, records):
     worst_means = [float(_at(r, config).mean()) for r in worst]
     cond = nsgd_conditions(
         eta=[r["eta"] for r in nr], lam=[r["lam"] for r in nr], B=config.B, N=config.N_main,
-        K=K, T=T, sigma_sq=[r["sigma_star_sq"] for r in nr], capped=False,
+        K=K, T=T, sigma_sq=[r["sigma_star_sq"] for r in nr], geometry=[r["geometry"] for r in nr], capped=False,
         cov_T=[m * T for m in worst_means],
         cap_note=("dropped: with the class's B = 4096 the cap eta <= 1/(128 B) = 1.9e-6 would freeze the iterates "
                   "for any feasible T; this claim tests normalization with a larger, H-free step (the id says "

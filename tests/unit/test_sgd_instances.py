@@ -151,3 +151,21 @@ def test_rare_event_instance_rejects():
         rare_event_instance(0)
     with pytest.raises(ValueError, match="allocation budget"):      # the vocabulary grows like H
         rare_event_instance(10 ** 6)
+
+
+@pytest.mark.parametrize("H", [128, 4096])
+def test_rare_event_growing_start_reaches_the_worst_case_curvature(H):
+    """Started at a_0 = H/2 (sgd-rates part D): q_theta0 = 1/2, so the sequence score's curvature
+    H (2B)^2 q0 (1 - q0) at theta_0 is exactly H B^2 (against the model's own sigma_*^2 at theta_0,
+    which is that curvature for a one-parameter exponential family), and both parameters lie in
+    Theta at B = 2.5 up to H = 4096; B = 2 is too small at H = 4096 (log(4H) > 4B: negative control)."""
+    from theory.instances import rare_event_instance
+
+    B = 2.5
+    inst = rare_event_instance(H, rate=0.25, start_rate=H / 2, B=B)
+    q0 = np.exp(inst.model_class.as_markov().log_probs[0, 0, 0, 0])
+    assert q0 == pytest.approx(0.5, rel=1e-12)
+    assert inst.model_class.sigma_star_sq() == pytest.approx(H * B ** 2, rel=1e-12)
+    assert max(abs(inst.params["theta_star"]), abs(inst.params["theta_init"][0])) <= 1.0
+    with pytest.raises(ValueError, match="outside Theta"):
+        rare_event_instance(4096, rate=0.25, start_rate=2048, B=2.0)

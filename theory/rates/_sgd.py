@@ -102,7 +102,10 @@ def sgd_kl_bound(T, *, sigma_sq, eta):
         \mathbb E\Big[\frac1T\sum_{t=1}^T D_{KL}(\pi_D\|\pi_{\theta_t})\Big]
           \le \frac{4}{\eta T} + 2\eta\sigma_\star^2 .
 
-    The constant 4 is :math:`\max\|\theta_\star - \theta_1\|^2` over the unit ball.  The
+    The constant 4 is :math:`\max\|\theta_\star - \theta_1\|^2` over the unit ball.  Here
+    :math:`\theta_1` is the initialisation: the sum runs over the ``T`` points where a gradient
+    is evaluated (the experiments' :math:`\theta_0..\theta_{T-1}`, the initialisation written
+    :math:`\theta_0`).  The
     step-size condition is the caller's to check (it involves ``H`` and ``B``);
     :func:`sgd_step_size` minimises the bound under it.  With Prop. 3.1 / F.1
     (:func:`theory.bounds.kl_to_coverage_sharp`) this bounds the average-iterate coverage.
