@@ -7,7 +7,7 @@ import numpy as np
 from scipy import stats as _sps
 
 from simulations.claims.record import PASS, FAIL, ALPHA, Claim, optional_probability
-from simulations.claims.shared import check_real, check_alpha, join_details, check_labels
+from simulations.claims.shared import check_real, check_alpha, join_details, check_labels, revised_note
 
 
 # ---------------------------------------------------------------------------------------
@@ -185,7 +185,7 @@ def law_claim(id, paper_ref, statement, counts, probabilities, *, alpha=ALPHA, l
         details=join_details(rows + ".", details), false_fail_rate=alpha)
 
 
-def as_sanity(claim, *, reason):
+def as_sanity(claim, *, reason, revised_from=None):
     """Count a claim built by a prediction rule as a sanity check of the code.
 
     For statements that are not predictions of the papers although a prediction rule is the
@@ -200,6 +200,9 @@ def as_sanity(claim, *, reason):
         A binding claim returned by a rule, with verdict ``PASS`` or ``FAIL``.
     reason : str
         Why the statement checks the code rather than the papers.
+    revised_from : dict, optional
+        A :func:`~simulations.claims.record.revision` record, when the claim was a binding
+        prediction before (kept in :attr:`Claim.revised_from`, summarised in ``details``).
 
     Returns
     -------
@@ -232,5 +235,6 @@ def as_sanity(claim, *, reason):
         raise ValueError(f"`claim` must be binding with verdict PASS or FAIL, got "
                          f"{claim.verdict!r} (exploratory={claim.exploratory}).")
     return dataclasses.replace(
-        claim, kind="sanity", power=None, alternative=None,
-        details=join_details(f"Counted as a sanity check: {reason}.", claim.details))
+        claim, kind="sanity", power=None, alternative=None, revised_from=revised_from,
+        details=join_details(f"Counted as a sanity check: {reason}.", revised_note(revised_from),
+                             claim.details))
