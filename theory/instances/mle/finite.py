@@ -215,7 +215,7 @@ def finite_ladder_mle_coverage(instance, n, N):
     q = np.asarray(p["q"])
     h, r = p["horizon"], p["ratio"]
     p0 = 1.0 - q.sum()
-    m = (ns * h).astype(float)[:, None]                                  # training tokens, (n, 1)
+    m = ns.astype(float)[:, None] * h                                    # training tokens, (n, 1)
     gain = np.log1p((1.0 - 1.0 / r) * q / p0)                            # (K,)
     under = stats.binom.cdf(np.ceil(m * p0 * gain / np.log(r)) - 1, m, q)   # P[c_k < threshold], (n, K)
     bits = ((np.arange(cov.shape[0])[:, None] >> np.arange(q.size)[None, :]) & 1).astype(bool)
