@@ -5,14 +5,18 @@ the simplex, components of ``H`` i.i.d. Bernoulli tokens; well-specified.  MLE o
 by EM (:func:`simulations.learners.mle.mixture_mle`, KKT residual reported).  Coverage is
 exact over the ``H + 1`` count values.
 
-Prediction (well-specified, :math:`\alpha` small): :math:`\mathrm{Cov}_N(\hat\pi) \lesssim
-C_{fine}/N^{1-2c} + C_{coarse}`, a polynomial decay in ``N`` instead of the :math:`1/\log N`
-of Theorem 4.1.  For the mixture this is visible directly: :math:`\pi_D/\hat\pi \le
-\max_j w_{\star,j}/\hat w_j`, so only the weights the MLE nearly drops can be under-covered.
-Claim: at fixed ``n``, the log-log slope of :math:`\mathbb E\,\mathrm{Cov}_N` in ``N`` over the
-pre-registered window :math:`N\in[2, 64]` is at most :math:`-(1 - 2c)` with :math:`c = 1/8`
-(the proof's :math:`c \le 1/8`), i.e. ``<= -0.75``; the :math:`1/\log N` shape of the general
-bound would give about ``-0.3`` on this window.
+Prediction (well-specified, :math:`\alpha = c\log N`, :math:`N' = 1`): :math:`\mathrm{Cov}_N(\hat\pi)
+\le C\,[\log N_\infty(\Pi, c\log N) + \log(1/\delta)]/n + C N^{-(1-2c)}\inf_\varepsilon\{\log
+N_\infty(\Pi,\varepsilon)/n + \varepsilon\}`, valid for :math:`N \ge 2e^{2\alpha}N' = 2N^{2c}`, i.e.
+:math:`N \ge 2^{4/3}` at :math:`c = 1/8` (the proof's :math:`c \le 1/8`): the grid starts at
+``N = 4``.  For the mixture, :math:`\pi_D/\hat\pi \le \max_j w_{\star,j}/\hat w_j`, so only the
+weights the MLE nearly drops can be under-covered.  Claims (exploratory): at fixed ``n``, the
+log-log slope of :math:`\mathbb E\,\mathrm{Cov}_N` in ``N`` is at most :math:`-(1 - 2c) = -0.75`.
+They are exploratory at every ``n`` because the polynomial decay is the shape of the fine term
+only, and on this instance the coarse term (the same unstated ``C``, the same ``1/n``) is the
+larger one at every tested ``(n, N)`` under the parametric scaling of the cover numbers
+(:func:`_term_ratio`); a slope of an upper bound is a binding prediction only where its tested
+term dominates.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.claims import condition, exponent_claim
+from simulations.claims import condition, exponent_claim, sanity_claim
 from simulations.experiments.contract import Task
 from simulations.learners.mle import mixture_mle
 from simulations.plots import line_plot
@@ -39,7 +43,8 @@ RECORD_AXES = {"cov": "Ns"}  # record["cov"][i] is the coverage at N = config.Ns
 class Config:
     ns: tuple = (4, 8, 16)
     horizon: int = 8
-    Ns: tuple = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+    #: N >= 2 N^(2c) (Theorem G.1's N >= 2 e^(2 alpha) N' at alpha = c log N, c = 1/8, N' = 1) excludes N = 2
+    Ns: tuple = (4.0, 8.0, 16.0, 32.0, 64.0)
     #: 4000: the n = 16 fit (coverage positive in few replicates at large N) needs an interval of half-width
     #: below ~0.16 for power against -0.5; 2000 gave 0.18 (power 0.89) in the first full run of this design.
     replicates: int = 4000
@@ -80,9 +85,40 @@ def run_task(config, task, *, rng):
              "converged": bool(res.converged[i])} for i in range(r)]
 
 
+#: The proof's c (Theorem G.1 / E.1 with alpha = c log N).
+C_PROOF = 0.125
+#: Full-preset results (seed 0, N in [2, 64]) of the claims whose class or window changed.
+PREVIOUS = {
+    4: "class exploratory (made so after the binding rule failed in the first full run, -0.65), verdict "
+       "'exploratory: fails', measured -0.673 [-0.705, -0.641]",
+    8: "class prediction (binding), verdict PASS, power 1.00, measured -1.048 [-1.109, -0.987]",
+    16: "class prediction (binding), verdict PASS, power 0.967, measured -1.604 [-1.757, -1.451] (N in [2, 32])",
+}
+
+
+def _term_ratio(inst, n, N, delta=np.exp(-1)):
+    r"""Fine over coarse term of Theorem G.1 at ``alpha = c log N`` under the parametric cover scaling.
+
+    With :math:`\log N_\infty(\Pi, \varepsilon) \approx (k - 1)\log(D/\varepsilon)` (a ``k - 1``
+    dimensional class of sup-log-ratio diameter :math:`D`; the constant of the scaling is not
+    known), the fine term :math:`N^{-(1-2c)}\inf_\varepsilon\{(k-1)\log(D/\varepsilon)/n + \varepsilon\}`
+    (minimised at :math:`\varepsilon = (k-1)/n`) over the coarse term
+    :math:`[(k-1)\log(D/(c\log N))_+ + \log(1/\delta)]/n`; both carry the theorem's one ``C``.
+    """
+    comp = np.array(inst.params["component_log_probs"])
+    k = comp.shape[1]
+    diam = float((comp.max(1) - comp.min(1)).max())
+    eps = (k - 1) / n
+    fine = N ** -(1 - 2 * C_PROOF) * ((k - 1) * np.log(diam / eps) / n + eps)
+    coarse = ((k - 1) * max(np.log(diam / (C_PROOF * np.log(N))), 0.0) + np.log(1 / delta)) / n
+    return fine / coarse
+
+
 def claims(config, records):
     out = []
     Ns = np.array(config.Ns)
+    inst = instances.mixture_convex_class(config.horizon)
+    n_min = 2 * Ns ** (2 * C_PROOF)                                      # N >= 2 e^(2 alpha) N', alpha = c log N
     for n in config.ns:
         rs = [r for r in records if r["n"] == n]
         vals = [np.array([r["cov"][j] for r in rs]) for j in range(len(Ns))]
@@ -91,28 +127,45 @@ def claims(config, records):
             continue
         conv = float(np.mean([r["converged"] for r in rs]))
         res = max(r["residual"] for r in rs)
+        ratios = {f"N={Ns[j]:g}": round(float(_term_ratio(inst, n, Ns[j])), 3) for j in keep}
         conds = [condition("Theta convex and compact; theta -> pi_theta(y|x) concave (Assumption G.1)",
                            "simplex weights of a mixture (linear in w)", True),
-                 condition("well-specified: pi_D in Pi (alpha = 0, Cov_N'(pi_theta*) = 0 for N' = 1)", "w* uniform", True),
-                 condition("N >= 2 e^(2 alpha) N'", f"alpha = 0, N' = 1, N in {Ns[keep].tolist()}", Ns[keep].min() >= 2),
+                 condition("well-specified: pi_D in Pi, so Cov_N'(pi_theta*) = 0 at N' = 1", "w* uniform", True),
+                 condition("N >= 2 e^(2 alpha) N' with alpha = c log N (c = 1/8, the decay N^-(1-2c)), N' = 1, "
+                           "i.e. N >= 2 N^(1/4), N >= 2^(4/3)",
+                           f"N in {Ns[keep].tolist()}", bool((Ns[keep] >= n_min[keep]).all())),
                  condition("pi_hat is the MLE", f"EM, KKT residual <= 1e-6 in {conv:.1%} of replicates (max {res:.2g})",
                            conv == 1.0, note="" if conv == 1.0 else
                            "EM stops at its iteration cap in a few replicates; their KKT residual is reported")]
-        small = n < 8
         out.append(exponent_claim(
             f"{NAME}/poly-decay-in-N/n={n}", PAPER_REF,
             f"n = {n}: E Cov_N(π̂) decays at least like N^(-(1-2c)), c = 1/8, for N in {Ns[keep].tolist()}",
             Ns[keep], [vals[j] for j in keep], predicted=-0.75, mode="at_most", evaluation="exact",
-            exploratory=small, conditions=conds,
+            exploratory=True, conditions=conds,
             few_points_reason=None if len(keep) >= 4 and Ns[keep].max() / Ns[keep].min() >= 8 else
             "N with fewer than 30 non-zero replicates are dropped (rule fixed before the run)",
-            revised_from=("binding 'slope at most -0.75' at n = 4, which failed in the first full run (measured "
-                          "-0.65); made exploratory because at n < 8 the N-independent terms C[log N_inf + log(1/delta)]/n "
-                          "of Theorem G.1 are O(1), so the theorem does not predict the N^-(1-2c) decay there"
-                          if small else None),
-            details="Pre-registered rule: N enters the fit iff >= 30 replicates have positive coverage. "
-                    f"{len(rs)} replicates (the full preset's 4000 were raised from 2000 after the first full run of "
-                    "this design was underpowered at n = 16, power 0.89; rule, thresholds and seeds unchanged)."))
+            revised_from=("reclassified, not after a failure of this claim: " + PREVIOUS[n] + ", rule 'exponent at most -0.75 (tolerance 0)' on N in [2, 64] with the "
+                          "condition recorded as alpha = 0; now exploratory at every n by one rule (a slope of an "
+                          "upper bound is binding only where a derivation shows its tested term dominates and is "
+                          "tracked; the earlier reason for n = 4 alone, the N-free terms, applies at every n, see "
+                          "the details), and N = 2 is dropped (it violates N >= 2 N^(1/4))"
+                          if n in PREVIOUS else None),
+            details="Exploratory at every n (decided by the rule, not by the verdict): the polynomial decay is the "
+                    "shape of Theorem G.1's fine term C N^-(1-2c) inf_eps{log N_inf/n + eps}; its coarse term "
+                    "C[log N_inf(Π, c log N) + log(1/δ)]/n has the same unstated C and the same 1/n, so no n makes "
+                    "the fine term dominate. With the parametric cover scaling log N_inf(Π, eps) ~ (k-1) log(D/eps) "
+                    "(k = 5 components, D the class's sup-log-ratio diameter, δ = 1/e) the fine/coarse ratio per "
+                    f"N is {ratios}: the coarse term is the larger everywhere, so the bound is nearly flat in N "
+                    "and its slope predicts nothing about E Cov_N's. The measured slopes describe the instance. "
+                    "Pre-registered rule: N enters the fit iff >= 30 replicates have positive coverage. "
+                    f"{len(rs)} replicates (the full preset's 4000 were raised from 2000 after the first full run "
+                    "of this design was underpowered at n = 16, power 0.89; rule, thresholds and seeds unchanged)."))
+    conv = [r["converged"] for r in records]
+    out.append(sanity_claim(
+        f"{NAME}/mle-kkt", PAPER_REF, "EM reaches the MLE's first-order (KKT) tolerance 1e-6 in every replicate",
+        float(len(conv) - sum(conv)), 0.0, tolerance=0.0,
+        details=f"Replicates not converged within {config.em_iterations} EM iterations, out of {len(conv)}; "
+                f"max KKT residual {max(r['residual'] for r in records):.3g}."))
     return out
 
 

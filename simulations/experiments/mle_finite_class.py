@@ -21,18 +21,31 @@ import numpy as np
 from scipy import stats as sps
 
 from simulations.experiments.contract import Task, analysis_rng
-from simulations.claims import (comparison_claim, condition, exponent_claim, not_run_in_quick,
+from simulations.claims import (as_sanity, comparison_claim, condition, exponent_claim, not_run_in_quick,
                                 sanity_claim)
 from simulations.learners.mle import finite_class_mle, sample_replicates
 from simulations.plots import line_plot, rate_plot
 from simulations.stats import loglog_fit
 from theory import instances
-from theory.instances.mle import finite_ladder_exact, grouped_exact_law
+from theory.instances.mle import finite_ladder_exact, finite_ladder_mle_coverage, grouped_exact_law
 
 NAME = "mle-finite-class"
 PAPER_REF = "Theorem 4.1, Corollary 4.1 (both numberings); Remark 3.1"
 TITLE = "Finite-class MLE: coverage ~ log|Π|/n, sharper for larger N; KL grows with H on missing mass"
 TOPIC = "generalization of maximum likelihood"
+#: The rule for slopes of upper bounds, quoted where it decides a claim's class.
+SLOPE_RULE = ("a slope read off an upper bound with unstated constants is binding only if a derivation shows, on the "
+              "tested grid, that the instance meets the statement's hypotheses and that the bound's tested term "
+              "dominates and is tracked by the quantity; exponents derived for the instance itself are binding")
+#: Full-preset results (seed 0) of claims whose class changed, kept in their ``revised_from``.
+PREVIOUS = {
+    "slope-n-large-N/K8": "-1.878 [-1.949, -1.807]", "slope-n-large-N/K10": "-1.950 [-2.002, -1.898]",
+    "slope-n-large-N/K12": "-1.993 [-2.044, -1.942]",
+    "N-effect/K8": "improvement 0.300 x Cov_8 - Cov_1024 from 9.61e-3 (n = 20) to 2.53e-5 (n = 10000), envelope "
+                   "[1.98e-5, 1.08e-2], power 1.0",
+    "N-effect/K10": "improvement from 1.79e-2 to 3.67e-5, envelope [3.10e-5, 1.99e-2], power 1.0",
+    "N-effect/K12": "improvement from 1.70e-2 to 3.80e-5, envelope [3.14e-5, 1.86e-2], power 1.0",
+}
 
 
 @dataclass(frozen=True)
@@ -123,6 +136,13 @@ def _window(config, k):
     return lo, hi
 
 
+def _approx_slope(config, k, x, Ns):
+    """Mean over ``Ns`` of the OLS log-log slope in ``x`` of :func:`finite_ladder_mle_coverage` (derived)."""
+    inst = _ladder(k, config.horizon, config.ratio, tuple(config.Ns))[0]
+    approx = finite_ladder_mle_coverage(inst, np.asarray(x).astype(int), Ns)
+    return float(np.mean([np.polyfit(np.log(x), np.log(a), 1)[0] for a in approx.T]))
+
+
 def _enough(reps, k=10):
     """A point enters a fit iff at least ``k`` replicates are non-zero (rule fixed before the run:
     otherwise bootstrap resamples of its mean are zero and have no logarithm)."""
@@ -148,35 +168,78 @@ def claims(config, records):
                 f"(N in {[Ns[j] for j in one]}, n in window [{lo}, {hi}])",
                 ns[keep], series, predicted=-1.0, tolerance=0.1, evaluation="exact", statistic=stat, q=q,
                 conditions=_conditions(config, k, [Ns[j] for j in one]),
-                details="Tolerance 0.1: log-periodic modulation of a geometric ladder (the Good-Turing proxy "
-                        "sum_k Hq_k exp(-nHq_k) has slope within 0.01 of -1 on this window). The N = 2 series of "
-                        "earlier versions is not a claim: Theorem 4.1 needs N >= 8.")
+                details="Binding as an exponent derived for the instance (not read off Theorem 4.1's upper bound, "
+                        "whose constants are not given): on the ladder a rare token unseen in the data is "
+                        "under-weighted, and for N <= r one such token suffices, so coverage is the missing mass "
+                        "of a geometric ladder, slope -1 in n. Tolerance 0.1: log-periodic modulation of a "
+                        "geometric ladder (the Good-Turing proxy sum_k Hq_k exp(-nHq_k) has slope within 0.01 of -1 "
+                        "on this window; the independent-levels approximation of the MLE, "
+                        "theory.instances.mle.finite_ladder_mle_coverage, has mean slope "
+                        f"{_approx_slope(config, k, ns[keep], [Ns[j] for j in one]):.3f} over these n). The N = 2 "
+                        "series of earlier versions is not a claim: Theorem 4.1 needs N >= 8.")
             if quick and stat == "quantile":
                 c = not_run_in_quick(c, reason="the 0.9-quantile of a discrete coverage law is resolved to 0.25 in "
                                                "slope only with the full grid (9 sizes x 1000 replicates); the quick "
                                                "grid has 4 x 400")
             out.append(c)
-        # Larger N: at least as fast (Theorem 4.1 is an upper bound; the instance predicts
-        # slope -ceil(log N / log r) because several unseen rare tokens are needed).
+        # Larger N: the instance's own exponent (binding equality: derived for the instance, not read off the
+        # upper bound), and Theorem 4.1's "at least like 1/n" kept as a sanity check (it cannot fail on
+        # this instance except through a bug: the instance decays like n^-ceil(log N / log r)).
+        inst = _ladder(k, config.horizon, config.ratio, tuple(config.Ns))[0]
         big = {}
         for j, N in enumerate(Ns):
             if max(8.0, config.ratio) < N <= config.ratio ** 2:
                 reps = [_ladder_reps(config, records, k, "cov", j)[1][i] for i in keep]
                 ok = [i for i, v in enumerate(reps) if _enough(v)]
                 if len(ok) >= 3:
-                    big[f"N={N:g}"] = (ns[keep][ok], [reps[i] for i in ok])
-        for lab, (x, reps) in big.items():
+                    big[N] = (ns[keep][ok], [reps[i] for i in ok])
+        for N, (x, reps) in big.items():
+            lab = f"N={N:g}"
+            m = int(np.ceil(np.log(N) / np.log(config.ratio) - 1e-12))
+            approx = finite_ladder_mle_coverage(inst, x.astype(int), [N])[:, 0]
+            derived = float(np.polyfit(np.log(x), np.log(approx), 1)[0])
+            few = (None if len(x) >= 4 and x.max() / x.min() >= 8 else
+                   "points with fewer than 10 non-zero replicates are dropped (rule fixed before the run)")
+            conds = _conditions(config, k, [N])
             c = exponent_claim(
-                f"{NAME}/slope-n-large-N/K{k}", ref,
+                f"{NAME}/slope-n-large-N-derived/K{k}", "instance rate on the Theorem 4.1 / Corollary 4.1(i) ladder",
+                f"|Π| = {2 ** k}, {lab}: the mean Cov_N(π̂) has the ladder's derived slope {derived:.3f} in n "
+                f"(asymptotically -{m}; n in {x.astype(int).tolist()})",
+                x, reps, predicted=round(derived, 3), tolerance=0.1, evaluation="exact", conditions=conds,
+                few_points_reason=few,
+                details=(f"Derived value (an exponent of the instance, not of the theorem's upper bound): for "
+                         f"r^{m - 1} < N <= r^{m}, r = {config.ratio:g}, coverage needs {m} under-weighted rare tokens "
+                         f"in one sequence, so the expected coverage falls like n^-{m}, log-periodically modulated by "
+                         "the geometric ladder. The value is the OLS slope over the same n of the independent-levels "
+                         "approximation theory.instances.mle.finite_ladder_mle_coverage (computed from the instance "
+                         f"alone): {np.array2string(approx, precision=3)}. Tolerance 0.1, stated before the run: the "
+                         "approximation is checked against the real MLE within 10% of its value per point "
+                         "(tests/unit/test_mle_instances.py), and a 10% error that drifts monotonically over a span "
+                         "of 500 in n moves a slope by at most log(1.1/0.9)/log(500) = 0.03; the rest is the "
+                         "default exponent tolerance. History: this claim replaces the binding 'at most -1' (now "
+                         "the sanity check with the old id); the last session's measured slopes (-1.878, -1.950, "
+                         "-1.993 at K = 8, 10, 12) were known when this rule was written, the predicted value comes "
+                         "from the instance only. A point enters iff >= 10 replicates are non-zero."))
+            if quick:
+                c = not_run_in_quick(c, reason="an equality at tolerance 0.1 has power against +-0.25 only if the "
+                                               "interval's half-width is below 0.15: the full grid (9 sizes x 1000 "
+                                               "replicates) gives about 0.07, the quick grid (4 x 800) about 0.15")
+            out.append(c)
+            cid = f"slope-n-large-N/K{k}"
+            c = exponent_claim(
+                f"{NAME}/{cid}", ref,
                 f"|Π| = {2 ** k}, {lab}: the mean Cov_N(π̂) decays at least like 1/n (n in {x.astype(int).tolist()})",
-                x, reps, predicted=-1.0, mode="at_most", evaluation="exact", conditions=_conditions(config, k, [N]),
-                few_points_reason=None if len(x) >= 4 and x.max() / x.min() >= 8 else
-                "points with fewer than 10 non-zero replicates are dropped (rule fixed before the run)",
-                details=f"Derived expectation for this instance: slope -ceil(log N/log {config.ratio:g}) (that many "
-                        "unseen rare tokens must occur in one sequence). A point enters iff >= 10 replicates are "
-                        "non-zero.")
+                x, reps, predicted=-1.0, mode="at_most", evaluation="exact", conditions=conds, few_points_reason=few,
+                revised_from=(f"class prediction (binding), rule 'exponent at most -1 (tolerance 0)', verdict PASS, "
+                              f"measured {PREVIOUS[cid]} in the full preset; made a sanity check by the rule that "
+                              f"{SLOPE_RULE}: the instance's derived slope is -{m}, so 'at most -1' cannot fail "
+                              "except through a bug; the binding test is slope-n-large-N-derived"),
+                details="Sanity: Theorem 4.1's 1/n shape as an upper bound on the slope; see "
+                        f"slope-n-large-N-derived/K{k} for the binding equality to the instance's exponent.")
             if quick and len(x) < 4:
                 c = not_run_in_quick(c, reason="the quick grid has fewer than 4 sizes with non-zero coverage at this N")
+            elif c.verdict in ("PASS", "FAIL"):
+                c = as_sanity(c, reason=f"Fixed by the instance: its derived slope is -{m} < -1.")
             out.append(c)
         # N effect: fine term 1/log N -- E Cov at N = max is below log N0/log N_max times E Cov_N0, every n
         # (N0 = the smallest threshold in the theorem's range N >= 8).
@@ -186,15 +249,24 @@ def claims(config, records):
         _, rmax = _ladder_reps(config, records, k, "cov", len(Ns) - 1)
         kl_reps = _ladder_reps(config, records, k, "kl")[1]
         klm = [float(kl_reps[i].mean()) for i in keep]
+        cid = f"N-effect/K{k}"
         out.append(comparison_claim(
-            f"{NAME}/N-effect/K{k}", ref,
+            f"{NAME}/{cid}", ref,
             f"|Π| = {2 ** k}: E Cov_N(π̂) at N = {Ns[-1]:g} is below E Cov_{Ns[j0]:g}(π̂) times the fine term's "
             f"factor log {Ns[j0]:g}/log {Ns[-1]:g} = {need:.3f}, at every n in the window; KL (N-free) is unchanged",
             [need * r2[i] for i in keep], [rmax[i] for i in keep], better="higher", paired=True,
             names=(f"{need:.3f} x Cov_{Ns[j0]:g}", f"Cov_{Ns[-1]:g}"), evaluation="monte_carlo",
             labels=[f"n={int(ns[i])}" for i in keep], conditions=_conditions(config, k, [Ns[j0], Ns[-1]]),
-            details=f"Exact coverage per replicate; the difference is paired by replicate. E KL per n = "
-                    f"{np.round(klm, 5).tolist()}. Earlier versions compared with N = 2, below the theorem's N >= 8."))
+            exploratory=True,
+            revised_from=(f"class prediction (binding), rule 'comparison, tolerance 0', verdict PASS, "
+                          f"{PREVIOUS[cid]}, in the full preset; made exploratory by the rule that {SLOPE_RULE}"),
+            details="Exploratory: the factor log N0/log N is the N-dependence of Theorem 4.1's fine term, an upper "
+                    "bound with unstated constants; no derivation shows that this term dominates the coarse term on "
+                    "the ladder, and the ladder's coverage does not track it (it falls like n^-ceil(log N/log r), "
+                    "by factors of about 100 to 1000 from N = 8 to 1024, see slope-n-large-N-derived), so the "
+                    "comparison holds by the instance's construction, not by the theorem. Exact coverage per "
+                    f"replicate; the difference is paired by replicate. E KL per n = {np.round(klm, 5).tolist()}. "
+                    "Earlier versions compared with N = 2, below the theorem's N >= 8."))
     # log|Π| dependence (exploratory: the instance family changes its ladder spacing with K).
     ks = [k for k in config.levels if k >= 6]
     if len(ks) >= 2:
@@ -208,7 +280,10 @@ def claims(config, records):
             f"{NAME}/log-class-size", ref, "n·E Cov_2(π̂) (window average) grows at most linearly in log|Π|",
             np.array(ks) * np.log(2), vals, predicted=1.0, mode="at_most", evaluation="exact", exploratory=True,
             few_points_reason="log|Π| = K log 2 spans a factor 2 only: every K doubles the class size",
-            details="Exploratory: the ladder's spacing changes with K, so the instances are not one family; replicate "
+            details="Exploratory: linear growth in log|Π| is the shape of Theorem 4.1's upper bound, whose constants "
+                    "are not given (a slope of an upper bound is binding only where a derivation shows the tested "
+                    "term dominates and is tracked); also, the ladder's spacing changes with K, so the instances are "
+                    "not one family; replicate "
                     "i of each K averages n·Cov_2 over the window (independent data sets at each n)."))
     # Remark 3.1 on the rare-prompt class: KL grows linearly in H; coverage stays below the rare mass.
     hs = np.array(config.rare_horizons, float)
@@ -233,7 +308,9 @@ def claims(config, records):
                                   True)],
             few_points_reason=None if len(hs_sat) >= 4 and hs_sat[-1] / hs_sat[0] >= 8 else
             "evaluated in the full preset only",
-            details="Prediction: KL = rho H KL(sigma(b)||sigma(-b)) on the runs that miss the rare prompt. Window: H "
+            details="Prediction, derived for the instance (binding as an exact exponent of the construction, not "
+                    "read off an upper bound): KL = rho H KL(sigma(b)||sigma(-b)) on the runs that miss the rare "
+                    "prompt. Window: H "
                     "where one sample of the rare prompt fixes its sign and a wrong sign is covered at every N w.p. "
                     ">= 0.99 (exact binomial); below it a seen rare prompt is still mislearned with H-dependent "
                     "probability.")

@@ -149,7 +149,11 @@ def claims(config, records):
                 f"{hs.astype(int).tolist()})", hs, [_get(records, mass, n, int(h), "kl") for h in hs],
                 predicted=1.0, tolerance=0.1, evaluation="exact", conditions=_conditions(config, n, mass),
                 few_points_reason=None if len(hs) >= 4 and hs[-1] / hs[0] >= 8 else "evaluated in the full preset only",
-                details="Window: H where the unseen-prompt log-ratio exceeds log max(N) w.p. >= 0.99.")
+                details="Exponent derived for the instance, not read off a bound: on the event that prompt 1 is "
+                        "unseen (probability (1 - 1/n)^n) the min-norm MLE is θ̂ = 0 and KL = µ(1) H "
+                        "KL(σ(2)||σ(0)), exactly linear in H, while a seen prompt gives an H-free KL of order 1/n; "
+                        "binding as an equality to that exponent. Window: H where the unseen-prompt log-ratio "
+                        "exceeds log max(N) w.p. >= 0.99.")
             if config.preset == "quick" and (len(hs) < 4 or hs[-1] / hs[0] < 8):
                 c = not_run_in_quick(c, reason="the quick preset has fewer than 4 horizons in the window")
             out.append(c)

@@ -8,7 +8,13 @@ Carlo** (``n_mc`` sequences of the hard prompt per replicate), KL exact.
 
 Claims: the shape of the lower bound in the regime :math:`H/(n\log N) < 1`: coverage decays no
 faster than ``1/n`` at fixed ``H`` and grows at least linearly in ``H`` at fixed ``n`` (the
-paper gives no value of ``c``; the measured ratios are reported).
+paper gives no value of ``c``; the measured ratios are reported).  Neither is a binding test of
+the proposition: the ``n``-dependence is fixed by the construction (:math:`\mu(+)\propto 1/n`
+with :math:`n\mu(+) = H/(8\log N)` free of ``n``, so the hard prompt's data, hence its
+coverage, does not depend on ``n`` up to the binomial-to-Poisson correction: a sanity check),
+and "at least linear in ``H``" is a slope of a lower bound whose constant is not given (the
+proposition allows the construction's constant to move with ``H``; it does, upwards):
+exploratory.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.claims import condition, exponent_claim, not_run_in_quick, sanity_claim
+from simulations.claims import as_sanity, condition, exponent_claim, not_run_in_quick, sanity_claim
 from simulations.experiments.contract import Task
 from simulations.learners.mle import convex_mle, replicate_token_counts, sample_replicates
 from simulations.plots import line_plot
@@ -100,18 +106,27 @@ def claims(config, records):
     ratios = {f"n={n},H={h}": round(float(_get(records, n, h, "cov").mean()
                                           / float(high_dim_coverage_lower_bound(n, N=config.N, H=h))), 4)
               for n in config.ns for h in config.horizons}
+    why_n = ("the instance fixes it: µ(+) = H/(8 n log N) is proportional to 1/n and n µ(+) = H/(8 log N) does not "
+             "depend on n, so the hard prompt's sample count, hence its coverage, has an n-free law up to the "
+             "binomial-to-Poisson correction O(H/(n log N)), and E Cov_N = µ(+) x (an n-free number)")
     c = exponent_claim(
         f"{NAME}/slope-n", ref,
         f"H = {h0}, N = {config.N:g}: E Cov_N(π̂) decays no faster than H/(n log N) (slope >= -1 in n)", ns,
         [_get(records, int(n), h0, "cov") for n in ns], predicted=-1.0, tolerance=0.1, mode="at_least",
         evaluation="monte_carlo", conditions=_conditions(config, ns, [h0]),
         few_points_reason=None if len(ns) >= 4 and ns[-1] / ns[0] >= 8 else "evaluated in the full preset only",
+        revised_from=("reclassified, not after a failure of this claim: class prediction (binding), rule 'exponent at "
+                      "least -1 (tolerance 0.1)' against -1.25, verdict PASS, power 1.00, measured -0.9993 "
+                      "[-1.019, -0.980] in the full preset; now a sanity check because " + why_n + " (an outcome fixed "
+                      "by the construction cannot fail except through a bug)"),
         details="Window: H/(n log N) < 1/2 (where min{1, .} is not saturated). Monte Carlo coverage (sequences from "
                 "π_D) enters the bootstrap through the replicates. The paper gives no value of c; the ratios "
                 f"E Cov_N / min{{1, H/(n log N)}} per cell are {ratios} (an earlier '> 0' claim on them could not "
                 "fail and was removed).")
     if quick and (len(ns) < 4 or ns[-1] / ns[0] < 8):
         c = not_run_in_quick(c, reason="the quick grid has fewer than 4 sizes in the window")
+    elif c.verdict in ("PASS", "FAIL"):
+        c = as_sanity(c, reason=why_n[0].upper() + why_n[1:] + ".")
     out.append(c)
     n0 = min(config.ns)
     hs = np.array([h for h in config.horizons if h / (n0 * logn) < 0.5 and h >= logn], float)
@@ -120,7 +135,13 @@ def claims(config, records):
             f"{NAME}/slope-H", ref,
             f"n = {n0}, N = {config.N:g}: E Cov_N(π̂) grows at least like H (slope >= 1 in H)", hs,
             [_get(records, n0, int(h), "cov") for h in hs], predicted=1.0, tolerance=0.1, mode="at_least",
-            evaluation="monte_carlo", conditions=_conditions(config, [n0], hs),
+            evaluation="monte_carlo", conditions=_conditions(config, [n0], hs), exploratory=True,
+            revised_from=("reclassified, not after a failure of this claim: class prediction (binding), rule "
+                          "'exponent at least 1 (tolerance 0.1)' against +0.75, verdict PASS, power 0.999, measured "
+                          "1.655 [1.581, 1.728] in the full preset; now exploratory: a slope of a lower bound with an "
+                          "unstated constant is a prediction only where a derivation shows the quantity tracks the "
+                          "bound's order, and here µ(+) is proportional to H by construction while the proposition "
+                          "lets the per-prompt factor move with H (it grows: the measured slope is well above 1)"),
             few_points_reason=None if len(hs) >= 4 and hs[-1] / hs[0] >= 8 else "evaluated in the full preset only",
             details=f"{config.replicates * config.small_n_blocks} replicates per H at n = {n0}"
                     + (" (the full preset's 600 were raised from 200 after the first full run of this design was "

@@ -7,7 +7,7 @@ from scipy import stats
 
 from theory import instances
 from theory.count_law import count_log_ratio_law, count_vectors, group_sequence_log_probs, grouped_count_support
-from theory.instances.mle import (finite_ladder_exact, grouped_exact_law, linear_variance_kl,
+from theory.instances.mle import (finite_ladder_exact, finite_ladder_mle_coverage, grouped_exact_law, linear_variance_kl,
                                  linear_variance_monte_carlo_coverage, prop_k1_monte_carlo_coverage)
 from theory.log_ratio import clopper_pearson, exact_log_ratio, markov_kl
 
@@ -38,6 +38,31 @@ def test_ladder_closed_form_matches_enumeration():
     law = exact_log_ratio(inst.data, inst.model_class)
     np.testing.assert_allclose(cov, law.coverage(NS), atol=1e-12)
     np.testing.assert_allclose(kl, markov_kl(inst.data, inst.model_class), atol=1e-12)
+
+
+def _ladder_mle_check(inst, ns, approx, rng, reps=2000):
+    """Monte Carlo mean of the real MLE's exact coverage against ``approx`` (n, N): True iff every
+    difference is within 10% of the value (the approximation's error) + 4.5 standard errors."""
+    from simulations.learners.mle import finite_class_mle, sample_replicates
+
+    cov, _ = finite_ladder_exact(inst, [8.0, 64.0])
+    ok = []
+    for n, a in zip(ns, approx):
+        x, y = sample_replicates(inst.data, n, reps, rng=rng)
+        c = cov[finite_class_mle(inst.model_class, x, y, tie_break="first", rng=rng).index]
+        ok.append(np.abs(c.mean(0) - a) <= 0.1 * a + 4.5 * c.std(0, ddof=1) / np.sqrt(reps))
+    return bool(np.all(ok))
+
+
+def test_ladder_mle_coverage_approximation_matches_the_mle(rng):
+    # false-fail rate: 4 checks at 4.5 standard errors (< 1e-4), beyond the 10% the approximation is allowed
+    inst = instances.finite_ladder_class(n_levels=4, horizon=16, ratio=10.0, q_min=1e-3 / 16)
+    ns = [30, 100]
+    assert _ladder_mle_check(inst, ns, finite_ladder_mle_coverage(inst, ns, [8.0, 64.0]), rng)
+    # negative control: the approximation at twice the sample size (a slope-1 error of a factor 2) is rejected
+    assert not _ladder_mle_check(inst, ns, finite_ladder_mle_coverage(inst, [2 * n for n in ns], [8.0, 64.0]), rng)
+    with pytest.raises(ValueError, match="`n`"):
+        finite_ladder_mle_coverage(inst, [0, 10], [8.0])
 
 
 @pytest.mark.parametrize("make", [

@@ -39,6 +39,7 @@ MLE_NAMES = [
     "linear_pivotal_family", "linear_variance_family", "linear_variance_model", "linear_variance_kl",
     "linear_variance_monte_carlo_coverage", "prop_k1_high_dim", "prop_k1_monte_carlo_coverage",
     "prop_g1a", "prop_g1b", "prop_g2_misspecified", "mixture_convex_class", "grouped_exact_law",
+    "finite_ladder_mle_coverage",   # added after the move
 ]
 
 #: ``(old module, new module, names)`` of the deprecated aliases.

@@ -24,7 +24,8 @@ re-exported here, so ``theory.instances.mle.<name>`` works whatever module defin
 from __future__ import annotations
 
 from .common import MAX_TABLE_BYTES, grouped_exact_law
-from .finite import finite_ladder_class, finite_ladder_exact, finite_rare_prompt_class, mixture_convex_class
+from .finite import (finite_ladder_class, finite_ladder_exact, finite_ladder_mle_coverage, finite_rare_prompt_class,
+                     mixture_convex_class)
 from .linear import (linear_pivotal_family, linear_variance_family, linear_variance_kl,
                      linear_variance_model, linear_variance_monte_carlo_coverage)
 from .lower_bounds import (prop_3_2_kl_lower_bound, prop_g1a, prop_g1b, prop_g2_misspecified, prop_k1_high_dim,
@@ -33,6 +34,7 @@ from .lower_bounds import (prop_3_2_kl_lower_bound, prop_g1a, prop_g1b, prop_g2_
 __all__ = [
     "finite_ladder_class",
     "finite_ladder_exact",
+    "finite_ladder_mle_coverage",
     "finite_rare_prompt_class",
     "prop_3_2_kl_lower_bound",
     "linear_pivotal_family",

@@ -2,6 +2,8 @@ r"""Finite and convex model classes of Section 4 (Theorem 4.1 / Cor. 4.1, Theore
 
 * :func:`finite_ladder_class`, :func:`finite_ladder_exact` -- a realizable finite class with
   a ladder of rare tokens and its closed-form coverage **[derived]**;
+  :func:`finite_ladder_mle_coverage` -- the MLE's expected coverage on it, by the
+  independent-levels approximation **[derived]**;
 * :func:`finite_rare_prompt_class` -- a finite class separated on a rare prompt **[derived]**;
 * :func:`mixture_convex_class` -- a convex (mixture) class with concave likelihood
   (Assumption G.1) **[derived]**.
@@ -22,6 +24,7 @@ from .common import check_instance, check_table, docs, grouped_linear
 __all__ = [
     "finite_ladder_class",
     "finite_ladder_exact",
+    "finite_ladder_mle_coverage",
     "finite_rare_prompt_class",
     "mixture_convex_class",
 ]
@@ -156,6 +159,69 @@ def finite_ladder_exact(instance, N):
     cov = np.einsum("ps,psn->pn", w, (val[..., None] >= np.ravel(logn) - 1e-12).astype(float))
     kl = (w * val).sum(-1)
     return cov, kl
+
+
+@docs
+def finite_ladder_mle_coverage(instance, n, N):
+    r"""**[derived]** :math:`\mathbb E\,\mathrm{Cov}_N(\hat\pi)` of the MLE on :func:`finite_ladder_class`, approximately.
+
+    The instance-level prediction behind the slopes in ``n`` of Theorem 4.1 / Cor. 4.1(i) on
+    the ladder (the theorem's bound has unstated constants; this is the instance's own rate).
+    Member ``S`` (the under-weighted levels) beats :math:`\pi_D` on the data by
+    :math:`c_0\log(p_{S,0}/p_{\star,0}) - \log r\sum_{k\in S}c_k`, with :math:`c_k` the count of
+    token ``k`` among the :math:`nH` training tokens.  The **independent-levels
+    approximation**: replace :math:`\log(p_{S,0}/p_{\star,0})` by its sum over levels,
+    :math:`g_k = \log(1 + (1 - 1/r)q_k/p_{\star,0})` (an upper bound: the logarithm is
+    subadditive here), :math:`c_0` by its mean :math:`nHp_{\star,0}`, and treat the levels as
+    independent.  Then level ``k`` is under-weighted iff :math:`c_k < nHp_{\star,0}g_k/\log r`,
+    :math:`c_k\sim\mathrm{Bin}(nH, q_k)`, and
+
+    .. math:: \mathbb E\,\mathrm{Cov}_N(\hat\pi) \approx \sum_S \prod_{k\in S} P_k
+              \prod_{k\notin S}(1 - P_k)\,\mathrm{Cov}_N(\pi_D\|\pi_S),
+
+    with the exact member coverages of :func:`finite_ladder_exact`.  A level unseen in the
+    data is always under-weighted, so for :math:`r^{m-1} < N \le r^m` coverage needs ``m``
+    under-weighted rare tokens in one sequence and the approximation falls like
+    :math:`n^{-m}` (log-periodically modulated by the geometric ladder) inside the ladder's
+    window.
+
+    Parameters
+    ----------
+    instance : Instance
+        Returned by :func:`finite_ladder_class`.
+    n : int or array_like of int
+        Sample sizes ``>= 1``.
+    %(thresholds)s
+
+    Returns
+    -------
+    (len(n), len(N)) ndarray
+        The approximate expected coverage at every ``(n, N)``.
+
+    Examples
+    --------
+    >>> inst = finite_ladder_class(n_levels=4, horizon=16)
+    >>> cov = finite_ladder_mle_coverage(inst, [100, 1000], [8.0, 64.0])
+    >>> cov.shape, bool((cov[1] < cov[0]).all()), bool((cov[:, 1] < cov[:, 0]).all())
+    ((2, 2), True, True)
+    """
+    from scipy import stats
+
+    p = check_instance(instance, ("q", "horizon", "ratio"), "finite_ladder_class")
+    ns = np.atleast_1d(np.asarray(n))
+    if ns.dtype.kind not in "iu" or ns.ndim != 1 or (ns < 1).any():
+        raise ValueError(f"`n` must be an int or a 1-d array of ints >= 1, got {n!r}.")
+    cov, _ = finite_ladder_exact(instance, N)                            # (P, len(N))
+    q = np.asarray(p["q"])
+    h, r = p["horizon"], p["ratio"]
+    p0 = 1.0 - q.sum()
+    m = ns.astype(float)[:, None] * h                                    # training tokens, (n, 1)
+    gain = np.log1p((1.0 - 1.0 / r) * q / p0)                            # (K,)
+    under = stats.binom.cdf(np.ceil(m * p0 * gain / np.log(r)) - 1, m, q)   # P[c_k < threshold], (n, K)
+    bits = ((np.arange(cov.shape[0])[:, None] >> np.arange(q.size)[None, :]) & 1).astype(bool)
+    with np.errstate(divide="ignore"):
+        log_ps = np.where(bits[None], np.log(under)[:, None, :], np.log1p(-under)[:, None, :]).sum(-1)
+    return np.exp(log_ps) @ cov
 
 
 @docs
