@@ -516,8 +516,13 @@ def _certified_fft_single(d, m, n_bins, width_sd, n_lambdas, chunk=1 << 15):
     def _ext(a, fn):
         return float(fn(a)) if a.size else 0.0
 
-    hard_lo_r = (_ext(kb_fin, np.min) + (H - 1) * _ext(kt_fin, np.min)) * step
-    hard_hi_r = (_ext(kb_fin, np.max) + (H - 1) * _ext(kt_fin, np.max)) * step
+    # Range of Z_r on finite paths: the per-transition extremes (over every transition, reachable
+    # or not) and Z_r = Z - E with Z in its reachable range and E in [E_min, E_max]; the tighter
+    # of the two decides whether aliasing can fold any mass back.
+    hard_lo_r = max((_ext(kb_fin, np.min) + (H - 1) * _ext(kt_fin, np.min)) * step,
+                    float(mom["hard_lo"][-1]) - e_max)
+    hard_hi_r = min((_ext(kb_fin, np.max) + (H - 1) * _ext(kt_fin, np.max)) * step,
+                    float(mom["hard_hi"][-1]) - e_min)
     n_l = lam.size
     with np.errstate(over="ignore"):
         up = 0.0 if hard_hi_r < top else float(np.exp(np.min(lm_z[:n_l] - lam * top)))
