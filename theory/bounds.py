@@ -221,8 +221,8 @@ def kl_tightness_witness(kl, N):
     """
     kl = _nonneg(kl, "kl")
     N = check_thresholds(N)
-    with np.errstate(divide="ignore"):
-        den = np.log(N) - 0.5 + 0.5 / N
+    with np.errstate(divide="ignore", invalid="ignore"):
+        den = np.where(np.isinf(N), np.inf, np.log(N) - 0.5 * (N - 1.0) / N)   # no cancellation near N = 1
     return _ratio_or_inf(kl, den, den > 0)
 
 
@@ -351,7 +351,8 @@ def hellinger_to_coverage(hellinger_sq, N):
     h = _unit_interval(hellinger_sq, "hellinger_sq")
     N = check_thresholds(N)
     with np.errstate(divide="ignore", invalid="ignore"):
-        const = np.where(np.isinf(N), 2.0, 2.0 / (1.0 - 1.0 / np.sqrt(N)) ** 2)
+        # 1 - N^{-1/2} = -expm1(-log(N)/2): no cancellation for N near 1; 1 at N = inf
+        const = 2.0 / np.expm1(-0.5 * np.log(N)) ** 2
         bound = h * const  # 0 * inf at N = 1 is replaced by inf below
     return _ratio_or_inf(bound, np.ones_like(const), N > 1)
 
