@@ -11,7 +11,16 @@ from ._common import PARAMS, rate_arguments
 @PARAMS
 @legacy_positional("n", "H")
 def kl_lower_bound_prop_3_2(n, *, H):
-    r"""Prop. 3.2: every proper estimator has :math:`D_{KL} \ge H/(4n)` w.p. :math:`\ge 1/4` (exact constant).
+    r"""Prop. 3.2: every proper estimator has :math:`D_{KL} \ge H/(4n)` w.p. :math:`\ge 1/4` (the stated constant).
+
+    The value is the statement's, not a property of its construction as transcribed in the
+    reference notes (App. I: :math:`\mu(1) = 1/(2n)`, :math:`\Theta = [-1, 1]`,
+    :math:`\pi_\theta(y_h = 1 \mid x = 1) = \sigma(2\theta)`).  There the proper choice
+    :math:`\hat\theta = 0` on the event that no ``x = 1`` prompt is seen gives, for either
+    :math:`\theta^\star = \pm1`, :math:`D_{KL} = H\mu(1)\,\mathrm{KL}(\sigma(2)\|\tfrac12)
+    = 0.328\,H\mu(1) = 0.164\,H/n < H/(4n)`; the level :math:`H/(4n)` needs
+    :math:`\mu(1) \ge 0.763/n` (e.g. :math:`\mu(1) = 1/n`).  The linear dependence on
+    :math:`H` holds either way.
 
     Parameters
     ----------
