@@ -1182,7 +1182,8 @@ def test_certified_bounds_bracket_the_brute_force_values(seed, X, H, V, method):
     truth = np.array([(w * (z >= np.log(t) - 1e-10)).sum() for t in N])
     b = certified_coverage(d, m, N, n_bins=512, method=method)
     assert (b.lo <= truth + 1e-12).all() and (truth <= b.hi + 1e-12).all()
-    dseq = np.array([np.where(w > 0, w * np.minimum(np.log(t), S_kl), 0.0).sum() for t in N])
+    with np.errstate(invalid="ignore"):
+        dseq = np.array([np.where(w > 0, w * np.minimum(np.log(t), S_kl), 0.0).sum() for t in N])
     s = certified_stopped_kl(d, m, N, n_bins=256)
     assert (s.lo <= dseq + 1e-9).all() and (dseq <= s.hi + 1e-9).all()
     # the check has power: a value off by a tenth is outside the bracket at some threshold
@@ -1363,3 +1364,46 @@ def test_fft_certified_bounds_ignore_transitions_only_reachable_through_infinite
     fft = certified_coverage(d, m, N, n_bins=4096, method="fft")
     assert lat.contains(truth, atol=1e-12).all() and fft.contains(truth, atol=1e-12).all()
     assert lat.max_gap < 1e-6 and fft.max_gap < 1e-6
+
+
+@FEW
+@given(seed=seeds, H=st.integers(1, 3), V=st.integers(2, 3), d=st.integers(1, 3))
+def test_callable_features_equal_to_a_table_give_the_same_model(seed, H, V, d):
+    """The general-feature code path (enumeration, score, Hessian, sigma*^2 by enumeration) agrees with the tabular one."""
+    rng = np.random.default_rng(seed)
+    table, theta, m = tabular_model(rng, 2, H, V, d)
+    f = CallableFeatures(lambda x, prefix, h: table[x, h, prefix[:, -1] if h else np.full(len(x), V)],
+                         n_prompts=2, horizon=H, vocab_size=V, dim=d)
+    mc = AutoregressiveLinearModel(f, theta=theta, prompt_weights=m.prompt_weights)
+    np.testing.assert_allclose(mc.enumerate_log_probs(), m.enumerate_log_probs(), rtol=1e-12, atol=1e-12)
+    x, y = m.sample(4, rng=rng)
+    np.testing.assert_allclose(mc.grad_log_prob(x, y), m.grad_log_prob(x, y), atol=1e-12)
+    np.testing.assert_allclose(mc.hessian_log_prob(x, y), m.hessian_log_prob(x, y), atol=1e-12)
+    assert mc.sigma_star_sq() == pytest.approx(m.sigma_star_sq(), rel=1e-10)
+
+
+@FEW
+@given(seed=seeds, X=st.integers(1, 2), H=st.integers(1, 4), V=st.integers(2, 3))
+def test_markov_model_marginals_likelihood_and_characteristic_function(seed, X, H, V):
+    """state_marginals = P[x, y_{h-1} = prev] and state_visits their sum over h (brute force); log_likelihood =
+    sum of log pi(y_i|x_i); phi(t) = E[e^{itZ}; Z < inf] (brute force)."""
+    from theory.log_ratio import markov_characteristic_function
+    rng = np.random.default_rng(seed)
+    lpd, lpm, mu = random_markov_pair(rng, X, H, V, zero_frac=0.15)
+    seqs, w, z, _, _, _, _ = ref_path_quantities(lpd, lpm, mu, H)
+    d = MarkovModel(lpd, H, mu)
+    marg = np.zeros((H, X, V + 1))
+    for x in range(X):
+        for s, y in enumerate(seqs):
+            for h in range(H):
+                marg[h, x, V if h == 0 else y[h - 1]] += w[x, s]
+    np.testing.assert_allclose(d.state_marginals(), marg, atol=1e-13)
+    np.testing.assert_allclose(d.state_visits(), marg.sum(0), atol=1e-12)
+    xs, ys = d.sample(7, rng=rng)
+    assert d.log_likelihood(xs, ys) == pytest.approx(d.log_prob(xs, ys).sum(), rel=1e-12)
+    t = np.array([0.0, 0.3, -1.7, 5.0])
+    phi, err = markov_characteristic_function(d, MarkovModel(lpm, H, mu), t)
+    fin = np.isfinite(z) & (w > 0)
+    want = np.array([(w[fin] * np.exp(1j * tt * z[fin])).sum() for tt in t])
+    np.testing.assert_allclose(phi, want, atol=1e-12)
+    assert (np.abs(phi - want) <= err + 1e-15).all()
