@@ -1407,3 +1407,16 @@ def test_markov_model_marginals_likelihood_and_characteristic_function(seed, X, 
     want = np.array([(w[fin] * np.exp(1j * tt * z[fin])).sum() for tt in t])
     np.testing.assert_allclose(phi, want, atol=1e-12)
     assert (np.abs(phi - want) <= err + 1e-15).all()
+
+
+@pytest.mark.parametrize("H", [1, 3, 200, 10 ** 4])          # 10**4: the repeated-squaring path
+def test_certified_stopped_kl_is_tight_when_one_token_kl_exceeds_log_N(H):
+    """Ber(1/2) vs Ber(0.9) i.i.d. tokens: token KL 0.511 > log 1.5, so every path saturates at the first token and
+    D_seq,N = log N exactly for N <= e^0.511.  The bracket must be within the rounding of one step (it once counted
+    the clipped excess 0.511 - log 1.5 = 0.105 as rounding error)."""
+    d = MarkovModel(np.broadcast_to(np.log([0.5, 0.5]), (1, 1, 3, 2)), H)
+    m = MarkovModel(np.broadcast_to(np.log([0.9, 0.1]), (1, 1, 3, 2)), H)
+    N = np.array([1.2, 1.5])
+    b = certified_stopped_kl(d, m, N)
+    assert b.contains(np.log(N), atol=1e-12).all()
+    assert b.max_gap <= b.step / 2 + 1e-12
