@@ -1420,3 +1420,18 @@ def test_certified_stopped_kl_is_tight_when_one_token_kl_exceeds_log_N(H):
     b = certified_stopped_kl(d, m, N)
     assert b.contains(np.log(N), atol=1e-12).all()
     assert b.max_gap <= b.step / 2 + 1e-12
+
+
+def test_infinite_kl_gives_infinite_stopped_kl_at_N_inf_with_a_zero_gap():
+    """pi_D = delta_0, pi = delta_1: KL = inf, D_seq,N = log N for finite N and inf at N = inf; the gap is 0, not NaN."""
+    d, m = categorical_model([1.0, 0.0]), categorical_model([0.0, 1.0])
+    N = np.array([2.0, 50.0, np.inf])
+    b = certified_stopped_kl(d, m, N)
+    np.testing.assert_allclose(b.lo, np.log(N))
+    np.testing.assert_allclose(b.hi, np.log(N))
+    np.testing.assert_array_equal(b.gap, 0.0)
+    assert b.max_gap == 0.0
+    np.testing.assert_allclose(exact_stopped_kl(d, m, N), np.log(N))
+    c = certified_coverage(d, m, [1.0, np.inf])
+    np.testing.assert_array_equal(c.lo, [1.0, 1.0])
+    np.testing.assert_array_equal(c.hi, [1.0, 1.0])

@@ -135,8 +135,9 @@ class CertifiedBounds:
 
     @property
     def gap(self):
-        """``hi - lo`` (same shape)."""
-        return self.hi - self.lo
+        """``hi - lo`` (same shape); ``0`` where both are the same infinity (an infinite stopped KL)."""
+        with np.errstate(invalid="ignore"):
+            return np.where(self.hi == self.lo, 0.0, self.hi - self.lo)
 
     @property
     def max_gap(self):
