@@ -1435,3 +1435,20 @@ def test_infinite_kl_gives_infinite_stopped_kl_at_N_inf_with_a_zero_gap():
     c = certified_coverage(d, m, [1.0, np.inf])
     np.testing.assert_array_equal(c.lo, [1.0, 1.0])
     np.testing.assert_array_equal(c.hi, [1.0, 1.0])
+
+
+def test_rates_at_N_one_are_vacuous_or_zero_never_nan():
+    """At N = 1 (log N = 0, in every rate's domain) a term x / log N is +inf, or 0 when x = 0 (its limit as N -> 1+),
+    with no warning; N = inf gives the limit 0 of the 1/log N terms."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lin = rates.linear_mle_coverage_rate(100, N=[1.0, np.inf], sigma_sq=np.array([[0.0], [1.0]]), B=1.0)
+        np.testing.assert_array_equal(lin, [[0.01, 0.01], [np.inf, 0.01]])
+        np.testing.assert_array_equal(rates.finite_class_mle_coverage_rate(10, N=1.0, class_size=[1.0, 2.0],
+                                                                           delta=1.0), [0.0, np.inf])
+        np.testing.assert_array_equal(rates.ttt_coverage_rate(10, N=1.0, sigma_sq=[0.0, 1.0], B=0.0), [0.0, np.inf])
+        assert rates.distillation_coverage_rate(100, N=1.0, sigma_sq=0.0, B=1.0) == 0.01
+        assert rates.fine_lower_bound_prop_g1(10, N=1.0, d=1) == np.inf
+        assert rates.high_dim_coverage_lower_bound(10, N=1.0, H=3) == 1.0
+        assert rates.fine_lower_bound_prop_g1(10, N=np.inf, d=1) == 0.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..deprecation import legacy_positional
-from ._common import PARAMS, rate_arguments
+from ._common import PARAMS, per_log_threshold, rate_arguments
 
 
 @PARAMS
@@ -64,7 +64,7 @@ def high_dim_coverage_lower_bound(n, *, N, H):
     0.1
     """
     H, n, N = rate_arguments(H=H, n=n, N=N)
-    return np.minimum(1.0, H / (n * np.log(N)))
+    return np.minimum(1.0, per_log_threshold(H / n, N))
 
 
 @PARAMS
@@ -115,7 +115,7 @@ def fine_lower_bound_prop_g1(n, *, N, d):
     0.05
     """
     d, n, N = rate_arguments(d=d, n=n, N=N)
-    return d / (n * np.log(N))
+    return per_log_threshold(d / n, N)
 
 
 @legacy_positional("alpha", "M")
