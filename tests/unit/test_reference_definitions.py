@@ -1452,3 +1452,15 @@ def test_rates_at_N_one_are_vacuous_or_zero_never_nan():
         assert rates.fine_lower_bound_prop_g1(10, N=1.0, d=1) == np.inf
         assert rates.high_dim_coverage_lower_bound(10, N=1.0, H=3) == 1.0
         assert rates.fine_lower_bound_prop_g1(10, N=np.inf, d=1) == 0.0
+
+
+def test_a_prompt_of_zero_weight_adds_nothing_even_with_infinite_kl():
+    """mu = (1, 0) and the second prompt has KL = CE = inf: the averages are those of the first prompt (0*inf is not NaN)."""
+    lp = np.log([[0.5, 0.5], [0.5, 0.5]])
+    lq = log(np.array([[0.25, 0.75], [1.0, 0.0]]))
+    mu = [1.0, 0.0]
+    assert div.kl_divergence(lp, lq, prompt_weights=mu) == pytest.approx(ref_kl(np.exp(lp[0]), np.exp(lq[0])))
+    assert div.cross_entropy(lp, lq, prompt_weights=mu) == pytest.approx(ref_ce(np.exp(lp[0]), np.exp(lq[0])))
+    assert div.squared_hellinger(lp, lq, prompt_weights=mu) == pytest.approx(ref_h2(np.exp(lp[0]), np.exp(lq[0])))
+    assert div.total_variation(lp, lq, prompt_weights=mu) == pytest.approx(0.25)
+    assert div.kl_divergence(lp, lq, prompt_weights=[0.5, 0.5]) == np.inf
