@@ -1464,3 +1464,53 @@ def test_a_prompt_of_zero_weight_adds_nothing_even_with_infinite_kl():
     assert div.squared_hellinger(lp, lq, prompt_weights=mu) == pytest.approx(ref_h2(np.exp(lp[0]), np.exp(lq[0])))
     assert div.total_variation(lp, lq, prompt_weights=mu) == pytest.approx(0.25)
     assert div.kl_divergence(lp, lq, prompt_weights=[0.5, 0.5]) == np.inf
+
+
+def test_batched_linear_models_paired_and_unpaired():
+    """A batch of P models: unpaired results are every model on every path, paired ones model i on x[i]; both equal
+    the single models' values (and the equivalent Markov model's)."""
+    rng = np.random.default_rng(3)
+    table, theta, m = tabular_model(rng, 2, 3, 2, 2, P=3)
+    x, y = m.sample(4, rng=0)
+    assert x.shape == (3, 4) and y.shape == (3, 4, 3)
+    lp_all, lp_p = m.log_prob(x, y), m.log_prob(x, y, paired=True)
+    assert lp_all.shape == (3, 3, 4) and lp_p.shape == (3, 4)
+    for i in range(3):
+        single = AutoregressiveLinearModel(TabularFeatures(table, horizon=3), theta=theta[i],
+                                           prompt_weights=m.prompt_weights)
+        for j in range(3):
+            np.testing.assert_allclose(lp_all[i, j], single.log_prob(x[j], y[j]), rtol=1e-13)
+        np.testing.assert_allclose(lp_p[i], lp_all[i, i], rtol=1e-13)
+        assert m.log_likelihood(x[i], y[i])[i] == pytest.approx(lp_all[i, i].sum(), rel=1e-12)
+        np.testing.assert_allclose(m.grad_log_prob(x, y, paired=True)[i], single.grad_log_prob(x[i], y[i]),
+                                   atol=1e-13)
+    np.testing.assert_allclose(m.as_markov().log_prob(x, y, paired=True), lp_p, rtol=1e-13)
+
+
+@settings(max_examples=60, deadline=None)
+@given(logn=st.floats(0.0, 18.0), fc=st.floats(0.0, 1.0), fk=st.floats(0.0, 1.0), small=st.booleans())
+def test_pass_at_k_against_high_precision_on_random_large_arguments(logn, fc, fk, small):
+    """Random (n, c, k) up to 1e18, with c or k small half of the time (both formula branches and d = n - c - k near 0):
+    relative error <= 1e-11 against 60-digit log-gamma."""
+    n = max(1, int(10 ** logn))
+    c = int(round(fc * (20 if small else n)))
+    c = min(c, n)
+    k = max(1, min(n, int(round(fk * (20 if small else n)))))
+    with mpmath.workdps(60):
+        if n - c < k or c == 0:
+            want = float(c > 0)
+        else:
+            lg = mpmath.loggamma
+            want = float(-mpmath.expm1(lg(n - c + 1) - lg(n - c - k + 1) - lg(n + 1) + lg(n - k + 1)))
+    got = bon.pass_at_k(n, c, k)
+    assert got == pytest.approx(want, rel=1e-11, abs=1e-300)
+
+
+def test_markov_lp_bound_with_a_wrong_power_of_N_fails():
+    """Negative control of the L_p (Markov) check: on Ber(0.01) vs Ber(0.01/N), Cov_N = 0.01 <= E[r]/N but > E[r]/N^2."""
+    N, p = 20.0, 0.01
+    pd, pm = bernoulli_witness(p, N)
+    z = np.log(pd) - np.log(pm)
+    lm = float(bounds.log_density_ratio_moment(z, 1.0, weights=pd))
+    assert p <= bounds.markov_lp_coverage_bound(lm, N, 1.0)
+    assert not p <= np.exp(lm) / N ** 2
