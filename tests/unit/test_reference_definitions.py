@@ -1514,3 +1514,11 @@ def test_markov_lp_bound_with_a_wrong_power_of_N_fails():
     lm = float(bounds.log_density_ratio_moment(z, 1.0, weights=pd))
     assert p <= bounds.markov_lp_coverage_bound(lm, N, 1.0)
     assert not p <= np.exp(lm) / N ** 2
+
+
+def test_empirical_coverage_zero_over_zero_never_counts_and_positive_over_zero_always_does():
+    """Documented convention of Eq. (13)/(28) on samples where a likelihood is 0."""
+    ref = [-np.inf, 0.0, -1.0]
+    mod = [-np.inf, -np.inf, -1.0]
+    np.testing.assert_allclose(cov.empirical_coverage(ref, mod, [1.0, 1e300, np.inf]), [2 / 3, 1 / 3, 1 / 3])
+    np.testing.assert_allclose(cov.on_policy_coverage([ref], [mod], [1.0, np.inf]), [2 / 3, 1 / 3])
