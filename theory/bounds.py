@@ -613,7 +613,8 @@ def lemma_j1_clipped_exponential(log_p_data, log_p_model, C, *, prompt_weights=N
     with np.errstate(invalid="ignore"):
         lr = lq - lp                                         # log(pi / pi_D); -inf where pi = 0
     clipped = np.maximum(lr[None], -c[:, None, None])        # (k, n_prompts, m)
-    terms = np.where(lp[None] > -np.inf, lp[None] + 0.5 * clipped, -np.inf)
+    with np.errstate(invalid="ignore"):                      # pi_D = 0 points (-inf + inf) are dropped
+        terms = np.where(lp[None] > -np.inf, lp[None] + 0.5 * clipped, -np.inf)
     per_prompt = np.exp(logsumexp(terms, axis=-1))           # (k, n_prompts)
     return _out((per_prompt @ mu).reshape(C.shape))
 

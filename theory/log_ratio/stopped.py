@@ -69,7 +69,7 @@ def _stopped_single(d, m, log_n, n_bins):
 
 
 def _stopped_increments(eps, B, step):
-    """Lattice shifts ``k`` (``B`` = saturate, for infinite token KL) and rounding errors of the token KLs.
+    r"""Lattice shifts ``k`` (``B`` = saturate, for infinite token KL) and rounding errors of the token KLs.
 
     The error is that of the *unclipped* rounding, :math:`|e| \le` ``step/2``: a shift clipped
     at ``B`` saturates the walk exactly when the unclipped rounded walk passes ``c_max``, and
