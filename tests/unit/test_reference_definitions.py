@@ -1522,3 +1522,12 @@ def test_empirical_coverage_zero_over_zero_never_counts_and_positive_over_zero_a
     mod = [-np.inf, -np.inf, -1.0]
     np.testing.assert_allclose(cov.empirical_coverage(ref, mod, [1.0, 1e300, np.inf]), [2 / 3, 1 / 3, 1 / 3])
     np.testing.assert_allclose(cov.on_policy_coverage([ref], [mod], [1.0, np.inf]), [2 / 3, 1 / 3])
+
+
+def test_l2_projection_of_huge_and_tiny_parameters():
+    """Proj_{B_2(R)}(theta) = R theta/||theta|| outside the ball even when ||theta||^2 overflows (1e200) or
+    underflows (1e-200); before, the first came back as 0 and the second unprojected."""
+    np.testing.assert_allclose(projection_l2_ball([1e200, 1e200]), [2 ** -0.5, 2 ** -0.5], rtol=1e-15)
+    np.testing.assert_allclose(projection_l2_ball([3e-200, 4e-200], 1e-250), [6e-251, 8e-251], rtol=1e-15)
+    np.testing.assert_array_equal(projection_l2_ball([[3.0, 4.0], [0.0, 0.0]], 0.0), 0.0)
+    np.testing.assert_array_equal(projection_l2_ball([0.3, 0.4], 1.0), [0.3, 0.4])
