@@ -53,8 +53,8 @@ def _pair_iv(log_p, log_q, prompt_weights):
 def _prompt_average(mu, per_prompt):
     """``sum_x mu(x) d(x)`` over prompts of positive weight: a prompt that ``mu`` never draws adds
     nothing, even when its divergence is infinite (``0 * inf`` would be NaN)."""
-    with np.errstate(invalid="ignore"):
-        return float(np.where(mu > 0, mu * per_prompt, 0.0).sum())
+    pos = mu > 0
+    return float(mu[pos] @ per_prompt[pos])
 
 
 def _kl_terms(lp, lq):
