@@ -44,8 +44,13 @@ def snapshot(validated, given):
     model must not see later in-place edits of it (its cached tables would go stale), so the
     array is copied unless nothing that shares its memory is writeable.
     """
-    if isinstance(given, np.ndarray) and np.may_share_memory(validated, given) and not _immutable(given):
+    if isinstance(given, np.ndarray) and np.may_share_memory(validated, given):
+        if _immutable(given):
+            return readonly(validated)
         validated = validated.copy()
+    if validated.base is None:                  # an array no caller holds: freeze it in place, so
+        validated.flags.writeable = False       # that later snapshots of it need no copy
+        return validated
     return readonly(validated)
 
 
