@@ -88,16 +88,36 @@ def _fail_pow(log_fail, N):
     return np.exp(t)
 
 
-def _success_from_log_fail(log_fail, N, weights):
-    r"""Pass@N :math:`\sum_x w_x (1 - e^{N \log(1-q_x)})` for ``log_fail`` of shape ``L+(P,)``.
+#: Below this log success mass (:math:`q < 2^{-60}`), :math:`N\log(1-q)` is taken as
+#: :math:`-e^{\log N + \log q}` (relative error :math:`q/2`), which stays exact when
+#: :math:`q` underflows as a float (logits of ``-1e4``) and gives 1 at ``N = inf``.
+_LOG_TINY = -60 * np.log(2.0)
 
-    Output shape ``broadcast(L, shape(N))``.
+
+def _fail_exponent(log_fail, N_exp, log_success=None):
+    r""":math:`N\log(1-q)` broadcast; ``0 * inf`` (``q = 0``, ``N = inf``) is ``0``.
+
+    With ``log_success`` (:math:`\log q`, same shape as ``log_fail``) a tiny :math:`q` is
+    handled in log space, so a success mass below the smallest double still counts.
     """
-    N_exp = np.asarray(N)[..., None]
     with np.errstate(invalid="ignore"):
         t = N_exp * log_fail
     t = np.where(log_fail == 0.0, 0.0, t)
-    per_prompt = -np.expm1(t)
+    if log_success is not None:
+        tiny = log_success < _LOG_TINY
+        if tiny.any():
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                t_tiny = -np.exp(np.log(N_exp) + log_success)
+            t = np.where(tiny, np.where(np.isneginf(log_success), 0.0, t_tiny), t)
+    return t
+
+
+def _success_from_log_fail(log_fail, N, weights, log_success=None):
+    r"""Pass@N :math:`\sum_x w_x (1 - e^{N \log(1-q_x)})` for ``log_fail`` of shape ``L+(P,)``.
+
+    Output shape ``broadcast(L, shape(N))``; ``log_success`` as in :func:`_fail_exponent`.
+    """
+    per_prompt = -np.expm1(_fail_exponent(log_fail, np.asarray(N)[..., None], log_success))
     out = per_prompt @ weights
     return np.clip(out, 0.0, 1.0)
 
@@ -398,7 +418,10 @@ def best_of_n_success(log_probs, reward, N, *, prompt_weights=None):
     -----
     :math:`\log(1 - q_x)` is taken from the failure mass (``logsumexp`` over
     :math:`r = 0`) when :math:`q_x \ge 1/2` and from ``log1p(-q_x)`` otherwise, so both tiny
-    success and tiny failure masses are kept to full relative precision.
+    success and tiny failure masses are kept to full relative precision.  A success mass
+    below :math:`2^{-60}` enters as :math:`N\log(1-q_x) = -e^{\log N + \log q_x}`, so it
+    counts even when it underflows as a float: with logits of ``-1e4``,
+    :math:`q_x = e^{-10^4} > 0` and Pass@``inf`` is 1.
 
     Examples
     --------
@@ -414,7 +437,7 @@ def best_of_n_success(log_probs, reward, N, *, prompt_weights=None):
         log_s = logsumexp(np.where(r == 1.0, lp, -np.inf), axis=-1)
         log_f = logsumexp(np.where(r == 0.0, lp, -np.inf), axis=-1)
     log_fail = _log_fail_from_masses(log_s, log_f)
-    return _as_result(_success_from_log_fail(log_fail, N, w))
+    return _as_result(_success_from_log_fail(log_fail, N, w, log_s))
 
 
 def best_of_n_expected_reward(log_probs, reward, N, *, prompt_weights=None):
@@ -463,19 +486,18 @@ def best_of_n_expected_reward(log_probs, reward, N, *, prompt_weights=None):
     lp, r, N, w = _bon_iv(log_probs, reward, N, prompt_weights, binary=False)
     order = np.argsort(r, axis=-1, kind="stable")
     r_s = np.take_along_axis(r, order, axis=-1)
-    p_s = np.exp(np.take_along_axis(lp, order, axis=-1))
+    lp_s = np.take_along_axis(lp, order, axis=-1)
+    p_s = np.exp(lp_s)
     # Mass strictly before position j (prefix) and from j on (tail), both by cumulative sums
-    # in the direction that keeps the small one accurate.
+    # in the direction that keeps the small one accurate; the tail also in log space.
     prefix = np.cumsum(p_s, axis=-1) - p_s
     tail = np.flip(np.cumsum(np.flip(p_s, -1), axis=-1), -1)
     with np.errstate(divide="ignore"):
+        log_tail = np.flip(np.logaddexp.accumulate(np.flip(lp_s, -1), axis=-1), -1)
         log_below = np.where(tail < 0.5, np.log1p(-np.minimum(tail, 1.0)),
                              np.log(np.maximum(prefix, 0.0)))
     delta = np.diff(r_s, axis=-1, prepend=0.0)      # >= 0, sums to max reward
-    N_exp = np.asarray(N)[..., None, None]
-    with np.errstate(invalid="ignore"):
-        t = N_exp * log_below
-    t = np.where(log_below == 0.0, 0.0, t)
+    t = _fail_exponent(log_below, np.asarray(N)[..., None, None], log_tail)
     per_prompt = np.sum(delta * -np.expm1(t), axis=-1)
     out = np.clip(per_prompt @ w, 0.0, 1.0)
     return _as_result(out)

@@ -221,8 +221,8 @@ def kl_tightness_witness(kl, N):
     """
     kl = _nonneg(kl, "kl")
     N = check_thresholds(N)
-    with np.errstate(divide="ignore"):
-        den = np.log(N) - 0.5 + 0.5 / N
+    with np.errstate(divide="ignore", invalid="ignore"):
+        den = np.where(np.isinf(N), np.inf, np.log(N) - 0.5 * (N - 1.0) / N)   # no cancellation near N = 1
     return _ratio_or_inf(kl, den, den > 0)
 
 
@@ -351,7 +351,8 @@ def hellinger_to_coverage(hellinger_sq, N):
     h = _unit_interval(hellinger_sq, "hellinger_sq")
     N = check_thresholds(N)
     with np.errstate(divide="ignore", invalid="ignore"):
-        const = np.where(np.isinf(N), 2.0, 2.0 / (1.0 - 1.0 / np.sqrt(N)) ** 2)
+        # 1 - N^{-1/2} = -expm1(-log(N)/2): no cancellation for N near 1; 1 at N = inf
+        const = 2.0 / np.expm1(-0.5 * np.log(N)) ** 2
         bound = h * const  # 0 * inf at N = 1 is replaced by inf below
     return _ratio_or_inf(bound, np.ones_like(const), N > 1)
 
@@ -612,7 +613,8 @@ def lemma_j1_clipped_exponential(log_p_data, log_p_model, C, *, prompt_weights=N
     with np.errstate(invalid="ignore"):
         lr = lq - lp                                         # log(pi / pi_D); -inf where pi = 0
     clipped = np.maximum(lr[None], -c[:, None, None])        # (k, n_prompts, m)
-    terms = np.where(lp[None] > -np.inf, lp[None] + 0.5 * clipped, -np.inf)
+    with np.errstate(invalid="ignore"):                      # pi_D = 0 points (-inf + inf) are dropped
+        terms = np.where(lp[None] > -np.inf, lp[None] + 0.5 * clipped, -np.inf)
     per_prompt = np.exp(logsumexp(terms, axis=-1))           # (k, n_prompts)
     return _out((per_prompt @ mu).reshape(C.shape))
 

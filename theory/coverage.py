@@ -400,10 +400,12 @@ def empirical_coverage(loglik_ref, loglik_model, N):
     Parameters
     ----------
     loglik_ref : (..., n) array_like
-        :math:`\log\pi'(y_i|x_i)` on ``n`` samples.
+        :math:`\log\pi'(y_i|x_i)` on ``n`` samples (``<= 0``; ``-inf`` allowed).
     loglik_model : (..., n) array_like
         :math:`\log\pi(y_i|x_i)` on the same samples; broadcast against ``loglik_ref``
         (e.g. ``(K, 1, n)`` against ``(1, K, n)`` gives all pairs of ``K`` candidates).
+        A sample with :math:`\pi' > 0 = \pi` has ratio ``+inf`` and counts at every ``N``
+        (``inf`` included); one with :math:`\pi' = \pi = 0` (ratio ``0/0``) never counts.
     N : float or array_like
         Thresholds ``>= 1``.
 
@@ -458,7 +460,8 @@ def on_policy_coverage(loglik_ref, loglik_model, N, *, weights=None):
     Parameters
     ----------
     loglik_ref, loglik_model : (..., n, m) array_like
-        :math:`\log\pi'` and :math:`\log\pi` on ``m`` responses for each of ``n`` prompts.
+        :math:`\log\pi'` and :math:`\log\pi` on ``m`` responses for each of ``n`` prompts
+        (``-inf`` allowed: a ``0/0`` ratio never counts, :math:`\pi' > 0 = \pi` always does).
     N : float or array_like
         Thresholds ``>= 1``.
     weights : (n, m) array_like, optional

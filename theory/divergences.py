@@ -50,6 +50,13 @@ def _pair_iv(log_p, log_q, prompt_weights):
     return lp, lq, mu
 
 
+def _prompt_average(mu, per_prompt):
+    """``sum_x mu(x) d(x)`` over prompts of positive weight: a prompt that ``mu`` never draws adds
+    nothing, even when its divergence is infinite (``0 * inf`` would be NaN)."""
+    pos = mu > 0
+    return float(mu[pos] @ per_prompt[pos])
+
+
 def _kl_terms(lp, lq):
     """Pointwise p (log p - log q) with 0 log 0 = 0 and +inf where p > 0 = q."""
     p = np.exp(lp)
@@ -93,7 +100,7 @@ def kl_divergence(log_p, log_q, *, prompt_weights=None):
     """
     lp, lq, mu = _pair_iv(log_p, log_q, prompt_weights)
     # Each per-prompt KL is >= 0; rounding of nearly equal log-probabilities must not make it negative.
-    return float(mu @ np.maximum(_kl_terms(lp, lq).sum(axis=1), 0.0))
+    return _prompt_average(mu, np.maximum(_kl_terms(lp, lq).sum(axis=1), 0.0))
 
 
 def cross_entropy(log_p, log_q, *, prompt_weights=None):
@@ -126,7 +133,7 @@ def cross_entropy(log_p, log_q, *, prompt_weights=None):
     p = np.exp(lp)
     with np.errstate(invalid="ignore"):
         terms = np.where(p > 0, -p * lq, 0.0)
-    return float(mu @ terms.sum(axis=1))
+    return _prompt_average(mu, terms.sum(axis=1))
 
 
 def squared_hellinger(log_p, log_q, *, prompt_weights=None):
@@ -162,7 +169,7 @@ def squared_hellinger(log_p, log_q, *, prompt_weights=None):
     1.0
     """
     lp, lq, mu = _pair_iv(log_p, log_q, prompt_weights)
-    return float(np.clip(mu @ _hellinger_terms(lp, lq, axis=1), 0.0, 1.0))
+    return float(np.clip(_prompt_average(mu, _hellinger_terms(lp, lq, axis=1)), 0.0, 1.0))
 
 
 def total_variation(log_p, log_q, *, prompt_weights=None):
@@ -192,7 +199,7 @@ def total_variation(log_p, log_q, *, prompt_weights=None):
     0.5
     """
     lp, lq, mu = _pair_iv(log_p, log_q, prompt_weights)
-    return float(np.clip(mu @ (0.5 * np.abs(np.exp(lp) - np.exp(lq)).sum(axis=1)), 0.0, 1.0))
+    return float(np.clip(_prompt_average(mu, 0.5 * np.abs(np.exp(lp) - np.exp(lq)).sum(axis=1)), 0.0, 1.0))
 
 
 def _categorical_iv(log_p, log_q, axis):

@@ -81,7 +81,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..coverage import comparison_log_thresholds
-from ..squaring import reach_sets_sum, use_squaring, vector_matrix_power
+from ..squaring import reach_sets_sum, tropical_vector_power, use_squaring, vector_matrix_power
 from ..validation import check_allocation, check_int, check_real, check_thresholds, readonly
 from .fourier import certified_fourier_law
 from .lattice import (Steps, check_bins, final_moments, full_matrices, is_homogeneous, moment_pass,
@@ -135,8 +135,9 @@ class CertifiedBounds:
 
     @property
     def gap(self):
-        """``hi - lo`` (same shape)."""
-        return self.hi - self.lo
+        """``hi - lo`` (same shape); ``0`` where both are the same infinity (an infinite stopped KL)."""
+        with np.errstate(invalid="ignore"):
+            return np.where(self.hi == self.lo, 0.0, self.hi - self.lo)
 
     @property
     def max_gap(self):
@@ -490,6 +491,12 @@ def _certified_fft_single(d, m, n_bins, width_sd, n_lambdas, chunk=1 << 15):
     # inf mass and the reachable ranges of the rounding error (deterministic bounds on E)
     inf_mass = float(mom["inf_mass"])
     e_min, e_max = _error_range(mom, w_b, err_b, w_t, err_t, H, mu)
+    # Exact range [k_lo, k_hi] of the lattice walk on finite paths ((min, +) and (max, +) matrix
+    # powers over the rounded shifts of reachable transitions).  When it fits in the n_bins
+    # bins the window is moved to hold it, so aliasing folds no mass back.
+    k_lo, k_hi = _lattice_range(w_b, k_b, w_t, k_t, mu, H)
+    if k_lo is not None and k_hi - k_lo < L and not (k0 <= k_lo and k_hi < k0 + L):
+        k0 = k_lo - (L - 1 - (k_hi - k_lo)) // 2
     # characteristic function at the rfft frequencies, chunk by chunk; phases from a table of
     # the L-th roots of unity (exact integer arithmetic for j * k mod L)
     n_freq = L // 2 + 1
@@ -516,8 +523,13 @@ def _certified_fft_single(d, m, n_bins, width_sd, n_lambdas, chunk=1 << 15):
     def _ext(a, fn):
         return float(fn(a)) if a.size else 0.0
 
+    # Range of Z_r on finite paths: the per-transition extremes (over every transition, reachable
+    # or not) and Z_r = Z - E with Z in its reachable range and E in [E_min, E_max]; the tighter
+    # of the two decides whether aliasing can fold any mass back.
     hard_lo_r = (_ext(kb_fin, np.min) + (H - 1) * _ext(kt_fin, np.min)) * step
     hard_hi_r = (_ext(kb_fin, np.max) + (H - 1) * _ext(kt_fin, np.max)) * step
+    if k_lo is not None:
+        hard_lo_r, hard_hi_r = max(hard_lo_r, k_lo * step), min(hard_hi_r, k_hi * step)
     n_l = lam.size
     with np.errstate(over="ignore"):
         up = 0.0 if hard_hi_r < top else float(np.exp(np.min(lm_z[:n_l] - lam * top)))
@@ -533,6 +545,27 @@ def _certified_fft_single(d, m, n_bins, width_sd, n_lambdas, chunk=1 << 15):
         error_bounds=(e_min, e_max), lambdas=_err_lambdas(step, H, n_lambdas),
         log_mgf_pos=lm_e[:n_lambdas], log_mgf_neg=lm_e[n_lambdas:], kl=float(markov_kl(d, m)),
         error_mean=e1, tail_slack=min(1.0, up + down + fp_slack), method="fft")
+
+
+def _lattice_range(w_b, k_b, w_t, k_t, mu, H):
+    """Smallest and largest total shift of the lattice walk over finite paths (ints), or ``(None, None)``.
+
+    ``w_*`` are the finite-transition weights and ``k_*`` the shifts of the begin-of-sequence
+    row ``(X, 1, V)`` and of the token rows ``(X, V, V)`` of a time-homogeneous pair.
+    """
+    X, V = w_t.shape[0], w_t.shape[-1]
+    ok = np.concatenate([w_t, w_b], axis=1) > 0                        # (X, V+1, V): context -> token
+    k = np.concatenate([k_t, k_b], axis=1).astype(float)
+    ok = np.concatenate([ok, np.zeros((X, V + 1, 1), dtype=bool)], axis=-1)
+    k = np.concatenate([k, np.zeros((X, V + 1, 1))], axis=-1)
+    start = np.zeros((X, 1, V + 1), dtype=bool)
+    start[:, 0, V] = mu > 0
+    lo = tropical_vector_power(np.where(start, 0.0, np.inf), np.where(ok, k, np.inf), H, np.min)
+    hi = tropical_vector_power(np.where(start, 0.0, -np.inf), np.where(ok, k, -np.inf), H, np.max)
+    lo, hi = lo[np.isfinite(lo)], hi[np.isfinite(hi)]
+    if not lo.size:
+        return None, None
+    return int(lo.min()), int(hi.max())
 
 
 def _err_lambdas(step, H, n_lambdas):

@@ -69,11 +69,17 @@ def _stopped_single(d, m, log_n, n_bins):
 
 
 def _stopped_increments(eps, B, step):
-    """Lattice shifts ``k`` (``B`` = saturate, for infinite token KL) and rounding errors of the token KLs."""
+    r"""Lattice shifts ``k`` (``B`` = saturate, for infinite token KL) and rounding errors of the token KLs.
+
+    The error is that of the *unclipped* rounding, :math:`|e| \le` ``step/2``: a shift clipped
+    at ``B`` saturates the walk exactly when the unclipped rounded walk passes ``c_max``, and
+    both give ``min(c, .) = c`` for every ``c <= c_max``, so :math:`E = S - S_r` may be taken
+    with the unclipped :math:`S_r` (a token KL far above ``c_max`` costs no error).
+    """
     finite = np.isfinite(eps)
-    k = np.where(finite, np.rint(np.where(finite, eps, 0.0) / step), B).astype(np.int64)
-    k = np.minimum(k, B)
-    err = np.where(finite, eps - k * step, 0.0)
+    r = np.rint(np.where(finite, eps, 0.0) / step)
+    k = np.where(finite, np.minimum(r, B), B).astype(np.int64)
+    err = np.where(finite, eps - r * step, 0.0)
     return finite, k, err
 
 

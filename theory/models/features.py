@@ -28,6 +28,32 @@ from ..validation import as_finite_array, check_int, check_real, readonly
 __all__ = ["TabularFeatures", "CallableFeatures"]
 
 
+def _immutable(arr):
+    """Whether no array in ``arr``'s chain of bases can be written to."""
+    while isinstance(arr, np.ndarray):
+        if arr.flags.writeable:
+            return False
+        arr = arr.base
+    return True
+
+
+def snapshot(validated, given):
+    """``validated`` as a read-only array the caller cannot change afterwards.
+
+    The checks return the caller's own array when it already has the right dtype; a frozen
+    model must not see later in-place edits of it (its cached tables would go stale), so the
+    array is copied unless nothing that shares its memory is writeable.
+    """
+    if isinstance(given, np.ndarray) and np.may_share_memory(validated, given):
+        if _immutable(given):
+            return readonly(validated)
+        validated = validated.copy()
+    if validated.base is None:                  # an array no caller holds: freeze it in place, so
+        validated.flags.writeable = False       # that later snapshots of it need no copy
+        return validated
+    return readonly(validated)
+
+
 @dataclass(frozen=True, eq=False)
 class TabularFeatures:
     r"""Markov features :math:`\phi(x, y_{1:h}) = \Phi[x, h, y_{h-1}, y_h]`.
@@ -72,7 +98,7 @@ class TabularFeatures:
         horizon = check_int(self.horizon, "horizon", low=1)
         if n_pos not in (1, horizon):
             raise ValueError(f"`table` position axis must have length 1 or `horizon`={horizon}, got {n_pos}.")
-        object.__setattr__(self, "table", readonly(t))
+        object.__setattr__(self, "table", snapshot(t, self.table))
         object.__setattr__(self, "horizon", horizon)
         object.__setattr__(self, "bound", float(np.sqrt((t ** 2).sum(-1)).max()))
 

@@ -28,8 +28,8 @@ import numpy as np
 from scipy.special import log_softmax, logsumexp
 
 from ..validation import (as_finite_array, as_int_array, check_allocation, check_int, check_rng,
-                           check_weights, readonly)
-from .features import CallableFeatures, TabularFeatures
+                           check_weights)
+from .features import CallableFeatures, TabularFeatures, snapshot
 from .markov import (MAX_ENUMERATION, MarkovModel, check_enumeration_bytes, fixed_prompts,
                      rows_text, support_bytes, support_size,
                      enumerate_sequences)
@@ -92,8 +92,8 @@ class AutoregressiveLinearModel:
         n = self.features.n_prompts
         mu = (np.full(n, 1.0 / n) if self.prompt_weights is None
               else check_weights(self.prompt_weights, "prompt_weights", (n,)))
-        object.__setattr__(self, "theta", readonly(theta))
-        object.__setattr__(self, "prompt_weights", readonly(mu))
+        object.__setattr__(self, "theta", snapshot(theta, self.theta))
+        object.__setattr__(self, "prompt_weights", snapshot(mu, self.prompt_weights))
         object.__setattr__(self, "batch_shape", theta.shape[:-1])
 
     # ------------------------------------------------------------------ basics

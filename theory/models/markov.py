@@ -26,9 +26,9 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ..validation import (as_float_array, as_int_array, check_allocation, check_int, check_rng,
-                           check_weights, readonly)
+                           check_weights)
 from .chain_sampler import cdf_thresholds, chain_tokens, compiled_kernel
-from .features import previous_tokens
+from .features import previous_tokens, snapshot
 
 __all__ = ["MarkovModel", "categorical_model", "enumerate_sequences"]
 
@@ -189,9 +189,9 @@ class MarkovModel:
             mu = np.full(n_prompts, 1.0 / n_prompts)
         else:
             mu = check_weights(self.prompt_weights, "prompt_weights", (n_prompts,))
-        object.__setattr__(self, "log_probs", readonly(lp))
+        object.__setattr__(self, "log_probs", snapshot(lp, self.log_probs))
         object.__setattr__(self, "horizon", horizon)
-        object.__setattr__(self, "prompt_weights", readonly(mu))
+        object.__setattr__(self, "prompt_weights", snapshot(mu, self.prompt_weights))
         object.__setattr__(self, "batch_shape", lp.shape[:-4])
 
     # ------------------------------------------------------------------ shapes

@@ -45,10 +45,23 @@ def projection_l2_ball(theta, radius=1.0):
     """
     t = as_finite_array(theta, "theta", min_ndim=1)
     r = check_real(radius, "radius", low=0.0)
-    norm = np.linalg.norm(t, axis=-1, keepdims=True)
+    with np.errstate(over="ignore", under="ignore"):
+        norm = np.sqrt((t * t).sum(axis=-1, keepdims=True))
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(norm > r, r / norm, 1.0)
-    return t * scale
+        out = t * np.where(norm > r, r / norm, 1.0)
+    # Where the squares overflow (|theta_i| ~ 1e200) or underflow (~ 1e-200), the same projection
+    # from theta / m, m = max |theta_i| (elsewhere the formula above, bit for bit that of the
+    # optimizer transform simulations.learners.optimizers.project_l2_ball).
+    m = np.max(np.abs(t), axis=-1, keepdims=True)
+    extreme = (m > 1e150) | ((m > 0) & (m < 1e-150))
+    if extreme.any():
+        u = t / np.where(m > 0, m, 1.0)
+        s = np.sqrt((u * u).sum(axis=-1, keepdims=True))       # in [1, sqrt(d)] where m > 0
+        with np.errstate(over="ignore"):
+            outside = m * s > r
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(extreme, np.where(outside, u * (r / s), t), out)
+    return out
 
 
 def projection_box(theta, low=-1.0, high=1.0):

@@ -19,7 +19,9 @@ values and values outside the parameter's domain (``n, T, K > 0``; ``N >= 1``;
 ``M > 1``; ``0 < delta <= 1``; ``class_size, H, d >= 1``; ``sigma_sq, B >= 0``; ``eta > 0``;
 ``C >= log 4``;
 ``alpha, a, best_coverage`` in ``[0, 1]``) raise ``ValueError``/``TypeError`` naming the
-argument.  Numbering: ICLR camera-ready first, arXiv v2 second.
+argument.  At ``N = 1`` (:math:`\log N = 0`) a term :math:`x/\log N` is ``+inf`` (the bound says
+nothing there), or ``0`` when :math:`x = 0` (its limit as :math:`N \downarrow 1`); never NaN.
+Numbering: ICLR camera-ready first, arXiv v2 second.
 
 The code is organised by paper section: Sections 3-4 (maximum likelihood, and the lower
 bounds), Section 5 (SGD and normalized SGD) and Section 6 (test-time training, distillation,

@@ -40,6 +40,17 @@ def rate_arguments(**named):
     return tuple(rate_argument(value, name) for name, value in named.items())
 
 
+def per_log_threshold(num, N):
+    r""":math:`x/\log N` with its limit as :math:`N \downarrow 1` at ``N = 1``: ``+inf`` for ``x > 0``, ``0`` for ``x = 0``.
+
+    The rates' :math:`1/\log N` factors at the edge ``N = 1`` of their domain, without a
+    ``0/0`` NaN (a zero variance, a class of one model) or a divide-by-zero warning.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = num / np.log(N)
+    return np.where(num == 0, 0.0, out)
+
+
 def online_to_batch_bound(T, eta, sigma_sq):
     """:math:`4/(\\eta T) + 2\\eta\\sigma^2`, the explicit bound of Prop. 5.1 and Theorem 6.1 (validated)."""
     eta, T, s2 = rate_arguments(eta=eta, T=T, sigma_sq=sigma_sq)

@@ -5,13 +5,22 @@ from __future__ import annotations
 import numpy as np
 
 from ..deprecation import legacy_positional
-from ._common import PARAMS, rate_arguments
+from ._common import PARAMS, per_log_threshold, rate_arguments
 
 
 @PARAMS
 @legacy_positional("n", "H")
 def kl_lower_bound_prop_3_2(n, *, H):
-    r"""Prop. 3.2: every proper estimator has :math:`D_{KL} \ge H/(4n)` w.p. :math:`\ge 1/4` (exact constant).
+    r"""Prop. 3.2: every proper estimator has :math:`D_{KL} \ge H/(4n)` w.p. :math:`\ge 1/4` (the stated constant).
+
+    The value is the statement's, not a property of its construction as transcribed in the
+    reference notes (App. I: :math:`\mu(1) = 1/(2n)`, :math:`\Theta = [-1, 1]`,
+    :math:`\pi_\theta(y_h = 1 \mid x = 1) = \sigma(2\theta)`).  There the proper choice
+    :math:`\hat\theta = 0` on the event that no ``x = 1`` prompt is seen gives, for either
+    :math:`\theta^\star = \pm1`, :math:`D_{KL} = H\mu(1)\,\mathrm{KL}(\sigma(2)\|\tfrac12)
+    = 0.328\,H\mu(1) = 0.164\,H/n < H/(4n)`; the level :math:`H/(4n)` needs
+    :math:`\mu(1) \ge 0.763/n` (e.g. :math:`\mu(1) = 1/n`).  The linear dependence on
+    :math:`H` holds either way.
 
     Parameters
     ----------
@@ -55,7 +64,7 @@ def high_dim_coverage_lower_bound(n, *, N, H):
     0.1
     """
     H, n, N = rate_arguments(H=H, n=n, N=N)
-    return np.minimum(1.0, H / (n * np.log(N)))
+    return np.minimum(1.0, per_log_threshold(H / n, N))
 
 
 @PARAMS
@@ -106,7 +115,7 @@ def fine_lower_bound_prop_g1(n, *, N, d):
     0.05
     """
     d, n, N = rate_arguments(d=d, n=n, N=N)
-    return d / (n * np.log(N))
+    return per_log_threshold(d / n, N)
 
 
 @legacy_positional("alpha", "M")

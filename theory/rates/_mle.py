@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..deprecation import legacy_positional
-from ._common import PARAMS, rate_arguments
+from ._common import PARAMS, per_log_threshold, rate_arguments
 
 
 @PARAMS
@@ -61,7 +61,7 @@ def finite_class_mle_coverage_rate(n, *, N, class_size, delta):
     """
     class_size, n, N, delta = rate_arguments(class_size=class_size, n=n, N=N, delta=delta)
     logc = np.log(class_size)
-    return logc / (n * np.log(N)) + (logc + np.log(1.0 / delta)) / n
+    return per_log_threshold(logc / n, N) + (logc + np.log(1.0 / delta)) / n
 
 
 @PARAMS
@@ -145,4 +145,4 @@ def linear_mle_coverage_rate(n, *, N, sigma_sq, B):
     0.21
     """
     n, s2, N, B = rate_arguments(n=n, sigma_sq=sigma_sq, N=N, B=B)
-    return np.sqrt(s2 / (n * np.log(N))) + B ** 2 / n
+    return np.sqrt(per_log_threshold(s2 / n, N)) + B ** 2 / n

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..deprecation import legacy_positional
-from ._common import PARAMS, online_to_batch_bound, rate_argument, rate_arguments
+from ._common import PARAMS, online_to_batch_bound, per_log_threshold, rate_argument, rate_arguments
 from ._mle import linear_mle_coverage_rate
 
 
@@ -54,7 +54,7 @@ def ttt_coverage_rate(T, *, N, sigma_sq, B):
     >>> round(float(ttt_coverage_rate(100, N=np.e, sigma_sq=4.0, B=1.0)), 12)
     0.21
     """
-    return ttt_kl_rate(T, sigma_sq=sigma_sq, B=B) / np.log(rate_argument(N, "N"))
+    return per_log_threshold(ttt_kl_rate(T, sigma_sq=sigma_sq, B=B), rate_argument(N, "N"))
 
 
 @PARAMS
