@@ -74,8 +74,8 @@ def exponent_claim(id, paper_ref, statement, x, replicates, *, predicted, mode="
     details : str
         Extra text appended to the generated details.
     revised_from : str or dict, optional
-        The earlier rule: a str when this rule was revised after a failing run (kept in
-        ``details``), or a :func:`~simulations.claims.revision` dict when the claim changed
+        The earlier rule: a str note when the rule or class was revised after a run had been
+        seen (kept in ``details``; the note says whether that run failed), or a :func:`~simulations.claims.revision` dict when the claim changed
         class or rule (kept in :attr:`Claim.revised_from` and summarised in ``details``).
 
     Returns

@@ -117,12 +117,13 @@ def join_details(*parts):
 
 
 def revised_note(revised_from):
-    """The sentence recording the earlier rule: a str (revised after a failing run) or a
+    """The sentence recording the earlier rule: a str (a text note written when the rule or
+    class was revised after a run had been seen; the note says whether that run failed) or a
     :func:`~simulations.claims.record.revision` dict (class or rule changed, with why)."""
     if not revised_from:
         return ""
     if isinstance(revised_from, str):
-        return f"Rule revised after a failing run: earlier rule was: {revised_from}."
+        return f"Revised after a run had been seen; earlier: {revised_from.rstrip('. ')}."
     r = revised_from
     return (f"Revised: {r['why'].rstrip('. ')}. Earlier: {r['class']} claim, verdict {r['verdict']}, "
             f"measured {_short(r['measured'])}; rule: {r['rule'].rstrip('. ')}.")
