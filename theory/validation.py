@@ -35,6 +35,9 @@ def as_float_array(value, name, *, ndim=None, min_ndim=None, allow_nan=False,
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"`{name}` must be array-like of real numbers, got {type(value).__name__}.")
     arr = _asarray(value, name, "real numbers")
+    if arr.dtype == object and arr.size and all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in arr.flat):
+        arr = arr.astype(np.float64)            # Python ints beyond 64 bits, mixed with floats
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"`{name}` must be array-like of real numbers, got dtype {arr.dtype}.")
     if np.issubdtype(arr.dtype, np.complexfloating):
@@ -68,6 +71,12 @@ def as_int_array(value, name, *, ndim=None, low=None, high=None, nonempty=True):
     arr = _asarray(value, name, "integers")
     if nonempty and arr.size == 0:
         raise ValueError(f"`{name}` must not be empty.")
+    too_big = ((arr.dtype == object and arr.size and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in arr.flat))
+        or (np.issubdtype(arr.dtype, np.unsignedinteger) and arr.size and arr.max() >= 2 ** 63))
+    if too_big:
+        raise ValueError(f"`{name}` entries must fit in 64-bit signed integers (< 2**63), got "
+                         f"{max(int(v) for v in arr.flat)}.")
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
         # an empty list has dtype float64; it holds no non-integer
         if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) \
@@ -171,6 +180,8 @@ def check_thresholds(N, name="N"):
 
     ``N`` may be a scalar or any array; ``+inf`` is allowed (coverage at infinity).
     """
+    if isinstance(N, (bool, np.bool_)) or np.asarray(N).dtype == bool:
+        raise TypeError(f"`{name}` must be real numbers >= 1, got a boolean.")
     arr = as_float_array(N, name, allow_neginf=False)
     if (arr < 1).any():
         raise ValueError(f"`{name}` must be >= 1 (a Best-of-N budget), got minimum {arr.min()}.")

@@ -57,8 +57,10 @@ TTT_MODELS = st.one_of(linear_models(features=("iid",), vocab=(2, 8), horizon=(1
 
 # The negative controls draw from the same families restricted to the part where the bound is
 # informative (a wrong learner cannot exceed a bound that is above every model's value):
-# B >= 1 and T >= 256 (KL), B >= 2, T >= 1024 and N in [4, 64] (coverage), B >= 1 and
-# T >= 64 (test-time training); for normalized SGD (steps at most 1/(128B), bias term
+# B >= 1 and T >= 256 (KL), B >= 2, T >= 1024 and N in [4, 64] (coverage), H >= 8,
+# B >= 2, ||theta*|| >= 1/2 and T = 256 (test-time training: with H <= 16, B >= 1 and T >= 64 the
+# flipped learner stayed below the bound on 30 drawn examples in 2 of 8 hypothesis seeds; on
+# the narrowed family its KL/bound was >= 1.008 on 40 of 40 draws, median 3.6); for normalized SGD (steps at most 1/(128B), bias term
 # B/(K log N)): B in [1, 2], H >= 12, ||theta*|| >= 1/2, K = 16, N in [4, 8], T = 2048 and
 # the antipodal start.
 KL_MODELS_NC = st.one_of(
@@ -67,8 +69,8 @@ KL_MODELS_NC = st.one_of(
                   n_prompts=(1, 2)))
 COVERAGE_MODELS_NC = linear_models(features=("iid",), vocab=(2, 4), horizon=(1, 16), dim=(1, 512), B=(2.0, 8.0),
                                    n_prompts=(1, 4), max_exact_points=512)
-TTT_MODELS_NC = linear_models(features=("iid",), vocab=(2, 8), horizon=(1, 16), dim=(1, 512), B=(1.0, 4.0),
-                              n_prompts=(1, 4))
+TTT_MODELS_NC = linear_models(features=("iid",), vocab=(2, 8), horizon=(8, 16), dim=(1, 512), B=(2.0, 4.0),
+                              n_prompts=(1, 4), theta_norm=(0.5, 1.0))
 
 
 # ------------------------------------------------------- the two online-to-batch statements
@@ -196,7 +198,7 @@ def test_ttt_kl_bound_theorem_6_1(spec, run, seed):
 
 def test_ttt_kl_bound_negative_control_sign_flipped():
     """Negative control of Theorem 6.1: token-level SGD with the gradient sign flipped is rejected."""
-    kl_negative_control(TTT, spec=TTT_MODELS_NC, run=ttt_settings(T=(64, 256)))
+    kl_negative_control(TTT, spec=TTT_MODELS_NC, run=ttt_settings(T=(256, 256)))
 
 
 # ------------------------------------------------------------------------------ Theorem 5.1

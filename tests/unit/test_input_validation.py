@@ -234,3 +234,28 @@ def test_valid_baselines_do_not_raise():
     exact_log_ratio(MODEL, CALL), sampled_log_ratio(MODEL, MODEL, 5, rng=RNG)
     projection_l2_ball([1.0], 0.0), projection_box([0.0], -1.0, 1.0)
     categorical_model([0.5, 0.5], prompt_weights=[1.0])
+
+
+def test_integers_beyond_64_bits():
+    """Python ints above int64: thresholds become floats (exact comparison of a huge N), counts
+    are refused by name instead of wrapping around (2**63 used to come back negative)."""
+    import numpy as np
+
+    from theory.best_of_n import pass_at_k
+    from theory.coverage import coverage_profile
+
+    lr, w = np.log([2.0, 0.5, 1.0]), np.array([0.2, 0.3, 0.5])
+    assert coverage_profile(lr, 10 ** 20, weights=w) == 0.0
+    np.testing.assert_array_equal(coverage_profile(lr, [1, 10 ** 20], weights=w), [0.7, 0.0])
+    for n in (2 ** 63, 2 ** 70):
+        with pytest.raises(ValueError, match="`n` entries must fit in 64-bit"):
+            pass_at_k(n, 3, 2)
+    assert 0 < pass_at_k(2 ** 62, 3, 2) < 1e-17
+
+
+@pytest.mark.parametrize("N", [True, [True, False], np.array([True])])
+def test_boolean_thresholds_are_refused(N):
+    from theory.coverage import coverage_profile
+
+    with pytest.raises(TypeError, match="`N` must be real numbers >= 1, got a boolean"):
+        coverage_profile(np.zeros(2), N, weights=[0.5, 0.5])
