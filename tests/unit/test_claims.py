@@ -651,9 +651,9 @@ def test_revision_keeps_the_earlier_class_rule_verdict_and_measured_value():
                                 "measured": old.measured, "why": "worst case not attained"}
     assert "Earlier: binding claim, verdict PASS" in new.details
     assert Claim.from_dict(new.to_dict()) == new
-    # a text revision (rule changed after a failing run) stays in details only
+    # a text revision (rule or class changed after a run had been seen) stays in details only
     text = exponent_claim("t/slope", "Thm 1", "s", x, y, revised_from="slope <= 5", **args)
-    assert text.revised_from is None and "failing run" in text.details
+    assert text.revised_from is None and "Revised after a run had been seen" in text.details
     with pytest.raises(ValueError, match="revised_from"):
         Claim(**_kw(revised_from={"class": "binding"}))
     with pytest.raises(ValueError, match="class"):
