@@ -27,6 +27,7 @@ The rules
                             itself): counted as a sanity check.
 :func:`not_run_in_quick`    a binding claim whose power the quick preset cannot reach:
                             listed with its rule, neither passed nor failed.
+:func:`as_exploratory`      a rule's claim made exploratory, its binding version kept
 :func:`revision`            the record of a claim that changed class (binding,
                             exploratory, sanity) or rule: the earlier class, rule,
                             verdict and measured value and why, passed to the new
@@ -90,11 +91,11 @@ from simulations.claims.record import (EVALUATIONS, KINDS, PASS, FAIL, UNDERPOWE
                                        PROBABILITY_SHIFT, BOUND_FACTOR, MAX_UNREASONED_TOLERANCE,
                                        MIN_SLOPE_POINTS, MIN_SLOPE_SPAN, MAX_FALSE_FAIL, N_BOOT,
                                        LEGACY_NOTE, CLASSES, Claim, claim_class, condition,
-                                       condition_problems, revision)
+                                       condition_problems, revision, as_exploratory)
 from simulations.claims.sanity import as_sanity, law_claim, sanity_claim
 
 __all__ = [
-    "Claim", "condition", "condition_problems", "revision", "claim_class", "CLASSES",
+    "Claim", "condition", "condition_problems", "revision", "as_exploratory", "claim_class", "CLASSES",
     "exponent_claim", "bound_claim", "probability_claim", "comparison_claim",
     "sanity_claim", "law_claim", "as_sanity", "not_run_in_quick", "quick_data_verdict",
     "EVALUATIONS", "KINDS", "VERDICTS", "BINDING_VERDICTS", "EXPLORATORY_VERDICTS",

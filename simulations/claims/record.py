@@ -240,6 +240,39 @@ def revision(previous, why):
             "measured": previous.measured, "why": why.strip()}
 
 
+def as_exploratory(rule, *args, why, **kwargs):
+    """Build a claim with ``rule`` as exploratory, recording its binding version.
+
+    ``rule(*args, **kwargs)`` is decided twice on the same data: as the binding claim it was,
+    and as an exploratory claim whose ``revised_from`` is that claim's :func:`revision`.
+
+    Parameters
+    ----------
+    rule : callable
+        A claim rule (``exponent_claim``, ``comparison_claim``, ...), accepting ``exploratory``
+        and ``revised_from``.
+    *args, **kwargs
+        The rule's arguments (without ``exploratory`` and ``revised_from``).
+    why : str
+        One sentence: why the claim is no longer binding (the rule it follows, not the outcome).
+
+    Returns
+    -------
+    Claim
+        The exploratory claim.
+
+    Examples
+    --------
+    >>> from simulations.claims import exponent_claim
+    >>> c = as_exploratory(exponent_claim, "demo/s", "Thm 1", "slope 1", [1, 2, 4, 8, 16],
+    ...                    [[1.0], [2.0], [4.0], [8.0], [16.0]], predicted=1.0, tolerance=0.1,
+    ...                    evaluation="exact", why="the slope is set by the step recipe")
+    >>> c.verdict, c.revised_from["class"], c.revised_from["verdict"]
+    ('exploratory: holds', 'binding', 'PASS')
+    """
+    return rule(*args, **kwargs, exploratory=True, revised_from=revision(rule(*args, **kwargs), why))
+
+
 def _check_revision(value):
     if value is None:
         return None

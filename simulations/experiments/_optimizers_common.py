@@ -287,3 +287,8 @@ def sgd_upper_conditions(*, eta, H, B, geometry, what="eta <= 1/(2 H B^2) (Prop.
     return assumption_conditions(geometry, B) + [
         condition(what, f"max eta 2 H B^2 = {ratio:.4g}", bool(ratio <= 1 + 1e-12)),
     ]
+
+
+#: Why comparisons of normalized or distilled SGD with vanilla SGD at Prop. 5.1's step recipe are
+#: exploratory (a review finding): the separation is the recipe's, not a prediction of a statement.
+SEPARATION_WHY = ("class change after a review, not after a failing run: the separation is set by Prop. 5.1's step recipe eta = 1/(2HB^2) (with an H-free step vanilla SGD is H-free on Lemma K.7's instance: review check, B = 24, T = 2e4, coverage x T 104 at H = 64 and 106 at H = 2048 with the H = 64 step, against 3520 at the capped step), and the statement that predicts vanilla's H-growth for every step, Prop. 5.1's lower bound, needs B >= c log^2(TH), whose constant is unstated; the binding test of the separation is sgd-lower-bound (best step per instance)")

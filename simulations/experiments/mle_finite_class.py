@@ -21,7 +21,7 @@ import numpy as np
 from scipy import stats as sps
 
 from simulations.experiments.contract import Task, analysis_rng
-from simulations.claims import (as_sanity, comparison_claim, condition, exponent_claim, not_run_in_quick,
+from simulations.claims import (as_exploratory, as_sanity, comparison_claim, condition, exponent_claim, not_run_in_quick,
                                 sanity_claim)
 from simulations.learners.mle import finite_class_mle, sample_replicates
 from simulations.plots import line_plot, rate_plot
@@ -182,8 +182,8 @@ def claims(config, records):
                                                "slope only with the full grid (9 sizes x 1000 replicates); the quick "
                                                "grid has 4 x 400")
             out.append(c)
-        # Larger N: the instance's own exponent (binding equality: derived for the instance, not read off the
-        # upper bound), and Theorem 4.1's "at least like 1/n" kept as a sanity check (it cannot fail on
+        # Larger N: the instance's own exponent (an equality, derived for the instance, not read off the
+        # upper bound; exploratory because its rule was written after the data were seen), and Theorem 4.1's "at least like 1/n" kept as a sanity check (it cannot fail on
         # this instance except through a bug: the instance decays like n^-ceil(log N / log r)).
         inst = _ladder(k, config.horizon, config.ratio, tuple(config.Ns))[0]
         big = {}
@@ -201,12 +201,16 @@ def claims(config, records):
             few = (None if len(x) >= 4 and x.max() / x.min() >= 8 else
                    "points with fewer than 10 non-zero replicates are dropped (rule fixed before the run)")
             conds = _conditions(config, k, [N])
-            c = exponent_claim(
-                f"{NAME}/slope-n-large-N-derived/K{k}", "instance rate on the Theorem 4.1 / Corollary 4.1(i) ladder",
+            c = as_exploratory(
+                exponent_claim, f"{NAME}/slope-n-large-N-derived/K{k}", "instance rate on the Theorem 4.1 / Corollary 4.1(i) ladder",
                 f"|Π| = {2 ** k}, {lab}: the mean Cov_N(π̂) has the ladder's derived slope {derived:.3f} in n "
                 f"(asymptotically -{m}; n in {x.astype(int).tolist()})",
                 x, reps, predicted=round(derived, 3), tolerance=0.1, evaluation="exact", conditions=conds,
-                few_points_reason=few,
+                few_points_reason=few, why=(
+                    "class change after a review, not after a failing run: the rule was written after the seed-0 "
+                    "slopes it is decided on were known (post hoc), and the approximation's accuracy is checked on "
+                    "a smaller ladder, not on this grid (measured/approximation 0.74-1.45 per point at N = 64); a "
+                    "binding version needs a fresh seed and a tolerance justified on this grid"),
                 details=(f"Derived value (an exponent of the instance, not of the theorem's upper bound): for "
                          f"r^{m - 1} < N <= r^{m}, r = {config.ratio:g}, coverage needs {m} under-weighted rare tokens "
                          f"in one sequence, so the expected coverage falls like n^-{m}, log-periodically modulated by "
@@ -233,9 +237,10 @@ def claims(config, records):
                 revised_from=(f"class prediction (binding), rule 'exponent at most -1 (tolerance 0)', verdict PASS, "
                               f"measured {PREVIOUS[cid]} in the full preset; made a sanity check by the rule that "
                               f"{SLOPE_RULE}: the instance's derived slope is -{m}, so 'at most -1' cannot fail "
-                              "except through a bug; the binding test is slope-n-large-N-derived"),
+                              "except through a bug; the equality to the instance's exponent is slope-n-large-N-derived "
+                              "(exploratory: its rule was written after the data were seen)"),
                 details="Sanity: Theorem 4.1's 1/n shape as an upper bound on the slope; see "
-                        f"slope-n-large-N-derived/K{k} for the binding equality to the instance's exponent.")
+                        f"slope-n-large-N-derived/K{k} for the equality to the instance's exponent (exploratory).")
             if quick and len(x) < 4:
                 c = not_run_in_quick(c, reason="the quick grid has fewer than 4 sizes with non-zero coverage at this N")
             elif c.verdict in ("PASS", "FAIL"):
