@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.claims import bound_claim, condition, exponent_claim, revision, sanity_claim
+from simulations.claims import as_exploratory, bound_claim, condition, exponent_claim, revision, sanity_claim
 from simulations.experiments.contract import Task, analysis_rng
 from simulations.experiments.vgb_mixing import leaf_probability_reason
 from simulations.plots import line_plot, rate_plot
@@ -171,12 +171,17 @@ def claims(config, records):
 
     ratio = [[a / b for a, b in zip(one(H, "t_rel", "adversarial"), one(H, "t_rel", "exact"))]
              for H in Hs]
-    out.append(exponent_claim(
-        f"{NAME}/relaxation-ratio-exponent-H", "SJ89 conductance bound (r^4 m^2)",
+    out.append(as_exploratory(
+        exponent_claim, f"{NAME}/relaxation-ratio-exponent-H", "SJ89 conductance bound (r^4 m^2)",
         "approximate counts within ratio r slow the walk by a factor that does not grow with the "
         "length: t_rel(counts within r) / t_rel(exact counts) grows at most like H^0", Hs,
         ratio, predicted=0.0, mode="at_most", tolerance=0.1, evaluation="exact",
-        few_points_reason=few, conditions=cond, details=(
+        few_points_reason=few, conditions=cond, why=(
+            "class change after a review, not after a failing run: the band [r^-4, r^4] holds at every "
+            "length but does not make a wrong exponent visible on this window: across a span of "
+            f"{max(Hs) / min(Hs):.3g} in H it allows local slopes up to ln(r^8)/ln(span) = "
+            f"{np.log(config.ratio_h ** 8) / np.log(max(Hs) / min(Hs)):.3g} (rule R1(b), as for tdelta-exponent-H)"),
+        details=(
             f"adversarial counts, r = {config.ratio_h:g}, against exact counts on the same tree; "
             "the exact-count walk's own relaxation time has local slope "
             f"{_local_slopes(Hs, [one(H, 't_rel', 'exact')[0] for H in Hs])} on this window "
@@ -187,10 +192,10 @@ def claims(config, records):
             "edge flows and stationary laws are within r^(+-2) and the comparison of Dirichlet "
             f"forms puts the ratio in [r^-4, r^4] = [{config.ratio_h ** -4:g}, {config.ratio_h ** 4:g}] "
             "at every length (theory.vgb.relaxation_time_lower_bound states the comparison); "
-            "a ratio growing like H^0.25 contradicts that asymptotically, and measured ratios are "
-            f"{', '.join(f'{np.mean(x):.3g}' for x in ratio)}"),
-        revised_from=("OLS slope of t_rel itself, pass iff <= 2.5 (an allowance for log factors, "
-                      "not a finite-size correction; no power)")))
+            "a ratio growing like H^0.25 contradicts that only asymptotically, and measured ratios are "
+            f"{', '.join(f'{np.mean(x):.3g}' for x in ratio)}. Earlier rule, revised after a run had been "
+            "seen: OLS slope of t_rel itself, pass iff <= 2.5 (an allowance for log factors, not a "
+            "finite-size correction; no power)")))
     tmix = [one(H, "t_mix", "adversarial") for H in Hs]
     lpr = [one(H, "log_inv_pi_root", "adversarial")[0] for H in Hs]
     drift = np.log((np.log(1 / d0) + lpr[-1]) / (np.log(1 / d0) + lpr[0])) / np.log(max(Hs) / min(Hs))
