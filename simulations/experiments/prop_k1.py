@@ -141,7 +141,7 @@ def claims(config, records):
                           "1.655 [1.581, 1.728] in the full preset; now exploratory: a slope of a lower bound with an "
                           "unstated constant is a prediction only where a derivation shows the quantity tracks the "
                           "bound's order, and here µ(+) is proportional to H by construction while the proposition "
-                          "lets the per-prompt factor move with H (it grows: the measured slope is well above 1)"),
+                          "lets the per-prompt factor move with H"),
             few_points_reason=None if len(hs) >= 4 and hs[-1] / hs[0] >= 8 else "evaluated in the full preset only",
             details=f"{config.replicates * config.small_n_blocks} replicates per H at n = {n0}"
                     + (" (the full preset's 600 were raised from 200 after the first full run of this design was "
